@@ -1,0 +1,72 @@
+// Self-describing ciphertext (DESIGN.md). Layout of format 1:
+//   0      format byte (0x01)
+//   1..16  key id (UUID, 16 bytes)
+//   17..20 key version (uint32 BE)
+//   21     algorithm (0x01 = AES-256-GCM)
+//   22..33 IV (12 bytes)
+//   34..   AEAD ciphertext, then the 16-byte tag
+// The header (bytes 0..33) followed by the canonical encryption context is the associated data, so a
+// flipped bit anywhere, or another context, fails authentication.
+import { invalidCiphertext } from './errors.js';
+
+export const CIPHERTEXT_FORMAT_V1 = 0x01;
+export const ALGORITHM_AES_256_GCM = 0x01;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+export const CIPHERTEXT_HEADER_LENGTH = 1 + 16 + 4 + 1 + IV_LENGTH;
+export const CIPHERTEXT_OVERHEAD = CIPHERTEXT_HEADER_LENGTH + TAG_LENGTH;
+
+export interface CiphertextHeader {
+  keyId: string;
+  keyVersion: number;
+  algorithm: number;
+  iv: Buffer;
+}
+
+export interface ParsedCiphertext extends CiphertextHeader {
+  header: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+}
+
+export function uuidToBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
+}
+
+export function bytesToUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function encodeHeader(header: CiphertextHeader): Buffer {
+  const out = Buffer.alloc(CIPHERTEXT_HEADER_LENGTH);
+  out[0] = CIPHERTEXT_FORMAT_V1;
+  uuidToBytes(header.keyId).copy(out, 1);
+  out.writeUInt32BE(header.keyVersion, 17);
+  out[21] = header.algorithm;
+  header.iv.copy(out, 22);
+  return out;
+}
+
+export function associatedData(header: Buffer, encodedContext: Buffer): Buffer {
+  return encodedContext.length === 0 ? header : Buffer.concat([header, encodedContext]);
+}
+
+export function encodeCiphertext(header: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
+  return Buffer.concat([header, ciphertext, tag]);
+}
+
+export function parseCiphertext(blob: Buffer): ParsedCiphertext {
+  if (blob.length < CIPHERTEXT_OVERHEAD || blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
+  const algorithm = blob[21]!;
+  if (algorithm !== ALGORITHM_AES_256_GCM) throw invalidCiphertext();
+  return {
+    keyId: bytesToUuid(blob.subarray(1, 17)),
+    keyVersion: blob.readUInt32BE(17),
+    algorithm,
+    iv: blob.subarray(22, 22 + IV_LENGTH),
+    header: blob.subarray(0, CIPHERTEXT_HEADER_LENGTH),
+    ciphertext: blob.subarray(CIPHERTEXT_HEADER_LENGTH, blob.length - TAG_LENGTH),
+    tag: blob.subarray(blob.length - TAG_LENGTH),
+  };
+}

@@ -1,0 +1,49 @@
+// The key state machine (API.md states). Every transition is checked here, so every surface
+// (REST, CLI, later AWS dialect) refuses the same invalid transitions with the same codes.
+import { KmsError } from './errors.js';
+import { isExpired, type Key } from './key.js';
+
+export const KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport', 'Unavailable'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
+export type KeyTransition =
+  'enable' | 'disable' | 'scheduleDeletion' | 'cancelDeletion' | 'rotate' | 'import';
+
+const allowedFrom: Record<KeyTransition, readonly KeyState[]> = {
+  enable: ['Enabled', 'Disabled'],
+  disable: ['Enabled', 'Disabled'],
+  scheduleDeletion: ['Enabled', 'Disabled', 'PendingImport'],
+  cancelDeletion: ['PendingDeletion'],
+  rotate: ['Enabled'],
+  import: ['PendingImport'],
+};
+
+export function assertTransition(key: Key, transition: KeyTransition): void {
+  if (allowedFrom[transition].includes(key.state)) return;
+  if (key.state === 'PendingDeletion') {
+    throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion; cannot ${transition}`);
+  }
+  throw new KmsError('Conflict', `key ${key.keyId} is ${key.state}; cannot ${transition}`);
+}
+
+/** Operations on material: producing new ciphertext/signatures needs an unexpired key. */
+export type KeyOperationKind = 'protect' | 'unprotect';
+
+export function assertUsable(key: Key, kind: KeyOperationKind, now: Date): void {
+  switch (key.state) {
+    case 'Enabled':
+      break;
+    case 'Disabled':
+      throw new KmsError('KeyDisabled', `key ${key.keyId} is disabled`);
+    case 'PendingDeletion':
+      throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
+    case 'PendingImport':
+      throw new KmsError('Conflict', `key ${key.keyId} has no key material yet (PendingImport)`);
+    case 'Unavailable':
+      throw new KmsError('Unavailable', `key ${key.keyId} is unavailable`);
+  }
+  // An expired key still decrypts and verifies what it produced, but produces nothing new.
+  if (kind === 'protect' && isExpired(key, now)) {
+    throw new KmsError('KeyExpired', `key ${key.keyId} expired at ${key.expiresAt?.toISOString()}`);
+  }
+}

@@ -1,0 +1,51 @@
+// The key model: a key with metadata and numbered versions (Vault transit's keysutil plays this role).
+import type { KeySpec, KeyUsage, ProtectionLevel } from './key-spec.js';
+import type { KeyState } from './key-state.js';
+
+export type KeyOrigin = 'KEYHAVEN' | 'EXTERNAL';
+
+export interface Key {
+  keyId: string;
+  keySpec: KeySpec;
+  keyUsage: KeyUsage;
+  state: KeyState;
+  protectionLevel: ProtectionLevel;
+  origin: KeyOrigin;
+  /** 0 until material exists (an EXTERNAL-origin key awaiting import). */
+  currentVersion: number;
+  description: string;
+  tags: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+  rotationPeriodDays: number | null;
+  nextRotationAt: Date | null;
+  expiresAt: Date | null;
+  deletionDate: Date | null;
+  exportable: boolean;
+  /** True when only a public key was imported: the key can verify and encrypt, never sign or decrypt. */
+  publicKeyOnly: boolean;
+  tenant: string | null;
+}
+
+export type KeyVersionState = 'Enabled' | 'Destroyed';
+
+export interface KeyVersion {
+  keyId: string;
+  version: number;
+  state: KeyVersionState;
+  createdAt: Date;
+  /** Opaque to everything but the key backend: root-wrapped material, or an HSM object reference. */
+  material: Buffer;
+  /** SPKI DER of asymmetric keys, null for symmetric ones. */
+  publicKeySpki: Buffer | null;
+}
+
+export const MIN_ROTATION_DAYS = 90;
+export const MAX_ROTATION_DAYS = 2560;
+export const MIN_DELETION_WINDOW_DAYS = 7;
+export const MAX_DELETION_WINDOW_DAYS = 30;
+export const DEFAULT_DELETION_WINDOW_DAYS = 30;
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const isExpired = (key: Key, now: Date) => key.expiresAt !== null && key.expiresAt <= now;

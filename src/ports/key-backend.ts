@@ -1,0 +1,56 @@
+// Port: where a key version's private/secret material is used. One implementation per protection
+// level: SOFTWARE (root-wrapped material used in process), later HSM (PKCS#11 objects) and EXTERNAL.
+// Operations with public keys only (verify, RSA encrypt, public-key export) need no backend.
+import type { KeySpec, MacAlgorithm, ProtectionLevel, SigningAlgorithm } from '../domain/key-spec.js';
+import type { KeyVersion } from '../domain/key.js';
+import type { BackendStatus } from './root-key-store.js';
+
+export type MessageType = 'RAW' | 'DIGEST';
+export type RsaEncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
+
+export interface VersionRef {
+  keyId: string;
+  keySpec: KeySpec;
+  version: KeyVersion;
+}
+
+export interface NewVersionMaterial {
+  /** Opaque blob stored in metadata (wrapped material or an object reference). */
+  material: Buffer;
+  publicKeySpki: Buffer | null;
+}
+
+export interface KeyBackend {
+  readonly protectionLevel: ProtectionLevel;
+  createVersionMaterial(keyId: string, version: number, spec: KeySpec): Promise<NewVersionMaterial>;
+  /** Takes plaintext material (raw symmetric bytes or PKCS#8 DER), already validated for the spec. */
+  importVersionMaterial(
+    keyId: string,
+    version: number,
+    spec: KeySpec,
+    material: Buffer,
+    publicKeySpki: Buffer | null,
+  ): Promise<NewVersionMaterial>;
+  encrypt(
+    ref: VersionRef,
+    iv: Buffer,
+    plaintext: Buffer,
+    aad: Buffer,
+  ): Promise<{ ciphertext: Buffer; tag: Buffer }>;
+  decrypt(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer>;
+  sign(
+    ref: VersionRef,
+    algorithm: SigningAlgorithm,
+    message: Buffer,
+    messageType: MessageType,
+  ): Promise<Buffer>;
+  mac(ref: VersionRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
+  rsaDecrypt(ref: VersionRef, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer>;
+  wrapKey(ref: VersionRef, keyMaterial: Buffer): Promise<Buffer>;
+  unwrapKey(ref: VersionRef, wrappedKey: Buffer): Promise<Buffer>;
+  deriveKey(ref: VersionRef, salt: Buffer, info: Buffer, length: number): Promise<Buffer>;
+  /** Destroys the material irrevocably (after the deletion window). */
+  destroyVersionMaterial(ref: VersionRef): Promise<void>;
+  status(): Promise<BackendStatus[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+// Port: the source of truth for keys, versions, aliases, import tokens, usage and API keys.
+// One Kysely implementation serves SQLite now and PostgreSQL later; every multi-row change is one
+// transaction, so a failed write leaves no partial state.
+import type { Key, KeyVersion } from '../domain/key.js';
+import type { KeyState } from '../domain/key-state.js';
+
+export interface KeyListFilter {
+  alias?: string;
+  tag?: { key: string; value: string };
+  state?: KeyState;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ImportToken {
+  id: string;
+  keyId: string;
+  /** The wrapping private key (PKCS#8), itself wrapped by the root key. */
+  wrappedPrivateKey: Buffer;
+  expiresAt: Date;
+}
+
+export interface ApiKey {
+  id: string;
+  secretHash: Buffer;
+  principal: string;
+  createdAt: Date;
+}
+
+export type UsageCounts = Map<string, Map<string, number>>;
+
+export interface KeyUsageRecord {
+  counts: Record<string, number>;
+  lastUsedAt: Date | null;
+}
+
+export interface MetadataStore {
+  createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[]): Promise<void>;
+  getKey(keyId: string): Promise<Key | undefined>;
+  listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }>;
+  /** Writes the key's mutable fields; fails with Conflict if updatedAt changed since it was read. */
+  updateKey(key: Key, expectedUpdatedAt: Date): Promise<void>;
+  /** Adds a version and moves the key to it, in one transaction. */
+  addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
+  getVersion(keyId: string, version: number): Promise<KeyVersion | undefined>;
+  listVersions(keyId: string): Promise<KeyVersion[]>;
+  /** Removes the key, its versions (material included), aliases, tags and usage, in one transaction. */
+  deleteKey(keyId: string): Promise<void>;
+
+  resolveAlias(name: string): Promise<string | undefined>;
+  putAlias(name: string, keyId: string, at: Date): Promise<void>;
+  deleteAlias(name: string): Promise<boolean>;
+  listAliases(keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]>;
+  aliasesOf(keyIds: string[]): Promise<Map<string, string[]>>;
+
+  saveImportToken(token: ImportToken): Promise<void>;
+  /** Returns and deletes the token (single use). */
+  takeImportToken(id: string): Promise<ImportToken | undefined>;
+
+  addUsage(counts: UsageCounts, at: Date): Promise<void>;
+  getUsage(keyId: string): Promise<KeyUsageRecord>;
+
+  createApiKey(apiKey: ApiKey): Promise<void>;
+  findApiKeyByHash(secretHash: Buffer): Promise<ApiKey | undefined>;
+  countApiKeys(): Promise<number>;
+
+  keysDueForRotation(now: Date, limit: number): Promise<Key[]>;
+  keysDueForDeletion(now: Date, limit: number): Promise<Key[]>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
