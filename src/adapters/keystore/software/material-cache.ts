@@ -1,0 +1,76 @@
+// Bounded, TTL-limited cache of unwrapped key material. Buffers are zeroized when an entry leaves
+// (eviction, expiry, explicit removal, clear). Correctness never depends on it (DESIGN.md).
+import type { KeyObject } from 'node:crypto';
+
+export interface CachedMaterial {
+  material: Buffer;
+  /** Parsed private key for asymmetric specs, so hot paths skip PKCS#8 parsing. */
+  privateKey?: KeyObject;
+}
+
+interface Entry {
+  value: CachedMaterial;
+  expiresAt: number;
+}
+
+export class MaterialCache {
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(id: string): CachedMaterial | undefined {
+    const entry = this.entries.get(id);
+    if (!entry) {
+      this.misses++;
+      return undefined;
+    }
+    if (entry.expiresAt <= this.now()) {
+      this.remove(id);
+      this.misses++;
+      return undefined;
+    }
+    // Map order is insertion order: re-inserting marks the entry most recently used.
+    this.entries.delete(id);
+    this.entries.set(id, entry);
+    this.hits++;
+    return entry.value;
+  }
+
+  set(id: string, value: CachedMaterial): void {
+    if (this.maxEntries <= 0) return;
+    this.remove(id);
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.remove(oldest);
+      this.evictions++;
+    }
+    this.entries.set(id, { value, expiresAt: this.now() + this.ttlMs });
+  }
+
+  remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    entry.value.material.fill(0);
+    this.entries.delete(id);
+  }
+
+  removeWhere(predicate: (id: string) => boolean): void {
+    for (const id of [...this.entries.keys()]) if (predicate(id)) this.remove(id);
+  }
+
+  clear(): void {
+    for (const id of [...this.entries.keys()]) this.remove(id);
+  }
+}

@@ -1,0 +1,408 @@
+// MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/) only
+// open the connection and run migrations.
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { KmsError, validationError } from '../../domain/errors.js';
+import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
+import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
+import type { KeyState } from '../../domain/key-state.js';
+import type {
+  ApiKey,
+  ImportToken,
+  KeyListFilter,
+  KeyUsageRecord,
+  MetadataStore,
+  UsageCounts,
+} from '../../ports/metadata-store.js';
+import type { Database, KeysTable, KeyVersionsTable } from './schema.js';
+
+const toMs = (d: Date | null) => (d === null ? null : d.getTime());
+const toDate = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)));
+
+function keyToRow(key: Key): KeysTable {
+  return {
+    key_id: key.keyId,
+    key_spec: key.keySpec,
+    key_usage: key.keyUsage,
+    state: key.state,
+    protection_level: key.protectionLevel,
+    origin: key.origin,
+    current_version: key.currentVersion,
+    description: key.description,
+    tags: JSON.stringify(key.tags),
+    created_at: key.createdAt.getTime(),
+    updated_at: key.updatedAt.getTime(),
+    rotation_period_days: key.rotationPeriodDays,
+    next_rotation_at: toMs(key.nextRotationAt),
+    expires_at: toMs(key.expiresAt),
+    deletion_date: toMs(key.deletionDate),
+    exportable: key.exportable ? 1 : 0,
+    public_key_only: key.publicKeyOnly ? 1 : 0,
+    tenant: key.tenant,
+  };
+}
+
+function rowToKey(row: Selectable<KeysTable>): Key {
+  return {
+    keyId: row.key_id,
+    keySpec: row.key_spec as KeySpec,
+    keyUsage: row.key_usage as KeyUsage,
+    state: row.state as KeyState,
+    protectionLevel: row.protection_level as ProtectionLevel,
+    origin: row.origin as Key['origin'],
+    currentVersion: Number(row.current_version),
+    description: row.description,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    createdAt: new Date(Number(row.created_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+    rotationPeriodDays: row.rotation_period_days,
+    nextRotationAt: toDate(row.next_rotation_at),
+    expiresAt: toDate(row.expires_at),
+    deletionDate: toDate(row.deletion_date),
+    exportable: row.exportable === 1,
+    publicKeyOnly: row.public_key_only === 1,
+    tenant: row.tenant,
+  };
+}
+
+function rowToVersion(row: Selectable<KeyVersionsTable>): KeyVersion {
+  return {
+    keyId: row.key_id,
+    version: Number(row.version),
+    state: row.state as KeyVersionState,
+    createdAt: new Date(Number(row.created_at)),
+    material: Buffer.from(row.material),
+    publicKeySpki: row.public_key_spki ? Buffer.from(row.public_key_spki) : null,
+  };
+}
+
+function encodeCursor(key: Key): string {
+  return Buffer.from(`${key.createdAt.getTime()}:${key.keyId}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; keyId: string } {
+  const match = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw validationError('cursor is not valid');
+  return { createdAt: Number(match[1]), keyId: match[2]! };
+}
+
+export class KyselyMetadataStore implements MetadataStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('keys').values(keyToRow(key)).execute();
+      await this.writeTags(trx, key);
+      if (firstVersion) await this.insertVersion(trx, firstVersion);
+      for (const name of aliases) {
+        const taken = await trx
+          .selectFrom('aliases')
+          .select('name')
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (taken) throw new KmsError('Conflict', `alias ${name} already exists`);
+        await trx
+          .insertInto('aliases')
+          .values({ name, key_id: key.keyId, created_at: key.createdAt.getTime() })
+          .execute();
+      }
+    });
+  }
+
+  async getKey(keyId: string): Promise<Key | undefined> {
+    const row = await this.db.selectFrom('keys').selectAll().where('key_id', '=', keyId).executeTakeFirst();
+    return row ? rowToKey(row) : undefined;
+  }
+
+  async listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }> {
+    let query = this.db.selectFrom('keys').selectAll('keys');
+    if (filter.state) query = query.where('keys.state', '=', filter.state);
+    if (filter.alias) {
+      const alias = filter.alias;
+      query = query.where('keys.key_id', 'in', (eb) =>
+        eb.selectFrom('aliases').select('aliases.key_id').where('aliases.name', '=', alias),
+      );
+    }
+    if (filter.tag) {
+      const tag = filter.tag;
+      query = query.where('keys.key_id', 'in', (eb) =>
+        eb
+          .selectFrom('key_tags')
+          .select('key_tags.key_id')
+          .where('key_tags.tag_key', '=', tag.key)
+          .where('key_tags.tag_value', '=', tag.value),
+      );
+    }
+    if (filter.cursor) {
+      const after = decodeCursor(filter.cursor);
+      query = query.where((eb) =>
+        eb.or([
+          eb('keys.created_at', '>', after.createdAt),
+          eb.and([eb('keys.created_at', '=', after.createdAt), eb('keys.key_id', '>', after.keyId)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('keys.created_at')
+      .orderBy('keys.key_id')
+      .limit(filter.limit + 1)
+      .execute();
+    const keys = rows.slice(0, filter.limit).map(rowToKey);
+    const last = keys[keys.length - 1];
+    return { keys, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
+  }
+
+  async updateKey(key: Key, expectedUpdatedAt: Date): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await this.writeKeyRow(trx, key, expectedUpdatedAt);
+      await this.writeTags(trx, key);
+    });
+  }
+
+  async addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await this.writeKeyRow(trx, key, expectedUpdatedAt);
+      await this.insertVersion(trx, version);
+    });
+  }
+
+  async getVersion(keyId: string, version: number): Promise<KeyVersion | undefined> {
+    const row = await this.db
+      .selectFrom('key_versions')
+      .selectAll()
+      .where('key_id', '=', keyId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row ? rowToVersion(row) : undefined;
+  }
+
+  async listVersions(keyId: string): Promise<KeyVersion[]> {
+    const rows = await this.db
+      .selectFrom('key_versions')
+      .selectAll()
+      .where('key_id', '=', keyId)
+      .orderBy('version')
+      .execute();
+    return rows.map(rowToVersion);
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      // Overwrite material before deleting the rows, so freed pages do not keep wrapped blobs.
+      await trx
+        .updateTable('key_versions')
+        .set({ material: Buffer.alloc(0) })
+        .where('key_id', '=', keyId)
+        .execute();
+      await trx.deleteFrom('key_versions').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('aliases').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('key_tags').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('key_usage').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('import_tokens').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('keys').where('key_id', '=', keyId).execute();
+    });
+  }
+
+  async resolveAlias(name: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('aliases')
+      .select('key_id')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row?.key_id;
+  }
+
+  async putAlias(name: string, keyId: string, at: Date): Promise<void> {
+    await this.db
+      .insertInto('aliases')
+      .values({ name, key_id: keyId, created_at: at.getTime() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ key_id: keyId }))
+      .execute();
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('aliases').where('name', '=', name).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listAliases(keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
+    let query = this.db.selectFrom('aliases').selectAll().orderBy('name');
+    if (keyId) query = query.where('key_id', '=', keyId);
+    const rows = await query.execute();
+    return rows.map((r) => ({ name: r.name, keyId: r.key_id, createdAt: new Date(Number(r.created_at)) }));
+  }
+
+  async aliasesOf(keyIds: string[]): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>(keyIds.map((id) => [id, []]));
+    if (keyIds.length === 0) return result;
+    const rows = await this.db
+      .selectFrom('aliases')
+      .select(['name', 'key_id'])
+      .where('key_id', 'in', keyIds)
+      .orderBy('created_at')
+      .orderBy('name')
+      .execute();
+    for (const row of rows) result.get(row.key_id)?.push(row.name);
+    return result;
+  }
+
+  async saveImportToken(token: ImportToken): Promise<void> {
+    await this.db
+      .insertInto('import_tokens')
+      .values({
+        id: token.id,
+        key_id: token.keyId,
+        wrapped_private_key: token.wrappedPrivateKey,
+        expires_at: token.expiresAt.getTime(),
+      })
+      .execute();
+  }
+
+  async takeImportToken(id: string): Promise<ImportToken | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('import_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return undefined;
+      await trx.deleteFrom('import_tokens').where('id', '=', id).execute();
+      return {
+        id: row.id,
+        keyId: row.key_id,
+        wrappedPrivateKey: Buffer.from(row.wrapped_private_key),
+        expiresAt: new Date(Number(row.expires_at)),
+      };
+    });
+  }
+
+  async addUsage(counts: UsageCounts, at: Date): Promise<void> {
+    if (counts.size === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const [keyId, operations] of counts) {
+        for (const [operation, count] of operations) {
+          await trx
+            .insertInto('key_usage')
+            .values({ key_id: keyId, operation, count, last_used_at: at.getTime() })
+            .onConflict((oc) =>
+              oc.columns(['key_id', 'operation']).doUpdateSet({
+                count: sql`key_usage.count + ${count}`,
+                last_used_at: at.getTime(),
+              }),
+            )
+            .execute();
+        }
+      }
+    });
+  }
+
+  async getUsage(keyId: string): Promise<KeyUsageRecord> {
+    const rows = await this.db.selectFrom('key_usage').selectAll().where('key_id', '=', keyId).execute();
+    const counts: Record<string, number> = {};
+    let lastUsedAt: number | null = null;
+    for (const row of rows) {
+      counts[row.operation] = Number(row.count);
+      lastUsedAt = Math.max(lastUsedAt ?? 0, Number(row.last_used_at));
+    }
+    return { counts, lastUsedAt: toDate(lastUsedAt) };
+  }
+
+  async createApiKey(apiKey: ApiKey): Promise<void> {
+    await this.db
+      .insertInto('api_keys')
+      .values({
+        id: apiKey.id,
+        secret_hash: apiKey.secretHash,
+        principal: apiKey.principal,
+        created_at: apiKey.createdAt.getTime(),
+      })
+      .execute();
+  }
+
+  async findApiKeyByHash(secretHash: Buffer): Promise<ApiKey | undefined> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('secret_hash', '=', secretHash)
+      .executeTakeFirst();
+    return row
+      ? {
+          id: row.id,
+          secretHash: Buffer.from(row.secret_hash),
+          principal: row.principal,
+          createdAt: new Date(Number(row.created_at)),
+        }
+      : undefined;
+  }
+
+  async countApiKeys(): Promise<number> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async keysDueForRotation(now: Date, limit: number): Promise<Key[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .selectAll()
+      .where('state', '=', 'Enabled')
+      .where('next_rotation_at', 'is not', null)
+      .where('next_rotation_at', '<=', now.getTime())
+      .limit(limit)
+      .execute();
+    return rows.map(rowToKey);
+  }
+
+  async keysDueForDeletion(now: Date, limit: number): Promise<Key[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .selectAll()
+      .where('state', '=', 'PendingDeletion')
+      .where('deletion_date', '<=', now.getTime())
+      .limit(limit)
+      .execute();
+    return rows.map(rowToKey);
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  private async writeKeyRow(trx: Transaction<Database>, key: Key, expectedUpdatedAt: Date): Promise<void> {
+    const { key_id: _id, created_at: _created, ...changes } = keyToRow(key);
+    const result = await trx
+      .updateTable('keys')
+      .set(changes)
+      .where('key_id', '=', key.keyId)
+      .where('updated_at', '=', expectedUpdatedAt.getTime())
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) {
+      throw new KmsError('Conflict', `key ${key.keyId} was changed concurrently; retry`);
+    }
+  }
+
+  private async writeTags(trx: Transaction<Database>, key: Key): Promise<void> {
+    await trx.deleteFrom('key_tags').where('key_id', '=', key.keyId).execute();
+    const rows = Object.entries(key.tags).map(([tag_key, tag_value]) => ({
+      key_id: key.keyId,
+      tag_key,
+      tag_value,
+    }));
+    if (rows.length > 0) await trx.insertInto('key_tags').values(rows).execute();
+  }
+
+  private async insertVersion(trx: Transaction<Database>, version: KeyVersion): Promise<void> {
+    await trx
+      .insertInto('key_versions')
+      .values({
+        key_id: version.keyId,
+        version: version.version,
+        state: version.state,
+        created_at: version.createdAt.getTime(),
+        material: version.material,
+        public_key_spki: version.publicKeySpki,
+      })
+      .execute();
+  }
+}

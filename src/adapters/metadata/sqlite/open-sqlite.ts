@@ -1,0 +1,21 @@
+// The embedded metadata store: one SQLite file (better-sqlite3, WAL) behind the shared Kysely queries.
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { MetadataStore } from '../../../ports/metadata-store.js';
+import { KyselyMetadataStore } from '../kysely-metadata-store.js';
+import { migrateToLatest } from '../migrations/index.js';
+import type { Database } from '../schema.js';
+
+export async function openSqliteMetadataStore(path: string): Promise<MetadataStore> {
+  const database = new BetterSqlite3(path);
+  database.pragma('journal_mode = WAL');
+  // FULL: a created key is on disk before the client sees it (its loss would orphan ciphertexts).
+  database.pragma('synchronous = FULL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  // Deleted key material must not linger in free pages.
+  database.pragma('secure_delete = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  await migrateToLatest(db as unknown as Kysely<unknown>);
+  return new KyselyMetadataStore(db);
+}

@@ -1,0 +1,48 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ROOT_KEY_FILE,
+  RootKeyError,
+  loadOrCreateRootKey,
+} from '../../src/adapters/keystore/software/sealed-root-key.js';
+import { SoftwareRootKeyStore } from '../../src/adapters/keystore/software/software-root-key-store.js';
+
+describe('sealed software root key', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'keyhaven-root-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('seals the root key under a passphrase and unseals it only with that passphrase', async () => {
+    const created = await loadOrCreateRootKey(dir, 'correct horse battery');
+    expect(created).toMatchObject({ created: true, sealed: true });
+    const file = readFileSync(join(dir, ROOT_KEY_FILE), 'utf8');
+    expect(file).not.toContain(created.key.toString('base64'));
+    expect(statSync(join(dir, ROOT_KEY_FILE)).mode & 0o777).toBe(0o600);
+
+    const again = await loadOrCreateRootKey(dir, 'correct horse battery');
+    expect(again.key.equals(created.key)).toBe(true);
+    await expect(loadOrCreateRootKey(dir, 'wrong passphrase!')).rejects.toThrow(RootKeyError);
+    await expect(loadOrCreateRootKey(dir, undefined)).rejects.toThrow(/sealed/);
+  });
+
+  it('stores an unsealed development root key in a 0600 file', async () => {
+    const created = await loadOrCreateRootKey(dir, undefined);
+    expect(created.sealed).toBe(false);
+    expect(statSync(join(dir, ROOT_KEY_FILE)).mode & 0o777).toBe(0o600);
+    expect((await loadOrCreateRootKey(dir, undefined)).key.equals(created.key)).toBe(true);
+    await expect(loadOrCreateRootKey(dir, 'a passphrase now')).rejects.toThrow(/not sealed/);
+  });
+
+  it('binds wrapped material to its key id and version', async () => {
+    const { key } = await loadOrCreateRootKey(dir, undefined);
+    const store = new SoftwareRootKeyStore(key);
+    const material = Buffer.alloc(32, 9);
+    const wrapped = await store.wrapKeyMaterial(material, 'k', 1);
+    expect(wrapped.includes(material)).toBe(false);
+    expect((await store.unwrapKeyMaterial(wrapped, 'k', 1)).equals(material)).toBe(true);
+    await expect(store.unwrapKeyMaterial(wrapped, 'k', 2)).rejects.toMatchObject({ code: 'Unavailable' });
+    await expect(store.unwrapKeyMaterial(wrapped, 'other', 1)).rejects.toMatchObject({ code: 'Unavailable' });
+  });
+});
