@@ -1,0 +1,89 @@
+// Composition root: createKeyhaven(config) opens the adapters chosen by configuration and wires them
+// into the services. The server, the CLI and the tests all start Keyhaven through here.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyhavenConfig } from './config.js';
+import { MaterialCache } from './adapters/keystore/software/material-cache.js';
+import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
+import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
+import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
+import { openSqliteMetadataStore } from './adapters/metadata/sqlite/open-sqlite.js';
+import { systemClock, type Clock } from './ports/clock.js';
+import type { MetadataStore } from './ports/metadata-store.js';
+import type { BackendStatus } from './ports/root-key-store.js';
+import { AuthService } from './services/auth-service.js';
+import { CryptoService } from './services/crypto-service.js';
+import { KeyDirectory } from './services/key-directory.js';
+import { KeyService } from './services/key-service.js';
+import { UsageRecorder } from './services/usage-recorder.js';
+
+export interface Keyhaven {
+  config: KeyhavenConfig;
+  keys: KeyService;
+  crypto: CryptoService;
+  auth: AuthService;
+  usage: UsageRecorder;
+  metadata: MetadataStore;
+  materialCache: MaterialCache;
+  /** Facts worth telling the operator at start-up (never secrets, except the one-time admin key). */
+  startup: { rootKeyCreated: boolean; rootKeySealed: boolean };
+  /** Runs the scheduled work once: automatic rotation and deletion after the waiting period. */
+  runScheduledJobs(): Promise<{ rotated: number; deleted: number }>;
+  readiness(): Promise<{ ready: boolean; backends: BackendStatus[] }>;
+  close(): Promise<void>;
+}
+
+export interface KeyhavenOverrides {
+  clock?: Clock;
+}
+
+export async function createKeyhaven(
+  config: KeyhavenConfig,
+  overrides: KeyhavenOverrides = {},
+): Promise<Keyhaven> {
+  const clock = overrides.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const rootKey = await loadOrCreateRootKey(config.dataDir, config.keyStore.rootPassphrase);
+  const root = new SoftwareRootKeyStore(rootKey.key);
+  const metadata = await openSqliteMetadataStore(config.metadata.path ?? join(config.dataDir, 'keyhaven.db'));
+
+  const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
+  const software = new SoftwareKeyBackend(root, materialCache);
+  const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
+  const usage = new UsageRecorder(metadata, clock);
+  const keys = new KeyService(metadata, directory, { SOFTWARE: software }, root, usage, clock);
+  const crypto = new CryptoService(keys, directory, usage, clock);
+  const auth = new AuthService(metadata, clock);
+
+  return {
+    config,
+    keys,
+    crypto,
+    auth,
+    usage,
+    metadata,
+    materialCache,
+    startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed },
+    async runScheduledJobs() {
+      const rotated = await keys.rotateDueKeys();
+      const deleted = await keys.deleteDueKeys();
+      return { rotated, deleted };
+    },
+    async readiness() {
+      const backends = await software.status();
+      let databaseHealthy = true;
+      try {
+        await metadata.ping();
+      } catch {
+        databaseHealthy = false;
+      }
+      backends.push({ name: 'metadata', kind: 'sqlite', healthy: databaseHealthy });
+      return { ready: backends.every((b) => b.healthy), backends };
+    },
+    async close() {
+      await usage.flush();
+      await software.close();
+      await metadata.close();
+    },
+  };
+}

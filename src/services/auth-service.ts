@@ -1,0 +1,53 @@
+// Authentication of API keys: only a SHA-256 hash of each secret is stored; a presented bearer token
+// is hashed and looked up, and the stored hash is compared in constant time.
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { KmsError } from '../domain/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
+
+export interface Principal {
+  id: string;
+  name: string;
+}
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+const unauthenticated = () => new KmsError('Unauthenticated', 'a valid bearer token is required');
+
+export class AuthService {
+  private readonly recent = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly clock: Clock,
+    private readonly cacheTtlMs = 5000,
+  ) {}
+
+  /** Creates the bootstrap admin key on first start; returns its secret only when newly generated. */
+  async bootstrapAdmin(presetSecret: string | undefined): Promise<{ created: boolean; secret?: string }> {
+    if ((await this.metadata.countApiKeys()) > 0) return { created: false };
+    const secret = presetSecret ?? `khk_${randomBytes(32).toString('base64url')}`;
+    await this.metadata.createApiKey({
+      id: randomUUID(),
+      secretHash: hashSecret(secret),
+      principal: 'admin',
+      createdAt: this.clock.now(),
+    });
+    return { created: true, secret: presetSecret ? undefined : secret };
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const match = /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization ?? '');
+    if (!match) throw unauthenticated();
+    const hash = hashSecret(match[1]!);
+    const cacheKey = hash.toString('base64');
+    const cached = this.recent.get(cacheKey);
+    if (cached && cached.until > Date.now()) return cached.principal;
+    const apiKey = await this.metadata.findApiKeyByHash(hash);
+    if (!apiKey || !timingSafeEqual(apiKey.secretHash, hash)) throw unauthenticated();
+    const principal = { id: apiKey.id, name: apiKey.principal };
+    if (this.recent.size > 1000) this.recent.clear();
+    this.recent.set(cacheKey, { principal, until: Date.now() + this.cacheTtlMs });
+    return principal;
+  }
+}

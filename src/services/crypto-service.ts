@@ -1,0 +1,466 @@
+// Cryptographic operations (API.md): one method per action. Each resolves the key, checks its state
+// and usage (domain rules), runs the operation on the key's backend, and counts usage.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  ALGORITHM_AES_256_GCM,
+  CIPHERTEXT_OVERHEAD,
+  associatedData,
+  encodeCiphertext,
+  encodeHeader,
+  parseCiphertext,
+} from '../domain/ciphertext.js';
+import { encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
+import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js';
+import type { Key } from '../domain/key.js';
+import {
+  encryptionAlgorithmsFor,
+  keyFamily,
+  macAlgorithmFor,
+  signingAlgorithmsFor,
+  type DataKeyPairSpec,
+  type DataKeySpec,
+  type KeyUsage,
+  type MacAlgorithm,
+  type SigningAlgorithm,
+} from '../domain/key-spec.js';
+import { assertUsable, type KeyOperationKind } from '../domain/key-state.js';
+import { generateKeyMaterial, publicKeyFromSpki, zeroize } from '../crypto/key-material.js';
+import { rsaOaepEncrypt, rsaOaepMaxPlaintext } from '../crypto/rsa-oaep.js';
+import { verifySignature } from '../crypto/signature.js';
+import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/key-backend.js';
+import type { Clock } from '../ports/clock.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { KeyService } from './key-service.js';
+import type { UsageOperation, UsageRecorder } from './usage-recorder.js';
+
+/** AWS KMS limits, mirrored so that the AWS-compatible endpoint behaves the same. */
+export const LIMITS = {
+  plaintextBytes: 4096,
+  ciphertextBytes: 6144,
+  messageBytes: 4096,
+  macMessageBytes: 4096,
+  batchItems: 100,
+  randomBytes: 1024,
+  derivedKeyBytes: 1024,
+  wrapKeyBytes: 4096,
+} as const;
+
+export interface EncryptResult {
+  keyId: string;
+  keyVersion: number;
+  ciphertext: Buffer;
+}
+
+export interface DecryptResult {
+  keyId: string;
+  keyVersion: number;
+  plaintext: Buffer;
+}
+
+export type BatchResult<T> = T | { error: { code: string; message: string } };
+
+export interface DataKeyResult extends EncryptResult {
+  plaintext?: Buffer;
+}
+
+export interface DataKeyPairResult extends EncryptResult {
+  keyPairSpec: DataKeyPairSpec;
+  publicKey: Buffer;
+  privateKeyPlaintext?: Buffer;
+}
+
+interface UsableKey {
+  key: Key;
+  ref: VersionRef;
+}
+
+export class CryptoService {
+  constructor(
+    private readonly keys: KeyService,
+    private readonly directory: KeyDirectory,
+    private readonly usage: UsageRecorder,
+    private readonly clock: Clock,
+  ) {}
+
+  async encrypt(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
+    checkSize('plaintext', plaintext, LIMITS.plaintextBytes);
+    const result = await this.seal(keyId, plaintext, context);
+    this.usage.record(result.keyId, 'encrypt');
+    return result;
+  }
+
+  async decrypt(
+    ciphertext: Buffer,
+    context?: EncryptionContext,
+    expectedKeyId?: string,
+  ): Promise<DecryptResult> {
+    checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
+    const result = await this.open(ciphertext, context, expectedKeyId);
+    this.usage.record(result.keyId, 'decrypt');
+    return result;
+  }
+
+  async reencrypt(
+    ciphertext: Buffer,
+    context: EncryptionContext | undefined,
+    destinationKeyId: string,
+    destinationContext?: EncryptionContext,
+  ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
+    checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
+    const opened = await this.open(ciphertext, context);
+    try {
+      const sealed = await this.seal(destinationKeyId, opened.plaintext, destinationContext);
+      this.usage.record(opened.keyId, 'reencrypt');
+      return { ...sealed, sourceKeyId: opened.keyId, sourceKeyVersion: opened.keyVersion };
+    } finally {
+      zeroize(opened.plaintext);
+    }
+  }
+
+  async encryptBatch(
+    items: { keyId: string; plaintext: Buffer; context?: EncryptionContext }[],
+  ): Promise<BatchResult<EncryptResult>[]> {
+    checkBatch(items.length);
+    return Promise.all(
+      items.map((item) => settle(() => this.encrypt(item.keyId, item.plaintext, item.context))),
+    );
+  }
+
+  async decryptBatch(
+    items: { ciphertext: Buffer; context?: EncryptionContext; keyId?: string }[],
+  ): Promise<BatchResult<DecryptResult>[]> {
+    checkBatch(items.length);
+    return Promise.all(
+      items.map((item) => settle(() => this.decrypt(item.ciphertext, item.context, item.keyId))),
+    );
+  }
+
+  async generateDataKey(
+    keyId: string,
+    keySpec: DataKeySpec = 'AES_256',
+    context?: EncryptionContext,
+    withoutPlaintext = false,
+  ): Promise<DataKeyResult> {
+    const dataKey = randomBytes(keySpec === 'AES_128' ? 16 : 32);
+    try {
+      const sealed = await this.seal(keyId, dataKey, context);
+      this.usage.record(sealed.keyId, 'generateDataKey');
+      return withoutPlaintext ? sealed : { ...sealed, plaintext: Buffer.from(dataKey) };
+    } finally {
+      zeroize(dataKey);
+    }
+  }
+
+  async generateDataKeyPair(
+    keyId: string,
+    keyPairSpec: DataKeyPairSpec,
+    context?: EncryptionContext,
+    withoutPlaintext = false,
+  ): Promise<DataKeyPairResult> {
+    await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    const pair = await generateKeyMaterial(keyPairSpec);
+    try {
+      const sealed = await this.seal(keyId, pair.material, context);
+      this.usage.record(sealed.keyId, 'generateDataKeyPair');
+      return {
+        ...sealed,
+        keyPairSpec,
+        publicKey: pair.publicKeySpki!,
+        ...(withoutPlaintext ? {} : { privateKeyPlaintext: Buffer.from(pair.material) }),
+      };
+    } finally {
+      zeroize(pair.material);
+    }
+  }
+
+  async sign(
+    keyId: string,
+    message: Buffer,
+    algorithm: SigningAlgorithm,
+    messageType: MessageType = 'RAW',
+  ): Promise<{ keyId: string; keyVersion: number; signature: Buffer; algorithm: SigningAlgorithm }> {
+    checkSize('message', message, LIMITS.messageBytes);
+    const { key, ref } = await this.usable(keyId, 'SIGN_VERIFY', 'protect');
+    checkSigningAlgorithm(key, algorithm);
+    if (key.publicKeyOnly)
+      throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it can verify, not sign`);
+    const signature = await this.keys
+      .backendFor(key.protectionLevel)
+      .sign(ref, algorithm, message, messageType);
+    this.usage.record(key.keyId, 'sign');
+    return { keyId: key.keyId, keyVersion: ref.version.version, signature, algorithm };
+  }
+
+  async verify(
+    keyId: string,
+    message: Buffer,
+    signature: Buffer,
+    algorithm: SigningAlgorithm,
+    messageType: MessageType = 'RAW',
+  ): Promise<{ keyId: string; valid: boolean; algorithm: SigningAlgorithm }> {
+    checkSize('message', message, LIMITS.messageBytes);
+    const { key, ref } = await this.usable(keyId, 'SIGN_VERIFY', 'unprotect');
+    checkSigningAlgorithm(key, algorithm);
+    const valid = verifySignature(this.publicKeyOf(ref), algorithm, message, messageType, signature);
+    this.usage.record(key.keyId, 'verify');
+    return { keyId: key.keyId, valid, algorithm };
+  }
+
+  async generateMac(
+    keyId: string,
+    message: Buffer,
+    algorithm: MacAlgorithm,
+  ): Promise<{ keyId: string; keyVersion: number; mac: Buffer; algorithm: MacAlgorithm }> {
+    checkSize('message', message, LIMITS.macMessageBytes);
+    const { key, ref } = await this.usable(keyId, 'GENERATE_VERIFY_MAC', 'protect');
+    checkMacAlgorithm(key, algorithm);
+    const mac = await this.keys.backendFor(key.protectionLevel).mac(ref, algorithm, message);
+    this.usage.record(key.keyId, 'generateMac');
+    return { keyId: key.keyId, keyVersion: ref.version.version, mac, algorithm };
+  }
+
+  async verifyMac(
+    keyId: string,
+    message: Buffer,
+    mac: Buffer,
+    algorithm: MacAlgorithm,
+  ): Promise<{ keyId: string; valid: boolean; algorithm: MacAlgorithm }> {
+    checkSize('message', message, LIMITS.macMessageBytes);
+    const { key, ref } = await this.usable(keyId, 'GENERATE_VERIFY_MAC', 'unprotect');
+    checkMacAlgorithm(key, algorithm);
+    const backend = this.keys.backendFor(key.protectionLevel);
+    // A MAC made by any earlier version still verifies, as after rotation in AWS KMS.
+    let valid = false;
+    for (let version = key.currentVersion; version >= 1 && !valid; version--) {
+      const versionRef = version === ref.version.version ? ref : await this.versionRef(key, version);
+      if (versionRef.version.state !== 'Enabled') continue;
+      const expected = await backend.mac(versionRef, algorithm, message);
+      valid = expected.length === mac.length && timingSafeEqual(expected, mac);
+    }
+    this.usage.record(key.keyId, 'verifyMac');
+    return { keyId: key.keyId, valid, algorithm };
+  }
+
+  async asymmetricEncrypt(
+    keyId: string,
+    plaintext: Buffer,
+    algorithm: RsaEncryptionAlgorithm,
+  ): Promise<EncryptResult & { algorithm: RsaEncryptionAlgorithm }> {
+    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    checkRsaAlgorithm(key, algorithm);
+    const publicKey = this.publicKeyOf(ref);
+    const max = rsaOaepMaxPlaintext(publicKey.asymmetricKeyDetails?.modulusLength ?? 0, algorithm);
+    checkSize('plaintext', plaintext, max);
+    const ciphertext = rsaOaepEncrypt(publicKey, algorithm, plaintext);
+    this.usage.record(key.keyId, 'asymmetricEncrypt');
+    return { keyId: key.keyId, keyVersion: ref.version.version, ciphertext, algorithm };
+  }
+
+  async asymmetricDecrypt(
+    keyId: string,
+    ciphertext: Buffer,
+    algorithm: RsaEncryptionAlgorithm,
+  ): Promise<DecryptResult & { algorithm: RsaEncryptionAlgorithm }> {
+    checkSize('ciphertext', ciphertext, 512);
+    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+    checkRsaAlgorithm(key, algorithm);
+    if (key.publicKeyOnly)
+      throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it cannot decrypt`);
+    const plaintext = await this.keys.backendFor(key.protectionLevel).rsaDecrypt(ref, algorithm, ciphertext);
+    this.usage.record(key.keyId, 'asymmetricDecrypt');
+    return { keyId: key.keyId, keyVersion: ref.version.version, plaintext, algorithm };
+  }
+
+  async wrapKey(
+    keyId: string,
+    keyMaterial: Buffer,
+  ): Promise<{ keyId: string; keyVersion: number; wrappedKey: Buffer }> {
+    checkSize('keyMaterial', keyMaterial, LIMITS.wrapKeyBytes);
+    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    requireSymmetric(key, 'key wrapping');
+    const wrappedKey = await this.keys.backendFor(key.protectionLevel).wrapKey(ref, keyMaterial);
+    this.usage.record(key.keyId, 'wrapKey');
+    return { keyId: key.keyId, keyVersion: ref.version.version, wrappedKey };
+  }
+
+  /** AES-KWP output names no version, so unwrap tries the current version first, then older ones. */
+  async unwrapKey(
+    keyId: string,
+    wrappedKey: Buffer,
+  ): Promise<{ keyId: string; keyVersion: number; keyMaterial: Buffer }> {
+    checkSize('wrappedKey', wrappedKey, LIMITS.wrapKeyBytes + 16);
+    const { key } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+    requireSymmetric(key, 'key unwrapping');
+    const backend = this.keys.backendFor(key.protectionLevel);
+    for (let version = key.currentVersion; version >= 1; version--) {
+      const ref = await this.versionRef(key, version);
+      if (ref.version.state !== 'Enabled') continue;
+      try {
+        const keyMaterial = await backend.unwrapKey(ref, wrappedKey);
+        this.usage.record(key.keyId, 'unwrapKey');
+        return { keyId: key.keyId, keyVersion: version, keyMaterial };
+      } catch (error) {
+        if (!(error instanceof KmsError && error.code === 'InvalidCiphertext')) throw error;
+      }
+    }
+    throw new KmsError('InvalidCiphertext', 'wrappedKey does not unwrap under any version of this key');
+  }
+
+  async deriveKey(
+    keyId: string,
+    context: string,
+    length: number,
+    salt?: Buffer,
+  ): Promise<{ keyId: string; keyVersion: number; derivedKey: Buffer }> {
+    if (!Number.isInteger(length) || length < 1 || length > LIMITS.derivedKeyBytes) {
+      throw validationError(`length must be an integer from 1 to ${LIMITS.derivedKeyBytes}`);
+    }
+    const info = Buffer.from(context, 'utf8');
+    checkSize('context', info, 1024);
+    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    requireSymmetric(key, 'key derivation');
+    const derivedKey = await this.keys
+      .backendFor(key.protectionLevel)
+      .deriveKey(ref, salt ?? Buffer.alloc(0), info, length);
+    this.usage.record(key.keyId, 'deriveKey');
+    return { keyId: key.keyId, keyVersion: ref.version.version, derivedKey };
+  }
+
+  random(bytes: number): Buffer {
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > LIMITS.randomBytes) {
+      throw validationError(`bytes must be an integer from 1 to ${LIMITS.randomBytes}`);
+    }
+    return randomBytes(bytes);
+  }
+
+  private async seal(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
+    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    requireSymmetric(key, 'symmetric encryption');
+    const iv = randomBytes(12);
+    const header = encodeHeader({
+      keyId: key.keyId,
+      keyVersion: ref.version.version,
+      algorithm: ALGORITHM_AES_256_GCM,
+      iv,
+    });
+    const aad = associatedData(header, encodeContext(context));
+    const { ciphertext, tag } = await this.keys
+      .backendFor(key.protectionLevel)
+      .encrypt(ref, iv, plaintext, aad);
+    return {
+      keyId: key.keyId,
+      keyVersion: ref.version.version,
+      ciphertext: encodeCiphertext(header, ciphertext, tag),
+    };
+  }
+
+  private async open(
+    blob: Buffer,
+    context?: EncryptionContext,
+    expectedKeyId?: string,
+  ): Promise<DecryptResult> {
+    if (blob.length < CIPHERTEXT_OVERHEAD) throw new KmsError('InvalidCiphertext', 'ciphertext is too short');
+    const parsed = parseCiphertext(blob);
+    if (expectedKeyId !== undefined) {
+      const expected = await this.directory.resolveKeyId(expectedKeyId);
+      if (expected !== parsed.keyId) {
+        throw new KmsError('IncorrectKey', 'the ciphertext was not encrypted under the keyId given');
+      }
+    }
+    let key: Key;
+    try {
+      key = await this.directory.getKey(parsed.keyId);
+    } catch (error) {
+      // A forged header must not reveal more than a tampered body does.
+      if (error instanceof KmsError && error.code === 'NotFound')
+        throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key');
+      throw error;
+    }
+    assertUsable(key, 'unprotect', this.clock.now());
+    assertUsage(key, 'ENCRYPT_DECRYPT');
+    requireSymmetric(key, 'symmetric decryption');
+    if (parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
+      throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key version');
+    }
+    const ref = await this.versionRef(key, parsed.keyVersion);
+    const aad = associatedData(parsed.header, encodeContext(context));
+    const plaintext = await this.keys
+      .backendFor(key.protectionLevel)
+      .decrypt(ref, parsed.iv, parsed.ciphertext, parsed.tag, aad);
+    return { keyId: key.keyId, keyVersion: parsed.keyVersion, plaintext };
+  }
+
+  private async usable(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<UsableKey> {
+    const key = await this.directory.getKey(reference);
+    assertUsable(key, kind, this.clock.now());
+    assertUsage(key, usage);
+    return { key, ref: await this.versionRef(key, key.currentVersion) };
+  }
+
+  private async versionRef(key: Key, version: number): Promise<VersionRef> {
+    return { keyId: key.keyId, keySpec: key.keySpec, version: await this.directory.getVersion(key, version) };
+  }
+
+  private publicKeyOf(ref: VersionRef) {
+    if (!ref.version.publicKeySpki)
+      throw new KmsError('Internal', `key ${ref.keyId} has no stored public key`);
+    return publicKeyFromSpki(ref.version.publicKeySpki);
+  }
+}
+
+function assertUsage(key: Key, usage: KeyUsage): void {
+  if (key.keyUsage !== usage) {
+    throw keyUsageMismatch(`key ${key.keyId} has usage ${key.keyUsage}; this operation needs ${usage}`);
+  }
+}
+
+function requireSymmetric(key: Key, operation: string): void {
+  if (keyFamily(key.keySpec) !== 'AES') {
+    throw keyUsageMismatch(`${operation} needs a SYMMETRIC_DEFAULT key; key ${key.keyId} is ${key.keySpec}`);
+  }
+}
+
+function checkSigningAlgorithm(key: Key, algorithm: SigningAlgorithm): void {
+  const allowed = signingAlgorithmsFor(key.keySpec);
+  if (!allowed.includes(algorithm)) {
+    throw keyUsageMismatch(`${algorithm} is not valid for ${key.keySpec}; use one of ${allowed.join(', ')}`);
+  }
+}
+
+function checkMacAlgorithm(key: Key, algorithm: MacAlgorithm): void {
+  const expected = macAlgorithmFor(key.keySpec);
+  if (expected !== algorithm) {
+    throw keyUsageMismatch(`${algorithm} is not valid for ${key.keySpec}; use ${expected ?? 'a MAC key'}`);
+  }
+}
+
+function checkRsaAlgorithm(key: Key, algorithm: RsaEncryptionAlgorithm): void {
+  if (!encryptionAlgorithmsFor(key.keySpec).includes(algorithm) || keyFamily(key.keySpec) !== 'RSA') {
+    throw keyUsageMismatch(
+      `${algorithm} needs an RSA ENCRYPT_DECRYPT key; key ${key.keyId} is ${key.keySpec}`,
+    );
+  }
+}
+
+function checkSize(field: string, value: Buffer, max: number): void {
+  if (value.length > max) throw validationError(`${field} exceeds the limit of ${max} bytes`);
+}
+
+function checkBatch(count: number): void {
+  if (count < 1 || count > LIMITS.batchItems) {
+    throw validationError(`a batch holds 1 to ${LIMITS.batchItems} items`);
+  }
+}
+
+async function settle<T>(run: () => Promise<T>): Promise<BatchResult<T>> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof KmsError && error.code !== 'Internal') {
+      return { error: { code: error.code, message: error.message } };
+    }
+    throw error;
+  }
+}
+
+export type { UsageOperation };
