@@ -1,0 +1,116 @@
+// `keyhaven server`: load configuration, open Keyhaven, serve REST, run scheduled jobs, and shut
+// down gracefully (in-flight requests drain, usage counters flush) on SIGINT/SIGTERM.
+import { ConfigError, loadConfig, type KeyhavenConfig } from './config.js';
+import { RootKeyError } from './adapters/keystore/software/sealed-root-key.js';
+import { createKeyhaven, type Keyhaven } from './keyhaven.js';
+import { buildRestApp } from './transports/rest/app.js';
+
+export interface RunningServer {
+  url: string;
+  keyhaven: Keyhaven;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  config: KeyhavenConfig,
+  log: (line: string) => void = console.error,
+): Promise<RunningServer> {
+  const keyhaven = await createKeyhaven(config);
+  const app = await buildRestApp(keyhaven, { logger: { level: config.logLevel } });
+  announceStartup(keyhaven, log);
+  const admin = await keyhaven.auth.bootstrapAdmin(config.adminToken);
+  if (admin.secret) {
+    // Shown once: only its hash is stored.
+    process.stdout.write(
+      [
+        '',
+        '================================================================',
+        ' Bootstrap admin API key (shown once; store it now):',
+        `   ${admin.secret}`,
+        ' Use it as: Authorization: Bearer <key>   or KEYHAVEN_TOKEN=<key>',
+        '================================================================',
+        '',
+      ].join('\n') + '\n',
+    );
+  } else if (admin.created) {
+    log('keyhaven: bootstrap admin API key created from KEYHAVEN_ADMIN_TOKEN');
+  }
+
+  const timers = [
+    setInterval(() => {
+      keyhaven.usage.flush().catch((error: unknown) => app.log.error({ err: error }, 'usage flush failed'));
+    }, config.jobs.usageFlushMs),
+    setInterval(() => {
+      keyhaven
+        .runScheduledJobs()
+        .then((done) => {
+          if (done.rotated || done.deleted) app.log.info(done, 'scheduled key jobs ran');
+        })
+        .catch((error: unknown) => app.log.error({ err: error }, 'scheduled key jobs failed'));
+    }, config.jobs.intervalSeconds * 1000),
+  ];
+  for (const timer of timers) timer.unref();
+  // Work that fell due while the server was down runs at start.
+  await keyhaven.runScheduledJobs();
+
+  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  log(`keyhaven: listening on ${url} (data directory ${config.dataDir})`);
+  return {
+    url,
+    keyhaven,
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await app.close();
+      await keyhaven.close();
+    },
+  };
+}
+
+function announceStartup(keyhaven: Keyhaven, log: (line: string) => void): void {
+  const { rootKeyCreated, rootKeySealed } = keyhaven.startup;
+  if (rootKeyCreated) log(`keyhaven: created a new root key in ${keyhaven.config.dataDir}`);
+  if (!rootKeySealed) {
+    log(
+      [
+        '',
+        '!!! WARNING: the root key is stored UNSEALED in root-key.json (file mode 0600).',
+        '!!! Anyone who can read the data directory can recover every key. This is for development only;',
+        '!!! set KEYHAVEN_ROOT_PASSPHRASE (on a new data directory) to seal the root key.',
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+/** Entry point of `keyhaven server` and `npm start`: exits non-zero with a clear message on bad setup. */
+export async function runServer(): Promise<void> {
+  let server: RunningServer;
+  try {
+    server = await startServer(loadConfig());
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof RootKeyError) {
+      console.error(`keyhaven: ${error.message}`);
+      process.exit(2);
+    }
+    if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
+      console.error(`keyhaven: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`keyhaven: ${signal} received, draining requests`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('keyhaven: shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,140 @@
+// The REST transport: a Fastify app with request ids, bearer authentication on /v1, one error model,
+// metrics and an OpenAPI document generated from the route schemas. Handlers live per resource.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { KmsError, type ErrorCode } from '../../domain/errors.js';
+import type { Keyhaven } from '../../keyhaven.js';
+import type { Principal } from '../../services/auth-service.js';
+import { HTTP_STATUS } from './error-status.js';
+import { createRestMetrics } from './metrics.js';
+import { errorObject, keyObject } from './schemas.js';
+import { registerKeyRoutes } from './keys.js';
+import { registerAliasRoutes } from './aliases.js';
+import { registerCryptoRoutes } from './crypto.js';
+import { registerOperationsRoutes } from './operations.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** API action name, used for metrics (and later authorization and audit). */
+    action?: string;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export interface RestAppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildRestApp(
+  keyhaven: Keyhaven,
+  options: RestAppOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Per-request lines would dominate the log at KMS request rates; /metrics counts requests instead.
+    disableRequestLogging: true,
+    bodyLimit: keyhaven.config.server.bodyLimitBytes,
+    trustProxy: keyhaven.config.server.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const offered = request.headers['x-request-id'];
+      return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
+    },
+    // No coercion: a number where a string belongs is a 400, not silently accepted. Query string
+    // numbers are declared as digit strings and parsed by the route.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  });
+
+  const metrics = createRestMetrics(keyhaven.materialCache);
+
+  app.addSchema(keyObject);
+  app.addSchema(errorObject);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Keyhaven',
+        version: '1',
+        description:
+          'Keyhaven Key Management Service REST API (see docs/api.md for differences from API.md).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/v1/') || request.url === '/v1') {
+      request.principal = await keyhaven.auth.authenticate(request.headers.authorization);
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const action = request.routeOptions.config.action ?? 'other';
+    metrics.observe(action, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | KmsError, request, reply) => {
+    const { status, code, message } = describeError(error);
+    if (status >= 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
+    void reply.status(status).send({ error: { code, message, requestId: request.id } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({
+        error: {
+          code: 'NotFound',
+          message: `no route ${request.method} ${request.url.split('?')[0]}`,
+          requestId: request.id,
+        },
+      });
+  });
+
+  registerOperationsRoutes(app, keyhaven, metrics.registry);
+  registerKeyRoutes(app, keyhaven);
+  registerAliasRoutes(app, keyhaven);
+  registerCryptoRoutes(app, keyhaven);
+  return app;
+}
+
+function describeError(error: FastifyError | KmsError): { status: number; code: ErrorCode; message: string } {
+  if (error instanceof KmsError) {
+    const status = HTTP_STATUS[error.code];
+    return {
+      status,
+      code: error.code,
+      message: status >= 500 && error.code === 'Internal' ? 'internal error' : error.message,
+    };
+  }
+  if (error.validation) return { status: 400, code: 'ValidationError', message: error.message };
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'PayloadTooLarge', message: 'request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'ValidationError', message: 'content-type must be application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'ValidationError', message: 'request body is empty' };
+  }
+  // Fastify's own 4xx (malformed JSON, bad content length...) keep their status; their messages
+  // describe syntax only and never echo the body.
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return {
+      status: error.statusCode,
+      code: error.statusCode === 413 ? 'PayloadTooLarge' : 'ValidationError',
+      message: error instanceof SyntaxError ? 'request body is not valid JSON' : error.message,
+    };
+  }
+  return { status: 500, code: 'Internal', message: 'internal error' };
+}

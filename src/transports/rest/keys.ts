@@ -1,0 +1,341 @@
+// REST routes for keys (API.md "Keys"): parse, call one KeyService method, shape the reply.
+import type { FastifyInstance } from 'fastify';
+import { validationError } from '../../domain/errors.js';
+import type { KeyState } from '../../domain/key-state.js';
+import type { Keyhaven } from '../../keyhaven.js';
+import type { CreateKeyInput, KeyMaterialType, UpdateKeyInput } from '../../services/key-service.js';
+import {
+  base64Bounded,
+  enumOf,
+  keyIdParams,
+  keyRef,
+  keyReference,
+  keySpec,
+  keyState,
+  keyUsage,
+  protectionLevel,
+  tags,
+} from './schemas.js';
+import { b64, fromB64, keyView, versionView } from './views.js';
+
+type KeyIdParams = { keyId: string };
+const keyReply = { type: 'object', required: ['key'], properties: { key: keyRef } } as const;
+const tagSchema = ['keys'];
+const digits = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
+
+export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
+  const { keys } = keyhaven;
+
+  app.post<{ Body: CreateKeyInput & { policy?: unknown } }>(
+    '/v1/keys',
+    {
+      config: { action: 'CreateKey' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Create a key',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            keySpec,
+            keyUsage,
+            alias: { type: 'string', maxLength: 256 },
+            description: { type: 'string', maxLength: 8192 },
+            tags,
+            protectionLevel,
+            origin: enumOf(['KEYHAVEN', 'EXTERNAL']),
+            rotationPeriodDays: { type: 'integer' },
+            expiresAt: { type: 'string', format: 'date-time' },
+            exportable: { type: 'boolean' },
+            policy: { description: 'reserved: key policies arrive with the identity issue' },
+          },
+        },
+        response: { 201: keyReply },
+      },
+    },
+    async (request, reply) => {
+      if (request.body?.policy !== undefined) {
+        throw validationError('key policies are not supported yet');
+      }
+      const key = await keys.createKey(request.body ?? {});
+      return reply.status(201).send({ key: keyView(key) });
+    },
+  );
+
+  app.get<{
+    Querystring: { alias?: string; tag?: string; state?: KeyState; limit?: string; cursor?: string };
+  }>(
+    '/v1/keys',
+    {
+      config: { action: 'ListKeys' },
+      schema: {
+        tags: tagSchema,
+        summary: 'List keys',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            alias: { type: 'string', maxLength: 256 },
+            tag: { type: 'string', maxLength: 400, description: 'key:value' },
+            state: keyState,
+            limit: digits,
+            cursor: { type: 'string', maxLength: 512 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['keys', 'nextCursor'],
+            properties: { keys: { type: 'array', items: keyRef }, nextCursor: { type: ['string', 'null'] } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { limit, ...filter } = request.query;
+      const page = await keys.listKeys({ ...filter, limit: limit === undefined ? undefined : Number(limit) });
+      return { keys: page.keys.map(keyView), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get<{ Querystring: { keyId: string } }>(
+    '/v1/keys/import-parameters',
+    {
+      config: { action: 'GetImportParameters' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Get a wrapping key and import token for BYOK',
+        querystring: {
+          type: 'object',
+          required: ['keyId'],
+          additionalProperties: false,
+          properties: { keyId: keyReference },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              keyId: { type: 'string' },
+              importToken: { type: 'string' },
+              wrappingPublicKey: { type: 'string' },
+              wrappingAlgorithm: { type: 'string' },
+              wrappingKeySpec: { type: 'string' },
+              expiresAt: { type: 'string', format: 'date-time' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const parameters = await keys.getImportParameters(request.query.keyId);
+      return { ...parameters, expiresAt: parameters.expiresAt.toISOString() };
+    },
+  );
+
+  app.get<{ Params: KeyIdParams }>(
+    '/v1/keys/:keyId',
+    {
+      config: { action: 'DescribeKey' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Describe a key',
+        params: keyIdParams,
+        response: { 200: keyReply },
+      },
+    },
+    async (request) => ({ key: keyView(await keys.describeKey(request.params.keyId)) }),
+  );
+
+  app.patch<{ Params: KeyIdParams; Body: UpdateKeyInput }>(
+    '/v1/keys/:keyId',
+    {
+      config: { action: 'UpdateKey' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Update description, tags, rotation period or expiry',
+        params: keyIdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            description: { type: 'string', maxLength: 8192 },
+            tags,
+            rotationPeriodDays: { type: ['integer', 'null'] },
+            expiresAt: { type: ['string', 'null'], format: 'date-time' },
+          },
+        },
+        response: { 200: keyReply },
+      },
+    },
+    async (request) => ({ key: keyView(await keys.updateKey(request.params.keyId, request.body ?? {})) }),
+  );
+
+  const transitions = [
+    ['enable', 'EnableKey', 'Enable a key', keys.enableKey.bind(keys)],
+    ['disable', 'DisableKey', 'Disable a key', keys.disableKey.bind(keys)],
+    ['rotate', 'RotateKey', 'Rotate a key (adds a version)', keys.rotateKey.bind(keys)],
+    [
+      'cancel-deletion',
+      'CancelKeyDeletion',
+      'Cancel a scheduled deletion',
+      keys.cancelKeyDeletion.bind(keys),
+    ],
+  ] as const;
+  for (const [path, action, summary, run] of transitions) {
+    app.post<{ Params: KeyIdParams }>(
+      `/v1/keys/:keyId/${path}`,
+      {
+        config: { action },
+        schema: { tags: tagSchema, summary, params: keyIdParams, response: { 200: keyReply } },
+      },
+      async (request) => ({ key: keyView(await run(request.params.keyId)) }),
+    );
+  }
+
+  app.delete<{ Params: KeyIdParams; Querystring: { pendingWindowDays?: string } }>(
+    '/v1/keys/:keyId',
+    {
+      config: { action: 'ScheduleKeyDeletion' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Schedule deletion after a waiting period of 7-30 days',
+        params: keyIdParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { pendingWindowDays: digits },
+        },
+        response: { 200: keyReply },
+      },
+    },
+    async (request) => {
+      const days = request.query.pendingWindowDays;
+      const key = await keys.scheduleKeyDeletion(
+        request.params.keyId,
+        days === undefined ? undefined : Number(days),
+      );
+      return { key: keyView(key) };
+    },
+  );
+
+  app.get<{ Params: KeyIdParams }>(
+    '/v1/keys/:keyId/versions',
+    {
+      config: { action: 'ListKeyVersions' },
+      schema: {
+        tags: tagSchema,
+        summary: 'List key versions',
+        params: keyIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              keyId: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    version: { type: 'integer' },
+                    state: { type: 'string' },
+                    createdAt: { type: 'string', format: 'date-time' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const versions = await keys.listKeyVersions(request.params.keyId);
+      return { keyId: versions[0]?.keyId, versions: versions.map(versionView) };
+    },
+  );
+
+  app.get<{ Params: KeyIdParams }>(
+    '/v1/keys/:keyId/public-key',
+    {
+      config: { action: 'GetPublicKey' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Get the public key (PEM and DER SPKI)',
+        params: keyIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              keyId: { type: 'string' },
+              keySpec: { type: 'string' },
+              keyUsage: { type: 'string' },
+              publicKey: { type: 'string' },
+              spki: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const view = await keys.getPublicKey(request.params.keyId);
+      return { ...view, spki: b64(view.spki) };
+    },
+  );
+
+  app.get<{ Params: KeyIdParams }>(
+    '/v1/keys/:keyId/usage',
+    {
+      config: { action: 'GetKeyUsage' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Usage counters of a key',
+        params: keyIdParams,
+        response: {
+          200: {
+            type: 'object',
+            additionalProperties: { type: 'integer' },
+            properties: { keyId: { type: 'string' }, lastUsedAt: { type: ['string', 'null'] } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const usage = await keyhaven.keys.getKeyUsage(request.params.keyId);
+      return { keyId: usage.keyId, ...usage.counts, lastUsedAt: usage.lastUsedAt?.toISOString() ?? null };
+    },
+  );
+
+  app.post<{
+    Params: KeyIdParams;
+    Body: { importToken: string; encryptedKeyMaterial: string; keyMaterialType?: KeyMaterialType };
+  }>(
+    '/v1/keys/:keyId/import',
+    {
+      config: { action: 'ImportKeyMaterial' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Import key material wrapped with RSA-OAEP-SHA-256 under the import wrapping key',
+        params: keyIdParams,
+        body: {
+          type: 'object',
+          required: ['importToken', 'encryptedKeyMaterial'],
+          additionalProperties: false,
+          properties: {
+            importToken: { type: 'string', minLength: 1, maxLength: 256 },
+            encryptedKeyMaterial: base64Bounded(1024, 1),
+            keyMaterialType: enumOf(['SYMMETRIC', 'PRIVATE_KEY', 'PUBLIC_KEY']),
+          },
+        },
+        response: { 200: keyReply },
+      },
+    },
+    async (request) => {
+      const { importToken, encryptedKeyMaterial, keyMaterialType } = request.body;
+      const key = await keys.importKeyMaterial(request.params.keyId, {
+        importToken,
+        encryptedKeyMaterial: fromB64(encryptedKeyMaterial),
+        keyMaterialType,
+      });
+      return { key: keyView(key) };
+    },
+  );
+}

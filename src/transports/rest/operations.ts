@@ -1,0 +1,66 @@
+// Operational endpoints outside /v1: liveness, readiness, Prometheus metrics.
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Keyhaven } from '../../keyhaven.js';
+
+export function registerOperationsRoutes(app: FastifyInstance, keyhaven: Keyhaven, registry: Registry): void {
+  app.get(
+    '/health',
+    {
+      config: { action: 'Health' },
+      schema: {
+        tags: ['operations'],
+        security: [],
+        response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  const backend = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      kind: { type: 'string' },
+      healthy: { type: 'boolean' },
+      detail: { type: 'string' },
+    },
+  };
+  app.get(
+    '/ready',
+    {
+      config: { action: 'Ready' },
+      schema: {
+        tags: ['operations'],
+        security: [],
+        response: {
+          200: {
+            type: 'object',
+            properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
+          },
+          503: {
+            type: 'object',
+            properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const readiness = await keyhaven.readiness();
+      return reply.status(readiness.ready ? 200 : 503).send(readiness);
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { config: { action: 'Metrics' }, schema: { tags: ['operations'], security: [], hide: false } },
+    async (_request, reply) => {
+      void reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    },
+  );
+
+  app.get('/openapi.json', { config: { action: 'OpenApi' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+}

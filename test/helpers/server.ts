@@ -1,0 +1,151 @@
+// Starts a real Keyhaven server process (the compiled CLI, `npm run build` first) on a free loopback
+// port with its own temporary data directory, for integration tests over real HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const CLI_PATH = join(REPO_ROOT, 'bin', 'keyhaven.js');
+
+export interface TestServer {
+  url: string;
+  token: string;
+  dataDir: string;
+  env: Record<string, string>;
+  /** Output the process wrote so far (stdout and stderr). */
+  output(): string;
+  stop(): Promise<void>;
+  /** Stops and starts again on the same data directory and port (optionally with changed env). */
+  restart(envOverrides?: Record<string, string | undefined>): Promise<void>;
+  /** Stops and removes the data directory. */
+  dispose(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+}
+
+/** Starts a server; rejects with its output if it exits or is not ready within 30 s. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'keyhaven-test-'));
+  const port = await freePort();
+  const token = `khk_test_${randomBytes(16).toString('hex')}`;
+  let env: Record<string, string> = {
+    KEYHAVEN_DATA_DIR: dataDir,
+    KEYHAVEN_HOST: '127.0.0.1',
+    KEYHAVEN_PORT: String(port),
+    KEYHAVEN_ADMIN_TOKEN: token,
+    KEYHAVEN_LOG_LEVEL: 'warn',
+    ...options.env,
+  };
+  let child: ChildProcess | undefined;
+  let output = '';
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    output = '';
+    const baseEnv = { ...process.env };
+    for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
+    const proc = spawn(process.execPath, [CLI_PATH, 'server'], {
+      env: { ...baseEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    proc.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitUntilReady(url, proc, () => output);
+  };
+
+  const stop = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((done) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      proc.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
+      proc.kill('SIGTERM');
+    });
+  };
+
+  await launch();
+  const server: TestServer = {
+    url,
+    token,
+    dataDir,
+    get env() {
+      return env;
+    },
+    output: () => output,
+    stop,
+    async restart(envOverrides = {}) {
+      await stop();
+      const next = { ...env };
+      for (const [key, value] of Object.entries(envOverrides)) {
+        if (value === undefined) delete next[key];
+        else next[key] = value;
+      }
+      env = next;
+      await launch();
+    },
+    async dispose() {
+      await stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+async function waitUntilReady(url: string, proc: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${output()}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`server not ready within 30 s:\n${output()}`);
+}
+
+/** Runs the server expecting it to fail at start; resolves with its exit code and output. */
+export async function startExpectingFailure(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const baseEnv = { ...process.env };
+  for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
+  const proc = spawn(process.execPath, [CLI_PATH, 'server'], {
+    env: { ...baseEnv, KEYHAVEN_HOST: '127.0.0.1', KEYHAVEN_PORT: String(await freePort()), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((done) => proc.once('exit', (c) => done(c)));
+  clearTimeout(timer);
+  return { code, output };
+}
