@@ -1,0 +1,121 @@
+// The `keyhaven` command line: global options, the command groups, and one place that turns errors
+// into `error: <code>: <message>` and an exit code (1 for failures, 2 for usage errors).
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KeyhavenError } from '../client/index.js';
+import { registerAliasCommands } from './aliases.js';
+import { CliError } from './cli-error.js';
+import { DEFAULT_ENDPOINT } from './cli-context.js';
+import { registerDataKeyCommands } from './datakey.js';
+import { registerEnvelopeCommands } from './envelope-commands.js';
+import { EnvelopeError } from './envelope-format.js';
+import { registerKeysCommands } from './keys.js';
+import { parseInteger } from './option-parsers.js';
+import { registerRandomCommand } from './random.js';
+import { registerServerCommand } from './server.js';
+import { registerSigningCommands } from './signing.js';
+import { registerStatusCommand } from './status.js';
+
+export function buildProgram(): Command {
+  const program = new Command('keyhaven')
+    .description('Keyhaven: an open-source key management service (server and client)')
+    .version(packageVersion(), '-V, --version')
+    .addOption(
+      new Option('--endpoint <url>', 'server URL').env('KEYHAVEN_ENDPOINT').default(DEFAULT_ENDPOINT),
+    )
+    .addOption(
+      new Option(
+        '--token <token>',
+        'API token (prefer the variable: arguments are visible to other users)',
+      ).env('KEYHAVEN_TOKEN'),
+    )
+    .option('--json', 'print machine-readable JSON instead of tables')
+    .addOption(
+      new Option('--timeout <ms>', 'per-request timeout in milliseconds')
+        .argParser(parseInteger(1, 3_600_000))
+        .env('KEYHAVEN_TIMEOUT'),
+    )
+    // Usage errors surface as CommanderError (handled in main), never as process.exit in the middle.
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError();
+
+  registerKeysCommands(program);
+  registerAliasCommands(program);
+  registerEnvelopeCommands(program);
+  registerSigningCommands(program);
+  registerDataKeyCommands(program);
+  registerRandomCommand(program);
+  registerStatusCommand(program);
+  registerServerCommand(program);
+
+  program.addHelpText(
+    'after',
+    `
+Environment:
+  KEYHAVEN_ENDPOINT  server URL (default ${DEFAULT_ENDPOINT})
+  KEYHAVEN_TOKEN     API token
+  KEYHAVEN_TIMEOUT   per-request timeout in milliseconds (default 30000)
+
+Examples:
+  $ export KEYHAVEN_TOKEN=...
+  $ keyhaven keys create --alias alias/backups --description "nightly backups"
+  $ keyhaven encrypt --key-id alias/backups --in db.dump --out db.dump.kh
+  $ keyhaven decrypt --in db.dump.kh --out db.dump
+  $ keyhaven keys list --json
+
+Run "keyhaven <command> --help" for a command's options.`,
+  );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // A closed pipe (keyhaven decrypt | head) is the reader's choice, not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+/** Prints the error for a person and returns the exit code. */
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its message already; help and version are successful exits.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof KeyhavenError || error instanceof EnvelopeError || error instanceof CliError) {
+    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+    if (error instanceof KeyhavenError && error.requestId)
+      process.stderr.write(`request id: ${error.requestId}\n`);
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error: Internal: ${message}\n`);
+  if (process.env.KEYHAVEN_DEBUG && error instanceof Error && error.stack)
+    process.stderr.write(`${error.stack}\n`);
+  return 1;
+}
+
+/** The version in package.json, found upward from this module (src/cli when run from source, dist/src/cli built). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'keyhaven' && pkg.version) return pkg.version;
+    } catch {
+      // not here; keep climbing
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}

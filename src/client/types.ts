@@ -1,0 +1,329 @@
+// The SDK's public types: what KeyhavenClient methods take and return (API.md, binary fields as bytes).
+// Vocabulary types come from the domain so the SDK and the server cannot drift apart.
+import type {
+  DataKeyPairSpec,
+  DataKeySpec,
+  EncryptionAlgorithm,
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  ProtectionLevel,
+  SigningAlgorithm,
+} from '../domain/key-spec.js';
+
+export type {
+  DataKeyPairSpec,
+  DataKeySpec,
+  EncryptionAlgorithm,
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  ProtectionLevel,
+  SigningAlgorithm,
+};
+
+/** Binary input accepted by the SDK; results are always `Buffer`. */
+export type Bytes = Uint8Array;
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
+export type KeyOrigin = 'KEYHAVEN' | 'EXTERNAL';
+export type EncryptionContext = Record<string, string>;
+export type MessageType = 'RAW' | 'DIGEST';
+export type KeyMaterialType = 'PRIVATE_KEY' | 'SYMMETRIC' | 'PUBLIC_KEY';
+
+/** A key as the server describes it; dates are ISO-8601 strings, as on the wire. */
+export interface KeyMetadata {
+  keyId: string;
+  alias?: string;
+  aliases: string[];
+  keySpec: KeySpec;
+  keyUsage: KeyUsage;
+  state: KeyState;
+  protectionLevel: ProtectionLevel;
+  origin: KeyOrigin;
+  currentVersion: number;
+  createdAt: string;
+  description: string;
+  tags: Record<string, string>;
+  rotationPeriodDays?: number | null;
+  nextRotationAt?: string | null;
+  expiresAt?: string | null;
+  deletionDate?: string | null;
+  tenant?: string | null;
+  /** Extensions this server sends beyond API.md's list. */
+  arn?: string;
+  exportable?: boolean;
+  /** Only a public key was imported: the key verifies and encrypts, never signs or decrypts. */
+  publicKeyOnly?: boolean;
+}
+
+export interface CreateKeyInput {
+  keySpec?: KeySpec;
+  keyUsage?: KeyUsage;
+  alias?: string;
+  description?: string;
+  tags?: Record<string, string>;
+  protectionLevel?: ProtectionLevel;
+  origin?: KeyOrigin;
+  rotationPeriodDays?: number;
+  expiresAt?: string;
+  exportable?: boolean;
+  /** A key policy document; its schema belongs to the policy API. */
+  policy?: unknown;
+}
+
+export interface UpdateKeyInput {
+  description?: string;
+  tags?: Record<string, string>;
+  /** `null` turns automatic rotation off. */
+  rotationPeriodDays?: number | null;
+  expiresAt?: string | null;
+}
+
+export interface ListKeysInput {
+  alias?: string;
+  /** `{ team: 'payments' }` is sent as `tag=team:payments`. */
+  tag?: Record<string, string> | string;
+  state?: KeyState;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ListKeysResult {
+  keys: KeyMetadata[];
+  nextCursor: string | null;
+}
+
+export interface KeyVersionInfo {
+  version: number;
+  state: string;
+  createdAt: string;
+}
+
+export interface PublicKeyResult {
+  keyId: string;
+  keySpec: KeySpec;
+  /** PEM (SPKI). */
+  publicKey: string;
+  /** SPKI DER. */
+  spki: Buffer;
+}
+
+/** Per-operation counters plus the last time the key was used. */
+export type KeyUsageStats = { keyId?: string; lastUsedAt: string | null } & Record<
+  string,
+  number | string | null
+>;
+
+export interface ImportParameters {
+  importToken: string;
+  /** PEM: encrypt key material to this key with `wrappingAlgorithm` (RSA-OAEP-SHA-256). */
+  wrappingPublicKey: string;
+  wrappingAlgorithm: string;
+  wrappingKeySpec?: string;
+  expiresAt: string;
+}
+
+export interface ImportKeyMaterialInput {
+  keyId: string;
+  importToken: string;
+  /** Key material encrypted under the wrapping public key (see encryptKeyMaterialForImport). */
+  encryptedKeyMaterial: Bytes;
+  keyMaterialType?: KeyMaterialType;
+  expiresAt?: string;
+}
+
+export interface AliasEntry {
+  /** Full name, `alias/<name>`. */
+  alias: string;
+  keyId: string;
+  createdAt?: string;
+}
+
+export interface EncryptInput {
+  keyId: string;
+  plaintext: Bytes;
+  context?: EncryptionContext;
+}
+
+export interface EncryptResult {
+  keyId: string;
+  keyVersion: number;
+  ciphertext: Buffer;
+}
+
+export interface DecryptInput {
+  ciphertext: Bytes;
+  context?: EncryptionContext;
+  /** When given, the server refuses ciphertext produced under another key. */
+  keyId?: string;
+}
+
+export interface DecryptResult {
+  keyId: string;
+  keyVersion: number;
+  plaintext: Buffer;
+}
+
+export interface ReencryptInput {
+  ciphertext: Bytes;
+  context?: EncryptionContext;
+  destinationKeyId: string;
+  destinationContext?: EncryptionContext;
+}
+
+/** One failed item of a batch; the other items still succeed. */
+export interface BatchItemError {
+  error: { code: string; message: string };
+}
+
+export type BatchResult<T> = T | BatchItemError;
+
+export interface GenerateDataKeyInput {
+  keyId: string;
+  keySpec?: DataKeySpec;
+  context?: EncryptionContext;
+  withoutPlaintext?: boolean;
+}
+
+export interface DataKeyResult {
+  keyId: string;
+  keyVersion: number;
+  ciphertext: Buffer;
+  /** Absent with `withoutPlaintext`. Zeroize (`fill(0)`) after use. */
+  plaintext?: Buffer;
+}
+
+export interface GenerateDataKeyPairInput {
+  keyId: string;
+  keyPairSpec: DataKeyPairSpec;
+  context?: EncryptionContext;
+  withoutPlaintext?: boolean;
+}
+
+export interface DataKeyPairResult {
+  keyId: string;
+  keyVersion: number;
+  keyPairSpec: DataKeyPairSpec;
+  /** SPKI DER. */
+  publicKey: Buffer;
+  privateKeyCiphertext: Buffer;
+  /** PKCS#8 DER; absent with `withoutPlaintext`. */
+  privateKeyPlaintext?: Buffer;
+}
+
+export interface SignInput {
+  keyId: string;
+  message: Bytes;
+  messageType?: MessageType;
+  algorithm: SigningAlgorithm;
+}
+
+export interface SignResult {
+  keyId: string;
+  keyVersion: number;
+  signature: Buffer;
+  algorithm: SigningAlgorithm;
+}
+
+export interface VerifyInput extends SignInput {
+  signature: Bytes;
+}
+
+export interface VerifyResult {
+  keyId?: string;
+  valid: boolean;
+}
+
+export interface ReencryptResult extends EncryptResult {
+  /** Where the ciphertext came from. */
+  sourceKeyId?: string;
+  sourceKeyVersion?: number;
+}
+
+export interface GenerateMacInput {
+  keyId: string;
+  message: Bytes;
+  algorithm: MacAlgorithm;
+}
+
+export interface MacResult {
+  keyId: string;
+  keyVersion?: number;
+  mac: Buffer;
+  algorithm: MacAlgorithm;
+}
+
+export interface VerifyMacInput extends GenerateMacInput {
+  mac: Bytes;
+}
+
+export interface AsymmetricEncryptInput {
+  keyId: string;
+  plaintext: Bytes;
+  algorithm: EncryptionAlgorithm;
+}
+
+export interface AsymmetricEncryptResult {
+  keyId: string;
+  keyVersion: number;
+  ciphertext: Buffer;
+  algorithm: EncryptionAlgorithm;
+}
+
+export interface AsymmetricDecryptInput {
+  keyId: string;
+  ciphertext: Bytes;
+  algorithm: EncryptionAlgorithm;
+}
+
+export interface AsymmetricDecryptResult {
+  keyId: string;
+  keyVersion?: number;
+  plaintext: Buffer;
+  algorithm: EncryptionAlgorithm;
+}
+
+export interface WrapKeyInput {
+  keyId: string;
+  keyMaterial: Bytes;
+}
+
+export interface WrapKeyResult {
+  keyId: string;
+  keyVersion: number;
+  wrappedKey: Buffer;
+}
+
+export interface UnwrapKeyInput {
+  keyId: string;
+  wrappedKey: Bytes;
+}
+
+export interface UnwrapKeyResult {
+  keyId: string;
+  keyVersion?: number;
+  keyMaterial: Buffer;
+}
+
+export interface DeriveKeyInput {
+  keyId: string;
+  /** HKDF info. */
+  context: string;
+  salt?: Bytes;
+  /** Output length in bytes. */
+  length: number;
+}
+
+export interface DeriveKeyResult {
+  keyId: string;
+  keyVersion?: number;
+  derivedKey: Buffer;
+}
+
+/** /health and /ready: `ok` reflects the HTTP status (a not-ready server answers 503), `body` its JSON. */
+export interface ServiceStatus {
+  ok: boolean;
+  status: number;
+  body: Record<string, unknown>;
+}

@@ -1,0 +1,122 @@
+// The CLI without a server: help texts, usage errors (exit 2), failures (exit 1, "error: <code>: ...",
+// no stack traces). Runs the built binary: `npm run build` first.
+import { describe, expect, it } from 'vitest';
+import { runCli } from './run-cli.js';
+
+const COMMANDS = [
+  [],
+  ['keys'],
+  ['keys', 'create'],
+  ['keys', 'list'],
+  ['keys', 'describe'],
+  ['keys', 'update'],
+  ['keys', 'enable'],
+  ['keys', 'disable'],
+  ['keys', 'rotate'],
+  ['keys', 'delete'],
+  ['keys', 'cancel-deletion'],
+  ['keys', 'versions'],
+  ['keys', 'public-key'],
+  ['keys', 'usage'],
+  ['keys', 'import'],
+  ['aliases'],
+  ['aliases', 'list'],
+  ['aliases', 'set'],
+  ['aliases', 'delete'],
+  ['encrypt'],
+  ['decrypt'],
+  ['sign'],
+  ['verify'],
+  ['datakey'],
+  ['datakey-pair'],
+  ['random'],
+  ['status'],
+  ['server'],
+];
+
+const offline = { KEYHAVEN_ENDPOINT: 'http://127.0.0.1:1', KEYHAVEN_TOKEN: 'khk_offline' };
+
+describe('keyhaven --help', () => {
+  it.each(COMMANDS.map((command) => [command.join(' ') || '(top level)', command]))(
+    '%s --help explains itself and exits 0',
+    async (_name, command) => {
+      const result = await runCli([...(command as string[]), '--help']);
+      expect(result.code).toBe(0);
+      expect(result.out).toContain(`Usage: keyhaven ${(command as string[]).join(' ')}`.trimEnd());
+      // A description line after the usage line, not just an option list.
+      expect(result.out.split('\n')[2]!.length).toBeGreaterThan(10);
+    },
+  );
+
+  it('lists every command group at the top level', async () => {
+    const { out } = await runCli(['--help']);
+    for (const name of [
+      'keys',
+      'aliases',
+      'encrypt',
+      'decrypt',
+      'sign',
+      'verify',
+      'datakey',
+      'random',
+      'server',
+    ]) {
+      expect(out).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    }
+    expect(out).toContain('KEYHAVEN_TOKEN');
+  });
+
+  it('prints the version', async () => {
+    const result = await runCli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('usage errors exit 2', () => {
+  it.each([
+    [['bogus'], /unknown command 'bogus'/],
+    [['keys', 'list', '--bogus'], /unknown option '--bogus'/],
+    [['encrypt'], /required option '--key-id <keyId>' not specified/],
+    [['random', '--bytes', 'lots'], /expected a whole number/],
+    [['encrypt', '--key-id', 'k', '--context', 'novalue'], /expected key=value/],
+    [['keys', 'create', '--key-spec', 'AES_999'], /Allowed choices are/],
+    [['keys', 'delete', 'k', '--pending-window-days', '3'], /expected 7\.\.30/],
+  ])('keyhaven %s', async (args, message) => {
+    const result = await runCli(args, { env: offline });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('a missing token is a usage error with a hint', async () => {
+    const result = await runCli(['keys', 'list'], { env: { KEYHAVEN_ENDPOINT: 'http://127.0.0.1:1' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('KEYHAVEN_TOKEN');
+  });
+});
+
+describe('failures exit 1 with "error: <code>: <message>"', () => {
+  it('an unreachable server is Unavailable', async () => {
+    const result = await runCli(['keys', 'list'], { env: offline });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: Unavailable: /);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('decrypting something that is not an envelope fails before any server call', async () => {
+    const result = await runCli(['decrypt'], { env: offline, input: 'just some text' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: InvalidCiphertext: input is not a Keyhaven encrypted file (bad magic)\n',
+    );
+    expect(result.stdout).toHaveLength(0);
+  });
+
+  it('a missing input file is an IOError', async () => {
+    const result = await runCli(['encrypt', '--key-id', 'k', '--in', '/nonexistent/file'], { env: offline });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^error: IOError: cannot read \/nonexistent\/file: no such file or directory/,
+    );
+  });
+});

@@ -1,0 +1,155 @@
+// The SDK's wire behaviour that needs no server: error mapping (API error bodies, non-JSON replies,
+// network failures, timeouts), base64 conversion and URL building. A stub `fetch` records requests.
+import { describe, expect, it } from 'vitest';
+import { KeyhavenClient, KeyhavenError } from '../../src/client/index.js';
+
+interface Recorded {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+function stubFetch(reply: (request: Recorded) => Response | Promise<Response>): {
+  fetch: typeof fetch;
+  requests: Recorded[];
+} {
+  const requests: Recorded[] = [];
+  const fetchStub = async (input: string | URL | Request, init?: RequestInit) => {
+    const request: Recorded = {
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: init?.headers as Record<string, string>,
+      body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+    };
+    requests.push(request);
+    return reply(request);
+  };
+  return { fetch: fetchStub as typeof fetch, requests };
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+describe('KeyhavenClient wire handling', () => {
+  it('sends the bearer token and base64, and returns Buffers', async () => {
+    const { fetch, requests } = stubFetch(() =>
+      json(200, { keyId: 'k1', keyVersion: 2, ciphertext: Buffer.from([1, 2, 3]).toString('base64') }),
+    );
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test/', token: 'secret', fetch });
+    const result = await client.encrypt({
+      keyId: 'k1',
+      plaintext: new Uint8Array([104, 105]),
+      context: { a: 'b' },
+    });
+    expect(result).toEqual({ keyId: 'k1', keyVersion: 2, ciphertext: Buffer.from([1, 2, 3]) });
+    expect(requests[0]!.url).toBe('http://kms.test/v1/encrypt');
+    expect(requests[0]!.headers.authorization).toBe('Bearer secret');
+    expect(requests[0]!.body).toEqual({ keyId: 'k1', plaintext: 'aGk=', context: { a: 'b' } });
+  });
+
+  it('encodes key ids in paths and leaves unset query parameters out', async () => {
+    const { fetch, requests } = stubFetch(() => json(200, { key: { keyId: 'k', aliases: [] } }));
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    await client.scheduleKeyDeletion('alias/my key');
+    await client.scheduleKeyDeletion('k', 7);
+    expect(requests[0]!.url).toBe('http://kms.test/v1/keys/alias%2Fmy%20key');
+    expect(requests[0]!.method).toBe('DELETE');
+    expect(requests[1]!.url).toBe('http://kms.test/v1/keys/k?pendingWindowDays=7');
+  });
+
+  it('turns an API error body into a KeyhavenError with code, status and request id', async () => {
+    const { fetch } = stubFetch(() =>
+      json(404, { error: { code: 'NotFound', message: 'key k not found', requestId: 'req-1' } }),
+    );
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    const error = await client.getKey('k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KeyhavenError);
+    expect(error).toMatchObject({
+      code: 'NotFound',
+      status: 404,
+      requestId: 'req-1',
+      message: 'key k not found',
+    });
+  });
+
+  it('maps a non-JSON error reply by its status, keeping the x-request-id header', async () => {
+    const { fetch } = stubFetch(
+      () => new Response('<html>bad gateway</html>', { status: 502, headers: { 'x-request-id': 'req-2' } }),
+    );
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    await expect(client.random(8)).rejects.toMatchObject({
+      code: 'Unavailable',
+      status: 502,
+      requestId: 'req-2',
+    });
+  });
+
+  it('reports a refused connection as Unavailable without a status', async () => {
+    const client = new KeyhavenClient({ endpoint: 'http://127.0.0.1:1', token: 't' });
+    const error = await client.health().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KeyhavenError);
+    expect(error).toMatchObject({ code: 'Unavailable', status: undefined });
+  });
+
+  it('reports a timeout as Unavailable', async () => {
+    // Never answers; only the abort signal ends the request, as with a hung server.
+    const slowFetch: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
+      );
+    const client = new KeyhavenClient({
+      endpoint: 'http://kms.test',
+      token: 't',
+      fetch: slowFetch,
+      timeoutMs: 50,
+    });
+    await expect(client.random(8)).rejects.toMatchObject({
+      code: 'Unavailable',
+      message: /timed out after 50 ms/,
+    });
+  });
+
+  it('reports a malformed success body as Internal, naming the field', async () => {
+    const { fetch } = stubFetch(() => json(200, { keyId: 'k' }));
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    await expect(
+      client.sign({ keyId: 'k', message: Buffer.alloc(1), algorithm: 'ECDSA_SHA_256' }),
+    ).rejects.toMatchObject({ code: 'Internal', message: /"keyVersion"/ });
+  });
+
+  it('follows nextCursor in listAllKeys', async () => {
+    const { fetch, requests } = stubFetch((request) => {
+      const cursor = new URL(request.url).searchParams.get('cursor');
+      const page = cursor === null ? 1 : Number(cursor);
+      return json(200, {
+        keys: [{ keyId: `k${page}`, aliases: [] }],
+        nextCursor: page < 3 ? String(page + 1) : null,
+      });
+    });
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    const ids: string[] = [];
+    for await (const key of client.listAllKeys({ state: 'Enabled', tag: { team: 'a' } })) ids.push(key.keyId);
+    expect(ids).toEqual(['k1', 'k2', 'k3']);
+    expect(requests).toHaveLength(3);
+    expect(new URL(requests[0]!.url).searchParams.get('tag')).toBe('team:a');
+  });
+
+  it('separates failed batch items from successful ones', async () => {
+    const { fetch } = stubFetch(() =>
+      json(200, {
+        results: [
+          { keyId: 'k', keyVersion: 1, ciphertext: 'AA==' },
+          { error: { code: 'NotFound', message: 'no such key' } },
+        ],
+      }),
+    );
+    const client = new KeyhavenClient({ endpoint: 'http://kms.test', token: 't', fetch });
+    const results = await client.encryptBatch([
+      { keyId: 'k', plaintext: Buffer.from('a') },
+      { keyId: 'missing', plaintext: Buffer.from('b') },
+    ]);
+    expect(results[0]).toEqual({ keyId: 'k', keyVersion: 1, ciphertext: Buffer.from([0]) });
+    expect(results[1]).toEqual({ error: { code: 'NotFound', message: 'no such key' } });
+  });
+});
