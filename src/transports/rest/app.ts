@@ -91,15 +91,13 @@ export async function buildRestApp(
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({
-        error: {
-          code: 'NotFound',
-          message: `no route ${request.method} ${request.url.split('?')[0]}`,
-          requestId: request.id,
-        },
-      });
+    void reply.status(404).send({
+      error: {
+        code: 'NotFound',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        requestId: request.id,
+      },
+    });
   });
 
   registerOperationsRoutes(app, keyhaven, metrics.registry);
