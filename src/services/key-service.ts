@@ -77,6 +77,8 @@ export interface ImportKeyMaterialInput {
   importToken: string;
   encryptedKeyMaterial: Buffer;
   keyMaterialType?: KeyMaterialType;
+  /** When the imported material expires (AWS ImportKeyMaterial's ValidTo); kept as the key's expiresAt. */
+  expiresAt?: string;
 }
 
 export interface ImportParameters {
@@ -352,10 +354,14 @@ export class KeyService {
   async importKeyMaterial(reference: string, input: ImportKeyMaterialInput): Promise<KeyDescription> {
     const key = await this.fresh(reference);
     assertTransition(key, 'import');
-    const token = await this.metadata.takeImportToken(input.importToken);
-    if (!token || token.keyId !== key.keyId)
-      throw validationError('importToken is unknown or belongs to another key');
     const now = this.clock.now();
+    // Validate the request before the single-use token is spent.
+    const expiresAt =
+      input.expiresAt === undefined ? key.expiresAt : parseFutureDate(input.expiresAt, now, 'expiresAt');
+    const token = await this.metadata.takeImportToken(input.importToken);
+    if (!token || token.keyId !== key.keyId) {
+      throw validationError('importToken is unknown or belongs to another key');
+    }
     if (token.expiresAt <= now)
       throw validationError('importToken has expired; request new import parameters');
 
@@ -413,6 +419,7 @@ export class KeyService {
       state: 'Enabled',
       currentVersion: 1,
       publicKeyOnly: materialType === 'PUBLIC_KEY',
+      expiresAt,
       updatedAt: laterThan(now, key.updatedAt),
     };
     try {

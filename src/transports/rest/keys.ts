@@ -306,7 +306,12 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
 
   app.post<{
     Params: KeyIdParams;
-    Body: { importToken: string; encryptedKeyMaterial: string; keyMaterialType?: KeyMaterialType };
+    Body: {
+      importToken: string;
+      encryptedKeyMaterial: string;
+      keyMaterialType?: KeyMaterialType;
+      expiresAt?: string;
+    };
   }>(
     '/v1/keys/:keyId/import',
     {
@@ -323,17 +328,19 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
             importToken: { type: 'string', minLength: 1, maxLength: 256 },
             encryptedKeyMaterial: base64Bounded(1024, 1),
             keyMaterialType: enumOf(['SYMMETRIC', 'PRIVATE_KEY', 'PUBLIC_KEY']),
+            expiresAt: { type: 'string', format: 'date-time' },
           },
         },
         response: { 200: keyReply },
       },
     },
     async (request) => {
-      const { importToken, encryptedKeyMaterial, keyMaterialType } = request.body;
+      const { importToken, encryptedKeyMaterial, keyMaterialType, expiresAt } = request.body;
       const key = await keys.importKeyMaterial(request.params.keyId, {
         importToken,
         encryptedKeyMaterial: fromB64(encryptedKeyMaterial),
         keyMaterialType,
+        expiresAt,
       });
       return { key: keyView(key) };
     },
