@@ -5,6 +5,38 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
+// One PKCS#11 backend: a library and the token (by label) it serves; the first in the list is the
+// primary, the others take over in order when it fails (docs/hsm.md).
+const pkcs11BackendSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    module: z.string().min(1),
+    tokenLabel: z.string().min(1).max(32),
+    /** Or `pinEnv`: the name of an environment variable holding the PIN, read once at start-up. */
+    pin: z.string().min(1, 'each PKCS#11 backend needs a PIN (pin, pinEnv or KEYHAVEN_PKCS11_PIN)'),
+    sessionPoolSize: z.number().int().min(1).max(256).optional(),
+  })
+  .strict();
+
+const pkcs11Schema = z
+  .object({
+    backends: z.array(pkcs11BackendSchema).min(1),
+    rootKeyLabel: z.string().min(1).max(64).default('keyhaven-root'),
+    sessionPoolSize: z.number().int().min(1).max(256).default(8),
+    sessionWaitMs: z.number().int().min(1).default(5000),
+    healthCheckSeconds: z.number().min(0).default(2),
+    circuit: z
+      .object({
+        failureThreshold: z.number().int().min(1).default(3),
+        openSeconds: z.number().min(0.1).default(5),
+      })
+      .strict()
+      .default({ failureThreshold: 3, openSeconds: 5 }),
+  })
+  .strict();
+
+export type Pkcs11Config = z.infer<typeof pkcs11Schema>;
+
 const configSchema = z
   .object({
     dataDir: z.string().min(1),
@@ -25,10 +57,15 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     keyStore: z
       .object({
-        type: z.literal('software').default('software'),
+        type: z.enum(['software', 'pkcs11']).default('software'),
         rootPassphrase: z.string().min(8, 'rootPassphrase must have at least 8 characters').optional(),
+        pkcs11: pkcs11Schema.optional(),
       })
       .strict()
+      .refine((keyStore) => keyStore.type !== 'pkcs11' || keyStore.pkcs11 !== undefined, {
+        message:
+          'the pkcs11 key store needs keyStore.pkcs11.backends (or KEYHAVEN_PKCS11_MODULE, KEYHAVEN_PKCS11_TOKEN and KEYHAVEN_PKCS11_PIN)',
+      })
       .default({ type: 'software' }),
     metadata: z
       .object({
@@ -75,6 +112,30 @@ function setDefined(target: Record<string, unknown>, key: string, value: unknown
   if (value !== undefined && value !== '') target[key] = value;
 }
 
+/**
+ * KEYHAVEN_PKCS11_MODULE, _TOKEN and _PIN configure (or override) the first backend, so a single HSM
+ * needs no file; `pinEnv` entries are resolved here, the one place that reads the environment.
+ */
+function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): void {
+  const fromEnv: Record<string, unknown> = {};
+  setDefined(fromEnv, 'module', env.KEYHAVEN_PKCS11_MODULE);
+  setDefined(fromEnv, 'tokenLabel', env.KEYHAVEN_PKCS11_TOKEN);
+  setDefined(fromEnv, 'pin', env.KEYHAVEN_PKCS11_PIN);
+  const pkcs11 = { ...((keyStore.pkcs11 as Record<string, unknown>) ?? {}) };
+  const backends = Array.isArray(pkcs11.backends)
+    ? (pkcs11.backends as unknown[]).map((b) => ({ ...(b as Record<string, unknown>) }))
+    : [];
+  if (Object.keys(fromEnv).length > 0) backends[0] = { ...backends[0], ...fromEnv };
+  for (const backend of backends) {
+    if (typeof backend.pinEnv === 'string') {
+      setDefined(backend, 'pin', backend.pin ?? env[backend.pinEnv]);
+      delete backend.pinEnv;
+    }
+  }
+  if (backends.length === 0 && keyStore.pkcs11 === undefined) return;
+  keyStore.pkcs11 = { ...pkcs11, backends };
+}
+
 /** Builds the validated configuration. Throws ConfigError with every problem listed. */
 export function loadConfig(env: Env = process.env): KeyhavenConfig {
   let fileConfig: Record<string, unknown> = {};
@@ -98,6 +159,8 @@ export function loadConfig(env: Env = process.env): KeyhavenConfig {
   setDefined(server, 'host', env.KEYHAVEN_HOST);
   setDefined(server, 'port', integerFromEnv(env, 'KEYHAVEN_PORT'));
   setDefined(keyStore, 'rootPassphrase', env.KEYHAVEN_ROOT_PASSPHRASE);
+  setDefined(keyStore, 'type', env.KEYHAVEN_KEYSTORE);
+  overlayPkcs11(keyStore, env);
   setDefined(merged, 'logLevel', env.KEYHAVEN_LOG_LEVEL);
   setDefined(merged, 'adminToken', env.KEYHAVEN_ADMIN_TOKEN);
   merged.server = server;

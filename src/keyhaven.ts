@@ -7,10 +7,12 @@ import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
+import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { openSqliteMetadataStore } from './adapters/metadata/sqlite/open-sqlite.js';
 import { systemClock, type Clock } from './ports/clock.js';
+import type { KeyBackend } from './ports/key-backend.js';
 import type { MetadataStore } from './ports/metadata-store.js';
-import type { BackendStatus } from './ports/root-key-store.js';
+import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
@@ -26,7 +28,7 @@ export interface Keyhaven {
   metadata: MetadataStore;
   materialCache: MaterialCache;
   /** Facts worth telling the operator at start-up (never secrets, except the one-time admin key). */
-  startup: { rootKeyCreated: boolean; rootKeySealed: boolean };
+  startup: { rootKeyCreated: boolean; rootKeySealed: boolean; rootKeyStore: string };
   /** Runs the scheduled work once: automatic rotation and deletion after the waiting period. */
   runScheduledJobs(): Promise<{ rotated: number; deleted: number }>;
   readiness(): Promise<{ ready: boolean; backends: BackendStatus[] }>;
@@ -43,15 +45,15 @@ export async function createKeyhaven(
 ): Promise<Keyhaven> {
   const clock = overrides.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const rootKey = await loadOrCreateRootKey(config.dataDir, config.keyStore.rootPassphrase);
-  const root = new SoftwareRootKeyStore(rootKey.key);
+  const { root, hsm, rootKey } = await openKeyStore(config);
   const metadata = await openSqliteMetadataStore(config.metadata.path ?? join(config.dataDir, 'keyhaven.db'));
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   const software = new SoftwareKeyBackend(root, materialCache);
   const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
   const usage = new UsageRecorder(metadata, clock);
-  const keys = new KeyService(metadata, directory, { SOFTWARE: software }, root, usage, clock);
+  const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
+  const keys = new KeyService(metadata, directory, backends, root, usage, clock);
   const crypto = new CryptoService(keys, directory, usage, clock);
   const auth = new AuthService(metadata, clock);
 
@@ -63,7 +65,7 @@ export async function createKeyhaven(
     usage,
     metadata,
     materialCache,
-    startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed },
+    startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed, rootKeyStore: root.kind },
     async runScheduledJobs() {
       const rotated = await keys.rotateDueKeys();
       const deleted = await keys.deleteDueKeys();
@@ -86,4 +88,19 @@ export async function createKeyhaven(
       await metadata.close();
     },
   };
+}
+
+/** The configured root of the key hierarchy, and the HSM backend when the key store has one. */
+async function openKeyStore(config: KeyhavenConfig): Promise<{
+  root: RootKeyStore;
+  hsm?: KeyBackend;
+  rootKey: { created: boolean; sealed: boolean };
+}> {
+  const { pkcs11 } = config.keyStore;
+  if (config.keyStore.type === 'pkcs11' && pkcs11) {
+    const store = await openPkcs11KeyStore(pkcs11, config.dataDir);
+    return { root: store.root, hsm: store.backend, rootKey: { created: store.rootKeyCreated, sealed: true } };
+  }
+  const rootKey = await loadOrCreateRootKey(config.dataDir, config.keyStore.rootPassphrase);
+  return { root: new SoftwareRootKeyStore(rootKey.key), rootKey };
 }

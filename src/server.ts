@@ -67,8 +67,11 @@ export async function startServer(
 }
 
 function announceStartup(keyhaven: Keyhaven, log: (line: string) => void): void {
-  const { rootKeyCreated, rootKeySealed } = keyhaven.startup;
-  if (rootKeyCreated) log(`keyhaven: created a new root key in ${keyhaven.config.dataDir}`);
+  const { rootKeyCreated, rootKeySealed, rootKeyStore } = keyhaven.startup;
+  if (rootKeyCreated) {
+    const where = rootKeyStore === 'software' ? keyhaven.config.dataDir : `the ${rootKeyStore} key store`;
+    log(`keyhaven: created a new root key in ${where}`);
+  }
   if (!rootKeySealed) {
     log(
       [

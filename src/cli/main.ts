@@ -10,6 +10,7 @@ import { CliError } from './cli-error.js';
 import { DEFAULT_ENDPOINT } from './cli-context.js';
 import { registerDataKeyCommands } from './datakey.js';
 import { registerEnvelopeCommands } from './envelope-commands.js';
+import { registerHsmCommands } from './hsm.js';
 import { EnvelopeError } from './envelope-format.js';
 import { registerKeysCommands } from './keys.js';
 import { parseInteger } from './option-parsers.js';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerRandomCommand(program);
   registerStatusCommand(program);
   registerServerCommand(program);
+  registerHsmCommands(program);
 
   program.addHelpText(
     'after',

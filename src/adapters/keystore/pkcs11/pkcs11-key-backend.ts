@@ -1,0 +1,384 @@
+// The HSM protection level: each key version is a non-extractable object in the token, labelled
+// `keyhaven/<keyId>/v<version>`; metadata stores only that label. Encrypt, decrypt, sign, MAC and RSA
+// decryption run inside the token; the public half is exported once as SPKI at creation.
+import { createHash } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { invalidCiphertext, KmsError, keyUsageMismatch, validationError } from '../../../domain/errors.js';
+import {
+  hashOf,
+  hmacKeyLength,
+  keyFamily,
+  type KeySpec,
+  type MacAlgorithm,
+  type SigningAlgorithm,
+} from '../../../domain/key-spec.js';
+import { encodeEcdsaSignature } from '../../../crypto/ecdsa-der.js';
+import { publicKeyFromSpki } from '../../../crypto/key-material.js';
+import { emsaPkcs1v15Encode, HASH_LENGTH, type SignatureHash } from '../../../crypto/rsa-emsa.js';
+import type {
+  KeyBackend,
+  MessageType,
+  NewVersionMaterial,
+  RsaEncryptionAlgorithm,
+  VersionRef,
+} from '../../../ports/key-backend.js';
+import type { BackendStatus } from '../../../ports/root-key-store.js';
+import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
+import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import type { Pkcs11Backends } from './pkcs11-backends.js';
+import {
+  ecKeyPairTemplates,
+  ecPublicKeySpki,
+  rsaKeyPairTemplates,
+  rsaPublicKeySpki,
+  secretKeyTemplate,
+  type HsmEcSpec,
+} from './pkcs11-templates.js';
+import type { Handle, SessionScope } from './pkcs11-token.js';
+
+const RSA_BITS: Partial<Record<KeySpec, number>> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
+
+/** Key specs the HSM protection level offers: those PKCS#11 v2.40 tokens commonly implement. */
+export const HSM_KEY_SPECS: readonly KeySpec[] = [
+  'SYMMETRIC_DEFAULT',
+  'HMAC_224',
+  'HMAC_256',
+  'HMAC_384',
+  'HMAC_512',
+  'RSA_2048',
+  'RSA_3072',
+  'RSA_4096',
+  'ECC_NIST_P256',
+  'ECC_NIST_P384',
+];
+
+export const hsmObjectLabel = (keyId: string, version: number) => `keyhaven/${keyId}/v${version}`;
+
+const HASH_MECHANISM: Record<SignatureHash | 'sha224' | 'sha1', number> = {
+  sha1: pkcs11js.CKM_SHA_1,
+  sha224: pkcs11js.CKM_SHA224,
+  sha256: pkcs11js.CKM_SHA256,
+  sha384: pkcs11js.CKM_SHA384,
+  sha512: pkcs11js.CKM_SHA512,
+};
+const MGF1: Record<SignatureHash | 'sha1', number> = {
+  sha1: pkcs11js.CKG_MGF1_SHA1,
+  sha256: pkcs11js.CKG_MGF1_SHA256,
+  sha384: pkcs11js.CKG_MGF1_SHA384,
+  sha512: pkcs11js.CKG_MGF1_SHA512,
+};
+const RSA_PKCS1_WITH_HASH: Record<SignatureHash, number> = {
+  sha256: pkcs11js.CKM_SHA256_RSA_PKCS,
+  sha384: pkcs11js.CKM_SHA384_RSA_PKCS,
+  sha512: pkcs11js.CKM_SHA512_RSA_PKCS,
+};
+const RSA_PSS_WITH_HASH: Record<SignatureHash, number> = {
+  sha256: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
+  sha384: pkcs11js.CKM_SHA384_RSA_PKCS_PSS,
+  sha512: pkcs11js.CKM_SHA512_RSA_PKCS_PSS,
+};
+const HMAC_MECHANISM: Record<MacAlgorithm, number> = {
+  HMAC_SHA_224: pkcs11js.CKM_SHA224_HMAC,
+  HMAC_SHA_256: pkcs11js.CKM_SHA256_HMAC,
+  HMAC_SHA_384: pkcs11js.CKM_SHA384_HMAC,
+  HMAC_SHA_512: pkcs11js.CKM_SHA512_HMAC,
+};
+const MAX_SIGNATURE_BYTES = 512;
+/** PKCS#11 v2.40 §2.1.8: the OAEP encoding parameter source (pkcs11js exports no CKZ_* names). */
+const CKZ_DATA_SPECIFIED = 0x00000001;
+
+const bytesToBigInt = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex') || '0'}`);
+
+/** Mechanisms each key spec needs from the token (`keyhaven hsm init` lists the missing ones). */
+export function mechanismsFor(spec: KeySpec): Record<string, number> {
+  switch (keyFamily(spec)) {
+    case 'AES':
+      return { CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN, CKM_AES_GCM: pkcs11js.CKM_AES_GCM };
+    case 'HMAC': {
+      const bits = spec.slice('HMAC_'.length);
+      return {
+        CKM_GENERIC_SECRET_KEY_GEN: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN,
+        [`CKM_SHA${bits}_HMAC`]: HMAC_MECHANISM[`HMAC_SHA_${bits}` as MacAlgorithm],
+      };
+    }
+    case 'RSA':
+      return {
+        CKM_RSA_PKCS_KEY_PAIR_GEN: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+        CKM_RSA_PKCS: pkcs11js.CKM_RSA_PKCS,
+        CKM_RSA_PKCS_PSS: pkcs11js.CKM_RSA_PKCS_PSS,
+        CKM_RSA_PKCS_OAEP: pkcs11js.CKM_RSA_PKCS_OAEP,
+        CKM_SHA256_RSA_PKCS: pkcs11js.CKM_SHA256_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS_PSS: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
+      };
+    default:
+      return { CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN, CKM_ECDSA: pkcs11js.CKM_ECDSA };
+  }
+}
+
+export class Pkcs11KeyBackend implements KeyBackend {
+  readonly protectionLevel = 'HSM' as const;
+
+  constructor(private readonly backends: Pkcs11Backends) {}
+
+  async createVersionMaterial(keyId: string, version: number, spec: KeySpec): Promise<NewVersionMaterial> {
+    if (!HSM_KEY_SPECS.includes(spec)) {
+      throw validationError(
+        `${spec} is not available with protection level HSM; use one of ${HSM_KEY_SPECS.join(', ')}`,
+      );
+    }
+    const label = hsmObjectLabel(keyId, version);
+    const material = Buffer.from(label, 'utf8');
+    const family = keyFamily(spec);
+    const publicKeySpki = await this.backends.run(async (scope) => {
+      const { api, session } = scope;
+      if (
+        scope.find(
+          label,
+          family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY,
+        )
+      ) {
+        throw new KmsError('Conflict', `the token already holds an object labelled ${label}`);
+      }
+      if (family === 'AES') {
+        await api.C_GenerateKeyAsync(
+          session,
+          { mechanism: pkcs11js.CKM_AES_KEY_GEN },
+          secretKeyTemplate({ label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt' }),
+        );
+        return null;
+      }
+      if (family === 'HMAC') {
+        await api.C_GenerateKeyAsync(
+          session,
+          { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
+          secretKeyTemplate({
+            label,
+            keyType: pkcs11js.CKK_GENERIC_SECRET,
+            length: hmacKeyLength[spec]!,
+            usage: 'mac',
+          }),
+        );
+        return null;
+      }
+      if (family === 'RSA') {
+        const templates = rsaKeyPairTemplates(label, RSA_BITS[spec]!);
+        const pair = await api.C_GenerateKeyPairAsync(
+          session,
+          { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+          templates.publicKey,
+          templates.privateKey,
+        );
+        return withSessionObject(scope, pair.publicKey, () => rsaPublicKeySpki(scope, pair.publicKey));
+      }
+      const ecSpec = spec as HsmEcSpec;
+      const templates = ecKeyPairTemplates(label, ecSpec);
+      const pair = await api.C_GenerateKeyPairAsync(
+        session,
+        { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+        templates.publicKey,
+        templates.privateKey,
+      );
+      return withSessionObject(scope, pair.publicKey, () => ecPublicKeySpki(scope, pair.publicKey, ecSpec));
+    });
+    return { material, publicKeySpki };
+  }
+
+  async importVersionMaterial(): Promise<NewVersionMaterial> {
+    throw validationError('importing key material is not supported for HSM keys');
+  }
+
+  async encrypt(ref: VersionRef, iv: Buffer, plaintext: Buffer, aad: Buffer) {
+    this.expectFamily(ref, 'AES', 'symmetric encryption');
+    return this.backends.run((scope) => hsmGcmEncrypt(scope, this.secretKey(scope, ref), iv, aad, plaintext));
+  }
+
+  async decrypt(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer> {
+    this.expectFamily(ref, 'AES', 'symmetric decryption');
+    return this.backends.run(async (scope) => {
+      try {
+        return await hsmGcmDecrypt(scope, this.secretKey(scope, ref), iv, aad, ciphertext, tag);
+      } catch (error) {
+        if (error instanceof GcmAuthenticationError) throw invalidCiphertext();
+        throw error;
+      }
+    });
+  }
+
+  async sign(ref: VersionRef, algorithm: SigningAlgorithm, message: Buffer, messageType: MessageType) {
+    const family = keyFamily(ref.keySpec);
+    if (family !== 'RSA' && family !== 'EC') {
+      throw keyUsageMismatch(`key ${ref.keyId} (${ref.keySpec}) has no private key`);
+    }
+    const hash = hashOf(algorithm) as SignatureHash;
+    if (messageType === 'DIGEST' && message.length !== HASH_LENGTH[hash]) {
+      throw validationError(`a ${algorithm} digest must be exactly ${HASH_LENGTH[hash]} bytes`);
+    }
+    const digest = () => (messageType === 'DIGEST' ? message : createHash(hash).update(message).digest());
+    return this.backends.run(async (scope) => {
+      const key = this.privateKey(scope, ref);
+      const { api, session } = scope;
+      if (family === 'EC') {
+        // CKM_ECDSA signs a digest and returns r || s (PKCS#11 v2.40 §2.3.6); AWS returns DER.
+        api.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, key);
+        const raw = await api.C_SignAsync(session, digest(), Buffer.alloc(MAX_SIGNATURE_BYTES));
+        const half = raw.length / 2;
+        return encodeEcdsaSignature(bytesToBigInt(raw.subarray(0, half)), bytesToBigInt(raw.subarray(half)));
+      }
+      if (algorithm.startsWith('RSASSA_PSS_')) {
+        const parameter: pkcs11js.RsaPSS = {
+          type: pkcs11js.CK_PARAMS_RSA_PSS,
+          hashAlg: HASH_MECHANISM[hash],
+          mgf: MGF1[hash],
+          saltLen: HASH_LENGTH[hash],
+        };
+        const mechanism = messageType === 'DIGEST' ? pkcs11js.CKM_RSA_PKCS_PSS : RSA_PSS_WITH_HASH[hash];
+        api.C_SignInit(session, { mechanism, parameter }, key);
+        return api.C_SignAsync(session, message, Buffer.alloc(MAX_SIGNATURE_BYTES));
+      }
+      if (messageType === 'DIGEST') {
+        // CKM_RSA_PKCS pads a DigestInfo we supply (RFC 8017 §9.2 steps 2-5 run in the token).
+        const block = emsaPkcs1v15Encode(hash, message, MAX_SIGNATURE_BYTES);
+        const digestInfo = block.subarray(block.indexOf(0x00, 2) + 1);
+        api.C_SignInit(session, { mechanism: pkcs11js.CKM_RSA_PKCS }, key);
+        return api.C_SignAsync(session, digestInfo, Buffer.alloc(MAX_SIGNATURE_BYTES));
+      }
+      api.C_SignInit(session, { mechanism: RSA_PKCS1_WITH_HASH[hash] }, key);
+      return api.C_SignAsync(session, message, Buffer.alloc(MAX_SIGNATURE_BYTES));
+    });
+  }
+
+  async mac(ref: VersionRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
+    this.expectFamily(ref, 'HMAC', 'MAC generation');
+    return this.backends.run(async (scope) => {
+      const { api, session } = scope;
+      api.C_SignInit(session, { mechanism: HMAC_MECHANISM[algorithm] }, this.secretKey(scope, ref));
+      // pkcs11js refuses an empty input buffer; C_SignFinal alone is the MAC of the empty message.
+      if (message.length === 0) return Buffer.from(api.C_SignFinal(session, Buffer.alloc(64)));
+      return api.C_SignAsync(session, message, Buffer.alloc(64));
+    });
+  }
+
+  async rsaDecrypt(ref: VersionRef, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+    this.expectFamily(ref, 'RSA', 'RSA decryption');
+    const bits = publicKeyFromSpki(ref.version.publicKeySpki ?? Buffer.alloc(0)).asymmetricKeyDetails
+      ?.modulusLength;
+    // RFC 8017 §7.1.2 step 1b: exactly k octets.
+    if (bits === undefined || ciphertext.length !== Math.ceil(bits / 8)) throw invalidCiphertext();
+    const hash = algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256';
+    const parameter: pkcs11js.RsaOAEP = {
+      type: pkcs11js.CK_PARAMS_RSA_OAEP,
+      hashAlg: HASH_MECHANISM[hash],
+      mgf: MGF1[hash],
+      source: CKZ_DATA_SPECIFIED,
+    };
+    return this.backends.run(async (scope) => {
+      const { api, session } = scope;
+      api.C_DecryptInit(
+        session,
+        { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter },
+        this.privateKey(scope, ref),
+      );
+      try {
+        return await api.C_DecryptAsync(session, ciphertext, Buffer.alloc(ciphertext.length));
+      } catch (error) {
+        // One error for every padding failure (RFC 8017 §7.1.2 note), as SOFTWARE keys answer.
+        if (isRequestFault(scope, error)) throw invalidCiphertext();
+        throw error;
+      }
+    });
+  }
+
+  async wrapKey(): Promise<Buffer> {
+    // SoftHSM 2.6's CKM_AES_KEY_WRAP_PAD neither matches RFC 5649 nor strips padding on unwrap, and
+    // encrypting caller-supplied bytes as a key is not portable across tokens: not offered for now.
+    throw validationError('wrapKey is not supported for HSM keys; use a SOFTWARE key');
+  }
+
+  async unwrapKey(): Promise<Buffer> {
+    throw validationError('unwrapKey is not supported for HSM keys; use a SOFTWARE key');
+  }
+
+  async deriveKey(): Promise<Buffer> {
+    // CKM_HKDF_DERIVE is PKCS#11 v3.0; v2.40 tokens such as SoftHSM 2.6 have no HKDF.
+    throw validationError('deriveKey is not supported for HSM keys; use a SOFTWARE key');
+  }
+
+  /** C_DestroyObject on every backend that holds the version; absent objects are already gone. */
+  async destroyVersionMaterial(ref: VersionRef): Promise<void> {
+    if (ref.version.material.length === 0) return;
+    const label = this.labelOf(ref);
+    const objectClass = this.objectClass(ref);
+    const errors = await this.backends.runOnEach((scope, token) => {
+      const handle = scope.find(label, objectClass);
+      token.forgetHandle(label, objectClass);
+      if (handle) scope.api.C_DestroyObject(scope.session, handle);
+    });
+    if (errors.length > 0) {
+      throw new KmsError('Unavailable', `could not destroy ${label} on every HSM backend; will retry`, {
+        cause: errors[0],
+      });
+    }
+  }
+
+  async status(): Promise<BackendStatus[]> {
+    return this.backends.status();
+  }
+
+  /** The backends are shared with (and closed by) the PKCS#11 root key store. */
+  async close(): Promise<void> {}
+
+  private expectFamily(ref: VersionRef, family: 'AES' | 'HMAC' | 'RSA', operation: string): void {
+    if (keyFamily(ref.keySpec) !== family) {
+      throw keyUsageMismatch(`${operation} is not possible with key ${ref.keyId} (${ref.keySpec})`);
+    }
+  }
+
+  private labelOf(ref: VersionRef): string {
+    const label = hsmObjectLabel(ref.keyId, ref.version.version);
+    // The blob names the object; it must be this version's, so blobs cannot be swapped between keys.
+    if (ref.version.state !== 'Enabled' || ref.version.material.length === 0) {
+      throw new KmsError('Unavailable', `key material of ${ref.keyId} v${ref.version.version} is destroyed`);
+    }
+    if (!ref.version.material.equals(Buffer.from(label, 'utf8'))) {
+      throw new KmsError(
+        'Internal',
+        `stored HSM reference of ${ref.keyId} v${ref.version.version} is not its own`,
+      );
+    }
+    return label;
+  }
+
+  private objectClass(ref: VersionRef): number {
+    const family = keyFamily(ref.keySpec);
+    return family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY;
+  }
+
+  private secretKey(scope: SessionScope, ref: VersionRef): Handle {
+    return scope.require(this.labelOf(ref), pkcs11js.CKO_SECRET_KEY);
+  }
+
+  private privateKey(scope: SessionScope, ref: VersionRef): Handle {
+    return scope.require(this.labelOf(ref), pkcs11js.CKO_PRIVATE_KEY);
+  }
+}
+
+/** Destroys a session object once `read` is done with it (public halves of new key pairs). */
+function withSessionObject<T>(scope: SessionScope, handle: Handle, read: () => T): T {
+  try {
+    return read();
+  } finally {
+    scope.api.C_DestroyObject(scope.session, handle);
+  }
+}
+
+/** Whether a failed decryption was the data's fault rather than the token's. */
+function isRequestFault(scope: SessionScope, error: unknown): boolean {
+  if (classifyPkcs11Error(error) === 'input') return true;
+  if (pkcs11Code(error) !== pkcs11js.CKR_GENERAL_ERROR) return false;
+  try {
+    scope.api.C_GetTokenInfo(scope.slot);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,187 @@
+// RootKeyStore whose root key is an AES-256 object in the HSM (label `keyhaven-root`, sensitive, never
+// extractable). SOFTWARE key material is wrapped by AES-GCM inside the token with the same associated
+// data as the sealed software root, so the database alone never suffices to recover a key.
+// A marker file in the data directory records the root key's check value: a token that lost the root
+// key (or another token under the same label) makes keys Unavailable instead of getting a new root.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pkcs11js from 'pkcs11js';
+import { KmsError } from '../../../domain/errors.js';
+import type { BackendStatus, RootKeyStore } from '../../../ports/root-key-store.js';
+import { wrappingAad } from '../software/software-root-key-store.js';
+import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
+import type { Pkcs11Backends } from './pkcs11-backends.js';
+import { secretKeyTemplate } from './pkcs11-templates.js';
+import type { Handle, SessionScope } from './pkcs11-token.js';
+
+/** Format byte of HSM-wrapped material (the sealed software root writes 0x01). */
+const WRAP_FORMAT = 0x02;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+export const ROOT_MARKER_FILE = 'pkcs11-root.json';
+
+interface RootMarker {
+  version: 1;
+  label: string;
+  /** Key check value: the GCM tag of an empty message under a fixed IV and label. */
+  checkValue: string;
+  createdAt: string;
+}
+
+export interface OpenedRootKey {
+  store: Pkcs11RootKeyStore;
+  /** A new root key was generated in the token during this start. */
+  created: boolean;
+  /** The token could not be reached at start: the server runs degraded until it comes back. */
+  available: boolean;
+}
+
+export class Pkcs11RootKeyStore implements RootKeyStore {
+  readonly kind = 'pkcs11';
+  /** Whether the token's root key was found (or made) and matched the marker since start. */
+  private verified = false;
+
+  private constructor(
+    readonly backends: Pkcs11Backends,
+    readonly label: string,
+    private readonly markerPath: string,
+  ) {}
+
+  /**
+   * Finds the root key in the token, or creates it on the first start of this data directory.
+   * An unreachable token does not stop the start: operations answer Unavailable until it returns.
+   */
+  static async open(backends: Pkcs11Backends, dataDir: string, label: string): Promise<OpenedRootKey> {
+    const store = new Pkcs11RootKeyStore(backends, label, join(dataDir, ROOT_MARKER_FILE));
+    await backends.primary.connect().catch((error: unknown) => {
+      if (!(error instanceof KmsError)) throw error;
+    });
+    try {
+      const created = await store.ensureRootKey();
+      return { store, created, available: true };
+    } catch (error) {
+      if (error instanceof KmsError && error.code === 'Unavailable')
+        return { store, created: false, available: false };
+      throw error;
+    }
+  }
+
+  /** Creates the root key if this data directory never had one; checks it otherwise. */
+  async ensureRootKey(): Promise<boolean> {
+    const marker = this.readMarker();
+    return this.backends.run(async (scope) => {
+      let handle = scope.find(this.label, pkcs11js.CKO_SECRET_KEY);
+      let created = false;
+      if (!handle) {
+        if (marker) {
+          throw new KmsError(
+            'Unavailable',
+            `root key "${this.label}" is missing from the token, but ${this.markerPath} says this data directory has one`,
+          );
+        }
+        handle = await scope.api.C_GenerateKeyAsync(
+          scope.session,
+          { mechanism: pkcs11js.CKM_AES_KEY_GEN },
+          secretKeyTemplate({ label: this.label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt' }),
+        );
+        created = true;
+      }
+      const checkValue = await rootCheckValue(scope, handle);
+      if (!marker) {
+        this.writeMarker({ version: 1, label: this.label, checkValue, createdAt: new Date().toISOString() });
+      } else if (marker.checkValue !== checkValue) {
+        throw new KmsError(
+          'Unavailable',
+          `the token's "${this.label}" is not the root key this data directory was created with`,
+        );
+      }
+      this.verified = true;
+      return created;
+    });
+  }
+
+  async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
+    if (!this.verified) await this.ensureRootKey();
+    const iv = randomBytes(IV_LENGTH);
+    const { ciphertext, tag } = await this.backends.run(async (scope) =>
+      hsmGcmEncrypt(scope, this.rootHandle(scope), iv, wrappingAad(keyId, version), material),
+    );
+    return Buffer.concat([Buffer.of(WRAP_FORMAT), iv, ciphertext, tag]);
+  }
+
+  async unwrapKeyMaterial(wrapped: Buffer, keyId: string, version: number): Promise<Buffer> {
+    if (wrapped.length < 1 + IV_LENGTH + TAG_LENGTH || wrapped[0] !== WRAP_FORMAT) {
+      throw new KmsError(
+        'Unavailable',
+        `stored material of ${keyId} v${version} was not wrapped by an HSM root key (another key store?)`,
+      );
+    }
+    if (!this.verified) await this.ensureRootKey();
+    const iv = wrapped.subarray(1, 1 + IV_LENGTH);
+    const ciphertext = wrapped.subarray(1 + IV_LENGTH, wrapped.length - TAG_LENGTH);
+    const tag = wrapped.subarray(wrapped.length - TAG_LENGTH);
+    return this.backends.run(async (scope) => {
+      try {
+        return await hsmGcmDecrypt(
+          scope,
+          this.rootHandle(scope),
+          iv,
+          wrappingAad(keyId, version),
+          ciphertext,
+          tag,
+        );
+      } catch (error) {
+        if (!(error instanceof GcmAuthenticationError)) throw error;
+        // Another root key (wrong token or data directory) is an availability problem, not bad input.
+        throw new KmsError(
+          'Unavailable',
+          `material of ${keyId} v${version} cannot be unwrapped by this root key`,
+          {
+            cause: error,
+          },
+        );
+      }
+    });
+  }
+
+  async status(): Promise<BackendStatus[]> {
+    return this.backends.status();
+  }
+
+  async close(): Promise<void> {
+    await this.backends.close();
+  }
+
+  private rootHandle(scope: SessionScope): Handle {
+    return scope.require(this.label, pkcs11js.CKO_SECRET_KEY);
+  }
+
+  private readMarker(): RootMarker | undefined {
+    if (!existsSync(this.markerPath)) return undefined;
+    const marker = JSON.parse(readFileSync(this.markerPath, 'utf8')) as RootMarker;
+    if (marker.label !== this.label) {
+      throw new KmsError(
+        'Unavailable',
+        `${this.markerPath} names root key "${marker.label}", but "${this.label}" is configured`,
+      );
+    }
+    return marker;
+  }
+
+  private writeMarker(marker: RootMarker): void {
+    writeFileSync(this.markerPath, JSON.stringify(marker, null, 2) + '\n', { mode: 0o600 });
+  }
+}
+
+/** A fixed, public computation with the root key: identifies the key without revealing it. */
+async function rootCheckValue(scope: SessionScope, handle: Handle): Promise<string> {
+  const { tag } = await hsmGcmEncrypt(
+    scope,
+    handle,
+    Buffer.alloc(IV_LENGTH),
+    Buffer.from('keyhaven/root-check'),
+    Buffer.alloc(0),
+  );
+  return tag.subarray(0, 8).toString('hex');
+}

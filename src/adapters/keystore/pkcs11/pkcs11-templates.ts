@@ -1,0 +1,137 @@
+// Object templates and public-key export. Every key the token holds for us is a token object that is
+// private, sensitive and never extractable (CKA_EXTRACTABLE false cannot be set back to true), so
+// its value never leaves the HSM; public halves are session objects, read once and exported as SPKI.
+import { createPublicKey } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { KmsError } from '../../../domain/errors.js';
+import type { Handle, SessionScope } from './pkcs11-token.js';
+
+export type SecretKeyUsage = 'encrypt' | 'mac';
+
+/** Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34. */
+export const EC_PARAMS = {
+  ECC_NIST_P256: { der: Buffer.from('06082a8648ce3d030107', 'hex'), crv: 'P-256', bytes: 32 },
+  ECC_NIST_P384: { der: Buffer.from('06052b81040022', 'hex'), crv: 'P-384', bytes: 48 },
+} as const;
+export type HsmEcSpec = keyof typeof EC_PARAMS;
+
+const protectedObject = (label: string): pkcs11js.Template => [
+  { type: pkcs11js.CKA_TOKEN, value: true },
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: true },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+  { type: pkcs11js.CKA_LABEL, value: label },
+  { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
+];
+
+export function secretKeyTemplate(options: {
+  label: string;
+  keyType: number;
+  length: number;
+  usage: SecretKeyUsage;
+}): pkcs11js.Template {
+  const encrypt = options.usage === 'encrypt';
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: options.keyType },
+    { type: pkcs11js.CKA_VALUE_LEN, value: options.length },
+    ...protectedObject(options.label),
+    { type: pkcs11js.CKA_ENCRYPT, value: encrypt },
+    { type: pkcs11js.CKA_DECRYPT, value: encrypt },
+    { type: pkcs11js.CKA_SIGN, value: !encrypt },
+    { type: pkcs11js.CKA_VERIFY, value: !encrypt },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+  ];
+}
+
+/** The key pair's public template is a session object: the SPKI is kept in metadata instead. */
+export function rsaKeyPairTemplates(label: string, modulusBits: number) {
+  const publicKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
+    { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: true },
+  ];
+  // Usage (sign or decrypt) is enforced by the service; the port does not pass it down.
+  const privateKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+    ...protectedObject(label),
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: true },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+  ];
+  return { publicKey, privateKey };
+}
+
+export function ecKeyPairTemplates(label: string, spec: HsmEcSpec) {
+  const publicKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_EC_PARAMS, value: EC_PARAMS[spec].der },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+  ];
+  const privateKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+    ...protectedObject(label),
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+  ];
+  return { publicKey, privateKey };
+}
+
+function attribute(scope: SessionScope, handle: Handle, type: number): Buffer {
+  const [result] = scope.api.C_GetAttributeValue(scope.session, handle, [{ type }]);
+  if (!result?.value)
+    throw new KmsError('Internal', `the token returned no attribute 0x${type.toString(16)}`);
+  return result.value;
+}
+
+const base64url = (bytes: Buffer) => bytes.toString('base64url');
+
+export function rsaPublicKeySpki(scope: SessionScope, publicKey: Handle): Buffer {
+  const n = attribute(scope, publicKey, pkcs11js.CKA_MODULUS);
+  const e = attribute(scope, publicKey, pkcs11js.CKA_PUBLIC_EXPONENT);
+  return createPublicKey({ key: { kty: 'RSA', n: base64url(n), e: base64url(e) }, format: 'jwk' }).export({
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+export function ecPublicKeySpki(scope: SessionScope, publicKey: Handle, spec: HsmEcSpec): Buffer {
+  const { crv, bytes } = EC_PARAMS[spec];
+  const point = unwrapOctetString(attribute(scope, publicKey, pkcs11js.CKA_EC_POINT), 1 + 2 * bytes);
+  if (point.length !== 1 + 2 * bytes || point[0] !== 0x04) {
+    throw new KmsError('Internal', 'the token returned an EC point that is not uncompressed');
+  }
+  const x = point.subarray(1, 1 + bytes);
+  const y = point.subarray(1 + bytes);
+  return createPublicKey({ key: { kty: 'EC', crv, x: base64url(x), y: base64url(y) }, format: 'jwk' }).export(
+    {
+      format: 'der',
+      type: 'spki',
+    },
+  );
+}
+
+/** CKA_EC_POINT is DER OCTET STRING-wrapped per PKCS#11 v2.40, raw on some older tokens. */
+function unwrapOctetString(value: Buffer, pointLength: number): Buffer {
+  if (value.length === pointLength) return value;
+  const shortForm = value[0] === 0x04 && value[1] === pointLength && value.length === pointLength + 2;
+  if (shortForm) return value.subarray(2);
+  const longForm =
+    value[0] === 0x04 && value[1] === 0x81 && value[2] === pointLength && value.length === pointLength + 3;
+  if (longForm) return value.subarray(3);
+  return value;
+}

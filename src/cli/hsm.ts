@@ -1,0 +1,111 @@
+// `keyhaven hsm init | status`: prepare the configured PKCS#11 token(s) (root key, mechanism check)
+// in process from the server's configuration, and show each HSM backend's state as the server sees it.
+import type { Command } from 'commander';
+import { KEY_SPECS } from '../domain/key-spec.js';
+import { createClient, emit } from './cli-context.js';
+import { usageError } from './cli-error.js';
+import { renderTable } from './output.js';
+
+interface BackendView {
+  name: string;
+  kind: string;
+  healthy: boolean;
+  detail?: string;
+}
+
+export function registerHsmCommands(program: Command): void {
+  const hsm = program
+    .command('hsm')
+    .description('PKCS#11 HSM key store: initialise tokens, show their state');
+
+  hsm
+    .command('init')
+    .description(
+      'create the root key in the configured token (if this data directory has none) and list the mechanisms the key specs need but the token lacks',
+    )
+    .action(async (_options: unknown, command: Command) => {
+      const { loadConfig } = await import('../config.js');
+      const { createPkcs11Backends } = await import('../adapters/keystore/pkcs11/open-pkcs11-key-store.js');
+      const { Pkcs11RootKeyStore } = await import('../adapters/keystore/pkcs11/pkcs11-root-key-store.js');
+      const { HSM_KEY_SPECS, mechanismsFor } =
+        await import('../adapters/keystore/pkcs11/pkcs11-key-backend.js');
+      const { mkdirSync } = await import('node:fs');
+      const config = loadConfig();
+      const pkcs11 = config.keyStore.pkcs11;
+      if (config.keyStore.type !== 'pkcs11' || !pkcs11) {
+        throw usageError(
+          'the configured key store is not pkcs11 (set KEYHAVEN_KEYSTORE=pkcs11 and the PKCS#11 settings)',
+        );
+      }
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      const backends = createPkcs11Backends({ ...pkcs11, healthCheckSeconds: 0 });
+      try {
+        const opened = await Pkcs11RootKeyStore.open(backends, config.dataDir, pkcs11.rootKeyLabel);
+        const report: {
+          backend: string;
+          tokenLabel: string;
+          missingMechanisms: { mechanism: string; specs: string[] }[];
+        }[] = [];
+        for (const token of backends.tokens) {
+          const offered = new Set(await token.mechanisms());
+          const missing = new Map<string, string[]>();
+          for (const spec of HSM_KEY_SPECS) {
+            for (const [name, mechanism] of Object.entries(mechanismsFor(spec))) {
+              if (!offered.has(mechanism)) missing.set(name, [...(missing.get(name) ?? []), spec]);
+            }
+          }
+          report.push({
+            backend: token.name,
+            tokenLabel: token.options.tokenLabel,
+            missingMechanisms: [...missing].map(([mechanism, specs]) => ({ mechanism, specs })),
+          });
+        }
+        const summary = {
+          rootKeyLabel: pkcs11.rootKeyLabel,
+          rootKey: opened.available ? (opened.created ? 'created' : 'present') : 'unavailable',
+          hsmKeySpecs: HSM_KEY_SPECS,
+          unsupportedKeySpecs: KEY_SPECS.filter((spec) => !HSM_KEY_SPECS.includes(spec)),
+          backends: report,
+        };
+        emit(command, summary, () =>
+          [
+            `root key "${summary.rootKeyLabel}": ${summary.rootKey}`,
+            ...report.map((r) =>
+              r.missingMechanisms.length === 0
+                ? `${r.backend} (token "${r.tokenLabel}"): every mechanism the HSM key specs need is offered`
+                : `${r.backend} (token "${r.tokenLabel}") lacks: ${r.missingMechanisms
+                    .map((m) => `${m.mechanism} (for ${m.specs.join(', ')})`)
+                    .join('; ')}`,
+            ),
+            `not offered at protection level HSM: ${summary.unsupportedKeySpecs.join(', ')}`,
+            '',
+          ].join('\n'),
+        );
+        if (!opened.available) process.exitCode = 1;
+      } finally {
+        await backends.close();
+      }
+    });
+
+  hsm
+    .command('status')
+    .description(
+      "show each HSM backend's state, circuit, session pool use and latency (from the server's /ready)",
+    )
+    .action(async (_options: unknown, command: Command) => {
+      const client = createClient(command, { requireToken: false });
+      const ready = await client.ready();
+      const body = ready.body as { backends?: BackendView[] };
+      const backends = (body.backends ?? []).filter((b) => b.kind === 'pkcs11');
+      emit(command, { backends }, () =>
+        backends.length === 0
+          ? 'the server has no PKCS#11 backend (its key store is not pkcs11)\n'
+          : renderTable(backends, [
+              { header: 'BACKEND', value: (b) => b.name },
+              { header: 'HEALTHY', value: (b) => (b.healthy ? 'yes' : 'no') },
+              { header: 'DETAIL', value: (b) => b.detail ?? '' },
+            ]),
+      );
+      if (backends.some((b) => !b.healthy)) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,72 @@
+// In-process fixtures for the PKCS#11 adapter tests: one SoftHSM2 instance per test file (the
+// library reads SOFTHSM2_CONF once, at C_Initialize), and tokens/stores built from its tokens.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Pkcs11Config } from '../../../src/config.js';
+import { createSoftHsm, type SoftHsm, type SoftHsmToken } from '../../helpers/softhsm.js';
+
+export interface Pkcs11Fixture {
+  hsm: SoftHsm;
+  dataDir: string;
+  config(tokens?: SoftHsmToken[], overrides?: Partial<Pkcs11Config>): Pkcs11Config;
+  dispose(): void;
+}
+
+export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
+  const hsm = createSoftHsm({ tokens: tokenCount });
+  const restoreEnv = hsm.useInProcess();
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-pkcs11-data-'));
+  return {
+    hsm,
+    dataDir,
+    config(tokens = [hsm.tokens[0]!], overrides = {}) {
+      return {
+        backends: tokens.map((token, i) => ({
+          name: `hsm-${i + 1}`,
+          module: hsm.modulePath,
+          tokenLabel: token.label,
+          pin: token.pin,
+        })),
+        rootKeyLabel: 'keyhaven-root',
+        sessionPoolSize: 4,
+        sessionWaitMs: 2000,
+        healthCheckSeconds: 0,
+        circuit: { failureThreshold: 2, openSeconds: 0.3 },
+        ...overrides,
+      };
+    },
+    dispose() {
+      restoreEnv();
+      hsm.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Objects pkcs11-tool lists on a token, with the flags the issue asks to check. */
+export interface ListedObject {
+  kind: string;
+  label: string;
+  flags: string[];
+}
+
+/** Parses `pkcs11-tool --list-objects` output (OpenSC 0.2x): one block per object. */
+export function parseListObjects(output: string): ListedObject[] {
+  const objects: ListedObject[] = [];
+  let current: ListedObject | undefined;
+  for (const line of output.split('\n')) {
+    const header = /^(Secret Key|Private Key|Public Key|Certificate|Data) Object/.exec(line);
+    if (header) {
+      current = { kind: header[1]!, label: '', flags: [] };
+      objects.push(current);
+      continue;
+    }
+    if (!current) continue;
+    const label = /^\s+label:\s+(.*)$/.exec(line);
+    if (label) current.label = label[1]!.trim();
+    const access = /^\s+Access:\s+(.*)$/.exec(line);
+    if (access) current.flags.push(...access[1]!.split(',').map((flag) => flag.trim()));
+  }
+  return objects;
+}
