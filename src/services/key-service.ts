@@ -266,6 +266,11 @@ export class KeyService {
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
       throw conflict(`key ${key.keyId} holds imported material and cannot be rotated`);
+    // Verify, RSA decrypt and the public key use the current version only, so a new version would
+    // orphan every signature and ciphertext made before it; AWS KMS rotates no asymmetric key either.
+    if (isAsymmetric(key.keySpec)) {
+      throw keyUsageMismatch(`key ${key.keyId} is ${key.keySpec}; only symmetric and HMAC keys rotate`);
+    }
     const backend = this.backendFor(key.protectionLevel);
     const now = this.clock.now();
     const version = key.currentVersion + 1;

@@ -3,21 +3,23 @@
 import type { MetadataStore, UsageCounts } from '../ports/metadata-store.js';
 import type { Clock } from '../ports/clock.js';
 
-export type UsageOperation =
-  | 'encrypt'
-  | 'decrypt'
-  | 'reencrypt'
-  | 'generateDataKey'
-  | 'generateDataKeyPair'
-  | 'sign'
-  | 'verify'
-  | 'generateMac'
-  | 'verifyMac'
-  | 'asymmetricEncrypt'
-  | 'asymmetricDecrypt'
-  | 'wrapKey'
-  | 'unwrapKey'
-  | 'deriveKey';
+export const USAGE_OPERATIONS = [
+  'encrypt',
+  'decrypt',
+  'reencrypt',
+  'generateDataKey',
+  'generateDataKeyPair',
+  'sign',
+  'verify',
+  'generateMac',
+  'verifyMac',
+  'asymmetricEncrypt',
+  'asymmetricDecrypt',
+  'wrapKey',
+  'unwrapKey',
+  'deriveKey',
+] as const;
+export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
 
 export class UsageRecorder {
   private pending: UsageCounts = new Map();

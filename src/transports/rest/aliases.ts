@@ -6,7 +6,8 @@ import { keyReference } from './schemas.js';
 const aliasParams = {
   type: 'object',
   required: ['name'],
-  properties: { name: { type: 'string', minLength: 1, maxLength: 250 } },
+  // With or without the alias/ prefix: alias/ + 250 characters (key-directory.ts ALIAS_PATTERN).
+  properties: { name: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const;
 
 const aliasObject = {

@@ -1,7 +1,13 @@
 // The REST transport: a Fastify app with request ids, bearer authentication on /v1, one error model,
 // metrics and an OpenAPI document generated from the route schemas. Handlers live per resource.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { KmsError, type ErrorCode } from '../../domain/errors.js';
@@ -41,7 +47,21 @@ export async function buildRestApp(
     disableRequestLogging: true,
     bodyLimit: keyhaven.config.server.bodyLimitBytes,
     trustProxy: keyhaven.config.server.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // Not 'x-request-id': with a header name set, Fastify takes any offered value as the id and never
+    // calls genReqId, which is where the offered id is checked.
+    requestIdHeader: false,
+    // Path parameters carry key references (aliases up to 256 characters, keyReference up to 2048);
+    // Fastify's default of 100 answered 414 for valid long aliases.
+    routerOptions: { maxParamLength: 2048 },
+    // Router-level failures (undecodable URL, over-long parameter) bypass the error handler.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const message = tooLong ? 'a path parameter is too long' : 'the URL is not valid';
+      void reply
+        .status(tooLong ? 414 : 400)
+        .header('x-request-id', request.id)
+        .send({ error: { code: 'ValidationError', message, requestId: request.id } });
+    },
     genReqId: (request) => {
       const offered = request.headers['x-request-id'];
       return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
@@ -51,7 +71,7 @@ export async function buildRestApp(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
-  const metrics = createRestMetrics(keyhaven.materialCache);
+  const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
 
   app.addSchema(keyObject);
   app.addSchema(errorObject);

@@ -4,6 +4,7 @@ import { validationError } from '../../domain/errors.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import type { CreateKeyInput, KeyMaterialType, UpdateKeyInput } from '../../services/key-service.js';
+import { USAGE_OPERATIONS } from '../../services/usage-recorder.js';
 import {
   base64Bounded,
   enumOf,
@@ -300,7 +301,14 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
     async (request) => {
       const usage = await keyhaven.keys.getKeyUsage(request.params.keyId);
-      return { keyId: usage.keyId, ...usage.counts, lastUsedAt: usage.lastUsedAt?.toISOString() ?? null };
+      // Every counter is present (API.md: {encrypt, decrypt, sign, verify, ...}), zero until used.
+      const zeros = Object.fromEntries(USAGE_OPERATIONS.map((operation) => [operation, 0]));
+      return {
+        keyId: usage.keyId,
+        ...zeros,
+        ...usage.counts,
+        lastUsedAt: usage.lastUsedAt?.toISOString() ?? null,
+      };
     },
   );
 
