@@ -14,6 +14,11 @@ const pkcs11BackendSchema = z
     tokenLabel: z.string().min(1).max(32),
     /** Or `pinEnv`: the name of an environment variable holding the PIN, read once at start-up. */
     pin: z.string().min(1, 'each PKCS#11 backend needs a PIN (pin, pinEnv or KEYHAVEN_PKCS11_PIN)'),
+    /**
+     * Or `soPinEnv`. The security officer's PIN, needed only to set up the transport key that
+     * replicates key objects between several backends (docs/hsm.md); never used for operations.
+     */
+    soPin: z.string().min(1).optional(),
     sessionPoolSize: z.number().int().min(1).max(256).optional(),
   })
   .strict();
@@ -22,6 +27,8 @@ const pkcs11Schema = z
   .object({
     backends: z.array(pkcs11BackendSchema).min(1),
     rootKeyLabel: z.string().min(1).max(64).default('keyhaven-root'),
+    /** Label of the shared AES key that carries key objects between backends (several backends only). */
+    transportKeyLabel: z.string().min(1).max(64).default('keyhaven-transport'),
     sessionPoolSize: z.number().int().min(1).max(256).default(8),
     sessionWaitMs: z.number().int().min(1).default(5000),
     healthCheckSeconds: z.number().min(0).default(2),
@@ -130,6 +137,10 @@ function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): void {
     if (typeof backend.pinEnv === 'string') {
       setDefined(backend, 'pin', backend.pin ?? env[backend.pinEnv]);
       delete backend.pinEnv;
+    }
+    if (typeof backend.soPinEnv === 'string') {
+      setDefined(backend, 'soPin', backend.soPin ?? env[backend.soPinEnv]);
+      delete backend.soPinEnv;
     }
   }
   if (backends.length === 0 && keyStore.pkcs11 === undefined) return;

@@ -32,6 +32,8 @@ export interface Keyhaven {
   /** Runs the scheduled work once: automatic rotation and deletion after the waiting period. */
   runScheduledJobs(): Promise<{ rotated: number; deleted: number }>;
   readiness(): Promise<{ ready: boolean; backends: BackendStatus[] }>;
+  /** Key-store backends' last known state and statistics, without probing them (for /metrics). */
+  backendStatistics(): Promise<BackendStatus[]>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,9 @@ export async function createKeyhaven(
       }
       backends.push({ name: 'metadata', kind: 'sqlite', healthy: databaseHealthy });
       return { ready: backends.every((b) => b.healthy), backends };
+    },
+    async backendStatistics() {
+      return software.status({ probe: false });
     },
     async close() {
       await usage.flush();

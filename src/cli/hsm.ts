@@ -21,12 +21,13 @@ export function registerHsmCommands(program: Command): void {
   hsm
     .command('init')
     .description(
-      'create the root key in the configured token (if this data directory has none) and list the mechanisms the key specs need but the token lacks',
+      'create the root key in the configured token (if this data directory has none), with several backends set up the transport key (needs each soPin) and copy the root key to every token, and list the mechanisms the key specs need but the tokens lack',
     )
     .action(async (_options: unknown, command: Command) => {
       const { loadConfig } = await import('../config.js');
       const { createPkcs11Backends } = await import('../adapters/keystore/pkcs11/open-pkcs11-key-store.js');
       const { Pkcs11RootKeyStore } = await import('../adapters/keystore/pkcs11/pkcs11-root-key-store.js');
+      const { Pkcs11Replication } = await import('../adapters/keystore/pkcs11/pkcs11-replication.js');
       const { HSM_KEY_SPECS, mechanismsFor } =
         await import('../adapters/keystore/pkcs11/pkcs11-key-backend.js');
       const { mkdirSync } = await import('node:fs');
@@ -40,7 +41,10 @@ export function registerHsmCommands(program: Command): void {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       const backends = createPkcs11Backends({ ...pkcs11, healthCheckSeconds: 0 });
       try {
+        backends.replication = new Pkcs11Replication(backends, config.dataDir, pkcs11.transportKeyLabel, 0);
         const opened = await Pkcs11RootKeyStore.open(backends, config.dataDir, pkcs11.rootKeyLabel);
+        const transportKey = await backends.replication.ensureTransportKey();
+        await backends.replication.catchUp();
         const report: {
           backend: string;
           tokenLabel: string;
@@ -63,6 +67,11 @@ export function registerHsmCommands(program: Command): void {
         const summary = {
           rootKeyLabel: pkcs11.rootKeyLabel,
           rootKey: opened.available ? (opened.created ? 'created' : 'present') : 'unavailable',
+          transportKey,
+          replicationProblem: backends.replication.problem,
+          pendingReplications: Object.fromEntries(
+            backends.tokens.map((t) => [t.name, backends.replication!.pendingFor(t.name)]),
+          ),
           hsmKeySpecs: HSM_KEY_SPECS,
           unsupportedKeySpecs: KEY_SPECS.filter((spec) => !HSM_KEY_SPECS.includes(spec)),
           backends: report,
@@ -70,6 +79,14 @@ export function registerHsmCommands(program: Command): void {
         emit(command, summary, () =>
           [
             `root key "${summary.rootKeyLabel}": ${summary.rootKey}`,
+            ...(transportKey === 'not-needed'
+              ? []
+              : [
+                  `transport key "${pkcs11.transportKeyLabel}": ${transportKey}${summary.replicationProblem ? ` (${summary.replicationProblem})` : ''}`,
+                  ...Object.entries(summary.pendingReplications)
+                    .filter(([, count]) => count > 0)
+                    .map(([name, count]) => `${name} still lacks ${count} object(s)`),
+                ]),
             ...report.map((r) =>
               r.missingMechanisms.length === 0
                 ? `${r.backend} (token "${r.tokenLabel}"): every mechanism the HSM key specs need is offered`
@@ -81,7 +98,7 @@ export function registerHsmCommands(program: Command): void {
             '',
           ].join('\n'),
         );
-        if (!opened.available) process.exitCode = 1;
+        if (!opened.available || transportKey === 'unavailable') process.exitCode = 1;
       } finally {
         await backends.close();
       }

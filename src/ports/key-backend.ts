@@ -3,7 +3,7 @@
 // Operations with public keys only (verify, RSA encrypt, public-key export) need no backend.
 import type { KeySpec, MacAlgorithm, ProtectionLevel, SigningAlgorithm } from '../domain/key-spec.js';
 import type { KeyVersion } from '../domain/key.js';
-import type { BackendStatus } from './root-key-store.js';
+import type { BackendStatus, StatusOptions } from './root-key-store.js';
 
 export type MessageType = 'RAW' | 'DIGEST';
 export type RsaEncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
@@ -51,6 +51,6 @@ export interface KeyBackend {
   deriveKey(ref: VersionRef, salt: Buffer, info: Buffer, length: number): Promise<Buffer>;
   /** Destroys the material irrevocably (after the deletion window). */
   destroyVersionMaterial(ref: VersionRef): Promise<void>;
-  status(): Promise<BackendStatus[]>;
+  status(options?: StatusOptions): Promise<BackendStatus[]>;
   close(): Promise<void>;
 }

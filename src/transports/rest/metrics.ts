@@ -1,13 +1,21 @@
-// Prometheus metrics: requests and latency per API action, and the material cache's hit rate.
+// Prometheus metrics: requests and latency per API action, the material cache's hit rate, and each
+// key-store backend's state (health, circuit, session pool, call latency) read from the key store's
+// status port at scrape time.
 import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { MaterialCache } from '../../adapters/keystore/software/material-cache.js';
+import type { BackendStatus, CircuitStateName } from '../../ports/root-key-store.js';
 
 export interface RestMetrics {
   registry: Registry;
   observe(action: string, statusCode: number, seconds: number): void;
 }
 
-export function createRestMetrics(cache: MaterialCache): RestMetrics {
+const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half-open'];
+
+export function createRestMetrics(
+  cache: MaterialCache,
+  backendStatistics: () => Promise<BackendStatus[]> = async () => [],
+): RestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keyhaven_process_' });
   const requests = new Counter({
@@ -47,6 +55,7 @@ export function createRestMetrics(cache: MaterialCache): RestMetrics {
       this.set(cache.size);
     },
   });
+  registerBackendGauges(registry, backendStatistics);
   return {
     registry,
     observe(action, statusCode, seconds) {
@@ -54,4 +63,133 @@ export function createRestMetrics(cache: MaterialCache): RestMetrics {
       latency.observe({ action }, seconds);
     },
   };
+}
+
+/**
+ * One scrape reads the backends' last known state once (no probe) and fills every backend gauge.
+ * Call latency is exposed in histogram form (`_bucket{le}`, `_sum`, `_count`) from the backend's own
+ * cumulative counts, so histogram_quantile() works on it.
+ */
+function registerBackendGauges(registry: Registry, read: () => Promise<BackendStatus[]>): void {
+  let pending: Promise<BackendStatus[]> | undefined;
+  // Every gauge's collect() runs in the same scrape: share one read between them.
+  const current = () => {
+    pending ??= read().finally(() => queueMicrotask(() => (pending = undefined)));
+    return pending;
+  };
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (g: Gauge<L>, backend: BackendStatus) => void,
+  ) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const backend of await current()) fill(this, backend);
+      },
+    });
+  const ids = (b: BackendStatus) => ({ backend: b.name, kind: b.kind });
+
+  gauge(
+    'keyhaven_keystore_backend_healthy',
+    'Key-store backend healthy (1) or not (0)',
+    ['backend', 'kind'],
+    (g, b) => g.set(ids(b), b.healthy ? 1 : 0),
+  );
+  gauge(
+    'keyhaven_keystore_backend_circuit_state',
+    'Circuit breaker state of a key-store backend: 1 for the current state, 0 for the others',
+    ['backend', 'kind', 'state'],
+    (g, b) => {
+      if (!b.circuit) return;
+      for (const state of CIRCUIT_STATES) g.set({ ...ids(b), state }, b.circuit === state ? 1 : 0);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_sessions_in_use',
+    'Sessions borrowed by requests',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.sessions) g.set(ids(b), b.sessions.inUse);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_sessions_open',
+    'Sessions open in the pool',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.sessions) g.set(ids(b), b.sessions.open);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_session_pool_size',
+    'Largest session pool allowed',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.sessions) g.set(ids(b), b.sessions.max);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_sessions_waiting',
+    'Requests waiting for a free session',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.sessions) g.set(ids(b), b.sessions.waiting);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_calls_total',
+    'Calls to a key-store backend since start (successes and failures)',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.calls) g.set(ids(b), b.calls.total);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_call_failures_total',
+    'Calls that failed because of the backend since start',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.calls) g.set(ids(b), b.calls.failures);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_call_duration_seconds_bucket',
+    'Latency of successful backend calls: cumulative count at or below `le` seconds',
+    ['backend', 'kind', 'le'],
+    (g, b) => {
+      if (!b.calls) return;
+      for (const { le, count } of b.calls.latency.buckets) g.set({ ...ids(b), le: String(le) }, count);
+      g.set({ ...ids(b), le: '+Inf' }, b.calls.latency.count);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_call_duration_seconds_sum',
+    'Total seconds spent in successful backend calls',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.calls) g.set(ids(b), b.calls.latency.sumSeconds);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_call_duration_seconds_count',
+    'Successful backend calls',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.calls) g.set(ids(b), b.calls.latency.count);
+    },
+  );
+  gauge(
+    'keyhaven_keystore_backend_pending_replications',
+    'Key objects a backend still lacks (replication between HSMs)',
+    ['backend', 'kind'],
+    (g, b) => {
+      if (b.pendingReplications !== undefined) g.set(ids(b), b.pendingReplications);
+    },
+  );
 }

@@ -24,6 +24,7 @@ export function registerOperationsRoutes(app: FastifyInstance, keyhaven: Keyhave
       kind: { type: 'string' },
       healthy: { type: 'boolean' },
       detail: { type: 'string' },
+      circuit: { type: 'string', enum: ['closed', 'open', 'half-open'] },
     },
   };
   app.get(

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pkcs11Config } from '../../../src/config.js';
-import { createSoftHsm, type SoftHsm, type SoftHsmToken } from '../../helpers/softhsm.js';
+import { createSoftHsm, SO_PIN, type SoftHsm, type SoftHsmToken } from '../../helpers/softhsm.js';
 
 export interface Pkcs11Fixture {
   hsm: SoftHsm;
@@ -27,8 +27,10 @@ export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
           module: hsm.modulePath,
           tokenLabel: token.label,
           pin: token.pin,
+          soPin: SO_PIN,
         })),
         rootKeyLabel: 'keyhaven-root',
+        transportKeyLabel: 'keyhaven-transport',
         sessionPoolSize: 4,
         sessionWaitMs: 2000,
         healthCheckSeconds: 0,

@@ -5,6 +5,7 @@ import { loadConfig } from '../../../src/config.js';
 import { createKeyhaven, type Keyhaven } from '../../../src/keyhaven.js';
 import type { Pkcs11Token } from '../../../src/adapters/keystore/pkcs11/pkcs11-token.js';
 import { Pkcs11RootKeyStore } from '../../../src/adapters/keystore/pkcs11/pkcs11-root-key-store.js';
+import { createRestMetrics } from '../../../src/transports/rest/metrics.js';
 import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
 
 describe('Keyhaven with the pkcs11 key store (in process)', () => {
@@ -93,5 +94,33 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
     await keyhaven.keys.createKey({ protectionLevel: 'HSM', keySpec: 'RSA_4096', keyUsage: 'SIGN_VERIFY' });
     clearInterval(ticker);
     expect(ticks).toBeGreaterThan(2);
+  });
+
+  it('exposes each backend to Prometheus: health, circuit, session pool and a latency histogram', async () => {
+    const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
+    await keyhaven.crypto.encrypt(key.keyId, Buffer.from('counted'));
+    const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
+    const text = await metrics.registry.metrics();
+    const sample = (name: string, labels = '') => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{backend="hsm-1",kind="pkcs11"${labels}}`));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    expect(sample('keyhaven_keystore_backend_healthy')).toBe(1);
+    expect(sample('keyhaven_keystore_backend_circuit_state', ',state="closed"')).toBe(1);
+    expect(sample('keyhaven_keystore_backend_circuit_state', ',state="open"')).toBe(0);
+    expect(sample('keyhaven_keystore_backend_session_pool_size')).toBe(3);
+    expect(sample('keyhaven_keystore_backend_sessions_in_use')).toBe(0);
+    expect(sample('keyhaven_keystore_backend_sessions_open')).toBeGreaterThanOrEqual(1);
+    const count = sample('keyhaven_keystore_backend_call_duration_seconds_count')!;
+    expect(count).toBeGreaterThan(0);
+    expect(sample('keyhaven_keystore_backend_call_duration_seconds_bucket', ',le="+Inf"')).toBe(count);
+    expect(sample('keyhaven_keystore_backend_call_duration_seconds_sum')).toBeGreaterThan(0);
+    // A scrape reads statistics only: it makes no call to the token.
+    await metrics.registry.metrics();
+    expect(token.statistics().operations + token.statistics().failures).toBe(
+      sample('keyhaven_keystore_backend_calls_total'),
+    );
   });
 });

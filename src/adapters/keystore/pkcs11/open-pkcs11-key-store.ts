@@ -3,6 +3,7 @@
 import type { Pkcs11Config } from '../../../config.js';
 import { Pkcs11Backends } from './pkcs11-backends.js';
 import { Pkcs11KeyBackend } from './pkcs11-key-backend.js';
+import { Pkcs11Replication, type TransportKeyState } from './pkcs11-replication.js';
 import { Pkcs11RootKeyStore } from './pkcs11-root-key-store.js';
 import { Pkcs11Token } from './pkcs11-token.js';
 
@@ -11,6 +12,8 @@ export interface Pkcs11KeyStore {
   backend: Pkcs11KeyBackend;
   backends: Pkcs11Backends;
   rootKeyCreated: boolean;
+  /** With several backends: whether the shared transport key was found, made, or is missing. */
+  transportKey: TransportKeyState;
   /** False when the token was unreachable at start (the server then runs degraded). */
   available: boolean;
 }
@@ -25,6 +28,7 @@ export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
           module: backend.module,
           tokenLabel: backend.tokenLabel,
           pin: backend.pin,
+          soPin: backend.soPin,
           sessionPoolSize: backend.sessionPoolSize ?? config.sessionPoolSize,
           sessionWaitMs: config.sessionWaitMs,
           failureThreshold: config.circuit.failureThreshold,
@@ -41,15 +45,29 @@ export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
   return new Pkcs11Backends(tokens);
 }
 
+/**
+ * Opens every backend, finds or makes the root key and, with several backends, sets up the transport
+ * key (when the SO PINs allow) and copies the root key to every backend. Runs before any request is
+ * served: the transport key setup logs the SO in, which PKCS#11 allows only while no user works.
+ */
 export async function openPkcs11KeyStore(config: Pkcs11Config, dataDir: string): Promise<Pkcs11KeyStore> {
   const backends = createPkcs11Backends(config);
   try {
+    backends.replication = new Pkcs11Replication(
+      backends,
+      dataDir,
+      config.transportKeyLabel,
+      config.healthCheckSeconds * 1000,
+    );
     const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
+    const transportKey = await backends.replication.ensureTransportKey().catch(() => 'unavailable' as const);
+    await backends.replication.catchUp();
     return {
       root: opened.store,
       backend: new Pkcs11KeyBackend(backends),
       backends,
       rootKeyCreated: opened.created,
+      transportKey,
       available: opened.available,
     };
   } catch (error) {

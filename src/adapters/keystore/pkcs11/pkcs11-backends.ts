@@ -2,10 +2,14 @@
 // circuit admits it and fails over to the next when that backend fails (HsmUnavailableError);
 // a request's own errors (bad ciphertext, bad input) are returned at once, never retried elsewhere.
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus } from '../../../ports/root-key-store.js';
+import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
+import type { Pkcs11Replication } from './pkcs11-replication.js';
 import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
 
 export class Pkcs11Backends {
+  /** Copies key objects between the backends (set when the key store opens with a data directory). */
+  replication: Pkcs11Replication | undefined;
+
   constructor(readonly tokens: Pkcs11Token[]) {
     if (tokens.length === 0) throw new Error('at least one PKCS#11 backend is needed');
   }
@@ -45,11 +49,32 @@ export class Pkcs11Backends {
     return errors;
   }
 
-  async status(): Promise<BackendStatus[]> {
-    return Promise.all(this.tokens.map((token) => token.probe()));
+  async status(options: StatusOptions = {}): Promise<BackendStatus[]> {
+    const statuses =
+      options.probe === false
+        ? this.tokens.map((token) => token.snapshot())
+        : await Promise.all(this.tokens.map((token) => token.probe()));
+    const replication = this.replication;
+    if (!replication?.enabled) return statuses;
+    // A probe round is a good moment to copy what a backend that came back has missed.
+    if (options.probe !== false) void replication.catchUp();
+    const problem = replication.problem;
+    return statuses.map((status) => {
+      const pending = replication.pendingFor(status.name);
+      const notes = [
+        pending > 0 ? `${pending} object(s) pending replication` : undefined,
+        problem ? `replication: ${problem}` : undefined,
+      ].filter((note) => note !== undefined);
+      return {
+        ...status,
+        pendingReplications: pending,
+        detail: [status.detail, ...notes].filter(Boolean).join('; '),
+      };
+    });
   }
 
   async close(): Promise<void> {
+    this.replication?.close();
     for (const token of this.tokens) await token.close();
   }
 }

@@ -1,6 +1,7 @@
-// The HSM protection level: each key version is a non-extractable object in the token, labelled
-// `keyhaven/<keyId>/v<version>`; metadata stores only that label. Encrypt, decrypt, sign, MAC and RSA
-// decryption run inside the token; the public half is exported once as SPKI at creation.
+// The HSM protection level: each key version is a non-extractable object in the token (in every
+// token, with several backends: pkcs11-replication.ts), labelled `keyhaven/<keyId>/v<version>`;
+// metadata stores only that label. Encrypt, decrypt, sign, MAC and RSA decryption run inside the
+// token; the public half is exported once as SPKI at creation.
 import { createHash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { invalidCiphertext, KmsError, keyUsageMismatch, validationError } from '../../../domain/errors.js';
@@ -22,7 +23,7 @@ import type {
   RsaEncryptionAlgorithm,
   VersionRef,
 } from '../../../ports/key-backend.js';
-import type { BackendStatus } from '../../../ports/root-key-store.js';
+import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
@@ -34,7 +35,7 @@ import {
   secretKeyTemplate,
   type HsmEcSpec,
 } from './pkcs11-templates.js';
-import type { Handle, SessionScope } from './pkcs11-token.js';
+import type { Handle, Pkcs11Token, SessionScope } from './pkcs11-token.js';
 
 const RSA_BITS: Partial<Record<KeySpec, number>> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
 
@@ -129,21 +130,22 @@ export class Pkcs11KeyBackend implements KeyBackend {
     const label = hsmObjectLabel(keyId, version);
     const material = Buffer.from(label, 'utf8');
     const family = keyFamily(spec);
-    const publicKeySpki = await this.backends.run(async (scope) => {
+    const objectClass =
+      family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY;
+    const replication = this.backends.replication;
+    const replicable = replication?.enabled ?? false;
+    let source: Pkcs11Token | undefined;
+    const publicKeySpki = await this.backends.run(async (scope, token) => {
       const { api, session } = scope;
-      if (
-        scope.find(
-          label,
-          family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY,
-        )
-      ) {
+      source = token;
+      if (scope.find(label, objectClass)) {
         throw new KmsError('Conflict', `the token already holds an object labelled ${label}`);
       }
       if (family === 'AES') {
         await api.C_GenerateKeyAsync(
           session,
           { mechanism: pkcs11js.CKM_AES_KEY_GEN },
-          secretKeyTemplate({ label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt' }),
+          secretKeyTemplate({ label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt', replicable }),
         );
         return null;
       }
@@ -156,12 +158,13 @@ export class Pkcs11KeyBackend implements KeyBackend {
             keyType: pkcs11js.CKK_GENERIC_SECRET,
             length: hmacKeyLength[spec]!,
             usage: 'mac',
+            replicable,
           }),
         );
         return null;
       }
       if (family === 'RSA') {
-        const templates = rsaKeyPairTemplates(label, RSA_BITS[spec]!);
+        const templates = rsaKeyPairTemplates(label, RSA_BITS[spec]!, replicable);
         const pair = await api.C_GenerateKeyPairAsync(
           session,
           { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
@@ -171,7 +174,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
         return withSessionObject(scope, pair.publicKey, () => rsaPublicKeySpki(scope, pair.publicKey));
       }
       const ecSpec = spec as HsmEcSpec;
-      const templates = ecKeyPairTemplates(label, ecSpec);
+      const templates = ecKeyPairTemplates(label, ecSpec, replicable);
       const pair = await api.C_GenerateKeyPairAsync(
         session,
         { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
@@ -180,6 +183,9 @@ export class Pkcs11KeyBackend implements KeyBackend {
       );
       return withSessionObject(scope, pair.publicKey, () => ecPublicKeySpki(scope, pair.publicKey, ecSpec));
     });
+    // Copied to the other backends before the version is acknowledged; a backend that is down gets
+    // it from the catch-up pass (docs/hsm.md).
+    if (replication && source) await replication.replicate(source, label, objectClass);
     return { material, publicKeySpki };
   }
 
@@ -313,6 +319,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
       token.forgetHandle(label, objectClass);
       if (handle) scope.api.C_DestroyObject(scope.session, handle);
     });
+    if (errors.length === 0) this.backends.replication?.forget(label);
     if (errors.length > 0) {
       throw new KmsError('Unavailable', `could not destroy ${label} on every HSM backend; will retry`, {
         cause: errors[0],
@@ -320,8 +327,8 @@ export class Pkcs11KeyBackend implements KeyBackend {
     }
   }
 
-  async status(): Promise<BackendStatus[]> {
-    return this.backends.status();
+  async status(options?: StatusOptions): Promise<BackendStatus[]> {
+    return this.backends.status(options);
   }
 
   /** The backends are shared with (and closed by) the PKCS#11 root key store. */

@@ -1,5 +1,5 @@
-// RootKeyStore whose root key is an AES-256 object in the HSM (label `keyhaven-root`, sensitive, never
-// extractable). SOFTWARE key material is wrapped by AES-GCM inside the token with the same associated
+// RootKeyStore whose root key is an AES-256 object in the HSM (label `keyhaven-root`, sensitive, not
+// extractable; with several backends, copied to each of them by pkcs11-replication.ts). SOFTWARE key material is wrapped by AES-GCM inside the token with the same associated
 // data as the sealed software root, so the database alone never suffices to recover a key.
 // A marker file in the data directory records the root key's check value: a token that lost the root
 // key (or another token under the same label) makes keys Unavailable instead of getting a new root.
@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus, RootKeyStore } from '../../../ports/root-key-store.js';
+import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/root-key-store.js';
 import { wrappingAad } from '../software/software-root-key-store.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
@@ -70,7 +70,8 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   /** Creates the root key if this data directory never had one; checks it otherwise. */
   async ensureRootKey(): Promise<boolean> {
     const marker = this.readMarker();
-    return this.backends.run(async (scope) => {
+    const replication = this.backends.replication;
+    const { created, source } = await this.backends.run(async (scope, token) => {
       let handle = scope.find(this.label, pkcs11js.CKO_SECRET_KEY);
       let created = false;
       if (!handle) {
@@ -83,7 +84,13 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
         handle = await scope.api.C_GenerateKeyAsync(
           scope.session,
           { mechanism: pkcs11js.CKM_AES_KEY_GEN },
-          secretKeyTemplate({ label: this.label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt' }),
+          secretKeyTemplate({
+            label: this.label,
+            keyType: pkcs11js.CKK_AES,
+            length: 32,
+            usage: 'encrypt',
+            replicable: replication?.enabled ?? false,
+          }),
         );
         created = true;
       }
@@ -96,9 +103,12 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
           `the token's "${this.label}" is not the root key this data directory was created with`,
         );
       }
-      this.verified = true;
-      return created;
+      return { created, source: token };
     });
+    // Every backend needs the root key; one that lacks it is filled now or by the catch-up pass.
+    await replication?.replicate(source, this.label, pkcs11js.CKO_SECRET_KEY);
+    this.verified = true;
+    return created;
   }
 
   async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
@@ -145,8 +155,8 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
     });
   }
 
-  async status(): Promise<BackendStatus[]> {
-    return this.backends.status();
+  async status(options?: StatusOptions): Promise<BackendStatus[]> {
+    return this.backends.status(options);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,9 @@
 // Object templates and public-key export. Every key the token holds for us is a token object that is
-// private, sensitive and never extractable (CKA_EXTRACTABLE false cannot be set back to true), so
-// its value never leaves the HSM; public halves are session objects, read once and exported as SPKI.
+// private, sensitive and not extractable (CKA_EXTRACTABLE false cannot be set back to true), so its
+// value never leaves the HSM; public halves are session objects, read once and exported as SPKI.
+// With several backends a new key is made `replicable` instead: extractable only under a trusted
+// key (CKA_WRAP_WITH_TRUSTED, i.e. the SO's transport key) until every backend holds a copy, then
+// sealed (pkcs11-replication.ts).
 import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
@@ -15,28 +18,58 @@ export const EC_PARAMS = {
 } as const;
 export type HsmEcSpec = keyof typeof EC_PARAMS;
 
-const protectedObject = (label: string): pkcs11js.Template => [
+const protectedObject = (label: string, replicable = false): pkcs11js.Template => [
   { type: pkcs11js.CKA_TOKEN, value: true },
   { type: pkcs11js.CKA_PRIVATE, value: true },
   { type: pkcs11js.CKA_SENSITIVE, value: true },
-  { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: replicable },
+  // Sealing (CKA_EXTRACTABLE true -> false) is a C_SetAttributeValue, refused on unmodifiable objects.
+  { type: pkcs11js.CKA_MODIFIABLE, value: replicable },
+  ...(replicable ? [{ type: pkcs11js.CKA_WRAP_WITH_TRUSTED, value: true }] : []),
   { type: pkcs11js.CKA_LABEL, value: label },
   { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
 ];
+
+/** Usage flags a replica copies from the original (read with C_GetAttributeValue). */
+export interface ReplicaShape {
+  objectClass: number;
+  keyType: number;
+  usage: { type: number; value: boolean }[];
+}
+
+/**
+ * Template of a copy unwrapped into another token: same label, class, type and usage as the original,
+ * sensitive and not extractable. CKA_MODIFIABLE false comes last: SoftHSM 2.6 applies an unwrap
+ * template in order and refuses (CKR_ATTRIBUTE_READ_ONLY) any attribute after it.
+ */
+export function replicaTemplate(label: string, shape: ReplicaShape): pkcs11js.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: shape.objectClass },
+    { type: pkcs11js.CKA_KEY_TYPE, value: shape.keyType },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
+    ...shape.usage,
+    { type: pkcs11js.CKA_MODIFIABLE, value: false },
+  ];
+}
 
 export function secretKeyTemplate(options: {
   label: string;
   keyType: number;
   length: number;
   usage: SecretKeyUsage;
+  replicable?: boolean;
 }): pkcs11js.Template {
   const encrypt = options.usage === 'encrypt';
   return [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: options.keyType },
     { type: pkcs11js.CKA_VALUE_LEN, value: options.length },
-    ...protectedObject(options.label),
+    ...protectedObject(options.label, options.replicable),
     { type: pkcs11js.CKA_ENCRYPT, value: encrypt },
     { type: pkcs11js.CKA_DECRYPT, value: encrypt },
     { type: pkcs11js.CKA_SIGN, value: !encrypt },
@@ -48,7 +81,7 @@ export function secretKeyTemplate(options: {
 }
 
 /** The key pair's public template is a session object: the SPKI is kept in metadata instead. */
-export function rsaKeyPairTemplates(label: string, modulusBits: number) {
+export function rsaKeyPairTemplates(label: string, modulusBits: number, replicable = false) {
   const publicKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
@@ -62,7 +95,7 @@ export function rsaKeyPairTemplates(label: string, modulusBits: number) {
   const privateKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
-    ...protectedObject(label),
+    ...protectedObject(label, replicable),
     { type: pkcs11js.CKA_SIGN, value: true },
     { type: pkcs11js.CKA_DECRYPT, value: true },
     { type: pkcs11js.CKA_UNWRAP, value: false },
@@ -71,7 +104,7 @@ export function rsaKeyPairTemplates(label: string, modulusBits: number) {
   return { publicKey, privateKey };
 }
 
-export function ecKeyPairTemplates(label: string, spec: HsmEcSpec) {
+export function ecKeyPairTemplates(label: string, spec: HsmEcSpec, replicable = false) {
   const publicKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
@@ -82,7 +115,7 @@ export function ecKeyPairTemplates(label: string, spec: HsmEcSpec) {
   const privateKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
-    ...protectedObject(label),
+    ...protectedObject(label, replicable),
     { type: pkcs11js.CKA_SIGN, value: true },
     { type: pkcs11js.CKA_DECRYPT, value: false },
     { type: pkcs11js.CKA_UNWRAP, value: false },

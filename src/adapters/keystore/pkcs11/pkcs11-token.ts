@@ -5,7 +5,7 @@
 import pkcs11js from 'pkcs11js';
 import { ConfigError } from '../../../config.js';
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus } from '../../../ports/root-key-store.js';
+import type { BackendStatus, LatencyHistogram } from '../../../ports/root-key-store.js';
 import { CircuitBreaker, type CircuitState } from '../circuit-breaker.js';
 import { classifyPkcs11Error, pkcs11Code, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
 import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-module.js';
@@ -18,6 +18,8 @@ export interface Pkcs11TokenOptions {
   module: string;
   tokenLabel: string;
   pin: string;
+  /** Security officer PIN: only for setting up the transport key (runAsSecurityOfficer). */
+  soPin?: string;
   sessionPoolSize: number;
   /** How long a request waits for a free session before failing with Unavailable. */
   sessionWaitMs: number;
@@ -69,6 +71,9 @@ export interface TokenStatistics {
   sessionsWaiting: number;
 }
 
+/** Upper bounds (seconds) of the latency histogram: HSM calls take from ~0.1 ms to seconds (RSA-4096). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 interface Waiter {
   resolve: (session: Handle) => void;
   reject: (error: Error) => void;
@@ -91,6 +96,9 @@ export class Pkcs11Token {
   private handles = new Map<string, Handle>();
   private lastError: string | undefined;
   private readonly stats = { operations: 0, failures: 0, latencyMs: 0 };
+  private readonly latency = { sumSeconds: 0, counts: LATENCY_BUCKETS.map(() => 0) };
+  /** Outcome of the last health probe (undefined before the first). */
+  private lastProbeHealthy: boolean | undefined;
   private closed = false;
   private healthTimer: NodeJS.Timeout | undefined;
 
@@ -185,11 +193,42 @@ export class Pkcs11Token {
         this.forgetHandle(label, pkcs11js.CKO_SECRET_KEY);
         scope.require(label, pkcs11js.CKO_SECRET_KEY);
       });
-      return { name: this.name, kind: 'pkcs11', healthy: true, detail: this.describe() };
+      this.lastProbeHealthy = true;
+      return this.snapshot();
     } catch (error) {
+      this.lastProbeHealthy = false;
       const reason = error instanceof Error ? error.message : String(error);
-      return { name: this.name, kind: 'pkcs11', healthy: false, detail: `${this.describe()}; ${reason}` };
+      return { ...this.snapshot(), healthy: false, detail: `${this.describe()}; ${reason}` };
     }
+  }
+
+  /** The last known state, without touching the token (for metrics scrapes). */
+  snapshot(): BackendStatus {
+    const s = this.statistics();
+    const circuit = this.circuit;
+    return {
+      name: this.name,
+      kind: 'pkcs11',
+      healthy: this.lastProbeHealthy !== false && circuit === 'closed',
+      detail: this.describe(),
+      circuit,
+      sessions: {
+        inUse: s.sessionsInUse,
+        open: s.sessionsOpen,
+        max: this.options.sessionPoolSize,
+        waiting: s.sessionsWaiting,
+      },
+      calls: { total: s.operations + s.failures, failures: s.failures, latency: this.latencyHistogram() },
+    };
+  }
+
+  private latencyHistogram(): LatencyHistogram {
+    let cumulative = 0;
+    return {
+      count: this.stats.operations,
+      sumSeconds: this.latency.sumSeconds,
+      buckets: LATENCY_BUCKETS.map((le, i) => ({ le, count: (cumulative += this.latency.counts[i]!) })),
+    };
   }
 
   get circuit(): CircuitState {
@@ -203,6 +242,46 @@ export class Pkcs11Token {
       sessionsInUse: this.inUse,
       sessionsWaiting: this.waiters.length,
     };
+  }
+
+  /**
+   * Runs `operation` logged in as the security officer (CKA_TRUSTED can only be set by the SO), then
+   * logs out; the next operation logs the user in again. PKCS#11 login is per application and token,
+   * so this logs every session out: call it only while nothing else uses the token (init, start-up).
+   */
+  async runAsSecurityOfficer<T>(operation: (scope: SessionScope) => Promise<T> | T): Promise<T> {
+    const soPin = this.options.soPin;
+    if (soPin === undefined) {
+      throw new KmsError('Unavailable', `HSM backend ${this.name} has no security officer PIN (soPin)`);
+    }
+    return this.run(async (scope) => {
+      const { api, session } = scope;
+      try {
+        api.C_Logout(session);
+      } catch {
+        // Not logged in: nothing to undo.
+      }
+      this.loggedIn = false;
+      try {
+        api.C_Login(session, pkcs11js.CKU_SO, soPin);
+      } catch (error) {
+        // A refused SO PIN is the configuration's fault, not the token's: keep the circuit out of it.
+        throw new KmsError(
+          'Unavailable',
+          `HSM backend ${this.name} refused the security officer login (${pkcs11ErrorName(error)})`,
+          { cause: error },
+        );
+      }
+      try {
+        return await operation(scope);
+      } finally {
+        try {
+          api.C_Logout(session);
+        } catch {
+          // The session may be gone; the next operation logs in afresh anyway.
+        }
+      }
+    });
   }
 
   /** Mechanisms the token offers (for `keyhaven hsm init`). */
@@ -239,6 +318,10 @@ export class Pkcs11Token {
     this.breaker.success();
     this.stats.operations++;
     this.stats.latencyMs = this.stats.operations === 1 ? ms : this.stats.latencyMs * 0.9 + ms * 0.1;
+    const seconds = ms / 1000;
+    this.latency.sumSeconds += seconds;
+    const bucket = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+    if (bucket >= 0) this.latency.counts[bucket]!++;
   }
 
   private recordFailure(reason: string): void {

@@ -21,7 +21,7 @@ import type {
   RsaEncryptionAlgorithm,
   VersionRef,
 } from '../../../ports/key-backend.js';
-import type { BackendStatus, RootKeyStore } from '../../../ports/root-key-store.js';
+import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/root-key-store.js';
 import { MaterialCache, type CachedMaterial } from './material-cache.js';
 
 const cacheId = (keyId: string, version: number) => `${keyId}:${version}`;
@@ -105,8 +105,8 @@ export class SoftwareKeyBackend implements KeyBackend {
     this.cache.removeWhere((id) => id.startsWith(`${keyId}:`));
   }
 
-  async status(): Promise<BackendStatus[]> {
-    return this.root.status();
+  async status(options?: StatusOptions): Promise<BackendStatus[]> {
+    return this.root.status(options);
   }
 
   async close(): Promise<void> {

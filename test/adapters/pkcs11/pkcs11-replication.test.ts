@@ -1,0 +1,166 @@
+// Several PKCS#11 backends on two SoftHSM2 tokens, in process: the transport key set up by the SO,
+// the root key and every HSM key copied to both tokens (sensitive, not extractable), operations
+// served by the second token alone with the same results, and catch-up for a token that was away.
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  openPkcs11KeyStore,
+  type Pkcs11KeyStore,
+} from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
+import { REPLICATION_FILE } from '../../../src/adapters/keystore/pkcs11/pkcs11-replication.js';
+import type { KeyVersion } from '../../../src/domain/key.js';
+import type { KeySpec } from '../../../src/domain/key-spec.js';
+import type { VersionRef } from '../../../src/ports/key-backend.js';
+import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+
+describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
+  let fixture: Pkcs11Fixture;
+  let store: Pkcs11KeyStore;
+  let counter = 0;
+
+  const objectsOn = (index: number) =>
+    parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects'], fixture.hsm.tokens[index]));
+  const objectOn = (index: number, label: string) => objectsOn(index).find((o) => o.label === label);
+
+  async function createRef(keySpec: KeySpec): Promise<VersionRef> {
+    const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec);
+    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
+    return { keyId, keySpec, version };
+  }
+
+  /** Runs `work` with the first backend's circuit held open, so the second token serves it alone. */
+  async function onSecondOnly<T>(work: () => Promise<T>): Promise<T> {
+    const primary = store.backends.primary;
+    primary.breaker.failure();
+    expect(primary.circuit).toBe('open');
+    const before = store.backends.tokens[1]!.statistics().operations;
+    try {
+      const result = await work();
+      expect(store.backends.tokens[1]!.statistics().operations).toBeGreaterThan(before);
+      return result;
+    } finally {
+      primary.breaker.success();
+    }
+  }
+
+  beforeAll(async () => {
+    fixture = createPkcs11Fixture(2);
+    const config = fixture.config(fixture.hsm.tokens, { circuit: { failureThreshold: 1, openSeconds: 2 } });
+    store = await openPkcs11KeyStore(config, fixture.dataDir);
+  });
+  afterAll(async () => {
+    await store?.root.close();
+    fixture?.dispose();
+  });
+
+  it('sets up the transport key in both tokens: public, trusted, wrap/unwrap only, not extractable', () => {
+    expect(store.transportKey).toBe('created');
+    for (const index of [0, 1]) {
+      const transport = objectOn(index, 'keyhaven-transport');
+      expect(transport?.kind).toBe('Secret Key');
+      expect(transport?.flags).toEqual(expect.arrayContaining(['sensitive']));
+      expect(transport?.flags).not.toContain('extractable');
+    }
+  });
+
+  it('copies the root key to the second token and seals it on the first (sensitive, not extractable)', async () => {
+    for (const index of [0, 1]) {
+      const root = objectOn(index, 'keyhaven-root');
+      expect(root?.flags).toEqual(expect.arrayContaining(['sensitive']));
+      expect(root?.flags).not.toContain('extractable');
+      expect(() =>
+        fixture.hsm.pkcs11Tool(
+          ['--read-object', '--type', 'secrkey', '--label', 'keyhaven-root'],
+          fixture.hsm.tokens[index],
+        ),
+      ).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    }
+    const wrapped = await store.root.wrapKeyMaterial(Buffer.from('under the root'), 'key-r', 1);
+    const unwrapped = await onSecondOnly(() => store.root.unwrapKeyMaterial(wrapped, 'key-r', 1));
+    expect(unwrapped.toString()).toBe('under the root');
+  });
+
+  it('copies AES, HMAC, RSA and EC keys; the second token alone gives the same results', async () => {
+    const aes = await createRef('SYMMETRIC_DEFAULT');
+    const hmac = await createRef('HMAC_224');
+    const rsa = await createRef('RSA_2048');
+    const ec = await createRef('ECC_NIST_P384');
+    for (const ref of [aes, hmac, rsa, ec]) {
+      const label = `keyhaven/${ref.keyId}/v1`;
+      for (const index of [0, 1]) {
+        const object = objectOn(index, label);
+        expect(object, `${label} on token ${index + 1}`).toBeDefined();
+        expect(object?.flags).toContain('sensitive');
+        expect(object?.flags).not.toContain('extractable');
+      }
+    }
+    const iv = randomBytes(12);
+    const aad = Buffer.from('context');
+    const sealed = await store.backend.encrypt(aes, iv, Buffer.from('replicated'), aad);
+    const message = Buffer.from('same key everywhere');
+    const mac = await store.backend.mac(hmac, 'HMAC_SHA_224', message);
+    const opened = await onSecondOnly(async () => ({
+      plaintext: await store.backend.decrypt(aes, iv, sealed.ciphertext, sealed.tag, aad),
+      mac: await store.backend.mac(hmac, 'HMAC_SHA_224', message),
+      rsa: await store.backend.sign(rsa, 'RSASSA_PKCS1_V1_5_SHA_256', message, 'RAW'),
+      ec: await store.backend.sign(ec, 'ECDSA_SHA_384', message, 'RAW'),
+    }));
+    expect(opened.plaintext.toString()).toBe('replicated');
+    // SoftHSM's padded key wrap keeps the padding of the 28-byte HMAC key; HMAC pads keys with zeros.
+    expect(opened.mac).toEqual(mac);
+    const rsaPublic = createPublicKey({ key: rsa.version.publicKeySpki!, format: 'der', type: 'spki' });
+    expect(verify('sha256', message, rsaPublic, opened.rsa)).toBe(true);
+    const ecPublic = createPublicKey({ key: ec.version.publicKeySpki!, format: 'der', type: 'spki' });
+    expect(verify('sha384', message, { key: ecPublic, dsaEncoding: 'der' }, opened.ec)).toBe(true);
+  });
+
+  it('records what a token missed while it was away and copies it once the token is back', async () => {
+    const second = fixture.hsm.tokens[1]!;
+    const saved = join(fixture.dataDir, 'token-2-saved');
+    cpSync(second.directory(), saved, { recursive: true });
+    rmSync(second.directory(), { recursive: true, force: true });
+    // The probe notices the token is gone (SoftHSM serves cached objects until re-initialised).
+    const [, away] = await store.root.status();
+    expect(away).toMatchObject({ name: 'hsm-2', healthy: false });
+
+    const ref = await createRef('SYMMETRIC_DEFAULT');
+    const label = `keyhaven/${ref.keyId}/v1`;
+    const pending = JSON.parse(readFileSync(join(fixture.dataDir, REPLICATION_FILE), 'utf8')) as {
+      pending: { label: string; missing: string[] }[];
+    };
+    expect(pending.pending).toEqual([expect.objectContaining({ label, missing: ['hsm-2'] })]);
+    // Until every backend has it, the original stays extractable, but only under trusted keys.
+    expect(objectOn(0, label)?.flags).toContain('extractable');
+    expect((await store.root.status({ probe: false }))[1]?.pendingReplications).toBe(1);
+
+    cpSync(saved, second.directory(), { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    let statuses = await store.root.status();
+    for (let attempt = 0; attempt < 40 && statuses[1]?.pendingReplications !== 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await store.backends.replication?.catchUp();
+      statuses = await store.root.status();
+    }
+    expect(statuses[1]).toMatchObject({ healthy: true, pendingReplications: 0 });
+    expect(objectOn(1, label)?.flags).not.toContain('extractable');
+    expect(objectOn(0, label)?.flags).not.toContain('extractable');
+    const sealed = await store.backend.encrypt(
+      ref,
+      randomBytes(12),
+      Buffer.from('caught up'),
+      Buffer.alloc(0),
+    );
+    expect(sealed.tag).toHaveLength(16);
+  });
+
+  it('destroys a version on both tokens', async () => {
+    const ref = await createRef('ECC_NIST_P256');
+    const label = `keyhaven/${ref.keyId}/v1`;
+    await store.backend.destroyVersionMaterial(ref);
+    expect(objectOn(0, label)).toBeUndefined();
+    expect(objectOn(1, label)).toBeUndefined();
+  });
+});
