@@ -1,5 +1,10 @@
 // The Keyhaven SDK: `new KeyhavenClient({ endpoint, token })`, its types, and its error class.
 export { KeyhavenClient, isBatchError, type KeyhavenClientOptions } from './keyhaven-client.js';
 export { KeyhavenError, type KeyhavenErrorCode } from './errors.js';
-export { encryptKeyMaterialForImport, normalizeKeyMaterial } from './import-material.js';
+export {
+  encryptKeyMaterialForImport,
+  normalizeKeyMaterial,
+  wrappingAlgorithmFor,
+  type ImportWrappingAlgorithm,
+} from './import-material.js';
 export type * from './types.js';

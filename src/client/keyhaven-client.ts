@@ -1,7 +1,7 @@
 // KeyhavenClient: one typed method per REST endpoint of API.md (keys, cryptographic operations,
 // operations). Bytes in, bytes out; base64 and JSON stay on the wire.
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
-import { encryptKeyMaterialForImport } from './import-material.js';
+import { encryptKeyMaterialForImport, wrappingAlgorithmFor } from './import-material.js';
 import type {
   AliasEntry,
   AsymmetricDecryptInput,
@@ -213,10 +213,16 @@ export class KeyhavenClient {
     expiresAt?: string;
   }): Promise<KeyMetadata> {
     const parameters = await this.getImportParameters(input.keyId);
+    const wrappingAlgorithm = wrappingAlgorithmFor(input.keyMaterial);
     return this.importKeyMaterial({
       keyId: input.keyId,
       importToken: parameters.importToken,
-      encryptedKeyMaterial: encryptKeyMaterialForImport(parameters.wrappingPublicKey, input.keyMaterial),
+      encryptedKeyMaterial: encryptKeyMaterialForImport(
+        parameters.wrappingPublicKey,
+        input.keyMaterial,
+        wrappingAlgorithm,
+      ),
+      wrappingAlgorithm,
       keyMaterialType: input.keyMaterialType,
       expiresAt: input.expiresAt,
     });

@@ -130,6 +130,8 @@ export interface ImportKeyMaterialInput {
   /** Key material encrypted under the wrapping public key (see encryptKeyMaterialForImport). */
   encryptedKeyMaterial: Bytes;
   keyMaterialType?: KeyMaterialType;
+  /** RSAES_OAEP_SHA_256 (default; material up to 318 bytes) or RSA_AES_KEY_WRAP_SHA_256 (any size). */
+  wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256';
   expiresAt?: string;
 }
 

@@ -1,6 +1,7 @@
 // Key lifecycle: create, describe, list, update, enable/disable, rotate, schedule/cancel deletion,
 // aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md).
 import {
+  type KeyObject,
   createPrivateKey,
   createPublicKey,
   generateKeyPair as generateKeyPairCallback,
@@ -29,6 +30,7 @@ import {
 } from '../domain/key-spec.js';
 import { assertTransition, type KeyState } from '../domain/key-state.js';
 import { normalizeImportedMaterial, normalizeImportedPublicKey, zeroize } from '../crypto/key-material.js';
+import { aesKwpUnwrap } from '../crypto/keywrap.js';
 import { rsaOaepDecrypt } from '../crypto/rsa-oaep.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
@@ -73,10 +75,20 @@ export interface ListKeysInput {
 
 export type KeyMaterialType = 'SYMMETRIC' | 'PRIVATE_KEY' | 'PUBLIC_KEY';
 
+/**
+ * AWS's import wrapping algorithms. RSAES_OAEP_SHA_256 fits material of at most 318 bytes under the
+ * RSA-3072 wrapping key (symmetric keys, small public keys); RSA_AES_KEY_WRAP_SHA_256 carries any
+ * size: RSA-OAEP-SHA-256 of a fresh AES-256 key, followed by the material wrapped with AES-KWP
+ * (RFC 5649) under that key.
+ */
+export const IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'] as const;
+export type ImportWrappingAlgorithm = (typeof IMPORT_WRAPPING_ALGORITHMS)[number];
+
 export interface ImportKeyMaterialInput {
   importToken: string;
   encryptedKeyMaterial: Buffer;
   keyMaterialType?: KeyMaterialType;
+  wrappingAlgorithm?: ImportWrappingAlgorithm;
   /** When the imported material expires (AWS ImportKeyMaterial's ValidTo); kept as the key's expiresAt. */
   expiresAt?: string;
 }
@@ -373,9 +385,9 @@ export class KeyService {
     const wrappingKey = await this.root.unwrapKeyMaterial(token.wrappedPrivateKey, `import:${token.id}`, 0);
     let material: Buffer;
     try {
-      material = rsaOaepDecrypt(
+      material = unwrapImportedMaterial(
         createPrivateKey({ key: wrappingKey, format: 'der', type: 'pkcs8' }),
-        'RSAES_OAEP_SHA_256',
+        input.wrappingAlgorithm ?? 'RSAES_OAEP_SHA_256',
         input.encryptedKeyMaterial,
       );
     } catch {
@@ -507,6 +519,23 @@ export class KeyService {
       this.directory.invalidate(key.keyId);
     }
     return this.describe(next);
+  }
+}
+
+function unwrapImportedMaterial(
+  wrappingKey: KeyObject,
+  algorithm: ImportWrappingAlgorithm,
+  encrypted: Buffer,
+): Buffer {
+  if (algorithm === 'RSAES_OAEP_SHA_256') return rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted);
+  const modulusBytes = (wrappingKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
+  if (encrypted.length <= modulusBytes) throw new Error('no AES-KWP part');
+  const aesKey = rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted.subarray(0, modulusBytes));
+  try {
+    if (aesKey.length !== 32) throw new Error('the wrapped AES key must be 256 bits');
+    return aesKwpUnwrap(aesKey, encrypted.subarray(modulusBytes));
+  } finally {
+    zeroize(aesKey);
   }
 }
 

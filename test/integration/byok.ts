@@ -1,6 +1,7 @@
-// BYOK as a client does it: fetch import parameters, wrap the material with RSA-OAEP-SHA-256 under
-// the wrapping public key (node:crypto), and POST it with the import token.
-import { constants, publicEncrypt } from 'node:crypto';
+// BYOK as a client does it: fetch import parameters, wrap the material under the wrapping public key
+// (node:crypto: RSA-OAEP-SHA-256, or AWS's RSA_AES_KEY_WRAP_SHA_256 when the material does not fit
+// one OAEP block), and POST it with the import token.
+import { constants, createCipheriv, publicEncrypt, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { b64, expectSuccess, type Api, type ApiResponse } from './http.js';
 import { createKey } from './suite-server.js';
@@ -15,11 +16,28 @@ export async function getImportParameters(api: Api, keyId: string): Promise<Impo
   );
 }
 
-export function wrapForImport(parameters: ImportParametersReply, material: Buffer): Buffer {
-  return publicEncrypt(
-    { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-    material,
-  );
+/** RSA-OAEP-SHA-256 under the RSA-3072 wrapping key holds 384 - 2*32 - 2 bytes. */
+export const MAX_OAEP_IMPORT_BYTES = 318;
+
+export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256';
+
+export const wrappingAlgorithmFor = (material: Buffer): ImportWrappingAlgorithm =>
+  material.length <= MAX_OAEP_IMPORT_BYTES ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
+
+export function wrapForImport(
+  parameters: ImportParametersReply,
+  material: Buffer,
+  algorithm: ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256',
+): Buffer {
+  const oaep = (data: Buffer) =>
+    publicEncrypt(
+      { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      data,
+    );
+  if (algorithm === 'RSAES_OAEP_SHA_256') return oaep(material);
+  const aesKey = randomBytes(32);
+  const kwp = createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('A65959A6', 'hex'));
+  return Buffer.concat([oaep(aesKey), kwp.update(material), kwp.final()]);
 }
 
 export async function importMaterial(
@@ -29,10 +47,12 @@ export async function importMaterial(
   keyMaterialType?: KeyMaterialType,
 ): Promise<ApiResponse<KeyReply>> {
   const parameters = await getImportParameters(api, keyId);
+  const wrappingAlgorithm = wrappingAlgorithmFor(material);
   return api.post<KeyReply>(`/v1/keys/${keyId}/import`, {
     importToken: parameters.importToken,
-    encryptedKeyMaterial: b64(wrapForImport(parameters, material)),
+    encryptedKeyMaterial: b64(wrapForImport(parameters, material, wrappingAlgorithm)),
     ...(keyMaterialType ? { keyMaterialType } : {}),
+    ...(wrappingAlgorithm === 'RSAES_OAEP_SHA_256' ? {} : { wrappingAlgorithm }),
   });
 }
 

@@ -3,7 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { validationError } from '../../domain/errors.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
-import type { CreateKeyInput, KeyMaterialType, UpdateKeyInput } from '../../services/key-service.js';
+import {
+  IMPORT_WRAPPING_ALGORITHMS,
+  type CreateKeyInput,
+  type ImportWrappingAlgorithm,
+  type KeyMaterialType,
+  type UpdateKeyInput,
+} from '../../services/key-service.js';
 import { USAGE_OPERATIONS } from '../../services/usage-recorder.js';
 import {
   base64Bounded,
@@ -318,6 +324,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       importToken: string;
       encryptedKeyMaterial: string;
       keyMaterialType?: KeyMaterialType;
+      wrappingAlgorithm?: ImportWrappingAlgorithm;
       expiresAt?: string;
     };
   }>(
@@ -334,7 +341,9 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
           additionalProperties: false,
           properties: {
             importToken: { type: 'string', minLength: 1, maxLength: 256 },
-            encryptedKeyMaterial: base64Bounded(1024, 1),
+            // RSA_AES_KEY_WRAP carries a PKCS#8 RSA-4096 key (about 2.4 KB) after the 384-byte RSA block.
+            encryptedKeyMaterial: base64Bounded(8192, 1),
+            wrappingAlgorithm: enumOf(IMPORT_WRAPPING_ALGORITHMS),
             keyMaterialType: enumOf(['SYMMETRIC', 'PRIVATE_KEY', 'PUBLIC_KEY']),
             expiresAt: { type: 'string', format: 'date-time' },
           },
@@ -343,11 +352,13 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const { importToken, encryptedKeyMaterial, keyMaterialType, expiresAt } = request.body;
+      const { importToken, encryptedKeyMaterial, keyMaterialType, wrappingAlgorithm, expiresAt } =
+        request.body;
       const key = await keys.importKeyMaterial(request.params.keyId, {
         importToken,
         encryptedKeyMaterial: fromB64(encryptedKeyMaterial),
         keyMaterialType,
+        wrappingAlgorithm,
         expiresAt,
       });
       return { key: keyView(key) };
