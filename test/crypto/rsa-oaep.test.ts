@@ -120,8 +120,7 @@ describe('RSAES-OAEP', () => {
     );
   });
 
-  const opensslAvailable = spawnSync('openssl', ['version']).status === 0;
-  it.skipIf(!opensslAvailable)('interoperates with openssl pkeyutl for both OAEP hashes', () => {
+  it('interoperates with openssl pkeyutl for both OAEP hashes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyhaven-oaep-'));
     try {
       writeFileSync(join(dir, 'priv.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));

@@ -118,61 +118,70 @@ describe.each(keyStoreProfiles)('restarts and start-up ($name key store)', (prof
     });
   });
 
-  describe.runIf(profile.passphraseSealedRootKey)('sealed root key', () => {
-    let server: TestServer;
+  // Only the software store seals its root key under a passphrase; the pkcs11 root lives in the token.
+  if (profile.passphraseSealedRootKey)
+    describe('sealed root key', () => {
+      let server: TestServer;
 
-    afterAll(async () => {
-      await server?.dispose();
-    });
-
-    it('a wrong or missing passphrase refuses to start with a clear message; the right one opens the keys', async () => {
-      server = await startServer({ env: { ...profile.env, KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE } });
-      const api = new Api(server.url, server.token);
-      const rootKeyFile = JSON.parse(readFileSync(join(server.dataDir, 'root-key.json'), 'utf8')) as {
-        sealed: boolean;
-      };
-      expect(rootKeyFile.sealed).toBe(true);
-      const key = await createKey(api);
-      const sealed = await api.ok<EncryptReply>('POST', '/v1/encrypt', {
-        keyId: key.keyId,
-        plaintext: b64('sealed root'),
+      afterAll(async () => {
+        await server?.dispose();
       });
-      await server.stop();
 
-      const base = { ...profile.env, KEYHAVEN_DATA_DIR: server.dataDir, KEYHAVEN_ADMIN_TOKEN: server.token };
-      const wrong = await startExpectingFailure({ ...base, KEYHAVEN_ROOT_PASSPHRASE: 'not the passphrase' });
-      expect(wrong.code, wrong.output).not.toBe(0);
-      expect(wrong.code, wrong.output).not.toBeNull();
-      expect(wrong.output).toMatch(/passphrase is wrong/);
-      expect(wrong.output).not.toContain('not the passphrase');
+      it('a wrong or missing passphrase refuses to start with a clear message; the right one opens the keys', async () => {
+        server = await startServer({ env: { ...profile.env, KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE } });
+        const api = new Api(server.url, server.token);
+        const rootKeyFile = JSON.parse(readFileSync(join(server.dataDir, 'root-key.json'), 'utf8')) as {
+          sealed: boolean;
+        };
+        expect(rootKeyFile.sealed).toBe(true);
+        const key = await createKey(api);
+        const sealed = await api.ok<EncryptReply>('POST', '/v1/encrypt', {
+          keyId: key.keyId,
+          plaintext: b64('sealed root'),
+        });
+        await server.stop();
 
-      const missing = await startExpectingFailure(base);
-      expect(missing.code, missing.output).not.toBe(0);
-      expect(missing.code, missing.output).not.toBeNull();
-      expect(missing.output).toMatch(/sealed; set KEYHAVEN_ROOT_PASSPHRASE/);
+        const base = {
+          ...profile.env,
+          KEYHAVEN_DATA_DIR: server.dataDir,
+          KEYHAVEN_ADMIN_TOKEN: server.token,
+        };
+        const wrong = await startExpectingFailure({
+          ...base,
+          KEYHAVEN_ROOT_PASSPHRASE: 'not the passphrase',
+        });
+        expect(wrong.code, wrong.output).not.toBe(0);
+        expect(wrong.code, wrong.output).not.toBeNull();
+        expect(wrong.output).toMatch(/passphrase is wrong/);
+        expect(wrong.output).not.toContain('not the passphrase');
 
-      await server.restart();
-      const opened = await api.ok<DecryptReply>('POST', '/v1/decrypt', { ciphertext: sealed.ciphertext });
-      expect(opened.plaintext).toBe(b64('sealed root'));
+        const missing = await startExpectingFailure(base);
+        expect(missing.code, missing.output).not.toBe(0);
+        expect(missing.code, missing.output).not.toBeNull();
+        expect(missing.output).toMatch(/sealed; set KEYHAVEN_ROOT_PASSPHRASE/);
+
+        await server.restart();
+        const opened = await api.ok<DecryptReply>('POST', '/v1/decrypt', { ciphertext: sealed.ciphertext });
+        expect(opened.plaintext).toBe(b64('sealed root'));
+      });
+
+      it('a passphrase on an unsealed data directory, or one under 8 characters, refuses to start', async () => {
+        const unsealed = await startServer({ env: profile.env });
+        await unsealed.stop();
+        const base = {
+          ...profile.env,
+          KEYHAVEN_DATA_DIR: unsealed.dataDir,
+          KEYHAVEN_ADMIN_TOKEN: unsealed.token,
+        };
+        const late = await startExpectingFailure({ ...base, KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE });
+        expect(late.code, late.output).not.toBe(0);
+        expect(late.output).toMatch(/not sealed/);
+        const short = await startExpectingFailure({ ...base, KEYHAVEN_ROOT_PASSPHRASE: 'short' });
+        expect(short.code, short.output).not.toBe(0);
+        expect(short.output).toMatch(/at least 8 characters/);
+        await unsealed.dispose();
+      });
     });
-
-    it('a passphrase on an unsealed data directory, or one under 8 characters, refuses to start', async () => {
-      const unsealed = await startServer({ env: profile.env });
-      await unsealed.stop();
-      const base = {
-        ...profile.env,
-        KEYHAVEN_DATA_DIR: unsealed.dataDir,
-        KEYHAVEN_ADMIN_TOKEN: unsealed.token,
-      };
-      const late = await startExpectingFailure({ ...base, KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE });
-      expect(late.code, late.output).not.toBe(0);
-      expect(late.output).toMatch(/not sealed/);
-      const short = await startExpectingFailure({ ...base, KEYHAVEN_ROOT_PASSPHRASE: 'short' });
-      expect(short.code, short.output).not.toBe(0);
-      expect(short.output).toMatch(/at least 8 characters/);
-      await unsealed.dispose();
-    });
-  });
 
   describe('bootstrap admin key', () => {
     let server: TestServer;
