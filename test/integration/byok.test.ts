@@ -2,18 +2,26 @@
 // (symmetric, HMAC, private keys, verify-only public keys), single-use tokens and refusals. Imported
 // known material lets node:crypto check the server's HMAC, AES-KWP and HKDF independently.
 import {
+  constants,
   createDecipheriv,
   createHmac,
   createPublicKey,
   generateKeyPairSync,
   hkdfSync,
+  publicEncrypt,
   randomBytes,
   randomUUID,
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createImportedKey, getImportParameters, importMaterial, wrapForImport } from './byok.js';
+import {
+  createImportedKey,
+  getImportParameters,
+  importMaterial,
+  wrapForImport,
+  wrappingAlgorithmFor,
+} from './byok.js';
 import { b64, expectError, unb64, type Api } from './http.js';
 import { keyStoreProfiles } from './profiles.js';
 import { createKey, serverErrorLines, startSuiteServer, type SuiteServer } from './suite-server.js';
@@ -232,6 +240,46 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
         expect(
           nodeVerify(hash, message, { key: publicKey, dsaEncoding: 'der' }, unb64(signed.signature)),
         ).toBe(true);
+      },
+    );
+
+    it.each([
+      ['RSA_2048', 2048, 'ENCRYPT_DECRYPT'],
+      ['RSA_4096', 4096, 'SIGN_VERIFY'],
+    ] as const)(
+      'imports a %s PKCS#8 private key with RSA_AES_KEY_WRAP_SHA_256 (too large for one OAEP block)',
+      async (keySpec, modulusLength, keyUsage) => {
+        const pair = generateKeyPairSync('rsa', {
+          modulusLength,
+          privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+          publicKeyEncoding: { type: 'spki', format: 'der' },
+        });
+        expect(wrappingAlgorithmFor(pair.privateKey)).toBe('RSA_AES_KEY_WRAP_SHA_256');
+        const key = await createImportedKey(api, { keySpec, keyUsage }, pair.privateKey);
+        const { spki } = await api.ok<PublicKeyReply>('GET', `/v1/keys/${key.keyId}/public-key`);
+        expect(unb64(spki)).toEqual(pair.publicKey);
+        const publicKey = createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' });
+        if (keyUsage === 'SIGN_VERIFY') {
+          const message = Buffer.from('signed by an imported RSA key');
+          const signed = await api.ok<SignReply>('POST', '/v1/sign', {
+            keyId: key.keyId,
+            message: b64(message),
+            algorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+          });
+          expect(nodeVerify('sha256', message, publicKey, unb64(signed.signature))).toBe(true);
+        } else {
+          const secret = Buffer.from('only the imported private key opens this');
+          const ciphertext = publicEncrypt(
+            { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+            secret,
+          );
+          const opened = await api.ok<{ plaintext: string }>('POST', '/v1/asymmetric/decrypt', {
+            keyId: key.keyId,
+            ciphertext: b64(ciphertext),
+            algorithm: 'RSAES_OAEP_SHA_256',
+          });
+          expect(unb64(opened.plaintext)).toEqual(secret);
+        }
       },
     );
 
