@@ -75,6 +75,15 @@ describe.each(keyStoreProfiles)('robustness of the REST API ($name key store)', 
       expectError(await api.request('POST', '/v1/encrypt', { raw }), 400, 'ValidationError');
     });
 
+    it('an empty body is no body: POST /v1/keys creates a default key, enable with a JSON type works', async () => {
+      const created = await api.request('POST', '/v1/keys', { raw: '' });
+      expect(created.status).toBe(201);
+      const { keyId, keySpec } = (created.body as { key: { keyId: string; keySpec: string } }).key;
+      expect(keySpec).toBe('SYMMETRIC_DEFAULT');
+      const enabled = await api.request('POST', `/v1/keys/${keyId}/disable`, { raw: '' });
+      expect(enabled.status).toBe(200);
+    });
+
     it('a body that is not JSON answers 415 ValidationError', async () => {
       const response = await api.request('POST', '/v1/encrypt', {
         raw: 'plaintext=hello',

@@ -94,6 +94,9 @@ export async function buildRestApp(
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // An empty body is no body, whatever its declared type: `POST .../enable` with a JSON content
+    // type and nothing in it is a valid request, not malformed JSON.
+    if (request.headers['content-length'] === '0') delete request.headers['content-type'];
     if (request.url.startsWith('/v1/') || request.url === '/v1') {
       request.principal = await keyhaven.auth.authenticate(request.headers.authorization);
     }

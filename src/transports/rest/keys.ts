@@ -37,6 +37,10 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     '/v1/keys',
     {
       config: { action: 'CreateKey' },
+      // Every field is optional, so no body at all creates a SYMMETRIC_DEFAULT key (as AWS CreateKey).
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: tagSchema,
         summary: 'Create a key',
