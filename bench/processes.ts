@@ -1,0 +1,180 @@
+// Child processes of the benchmark: a real Keyhaven server (the compiled CLI, as `keyhaven server`)
+// on a temporary data directory, and the bare-Fastify baseline. Mirrors test/helpers/server.ts,
+// which is not compiled into dist/.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** The repository root: the nearest directory above this file holding package.json. */
+export function repoRoot(): string {
+  let dir = import.meta.dirname;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bin', 'keyhaven.js'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the repository root above ${import.meta.dirname}`);
+    dir = parent;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface BenchProcess {
+  name: string;
+  url: string;
+  host: string;
+  port: number;
+  pid: number;
+  output(): string;
+  /** CPU time (user + system, ms) the process has used so far, or undefined where /proc is missing. */
+  cpuTimeMs(): number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface KeyhavenProcess extends BenchProcess {
+  token: string;
+  dataDir: string;
+}
+
+export interface SpawnOptions {
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
+  nodeFlags?: string[];
+}
+
+export async function startKeyhaven(options: SpawnOptions = {}): Promise<KeyhavenProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-bench-'));
+  const port = await freePort();
+  const token = `khk_bench_${randomBytes(16).toString('hex')}`;
+  const baseEnv = { ...process.env };
+  for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
+  const env = {
+    ...baseEnv,
+    KEYHAVEN_DATA_DIR: dataDir,
+    KEYHAVEN_HOST: '127.0.0.1',
+    KEYHAVEN_PORT: String(port),
+    KEYHAVEN_ADMIN_TOKEN: token,
+    KEYHAVEN_LOG_LEVEL: 'warn',
+  };
+  const cli = join(repoRoot(), 'bin', 'keyhaven.js');
+  const proc = await launch('keyhaven', [...(options.nodeFlags ?? []), cli, 'server'], env, port);
+  return {
+    ...proc,
+    token,
+    dataDir,
+    async stop() {
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startBaseline(options: SpawnOptions = {}): Promise<BenchProcess> {
+  const port = await freePort();
+  const script = join(import.meta.dirname, 'baseline-server.js');
+  if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build" first`);
+  return launch(
+    'baseline',
+    [...(options.nodeFlags ?? []), script],
+    {
+      ...process.env,
+      BENCH_BASELINE_PORT: String(port),
+    },
+    port,
+  );
+}
+
+async function launch(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+): Promise<BenchProcess> {
+  const host = '127.0.0.1';
+  const url = `http://${host}:${port}`;
+  let output = '';
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitUntilReady(url, child, () => output);
+  const pid = child.pid!;
+  return {
+    name,
+    url,
+    host,
+    port,
+    pid,
+    output: () => output,
+    cpuTimeMs: () => cpuTimeMs(pid),
+    stop: () => stopChild(child),
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    // Generous: a server started with --cpu-prof writes its profile on the way out.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`${url}: process exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${url}: not ready within 30 s:\n${output()}`);
+}
+
+let clockTicks: number | undefined;
+
+/** utime + stime from /proc/<pid>/stat, in ms (Linux only). */
+function cpuTimeMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at "state" (field 3).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    clockTicks ??= readClockTicks();
+    return (ticks / clockTicks) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+function readClockTicks(): number {
+  try {
+    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(value) && value > 0 ? value : 100;
+  } catch {
+    return 100;
+  }
+}
+
+export const resolveFromRoot = (...parts: string[]) => resolve(repoRoot(), ...parts);

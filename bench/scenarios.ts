@@ -1,0 +1,193 @@
+// The measured operations: key setup over the real REST API, a one-request correctness check per
+// operation, and the pre-encoded requests the load generator replays.
+import { randomBytes } from 'node:crypto';
+import { encodeRequest } from './load.js';
+import type { BenchProcess, KeyhavenProcess } from './processes.js';
+
+export const OPERATIONS = ['baseline', 'encrypt', 'decrypt', 'datakey', 'sign', 'create-key'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export interface Scenario {
+  operation: Operation;
+  description: string;
+  target: BenchProcess;
+  method: 'POST';
+  path: string;
+  headers: Record<string, string>;
+  bodies: unknown[];
+  expectStatus: number;
+  /** Fields every successful response body must have. */
+  expectFields: string[];
+}
+
+/** Distinct payloads per operation, so requests are not byte-for-byte identical. */
+const POOL_SIZE = 16;
+const CONTEXT = { purpose: 'benchmark', tenant: 'acme' };
+
+type Json = Record<string, unknown>;
+
+async function call(
+  process: BenchProcess,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; json: Json }> {
+  const response = await fetch(`${process.url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  let json: Json = {};
+  try {
+    json = JSON.parse(text) as Json;
+  } catch {
+    json = { raw: text };
+  }
+  return { status: response.status, json };
+}
+
+async function must(
+  process: BenchProcess,
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+  status = 200,
+): Promise<Json> {
+  const result = await call(process, 'POST', path, headers, body);
+  if (result.status !== status) {
+    throw new Error(`setup: POST ${path} returned ${result.status}: ${JSON.stringify(result.json)}`);
+  }
+  return result.json;
+}
+
+const b64 = (bytes: Buffer) => bytes.toString('base64');
+
+/** Creates the benchmark keys and builds every scenario. */
+export async function buildScenarios(keyhaven: KeyhavenProcess, baseline: BenchProcess): Promise<Scenario[]> {
+  const auth = { Authorization: `Bearer ${keyhaven.token}` };
+  const created = await must(keyhaven, '/v1/keys', auth, { keySpec: 'SYMMETRIC_DEFAULT' }, 201);
+  const symmetricKeyId = (created.key as Json).keyId as string;
+  const signing = await must(
+    keyhaven,
+    '/v1/keys',
+    auth,
+    { keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' },
+    201,
+  );
+  const signingKeyId = (signing.key as Json).keyId as string;
+
+  const plaintexts = Array.from({ length: POOL_SIZE }, () => b64(randomBytes(256)));
+  const ciphertexts: string[] = [];
+  for (const plaintext of plaintexts) {
+    const sealed = await must(keyhaven, '/v1/encrypt', auth, {
+      keyId: symmetricKeyId,
+      plaintext,
+      context: CONTEXT,
+    });
+    ciphertexts.push(sealed.ciphertext as string);
+  }
+  // Round trip once: the decrypt scenario must measure real work, not an error path.
+  const opened = await must(keyhaven, '/v1/decrypt', auth, { ciphertext: ciphertexts[0], context: CONTEXT });
+  if (opened.plaintext !== plaintexts[0]) throw new Error('setup: decrypt did not return the plaintext');
+
+  const keyhavenScenario = (
+    operation: Operation,
+    description: string,
+    path: string,
+    bodies: unknown[],
+    expectFields: string[],
+    expectStatus = 200,
+  ): Scenario => ({
+    operation,
+    description,
+    target: keyhaven,
+    method: 'POST',
+    path,
+    headers: auth,
+    bodies,
+    expectStatus,
+    expectFields,
+  });
+
+  return [
+    {
+      operation: 'baseline',
+      description: 'bare Fastify POST /echo, encrypt-shaped body',
+      target: baseline,
+      method: 'POST',
+      path: '/echo',
+      headers: { Authorization: `Bearer ${keyhaven.token}` },
+      bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+      expectStatus: 200,
+      expectFields: ['keyId', 'length'],
+    },
+    keyhavenScenario(
+      'encrypt',
+      'POST /v1/encrypt, 256-byte plaintext with a context',
+      '/v1/encrypt',
+      plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+      ['keyId', 'keyVersion', 'ciphertext'],
+    ),
+    keyhavenScenario(
+      'decrypt',
+      'POST /v1/decrypt of those ciphertexts',
+      '/v1/decrypt',
+      ciphertexts.map((ciphertext) => ({ ciphertext, context: CONTEXT })),
+      ['keyId', 'keyVersion', 'plaintext'],
+    ),
+    keyhavenScenario(
+      'datakey',
+      'POST /v1/datakey AES_256 with a context',
+      '/v1/datakey',
+      [{ keyId: symmetricKeyId, keySpec: 'AES_256', context: CONTEXT }],
+      ['keyId', 'ciphertext', 'plaintext'],
+    ),
+    keyhavenScenario(
+      'sign',
+      'POST /v1/sign ECDSA_SHA_256 (P-256), RAW 256-byte message',
+      '/v1/sign',
+      plaintexts.map((message) => ({
+        keyId: signingKeyId,
+        message,
+        messageType: 'RAW',
+        algorithm: 'ECDSA_SHA_256',
+      })),
+      ['keyId', 'signature'],
+    ),
+    keyhavenScenario(
+      'create-key',
+      'POST /v1/keys SYMMETRIC_DEFAULT',
+      '/v1/keys',
+      [{ keySpec: 'SYMMETRIC_DEFAULT' }],
+      ['key'],
+      201,
+    ),
+  ];
+}
+
+/** Sends one request of the scenario and checks its status and response fields. */
+export async function preflight(scenario: Scenario): Promise<void> {
+  const result = await call(
+    scenario.target,
+    scenario.method,
+    scenario.path,
+    scenario.headers,
+    scenario.bodies[0],
+  );
+  const missing = scenario.expectFields.filter((field) => !(field in result.json));
+  if (result.status !== scenario.expectStatus || missing.length > 0) {
+    throw new Error(
+      `${scenario.operation}: expected ${scenario.expectStatus} with ${scenario.expectFields.join(', ')}, ` +
+        `got ${result.status}: ${JSON.stringify(result.json).slice(0, 300)}`,
+    );
+  }
+}
+
+export function encodeScenario(scenario: Scenario): Buffer[] {
+  const { host, port } = scenario.target;
+  return scenario.bodies.map((body) =>
+    encodeRequest(scenario.method, host, port, scenario.path, scenario.headers, body),
+  );
+}
