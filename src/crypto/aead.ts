@@ -34,7 +34,9 @@ export function aesGcmEncrypt(
   if (iv.length !== AES_GCM_IV_LENGTH) throw new KmsError('Internal', 'AES-GCM IV must be 12 bytes');
   const cipher = createCipheriv(cipherName, key, iv, { authTagLength: AES_GCM_TAG_LENGTH });
   cipher.setAAD(aad);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  // GCM is a stream mode: update() returns every byte and final() none, so no concatenation.
+  const ciphertext = cipher.update(plaintext);
+  cipher.final();
   return { iv, ciphertext, tag: cipher.getAuthTag() };
 }
 

@@ -41,7 +41,7 @@ export function bytesToUuid(bytes: Buffer): string {
 export function encodeHeader(header: CiphertextHeader): Buffer {
   const out = Buffer.alloc(CIPHERTEXT_HEADER_LENGTH);
   out[0] = CIPHERTEXT_FORMAT_V1;
-  uuidToBytes(header.keyId).copy(out, 1);
+  out.write(header.keyId.replaceAll('-', ''), 1, 16, 'hex');
   out.writeUInt32BE(header.keyVersion, 17);
   out[21] = header.algorithm;
   header.iv.copy(out, 22);

@@ -7,21 +7,34 @@ export type EncryptionContext = Record<string, string>;
 export const MAX_CONTEXT_BYTES = 8192;
 
 export function encodeContext(context: EncryptionContext | undefined): Buffer {
-  if (!context) return Buffer.alloc(0);
-  const entries = Object.entries(context).map(
-    ([key, value]) => [Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8')] as const,
-  );
-  entries.sort(([a], [b]) => Buffer.compare(a, b));
-  const parts: Buffer[] = [];
-  for (const [key, value] of entries) {
-    const header = Buffer.alloc(8);
-    header.writeUInt32BE(key.length, 0);
-    header.writeUInt32BE(value.length, 4);
-    parts.push(header.subarray(0, 4), key, header.subarray(4), value);
-  }
-  const encoded = Buffer.concat(parts);
-  if (encoded.length > MAX_CONTEXT_BYTES) {
+  if (!context) return EMPTY;
+  const keys = Object.keys(context);
+  if (keys.length === 0) return EMPTY;
+  // Sorting by UTF-16 code units differs from UTF-8 byte order only above U+FFFF vs U+E000-U+FFFF;
+  // sort by the encoded bytes, as the format says, but skip the work for the common ASCII case.
+  const ascii = keys.every((k) => /^[\x00-\x7f]*$/.test(k));
+  const ordered = ascii
+    ? keys.sort()
+    : keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  let size = 0;
+  for (const key of ordered)
+    size += 8 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(context[key]!, 'utf8');
+  if (size > MAX_CONTEXT_BYTES)
     throw validationError(`encryption context exceeds ${MAX_CONTEXT_BYTES} bytes`);
+  const encoded = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const key of ordered) {
+    offset = writeField(encoded, offset, key);
+    offset = writeField(encoded, offset, context[key]!);
   }
   return encoded;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A 32-bit big-endian length, then the UTF-8 bytes. */
+function writeField(target: Buffer, offset: number, text: string): number {
+  const length = target.write(text, offset + 4, 'utf8');
+  target.writeUInt32BE(length, offset);
+  return offset + 4 + length;
 }

@@ -26,6 +26,7 @@ import {
 import { assertUsable, type KeyOperationKind } from '../domain/key-state.js';
 import { generateKeyMaterial, publicKeyFromSpki, zeroize } from '../crypto/key-material.js';
 import { rsaOaepEncrypt, rsaOaepMaxPlaintext } from '../crypto/rsa-oaep.js';
+import { pooledRandomBytes } from '../crypto/random-pool.js';
 import { verifySignature } from '../crypto/signature.js';
 import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
@@ -336,7 +337,7 @@ export class CryptoService {
   private async seal(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
-    const iv = randomBytes(12);
+    const iv = pooledRandomBytes(12);
     const header = encodeHeader({
       keyId: key.keyId,
       keyVersion: ref.version.version,
@@ -391,14 +392,16 @@ export class CryptoService {
   }
 
   private async usable(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<UsableKey> {
-    const key = await this.directory.getKey(reference);
+    // Cached records are used without a promise round trip: this is every request's hot path.
+    const key = this.directory.peekKey(reference) ?? (await this.directory.getKey(reference));
     assertUsable(key, kind, this.clock.now());
     assertUsage(key, usage);
     return { key, ref: await this.versionRef(key, key.currentVersion) };
   }
 
   private async versionRef(key: Key, version: number): Promise<VersionRef> {
-    return { keyId: key.keyId, keySpec: key.keySpec, version: await this.directory.getVersion(key, version) };
+    const found = this.directory.peekVersion(key, version) ?? (await this.directory.getVersion(key, version));
+    return { keyId: key.keyId, keySpec: key.keySpec, version: found };
   }
 
   private publicKeyOf(ref: VersionRef) {

@@ -37,6 +37,16 @@ export class KeyDirectory {
     throw validationError('keyId must be a key id (UUID), alias/<name> or kh:<tenant>:key/<uuid>');
   }
 
+  /** The cached record of a key named by its id, if fresh; never touches the store. */
+  peekKey(reference: string): Key | undefined {
+    const cached = this.keys.get(reference);
+    return cached && cached.until > Date.now() ? cached.key : undefined;
+  }
+
+  peekVersion(key: Key, version: number): KeyVersion | undefined {
+    return this.versions.get(`${key.keyId}:${version}`);
+  }
+
   async getKey(reference: string): Promise<Key> {
     const keyId = await this.resolveKeyId(reference);
     const cached = this.keys.get(keyId);

@@ -61,7 +61,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId, plaintext, context } = request.body;
-      const result = await crypto.encrypt(keyId, fromB64(plaintext), context);
+      const result = await crypto.encrypt(keyId, fromB64(plaintext, 'plaintext'), context);
       return { keyId: result.keyId, keyVersion: result.keyVersion, ciphertext: b64(result.ciphertext) };
     },
   );
@@ -74,7 +74,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { ciphertext, context, keyId } = request.body;
-      const result = await crypto.decrypt(fromB64(ciphertext), context, keyId);
+      const result = await crypto.decrypt(fromB64(ciphertext, 'ciphertext'), context, keyId);
       return { keyId: result.keyId, keyVersion: result.keyVersion, plaintext: b64(result.plaintext) };
     },
   );
@@ -113,7 +113,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     async (request) => {
       const { ciphertext, context, destinationKeyId, destinationContext } = request.body;
       const result = await crypto.reencrypt(
-        fromB64(ciphertext),
+        fromB64(ciphertext, 'ciphertext'),
         context,
         destinationKeyId,
         destinationContext,
@@ -141,7 +141,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
       const results = await crypto.encryptBatch(
         request.body.items.map((i) => ({
           keyId: i.keyId,
-          plaintext: fromB64(i.plaintext),
+          plaintext: fromB64(i.plaintext, 'plaintext'),
           context: i.context,
         })),
       );
@@ -171,7 +171,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     async (request) => {
       const results = await crypto.decryptBatch(
         request.body.items.map((i) => ({
-          ciphertext: fromB64(i.ciphertext),
+          ciphertext: fromB64(i.ciphertext, 'ciphertext'),
           context: i.context,
           keyId: i.keyId,
         })),
@@ -276,7 +276,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, message, messageType: type, algorithm } = request.body;
-      const result = await crypto.sign(id, fromB64(message), algorithm, type);
+      const result = await crypto.sign(id, fromB64(message, 'message'), algorithm, type);
       return { ...result, signature: b64(result.signature) };
     },
   );
@@ -305,7 +305,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, message, messageType: type, algorithm, signature } = request.body;
-      return crypto.verify(id, fromB64(message), fromB64(signature), algorithm, type);
+      return crypto.verify(id, fromB64(message, 'message'), fromB64(signature, 'signature'), algorithm, type);
     },
   );
 
@@ -323,7 +323,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, message, algorithm } = request.body;
-      const result = await crypto.generateMac(id, fromB64(message), algorithm);
+      const result = await crypto.generateMac(id, fromB64(message, 'message'), algorithm);
       return { ...result, mac: b64(result.mac) };
     },
   );
@@ -341,7 +341,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, message, algorithm, mac } = request.body;
-      return crypto.verifyMac(id, fromB64(message), fromB64(mac), algorithm);
+      return crypto.verifyMac(id, fromB64(message, 'message'), fromB64(mac, 'mac'), algorithm);
     },
   );
 
@@ -362,7 +362,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, plaintext, algorithm } = request.body;
-      const result = await crypto.asymmetricEncrypt(id, fromB64(plaintext), algorithm);
+      const result = await crypto.asymmetricEncrypt(id, fromB64(plaintext, 'plaintext'), algorithm);
       return { ...result, ciphertext: b64(result.ciphertext) };
     },
   );
@@ -384,7 +384,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
     },
     async (request) => {
       const { keyId: id, ciphertext, algorithm } = request.body;
-      const result = await crypto.asymmetricDecrypt(id, fromB64(ciphertext), algorithm);
+      const result = await crypto.asymmetricDecrypt(id, fromB64(ciphertext, 'ciphertext'), algorithm);
       return { ...result, plaintext: b64(result.plaintext) };
     },
   );
@@ -404,7 +404,10 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
       },
     },
     async (request) => {
-      const result = await crypto.wrapKey(request.body.keyId, fromB64(request.body.keyMaterial));
+      const result = await crypto.wrapKey(
+        request.body.keyId,
+        fromB64(request.body.keyMaterial, 'keyMaterial'),
+      );
       return { ...result, wrappedKey: b64(result.wrappedKey) };
     },
   );
@@ -424,7 +427,10 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
       },
     },
     async (request) => {
-      const result = await crypto.unwrapKey(request.body.keyId, fromB64(request.body.wrappedKey));
+      const result = await crypto.unwrapKey(
+        request.body.keyId,
+        fromB64(request.body.wrappedKey, 'wrappedKey'),
+      );
       return { ...result, keyMaterial: b64(result.keyMaterial) };
     },
   );
@@ -451,7 +457,7 @@ export function registerCryptoRoutes(app: FastifyInstance, keyhaven: Keyhaven): 
         id,
         context,
         length,
-        salt === undefined ? undefined : fromB64(salt),
+        salt === undefined ? undefined : fromB64(salt, 'salt'),
       );
       return { ...result, derivedKey: b64(result.derivedKey) };
     },

@@ -360,7 +360,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         request.body;
       const key = await keys.importKeyMaterial(request.params.keyId, {
         importToken,
-        encryptedKeyMaterial: fromB64(encryptedKeyMaterial),
+        encryptedKeyMaterial: fromB64(encryptedKeyMaterial, 'encryptedKeyMaterial'),
         keyMaterialType,
         wrappingAlgorithm,
         expiresAt,

@@ -56,11 +56,19 @@ export function createRestMetrics(
     },
   });
   registerBackendGauges(registry, backendStatistics);
+  const counters = new Map<string, ReturnType<typeof requests.labels>>();
+  const histograms = new Map<string, ReturnType<typeof latency.labels>>();
   return {
     registry,
     observe(action, statusCode, seconds) {
-      requests.inc({ action, status: String(statusCode) });
-      latency.observe({ action }, seconds);
+      // Label children are cached: resolving labels per call showed up on the encrypt hot path.
+      const key = `${action} ${statusCode}`;
+      let counter = counters.get(key);
+      if (!counter) counters.set(key, (counter = requests.labels(action, String(statusCode))));
+      let histogram = histograms.get(action);
+      if (!histogram) histograms.set(action, (histogram = latency.labels(action)));
+      counter.inc();
+      histogram.observe(seconds);
     },
   };
 }
