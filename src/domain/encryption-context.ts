@@ -11,8 +11,8 @@ export function encodeContext(context: EncryptionContext | undefined): Buffer {
   const keys = Object.keys(context);
   if (keys.length === 0) return EMPTY;
   // Sorting by UTF-16 code units differs from UTF-8 byte order only above U+FFFF vs U+E000-U+FFFF;
-  // sort by the encoded bytes, as the format says, but skip the work for the common ASCII case.
-  const ascii = keys.every((k) => /^[\x00-\x7f]*$/.test(k));
+  // sort by the encoded bytes, as the format says, but skip the work for printable ASCII keys.
+  const ascii = keys.every((k) => /^[\x20-\x7e]*$/.test(k));
   const ordered = ascii
     ? keys.sort()
     : keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));

@@ -138,7 +138,7 @@ export async function buildRestApp(
     });
   });
 
-  registerOperationsRoutes(app, keyhaven, metrics.registry);
+  registerOperationsRoutes(app, keyhaven, metrics);
   registerKeyRoutes(app, keyhaven);
   registerAliasRoutes(app, keyhaven);
   registerCryptoRoutes(app, keyhaven);

@@ -1,13 +1,16 @@
 // Prometheus metrics: requests and latency per API action, the material cache's hit rate, and each
 // key-store backend's state (health, circuit, session pool, call latency) read from the key store's
 // status port at scrape time.
-import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { MaterialCache } from '../../adapters/keystore/software/material-cache.js';
 import type { BackendStatus, CircuitStateName } from '../../ports/root-key-store.js';
+import { RequestMetrics } from './request-metrics.js';
 
 export interface RestMetrics {
-  registry: Registry;
+  contentType: string;
   observe(action: string, statusCode: number, seconds: number): void;
+  /** The whole Prometheus text: process, cache and backend metrics, then request metrics. */
+  render(): Promise<string>;
 }
 
 const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half-open'];
@@ -18,19 +21,7 @@ export function createRestMetrics(
 ): RestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keyhaven_process_' });
-  const requests = new Counter({
-    name: 'keyhaven_requests_total',
-    help: 'HTTP requests by API action and status code',
-    labelNames: ['action', 'status'] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'keyhaven_request_duration_seconds',
-    help: 'HTTP request latency by API action',
-    labelNames: ['action'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const requests = new RequestMetrics();
   new Gauge({
     name: 'keyhaven_material_cache_hits_total',
     help: 'Key material cache hits since start',
@@ -56,20 +47,10 @@ export function createRestMetrics(
     },
   });
   registerBackendGauges(registry, backendStatistics);
-  const counters = new Map<string, ReturnType<typeof requests.labels>>();
-  const histograms = new Map<string, ReturnType<typeof latency.labels>>();
   return {
-    registry,
-    observe(action, statusCode, seconds) {
-      // Label children are cached: resolving labels per call showed up on the encrypt hot path.
-      const key = `${action} ${statusCode}`;
-      let counter = counters.get(key);
-      if (!counter) counters.set(key, (counter = requests.labels(action, String(statusCode))));
-      let histogram = histograms.get(action);
-      if (!histogram) histograms.set(action, (histogram = latency.labels(action)));
-      counter.inc();
-      histogram.observe(seconds);
-    },
+    contentType: registry.contentType,
+    observe: (action, statusCode, seconds) => requests.observe(action, statusCode, seconds),
+    render: async () => `${await registry.metrics()}\n${requests.render()}`,
   };
 }
 

@@ -1,9 +1,13 @@
 // Operational endpoints outside /v1: liveness, readiness, Prometheus metrics.
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { RestMetrics } from './metrics.js';
 import type { Keyhaven } from '../../keyhaven.js';
 
-export function registerOperationsRoutes(app: FastifyInstance, keyhaven: Keyhaven, registry: Registry): void {
+export function registerOperationsRoutes(
+  app: FastifyInstance,
+  keyhaven: Keyhaven,
+  metrics: RestMetrics,
+): void {
   app.get(
     '/health',
     {
@@ -56,8 +60,8 @@ export function registerOperationsRoutes(app: FastifyInstance, keyhaven: Keyhave
     '/metrics',
     { config: { action: 'Metrics' }, schema: { tags: ['operations'], security: [], hide: false } },
     async (_request, reply) => {
-      void reply.header('content-type', registry.contentType);
-      return registry.metrics();
+      void reply.header('content-type', metrics.contentType);
+      return metrics.render();
     },
   );
 

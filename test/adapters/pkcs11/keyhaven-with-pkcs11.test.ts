@@ -100,7 +100,7 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
     const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
     await keyhaven.crypto.encrypt(key.keyId, Buffer.from('counted'));
     const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
-    const text = await metrics.registry.metrics();
+    const text = await metrics.render();
     const sample = (name: string, labels = '') => {
       const line = text
         .split('\n')
@@ -118,7 +118,7 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
     expect(sample('keyhaven_keystore_backend_call_duration_seconds_bucket', ',le="+Inf"')).toBe(count);
     expect(sample('keyhaven_keystore_backend_call_duration_seconds_sum')).toBeGreaterThan(0);
     // A scrape reads statistics only: it makes no call to the token.
-    await metrics.registry.metrics();
+    await metrics.render();
     expect(token.statistics().operations + token.statistics().failures).toBe(
       sample('keyhaven_keystore_backend_calls_total'),
     );
