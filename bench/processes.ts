@@ -52,6 +52,10 @@ export interface KeyhavenProcess extends BenchProcess {
 export interface SpawnOptions {
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeFlags?: string[];
+  /** Name in messages (default "keyhaven" or "baseline"). */
+  name?: string;
+  /** Extra environment, e.g. the pkcs11 key store's KEYHAVEN_PKCS11_* and SOFTHSM2_CONF. */
+  env?: Record<string, string>;
 }
 
 export async function startKeyhaven(options: SpawnOptions = {}): Promise<KeyhavenProcess> {
@@ -67,9 +71,16 @@ export async function startKeyhaven(options: SpawnOptions = {}): Promise<Keyhave
     KEYHAVEN_PORT: String(port),
     KEYHAVEN_ADMIN_TOKEN: token,
     KEYHAVEN_LOG_LEVEL: 'warn',
+    ...options.env,
   };
   const cli = join(repoRoot(), 'bin', 'keyhaven.js');
-  const proc = await launch('keyhaven', [...(options.nodeFlags ?? []), cli, 'server'], env, port);
+  let proc: BenchProcess;
+  try {
+    proc = await launch(options.name ?? 'keyhaven', [...(options.nodeFlags ?? []), cli, 'server'], env, port);
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     ...proc,
     token,

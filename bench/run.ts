@@ -4,27 +4,50 @@
 // concurrency for each operation (warm-up first), prints a table with ratios to the baseline, checks
 // the targets, and writes the results as JSON. See docs/benchmark.md.
 //
+// The HSM rows run on a second Keyhaven server with the pkcs11 key store on a fresh SoftHSM2 token;
+// their ceiling, the raw PKCS#11 call rate of that token, is measured in this process (pkcs11js on
+// the same key objects) before the load runs, while nothing else does.
+//
 // Environment:
 //   BENCH_DURATION_MS   measured time per operation and concurrency (default 3000; 500 = smoke test)
 //   BENCH_WARMUP_MS     warm-up before each measurement (default duration/3, within 200..1000)
 //   BENCH_CONCURRENCY   comma-separated concurrencies (default 1,16,64)
-//   BENCH_OPS           comma-separated operations (default all; the baseline always runs)
+//   BENCH_OPS           comma-separated operations (default all; the baseline always runs; the HSM
+//                       ones are skipped with a note when SoftHSM2 is not installed, unless named)
+//   BENCH_HSM_RAW_MS    measured time per raw PKCS#11 ceiling measurement (default min(2000, duration))
+//   BENCH_HSM_INFLIGHT  async raw PKCS#11 calls in flight, one session each (default 16)
 //   BENCH_OUT           where to write the JSON results (default bench/results/latest.json)
 //   BENCH_PROFILE=1     run the servers under --cpu-prof and print a hot-spot summary
 //   BENCH_ENFORCE=1     exit non-zero when a target fails
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { RAW_CALLS, RawToken, type RawCall, type RawMode, type RawRate } from './hsm-ceiling.js';
 import { percentile, runLoad } from './load.js';
-import { startBaseline, startKeyhaven, resolveFromRoot, type BenchProcess } from './processes.js';
+import { startBaseline, startKeyhaven, resolveFromRoot, type KeyhavenProcess } from './processes.js';
 import { formatSummary, summarizeFile } from './profile.js';
-import { OPERATIONS, buildScenarios, encodeScenario, preflight, type Operation } from './scenarios.js';
+import {
+  HSM_OPERATIONS,
+  OPERATIONS,
+  buildScenarios,
+  encodeScenario,
+  hsmObjectLabel,
+  preflight,
+  type HsmKeys,
+  type Operation,
+} from './scenarios.js';
+import { createSoftHsmToken, findSoftHsmModule, softHsmVersion, type BenchToken } from './softhsm.js';
 
 interface BenchConfig {
   durationMs: number;
   warmupMs: number;
   concurrencies: number[];
   operations: Operation[];
+  /** The SoftHSM2 library, when an HSM operation runs. */
+  softHsmModule: string | undefined;
+  hsmRawMs: number;
+  hsmRawWarmupMs: number;
+  hsmInFlight: number;
   out: string;
   profile: boolean;
   enforce: boolean;
@@ -52,6 +75,29 @@ export interface BenchResult {
   latencyRatio: number | null;
   /** Baseline server CPU per request / this server CPU per request (1 = as cheap as the baseline). */
   cpuRatio: number | null;
+}
+
+/** The HSM rows divided by the raw PKCS#11 rate of the same token and call. */
+export interface HsmCeilingRatio {
+  operation: Operation;
+  concurrency: number;
+  requestsPerSecond: number;
+  rawCall: RawCall;
+  rawSyncOpsPerSecond: number | null;
+  /** requestsPerSecond / rawSyncOpsPerSecond. */
+  syncRatio: number | null;
+  rawAsyncOpsPerSecond: number | null;
+  /** requestsPerSecond / rawAsyncOpsPerSecond. */
+  asyncRatio: number | null;
+}
+
+export interface HsmCeiling {
+  token: string;
+  module: string;
+  durationMs: number;
+  warmupMs: number;
+  raw: (RawRate & { description: string })[];
+  ratios: HsmCeilingRatio[];
 }
 
 interface TargetCheck {
@@ -93,12 +139,25 @@ function readConfig(): BenchConfig {
       throw new Error(`BENCH_OPS: unknown operation "${op}" (known: ${OPERATIONS.join(', ')})`);
     }
   }
-  const operations = OPERATIONS.filter((op) => op === 'baseline' || requested.includes(op));
+  let operations = OPERATIONS.filter((op) => op === 'baseline' || requested.includes(op));
+  const wantsHsm = operations.some((op) => HSM_OPERATIONS.includes(op));
+  const softHsmModule = wantsHsm ? findSoftHsmModule() : undefined;
+  if (wantsHsm && !softHsmModule) {
+    if (process.env.BENCH_OPS) {
+      throw new Error('BENCH_OPS names an HSM operation but libsofthsm2.so is not installed (softhsm2)');
+    }
+    process.stderr.write('note: SoftHSM2 is not installed (libsofthsm2.so): skipping the HSM operations.\n');
+    operations = operations.filter((op) => !HSM_OPERATIONS.includes(op));
+  }
   return {
     durationMs,
     warmupMs,
     concurrencies,
     operations,
+    softHsmModule,
+    hsmRawMs: integerEnv('BENCH_HSM_RAW_MS', Math.min(2000, durationMs), 100),
+    hsmRawWarmupMs: Math.min(warmupMs, 250),
+    hsmInFlight: integerEnv('BENCH_HSM_INFLIGHT', 16, 1),
     out: process.env.BENCH_OUT || resolveFromRoot('bench', 'results', 'latest.json'),
     profile: process.env.BENCH_PROFILE === '1',
     enforce: process.env.BENCH_ENFORCE === '1',
@@ -107,6 +166,20 @@ function readConfig(): BenchConfig {
 
 const fixed = (value: number | null, digits: number) =>
   value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+
+/** A Markdown table, the first `left` columns left-aligned and the others right-aligned. */
+function markdownTable(header: string[], rows: string[][], left = 1): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    '| ' +
+    cells.map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ') +
+    ' |';
+  const rule =
+    '|' +
+    widths.map((w, i) => (i < left ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|') +
+    '|';
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
 
 function formatTable(results: BenchResult[]): string {
   const header = [
@@ -133,14 +206,125 @@ function formatTable(results: BenchResult[]): string {
     fixed(r.latencyRatio, 2),
     fixed(r.cpuRatio, 2),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    '| ' +
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ') +
-    ' |';
-  const rule =
-    '|' + widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|') + '|';
-  return [line(header), rule, ...rows.map(line)].join('\n');
+  return markdownTable(header, rows);
+}
+
+const modeLabel = (rate: RawRate) =>
+  rate.mode === 'sync' ? 'sync, 1 session' : `async, ${rate.inFlight} in flight`;
+
+function formatCeiling(ceiling: HsmCeiling): string {
+  const raw = markdownTable(
+    ['raw call', 'mode', 'ops/s', 'µs/op', 'CPU µs/op'],
+    ceiling.raw.map((r) => [
+      r.call,
+      modeLabel(r),
+      fixed(r.opsPerSecond, 0),
+      fixed(1e6 / r.opsPerSecond, 1),
+      fixed(r.cpuUsPerOp, 1),
+    ]),
+    2,
+  );
+  const asyncInFlight = ceiling.raw.find((r) => r.mode === 'async')?.inFlight;
+  const ratios = markdownTable(
+    [
+      'operation',
+      'conc',
+      'req/s',
+      'raw sync ops/s',
+      'ratio to sync',
+      asyncInFlight ? `raw async×${asyncInFlight} ops/s` : 'raw async ops/s',
+      'ratio to async',
+    ],
+    ceiling.ratios.map((r) => [
+      r.operation,
+      String(r.concurrency),
+      fixed(r.requestsPerSecond, 0),
+      fixed(r.rawSyncOpsPerSecond, 0),
+      fixed(r.syncRatio, 2),
+      fixed(r.rawAsyncOpsPerSecond, 0),
+      fixed(r.asyncRatio, 2),
+    ]),
+  );
+  return [
+    `HSM ceiling: raw PKCS#11 calls on the same token (${ceiling.token}), pkcs11js in the benchmark ` +
+      `process while nothing else runs, ${ceiling.durationMs} ms each`,
+    ...ceiling.raw
+      .filter((r) => r.mode === 'sync')
+      .map((r) => `  ${r.call}: ${ceiling.raw.find((d) => d.call === r.call)?.description ?? ''}`),
+    '',
+    raw,
+    '',
+    ratios,
+  ].join('\n');
+}
+
+const RAW_CALL_OF: Partial<Record<Operation, RawCall>> = { 'hsm-encrypt': 'encrypt', 'hsm-sign': 'sign' };
+
+function ceilingRatios(results: BenchResult[], raw: RawRate[]): HsmCeilingRatio[] {
+  return results.flatMap((r) => {
+    const call = RAW_CALL_OF[r.operation];
+    if (!call) return [];
+    const rate = (mode: RawMode) => raw.find((x) => x.call === call && x.mode === mode)?.opsPerSecond ?? null;
+    const ratio = (ops: number | null) => (ops ? r.requestsPerSecond / ops : null);
+    const sync = rate('sync');
+    const asynchronous = rate('async');
+    return [
+      {
+        operation: r.operation,
+        concurrency: r.concurrency,
+        requestsPerSecond: r.requestsPerSecond,
+        rawCall: call,
+        rawSyncOpsPerSecond: sync,
+        syncRatio: ratio(sync),
+        rawAsyncOpsPerSecond: asynchronous,
+        asyncRatio: ratio(asynchronous),
+      },
+    ];
+  });
+}
+
+/** The raw PKCS#11 rates of the token behind the HSM server, on the keys the server created. */
+async function measureCeiling(
+  config: BenchConfig,
+  token: BenchToken,
+  keys: HsmKeys,
+  calls: RawCall[],
+  log: (line: string) => void,
+): Promise<RawRate[]> {
+  const raw = RawToken.open({
+    modulePath: token.modulePath,
+    conf: token.conf,
+    tokenLabel: token.label,
+    pin: token.pin,
+    encryptKeyLabel: hsmObjectLabel(keys.encryptKeyId),
+    signKeyLabel: hsmObjectLabel(keys.signKeyId),
+  });
+  const close = () => raw.close();
+  cleanups.push(close);
+  const rates: RawRate[] = [];
+  try {
+    for (const call of calls) {
+      for (const mode of ['sync', 'async'] as const) {
+        const rate = await raw.measure(
+          call,
+          mode,
+          config.hsmInFlight,
+          config.hsmRawMs,
+          config.hsmRawWarmupMs,
+        );
+        rates.push(rate);
+        log(
+          `  raw ${call.padEnd(7)} ${modeLabel(rate).padEnd(20)} ${rate.opsPerSecond.toFixed(0).padStart(7)} ops/s  ` +
+            `CPU ${rate.cpuUsPerOp.toFixed(1)} µs/op`,
+        );
+      }
+    }
+  } finally {
+    const index = cleanups.indexOf(close);
+    if (index >= 0) cleanups.splice(index, 1);
+    await raw.close();
+  }
+  return rates;
 }
 
 function checkTargets(results: BenchResult[]): TargetCheck[] {
@@ -183,17 +367,39 @@ async function main(): Promise<number> {
   }
 
   const profileDir = config.profile ? mkdtempSync(join(tmpdir(), 'keyhaven-bench-profile-')) : undefined;
-  const keyhaven = await startKeyhaven({ nodeFlags: profileFlags(profileDir, 'keyhaven') });
-  running.push(keyhaven);
-  let baseline: BenchProcess | undefined;
   const results: BenchResult[] = [];
+  let rawRates: RawRate[] | undefined;
+  let token: BenchToken | undefined;
   try {
-    baseline = await startBaseline({ nodeFlags: profileFlags(profileDir, 'baseline') });
-    running.push(baseline);
-    const scenarios = (await buildScenarios(keyhaven, baseline)).filter((s) =>
-      config.operations.includes(s.operation),
-    );
+    const keyhaven = await startKeyhaven({ nodeFlags: profileFlags(profileDir, 'keyhaven') });
+    cleanups.push(() => keyhaven.stop());
+    const baseline = await startBaseline({ nodeFlags: profileFlags(profileDir, 'baseline') });
+    cleanups.push(() => baseline.stop());
+    let hsm: KeyhavenProcess | undefined;
+    if (config.softHsmModule) {
+      const created = createSoftHsmToken(config.softHsmModule);
+      token = created;
+      cleanups.push(() => created.dispose());
+      hsm = await startKeyhaven({
+        name: 'keyhaven-hsm',
+        nodeFlags: profileFlags(profileDir, 'keyhaven-hsm'),
+        env: created.keyhavenEnv,
+      });
+      const server = hsm;
+      cleanups.push(() => server.stop());
+    }
+    const built = await buildScenarios(keyhaven, baseline, hsm);
+    const scenarios = built.scenarios.filter((s) => config.operations.includes(s.operation));
     for (const scenario of scenarios) await preflight(scenario);
+
+    if (token && built.hsmKeys) {
+      const calls = config.operations.flatMap((op) => RAW_CALL_OF[op] ?? []);
+      log(
+        `  HSM ceiling: raw PKCS#11 on token "${token.label}", ${config.hsmRawMs} ms per call and mode, ` +
+          `async with ${config.hsmInFlight} in flight`,
+      );
+      rawRates = await measureCeiling(config, token, built.hsmKeys, calls, log);
+    }
 
     // Concurrency is the outer loop so that each operation is measured close in time to the
     // baseline it is compared with.
@@ -235,7 +441,7 @@ async function main(): Promise<number> {
         };
         results.push(result);
         log(
-          `  ${scenario.operation.padEnd(10)} c=${String(concurrency).padEnd(3)} ` +
+          `  ${scenario.operation.padEnd(11)} c=${String(concurrency).padEnd(3)} ` +
             `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  ` +
             `p99 ${result.p99Ms.toFixed(2)} ms  errors ${result.errors}` +
             (load.firstError ? `  (first: ${load.firstError})` : ''),
@@ -243,9 +449,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    running.length = 0;
-    await baseline?.stop();
-    await keyhaven.stop();
+    await cleanUp();
   }
 
   for (const result of results) {
@@ -259,6 +463,17 @@ async function main(): Promise<number> {
   }
   const ordered = config.operations.flatMap((op) => results.filter((r) => r.operation === op));
   const targets = checkTargets(results);
+  const hsmCeiling: HsmCeiling | undefined =
+    rawRates && token
+      ? {
+          token: `SoftHSM2 ${softHsmVersion()}`,
+          module: token.modulePath,
+          durationMs: config.hsmRawMs,
+          warmupMs: config.hsmRawWarmupMs,
+          raw: rawRates.map((r) => ({ ...r, description: RAW_CALLS[r.call] })),
+          ratios: ceilingRatios(ordered, rawRates),
+        }
+      : undefined;
 
   console.log('');
   console.log(formatTable(ordered));
@@ -267,6 +482,16 @@ async function main(): Promise<number> {
     'rps ratio = req/s / baseline req/s; p50 ratio = p50 / baseline p50; cpu ratio = baseline server ' +
       'CPU per request / server CPU per request (all at the same concurrency).',
   );
+  if (hsmCeiling) {
+    console.log('');
+    console.log(formatCeiling(hsmCeiling));
+    console.log('');
+    console.log(
+      'ratio to sync = req/s / raw ops/s of one synchronous loop; ratio to async = req/s / raw ops/s ' +
+        'with the async calls the server uses, many in flight. 1.00 = the token, not Keyhaven, is the limit.',
+    );
+  }
+  console.log('');
   for (const check of targets) console.log(`${check.pass ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
 
   mkdirSync(dirname(config.out), { recursive: true });
@@ -282,6 +507,7 @@ async function main(): Promise<number> {
         durationMs: config.durationMs,
         warmupMs: config.warmupMs,
         results: ordered,
+        ...(hsmCeiling ? { hsmCeiling } : {}),
         targets,
       },
       (_key, value: unknown) => (typeof value === 'number' ? Math.round(value * 1000) / 1000 : value),
@@ -291,8 +517,9 @@ async function main(): Promise<number> {
   console.log(`results written to ${config.out}`);
 
   if (profileDir) {
-    for (const name of ['keyhaven', 'baseline']) {
+    for (const name of ['keyhaven', 'baseline', 'keyhaven-hsm']) {
       const dir = join(profileDir, name);
+      if (!existsSync(dir)) continue;
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
         console.log(`\n=== CPU profile of the ${name} server: ${join(dir, file)}`);
         console.log(formatSummary(summarizeFile(join(dir, file))));
@@ -303,18 +530,42 @@ async function main(): Promise<number> {
   return config.enforce && targets.some((t) => !t.pass) ? 1 : 0;
 }
 
-/** Servers to stop (and whose data directory to remove) if the run is interrupted. */
-const running: BenchProcess[] = [];
+/**
+ * What to undo at the end or on an interrupt, run last first: stop the servers (which removes their
+ * data directories), close the raw PKCS#11 sessions and finalise the library, remove the SoftHSM2
+ * token directory (after the server using it has stopped).
+ */
+const cleanups: (() => Promise<void> | void)[] = [];
+let cleaning: Promise<void> | undefined;
+
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        process.stderr.write(`keyhaven bench: clean-up failed: ${(error as Error).message}\n`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+/** Set by SIGINT/SIGTERM: the handler exits once clean-up is done; main's own errors are moot. */
+let interrupted = false;
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     process.stderr.write(`keyhaven bench: ${signal}, stopping the servers\n`);
-    Promise.allSettled(running.map((p) => p.stop())).then(() => process.exit(130));
+    void cleanUp().then(() => process.exit(130));
   });
 }
 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (interrupted) return;
     console.error('keyhaven bench failed:', error instanceof Error ? error.message : error);
     process.exit(2);
   },

@@ -4,8 +4,19 @@ import { randomBytes } from 'node:crypto';
 import { encodeRequest } from './load.js';
 import type { BenchProcess, KeyhavenProcess } from './processes.js';
 
-export const OPERATIONS = ['baseline', 'encrypt', 'decrypt', 'datakey', 'sign', 'create-key'] as const;
+export const OPERATIONS = [
+  'baseline',
+  'encrypt',
+  'decrypt',
+  'datakey',
+  'sign',
+  'create-key',
+  'hsm-encrypt',
+  'hsm-sign',
+] as const;
 export type Operation = (typeof OPERATIONS)[number];
+/** Operations served by the second server, on the pkcs11 key store (SoftHSM2). */
+export const HSM_OPERATIONS: readonly Operation[] = ['hsm-encrypt', 'hsm-sign'];
 
 export interface Scenario {
   operation: Operation;
@@ -64,8 +75,25 @@ async function must(
 
 const b64 = (bytes: Buffer) => bytes.toString('base64');
 
-/** Creates the benchmark keys and builds every scenario. */
-export async function buildScenarios(keyhaven: KeyhavenProcess, baseline: BenchProcess): Promise<Scenario[]> {
+export interface HsmKeys {
+  /** HSM SYMMETRIC_DEFAULT key (the token object is labelled `keyhaven/<keyId>/v1`). */
+  encryptKeyId: string;
+  /** HSM ECC_NIST_P256 SIGN_VERIFY key. */
+  signKeyId: string;
+}
+
+/** The token object label of version 1 of a key (docs/hsm.md). */
+export const hsmObjectLabel = (keyId: string) => `keyhaven/${keyId}/v1`;
+
+/**
+ * Creates the benchmark keys and builds every scenario; with `hsm` (a server on the pkcs11 key store)
+ * also the HSM scenarios, whose keys are returned for the raw ceiling measurement.
+ */
+export async function buildScenarios(
+  keyhaven: KeyhavenProcess,
+  baseline: BenchProcess,
+  hsm?: KeyhavenProcess,
+): Promise<{ scenarios: Scenario[]; hsmKeys?: HsmKeys }> {
   const auth = { Authorization: `Bearer ${keyhaven.token}` };
   const created = await must(keyhaven, '/v1/keys', auth, { keySpec: 'SYMMETRIC_DEFAULT' }, 201);
   const symmetricKeyId = (created.key as Json).keyId as string;
@@ -99,19 +127,75 @@ export async function buildScenarios(keyhaven: KeyhavenProcess, baseline: BenchP
     bodies: unknown[],
     expectFields: string[],
     expectStatus = 200,
+    target: KeyhavenProcess = keyhaven,
   ): Scenario => ({
     operation,
     description,
-    target: keyhaven,
+    target,
     method: 'POST',
     path,
-    headers: auth,
+    headers: { Authorization: `Bearer ${target.token}` },
     bodies,
     expectStatus,
     expectFields,
   });
 
-  return [
+  const hsmScenarios: Scenario[] = [];
+  let hsmKeys: HsmKeys | undefined;
+  if (hsm) {
+    const hsmAuth = { Authorization: `Bearer ${hsm.token}` };
+    const createHsmKey = async (body: Json) => {
+      const reply = await must(hsm, '/v1/keys', hsmAuth, { ...body, protectionLevel: 'HSM' }, 201);
+      const key = reply.key as Json;
+      if (key.protectionLevel !== 'HSM') {
+        throw new Error(`setup: an HSM key was created as ${String(key.protectionLevel)}`);
+      }
+      return key.keyId as string;
+    };
+    hsmKeys = {
+      encryptKeyId: await createHsmKey({ keySpec: 'SYMMETRIC_DEFAULT' }),
+      signKeyId: await createHsmKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' }),
+    };
+    const sealed = await must(hsm, '/v1/encrypt', hsmAuth, {
+      keyId: hsmKeys.encryptKeyId,
+      plaintext: plaintexts[0],
+      context: CONTEXT,
+    });
+    const hsmOpened = await must(hsm, '/v1/decrypt', hsmAuth, {
+      ciphertext: sealed.ciphertext,
+      context: CONTEXT,
+    });
+    if (hsmOpened.plaintext !== plaintexts[0])
+      throw new Error('setup: HSM decrypt did not return the plaintext');
+    const { encryptKeyId, signKeyId } = hsmKeys;
+    hsmScenarios.push(
+      keyhavenScenario(
+        'hsm-encrypt',
+        'POST /v1/encrypt, HSM SYMMETRIC_DEFAULT key (SoftHSM2), 256-byte plaintext with a context',
+        '/v1/encrypt',
+        plaintexts.map((plaintext) => ({ keyId: encryptKeyId, plaintext, context: CONTEXT })),
+        ['keyId', 'keyVersion', 'ciphertext'],
+        200,
+        hsm,
+      ),
+      keyhavenScenario(
+        'hsm-sign',
+        'POST /v1/sign, HSM ECC_NIST_P256 key (SoftHSM2), ECDSA_SHA_256, RAW 256-byte message',
+        '/v1/sign',
+        plaintexts.map((message) => ({
+          keyId: signKeyId,
+          message,
+          messageType: 'RAW',
+          algorithm: 'ECDSA_SHA_256',
+        })),
+        ['keyId', 'signature'],
+        200,
+        hsm,
+      ),
+    );
+  }
+
+  const scenarios: Scenario[] = [
     {
       operation: 'baseline',
       description: 'bare Fastify POST /echo, encrypt-shaped body',
@@ -164,7 +248,9 @@ export async function buildScenarios(keyhaven: KeyhavenProcess, baseline: BenchP
       ['key'],
       201,
     ),
+    ...hsmScenarios,
   ];
+  return hsmKeys ? { scenarios, hsmKeys } : { scenarios };
 }
 
 /** Sends one request of the scenario and checks its status and response fields. */

@@ -1,0 +1,88 @@
+// A fresh SoftHSM2 token for the benchmark, in a temporary directory with its own softhsm2.conf, so
+// the run never touches the machine's tokens. Mirrors test/helpers/softhsm.ts (not compiled into
+// dist/). SOFTHSM2_CONF goes only into the env of the HSM server and, while the library initialises,
+// into this process (hsm-ceiling.ts).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
+
+/** The installed SoftHSM2 library, or undefined when SoftHSM2 is not installed. */
+export function findSoftHsmModule(): string | undefined {
+  return MODULE_CANDIDATES.find((path) => existsSync(path));
+}
+
+/** `softhsm2-util --version` (e.g. "2.6.1"), or "unknown version". */
+export function softHsmVersion(): string {
+  try {
+    return execFileSync('softhsm2-util', ['--version'], { encoding: 'utf8', stdio: 'pipe' }).trim();
+  } catch {
+    return 'unknown version';
+  }
+}
+
+export interface BenchToken {
+  /** The temporary directory holding softhsm2.conf and the token files. */
+  root: string;
+  conf: string;
+  modulePath: string;
+  label: string;
+  pin: string;
+  /** Env selecting this token as Keyhaven's key store. */
+  keyhavenEnv: Record<string, string>;
+  /** Removes the temporary directory (idempotent). */
+  dispose(): void;
+}
+
+/** Creates a temp dir with its own softhsm2.conf and one initialised token. */
+export function createSoftHsmToken(modulePath: string, label = 'keyhaven-bench'): BenchToken {
+  const root = mkdtempSync(join(tmpdir(), 'keyhaven-bench-softhsm-'));
+  const dispose = () => rmSync(root, { recursive: true, force: true });
+  try {
+    const tokenDir = join(root, 'tokens');
+    mkdirSync(tokenDir, { mode: 0o700 });
+    const conf = join(root, 'softhsm2.conf');
+    writeFileSync(
+      conf,
+      [`directories.tokendir = ${tokenDir}`, 'objectstore.backend = file', 'log.level = ERROR', ''].join(
+        '\n',
+      ),
+    );
+    const pin = `pin-${randomBytes(6).toString('hex')}`;
+    const soPin = randomBytes(8).toString('hex');
+    execFileSync(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', label, '--so-pin', soPin, '--pin', pin],
+      {
+        env: { ...process.env, SOFTHSM2_CONF: conf },
+        stdio: 'pipe',
+      },
+    );
+    return {
+      root,
+      conf,
+      modulePath,
+      label,
+      pin,
+      keyhavenEnv: {
+        SOFTHSM2_CONF: conf,
+        KEYHAVEN_KEYSTORE: 'pkcs11',
+        KEYHAVEN_PKCS11_MODULE: modulePath,
+        KEYHAVEN_PKCS11_TOKEN: label,
+        KEYHAVEN_PKCS11_PIN: pin,
+      },
+      dispose,
+    };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}
