@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyhavenError } from '../client/index.js';
 import { registerAliasCommands } from './aliases.js';
+import { ConfigError } from '../config.js';
+import { RootKeyError } from '../adapters/keystore/software/sealed-root-key.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_ENDPOINT } from './cli-context.js';
 import { registerDataKeyCommands } from './datakey.js';
@@ -96,6 +98,11 @@ function reportError(error: unknown): number {
     if (error instanceof KeyhavenError && error.requestId)
       process.stderr.write(`request id: ${error.requestId}\n`);
     return error instanceof CliError ? error.exitCode : 1;
+  }
+  // Configuration (and a refused HSM PIN, which is one) is the operator's to fix, not a bug.
+  if (error instanceof ConfigError || error instanceof RootKeyError) {
+    process.stderr.write(`error: ${error.name}: ${error.message}\n`);
+    return 2;
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`error: Internal: ${message}\n`);

@@ -29,6 +29,7 @@ export function registerOperationsRoutes(
       healthy: { type: 'boolean' },
       detail: { type: 'string' },
       circuit: { type: 'string', enum: ['closed', 'open', 'half-open'] },
+      pendingReplications: { type: 'integer' },
     },
   };
   app.get(
