@@ -2,11 +2,11 @@
 // compiled CLI: `npm run build` first) against SoftHSM2 tokens in a temp dir: init from the
 // KEYHAVEN_PKCS11_* environment (root key visible to pkcs11-tool, idempotent, mechanism report, a
 // wrong PIN), and status against a server with two backends, before and after the first token vanishes.
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSoftHsm, SO_PIN, type SoftHsm } from '../helpers/softhsm.js';
+import { createSoftHsm, writeMultiBackendConfig, type SoftHsm } from '../helpers/softhsm.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { runCli, type CliResult } from './run-cli.js';
 
@@ -149,29 +149,7 @@ describe('keyhaven hsm status (server with two SoftHSM2 backends)', () => {
 
   beforeAll(async () => {
     hsm = createSoftHsm({ tokens: 2, labelPrefix: 'keyhaven-cli-status' });
-    const config = join(dirname(hsm.tokenDir), 'keyhaven.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        keyStore: {
-          type: 'pkcs11',
-          pkcs11: {
-            backends: hsm.tokens.map((token, i) => ({
-              name: `hsm-${String.fromCharCode(97 + i)}`,
-              module: hsm.modulePath,
-              tokenLabel: token.label,
-              pin: token.pin,
-              soPin: SO_PIN,
-            })),
-            sessionPoolSize: 4,
-            sessionWaitMs: 2000,
-            // Shortened so the circuit opens and closes within a second (defaults: 2 s, 3 failures, 5 s).
-            healthCheckSeconds: 0.2,
-            circuit: { failureThreshold: 2, openSeconds: 0.5 },
-          },
-        },
-      }),
-    );
+    const config = writeMultiBackendConfig(hsm);
     server = await startServer({ env: { ...hsm.env, KEYHAVEN_CONFIG: config, KEYHAVEN_LOG_LEVEL: 'error' } });
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const MODULE_CANDIDATES = [
   '/usr/lib/softhsm/libsofthsm2.so',
@@ -122,4 +122,36 @@ function listDirs(path: string): string[] {
   return readdirSync(path, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name);
+}
+
+/**
+ * Writes a configuration file that puts every token of `hsm` behind the server as backends
+ * hsm-a, hsm-b, ... with probe and circuit timings shortened so failover tests run in seconds
+ * (defaults: 2 s probe, 3 failures, 5 s open). Returns the file's path.
+ */
+export function writeMultiBackendConfig(hsm: SoftHsm, extra: Record<string, unknown> = {}): string {
+  const path = join(dirname(hsm.tokenDir), 'keyhaven.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      keyStore: {
+        type: 'pkcs11',
+        pkcs11: {
+          backends: hsm.tokens.map((token, i) => ({
+            name: `hsm-${String.fromCharCode(97 + i)}`,
+            module: hsm.modulePath,
+            tokenLabel: token.label,
+            pin: token.pin,
+            soPin: SO_PIN,
+          })),
+          sessionPoolSize: 4,
+          sessionWaitMs: 2000,
+          healthCheckSeconds: 0.2,
+          circuit: { failureThreshold: 2, openSeconds: 0.5 },
+        },
+      },
+      ...extra,
+    }),
+  );
+  return path;
 }

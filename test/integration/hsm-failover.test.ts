@@ -2,10 +2,10 @@
 // tokens (the second a replica of the first). During a steady stream of encrypt/decrypt/sign requests
 // the first token's directory is moved away: at most the in-flight request may fail, /ready shows the
 // first backend's circuit open, and once the directory is back the circuit closes again by itself.
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSoftHsm, SO_PIN, type SoftHsm } from '../helpers/softhsm.js';
+import { createSoftHsm, writeMultiBackendConfig, type SoftHsm } from '../helpers/softhsm.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api } from './http.js';
 import type { KeyReply } from './wire-types.js';
@@ -59,31 +59,10 @@ describe('failover between two HSM backends (SoftHSM2, server process)', () => {
 
   beforeAll(async () => {
     hsm = createSoftHsm({ tokens: 2, labelPrefix: 'keyhaven-failover' });
-    const config = join(dirname(hsm.tokenDir), 'keyhaven.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        keyStore: {
-          type: 'pkcs11',
-          pkcs11: {
-            backends: hsm.tokens.map((token, i) => ({
-              name: `hsm-${String.fromCharCode(97 + i)}`,
-              module: hsm.modulePath,
-              tokenLabel: token.label,
-              pin: token.pin,
-              soPin: SO_PIN,
-            })),
-            sessionPoolSize: 4,
-            sessionWaitMs: 2000,
-            // Timings shortened so the test runs in seconds (defaults: 2 s probe, 3 failures, 5 s open).
-            healthCheckSeconds: 0.2,
-            circuit: { failureThreshold: 2, openSeconds: 0.5 },
-          },
-        },
-        // No material cache: every SOFTWARE key operation unwraps under the HSM root key.
-        cache: { maxEntries: 0 },
-      }),
-    );
+    const config = writeMultiBackendConfig(hsm, {
+      // No material cache: every SOFTWARE key operation unwraps under the HSM root key.
+      cache: { maxEntries: 0 },
+    });
     server = await startServer({
       env: { ...hsm.env, KEYHAVEN_CONFIG: config, KEYHAVEN_LOG_LEVEL: 'error' },
     });
