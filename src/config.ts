@@ -81,6 +81,13 @@ const configSchema = z
       })
       .strict()
       .default({ type: 'sqlite' }),
+    limits: z
+      .object({
+        /** Keys that may exist at once (AWS KMS's default quota is 100,000 per account and region). */
+        maxKeys: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .default({ maxKeys: 100_000 }),
     cache: z
       .object({
         maxEntries: z.number().int().min(0).default(10_000),

@@ -55,7 +55,7 @@ export async function createKeyhaven(
   const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
-  const keys = new KeyService(metadata, directory, backends, root, usage, clock);
+  const keys = new KeyService(metadata, directory, backends, root, usage, clock, config.limits.maxKeys);
   const crypto = new CryptoService(keys, directory, usage, clock);
   const auth = new AuthService(metadata, clock);
 

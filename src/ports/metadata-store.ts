@@ -63,6 +63,7 @@ export interface MetadataStore {
   createApiKey(apiKey: ApiKey): Promise<void>;
   findApiKeyByHash(secretHash: Buffer): Promise<ApiKey | undefined>;
   countApiKeys(): Promise<number>;
+  countKeys(): Promise<number>;
 
   keysDueForRotation(now: Date, limit: number): Promise<Key[]>;
   keysDueForDeletion(now: Date, limit: number): Promise<Key[]>;

@@ -122,6 +122,7 @@ export class KeyService {
     private readonly root: RootKeyStore,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly maxKeys = Number.POSITIVE_INFINITY,
   ) {}
 
   backendFor(level: ProtectionLevel): KeyBackend {
@@ -153,6 +154,14 @@ export class KeyService {
     const now = this.clock.now();
     const rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays ?? null, keySpec, origin);
     const expiresAt = parseFutureDate(input.expiresAt, now, 'expiresAt');
+    // Checked before any material is generated; concurrent creates may overshoot by a few, as with
+    // any quota enforced without a lock (AWS documents the same for its resource quotas).
+    if ((await this.metadata.countKeys()) >= this.maxKeys) {
+      throw new KmsError(
+        'LimitExceeded',
+        `the key quota (${this.maxKeys} keys) is reached; delete keys or raise limits.maxKeys`,
+      );
+    }
     const keyId = randomUUID();
 
     let firstVersion: KeyVersion | null = null;

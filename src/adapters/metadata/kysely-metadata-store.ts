@@ -330,6 +330,14 @@ export class KyselyMetadataStore implements MetadataStore {
       : undefined;
   }
 
+  async countKeys(): Promise<number> {
+    const row = await this.db
+      .selectFrom('keys')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async countApiKeys(): Promise<number> {
     const row = await this.db
       .selectFrom('api_keys')
