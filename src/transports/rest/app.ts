@@ -2,6 +2,7 @@
 // metrics and an OpenAPI document generated from the route schemas. Handlers live per resource.
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  LogController,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -47,7 +48,7 @@ export async function buildRestApp(
     // request cost measurable time at KMS request rates.
     childLoggerFactory: (logger) => logger,
     // Per-request lines would dominate the log at KMS request rates; /metrics counts requests instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: keyhaven.config.server.bodyLimitBytes,
     trustProxy: keyhaven.config.server.trustProxy,
     // Not 'x-request-id': with a header name set, Fastify takes any offered value as the id and never
