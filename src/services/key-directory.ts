@@ -49,8 +49,8 @@ export class KeyDirectory {
 
   async getKey(reference: string): Promise<Key> {
     const keyId = await this.resolveKeyId(reference);
-    const cached = this.keys.get(keyId);
-    if (cached && cached.until > Date.now()) return cached.key;
+    const cached = this.peekKey(keyId);
+    if (cached) return cached;
     const key = await this.metadata.getKey(keyId);
     if (!key) throw notFound(`key ${reference} does not exist`);
     if (this.keys.size >= this.maxEntries) this.keys.clear();

@@ -14,7 +14,7 @@ import {
   type SigningAlgorithm,
 } from '../../../domain/key-spec.js';
 import { encodeEcdsaSignature } from '../../../crypto/ecdsa-der.js';
-import { publicKeyFromSpki } from '../../../crypto/key-material.js';
+import { publicKeyFromSpki, RSA_MODULUS_BITS } from '../../../crypto/key-material.js';
 import { emsaPkcs1v15Encode, HASH_LENGTH, type SignatureHash } from '../../../crypto/rsa-emsa.js';
 import type {
   KeyBackend,
@@ -36,8 +36,6 @@ import {
   type HsmEcSpec,
 } from './pkcs11-templates.js';
 import type { Handle, Pkcs11Token, SessionScope } from './pkcs11-token.js';
-
-const RSA_BITS: Partial<Record<KeySpec, number>> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
 
 /** Key specs the HSM protection level offers: those PKCS#11 v2.40 tokens commonly implement. */
 export const HSM_KEY_SPECS: readonly KeySpec[] = [
@@ -164,7 +162,11 @@ export class Pkcs11KeyBackend implements KeyBackend {
         return null;
       }
       if (family === 'RSA') {
-        const templates = rsaKeyPairTemplates(label, RSA_BITS[spec]!, replicable);
+        const templates = rsaKeyPairTemplates(
+          label,
+          RSA_MODULUS_BITS[spec as keyof typeof RSA_MODULUS_BITS],
+          replicable,
+        );
         const pair = await api.C_GenerateKeyPairAsync(
           session,
           { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },

@@ -2,7 +2,7 @@
 // used through node:crypto from the bounded, zeroizing material cache.
 import { KmsError, keyUsageMismatch } from '../../../domain/errors.js';
 import {
-  keyFamily,
+  isAsymmetric,
   type KeySpec,
   type MacAlgorithm,
   type SigningAlgorithm,
@@ -129,7 +129,7 @@ export class SoftwareKeyBackend implements KeyBackend {
 
   private async privateKey(ref: VersionRef) {
     const entry = await this.unwrap(ref);
-    if (!['RSA', 'EC', 'ED25519'].includes(keyFamily(ref.keySpec))) {
+    if (!isAsymmetric(ref.keySpec)) {
       throw keyUsageMismatch(`key ${ref.keyId} (${ref.keySpec}) has no private key`);
     }
     return (entry.privateKey ??= privateKeyFromMaterial(entry.material));
