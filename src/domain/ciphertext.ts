@@ -7,7 +7,7 @@
 //   34..   AEAD ciphertext, then the 16-byte tag
 // The header (bytes 0..33) followed by the canonical encryption context is the associated data, so a
 // flipped bit anywhere, or another context, fails authentication.
-import { invalidCiphertext } from './errors.js';
+import { invalidCiphertext, KmsError } from './errors.js';
 
 export const CIPHERTEXT_FORMAT_V1 = 0x01;
 export const ALGORITHM_AES_256_GCM = 0x01;
@@ -38,10 +38,26 @@ export function bytesToUuid(bytes: Buffer): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function encodeHeader(header: CiphertextHeader): Buffer {
-  const out = Buffer.alloc(CIPHERTEXT_HEADER_LENGTH);
+/**
+ * The associated data of a new ciphertext, built in one buffer: the header, then the encoded
+ * context. `header` is a view of its first bytes, to be reused as the ciphertext's prefix.
+ */
+export function sealingData(
+  header: CiphertextHeader,
+  encodedContext: Buffer,
+): { header: Buffer; aad: Buffer } {
+  const aad = writeHeader(Buffer.allocUnsafe(CIPHERTEXT_HEADER_LENGTH + encodedContext.length), header);
+  encodedContext.copy(aad, CIPHERTEXT_HEADER_LENGTH);
+  return { header: aad.subarray(0, CIPHERTEXT_HEADER_LENGTH), aad };
+}
+
+/** Writes every header byte (the buffer is not zeroed: nothing may be left unwritten). */
+function writeHeader(out: Buffer, header: CiphertextHeader): Buffer {
   out[0] = CIPHERTEXT_FORMAT_V1;
-  out.write(header.keyId.replaceAll('-', ''), 1, 16, 'hex');
+  const idBytes = out.write(header.keyId.replaceAll('-', ''), 1, 16, 'hex');
+  if (idBytes !== 16 || header.iv.length !== IV_LENGTH) {
+    throw new KmsError('Internal', 'ciphertext header: key id must be a UUID and the IV 12 bytes');
+  }
   out.writeUInt32BE(header.keyVersion, 17);
   out[21] = header.algorithm;
   header.iv.copy(out, 22);

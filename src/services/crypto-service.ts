@@ -6,8 +6,8 @@ import {
   CIPHERTEXT_OVERHEAD,
   associatedData,
   encodeCiphertext,
-  encodeHeader,
   parseCiphertext,
+  sealingData,
 } from '../domain/ciphertext.js';
 import { encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
 import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js';
@@ -338,13 +338,10 @@ export class CryptoService {
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
     const iv = pooledRandomBytes(12);
-    const header = encodeHeader({
-      keyId: key.keyId,
-      keyVersion: ref.version.version,
-      algorithm: ALGORITHM_AES_256_GCM,
-      iv,
-    });
-    const aad = associatedData(header, encodeContext(context));
+    const { header, aad } = sealingData(
+      { keyId: key.keyId, keyVersion: ref.version.version, algorithm: ALGORITHM_AES_256_GCM, iv },
+      encodeContext(context),
+    );
     const { ciphertext, tag } = await this.keys
       .backendFor(key.protectionLevel)
       .encrypt(ref, iv, plaintext, aad);
