@@ -75,6 +75,8 @@ export interface BenchResult {
   latencyRatio: number | null;
   /** Baseline server CPU per request / this server CPU per request (1 = as cheap as the baseline). */
   cpuRatio: number | null;
+  /** For AES-GCM operations: requestsPerSecond / aead-floor requestsPerSecond at the same concurrency. */
+  floorRatio: number | null;
 }
 
 /** The HSM rows divided by the raw PKCS#11 rate of the same token and call. */
@@ -107,6 +109,8 @@ interface TargetCheck {
 }
 
 const TARGET_RATIO = 0.5;
+/** Rows whose work includes one AES-GCM operation, compared with the AEAD floor. */
+const AEAD_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'hsm-encrypt'];
 const TARGET_CONCURRENCIES = [16, 64];
 
 function integerEnv(name: string, fallback: number, min: number): number {
@@ -139,7 +143,9 @@ function readConfig(): BenchConfig {
       throw new Error(`BENCH_OPS: unknown operation "${op}" (known: ${OPERATIONS.join(', ')})`);
     }
   }
-  let operations = OPERATIONS.filter((op) => op === 'baseline' || requested.includes(op));
+  // The AEAD floor is the reference for encrypt, so it runs with it.
+  const withFloor = requested.includes('encrypt') ? [...requested, 'aead-floor'] : requested;
+  let operations = OPERATIONS.filter((op) => op === 'baseline' || withFloor.includes(op));
   const wantsHsm = operations.some((op) => HSM_OPERATIONS.includes(op));
   const softHsmModule = wantsHsm ? findSoftHsmModule() : undefined;
   if (wantsHsm && !softHsmModule) {
@@ -193,6 +199,7 @@ function formatTable(results: BenchResult[]): string {
     'rps ratio',
     'p50 ratio',
     'cpu ratio',
+    'floor ratio',
   ];
   const rows = results.map((r) => [
     r.operation,
@@ -205,6 +212,7 @@ function formatTable(results: BenchResult[]): string {
     fixed(r.throughputRatio, 2),
     fixed(r.latencyRatio, 2),
     fixed(r.cpuRatio, 2),
+    fixed(r.floorRatio, 2),
   ]);
   return markdownTable(header, rows);
 }
@@ -346,6 +354,25 @@ function checkTargets(results: BenchResult[]): TargetCheck[] {
   return checks;
 }
 
+/**
+ * What the AEAD floor says about the target: an encrypt endpoint cannot be cheaper than base64 plus
+ * one AES-GCM seal, so the floor's own ratio to the baseline bounds every encrypt row's ratio.
+ */
+function floorNotes(results: BenchResult[]): string[] {
+  return TARGET_CONCURRENCIES.flatMap((concurrency) => {
+    const base = results.find((r) => r.operation === 'baseline' && r.concurrency === concurrency);
+    const floor = results.find((r) => r.operation === 'aead-floor' && r.concurrency === concurrency);
+    const encrypt = results.find((r) => r.operation === 'encrypt' && r.concurrency === concurrency);
+    if (!base || !floor || !encrypt || base.requestsPerSecond === 0) return [];
+    const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+    return [
+      `INFO at concurrency ${concurrency}: the AEAD floor (bare Fastify + base64 + one AES-256-GCM seal) ` +
+        `reaches ${percent(floor.requestsPerSecond / base.requestsPerSecond)} of the baseline; encrypt ` +
+        `reaches ${percent(encrypt.floorRatio ?? 0)} of the floor.`,
+    ];
+  });
+}
+
 function profileFlags(dir: string | undefined, name: string): string[] {
   if (!dir) return [];
   const target = join(dir, name);
@@ -438,6 +465,7 @@ async function main(): Promise<number> {
           throughputRatio: null,
           latencyRatio: null,
           cpuRatio: null,
+          floorRatio: null,
         };
         results.push(result);
         log(
@@ -460,6 +488,10 @@ async function main(): Promise<number> {
     if (base.serverCpuUsPerRequest !== null && result.serverCpuUsPerRequest) {
       result.cpuRatio = base.serverCpuUsPerRequest / result.serverCpuUsPerRequest;
     }
+    const floor = results.find((r) => r.operation === 'aead-floor' && r.concurrency === result.concurrency);
+    if (floor && floor.requestsPerSecond > 0 && AEAD_OPERATIONS.includes(result.operation)) {
+      result.floorRatio = result.requestsPerSecond / floor.requestsPerSecond;
+    }
   }
   const ordered = config.operations.flatMap((op) => results.filter((r) => r.operation === op));
   const targets = checkTargets(results);
@@ -480,7 +512,8 @@ async function main(): Promise<number> {
   console.log('');
   console.log(
     'rps ratio = req/s / baseline req/s; p50 ratio = p50 / baseline p50; cpu ratio = baseline server ' +
-      'CPU per request / server CPU per request (all at the same concurrency).',
+      'CPU per request / server CPU per request; floor ratio = req/s / aead-floor req/s (all at the ' +
+      'same concurrency).',
   );
   if (hsmCeiling) {
     console.log('');
@@ -493,6 +526,7 @@ async function main(): Promise<number> {
   }
   console.log('');
   for (const check of targets) console.log(`${check.pass ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
+  for (const line of floorNotes(results)) console.log(line);
 
   mkdirSync(dirname(config.out), { recursive: true });
   writeFileSync(

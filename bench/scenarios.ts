@@ -6,6 +6,7 @@ import type { BenchProcess, KeyhavenProcess } from './processes.js';
 
 export const OPERATIONS = [
   'baseline',
+  'aead-floor',
   'encrypt',
   'decrypt',
   'datakey',
@@ -206,6 +207,18 @@ export async function buildScenarios(
       bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
       expectStatus: 200,
       expectFields: ['keyId', 'length'],
+    },
+    {
+      operation: 'aead-floor',
+      description:
+        'bare Fastify POST /aead: the encrypt request, base64 + one AES-256-GCM seal, nothing else',
+      target: baseline,
+      method: 'POST',
+      path: '/aead',
+      headers: { Authorization: `Bearer ${keyhaven.token}` },
+      bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+      expectStatus: 200,
+      expectFields: ['keyId', 'ciphertext'],
     },
     keyhavenScenario(
       'encrypt',
