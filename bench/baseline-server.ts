@@ -28,24 +28,20 @@ const encryptShapedBody = {
   },
 } as const;
 
+/** A reply schema shaped like encrypt's: keyId, keyVersion and one more field. */
+const replyWith = (field: string, type: 'string' | 'integer') => ({
+  200: {
+    type: 'object',
+    properties: { keyId: { type: 'string' }, keyVersion: { type: 'integer' }, [field]: { type } },
+  },
+});
+
 app.get('/health', async () => ({ status: 'ok' }));
 
 app.post<{ Body: EchoBody }>(
   '/echo',
   {
-    schema: {
-      body: encryptShapedBody,
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            keyId: { type: 'string' },
-            keyVersion: { type: 'integer' },
-            length: { type: 'integer' },
-          },
-        },
-      },
-    },
+    schema: { body: encryptShapedBody, response: replyWith('length', 'integer') },
   },
   async (request) => ({ keyId: request.body.keyId, keyVersion: 1, length: request.body.plaintext.length }),
 );
@@ -66,19 +62,7 @@ function nextIv(): Buffer {
 app.post<{ Body: EchoBody }>(
   '/aead',
   {
-    schema: {
-      body: encryptShapedBody,
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            keyId: { type: 'string' },
-            keyVersion: { type: 'integer' },
-            ciphertext: { type: 'string' },
-          },
-        },
-      },
-    },
+    schema: { body: encryptShapedBody, response: replyWith('ciphertext', 'string') },
   },
   async (request) => {
     const iv = nextIv();

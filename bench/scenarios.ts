@@ -121,6 +121,19 @@ export async function buildScenarios(
   const opened = await must(keyhaven, '/v1/decrypt', auth, { ciphertext: ciphertexts[0], context: CONTEXT });
   if (opened.plaintext !== plaintexts[0]) throw new Error('setup: decrypt did not return the plaintext');
 
+  // The baseline server's routes get the encrypt scenario's request bytes (Authorization included).
+  const baselineScenario = (operation: Operation, description: string, path: string, field: string) => ({
+    operation,
+    description,
+    target: baseline,
+    method: 'POST' as const,
+    path,
+    headers: auth,
+    bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+    expectStatus: 200,
+    expectFields: ['keyId', field],
+  });
+
   const keyhavenScenario = (
     operation: Operation,
     description: string,
@@ -197,29 +210,13 @@ export async function buildScenarios(
   }
 
   const scenarios: Scenario[] = [
-    {
-      operation: 'baseline',
-      description: 'bare Fastify POST /echo, encrypt-shaped body',
-      target: baseline,
-      method: 'POST',
-      path: '/echo',
-      headers: { Authorization: `Bearer ${keyhaven.token}` },
-      bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
-      expectStatus: 200,
-      expectFields: ['keyId', 'length'],
-    },
-    {
-      operation: 'aead-floor',
-      description:
-        'bare Fastify POST /aead: the encrypt request, base64 + one AES-256-GCM seal, nothing else',
-      target: baseline,
-      method: 'POST',
-      path: '/aead',
-      headers: { Authorization: `Bearer ${keyhaven.token}` },
-      bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
-      expectStatus: 200,
-      expectFields: ['keyId', 'ciphertext'],
-    },
+    baselineScenario('baseline', 'bare Fastify POST /echo, encrypt-shaped body', '/echo', 'length'),
+    baselineScenario(
+      'aead-floor',
+      'bare Fastify POST /aead: the encrypt request, base64 + one AES-256-GCM seal, nothing else',
+      '/aead',
+      'ciphertext',
+    ),
     keyhavenScenario(
       'encrypt',
       'POST /v1/encrypt, 256-byte plaintext with a context',
