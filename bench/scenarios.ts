@@ -30,6 +30,8 @@ export interface Scenario {
   expectStatus: number;
   /** Fields every successful response body must have. */
   expectFields: string[];
+  /** A further check of the first response; returns what is wrong, if anything. */
+  check?: (body: Json) => string | undefined;
 }
 
 /** Distinct payloads per operation, so requests are not byte-for-byte identical. */
@@ -122,7 +124,13 @@ export async function buildScenarios(
   if (opened.plaintext !== plaintexts[0]) throw new Error('setup: decrypt did not return the plaintext');
 
   // The baseline server's routes get the encrypt scenario's request bytes (Authorization included).
-  const baselineScenario = (operation: Operation, description: string, path: string, field: string) => ({
+  const baselineScenario = (
+    operation: Operation,
+    description: string,
+    path: string,
+    field: string,
+    check?: Scenario['check'],
+  ): Scenario => ({
     operation,
     description,
     target: baseline,
@@ -132,6 +140,7 @@ export async function buildScenarios(
     bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
     expectStatus: 200,
     expectFields: ['keyId', field],
+    ...(check ? { check } : {}),
   });
 
   const keyhavenScenario = (
@@ -216,6 +225,11 @@ export async function buildScenarios(
       'bare Fastify POST /aead: the encrypt request, base64 + one AES-256-GCM seal, nothing else',
       '/aead',
       'ciphertext',
+      // IV + a ciphertext as long as the plaintext + tag: the floor must really seal the plaintext.
+      (body) =>
+        Buffer.from(String(body.ciphertext), 'base64').length === 12 + 256 + 16
+          ? undefined
+          : 'the AEAD floor did not return IV + 256 bytes + tag',
     ),
     keyhavenScenario(
       'encrypt',
@@ -279,6 +293,8 @@ export async function preflight(scenario: Scenario): Promise<void> {
         `got ${result.status}: ${JSON.stringify(result.json).slice(0, 300)}`,
     );
   }
+  const wrong = scenario.check?.(result.json);
+  if (wrong) throw new Error(`${scenario.operation}: ${wrong}`);
 }
 
 export function encodeScenario(scenario: Scenario): Buffer[] {
