@@ -39,16 +39,30 @@ export function bytesToUuid(bytes: Buffer): string {
 }
 
 /**
- * The associated data of a new ciphertext, built in one buffer: the header, then the encoded
- * context. `header` is a view of its first bytes, to be reused as the ciphertext's prefix.
+ * The associated data of a new ciphertext: the header, then the encoded context, in one buffer whose
+ * first CIPHERTEXT_HEADER_LENGTH bytes are left for the header (encodeContext's `reserve`). `header`
+ * is a view of those bytes, to be reused as the ciphertext's prefix.
  */
 export function sealingData(
   header: CiphertextHeader,
-  encodedContext: Buffer,
+  contextWithRoom: Buffer,
 ): { header: Buffer; aad: Buffer } {
-  const aad = writeHeader(Buffer.allocUnsafe(CIPHERTEXT_HEADER_LENGTH + encodedContext.length), header);
-  encodedContext.copy(aad, CIPHERTEXT_HEADER_LENGTH);
+  checkRoom(contextWithRoom);
+  const aad = writeHeader(contextWithRoom, header);
   return { header: aad.subarray(0, CIPHERTEXT_HEADER_LENGTH), aad };
+}
+
+/** The associated data of a ciphertext being opened: its header, then the encoded context. */
+export function openingData(header: Buffer, contextWithRoom: Buffer): Buffer {
+  checkRoom(contextWithRoom);
+  header.copy(contextWithRoom, 0, 0, CIPHERTEXT_HEADER_LENGTH);
+  return contextWithRoom;
+}
+
+function checkRoom(contextWithRoom: Buffer): void {
+  if (contextWithRoom.length < CIPHERTEXT_HEADER_LENGTH) {
+    throw new KmsError('Internal', 'associated data: the encoded context has no room for the header');
+  }
 }
 
 /** Writes every header byte (the buffer is not zeroed: nothing may be left unwritten). */
@@ -62,10 +76,6 @@ function writeHeader(out: Buffer, header: CiphertextHeader): Buffer {
   out[21] = header.algorithm;
   header.iv.copy(out, 22);
   return out;
-}
-
-export function associatedData(header: Buffer, encodedContext: Buffer): Buffer {
-  return encodedContext.length === 0 ? header : Buffer.concat([header, encodedContext]);
 }
 
 export function encodeCiphertext(header: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {

@@ -6,28 +6,38 @@ export type EncryptionContext = Record<string, string>;
 
 export const MAX_CONTEXT_BYTES = 8192;
 
-export function encodeContext(context: EncryptionContext | undefined): Buffer {
-  if (!context) return EMPTY;
-  const keys = Object.keys(context);
-  if (keys.length === 0) return EMPTY;
+/**
+ * The canonical encoding, after `reserve` bytes left unwritten for the caller (the ciphertext header
+ * goes there, so the associated data is one buffer).
+ */
+export function encodeContext(context: EncryptionContext | undefined, reserve = 0): Buffer {
+  const keys = context ? Object.keys(context) : [];
+  if (keys.length === 0) return reserve === 0 ? EMPTY : Buffer.allocUnsafe(reserve);
   // Sorting by UTF-16 code units differs from UTF-8 byte order only above U+FFFF vs U+E000-U+FFFF;
   // sort by the encoded bytes, as the format says, but skip the work for printable ASCII keys.
-  const ascii = keys.every((k) => /^[\x20-\x7e]*$/.test(k));
-  const ordered = ascii
+  const ordered = keys.every(isPrintableAscii)
     ? keys.sort()
     : keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
   let size = 0;
   for (const key of ordered)
-    size += 8 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(context[key]!, 'utf8');
+    size += 8 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(context![key]!, 'utf8');
   if (size > MAX_CONTEXT_BYTES)
     throw validationError(`encryption context exceeds ${MAX_CONTEXT_BYTES} bytes`);
-  const encoded = Buffer.allocUnsafe(size);
-  let offset = 0;
+  const encoded = Buffer.allocUnsafe(reserve + size);
+  let offset = reserve;
   for (const key of ordered) {
     offset = writeField(encoded, offset, key);
-    offset = writeField(encoded, offset, context[key]!);
+    offset = writeField(encoded, offset, context![key]!);
   }
   return encoded;
+}
+
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
 }
 
 const EMPTY = Buffer.alloc(0);

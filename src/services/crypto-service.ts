@@ -3,9 +3,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   ALGORITHM_AES_256_GCM,
+  CIPHERTEXT_HEADER_LENGTH,
   CIPHERTEXT_OVERHEAD,
-  associatedData,
   encodeCiphertext,
+  openingData,
   parseCiphertext,
   sealingData,
 } from '../domain/ciphertext.js';
@@ -340,7 +341,7 @@ export class CryptoService {
     const iv = pooledRandomBytes(12);
     const { header, aad } = sealingData(
       { keyId: key.keyId, keyVersion: ref.version.version, algorithm: ALGORITHM_AES_256_GCM, iv },
-      encodeContext(context),
+      encodeContext(context, CIPHERTEXT_HEADER_LENGTH),
     );
     const { ciphertext, tag } = await this.keys
       .backendFor(key.protectionLevel)
@@ -381,7 +382,7 @@ export class CryptoService {
       throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key version');
     }
     const ref = await this.versionRef(key, parsed.keyVersion);
-    const aad = associatedData(parsed.header, encodeContext(context));
+    const aad = openingData(parsed.header, encodeContext(context, CIPHERTEXT_HEADER_LENGTH));
     const plaintext = await this.keys
       .backendFor(key.protectionLevel)
       .decrypt(ref, parsed.iv, parsed.ciphertext, parsed.tag, aad);

@@ -4,6 +4,7 @@ import {
   ALGORITHM_AES_256_GCM,
   CIPHERTEXT_HEADER_LENGTH,
   encodeCiphertext,
+  openingData,
   parseCiphertext,
   sealingData,
 } from '../../src/domain/ciphertext.js';
@@ -14,9 +15,10 @@ describe('ciphertext format 1', () => {
     const keyId = randomUUID();
     const iv = randomBytes(12);
     const context = Buffer.from('encoded context bytes');
+    const withRoom = Buffer.concat([Buffer.alloc(CIPHERTEXT_HEADER_LENGTH), context]);
     const { header, aad } = sealingData(
       { keyId, keyVersion: 70000, algorithm: ALGORITHM_AES_256_GCM, iv },
-      context,
+      withRoom,
     );
 
     expect(header.length).toBe(CIPHERTEXT_HEADER_LENGTH);
@@ -30,6 +32,13 @@ describe('ciphertext format 1', () => {
     expect(parsed.iv.equals(iv)).toBe(true);
     expect(parsed.ciphertext.equals(sealed)).toBe(true);
     expect(parsed.tag.equals(tag)).toBe(true);
+
+    // Opening rebuilds the same associated data from the parsed header.
+    const reopened = openingData(
+      parsed.header,
+      Buffer.concat([Buffer.alloc(CIPHERTEXT_HEADER_LENGTH), context]),
+    );
+    expect(reopened.equals(aad)).toBe(true);
   });
 
   it('leaves no byte of the unzeroed buffer unwritten', () => {
@@ -38,7 +47,7 @@ describe('ciphertext format 1', () => {
     const keyId = '00000000-0000-4000-8000-000000000000';
     const { header } = sealingData(
       { keyId, keyVersion: 0, algorithm: 0, iv: Buffer.alloc(12) },
-      Buffer.alloc(0),
+      Buffer.allocUnsafe(CIPHERTEXT_HEADER_LENGTH),
     );
     expect([...header]).toEqual([
       1,
@@ -52,11 +61,16 @@ describe('ciphertext format 1', () => {
 
   it('refuses a key id that is not a UUID or an IV that is not 12 bytes, as an internal error', () => {
     const iv = randomBytes(12);
-    expect(() => sealingData({ keyId: 'alias/x', keyVersion: 1, algorithm: 1, iv }, Buffer.alloc(0))).toThrow(
-      KmsError,
-    );
+    const room = Buffer.alloc(CIPHERTEXT_HEADER_LENGTH);
+    expect(() => sealingData({ keyId: 'alias/x', keyVersion: 1, algorithm: 1, iv }, room)).toThrow(KmsError);
     expect(() =>
-      sealingData({ keyId: randomUUID(), keyVersion: 1, algorithm: 1, iv: randomBytes(16) }, Buffer.alloc(0)),
+      sealingData(
+        { keyId: randomUUID(), keyVersion: 1, algorithm: 1, iv: randomBytes(16) },
+        Buffer.alloc(CIPHERTEXT_HEADER_LENGTH),
+      ),
     ).toThrow(/IV 12 bytes/);
+    expect(() =>
+      sealingData({ keyId: randomUUID(), keyVersion: 1, algorithm: 1, iv }, Buffer.alloc(10)),
+    ).toThrow(/no room/);
   });
 });

@@ -27,6 +27,18 @@ describe('canonical encryption context', () => {
     expect(encodeContext({})).toHaveLength(0);
   });
 
+  it('leaves the reserved bytes in front of the same encoding, with or without pairs', () => {
+    const withRoom = encodeContext({ b: '22', a: '1' }, 34);
+    expect(withRoom.subarray(34)).toEqual(encodeContext({ a: '1', b: '22' }));
+    expect(encodeContext(undefined, 34)).toHaveLength(34);
+    expect(encodeContext({}, 34)).toHaveLength(34);
+  });
+
+  it('sorts keys with control characters by bytes too', () => {
+    const encoded = encodeContext({ 'b\n': 'x', a: 'y' });
+    expect(encoded).toEqual(Buffer.concat([field('a'), field('y'), field('b\n'), field('x')]));
+  });
+
   it('refuses a context over 8192 encoded bytes', () => {
     expect(() => encodeContext({ k: 'v'.repeat(8192) })).toThrow(/exceeds 8192 bytes/);
   });
