@@ -1,6 +1,6 @@
 // A fresh SoftHSM2 token for the benchmark, in a temporary directory with its own softhsm2.conf, so
-// the run never touches the machine's tokens. Mirrors test/helpers/softhsm.ts (not compiled into
-// dist/). SOFTHSM2_CONF goes only into the env of the HSM server and, while the library initialises,
+// the run never touches the machine's tokens (test/helpers/softhsm.ts does the same for tests and
+// finds the library here). SOFTHSM2_CONF goes only into the env of the HSM server and, while the library initialises,
 // into this process (hsm-ceiling.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

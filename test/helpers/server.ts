@@ -2,10 +2,10 @@
 // port with its own temporary data directory, for integration tests over real HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { freePort } from '../../bench/processes.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'bin', 'keyhaven.js');
@@ -22,19 +22,6 @@ export interface TestServer {
   restart(envOverrides?: Record<string, string | undefined>): Promise<void>;
   /** Stops and removes the data directory. */
   dispose(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
 }
 
 export interface StartOptions {

@@ -2,21 +2,15 @@
 // the machine's tokens. SOFTHSM2_CONF goes only into the env handed to child processes, or into
 // process.env of a test worker that loads the module in process (`useInProcess`).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-
-const MODULE_CANDIDATES = [
-  '/usr/lib/softhsm/libsofthsm2.so',
-  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
-  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
-  '/usr/local/lib/softhsm/libsofthsm2.so',
-];
+import { findSoftHsmModule } from '../../bench/softhsm.js';
 
 export const SO_PIN = '12345678';
 
 export function softhsmModulePath(): string {
-  const found = MODULE_CANDIDATES.find((path) => existsSync(path));
+  const found = findSoftHsmModule();
   if (!found) throw new Error('libsofthsm2.so not found: install softhsm2 (apt-get install softhsm2)');
   return found;
 }
