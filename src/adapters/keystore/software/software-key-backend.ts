@@ -1,5 +1,6 @@
 // The SOFTWARE protection level: material generated in process, stored wrapped by the root key, and
 // used through node:crypto from the bounded, zeroizing material cache.
+import type { KeyObject } from 'node:crypto';
 import { KmsError, keyUsageMismatch } from '../../../domain/errors.js';
 import {
   isAsymmetric,
@@ -57,52 +58,43 @@ export class SoftwareKeyBackend implements KeyBackend {
   }
 
   async encrypt(ref: VersionRef, iv: Buffer, plaintext: Buffer, aad: Buffer) {
-    const { material } = await this.unwrap(ref);
-    const { ciphertext, tag } = aesGcmEncrypt(material, plaintext, aad, iv);
-    return { ciphertext, tag };
+    return this.withMaterial(ref, ({ material }) => {
+      const { ciphertext, tag } = aesGcmEncrypt(material, plaintext, aad, iv);
+      return { ciphertext, tag };
+    });
   }
 
   async decrypt(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer> {
-    const { material } = await this.unwrap(ref);
-    return aesGcmDecrypt(material, iv, ciphertext, tag, aad);
+    return this.withMaterial(ref, ({ material }) => aesGcmDecrypt(material, iv, ciphertext, tag, aad));
   }
 
   async sign(ref: VersionRef, algorithm: SigningAlgorithm, message: Buffer, messageType: MessageType) {
-    return signMessage(await this.privateKey(ref), algorithm, message, messageType);
+    return this.withPrivateKey(ref, (key) => signMessage(key, algorithm, message, messageType));
   }
 
   async mac(ref: VersionRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
-    const { material } = await this.unwrap(ref);
-    return computeMac(algorithm, material, message);
+    return this.withMaterial(ref, ({ material }) => computeMac(algorithm, material, message));
   }
 
   async rsaDecrypt(ref: VersionRef, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
-    return rsaOaepDecrypt(await this.privateKey(ref), algorithm, ciphertext);
+    return this.withPrivateKey(ref, (key) => rsaOaepDecrypt(key, algorithm, ciphertext));
   }
 
   async wrapKey(ref: VersionRef, keyMaterial: Buffer): Promise<Buffer> {
-    const { material } = await this.unwrap(ref);
-    return aesKwpWrap(material, keyMaterial);
+    return this.withMaterial(ref, ({ material }) => aesKwpWrap(material, keyMaterial));
   }
 
   async unwrapKey(ref: VersionRef, wrappedKey: Buffer): Promise<Buffer> {
-    const { material } = await this.unwrap(ref);
-    return aesKwpUnwrap(material, wrappedKey);
+    return this.withMaterial(ref, ({ material }) => aesKwpUnwrap(material, wrappedKey));
   }
 
   async deriveKey(ref: VersionRef, salt: Buffer, info: Buffer, length: number): Promise<Buffer> {
-    const { material } = await this.unwrap(ref);
-    return hkdfSha256(material, salt, info, length);
+    return this.withMaterial(ref, ({ material }) => hkdfSha256(material, salt, info, length));
   }
 
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     // The wrapped blob is erased by the metadata store; only the cached copy lives here.
     this.cache.remove(cacheId(ref.keyId, ref.version.version));
-  }
-
-  /** Drops every cached version of a key (disable, deletion). */
-  forgetKey(keyId: string): void {
-    this.cache.removeWhere((id) => id.startsWith(`${keyId}:`));
   }
 
   async status(options?: StatusOptions): Promise<BackendStatus[]> {
@@ -114,24 +106,36 @@ export class SoftwareKeyBackend implements KeyBackend {
     await this.root.close();
   }
 
-  private async unwrap(ref: VersionRef): Promise<CachedMaterial> {
+  /**
+   * Runs `use` on the version's material in the same synchronous step as the cache lookup or
+   * insertion. The cache zeroizes what it replaces or evicts, so material must never be held across
+   * an await: another request's cache write could wipe it before use.
+   */
+  private async withMaterial<T>(ref: VersionRef, use: (entry: CachedMaterial) => T): Promise<T> {
     const id = cacheId(ref.keyId, ref.version.version);
     const cached = this.cache.get(id);
-    if (cached) return cached;
+    if (cached) return use(cached);
     if (ref.version.state !== 'Enabled' || ref.version.material.length === 0) {
       throw new KmsError('Unavailable', `key material of ${ref.keyId} v${ref.version.version} is destroyed`);
     }
     const material = await this.root.unwrapKeyMaterial(ref.version.material, ref.keyId, ref.version.version);
+    // A concurrent miss may have cached this version meanwhile: use that entry, wipe this copy.
+    const raced = this.cache.get(id);
+    if (raced) {
+      material.fill(0);
+      return use(raced);
+    }
     const entry: CachedMaterial = { material };
     this.cache.set(id, entry);
-    return entry;
+    return use(entry);
   }
 
-  private async privateKey(ref: VersionRef) {
-    const entry = await this.unwrap(ref);
+  private async withPrivateKey<T>(ref: VersionRef, use: (key: KeyObject) => T): Promise<T> {
     if (!isAsymmetric(ref.keySpec)) {
       throw keyUsageMismatch(`key ${ref.keyId} (${ref.keySpec}) has no private key`);
     }
-    return (entry.privateKey ??= privateKeyFromMaterial(entry.material));
+    return this.withMaterial(ref, (entry) =>
+      use((entry.privateKey ??= privateKeyFromMaterial(entry.material))),
+    );
   }
 }
