@@ -27,6 +27,12 @@ export function encodeEcdsaSignature(r: bigint, s: bigint): Buffer {
   return Buffer.concat([Buffer.from([TAG_SEQUENCE]), encodeLength(body.length), body]);
 }
 
+/** DER from the fixed-width r || s form (IEEE P1363) that PKCS#11's CKM_ECDSA and noble return. */
+export function encodeEcdsaRawSignature(raw: Uint8Array): Buffer {
+  const half = raw.length / 2;
+  return encodeEcdsaSignature(bytesToBigInt(raw.subarray(0, half)), bytesToBigInt(raw.subarray(half)));
+}
+
 /** Reads tag and definite, minimally encoded length at `offset`; returns the content bounds. */
 function readElement(der: Buffer, offset: number, tag: number): { start: number; end: number } | undefined {
   if (der[offset] !== tag) return undefined;

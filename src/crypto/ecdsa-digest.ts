@@ -6,7 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { validationError } from '../domain/errors.js';
-import { decodeEcdsaSignature, encodeEcdsaSignature } from './ecdsa-der.js';
+import { decodeEcdsaSignature, encodeEcdsaRawSignature } from './ecdsa-der.js';
 
 const CURVES = {
   prime256v1: { ecdsa: p256, byteLength: 32 },
@@ -29,8 +29,6 @@ const fixed = (base64url: string | undefined, length: number) => {
   return Buffer.concat([Buffer.alloc(Math.max(0, length - bytes.length)), bytes]);
 };
 
-const toBigInt = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
-
 const toFixedBytes = (value: bigint, length: number) =>
   Buffer.from(value.toString(16).padStart(length * 2, '0'), 'hex');
 
@@ -41,11 +39,7 @@ export function ecdsaSignDigest(privateKey: KeyObject, digest: Buffer): Buffer {
     // prehash false: the digest is signed as given (truncated to the order's bit length); lowS false
     // matches OpenSSL/AWS, which do not normalise s.
     const compact = curve.ecdsa.sign(digest, secret, { prehash: false, lowS: false, extraEntropy: true });
-    const { byteLength } = curve;
-    return encodeEcdsaSignature(
-      toBigInt(compact.subarray(0, byteLength)),
-      toBigInt(compact.subarray(byteLength, 2 * byteLength)),
-    );
+    return encodeEcdsaRawSignature(compact);
   } finally {
     secret.fill(0);
   }

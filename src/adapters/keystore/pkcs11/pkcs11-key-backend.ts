@@ -13,7 +13,7 @@ import {
   type MacAlgorithm,
   type SigningAlgorithm,
 } from '../../../domain/key-spec.js';
-import { encodeEcdsaSignature } from '../../../crypto/ecdsa-der.js';
+import { encodeEcdsaRawSignature } from '../../../crypto/ecdsa-der.js';
 import { publicKeyFromSpki, RSA_MODULUS_BITS } from '../../../crypto/key-material.js';
 import { emsaPkcs1v15Encode, HASH_LENGTH, type SignatureHash } from '../../../crypto/rsa-emsa.js';
 import type {
@@ -85,8 +85,6 @@ const HMAC_MECHANISM: Record<MacAlgorithm, number> = {
 const MAX_SIGNATURE_BYTES = 512;
 /** PKCS#11 v2.40 §2.1.8: the OAEP encoding parameter source (pkcs11js exports no CKZ_* names). */
 const CKZ_DATA_SPECIFIED = 0x00000001;
-
-const bytesToBigInt = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex') || '0'}`);
 
 /** Mechanisms each key spec needs from the token (`keyhaven hsm init` lists the missing ones). */
 export function mechanismsFor(spec: KeySpec): Record<string, number> {
@@ -229,8 +227,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
         // CKM_ECDSA signs a digest and returns r || s (PKCS#11 v2.40 §2.3.6); AWS returns DER.
         api.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, key);
         const raw = await api.C_SignAsync(session, digest(), Buffer.alloc(MAX_SIGNATURE_BYTES));
-        const half = raw.length / 2;
-        return encodeEcdsaSignature(bytesToBigInt(raw.subarray(0, half)), bytesToBigInt(raw.subarray(half)));
+        return encodeEcdsaRawSignature(raw);
       }
       if (algorithm.startsWith('RSASSA_PSS_')) {
         const parameter: pkcs11js.RsaPSS = {
