@@ -29,10 +29,6 @@ export interface ParsedCiphertext extends CiphertextHeader {
   tag: Buffer;
 }
 
-export function uuidToBytes(uuid: string): Buffer {
-  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
-}
-
 export function bytesToUuid(bytes: Buffer): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -83,7 +79,8 @@ export function encodeCiphertext(header: Buffer, ciphertext: Buffer, tag: Buffer
 }
 
 export function parseCiphertext(blob: Buffer): ParsedCiphertext {
-  if (blob.length < CIPHERTEXT_OVERHEAD || blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
+  if (blob.length < CIPHERTEXT_OVERHEAD) throw invalidCiphertext('ciphertext is too short');
+  if (blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
   const algorithm = blob[21]!;
   if (algorithm !== ALGORITHM_AES_256_GCM) throw invalidCiphertext();
   return {

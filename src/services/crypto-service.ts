@@ -4,7 +4,6 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   ALGORITHM_AES_256_GCM,
   CIPHERTEXT_HEADER_LENGTH,
-  CIPHERTEXT_OVERHEAD,
   encodeCiphertext,
   openingData,
   parseCiphertext,
@@ -33,7 +32,7 @@ import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/k
 import type { Clock } from '../ports/clock.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyService } from './key-service.js';
-import type { UsageOperation, UsageRecorder } from './usage-recorder.js';
+import type { UsageRecorder } from './usage-recorder.js';
 
 /** AWS KMS limits, mirrored so that the AWS-compatible endpoint behaves the same. */
 export const LIMITS = {
@@ -358,7 +357,6 @@ export class CryptoService {
     context?: EncryptionContext,
     expectedKeyId?: string,
   ): Promise<DecryptResult> {
-    if (blob.length < CIPHERTEXT_OVERHEAD) throw new KmsError('InvalidCiphertext', 'ciphertext is too short');
     const parsed = parseCiphertext(blob);
     if (expectedKeyId !== undefined) {
       const expected = await this.directory.resolveKeyId(expectedKeyId);
@@ -368,15 +366,13 @@ export class CryptoService {
     }
     let key: Key;
     try {
-      key = await this.directory.getKey(parsed.keyId);
+      key = await this.checkedKey(parsed.keyId, 'ENCRYPT_DECRYPT', 'unprotect');
     } catch (error) {
       // A forged header must not reveal more than a tampered body does.
       if (error instanceof KmsError && error.code === 'NotFound')
         throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key');
       throw error;
     }
-    assertUsable(key, 'unprotect', this.clock.now());
-    assertUsage(key, 'ENCRYPT_DECRYPT');
     requireSymmetric(key, 'symmetric decryption');
     if (parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
       throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key version');
@@ -390,11 +386,17 @@ export class CryptoService {
   }
 
   private async usable(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<UsableKey> {
+    const key = await this.checkedKey(reference, usage, kind);
+    return { key, ref: await this.versionRef(key, key.currentVersion) };
+  }
+
+  /** The key, checked for its state and usage. */
+  private async checkedKey(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<Key> {
     // Cached records are used without a promise round trip: this is every request's hot path.
     const key = this.directory.peekKey(reference) ?? (await this.directory.getKey(reference));
     assertUsable(key, kind, this.clock.now());
     assertUsage(key, usage);
-    return { key, ref: await this.versionRef(key, key.currentVersion) };
+    return key;
   }
 
   private async versionRef(key: Key, version: number): Promise<VersionRef> {
@@ -464,4 +466,3 @@ async function settle<T>(run: () => Promise<T>): Promise<BatchResult<T>> {
   }
 }
 
-export type { UsageOperation };
