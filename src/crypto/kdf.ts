@@ -1,14 +1,14 @@
 // HKDF (RFC 5869) extract-and-expand, used for POST /v1/derive and for deriving subkeys.
 import { hkdfSync } from 'node:crypto';
 import { validationError } from '../domain/errors.js';
+import { digestLength } from '../domain/key-spec.js';
 
 export type HkdfHash = 'sha256' | 'sha384' | 'sha512';
 
-const HASH_LENGTH: Record<HkdfHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
 /** node:crypto refuses longer info (a limit of its own, not RFC 5869's). */
 export const HKDF_MAX_INFO_LENGTH = 1024;
 
-export const hkdfMaxLength = (hash: HkdfHash) => 255 * HASH_LENGTH[hash];
+export const hkdfMaxLength = (hash: HkdfHash) => 255 * digestLength[hash];
 
 export function hkdf(hash: HkdfHash, ikm: Buffer, salt: Buffer, info: Buffer, length: number): Buffer {
   // RFC 5869 §2.3: L <= 255 * HashLen, since the block counter is a single octet.

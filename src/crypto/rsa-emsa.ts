@@ -2,10 +2,11 @@
 // are given: DIGEST-mode signing, where node's crypto.sign would hash the digest again.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { validationError } from '../domain/errors.js';
+import { digestLength } from '../domain/key-spec.js';
 
 export type SignatureHash = 'sha256' | 'sha384' | 'sha512';
 
-export const HASH_LENGTH: Record<SignatureHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
+export const HASH_LENGTH: Record<SignatureHash, number> = digestLength;
 
 /** DER of DigestInfo up to the digest octets (RFC 8017 §9.2 note 1). */
 const DIGEST_INFO_PREFIX: Record<SignatureHash, Buffer> = {

@@ -126,7 +126,7 @@ export function hashOf(
   return `sha${bits}` as 'sha224' | 'sha256' | 'sha384' | 'sha512';
 }
 
-/** Length in bytes of a digest for DIGEST-mode signing. */
+/** Length in bytes of each digest (DIGEST-mode signing, HKDF output bounds). */
 export const digestLength = { sha224: 28, sha256: 32, sha384: 48, sha512: 64 } as const;
 
 /** HMAC key length in bytes generated for each HMAC spec (AWS uses the hash's block/output size). */

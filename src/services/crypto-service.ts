@@ -25,6 +25,7 @@ import {
 } from '../domain/key-spec.js';
 import { assertUsable, type KeyOperationKind } from '../domain/key-state.js';
 import { generateKeyMaterial, publicKeyFromSpki, zeroize } from '../crypto/key-material.js';
+import { HKDF_MAX_INFO_LENGTH } from '../crypto/kdf.js';
 import { rsaOaepEncrypt, rsaOaepMaxPlaintext } from '../crypto/rsa-oaep.js';
 import { pooledRandomBytes } from '../crypto/random-pool.js';
 import { verifySignature } from '../crypto/signature.js';
@@ -317,7 +318,7 @@ export class CryptoService {
       throw validationError(`length must be an integer from 1 to ${LIMITS.derivedKeyBytes}`);
     }
     const info = Buffer.from(context, 'utf8');
-    checkSize('context', info, 1024);
+    checkSize('context', info, HKDF_MAX_INFO_LENGTH);
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'key derivation');
     const derivedKey = await this.keys
@@ -465,4 +466,3 @@ async function settle<T>(run: () => Promise<T>): Promise<BatchResult<T>> {
     throw error;
   }
 }
-
