@@ -1,14 +1,6 @@
 // Key lifecycle: create, describe, list, update, enable/disable, rotate, schedule/cancel deletion,
 // aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md).
-import {
-  type KeyObject,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair as generateKeyPairCallback,
-  randomBytes,
-  randomUUID,
-} from 'node:crypto';
-import { promisify } from 'node:util';
+import { type KeyObject, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { KmsError, conflict, keyUsageMismatch, notFound, validationError } from '../domain/errors.js';
 import {
   DAY_MS,
@@ -29,7 +21,14 @@ import {
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertTransition, type KeyState } from '../domain/key-state.js';
-import { normalizeImportedMaterial, normalizeImportedPublicKey, zeroize } from '../crypto/key-material.js';
+import {
+  generateKeyMaterial,
+  normalizeImportedMaterial,
+  normalizeImportedPublicKey,
+  privateKeyFromMaterial,
+  publicKeyFromSpki,
+  zeroize,
+} from '../crypto/key-material.js';
 import { aesKwpUnwrap } from '../crypto/keywrap.js';
 import { rsaOaepDecrypt } from '../crypto/rsa-oaep.js';
 import type { KeyBackend } from '../ports/key-backend.js';
@@ -38,8 +37,6 @@ import type { KeyUsageRecord, MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
 import { ALIAS_PATTERN, type KeyDirectory } from './key-directory.js';
 import type { UsageRecorder } from './usage-recorder.js';
-
-const generateKeyPair = promisify(generateKeyPairCallback);
 
 export interface KeyDescription extends Key {
   aliases: string[];
@@ -357,9 +354,8 @@ export class KeyService {
       throw conflict(`key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`);
     }
     assertTransition(key, 'import');
-    const { publicKey, privateKey } = await generateKeyPair('rsa', { modulusLength: 3072 });
+    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial('RSA_3072');
     const id = randomBytes(24).toString('base64url');
-    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
     const expiresAt = new Date(this.clock.now().getTime() + IMPORT_TOKEN_TTL_MS);
     try {
       const wrappedPrivateKey = await this.root.wrapKeyMaterial(pkcs8, `import:${id}`, 0);
@@ -370,7 +366,7 @@ export class KeyService {
     return {
       keyId: key.keyId,
       importToken: id,
-      wrappingPublicKey: publicKey.export({ format: 'pem', type: 'spki' }) as string,
+      wrappingPublicKey: publicKeyFromSpki(publicKeySpki!).export({ format: 'pem', type: 'spki' }) as string,
       wrappingAlgorithm: 'RSAES_OAEP_SHA_256',
       wrappingKeySpec: 'RSA_3072',
       expiresAt,
@@ -395,7 +391,7 @@ export class KeyService {
     let material: Buffer;
     try {
       material = unwrapImportedMaterial(
-        createPrivateKey({ key: wrappingKey, format: 'der', type: 'pkcs8' }),
+        privateKeyFromMaterial(wrappingKey),
         input.wrappingAlgorithm ?? 'RSAES_OAEP_SHA_256',
         input.encryptedKeyMaterial,
       );
@@ -427,14 +423,20 @@ export class KeyService {
         };
       } else {
         const normalized = normalizeImportedMaterial(key.keySpec, material);
-        const stored = await this.backendFor(key.protectionLevel).importVersionMaterial(
-          key.keyId,
-          1,
-          key.keySpec,
-          normalized.material,
-          normalized.publicKeySpki ?? null,
-        );
-        if (normalized.material !== material) zeroize(normalized.material);
+        let stored;
+        try {
+          stored = await this.backendFor(key.protectionLevel).importVersionMaterial(
+            key.keyId,
+            1,
+            key.keySpec,
+            normalized.material,
+            normalized.publicKeySpki ?? null,
+          );
+        } finally {
+          // Normalising may have produced a second buffer (e.g. PKCS#8 re-encoded): wipe it too,
+          // also when storing fails.
+          if (normalized.material !== material) zeroize(normalized.material);
+        }
         version = { keyId: key.keyId, version: 1, state: 'Enabled', createdAt: now, ...stored };
       }
     } finally {
@@ -570,7 +572,7 @@ function checkTags(tags: Record<string, string>): Record<string, string> {
 
 function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrigin): number | null {
   if (days === null) return null;
-  if (spec !== 'SYMMETRIC_DEFAULT' && !spec.startsWith('HMAC_')) {
+  if (isAsymmetric(spec)) {
     throw validationError('automatic rotation is only available for symmetric and HMAC keys');
   }
   if (origin === 'EXTERNAL') throw validationError('keys with imported material cannot rotate automatically');
