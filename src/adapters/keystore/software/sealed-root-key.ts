@@ -1,10 +1,11 @@
 // The embedded root key: 32 random bytes in `<dataDir>/root-key.json`, sealed under a passphrase
 // (scrypt -> AES-256-GCM) when one is configured, otherwise stored in the clear in a 0600 file for
 // development only.
-import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback } from 'node:crypto';
+import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { aesGcmDecrypt, aesGcmEncrypt } from '../../../crypto/aead.js';
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -15,6 +16,8 @@ const scrypt = promisify(scryptCallback) as (
 
 export const ROOT_KEY_FILE = 'root-key.json';
 const SCRYPT = { N: 2 ** 17, r: 8, p: 1 };
+/** The sealed root key is bound to nothing else: the file holds one key. */
+const NO_AAD = Buffer.alloc(0);
 
 type RootKeyFile =
   | { version: 1; sealed: false; key: string }
@@ -74,9 +77,13 @@ export async function loadOrCreateRootKey(
   }
   const sealingKey = await deriveSealingKey(passphrase, Buffer.from(file.salt, 'base64'), file);
   try {
-    const decipher = createDecipheriv('aes-256-gcm', sealingKey, Buffer.from(file.iv, 'base64'));
-    decipher.setAuthTag(Buffer.from(file.tag, 'base64'));
-    const key = Buffer.concat([decipher.update(Buffer.from(file.ciphertext, 'base64')), decipher.final()]);
+    const key = aesGcmDecrypt(
+      sealingKey,
+      Buffer.from(file.iv, 'base64'),
+      Buffer.from(file.ciphertext, 'base64'),
+      Buffer.from(file.tag, 'base64'),
+      NO_AAD,
+    );
     return { key, created: false, sealed: true };
   } catch {
     throw new RootKeyError('the root passphrase is wrong: the root key could not be unsealed');
@@ -88,10 +95,8 @@ export async function loadOrCreateRootKey(
 async function sealRootKey(key: Buffer, passphrase: string | undefined): Promise<RootKeyFile> {
   if (passphrase === undefined) return { version: 1, sealed: false, key: key.toString('base64') };
   const salt = randomBytes(16);
-  const iv = randomBytes(12);
   const sealingKey = await deriveSealingKey(passphrase, salt, SCRYPT);
-  const cipher = createCipheriv('aes-256-gcm', sealingKey, iv);
-  const ciphertext = Buffer.concat([cipher.update(key), cipher.final()]);
+  const { iv, ciphertext, tag } = aesGcmEncrypt(sealingKey, key, NO_AAD);
   sealingKey.fill(0);
   return {
     version: 1,
@@ -101,6 +106,6 @@ async function sealRootKey(key: Buffer, passphrase: string | undefined): Promise
     salt: salt.toString('base64'),
     iv: iv.toString('base64'),
     ciphertext: ciphertext.toString('base64'),
-    tag: cipher.getAuthTag().toString('base64'),
+    tag: tag.toString('base64'),
   };
 }

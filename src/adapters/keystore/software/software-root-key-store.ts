@@ -1,6 +1,6 @@
 // RootKeyStore over the sealed software root key: AES-256-GCM with (keyId, version) as associated
 // data, so a wrapped blob only unwraps for the version it was made for.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { AES_GCM_IV_LENGTH, AES_GCM_TAG_LENGTH, aesGcmDecrypt, aesGcmEncrypt } from '../../../crypto/aead.js';
 import { KmsError } from '../../../domain/errors.js';
 import type { BackendStatus, RootKeyStore } from '../../../ports/root-key-store.js';
 
@@ -14,22 +14,26 @@ export class SoftwareRootKeyStore implements RootKeyStore {
   constructor(private readonly rootKey: Buffer) {}
 
   async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.rootKey, iv);
-    cipher.setAAD(wrappingAad(keyId, version));
-    const body = Buffer.concat([cipher.update(material), cipher.final()]);
-    return Buffer.concat([Buffer.of(WRAP_FORMAT), iv, body, cipher.getAuthTag()]);
+    const { iv, ciphertext, tag } = aesGcmEncrypt(this.rootKey, material, wrappingAad(keyId, version));
+    return Buffer.concat([Buffer.of(WRAP_FORMAT), iv, ciphertext, tag]);
   }
 
   async unwrapKeyMaterial(wrapped: Buffer, keyId: string, version: number): Promise<Buffer> {
-    if (wrapped.length < 1 + 12 + 16 || wrapped[0] !== WRAP_FORMAT) {
+    const ivEnd = 1 + AES_GCM_IV_LENGTH;
+    const tagStart = wrapped.length - AES_GCM_TAG_LENGTH;
+    if (tagStart < ivEnd || wrapped[0] !== WRAP_FORMAT) {
       throw new KmsError('Internal', `stored material of ${keyId} v${version} is malformed`);
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.rootKey, wrapped.subarray(1, 13));
-      decipher.setAAD(wrappingAad(keyId, version));
-      decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
-      return Buffer.concat([decipher.update(wrapped.subarray(13, wrapped.length - 16)), decipher.final()]);
+      const iv = wrapped.subarray(1, ivEnd);
+      const tag = wrapped.subarray(tagStart);
+      return aesGcmDecrypt(
+        this.rootKey,
+        iv,
+        wrapped.subarray(ivEnd, tagStart),
+        tag,
+        wrappingAad(keyId, version),
+      );
     } catch (cause) {
       // Another root key (wrong data directory or key store) is an availability problem, not bad input.
       throw new KmsError(
