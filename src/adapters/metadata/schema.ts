@@ -1,7 +1,5 @@
 // Table types for Kysely. Times are epoch milliseconds, booleans 0/1, so SQLite and PostgreSQL
 // (bigint/bytea) share every query.
-import type { Generated } from 'kysely';
-
 export interface KeysTable {
   key_id: string;
   key_spec: string;
@@ -63,12 +61,6 @@ export interface ApiKeysTable {
   secret_hash: Buffer;
   principal: string;
   created_at: number;
-}
-
-export interface SettingsTable {
-  name: string;
-  value: string;
-  row_id?: Generated<number>;
 }
 
 export interface Database {
