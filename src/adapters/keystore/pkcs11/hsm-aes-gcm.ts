@@ -1,10 +1,9 @@
 // AES-256-GCM inside the token (CKM_AES_GCM, 96-bit IV, 128-bit tag): the same output as
 // crypto/aead.ts computes in process, so HSM keys share the SOFTWARE ciphertext format.
 import pkcs11js from 'pkcs11js';
+import { AES_GCM_TAG_LENGTH } from '../../../crypto/aead.js';
 import { pkcs11Code } from './pkcs11-errors.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
-
-const TAG_LENGTH = 16;
 
 /** The tag did not verify (wrong key, tampered data or associated data). */
 export class GcmAuthenticationError extends Error {
@@ -18,7 +17,7 @@ const mechanism = (iv: Buffer, aad: Buffer): pkcs11js.Mechanism => ({
     iv,
     aad,
     ivBits: iv.length * 8,
-    tagBits: TAG_LENGTH * 8,
+    tagBits: AES_GCM_TAG_LENGTH * 8,
   } as pkcs11js.AesGCM,
 });
 
@@ -33,9 +32,12 @@ export async function hsmGcmEncrypt(
   // pkcs11js refuses an empty input buffer; C_EncryptFinal alone yields the tag of an empty message.
   const out =
     plaintext.length === 0
-      ? api.C_EncryptFinal(session, Buffer.alloc(TAG_LENGTH))
-      : await api.C_EncryptAsync(session, plaintext, Buffer.alloc(plaintext.length + TAG_LENGTH));
-  return { ciphertext: out.subarray(0, out.length - TAG_LENGTH), tag: out.subarray(out.length - TAG_LENGTH) };
+      ? api.C_EncryptFinal(session, Buffer.alloc(AES_GCM_TAG_LENGTH))
+      : await api.C_EncryptAsync(session, plaintext, Buffer.alloc(plaintext.length + AES_GCM_TAG_LENGTH));
+  return {
+    ciphertext: out.subarray(0, out.length - AES_GCM_TAG_LENGTH),
+    tag: out.subarray(out.length - AES_GCM_TAG_LENGTH),
+  };
 }
 
 export async function hsmGcmDecrypt(
@@ -50,8 +52,8 @@ export async function hsmGcmDecrypt(
   const input = Buffer.concat([ciphertext, tag]);
   try {
     if (ciphertext.length === 0) {
-      api.C_DecryptUpdate(session, input, Buffer.alloc(TAG_LENGTH));
-      return Buffer.from(api.C_DecryptFinal(session, Buffer.alloc(TAG_LENGTH)));
+      api.C_DecryptUpdate(session, input, Buffer.alloc(AES_GCM_TAG_LENGTH));
+      return Buffer.from(api.C_DecryptFinal(session, Buffer.alloc(AES_GCM_TAG_LENGTH)));
     }
     return await api.C_DecryptAsync(session, input, Buffer.alloc(input.length));
   } catch (error) {
@@ -68,7 +70,8 @@ export async function hsmGcmDecrypt(
   }
 }
 
-function tokenAnswers(api: pkcs11js.PKCS11, slot: Handle): boolean {
+/** Whether the token still answers C_GetTokenInfo (a failure was then the data's, not the token's). */
+export function tokenAnswers(api: pkcs11js.PKCS11, slot: Handle): boolean {
   try {
     api.C_GetTokenInfo(slot);
     return true;

@@ -2,7 +2,6 @@
 // token, with several backends: pkcs11-replication.ts), labelled `keyhaven/<keyId>/v<version>`;
 // metadata stores only that label. Encrypt, decrypt, sign, MAC and RSA decryption run inside the
 // token; the public half is exported once as SPKI at creation.
-import { createHash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { invalidCiphertext, KmsError, keyUsageMismatch, validationError } from '../../../domain/errors.js';
 import {
@@ -14,8 +13,9 @@ import {
   type SigningAlgorithm,
 } from '../../../domain/key-spec.js';
 import { encodeEcdsaRawSignature } from '../../../crypto/ecdsa-der.js';
-import { publicKeyFromSpki, RSA_MODULUS_BITS } from '../../../crypto/key-material.js';
+import { RSA_MODULUS_BITS } from '../../../crypto/key-material.js';
 import { emsaPkcs1v15Encode, HASH_LENGTH, type SignatureHash } from '../../../crypto/rsa-emsa.js';
+import { digestForSigning } from '../../../crypto/signature.js';
 import type {
   KeyBackend,
   MessageType,
@@ -24,7 +24,7 @@ import type {
   VersionRef,
 } from '../../../ports/key-backend.js';
 import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
-import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
+import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } from './hsm-aes-gcm.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
 import {
@@ -126,8 +126,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
     const label = hsmObjectLabel(keyId, version);
     const material = Buffer.from(label, 'utf8');
     const family = keyFamily(spec);
-    const objectClass =
-      family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY;
+    const objectClass = objectClassOf(spec);
     const replication = this.backends.replication;
     const replicable = replication?.enabled ?? false;
     let source: Pkcs11Token | undefined;
@@ -219,7 +218,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
     if (messageType === 'DIGEST' && message.length !== HASH_LENGTH[hash]) {
       throw validationError(`a ${algorithm} digest must be exactly ${HASH_LENGTH[hash]} bytes`);
     }
-    const digest = () => (messageType === 'DIGEST' ? message : createHash(hash).update(message).digest());
+    const digest = () => (messageType === 'DIGEST' ? message : digestForSigning(algorithm, message));
     return this.backends.run(async (scope) => {
       const key = this.privateKey(scope, ref);
       const { api, session } = scope;
@@ -265,10 +264,10 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   async rsaDecrypt(ref: VersionRef, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
     this.expectFamily(ref, 'RSA', 'RSA decryption');
-    const bits = publicKeyFromSpki(ref.version.publicKeySpki ?? Buffer.alloc(0)).asymmetricKeyDetails
-      ?.modulusLength;
+    // expectFamily leaves only RSA_2048/3072/4096, each a key of RSA_MODULUS_BITS.
+    const bits = RSA_MODULUS_BITS[ref.keySpec as keyof typeof RSA_MODULUS_BITS];
     // RFC 8017 §7.1.2 step 1b: exactly k octets.
-    if (bits === undefined || ciphertext.length !== Math.ceil(bits / 8)) throw invalidCiphertext();
+    if (ciphertext.length !== Math.ceil(bits / 8)) throw invalidCiphertext();
     const hash = algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256';
     const parameter: pkcs11js.RsaOAEP = {
       type: pkcs11js.CK_PARAMS_RSA_OAEP,
@@ -312,7 +311,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     if (ref.version.material.length === 0) return;
     const label = this.labelOf(ref);
-    const objectClass = this.objectClass(ref);
+    const objectClass = objectClassOf(ref.keySpec);
     const errors = await this.backends.runOnEach((scope, token) => {
       const handle = scope.find(label, objectClass);
       token.forgetHandle(label, objectClass);
@@ -354,11 +353,6 @@ export class Pkcs11KeyBackend implements KeyBackend {
     return label;
   }
 
-  private objectClass(ref: VersionRef): number {
-    const family = keyFamily(ref.keySpec);
-    return family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY;
-  }
-
   private secretKey(scope: SessionScope, ref: VersionRef): Handle {
     return scope.require(this.labelOf(ref), pkcs11js.CKO_SECRET_KEY);
   }
@@ -366,6 +360,12 @@ export class Pkcs11KeyBackend implements KeyBackend {
   private privateKey(scope: SessionScope, ref: VersionRef): Handle {
     return scope.require(this.labelOf(ref), pkcs11js.CKO_PRIVATE_KEY);
   }
+}
+
+/** The class of the token object holding a version of `spec`: a secret key or a private key. */
+function objectClassOf(spec: KeySpec): number {
+  const family = keyFamily(spec);
+  return family === 'AES' || family === 'HMAC' ? pkcs11js.CKO_SECRET_KEY : pkcs11js.CKO_PRIVATE_KEY;
 }
 
 /** Destroys a session object once `read` is done with it (public halves of new key pairs). */
@@ -380,11 +380,5 @@ function withSessionObject<T>(scope: SessionScope, handle: Handle, read: () => T
 /** Whether a failed decryption was the data's fault rather than the token's. */
 function isRequestFault(scope: SessionScope, error: unknown): boolean {
   if (classifyPkcs11Error(error) === 'input') return true;
-  if (pkcs11Code(error) !== pkcs11js.CKR_GENERAL_ERROR) return false;
-  try {
-    scope.api.C_GetTokenInfo(scope.slot);
-    return true;
-  } catch {
-    return false;
-  }
+  return pkcs11Code(error) === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(scope.api, scope.slot);
 }

@@ -170,9 +170,11 @@ export class Pkcs11Replication {
     } finally {
       wrapped?.blob.fill(0);
     }
+    const before = JSON.stringify(this.pending);
     this.pending = this.pending.filter((p) => p.label !== label);
     if (!sealed) this.pending.push({ label, objectClass, source: source.name, missing });
-    this.write();
+    // Rewritten only when its content changes (usually not: a new object copied everywhere at once).
+    if (JSON.stringify(this.pending) !== before) this.write();
     return missing;
   }
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
+import { AES_GCM_IV_LENGTH, AES_GCM_TAG_LENGTH } from '../../../crypto/aead.js';
 import { KmsError } from '../../../domain/errors.js';
 import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/root-key-store.js';
 import { wrappingAad } from '../software/software-root-key-store.js';
@@ -17,8 +18,6 @@ import type { Handle, SessionScope } from './pkcs11-token.js';
 
 /** Format byte of HSM-wrapped material (the sealed software root writes 0x01). */
 const WRAP_FORMAT = 0x02;
-const IV_LENGTH = 12;
-const TAG_LENGTH = 16;
 export const ROOT_MARKER_FILE = 'pkcs11-root.json';
 
 interface RootMarker {
@@ -113,7 +112,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
 
   async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
     if (!this.verified) await this.ensureRootKey();
-    const iv = randomBytes(IV_LENGTH);
+    const iv = randomBytes(AES_GCM_IV_LENGTH);
     const { ciphertext, tag } = await this.backends.run(async (scope) =>
       hsmGcmEncrypt(scope, this.rootHandle(scope), iv, wrappingAad(keyId, version), material),
     );
@@ -121,16 +120,16 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   }
 
   async unwrapKeyMaterial(wrapped: Buffer, keyId: string, version: number): Promise<Buffer> {
-    if (wrapped.length < 1 + IV_LENGTH + TAG_LENGTH || wrapped[0] !== WRAP_FORMAT) {
+    if (wrapped.length < 1 + AES_GCM_IV_LENGTH + AES_GCM_TAG_LENGTH || wrapped[0] !== WRAP_FORMAT) {
       throw new KmsError(
         'Unavailable',
         `stored material of ${keyId} v${version} was not wrapped by an HSM root key (another key store?)`,
       );
     }
     if (!this.verified) await this.ensureRootKey();
-    const iv = wrapped.subarray(1, 1 + IV_LENGTH);
-    const ciphertext = wrapped.subarray(1 + IV_LENGTH, wrapped.length - TAG_LENGTH);
-    const tag = wrapped.subarray(wrapped.length - TAG_LENGTH);
+    const iv = wrapped.subarray(1, 1 + AES_GCM_IV_LENGTH);
+    const ciphertext = wrapped.subarray(1 + AES_GCM_IV_LENGTH, wrapped.length - AES_GCM_TAG_LENGTH);
+    const tag = wrapped.subarray(wrapped.length - AES_GCM_TAG_LENGTH);
     return this.backends.run(async (scope) => {
       try {
         return await hsmGcmDecrypt(
@@ -189,7 +188,7 @@ async function rootCheckValue(scope: SessionScope, handle: Handle): Promise<stri
   const { tag } = await hsmGcmEncrypt(
     scope,
     handle,
-    Buffer.alloc(IV_LENGTH),
+    Buffer.alloc(AES_GCM_IV_LENGTH),
     Buffer.from('keyhaven/root-check'),
     Buffer.alloc(0),
   );

@@ -127,6 +127,7 @@ export class Pkcs11Token {
     }
     const started = performance.now();
     let lastFailure: unknown;
+    let failure: Pkcs11Failure | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       let session: Handle | undefined;
       let healthy = true;
@@ -144,14 +145,13 @@ export class Pkcs11Token {
           throw error;
         }
         lastFailure = error;
-        const failure = error instanceof TokenLostError ? 'token' : classifyPkcs11Error(error);
+        failure = error instanceof TokenLostError ? 'token' : classifyPkcs11Error(error);
         healthy = failure !== 'session' && failure !== 'token';
         if (!(await this.repair(failure)) || attempt === 1) break;
       } finally {
         if (session) this.release(session, healthy);
       }
     }
-    const failure = lastFailure instanceof TokenLostError ? 'token' : classifyPkcs11Error(lastFailure);
     if (failure === 'unsupported' || failure === 'input') {
       // The token refused this request (a mechanism or parameter it lacks, input it rejects).
       this.breaker.release();
@@ -357,7 +357,7 @@ export class Pkcs11Token {
     }
   }
 
-  /** Drops the slot, login, idle sessions and handles: all are looked up afresh on next use. */
+  /** Closes the pooled idle sessions (sessions in use are left to their current operation). */
   private dropIdleSessions(): void {
     for (const session of this.idle.splice(0)) {
       this.closeSession(session);
@@ -365,6 +365,7 @@ export class Pkcs11Token {
     }
   }
 
+  /** Drops the slot, login, idle sessions and handles: all are looked up afresh on next use. */
   private invalidate(): void {
     this.dropIdleSessions();
     this.slot = undefined;
