@@ -8,8 +8,9 @@
 // work no AES-GCM encrypt endpoint on node:crypto can avoid (base64 decode, one AES-256-GCM seal
 // with a fresh IV, base64 encode of IV + ciphertext + tag), and still nothing else. Keyhaven's encrypt
 // can approach it but not pass it; its ratio to the bare route is what the machine allows at most.
-import { createCipheriv, randomBytes, randomFillSync } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
+import { pooledRandomBytes } from '../src/crypto/random-pool.js';
 
 const port = Number(process.env.BENCH_BASELINE_PORT ?? '0');
 
@@ -46,18 +47,8 @@ app.post<{ Body: EchoBody }>(
   async (request) => ({ keyId: request.body.keyId, keyVersion: 1, length: request.body.plaintext.length }),
 );
 
-// One random key per process; IVs from a CSPRNG buffer refilled 4 KiB at a time, as Keyhaven does.
+// One random key per process; IVs from Keyhaven's own CSPRNG pool (refilled 4 KiB at a time).
 const aeadKey = randomBytes(32);
-let ivPool = Buffer.alloc(0);
-let ivOffset = 0;
-function nextIv(): Buffer {
-  if (ivOffset + 12 > ivPool.length) {
-    ivPool = randomFillSync(Buffer.allocUnsafe(4096));
-    ivOffset = 0;
-  }
-  ivOffset += 12;
-  return ivPool.subarray(ivOffset - 12, ivOffset);
-}
 
 app.post<{ Body: EchoBody }>(
   '/aead',
@@ -65,7 +56,7 @@ app.post<{ Body: EchoBody }>(
     schema: { body: encryptShapedBody, response: replyWith('ciphertext', 'string') },
   },
   async (request) => {
-    const iv = nextIv();
+    const iv = pooledRandomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', aeadKey, iv, { authTagLength: 16 });
     const sealed = cipher.update(Buffer.from(request.body.plaintext, 'base64'));
     cipher.final();

@@ -62,7 +62,7 @@ interface ParsedResponse {
 }
 
 /** Parses one complete response at the start of `data`, or returns undefined if more bytes are needed. */
-export function parseResponse(data: Buffer): ParsedResponse | undefined {
+function parseResponse(data: Buffer): ParsedResponse | undefined {
   const headerEnd = data.indexOf(HEADER_END);
   if (headerEnd < 0) return undefined;
   const head = data.toString('latin1', 0, headerEnd);

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /** The repository root: the nearest directory above this file holding package.json. */
-export function repoRoot(): string {
+function repoRoot(): string {
   let dir = import.meta.dirname;
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bin', 'keyhaven.js'))) return dir;

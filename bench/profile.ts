@@ -72,7 +72,7 @@ function area(frame: CallFrame): string {
 
 const keyOf = (frame: CallFrame) => `${frame.functionName || '(anonymous)'}\u0000${location(frame)}`;
 
-export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary {
+function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) byId.set(node.id, node);
   const parent = new Map<number, number>();

@@ -22,6 +22,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { hsmObjectLabel } from '../src/adapters/keystore/pkcs11/pkcs11-key-backend.js';
 import { RAW_CALLS, RawToken, type RawCall, type RawMode, type RawRate } from './hsm-ceiling.js';
 import { percentile, runLoad } from './load.js';
 import { startBaseline, startKeyhaven, resolveFromRoot, type KeyhavenProcess } from './processes.js';
@@ -31,7 +32,6 @@ import {
   OPERATIONS,
   buildScenarios,
   encodeScenario,
-  hsmObjectLabel,
   preflight,
   type HsmKeys,
   type Operation,
@@ -256,9 +256,7 @@ function formatCeiling(ceiling: HsmCeiling): string {
   return [
     `HSM ceiling: raw PKCS#11 calls on the same token (${ceiling.token}), pkcs11js in the benchmark ` +
       `process while nothing else runs, ${ceiling.durationMs} ms each`,
-    ...ceiling.raw
-      .filter((r) => r.mode === 'sync')
-      .map((r) => `  ${r.call}: ${ceiling.raw.find((d) => d.call === r.call)?.description ?? ''}`),
+    ...ceiling.raw.filter((r) => r.mode === 'sync').map((r) => `  ${r.call}: ${r.description}`),
     '',
     raw,
     '',
@@ -304,8 +302,8 @@ async function measureCeiling(
     conf: token.conf,
     tokenLabel: token.label,
     pin: token.pin,
-    encryptKeyLabel: hsmObjectLabel(keys.encryptKeyId),
-    signKeyLabel: hsmObjectLabel(keys.signKeyId),
+    encryptKeyLabel: hsmObjectLabel(keys.encryptKeyId, 1),
+    signKeyLabel: hsmObjectLabel(keys.signKeyId, 1),
   });
   const close = () => raw.close();
   cleanups.push(close);

@@ -85,9 +85,6 @@ export interface HsmKeys {
   signKeyId: string;
 }
 
-/** The token object label of version 1 of a key (docs/hsm.md). */
-export const hsmObjectLabel = (keyId: string) => `keyhaven/${keyId}/v1`;
-
 /**
  * Creates the benchmark keys and builds every scenario; with `hsm` (a server on the pkcs11 key store)
  * also the HSM scenarios, whose keys are returned for the raw ceiling measurement.

@@ -91,11 +91,11 @@ export async function runServer(): Promise<void> {
   try {
     server = await startServer(loadConfig());
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof RootKeyError) {
-      console.error(`keyhaven: ${error.message}`);
-      process.exit(2);
-    }
-    if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
+    if (
+      error instanceof ConfigError ||
+      error instanceof RootKeyError ||
+      (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE')
+    ) {
       console.error(`keyhaven: ${error.message}`);
       process.exit(2);
     }

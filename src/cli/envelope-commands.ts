@@ -15,7 +15,7 @@ import type { Transform } from 'node:stream';
  * Data keys from the Keyhaven server: AES-256, bound to the encryption context. The streams zeroize
  * the returned Buffer; the base64 copy inside the parsed JSON is a JS string and cannot be wiped.
  */
-export function serverDataKeyProvider(
+function serverDataKeyProvider(
   client: KeyhavenClient,
   options: { keyId?: string; context?: EncryptionContext },
 ): DataKeyProvider {

@@ -23,9 +23,9 @@
 // exactly one final segment and a multiple-of-S file ends with a full final segment.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 
-export const ENVELOPE_MAGIC = Buffer.from('KHEF', 'latin1');
-export const ENVELOPE_VERSION = 0x01;
-export const ALGORITHM_AES_256_GCM_STREAM = 0x01;
+const ENVELOPE_MAGIC = Buffer.from('KHEF', 'latin1');
+const ENVELOPE_VERSION = 0x01;
+const ALGORITHM_AES_256_GCM_STREAM = 0x01;
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024;
 export const MIN_SEGMENT_SIZE = 1024;
 export const MAX_SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -105,7 +105,7 @@ export function decodeEnvelopeHeader(data: Buffer): { header: EnvelopeHeader; le
   };
 }
 
-export function segmentNonce(noncePrefix: Buffer, index: number, last: boolean): Buffer {
+function segmentNonce(noncePrefix: Buffer, index: number, last: boolean): Buffer {
   if (index >= MAX_SEGMENTS) throw new RangeError('too many segments for one envelope');
   const nonce = Buffer.alloc(12);
   noncePrefix.copy(nonce, 0);

@@ -21,7 +21,7 @@ const keyColumns: Column<KeyMetadata>[] = [
   { header: 'DESCRIPTION', value: (k) => k.description ?? '', maxWidth: 40 },
 ];
 
-export function renderKey(key: KeyMetadata): string {
+function renderKey(key: KeyMetadata): string {
   const tags = Object.entries(key.tags ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');

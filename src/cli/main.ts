@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyhavenError } from '../client/index.js';
+import { DEFAULT_TIMEOUT_MS } from '../client/http-transport.js';
 import { registerAliasCommands } from './aliases.js';
 import { ConfigError } from '../config.js';
 import { RootKeyError } from '../adapters/keystore/software/sealed-root-key.js';
@@ -21,7 +22,7 @@ import { registerServerCommand } from './server.js';
 import { registerSigningCommands } from './signing.js';
 import { registerStatusCommand } from './status.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('keyhaven')
     .description('Keyhaven: an open-source key management service (server and client)')
     .version(packageVersion(), '-V, --version')
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
 Environment:
   KEYHAVEN_ENDPOINT  server URL (default ${DEFAULT_ENDPOINT})
   KEYHAVEN_TOKEN     API token
-  KEYHAVEN_TIMEOUT   per-request timeout in milliseconds (default 30000)
+  KEYHAVEN_TIMEOUT   per-request timeout in milliseconds (default ${DEFAULT_TIMEOUT_MS})
 
 Examples:
   $ export KEYHAVEN_TOKEN=...

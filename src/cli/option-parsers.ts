@@ -1,5 +1,6 @@
 // Parsers for option values, reported by commander as usage errors (exit 2) when they fail.
 import { InvalidArgumentError } from 'commander';
+import { isPaddedBase64 } from '../domain/base64.js';
 
 /** `--context k=v`, repeatable: accumulates into one record; a repeated key is refused. */
 export function collectPair(
@@ -32,7 +33,7 @@ export function parseTimestamp(value: string): string {
 /** Signatures and MACs given on the command line are standard base64. */
 export function parseBase64(value: string): Buffer {
   const compact = value.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+  if (!isPaddedBase64(compact)) {
     throw new InvalidArgumentError('expected standard base64');
   }
   return Buffer.from(compact, 'base64');

@@ -1,13 +1,13 @@
 // Output formatting: JSON for machines (--json), aligned tables and key/value blocks for people.
 import type { Writable } from 'node:stream';
+import { toBase64 } from '../client/wire.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** SDK results hold Buffers; on output they are base64, as on the wire. */
 export function toJsonValue(value: unknown): JsonValue {
   if (value === undefined || value === null) return null;
-  if (value instanceof Uint8Array)
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Uint8Array) return toBase64(value);
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(toJsonValue);
   if (typeof value === 'object') {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { MessageType, SigningAlgorithm } from '../client/index.js';
 import { SIGNING_ALGORITHMS, hashOf } from '../domain/key-spec.js';
+import { isPaddedBase64 } from '../domain/base64.js';
 import { createClient, emit } from './cli-context.js';
 import { usageError } from './cli-error.js';
 import { fileError, openInput, readInput, writeOutput } from './io.js';
@@ -123,7 +124,7 @@ async function loadSignature(options: { signature?: string; signatureBase64?: Bu
   // `keyhaven sign > sig` writes base64 text, `--out sig` raw bytes; accept both. Raw signatures are
   // DER or random-looking bytes, which are practically never all base64 characters.
   const text = contents.toString('latin1').trim();
-  if (text.length > 0 && text.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+  if (text.length > 0 && isPaddedBase64(text)) {
     return Buffer.from(text, 'base64');
   }
   return contents;

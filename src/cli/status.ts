@@ -1,6 +1,6 @@
 // `keyhaven status`: is the server alive and ready (database and key store reachable)?
 import type { Command } from 'commander';
-import { createClient, emit } from './cli-context.js';
+import { createClient, emit, globalOptions } from './cli-context.js';
 import { renderDetails } from './output.js';
 
 export function registerStatusCommand(program: Command): void {
@@ -12,7 +12,7 @@ export function registerStatusCommand(program: Command): void {
       const [health, ready] = await Promise.all([client.health(), client.ready()]);
       emit(command, { health: health.body, ready: ready.body, isReady: ready.ok }, () =>
         renderDetails([
-          ['endpoint', command.optsWithGlobals<{ endpoint: string }>().endpoint],
+          ['endpoint', globalOptions(command).endpoint],
           ['health', health.ok ? 'ok' : `failing (HTTP ${health.status})`],
           ['ready', ready.ok ? 'yes' : `no (HTTP ${ready.status})`],
           ...backends(ready.body).map(

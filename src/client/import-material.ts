@@ -8,9 +8,7 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import type { KeyMaterialType } from './types.js';
-
-export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256';
+import type { ImportWrappingAlgorithm, KeyMaterialType } from './types.js';
 
 /** RSA-OAEP-SHA-256 under an RSA-3072 key holds at most 384 - 2*32 - 2 = 318 bytes. */
 const MAX_OAEP_MATERIAL = 318;

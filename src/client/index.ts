@@ -5,6 +5,5 @@ export {
   encryptKeyMaterialForImport,
   normalizeKeyMaterial,
   wrappingAlgorithmFor,
-  type ImportWrappingAlgorithm,
 } from './import-material.js';
 export type * from './types.js';

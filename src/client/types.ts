@@ -10,12 +10,14 @@ import type {
   ProtectionLevel,
   SigningAlgorithm,
 } from '../domain/key-spec.js';
+import type { KeyState } from '../domain/key-state.js';
 
 export type {
   DataKeyPairSpec,
   DataKeySpec,
   EncryptionAlgorithm,
   KeySpec,
+  KeyState,
   KeyUsage,
   MacAlgorithm,
   ProtectionLevel,
@@ -25,11 +27,11 @@ export type {
 /** Binary input accepted by the SDK; results are always `Buffer`. */
 export type Bytes = Uint8Array;
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
 export type KeyOrigin = 'KEYHAVEN' | 'EXTERNAL';
 export type EncryptionContext = Record<string, string>;
 export type MessageType = 'RAW' | 'DIGEST';
 export type KeyMaterialType = 'PRIVATE_KEY' | 'SYMMETRIC' | 'PUBLIC_KEY';
+export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256';
 
 /** A key as the server describes it; dates are ISO-8601 strings, as on the wire. */
 export interface KeyMetadata {
@@ -131,7 +133,7 @@ export interface ImportKeyMaterialInput {
   encryptedKeyMaterial: Bytes;
   keyMaterialType?: KeyMaterialType;
   /** RSAES_OAEP_SHA_256 (default; material up to 318 bytes) or RSA_AES_KEY_WRAP_SHA_256 (any size). */
-  wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256';
+  wrappingAlgorithm?: ImportWrappingAlgorithm;
   expiresAt?: string;
 }
 

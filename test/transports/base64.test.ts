@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { fromB64, isPaddedBase64 } from '../../src/transports/rest/views.js';
+import { isPaddedBase64 } from '../../src/domain/base64.js';
+import { fromB64 } from '../../src/transports/rest/views.js';
 import { KmsError } from '../../src/domain/errors.js';
 
 // The grammar of API.md's base64 fields, as a regular expression: the reference the fast check must match.

@@ -61,10 +61,9 @@ export async function buildRestApp(
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       const message = tooLong ? 'a path parameter is too long' : 'the URL is not valid';
-      void reply
-        .status(tooLong ? 414 : 400)
-        .header('x-request-id', request.id)
-        .send({ error: { code: 'ValidationError', message, requestId: request.id } });
+      // The onRequest hook that sets the request id header has not run.
+      void reply.header('x-request-id', request.id);
+      sendError(reply, request, tooLong ? 414 : 400, 'ValidationError', message);
     },
     genReqId: (request) => {
       const offered = request.headers['x-request-id'];
@@ -126,17 +125,11 @@ export async function buildRestApp(
   app.setErrorHandler((error: FastifyError | KmsError, request, reply) => {
     const { status, code, message } = describeError(error);
     if (status >= 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
-    void reply.status(status).send({ error: { code, message, requestId: request.id } });
+    sendError(reply, request, status, code, message);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      error: {
-        code: 'NotFound',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-        requestId: request.id,
-      },
-    });
+    sendError(reply, request, 404, 'NotFound', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
   registerOperationsRoutes(app, keyhaven, metrics);
@@ -146,13 +139,24 @@ export async function buildRestApp(
   return app;
 }
 
+/** The one error envelope (API.md "Errors"). */
+function sendError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  code: ErrorCode,
+  message: string,
+): void {
+  void reply.status(status).send({ error: { code, message, requestId: request.id } });
+}
+
 function describeError(error: FastifyError | KmsError): { status: number; code: ErrorCode; message: string } {
   if (error instanceof KmsError) {
     const status = HTTP_STATUS[error.code];
     return {
       status,
       code: error.code,
-      message: status >= 500 && error.code === 'Internal' ? 'internal error' : error.message,
+      message: error.code === 'Internal' ? 'internal error' : error.message,
     };
   }
   if (error.validation) return { status: 400, code: 'ValidationError', message: error.message };

@@ -29,6 +29,10 @@ type KeyIdParams = { keyId: string };
 const keyReply = { type: 'object', required: ['key'], properties: { key: keyRef } } as const;
 const tagSchema = ['keys'];
 const digits = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
+/** Every usage counter is present (API.md: {encrypt, decrypt, sign, verify, ...}), zero until used. */
+const ZERO_USAGE: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(USAGE_OPERATIONS.map((operation) => [operation, 0])),
+);
 
 export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
   const { keys } = keyhaven;
@@ -65,10 +69,10 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request, reply) => {
-      if (request.body?.policy !== undefined) {
+      if (request.body.policy !== undefined) {
         throw validationError('key policies are not supported yet');
       }
-      const key = await keys.createKey(request.body ?? {});
+      const key = await keys.createKey(request.body);
       return reply.status(201).send({ key: keyView(key) });
     },
   );
@@ -178,7 +182,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         response: { 200: keyReply },
       },
     },
-    async (request) => ({ key: keyView(await keys.updateKey(request.params.keyId, request.body ?? {})) }),
+    async (request) => ({ key: keyView(await keys.updateKey(request.params.keyId, request.body)) }),
   );
 
   const transitions = [
@@ -311,11 +315,9 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
     async (request) => {
       const usage = await keyhaven.keys.getKeyUsage(request.params.keyId);
-      // Every counter is present (API.md: {encrypt, decrypt, sign, verify, ...}), zero until used.
-      const zeros = Object.fromEntries(USAGE_OPERATIONS.map((operation) => [operation, 0]));
       return {
         keyId: usage.keyId,
-        ...zeros,
+        ...ZERO_USAGE,
         ...usage.counts,
         lastUsedAt: usage.lastUsedAt?.toISOString() ?? null,
       };

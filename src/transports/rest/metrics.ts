@@ -13,7 +13,7 @@ export interface RestMetrics {
   render(): Promise<string>;
 }
 
-const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half-open'];
+export const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half-open'];
 
 export function createRestMetrics(
   cache: MaterialCache,

@@ -1,6 +1,6 @@
 // Operational endpoints outside /v1: liveness, readiness, Prometheus metrics.
 import type { FastifyInstance } from 'fastify';
-import type { RestMetrics } from './metrics.js';
+import { CIRCUIT_STATES, type RestMetrics } from './metrics.js';
 import type { Keyhaven } from '../../keyhaven.js';
 
 export function registerOperationsRoutes(
@@ -28,9 +28,13 @@ export function registerOperationsRoutes(
       kind: { type: 'string' },
       healthy: { type: 'boolean' },
       detail: { type: 'string' },
-      circuit: { type: 'string', enum: ['closed', 'open', 'half-open'] },
+      circuit: { type: 'string', enum: CIRCUIT_STATES },
       pendingReplications: { type: 'integer' },
     },
+  };
+  const readinessReply = {
+    type: 'object',
+    properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
   };
   app.get(
     '/ready',
@@ -40,14 +44,8 @@ export function registerOperationsRoutes(
         tags: ['operations'],
         security: [],
         response: {
-          200: {
-            type: 'object',
-            properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
-          },
-          503: {
-            type: 'object',
-            properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
-          },
+          200: readinessReply,
+          503: readinessReply,
         },
       },
     },

@@ -2,9 +2,7 @@
 // Prometheus text format at scrape time. prom-client hashes its label objects on every observe(),
 // which cost ~8 us on each request; here a request costs a Map lookup and a few additions.
 
-export const LATENCY_BUCKETS_SECONDS = [
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-];
+const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 interface ActionLatency {
   /** Cumulative at render time; per bucket (non-cumulative) while observing. */
