@@ -7,6 +7,8 @@ import type { MetadataStore } from '../ports/metadata-store.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ARN = /^kh:[^:]*:key\/([0-9a-f-]{36})$/;
 export const ALIAS_PATTERN = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+/** An alias name with its `alias/` prefix, whether or not it was given with one. */
+export const fullAliasName = (name: string) => (name.startsWith('alias/') ? name : `alias/${name}`);
 
 interface CachedKey {
   key: Key;

@@ -35,7 +35,7 @@ import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyUsageRecord, MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
-import { ALIAS_PATTERN, type KeyDirectory } from './key-directory.js';
+import { ALIAS_PATTERN, fullAliasName, type KeyDirectory } from './key-directory.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 export interface KeyDescription extends Key {
@@ -210,8 +210,7 @@ export class KeyService {
       if (at <= 0) throw validationError('tag filter must be key:value');
       tag = { key: input.tag.slice(0, at), value: input.tag.slice(at + 1) };
     }
-    const alias =
-      input.alias === undefined || input.alias.startsWith('alias/') ? input.alias : `alias/${input.alias}`;
+    const alias = input.alias === undefined ? undefined : fullAliasName(input.alias);
     const page = await this.metadata.listKeys({
       alias,
       tag,

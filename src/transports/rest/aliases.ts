@@ -1,6 +1,7 @@
 // REST routes for aliases (API.md "Keys": PUT/DELETE/GET /v1/aliases).
 import type { FastifyInstance } from 'fastify';
 import type { Keyhaven } from '../../keyhaven.js';
+import { fullAliasName } from '../../services/key-directory.js';
 import { keyReference } from './schemas.js';
 
 const aliasParams = {
@@ -19,9 +20,7 @@ const aliasObject = {
   },
 } as const;
 
-/** Route parameter is the name without the `alias/` prefix (a slash cannot sit in one path segment). */
-const fullName = (name: string) => (name.startsWith('alias/') ? name : `alias/${name}`);
-
+// Route parameters are alias names with or without `alias/` (a slash cannot sit in one path segment).
 export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
   const tags = ['aliases'];
   app.put<{ Params: { name: string }; Body: { keyId: string } }>(
@@ -41,14 +40,14 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
         response: { 200: aliasObject },
       },
     },
-    async (request) => keyhaven.keys.putAlias(fullName(request.params.name), request.body.keyId),
+    async (request) => keyhaven.keys.putAlias(fullAliasName(request.params.name), request.body.keyId),
   );
 
   app.delete<{ Params: { name: string } }>(
     '/v1/aliases/:name',
     { config: { action: 'DeleteAlias' }, schema: { tags, summary: 'Delete an alias', params: aliasParams } },
     async (request, reply) => {
-      await keyhaven.keys.deleteAlias(fullName(request.params.name));
+      await keyhaven.keys.deleteAlias(fullAliasName(request.params.name));
       return reply.status(204).send();
     },
   );
