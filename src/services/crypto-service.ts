@@ -233,11 +233,10 @@ export class CryptoService {
     const backend = this.keys.backendFor(key.protectionLevel);
     // A MAC made by any earlier version still verifies, as after rotation in AWS KMS.
     let valid = false;
-    for (let version = key.currentVersion; version >= 1 && !valid; version--) {
-      const versionRef = version === ref.version.version ? ref : await this.versionRef(key, version);
-      if (versionRef.version.state !== 'Enabled') continue;
+    for await (const versionRef of this.enabledVersions(key, ref)) {
       const expected = await backend.mac(versionRef, algorithm, message);
       valid = expected.length === mac.length && timingSafeEqual(expected, mac);
+      if (valid) break;
     }
     this.usage.record(key.keyId, 'verifyMac');
     return { keyId: key.keyId, valid, algorithm };
@@ -291,16 +290,14 @@ export class CryptoService {
     wrappedKey: Buffer,
   ): Promise<{ keyId: string; keyVersion: number; keyMaterial: Buffer }> {
     checkSize('wrappedKey', wrappedKey, LIMITS.wrapKeyBytes + 16);
-    const { key } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+    const { key, ref: current } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
     requireSymmetric(key, 'key unwrapping');
     const backend = this.keys.backendFor(key.protectionLevel);
-    for (let version = key.currentVersion; version >= 1; version--) {
-      const ref = await this.versionRef(key, version);
-      if (ref.version.state !== 'Enabled') continue;
+    for await (const ref of this.enabledVersions(key, current)) {
       try {
         const keyMaterial = await backend.unwrapKey(ref, wrappedKey);
         this.usage.record(key.keyId, 'unwrapKey');
-        return { keyId: key.keyId, keyVersion: version, keyMaterial };
+        return { keyId: key.keyId, keyVersion: ref.version.version, keyMaterial };
       } catch (error) {
         if (!(error instanceof KmsError && error.code === 'InvalidCiphertext')) throw error;
       }
@@ -398,6 +395,14 @@ export class CryptoService {
     assertUsable(key, kind, this.clock.now());
     assertUsage(key, usage);
     return key;
+  }
+
+  /** The key's enabled versions, newest first: what older versions produced still opens. */
+  private async *enabledVersions(key: Key, current: VersionRef): AsyncGenerator<VersionRef> {
+    for (let version = key.currentVersion; version >= 1; version--) {
+      const ref = version === current.version.version ? current : await this.versionRef(key, version);
+      if (ref.version.state === 'Enabled') yield ref;
+    }
   }
 
   private async versionRef(key: Key, version: number): Promise<VersionRef> {
