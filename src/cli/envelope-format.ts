@@ -21,7 +21,7 @@
 // the header as associated data makes any header change fail. Every segment but the final one holds
 // exactly S plaintext bytes; the final one holds 0..S (0 only for an empty file), so there is always
 // exactly one final segment and a multiple-of-S file ends with a full final segment.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { aesGcmDecrypt, aesGcmEncrypt } from '../crypto/aead.js';
 
 const ENVELOPE_MAGIC = Buffer.from('KHEF', 'latin1');
 const ENVELOPE_VERSION = 0x01;
@@ -122,37 +122,28 @@ export interface SegmentParams {
 }
 
 export function sealSegment(params: SegmentParams, index: number, last: boolean, plaintext: Buffer): Buffer {
-  const cipher = createCipheriv('aes-256-gcm', params.key, segmentNonce(params.noncePrefix, index, last), {
-    authTagLength: TAG_LENGTH,
-  });
-  cipher.setAAD(params.header);
-  const body = cipher.update(plaintext);
-  const tail = cipher.final();
-  return Buffer.concat([body, tail, cipher.getAuthTag()]);
+  const nonce = segmentNonce(params.noncePrefix, index, last);
+  const { ciphertext, tag } = aesGcmEncrypt(params.key, plaintext, params.header, nonce);
+  return Buffer.concat([ciphertext, tag]);
 }
 
-/** Returns the segment's plaintext only once its tag has verified. */
+/** Returns the segment's plaintext only once its tag has verified (aesGcmDecrypt wipes it otherwise). */
 export function openSegment(params: SegmentParams, index: number, last: boolean, sealed: Buffer): Buffer {
   if (sealed.length < TAG_LENGTH) throw new EnvelopeError('encrypted file is truncated');
-  const decipher = createDecipheriv(
-    'aes-256-gcm',
-    params.key,
-    segmentNonce(params.noncePrefix, index, last),
-    {
-      authTagLength: TAG_LENGTH,
-    },
-  );
-  decipher.setAAD(params.header);
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
-  const body = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
+  const nonce = segmentNonce(params.noncePrefix, index, last);
+  const tag = sealed.subarray(sealed.length - TAG_LENGTH);
   try {
-    decipher.final();
+    return aesGcmDecrypt(
+      params.key,
+      nonce,
+      sealed.subarray(0, sealed.length - TAG_LENGTH),
+      tag,
+      params.header,
+    );
   } catch (cause) {
-    body.fill(0);
     throw new EnvelopeError(
       `segment ${index} failed authentication: the file was modified, truncated or reordered`,
       { cause },
     );
   }
-  return body;
 }
