@@ -8,6 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pkcs11js from 'pkcs11js';
+import { AES_GCM_TAG_LENGTH } from '../src/crypto/aead.js';
+import { gcmMechanism } from '../src/adapters/keystore/pkcs11/hsm-aes-gcm.js';
+import { SESSION_FLAGS } from '../src/adapters/keystore/pkcs11/pkcs11-token.js';
 
 export type RawCall = 'encrypt' | 'sign';
 export type RawMode = 'sync' | 'async';
@@ -49,9 +52,7 @@ interface Lane {
   signOut: Buffer;
 }
 
-const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 const PLAINTEXT_BYTES = 256;
-const TAG_BYTES = 16;
 const ECDSA = { mechanism: pkcs11js.CKM_ECDSA };
 
 /** One logged-in application on the token; close() ends every session and finalises the library. */
@@ -166,17 +167,8 @@ export class RawToken {
     const iv = randomBytes(12);
     return {
       session,
-      gcm: {
-        mechanism: pkcs11js.CKM_AES_GCM,
-        parameter: {
-          type: pkcs11js.CK_PARAMS_AES_GCM,
-          iv,
-          aad: this.aad,
-          ivBits: iv.length * 8,
-          tagBits: TAG_BYTES * 8,
-        } as pkcs11js.AesGCM,
-      },
-      encryptOut: Buffer.alloc(PLAINTEXT_BYTES + TAG_BYTES),
+      gcm: gcmMechanism(iv, this.aad),
+      encryptOut: Buffer.alloc(PLAINTEXT_BYTES + AES_GCM_TAG_LENGTH),
       signOut: Buffer.alloc(72),
     };
   }
@@ -204,7 +196,7 @@ export class RawToken {
   private check(): void {
     const lane = this.lanes[0]!;
     const sealed = this.syncCall('encrypt', lane);
-    if (sealed.length !== PLAINTEXT_BYTES + TAG_BYTES) {
+    if (sealed.length !== PLAINTEXT_BYTES + AES_GCM_TAG_LENGTH) {
       throw new Error(`raw AES-GCM encrypt returned ${sealed.length} bytes`);
     }
     const signature = this.syncCall('sign', lane);

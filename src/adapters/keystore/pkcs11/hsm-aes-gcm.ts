@@ -10,7 +10,8 @@ export class GcmAuthenticationError extends Error {
   override name = 'GcmAuthenticationError';
 }
 
-const mechanism = (iv: Buffer, aad: Buffer): pkcs11js.Mechanism => ({
+/** CKM_AES_GCM with a 128-bit tag (PKCS#11 v2.40 §2.12.3). */
+export const gcmMechanism = (iv: Buffer, aad: Buffer): pkcs11js.Mechanism => ({
   mechanism: pkcs11js.CKM_AES_GCM,
   parameter: {
     type: pkcs11js.CK_PARAMS_AES_GCM,
@@ -28,7 +29,7 @@ export async function hsmGcmEncrypt(
   aad: Buffer,
   plaintext: Buffer,
 ): Promise<{ ciphertext: Buffer; tag: Buffer }> {
-  api.C_EncryptInit(session, mechanism(iv, aad), key);
+  api.C_EncryptInit(session, gcmMechanism(iv, aad), key);
   // pkcs11js refuses an empty input buffer; C_EncryptFinal alone yields the tag of an empty message.
   const out =
     plaintext.length === 0
@@ -48,7 +49,7 @@ export async function hsmGcmDecrypt(
   ciphertext: Buffer,
   tag: Buffer,
 ): Promise<Buffer> {
-  api.C_DecryptInit(session, mechanism(iv, aad), key);
+  api.C_DecryptInit(session, gcmMechanism(iv, aad), key);
   const input = Buffer.concat([ciphertext, tag]);
   try {
     if (ciphertext.length === 0) {

@@ -80,7 +80,7 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
+export const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
 export class Pkcs11Token {
   readonly breaker: CircuitBreaker;
