@@ -62,10 +62,8 @@ export async function startKeyhaven(options: SpawnOptions = {}): Promise<Keyhave
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-bench-'));
   const port = await freePort();
   const token = `khk_bench_${randomBytes(16).toString('hex')}`;
-  const baseEnv = { ...process.env };
-  for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
   const env = {
-    ...baseEnv,
+    ...envWithoutKeyhaven(),
     KEYHAVEN_DATA_DIR: dataDir,
     KEYHAVEN_HOST: '127.0.0.1',
     KEYHAVEN_PORT: String(port),
@@ -133,11 +131,18 @@ async function launch(
   };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** This process's environment without KEYHAVEN_* variables, for a child that must get only its own. */
+export function envWithoutKeyhaven(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('KEYHAVEN_')) delete env[key];
+  return env;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs` (a server started with --cpu-prof writes its profile on the way out). */
+export async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((done) => {
-    // Generous: a server started with --cpu-prof writes its profile on the way out.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
       done();
@@ -146,7 +151,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+/** Polls `${url}/health`; rejects with the output if the process exits or is not ready within 30 s. */
+export async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)

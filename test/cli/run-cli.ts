@@ -1,5 +1,6 @@
 // Runs the built `keyhaven` binary (bin/keyhaven.js -> dist/) as a child process, the way users do.
 import { spawn } from 'node:child_process';
+import { envWithoutKeyhaven } from '../../bench/processes.js';
 import { CLI_PATH } from '../helpers/server.js';
 
 export interface CliResult {
@@ -17,9 +18,7 @@ export interface CliRunOptions {
 }
 
 export async function runCli(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('KEYHAVEN_')) delete env[name];
-  Object.assign(env, options.env);
+  const env: Record<string, string | undefined> = { ...envWithoutKeyhaven(), ...options.env };
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     env: env as NodeJS.ProcessEnv,
     cwd: options.cwd,

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../../bench/processes.js';
+import { envWithoutKeyhaven, freePort, stopChild, waitUntilReady } from '../../bench/processes.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'bin', 'keyhaven.js');
@@ -48,10 +48,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
 
   const launch = async () => {
     output = '';
-    const baseEnv = { ...process.env };
-    for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
     const proc = spawn(process.execPath, [CLI_PATH, 'server'], {
-      env: { ...baseEnv, ...env },
+      env: { ...envWithoutKeyhaven(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
@@ -63,15 +61,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const stop = async () => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((done) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      proc.once('exit', () => {
-        clearTimeout(timer);
-        done();
-      });
-      proc.kill('SIGTERM');
-    });
+    if (proc) await stopChild(proc, 10_000);
   };
 
   await launch();
@@ -102,30 +92,17 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   return server;
 }
 
-async function waitUntilReady(url: string, proc: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${output()}`);
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`server not ready within 30 s:\n${output()}`);
-}
-
 /** Runs the server expecting it to fail at start; resolves with its exit code and output. */
 export async function startExpectingFailure(
   env: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
-  const baseEnv = { ...process.env };
-  for (const key of Object.keys(baseEnv)) if (key.startsWith('KEYHAVEN_')) delete baseEnv[key];
   const proc = spawn(process.execPath, [CLI_PATH, 'server'], {
-    env: { ...baseEnv, KEYHAVEN_HOST: '127.0.0.1', KEYHAVEN_PORT: String(await freePort()), ...env },
+    env: {
+      ...envWithoutKeyhaven(),
+      KEYHAVEN_HOST: '127.0.0.1',
+      KEYHAVEN_PORT: String(await freePort()),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
