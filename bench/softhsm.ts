@@ -42,43 +42,56 @@ export interface BenchToken {
   dispose(): void;
 }
 
+/** Writes `<root>/softhsm2.conf`, whose tokens live in a new `<root>/tokens` directory. */
+export function writeSoftHsmConf(root: string): { conf: string; tokenDir: string } {
+  const tokenDir = join(root, 'tokens');
+  mkdirSync(tokenDir, { mode: 0o700 });
+  const conf = join(root, 'softhsm2.conf');
+  writeFileSync(
+    conf,
+    [`directories.tokendir = ${tokenDir}`, 'objectstore.backend = file', 'log.level = ERROR', ''].join('\n'),
+  );
+  return { conf, tokenDir };
+}
+
+/** Initialises a token in the first free slot of the SoftHSM2 configuration `conf`. */
+export function initSoftHsmToken(conf: string, label: string, soPin: string, pin: string): void {
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', label, '--so-pin', soPin, '--pin', pin],
+    {
+      env: { ...process.env, SOFTHSM2_CONF: conf },
+      stdio: 'pipe',
+    },
+  );
+}
+
+/** The environment that makes a Keyhaven server use this token as its pkcs11 key store. */
+export function pkcs11KeyStoreEnv(conf: string, modulePath: string, label: string, pin: string) {
+  return {
+    SOFTHSM2_CONF: conf,
+    KEYHAVEN_KEYSTORE: 'pkcs11',
+    KEYHAVEN_PKCS11_MODULE: modulePath,
+    KEYHAVEN_PKCS11_TOKEN: label,
+    KEYHAVEN_PKCS11_PIN: pin,
+  };
+}
+
 /** Creates a temp dir with its own softhsm2.conf and one initialised token. */
 export function createSoftHsmToken(modulePath: string, label = 'keyhaven-bench'): BenchToken {
   const root = mkdtempSync(join(tmpdir(), 'keyhaven-bench-softhsm-'));
   const dispose = () => rmSync(root, { recursive: true, force: true });
   try {
-    const tokenDir = join(root, 'tokens');
-    mkdirSync(tokenDir, { mode: 0o700 });
-    const conf = join(root, 'softhsm2.conf');
-    writeFileSync(
-      conf,
-      [`directories.tokendir = ${tokenDir}`, 'objectstore.backend = file', 'log.level = ERROR', ''].join(
-        '\n',
-      ),
-    );
+    const { conf } = writeSoftHsmConf(root);
     const pin = `pin-${randomBytes(6).toString('hex')}`;
-    const soPin = randomBytes(8).toString('hex');
-    execFileSync(
-      'softhsm2-util',
-      ['--init-token', '--free', '--label', label, '--so-pin', soPin, '--pin', pin],
-      {
-        env: { ...process.env, SOFTHSM2_CONF: conf },
-        stdio: 'pipe',
-      },
-    );
+    initSoftHsmToken(conf, label, randomBytes(8).toString('hex'), pin);
     return {
       root,
       conf,
       modulePath,
       label,
       pin,
-      keyhavenEnv: {
-        SOFTHSM2_CONF: conf,
-        KEYHAVEN_KEYSTORE: 'pkcs11',
-        KEYHAVEN_PKCS11_MODULE: modulePath,
-        KEYHAVEN_PKCS11_TOKEN: label,
-        KEYHAVEN_PKCS11_PIN: pin,
-      },
+      keyhavenEnv: pkcs11KeyStoreEnv(conf, modulePath, label, pin),
       dispose,
     };
   } catch (error) {

@@ -2,10 +2,15 @@
 // the machine's tokens. SOFTHSM2_CONF goes only into the env handed to child processes, or into
 // process.env of a test worker that loads the module in process (`useInProcess`).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { findSoftHsmModule } from '../../bench/softhsm.js';
+import {
+  findSoftHsmModule,
+  initSoftHsmToken,
+  pkcs11KeyStoreEnv,
+  writeSoftHsmConf,
+} from '../../bench/softhsm.js';
 
 export const SO_PIN = '12345678';
 
@@ -50,13 +55,7 @@ export interface CreateSoftHsmOptions {
 /** Creates a temp dir with its own softhsm2.conf and initialised tokens. */
 export function createSoftHsm(options: CreateSoftHsmOptions = {}): SoftHsm {
   const root = mkdtempSync(join(tmpdir(), 'keyhaven-softhsm-'));
-  const tokenDir = join(root, 'tokens');
-  mkdirSync(tokenDir, { mode: 0o700 });
-  const conf = join(root, 'softhsm2.conf');
-  writeFileSync(
-    conf,
-    [`directories.tokendir = ${tokenDir}`, 'objectstore.backend = file', 'log.level = ERROR', ''].join('\n'),
-  );
+  const { conf, tokenDir } = writeSoftHsmConf(root);
   const modulePath = softhsmModulePath();
   const env = { SOFTHSM2_CONF: conf };
   const childEnv = { ...process.env, ...env };
@@ -66,11 +65,7 @@ export function createSoftHsm(options: CreateSoftHsmOptions = {}): SoftHsm {
     const label = `${prefix}-${i + 1}`;
     const pin = `pin-${i + 1}-${Math.random().toString(36).slice(2, 10)}`;
     const before = new Set(listDirs(tokenDir));
-    execFileSync(
-      'softhsm2-util',
-      ['--init-token', '--free', '--label', label, '--so-pin', SO_PIN, '--pin', pin],
-      { env: childEnv, stdio: 'pipe' },
-    );
+    initSoftHsmToken(conf, label, SO_PIN, pin);
     const created = listDirs(tokenDir).find((dir) => !before.has(dir));
     if (!created) throw new Error(`softhsm2-util created no token directory for ${label}`);
     tokens.push({ label, pin, directory: () => join(tokenDir, created) });
@@ -84,13 +79,7 @@ export function createSoftHsm(options: CreateSoftHsmOptions = {}): SoftHsm {
     label: first.label,
     pin: first.pin,
     env,
-    keyhavenEnv: {
-      ...env,
-      KEYHAVEN_KEYSTORE: 'pkcs11',
-      KEYHAVEN_PKCS11_MODULE: modulePath,
-      KEYHAVEN_PKCS11_TOKEN: first.label,
-      KEYHAVEN_PKCS11_PIN: first.pin,
-    },
+    keyhavenEnv: pkcs11KeyStoreEnv(conf, modulePath, first.label, first.pin),
     useInProcess() {
       const previous = process.env.SOFTHSM2_CONF;
       process.env.SOFTHSM2_CONF = conf;
