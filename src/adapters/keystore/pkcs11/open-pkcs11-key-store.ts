@@ -59,8 +59,10 @@ export async function openPkcs11KeyStore(config: Pkcs11Config, dataDir: string):
       config.transportKeyLabel,
       config.healthCheckSeconds * 1000,
     );
-    const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
+    // The transport key first: the root key is copied to the other backends as soon as it is found
+    // or made, which needs it (otherwise the copy fails and waits for the catch-up pass).
     const transportKey = await backends.replication.ensureTransportKey().catch(() => 'unavailable' as const);
+    const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
     await backends.replication.catchUp();
     return {
       root: opened.store,
