@@ -127,4 +127,38 @@ describe('Pkcs11RootKeyStore on SoftHSM2', () => {
     config.backends[0]!.pin = 'wrong-pin';
     await expect(openPkcs11KeyStore(config, fixture.dataDir)).rejects.toThrow(/PIN .* was refused/);
   });
+
+  it('makes one root key when concurrent first uses find none (the token was away at start)', async () => {
+    const fresh = createPkcs11Fixture();
+    let late: Pkcs11KeyStore | undefined;
+    try {
+      const tokenDir = fresh.hsm.tokens[0]!.directory();
+      const saved = `${fresh.dataDir}/token-saved`;
+      cpSync(tokenDir, saved, { recursive: true });
+      rmSync(tokenDir, { recursive: true, force: true });
+      late = await openPkcs11KeyStore(fresh.config(), fresh.dataDir);
+      expect(late.available).toBe(false);
+      cpSync(saved, tokenDir, { recursive: true });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+
+      let wrapped: Buffer[] = [];
+      for (let attempt = 0; attempt < 20 && wrapped.length === 0; attempt++) {
+        wrapped = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => late!.root.wrapKeyMaterial(Buffer.from(`m${i}`), `k${i}`, 1)),
+        ).catch(() => []);
+        if (wrapped.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(wrapped).toHaveLength(8);
+      const roots = parseListObjects(fresh.hsm.pkcs11Tool(['--list-objects'])).filter(
+        (o) => o.label === 'keyhaven-root',
+      );
+      expect(roots).toHaveLength(1);
+      for (const [i, blob] of wrapped.entries()) {
+        expect((await late.root.unwrapKeyMaterial(blob, `k${i}`, 1)).toString()).toBe(`m${i}`);
+      }
+    } finally {
+      await late?.root.close();
+      fresh.dispose();
+    }
+  });
 });

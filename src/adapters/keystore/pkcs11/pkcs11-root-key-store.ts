@@ -40,6 +40,8 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   readonly kind = 'pkcs11';
   /** Whether the token's root key was found (or made) and matched the marker since start. */
   private verified = false;
+  /** The check in progress, shared: concurrent first uses must neither repeat it nor make two root keys. */
+  private verifying: Promise<boolean> | undefined;
 
   private constructor(
     readonly backends: Pkcs11Backends,
@@ -57,7 +59,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
       if (!(error instanceof KmsError)) throw error;
     });
     try {
-      const created = await store.ensureRootKey();
+      const created = await store.verify();
       return { store, created, available: true };
     } catch (error) {
       if (error instanceof KmsError && error.code === 'Unavailable')
@@ -66,8 +68,13 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
     }
   }
 
+  private verify(): Promise<boolean> {
+    this.verifying ??= this.ensureRootKey().finally(() => (this.verifying = undefined));
+    return this.verifying;
+  }
+
   /** Creates the root key if this data directory never had one; checks it otherwise. */
-  async ensureRootKey(): Promise<boolean> {
+  private async ensureRootKey(): Promise<boolean> {
     const marker = this.readMarker();
     const replication = this.backends.replication;
     const { created, source } = await this.backends.run(async (scope, token) => {
@@ -111,7 +118,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   }
 
   async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
-    if (!this.verified) await this.ensureRootKey();
+    if (!this.verified) await this.verify();
     const iv = randomBytes(AES_GCM_IV_LENGTH);
     const { ciphertext, tag } = await this.backends.run(async (scope) =>
       hsmGcmEncrypt(scope, this.rootHandle(scope), iv, wrappingAad(keyId, version), material),
@@ -126,7 +133,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
         `stored material of ${keyId} v${version} was not wrapped by an HSM root key (another key store?)`,
       );
     }
-    if (!this.verified) await this.ensureRootKey();
+    if (!this.verified) await this.verify();
     const iv = wrapped.subarray(1, 1 + AES_GCM_IV_LENGTH);
     const ciphertext = wrapped.subarray(1 + AES_GCM_IV_LENGTH, wrapped.length - AES_GCM_TAG_LENGTH);
     const tag = wrapped.subarray(wrapped.length - AES_GCM_TAG_LENGTH);
