@@ -38,7 +38,7 @@ const pkcs11Schema = z
         openSeconds: z.number().min(0.1).default(5),
       })
       .strict()
-      .default({ failureThreshold: 3, openSeconds: 5 }),
+      .prefault({}),
   })
   .strict();
 
@@ -60,7 +60,7 @@ const configSchema = z
         trustProxy: z.boolean().default(false),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8400, bodyLimitBytes: 1024 * 1024, trustProxy: false }),
+      .prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     keyStore: z
       .object({
@@ -73,21 +73,21 @@ const configSchema = z
         message:
           'the pkcs11 key store needs keyStore.pkcs11.backends (or KEYHAVEN_PKCS11_MODULE, KEYHAVEN_PKCS11_TOKEN and KEYHAVEN_PKCS11_PIN)',
       })
-      .default({ type: 'software' }),
+      .prefault({}),
     metadata: z
       .object({
         type: z.literal('sqlite').default('sqlite'),
         path: z.string().optional(),
       })
       .strict()
-      .default({ type: 'sqlite' }),
+      .prefault({}),
     limits: z
       .object({
         /** Keys that may exist at once (AWS KMS's default quota is 100,000 per account and region). */
         maxKeys: z.number().int().min(1).default(100_000),
       })
       .strict()
-      .default({ maxKeys: 100_000 }),
+      .prefault({}),
     cache: z
       .object({
         maxEntries: z.number().int().min(0).default(10_000),
@@ -95,14 +95,14 @@ const configSchema = z
         keyMetadataTtlMs: z.number().int().min(0).default(1000),
       })
       .strict()
-      .default({ maxEntries: 10_000, ttlSeconds: 300, keyMetadataTtlMs: 1000 }),
+      .prefault({}),
     jobs: z
       .object({
         intervalSeconds: z.number().int().min(1).default(60),
         usageFlushMs: z.number().int().min(10).default(1000),
       })
       .strict()
-      .default({ intervalSeconds: 60, usageFlushMs: 1000 }),
+      .prefault({}),
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
   })
   .strict();
