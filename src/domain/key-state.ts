@@ -26,6 +26,13 @@ export function assertTransition(key: Key, transition: KeyTransition): void {
   throw new KmsError('Conflict', `key ${key.keyId} is ${key.state}; cannot ${transition}`);
 }
 
+/** Metadata changes (description, tags, aliases) and reads of the public key stop at deletion. */
+export function assertNotPendingDeletion(key: Key): void {
+  if (key.state === 'PendingDeletion') {
+    throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
+  }
+}
+
 /** Operations on material: producing new ciphertext/signatures needs an unexpired key. */
 export type KeyOperationKind = 'protect' | 'unprotect';
 
@@ -36,7 +43,7 @@ export function assertUsable(key: Key, kind: KeyOperationKind, now: Date): void 
     case 'Disabled':
       throw new KmsError('KeyDisabled', `key ${key.keyId} is disabled`);
     case 'PendingDeletion':
-      throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
+      return assertNotPendingDeletion(key);
     case 'PendingImport':
       throw new KmsError('Conflict', `key ${key.keyId} has no key material yet (PendingImport)`);
     case 'Unavailable':

@@ -20,7 +20,7 @@ import {
   type KeyUsage,
   type ProtectionLevel,
 } from '../domain/key-spec.js';
-import { assertTransition, type KeyState } from '../domain/key-state.js';
+import { assertNotPendingDeletion, assertTransition, type KeyState } from '../domain/key-state.js';
 import {
   generateKeyMaterial,
   normalizeImportedMaterial,
@@ -227,9 +227,7 @@ export class KeyService {
 
   async updateKey(reference: string, input: UpdateKeyInput): Promise<KeyDescription> {
     return this.change(reference, (key, now) => {
-      if (key.state === 'PendingDeletion') {
-        throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
-      }
+      assertNotPendingDeletion(key);
       const next = { ...key };
       if (input.description !== undefined) next.description = input.description;
       if (input.tags !== undefined) next.tags = checkTags(input.tags);
@@ -328,9 +326,7 @@ export class KeyService {
       throw keyUsageMismatch(`key ${key.keyId} is ${key.keySpec}; only asymmetric keys have a public key`);
     }
     if (key.state === 'PendingImport') throw conflict(`key ${key.keyId} has no key material yet`);
-    if (key.state === 'PendingDeletion') {
-      throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
-    }
+    assertNotPendingDeletion(key);
     const version = await this.directory.getVersion(key, key.currentVersion);
     const spki = version.publicKeySpki;
     if (!spki) throw new KmsError('Internal', `key ${key.keyId} has no stored public key`);
@@ -460,8 +456,7 @@ export class KeyService {
   async putAlias(name: string, reference: string): Promise<{ name: string; keyId: string }> {
     assertAliasName(name);
     const key = await this.fresh(reference);
-    if (key.state === 'PendingDeletion')
-      throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion`);
+    assertNotPendingDeletion(key);
     await this.metadata.putAlias(name, key.keyId, this.clock.now());
     return { name, keyId: key.keyId };
   }
