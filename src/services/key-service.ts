@@ -179,7 +179,8 @@ export class KeyService {
       createdAt: now,
       updatedAt: now,
       rotationPeriodDays,
-      nextRotationAt: rotationPeriodDays && origin === 'KEYHAVEN' ? addDays(now, rotationPeriodDays) : null,
+      // checkRotationPeriod refused a period for EXTERNAL keys.
+      nextRotationAt: rotationPeriodDays ? addDays(now, rotationPeriodDays) : null,
       expiresAt,
       deletionDate: null,
       exportable: input.exportable ?? false,
