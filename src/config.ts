@@ -58,6 +58,8 @@ const configSchema = z
           .max(64 * 1024 * 1024)
           .default(1024 * 1024),
         trustProxy: z.boolean().default(false),
+        /** Serve /metrics without a credential (Vault's unauthenticated_metrics_access). */
+        metricsPublic: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

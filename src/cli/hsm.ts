@@ -110,7 +110,8 @@ export function registerHsmCommands(program: Command): void {
       "show each HSM backend's state, circuit, session pool use and latency (from the server's /ready)",
     )
     .action(async (_options: unknown, command: Command) => {
-      const client = createClient(command, { requireToken: false });
+      // Backend details are for authenticated callers only.
+      const client = createClient(command);
       const ready = await client.ready();
       const body = ready.body as { backends?: BackendView[] };
       const backends = (body.backends ?? []).filter((b) => b.kind === 'pkcs11');

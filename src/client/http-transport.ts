@@ -47,10 +47,10 @@ export class HttpTransport {
     for (const [name, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      authorization: `Bearer ${this.token}`,
-    };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    // No token, no header: /ready answers anonymous callers with its status only, and a header
+    // holding an empty bearer token would be refused as a wrong credential.
+    if (this.token !== '') headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
     if (request.body !== undefined) {
       headers['content-type'] = 'application/json';

@@ -34,7 +34,7 @@ describe('failover between two HSM backends (SoftHSM2, server process)', () => {
   let api: Api;
 
   const backend = async (name: string): Promise<ReadyBackend | undefined> => {
-    const ready = await api.get<{ backends: ReadyBackend[] }>('/ready', { token: null });
+    const ready = await api.get<{ backends: ReadyBackend[] }>('/ready');
     return ready.body.backends.find((b) => b.name === name);
   };
 
@@ -51,7 +51,7 @@ describe('failover between two HSM backends (SoftHSM2, server process)', () => {
 
   /** One sample of /metrics, e.g. metric('keyhaven_keystore_backend_calls_total', 'hsm-b'). */
   const metric = async (name: string, backendName: string, extra = '') => {
-    const text = (await api.get('/metrics', { token: null })).text;
+    const text = (await api.get('/metrics')).text;
     const prefix = `${name}{backend="${backendName}",kind="pkcs11"${extra}} `;
     const line = text.split('\n').find((l) => l.startsWith(prefix));
     return line === undefined ? undefined : Number(line.slice(prefix.length));

@@ -43,7 +43,7 @@ describe('HSM-protected keys over REST (SoftHSM2)', () => {
     const ready = await api.get<{
       ready: boolean;
       backends: { name: string; kind: string; detail: string }[];
-    }>('/ready', { token: null });
+    }>('/ready');
     expect(ready.status).toBe(200);
     const backend = ready.body.backends.find((b) => b.kind === 'pkcs11');
     expect(backend?.name).toBe('hsm-1');

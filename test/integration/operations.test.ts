@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/domain/errors.js';
 import { HTTP_STATUS } from '../../src/transports/rest/error-status.js';
 import { REPO_ROOT } from '../helpers/server.js';
-import type { Api } from './http.js';
+import { expectError, type Api } from './http.js';
 import { keyStoreProfiles } from './profiles.js';
 import { serverErrorLines, startSuiteServer, type SuiteServer } from './suite-server.js';
 
@@ -119,7 +119,7 @@ describe.each(keyStoreProfiles)('operational endpoints ($name key store)', (prof
     const response = await api.get<{
       ready: boolean;
       backends: { name: string; kind: string; healthy: boolean }[];
-    }>('/ready', { token: null });
+    }>('/ready');
     expect(response.status).toBe(200);
     expect(response.body.ready).toBe(true);
     expect(response.body.backends.length).toBeGreaterThanOrEqual(2);
@@ -127,9 +127,23 @@ describe.each(keyStoreProfiles)('operational endpoints ($name key store)', (prof
     expect(response.body.backends).toContainEqual(expect.objectContaining({ kind: 'sqlite', healthy: true }));
   });
 
+  it('/ready without a credential answers the status only: no backend names, kinds or errors', async () => {
+    const response = await api.get('/ready', { token: null });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ ready: true });
+  });
+
+  it('/ready with a wrong credential is 401, not a quieter answer', async () => {
+    expectError(await api.get('/ready', { token: `khk_${'x'.repeat(40)}` }), 401, 'Unauthenticated');
+  });
+
+  it('/metrics needs a credential unless server.metricsPublic is set', async () => {
+    expectError(await api.get('/metrics', { token: null }), 401, 'Unauthenticated');
+  });
+
   it('/metrics is Prometheus text with keyhaven_requests_total and keyhaven_request_duration_seconds per action', async () => {
     for (let i = 0; i < 3; i++) await api.get('/v1/keys?limit=1');
-    const response = await api.get('/metrics', { token: null });
+    const response = await api.get('/metrics');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(response.text).toContain('# TYPE keyhaven_requests_total counter');
@@ -142,7 +156,7 @@ describe.each(keyStoreProfiles)('operational endpoints ($name key store)', (prof
     expect(response.text).toMatch(/keyhaven_request_duration_seconds_count\{action="ListKeys"\} \d+/);
 
     await api.get('/v1/keys?limit=1');
-    const again = await api.get('/metrics', { token: null });
+    const again = await api.get('/metrics');
     const next = /keyhaven_requests_total\{action="ListKeys",status="200"\} (\d+)/.exec(again.text);
     expect(Number(next?.[1])).toBe(Number(count?.[1]) + 1);
   });

@@ -1,5 +1,6 @@
-// The REST transport: a Fastify app with request ids, bearer authentication on /v1, one error model,
-// metrics and an OpenAPI document generated from the route schemas. Handlers live per resource.
+// The REST transport: a Fastify app with request ids, bearer authentication on every route not
+// declared public, one error model, metrics and an OpenAPI document generated from the route
+// schemas. Handlers live per resource.
 import { randomUUID } from 'node:crypto';
 import Fastify, {
   LogController,
@@ -13,7 +14,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { KmsError, type ErrorCode } from '../../domain/errors.js';
 import type { Keyhaven } from '../../keyhaven.js';
-import type { Principal } from '../../services/auth-service.js';
+import {
+  declarePublicScope,
+  notFoundHooks,
+  requireAuthentication,
+  type RouteEntry,
+} from './authentication.js';
 import { HTTP_STATUS } from './error-status.js';
 import { createRestMetrics } from './metrics.js';
 import { errorObject, keyObject } from './schemas.js';
@@ -23,12 +29,9 @@ import { registerCryptoRoutes } from './crypto.js';
 import { registerOperationsRoutes } from './operations.js';
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-  interface FastifyContextConfig {
-    /** API action name, used for metrics (and later authorization and audit). */
-    action?: string;
+  interface FastifyInstance {
+    /** Every registered route and method, as the authentication mechanism classified it. */
+    routeTable: readonly RouteEntry[];
   }
 }
 
@@ -74,6 +77,10 @@ export async function buildRestApp(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
+  // First, before any plugin or route: every route registered from here on is authenticated unless
+  // it declares itself public.
+  app.decorate('routeTable', requireAuthentication(app, keyhaven.auth));
+
   const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
 
   app.addSchema(keyObject);
@@ -93,27 +100,18 @@ export async function buildRestApp(
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The documentation UI's routes (pages, static assets, the spec) are public, as /openapi.json is.
+  await app.register(async (docs) => {
+    declarePublicScope(docs);
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // An empty body is no body, whatever its declared type: `POST .../enable` with a JSON content
     // type and nothing in it is a valid request, not malformed JSON.
     if (request.headers['content-length'] === '0') delete request.headers['content-type'];
-    if (!request.url.startsWith('/v1/')) return done();
-    // Callback style with a synchronous fast path: a recently verified token costs no promise.
-    const cached = keyhaven.auth.authenticateCached(request.headers.authorization);
-    if (cached) {
-      request.principal = cached;
-      return done();
-    }
-    keyhaven.auth.authenticate(request.headers.authorization).then(
-      (principal) => {
-        request.principal = principal;
-        done();
-      },
-      (error: Error) => done(error),
-    );
+    done();
   });
 
   app.addHook('onResponse', (request, reply, done) => {
@@ -128,7 +126,7 @@ export async function buildRestApp(
     sendError(reply, request, status, code, message);
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(notFoundHooks(keyhaven.auth), (request, reply) => {
     sendError(reply, request, 404, 'NotFound', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 

@@ -1,7 +1,11 @@
-// Operational endpoints outside /v1: liveness, readiness, Prometheus metrics.
+// Operational endpoints outside /v1: liveness, readiness, Prometheus metrics, the OpenAPI document.
+// /health, /openapi.json and /ready's status are public; /ready's backend details and /metrics need
+// a credential (/metrics is public only with server.metricsPublic, as Vault's
+// unauthenticated_metrics_access).
 import type { FastifyInstance } from 'fastify';
 import { CIRCUIT_STATES, type RestMetrics } from './metrics.js';
 import type { Keyhaven } from '../../keyhaven.js';
+import { authenticateRequest } from './authentication.js';
 
 export function registerOperationsRoutes(
   app: FastifyInstance,
@@ -11,10 +15,9 @@ export function registerOperationsRoutes(
   app.get(
     '/health',
     {
-      config: { action: 'Health' },
+      config: { action: 'Health', public: true },
       schema: {
         tags: ['operations'],
-        security: [],
         response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
       },
     },
@@ -34,37 +37,54 @@ export function registerOperationsRoutes(
   };
   const readinessReply = {
     type: 'object',
-    properties: { ready: { type: 'boolean' }, backends: { type: 'array', items: backend } },
+    required: ['ready'],
+    properties: {
+      ready: { type: 'boolean' },
+      backends: {
+        type: 'array',
+        items: backend,
+        description: 'only for authenticated callers',
+      },
+    },
   };
   app.get(
     '/ready',
     {
-      config: { action: 'Ready' },
+      config: { action: 'Ready', public: true },
       schema: {
         tags: ['operations'],
-        security: [],
+        description:
+          'Status for anyone; backend names, kinds, circuits and last errors only with a credential (a wrong one is 401).',
         response: {
           200: readinessReply,
           503: readinessReply,
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      const withDetails = request.headers.authorization !== undefined;
+      if (withDetails) await authenticateRequest(keyhaven.auth, request);
       const readiness = await keyhaven.readiness();
-      return reply.status(readiness.ready ? 200 : 503).send(readiness);
+      const status = readiness.ready ? 200 : 503;
+      return reply.status(status).send(withDetails ? readiness : { ready: readiness.ready });
     },
   );
 
   app.get(
     '/metrics',
-    { config: { action: 'Metrics' }, schema: { tags: ['operations'], security: [], hide: false } },
+    {
+      config: { action: 'Metrics', public: keyhaven.config.server.metricsPublic },
+      schema: { tags: ['operations'] },
+    },
     async (_request, reply) => {
       void reply.header('content-type', metrics.contentType);
       return metrics.render();
     },
   );
 
-  app.get('/openapi.json', { config: { action: 'OpenApi' }, schema: { hide: true } }, async () =>
-    app.swagger(),
+  app.get(
+    '/openapi.json',
+    { config: { action: 'OpenApi', public: true }, schema: { hide: true } },
+    async () => app.swagger(),
   );
 }

@@ -1,0 +1,92 @@
+// Authentication of REST requests, denied by default at the mechanism: every route gets the
+// authentication hook when it is registered, unless its own options declare `config.public: true`
+// or it is registered inside a scope declared public (the swagger UI plugin, whose routes we do not
+// write). The decision never looks at the request target, so no spelling of a path can skip it: the
+// router decodes and normalises targets before a route, and with it the hook, is chosen.
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  RouteOptions,
+} from 'fastify';
+import type { AuthService, Principal } from '../../services/auth-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** API action name, used for metrics (and later authorization and audit). */
+    action?: string;
+    /** Answers without a credential. Everything else requires one (deny by default). */
+    public?: boolean;
+  }
+}
+
+/** One registered route and whether the mechanism left it public (for the route-table tests). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  public: boolean;
+}
+
+const PUBLIC_SCOPE = 'keyhavenPublicScope';
+
+/** Declares every route registered in `scope` (and its children) public. */
+export function declarePublicScope(scope: FastifyInstance): void {
+  scope.decorate(PUBLIC_SCOPE, true);
+}
+
+/**
+ * Installs authentication on `app` before any route exists; returns the route table it sees. Unknown
+ * routes (the not-found handler) are authenticated too, so an anonymous caller learns nothing.
+ */
+export function requireAuthentication(app: FastifyInstance, auth: AuthService): RouteEntry[] {
+  const authenticate = authenticationHook(auth);
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
+    const isPublic = route.config?.public === true || this.hasDecorator(PUBLIC_SCOPE);
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, public: isPublic });
+    if (isPublic) {
+      // The OpenAPI document says so too: no security requirement on this operation.
+      if (route.schema) route.schema = { ...route.schema, security: [] };
+      return;
+    }
+    route.onRequest = [authenticate, ...[route.onRequest ?? []].flat()];
+  });
+  return routes;
+}
+
+/** The not-found handler's hooks: authenticate before saying a route does not exist. */
+export function notFoundHooks(auth: AuthService): { preValidation: onRequestHookHandler } {
+  return { preValidation: authenticationHook(auth) };
+}
+
+/** Sets `request.principal` from the bearer token, or fails the request with 401 Unauthenticated. */
+export async function authenticateRequest(auth: AuthService, request: FastifyRequest): Promise<Principal> {
+  const principal =
+    auth.authenticateCached(request.headers.authorization) ??
+    (await auth.authenticate(request.headers.authorization));
+  request.principal = principal;
+  return principal;
+}
+
+function authenticationHook(auth: AuthService): onRequestHookHandler {
+  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    // Callback style with a synchronous fast path: a recently verified token costs no promise.
+    const cached = auth.authenticateCached(request.headers.authorization);
+    if (cached) {
+      request.principal = cached;
+      return done();
+    }
+    auth.authenticate(request.headers.authorization).then(
+      (principal) => {
+        request.principal = principal;
+        done();
+      },
+      (error: Error) => done(error),
+    );
+  };
+}
