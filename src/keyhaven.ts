@@ -17,6 +17,7 @@ import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyService } from './services/key-service.js';
+import { ScheduledKeyJobs, type KeyJobsReport } from './services/scheduled-key-jobs.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 
 export interface Keyhaven {
@@ -29,8 +30,11 @@ export interface Keyhaven {
   materialCache: MaterialCache;
   /** Facts worth telling the operator at start-up (never secrets, except the one-time admin key). */
   startup: { rootKeyCreated: boolean; rootKeySealed: boolean; rootKeyStore: string };
-  /** Runs the scheduled work once: automatic rotation and deletion after the waiting period. */
-  runScheduledJobs(): Promise<{ rotated: number; deleted: number }>;
+  /**
+   * Runs the scheduled work once: automatic rotation, deletion after the waiting period, destruction
+   * of deleted keys' material. A key that fails is reported, never thrown.
+   */
+  runScheduledJobs(): Promise<KeyJobsReport>;
   readiness(): Promise<{ ready: boolean; backends: BackendStatus[] }>;
   /** Key-store backends' last known state and statistics, without probing them (for /metrics). */
   backendStatistics(): Promise<BackendStatus[]>;
@@ -58,6 +62,7 @@ export async function createKeyhaven(
   const keys = new KeyService(metadata, directory, backends, root, usage, clock, config.limits.maxKeys);
   const crypto = new CryptoService(keys, directory, usage, clock);
   const auth = new AuthService(metadata, clock);
+  const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
 
   return {
     config,
@@ -68,11 +73,7 @@ export async function createKeyhaven(
     metadata,
     materialCache,
     startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed, rootKeyStore: root.kind },
-    async runScheduledJobs() {
-      const rotated = await keys.rotateDueKeys();
-      const deleted = await keys.deleteDueKeys();
-      return { rotated, deleted };
-    },
+    runScheduledJobs: () => jobs.run(),
     async readiness() {
       const backends = await software.status();
       let databaseHealthy = true;
@@ -88,6 +89,7 @@ export async function createKeyhaven(
       return software.status({ probe: false });
     },
     async close() {
+      await jobs.idle();
       await usage.flush();
       await software.close();
       await metadata.close();

@@ -36,25 +36,29 @@ export async function startServer(
     log('keyhaven: bootstrap admin API key created from KEYHAVEN_ADMIN_TOKEN');
   }
 
+  const runJobs = () =>
+    keyhaven
+      .runScheduledJobs()
+      .then((report) => {
+        const { failures, ...done } = report;
+        if (done.rotated || done.deleted || done.destroyed) app.log.info(done, 'scheduled key jobs ran');
+        // Each failed key is retried at the next run; the HSM being down is the usual cause.
+        for (const failure of failures) app.log.warn(failure, 'scheduled key job failed for a key');
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, 'scheduled key jobs failed'));
   const timers = [
     setInterval(() => {
       keyhaven.usage.flush().catch((error: unknown) => app.log.error({ err: error }, 'usage flush failed'));
     }, config.jobs.usageFlushMs),
-    setInterval(() => {
-      keyhaven
-        .runScheduledJobs()
-        .then((done) => {
-          if (done.rotated || done.deleted) app.log.info(done, 'scheduled key jobs ran');
-        })
-        .catch((error: unknown) => app.log.error({ err: error }, 'scheduled key jobs failed'));
-    }, config.jobs.intervalSeconds * 1000),
+    setInterval(runJobs, config.jobs.intervalSeconds * 1000),
   ];
   for (const timer of timers) timer.unref();
-  // Work that fell due while the server was down runs at start.
-  await keyhaven.runScheduledJobs();
 
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   log(`keyhaven: listening on ${url} (data directory ${config.dataDir})`);
+  // Work that fell due while the server was down runs once it serves: a backend that is down delays
+  // that work, never the start (the server runs degraded, /ready says why).
+  void runJobs();
   return {
     url,
     keyhaven,

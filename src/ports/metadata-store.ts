@@ -2,6 +2,7 @@
 // One Kysely implementation serves SQLite now and PostgreSQL later; every multi-row change is one
 // transaction, so a failed write leaves no partial state.
 import type { Key, KeyVersion } from '../domain/key.js';
+import type { KeySpec, ProtectionLevel } from '../domain/key-spec.js';
 import type { KeyState } from '../domain/key-state.js';
 
 export interface KeyListFilter {
@@ -27,6 +28,20 @@ export interface ApiKey {
   createdAt: Date;
 }
 
+/** A deleted key's version whose material its backend has not yet confirmed destroyed. */
+export interface QueuedDestruction {
+  keyId: string;
+  keySpec: KeySpec;
+  protectionLevel: ProtectionLevel;
+  version: KeyVersion;
+}
+
+/** Where a page of due keys starts: after this (due time, key id), in that order. */
+export interface DueCursor {
+  dueAt: Date;
+  keyId: string;
+}
+
 export type UsageCounts = Map<string, Map<string, number>>;
 
 export interface KeyUsageRecord {
@@ -44,8 +59,15 @@ export interface MetadataStore {
   addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
   getVersion(keyId: string, version: number): Promise<KeyVersion | undefined>;
   listVersions(keyId: string): Promise<KeyVersion[]>;
-  /** Removes the key, its versions (material included), aliases, tags and usage, in one transaction. */
-  deleteKey(keyId: string): Promise<void>;
+  /**
+   * If the key is still PendingDeletion with its deletion date at or before `now`, removes it (versions,
+   * aliases, tags, usage, import tokens) and queues its versions for material destruction, in one
+   * transaction. False when the key changed meanwhile (a deletion cancelled): nothing is removed.
+   */
+  deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
+  queuedDestructions(limit: number): Promise<QueuedDestruction[]>;
+  /** Forgets a queued version once its backend destroyed the material. */
+  completeDestruction(keyId: string, version: number): Promise<void>;
 
   resolveAlias(name: string): Promise<string | undefined>;
   putAlias(name: string, keyId: string, at: Date): Promise<void>;
@@ -65,8 +87,10 @@ export interface MetadataStore {
   countApiKeys(): Promise<number>;
   countKeys(): Promise<number>;
 
-  keysDueForRotation(now: Date, limit: number): Promise<Key[]>;
-  keysDueForDeletion(now: Date, limit: number): Promise<Key[]>;
+  /** Enabled keys whose next rotation is due, by due time then id, after `after` when given. */
+  keysDueForRotation(now: Date, limit: number, after?: DueCursor): Promise<Key[]>;
+  /** Keys pending deletion whose deletion date has come, by that date then id, after `after`. */
+  keysDueForDeletion(now: Date, limit: number, after?: DueCursor): Promise<Key[]>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 // Key lifecycle: create, describe, list, update, enable/disable, rotate, schedule/cancel deletion,
-// aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md).
+// aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md). The background
+// work (due rotations and deletions) is in scheduled-key-jobs.ts.
 import { type KeyObject, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { KmsError, conflict, keyUsageMismatch, notFound, validationError } from '../domain/errors.js';
 import {
@@ -470,36 +471,6 @@ export class KeyService {
   async listAliases(reference?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
     const keyId = reference === undefined ? undefined : (await this.fresh(reference)).keyId;
     return this.metadata.listAliases(keyId);
-  }
-
-  /** Background work: rotates keys whose rotation period has elapsed. Returns how many rotated. */
-  async rotateDueKeys(limit = 100): Promise<number> {
-    const due = await this.metadata.keysDueForRotation(this.clock.now(), limit);
-    let rotated = 0;
-    for (const key of due) {
-      try {
-        await this.rotateKey(key.keyId);
-        rotated++;
-      } catch (error) {
-        if (!(error instanceof KmsError && error.code === 'Conflict')) throw error;
-      }
-    }
-    return rotated;
-  }
-
-  /** Background work: destroys keys whose deletion window has passed. Returns how many were deleted. */
-  async deleteDueKeys(limit = 100): Promise<number> {
-    const due = await this.metadata.keysDueForDeletion(this.clock.now(), limit);
-    for (const key of due) {
-      const backend = this.backendFor(key.protectionLevel);
-      for (const version of await this.metadata.listVersions(key.keyId)) {
-        await backend.destroyVersionMaterial({ keyId: key.keyId, keySpec: key.keySpec, version });
-      }
-      await this.metadata.deleteKey(key.keyId);
-      this.directory.forget(key.keyId);
-      this.usage.forget(key.keyId);
-    }
-    return due.length;
   }
 
   private async fresh(reference: string): Promise<Key> {

@@ -3,11 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { DAY_MS } from '../../src/domain/key.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
+import type { KeyDescription } from '../../src/services/key-service.js';
 
 class TestClock {
   constructor(private current = Date.now()) {}
@@ -48,7 +50,7 @@ describe('scheduled key jobs', () => {
     const before = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('kept'));
 
     clock.advanceDays(89);
-    expect(await keyhaven.runScheduledJobs()).toEqual({ rotated: 0, deleted: 0 });
+    expect(await keyhaven.runScheduledJobs()).toEqual({ rotated: 0, deleted: 0, destroyed: 0, failures: [] });
     expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(1);
 
     clock.advanceDays(2);
@@ -82,7 +84,8 @@ describe('scheduled key jobs', () => {
     expect((await keyhaven.keys.describeKey(key.keyId)).state).toBe('PendingDeletion');
 
     clock.advanceDays(2);
-    expect((await keyhaven.runScheduledJobs()).deleted).toBe(1);
+    expect(await keyhaven.runScheduledJobs()).toMatchObject({ deleted: 1, destroyed: 1, failures: [] });
+    expect(await keyhaven.metadata.queuedDestructions(10)).toEqual([]);
     expect(await codeOf(() => keyhaven.keys.describeKey(key.keyId))).toBe('NotFound');
     expect(await codeOf(() => keyhaven.keys.describeKey('alias/doomed'))).toBe('NotFound');
     expect(await codeOf(() => keyhaven.crypto.decrypt(ciphertext))).toBe('InvalidCiphertext');
@@ -97,6 +100,75 @@ describe('scheduled key jobs', () => {
     clock.advanceDays(30);
     expect((await keyhaven.runScheduledJobs()).deleted).toBe(0);
     expect((await keyhaven.keys.enableKey(key.keyId)).state).toBe('Enabled');
+  });
+
+  it('keeps a key whose deletion is cancelled after the job listed it and before it removed it', async () => {
+    const key = await keyhaven.keys.createKey({});
+    const { ciphertext } = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('kept'));
+    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    clock.advanceDays(8);
+    // The cancel commits between the job's listing of due keys and its removal of this one: the
+    // store is the real SQLite store, only the moment of the cancel is chosen.
+    const store = keyhaven.metadata;
+    const listDue = store.keysDueForDeletion.bind(store);
+    store.keysDueForDeletion = async (...args) => {
+      const due = await listDue(...args);
+      if (due.some((k) => k.keyId === key.keyId)) await keyhaven.keys.cancelKeyDeletion(key.keyId);
+      return due;
+    };
+    expect(await keyhaven.runScheduledJobs()).toMatchObject({ deleted: 0, destroyed: 0, failures: [] });
+    expect((await keyhaven.keys.describeKey(key.keyId)).state).toBe('Disabled');
+    await keyhaven.keys.enableKey(key.keyId);
+    expect((await keyhaven.crypto.decrypt(ciphertext)).plaintext.toString()).toBe('kept');
+  });
+
+  it('passes over a key that cannot rotate and rotates the ones due after it, in due order', async () => {
+    const keys: KeyDescription[] = [];
+    for (let i = 0; i < 3; i++) {
+      keys.push(await keyhaven.keys.createKey({ rotationPeriodDays: 90 }));
+      clock.advanceDays(1);
+    }
+    clock.advanceDays(90);
+    // The first one due is disabled after the job listed it: its rotation fails, the others proceed.
+    const store = keyhaven.metadata;
+    const listDue = store.keysDueForRotation.bind(store);
+    const order: string[][] = [];
+    store.keysDueForRotation = async (...args) => {
+      const due = await listDue(...args);
+      order.push(due.map((k) => k.keyId));
+      if (due[0]?.keyId === keys[0]!.keyId) await keyhaven.keys.disableKey(keys[0]!.keyId);
+      return due;
+    };
+    const report = await keyhaven.runScheduledJobs();
+    expect(order[0]).toEqual(keys.map((k) => k.keyId));
+    expect(report.rotated).toBe(2);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ job: 'rotate', keyId: keys[0]!.keyId, code: 'Conflict' }),
+    ]);
+    for (const key of keys.slice(1))
+      expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(2);
+  });
+
+  it('a hundred keys that keep failing (their protection level has no backend here) do not starve the key due after them', async () => {
+    const stuck: KeyDescription[] = [];
+    for (let i = 0; i < 100; i++) stuck.push(await keyhaven.keys.createKey({ rotationPeriodDays: 90 }));
+    clock.advanceDays(1);
+    const healthy = await keyhaven.keys.createKey({ rotationPeriodDays: 90 });
+    // As if these were HSM keys and the server now ran with the software key store: each rotation
+    // fails with the same error at every run. Edited in the real SQLite file.
+    const file = new Database(join(dataDir, 'keyhaven.db'));
+    const mark = file.prepare("update keys set protection_level = 'HSM' where key_id = ?");
+    for (const key of stuck) mark.run(key.keyId);
+    file.close();
+    clock.advanceDays(90);
+
+    for (let run = 0; run < 2; run++) {
+      const report = await keyhaven.runScheduledJobs();
+      expect(report.failures.filter((f) => f.job === 'rotate')).toHaveLength(100);
+      expect(report.failures.every((f) => f.code === 'ValidationError')).toBe(true);
+    }
+    const rotated = await keyhaven.keys.describeKey(healthy.keyId);
+    expect(rotated.currentVersion).toBe(2);
   });
 
   it('stops encrypting and signing with an expired key but still decrypts and verifies', async () => {

@@ -1,16 +1,18 @@
 // MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/) only
 // open the connection and run migrations.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { KmsError, validationError } from '../../domain/errors.js';
 import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type {
   ApiKey,
+  DueCursor,
   ImportToken,
   KeyListFilter,
   KeyUsageRecord,
   MetadataStore,
+  QueuedDestruction,
   UsageCounts,
 } from '../../ports/metadata-store.js';
 import type { Database, KeysTable, KeyVersionsTable } from './schema.js';
@@ -73,6 +75,15 @@ function rowToVersion(row: Selectable<KeyVersionsTable>): KeyVersion {
     material: Buffer.from(row.material),
     publicKeySpki: row.public_key_spki ? Buffer.from(row.public_key_spki) : null,
   };
+}
+
+/** Rows strictly after the cursor in (column, key_id) order. */
+function afterCursor(column: 'next_rotation_at' | 'deletion_date', after: DueCursor) {
+  return (eb: ExpressionBuilder<Database, 'keys'>) =>
+    eb.or([
+      eb(column, '>', after.dueAt.getTime()),
+      eb.and([eb(column, '=', after.dueAt.getTime()), eb('key_id', '>', after.keyId)]),
+    ]);
 }
 
 function encodeCursor(key: Key): string {
@@ -185,8 +196,34 @@ export class KyselyMetadataStore implements MetadataStore {
     return rows.map(rowToVersion);
   }
 
-  async deleteKey(keyId: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // The state check and the removal are one transaction: a cancel-deletion that committed first
+      // leaves the key Disabled and this deletes nothing.
+      const due = await trx
+        .selectFrom('keys')
+        .select(['key_spec', 'protection_level'])
+        .where('key_id', '=', keyId)
+        .where('state', '=', 'PendingDeletion')
+        .where('deletion_date', '<=', now.getTime())
+        .executeTakeFirst();
+      if (!due) return false;
+      const versions = await trx.selectFrom('key_versions').selectAll().where('key_id', '=', keyId).execute();
+      if (versions.length > 0) {
+        await trx
+          .insertInto('material_destruction')
+          .values(
+            versions.map((v) => ({
+              key_id: keyId,
+              version: v.version,
+              key_spec: due.key_spec,
+              protection_level: due.protection_level,
+              material: v.material,
+              queued_at: now.getTime(),
+            })),
+          )
+          .execute();
+      }
       // Overwrite material before deleting the rows, so freed pages do not keep wrapped blobs.
       await trx
         .updateTable('key_versions')
@@ -199,6 +236,47 @@ export class KyselyMetadataStore implements MetadataStore {
       await trx.deleteFrom('key_usage').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('import_tokens').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('keys').where('key_id', '=', keyId).execute();
+      return true;
+    });
+  }
+
+  async queuedDestructions(limit: number): Promise<QueuedDestruction[]> {
+    const rows = await this.db
+      .selectFrom('material_destruction')
+      .selectAll()
+      .orderBy('queued_at')
+      .orderBy('key_id')
+      .orderBy('version')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      keyId: row.key_id,
+      keySpec: row.key_spec as KeySpec,
+      protectionLevel: row.protection_level as ProtectionLevel,
+      version: {
+        keyId: row.key_id,
+        version: Number(row.version),
+        state: 'Enabled',
+        createdAt: new Date(Number(row.queued_at)),
+        material: Buffer.from(row.material),
+        publicKeySpki: null,
+      },
+    }));
+  }
+
+  async completeDestruction(keyId: string, version: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('material_destruction')
+        .set({ material: Buffer.alloc(0) })
+        .where('key_id', '=', keyId)
+        .where('version', '=', version)
+        .execute();
+      await trx
+        .deleteFrom('material_destruction')
+        .where('key_id', '=', keyId)
+        .where('version', '=', version)
+        .execute();
     });
   }
 
@@ -346,26 +424,26 @@ export class KyselyMetadataStore implements MetadataStore {
     return Number(row.n);
   }
 
-  async keysDueForRotation(now: Date, limit: number): Promise<Key[]> {
-    const rows = await this.db
+  async keysDueForRotation(now: Date, limit: number, after?: DueCursor): Promise<Key[]> {
+    let query = this.db
       .selectFrom('keys')
       .selectAll()
       .where('state', '=', 'Enabled')
       .where('next_rotation_at', 'is not', null)
-      .where('next_rotation_at', '<=', now.getTime())
-      .limit(limit)
-      .execute();
+      .where('next_rotation_at', '<=', now.getTime());
+    if (after) query = query.where(afterCursor('next_rotation_at', after));
+    const rows = await query.orderBy('next_rotation_at').orderBy('key_id').limit(limit).execute();
     return rows.map(rowToKey);
   }
 
-  async keysDueForDeletion(now: Date, limit: number): Promise<Key[]> {
-    const rows = await this.db
+  async keysDueForDeletion(now: Date, limit: number, after?: DueCursor): Promise<Key[]> {
+    let query = this.db
       .selectFrom('keys')
       .selectAll()
       .where('state', '=', 'PendingDeletion')
-      .where('deletion_date', '<=', now.getTime())
-      .limit(limit)
-      .execute();
+      .where('deletion_date', '<=', now.getTime());
+    if (after) query = query.where(afterCursor('deletion_date', after));
+    const rows = await query.orderBy('deletion_date').orderBy('key_id').limit(limit).execute();
     return rows.map(rowToKey);
   }
 

@@ -63,6 +63,15 @@ export interface ApiKeysTable {
   created_at: number;
 }
 
+export interface MaterialDestructionTable {
+  key_id: string;
+  version: number;
+  key_spec: string;
+  protection_level: string;
+  material: Buffer;
+  queued_at: number;
+}
+
 export interface Database {
   keys: KeysTable;
   key_tags: KeyTagsTable;
@@ -71,4 +80,5 @@ export interface Database {
   import_tokens: ImportTokensTable;
   key_usage: KeyUsageTable;
   api_keys: ApiKeysTable;
+  material_destruction: MaterialDestructionTable;
 }

@@ -87,6 +87,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Material of deleted keys waits here until its backend confirms destruction (an HSM may be down
+  // when the deletion window ends): the key row goes in the same transaction that queues it.
+  '0002_material_destruction': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('material_destruction')
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('key_spec', 'varchar(32)', (c) => c.notNull())
+        .addColumn('protection_level', 'varchar(16)', (c) => c.notNull())
+        .addColumn('material', 'blob', (c) => c.notNull())
+        .addColumn('queued_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('material_destruction_pk', ['key_id', 'version'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,0 +1,151 @@
+// Background key work: automatic rotation once a rotation period has elapsed, deletion once a
+// deletion window has ended, and destruction of deleted keys' material. One key's failure (its HSM
+// is down, a concurrent change) never stops the others: it is reported, and retried at the next run.
+import { KmsError, type ErrorCode } from '../domain/errors.js';
+import type { Key } from '../domain/key.js';
+import type { Clock } from '../ports/clock.js';
+import type { DueCursor, MetadataStore } from '../ports/metadata-store.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { KeyService } from './key-service.js';
+import type { UsageRecorder } from './usage-recorder.js';
+
+export type KeyJob = 'rotate' | 'delete' | 'destroy';
+
+export interface KeyJobFailure {
+  job: KeyJob;
+  keyId: string;
+  version?: number;
+  code: ErrorCode;
+  /** KmsError messages carry no secrets; other errors are bugs, worth their message in the log. */
+  message: string;
+}
+
+export interface KeyJobsReport {
+  rotated: number;
+  deleted: number;
+  /** Key versions whose material was destroyed (deleted keys' versions). */
+  destroyed: number;
+  failures: KeyJobFailure[];
+}
+
+const PAGE = 100;
+/** Keys looked at per job and run; the rest wait for the next run (jobs.intervalSeconds). */
+const MAX_PER_RUN = 1000;
+
+export class ScheduledKeyJobs {
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly keys: KeyService,
+    private readonly directory: KeyDirectory,
+    private readonly usage: UsageRecorder,
+    private readonly clock: Clock,
+  ) {}
+
+  private running: Promise<KeyJobsReport> | undefined;
+
+  /**
+   * Runs every job once; a call while a run is under way shares it (the timer and the start-up run
+   * never overlap). Never throws for a key's failure; see `failures`.
+   */
+  run(): Promise<KeyJobsReport> {
+    this.running ??= this.runOnce().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Resolves once no run is under way (before the stores close). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  private async runOnce(): Promise<KeyJobsReport> {
+    const failures: KeyJobFailure[] = [];
+    const rotated = await this.rotateDueKeys(failures);
+    const deleted = await this.deleteDueKeys(failures);
+    const destroyed = await this.destroyQueuedMaterial(failures);
+    return { rotated, deleted, destroyed, failures };
+  }
+
+  private async rotateDueKeys(failures: KeyJobFailure[]): Promise<number> {
+    let rotated = 0;
+    await this.forEachDue(
+      (now, after) => this.metadata.keysDueForRotation(now, PAGE, after),
+      (key) => key.nextRotationAt!,
+      async (key) => {
+        await this.keys.rotateKey(key.keyId);
+        rotated++;
+      },
+      (key, error) => failures.push({ job: 'rotate', keyId: key.keyId, ...describe(error) }),
+    );
+    return rotated;
+  }
+
+  private async deleteDueKeys(failures: KeyJobFailure[]): Promise<number> {
+    let deleted = 0;
+    await this.forEachDue(
+      (now, after) => this.metadata.keysDueForDeletion(now, PAGE, after),
+      (key) => key.deletionDate!,
+      async (key) => {
+        // Conditional on the state at the moment of removal: a deletion cancelled since the key was
+        // listed keeps the key. Material is destroyed afterwards, from the queue this fills.
+        if (!(await this.metadata.deleteKeyIfDue(key.keyId, this.clock.now()))) return;
+        this.directory.forget(key.keyId);
+        this.usage.forget(key.keyId);
+        deleted++;
+      },
+      (key, error) => failures.push({ job: 'delete', keyId: key.keyId, ...describe(error) }),
+    );
+    return deleted;
+  }
+
+  private async destroyQueuedMaterial(failures: KeyJobFailure[]): Promise<number> {
+    let destroyed = 0;
+    for (const queued of await this.metadata.queuedDestructions(MAX_PER_RUN)) {
+      try {
+        await this.keys.backendFor(queued.protectionLevel).destroyVersionMaterial(queued);
+        await this.metadata.completeDestruction(queued.keyId, queued.version.version);
+        destroyed++;
+      } catch (error) {
+        failures.push({
+          job: 'destroy',
+          keyId: queued.keyId,
+          version: queued.version.version,
+          ...describe(error),
+        });
+      }
+    }
+    return destroyed;
+  }
+
+  /**
+   * Pages through every due key in (due time, key id) order: a key that fails is passed by the
+   * cursor, so it cannot hold back the keys after it, and is due again at the next run.
+   */
+  private async forEachDue(
+    page: (now: Date, after: DueCursor | undefined) => Promise<Key[]>,
+    dueAt: (key: Key) => Date,
+    work: (key: Key) => Promise<void>,
+    failed: (key: Key, error: unknown) => void,
+  ): Promise<void> {
+    const now = this.clock.now();
+    let after: DueCursor | undefined;
+    for (let seen = 0; seen < MAX_PER_RUN;) {
+      const keys = await page(now, after);
+      if (keys.length === 0) return;
+      for (const key of keys) {
+        try {
+          await work(key);
+        } catch (error) {
+          failed(key, error);
+        }
+      }
+      seen += keys.length;
+      const last = keys[keys.length - 1]!;
+      after = { dueAt: dueAt(last), keyId: last.keyId };
+    }
+  }
+}
+
+function describe(error: unknown): { code: ErrorCode; message: string } {
+  if (error instanceof KmsError) return { code: error.code, message: error.message };
+  return { code: 'Internal', message: error instanceof Error ? error.message : String(error) };
+}
