@@ -1,4 +1,4 @@
-// HMAC (RFC 2104) generation and constant-time verification for GENERATE_VERIFY_MAC keys.
+// HMAC (RFC 2104) generation and constant-time comparison for GENERATE_VERIFY_MAC keys.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { hashOf, type MacAlgorithm } from '../domain/key-spec.js';
 
@@ -7,10 +7,10 @@ export function computeMac(algorithm: MacAlgorithm, key: Buffer, message: Buffer
 }
 
 /**
- * Only the full-length tag verifies: AWS VerifyMac accepts no truncated MACs. The length check comes
- * first because timingSafeEqual throws on unequal lengths; the length is public anyway.
+ * Whether a presented MAC is the expected one, in constant time. Only the full-length tag matches:
+ * AWS VerifyMac accepts no truncated MACs. The length check comes first because timingSafeEqual
+ * throws on unequal lengths; the length is public anyway.
  */
-export function verifyMac(algorithm: MacAlgorithm, key: Buffer, message: Buffer, mac: Buffer): boolean {
-  const expected = computeMac(algorithm, key, message);
-  return expected.length === mac.length && timingSafeEqual(expected, mac);
+export function macMatches(expected: Buffer, presented: Buffer): boolean {
+  return expected.length === presented.length && timingSafeEqual(expected, presented);
 }

@@ -76,8 +76,11 @@ export interface MetadataStore {
   aliasesOf(keyIds: string[]): Promise<Map<string, string[]>>;
 
   saveImportToken(token: ImportToken): Promise<void>;
-  /** Returns and deletes the token (single use). */
-  takeImportToken(id: string): Promise<ImportToken | undefined>;
+  /**
+   * Returns and deletes the token (single use) if it belongs to `keyId`; a token of another key is
+   * left as it is, so naming the wrong key cannot spend it.
+   */
+  takeImportToken(id: string, keyId: string): Promise<ImportToken | undefined>;
 
   addUsage(counts: UsageCounts, at: Date): Promise<void>;
   getUsage(keyId: string): Promise<KeyUsageRecord>;

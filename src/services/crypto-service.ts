@@ -1,6 +1,6 @@
 // Cryptographic operations (API.md): one method per action. Each resolves the key, checks its state
 // and usage (domain rules), runs the operation on the key's backend, and counts usage.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   ALGORITHM_AES_256_GCM,
   CIPHERTEXT_HEADER_LENGTH,
@@ -26,6 +26,7 @@ import {
 import { assertUsable, type KeyOperationKind } from '../domain/key-state.js';
 import { generateKeyMaterial, publicKeyFromSpki, zeroize } from '../crypto/key-material.js';
 import { HKDF_MAX_INFO_LENGTH } from '../crypto/kdf.js';
+import { macMatches } from '../crypto/mac.js';
 import { rsaOaepEncrypt, rsaOaepMaxPlaintext } from '../crypto/rsa-oaep.js';
 import { pooledRandomBytes } from '../crypto/random-pool.js';
 import { verifySignature } from '../crypto/signature.js';
@@ -235,7 +236,7 @@ export class CryptoService {
     let valid = false;
     for await (const versionRef of this.enabledVersions(key, ref)) {
       const expected = await backend.mac(versionRef, algorithm, message);
-      valid = expected.length === mac.length && timingSafeEqual(expected, mac);
+      valid = macMatches(expected, mac);
       if (valid) break;
     }
     this.usage.record(key.keyId, 'verifyMac');

@@ -317,9 +317,9 @@ export class KeyService {
     return this.describe(next);
   }
 
-  async listKeyVersions(reference: string): Promise<KeyVersion[]> {
+  async listKeyVersions(reference: string): Promise<{ keyId: string; versions: KeyVersion[] }> {
     const key = await this.fresh(reference);
-    return this.metadata.listVersions(key.keyId);
+    return { keyId: key.keyId, versions: await this.metadata.listVersions(key.keyId) };
   }
 
   async getPublicKey(reference: string): Promise<PublicKeyView> {
@@ -377,8 +377,8 @@ export class KeyService {
     // Validate the request before the single-use token is spent.
     const expiresAt =
       input.expiresAt === undefined ? key.expiresAt : parseFutureDate(input.expiresAt, now, 'expiresAt');
-    const token = await this.metadata.takeImportToken(input.importToken);
-    if (!token || token.keyId !== key.keyId) {
+    const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
+    if (!token) {
       throw validationError('importToken is unknown or belongs to another key');
     }
     if (token.expiresAt <= now)

@@ -129,7 +129,7 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
       expect((await api.ok<KeyReply>('GET', `/v1/keys/${key.keyId}`)).key.state).toBe('PendingImport');
     });
 
-    it("another key's import token answers 400 ValidationError", async () => {
+    it("another key's import token answers 400 ValidationError and is not spent", async () => {
       const [a, b] = await Promise.all([
         createKey(api, { origin: 'EXTERNAL' }),
         createKey(api, { origin: 'EXTERNAL' }),
@@ -140,6 +140,22 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
         encryptedKeyMaterial: b64(wrapForImport(parameters, randomBytes(32))),
       });
       expectError(response, 400, 'ValidationError');
+      // Naming the wrong key did not spend the token: its own key still imports with it.
+      const imported = await api.post<KeyReply>(`/v1/keys/${a.keyId}/import`, {
+        importToken: parameters.importToken,
+        encryptedKeyMaterial: b64(wrapForImport(parameters, randomBytes(32))),
+      });
+      expect(imported.status, imported.text).toBe(200);
+      expect(imported.body.key.state).toBe('Enabled');
+    });
+
+    it('lists no versions of a key awaiting its import, and still names the key', async () => {
+      const key = await createKey(api, { origin: 'EXTERNAL' });
+      const listed = await api.ok<{ keyId: string; versions: unknown[] }>(
+        'GET',
+        `/v1/keys/${key.keyId}/versions`,
+      );
+      expect(listed).toEqual({ keyId: key.keyId, versions: [] });
     });
 
     it('refuses garbage encryptedKeyMaterial with 400 InvalidCiphertext, and non-base64 with 400 ValidationError', async () => {

@@ -80,8 +80,12 @@ describe.each(keyStoreProfiles)('robustness of the REST API ($name key store)', 
       expect(created.status).toBe(201);
       const { keyId, keySpec } = (created.body as { key: { keyId: string; keySpec: string } }).key;
       expect(keySpec).toBe('SYMMETRIC_DEFAULT');
-      const enabled = await api.request('POST', `/v1/keys/${keyId}/disable`, { raw: '' });
-      expect(enabled.status).toBe(200);
+      const enabled = await api.request('POST', `/v1/keys/${keyId}/enable`, {
+        raw: '',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(enabled.status, enabled.text).toBe(200);
+      expect((enabled.body as { key: { state: string } }).key.state).toBe('Enabled');
     });
 
     it('a body that is not JSON answers 415 ValidationError', async () => {

@@ -335,9 +335,14 @@ export class KyselyMetadataStore implements MetadataStore {
       .execute();
   }
 
-  async takeImportToken(id: string): Promise<ImportToken | undefined> {
+  async takeImportToken(id: string, keyId: string): Promise<ImportToken | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('import_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await trx
+        .selectFrom('import_tokens')
+        .selectAll()
+        .where('id', '=', id)
+        .where('key_id', '=', keyId)
+        .executeTakeFirst();
       if (!row) return undefined;
       await trx.deleteFrom('import_tokens').where('id', '=', id).execute();
       return {

@@ -244,6 +244,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         response: {
           200: {
             type: 'object',
+            required: ['keyId', 'versions'],
             properties: {
               keyId: { type: 'string' },
               versions: {
@@ -263,8 +264,8 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const versions = await keys.listKeyVersions(request.params.keyId);
-      return { keyId: versions[0]?.keyId, versions: versions.map(versionView) };
+      const { keyId, versions } = await keys.listKeyVersions(request.params.keyId);
+      return { keyId, versions: versions.map(versionView) };
     },
   );
 
