@@ -6,6 +6,18 @@ export type EncryptionContext = Record<string, string>;
 
 export const MAX_CONTEXT_BYTES = 8192;
 
+// In a `u` regular expression a well-formed surrogate pair is one code point, so only a lone
+// surrogate matches. UTF-8 encodes every lone surrogate as U+FFFD, so {"k":"\ud800"} and
+// {"k":"\ufffd"} would bind the same bytes: such text is refused, never encoded.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** Throws ValidationError for text that is not well-formed Unicode (a lone surrogate). */
+export function assertWellFormed(text: string, what: string): void {
+  if (LONE_SURROGATE.test(text)) {
+    throw validationError(`${what} must be well-formed Unicode (it holds a lone surrogate)`);
+  }
+}
+
 /**
  * The canonical encoding, after `reserve` bytes left unwritten for the caller (the ciphertext header
  * goes there, so the associated data is one buffer).
@@ -15,12 +27,17 @@ export function encodeContext(context: EncryptionContext | undefined, reserve = 
   if (keys.length === 0) return reserve === 0 ? EMPTY : Buffer.allocUnsafe(reserve);
   // Sorting by UTF-16 code units differs from UTF-8 byte order only above U+FFFF vs U+E000-U+FFFF;
   // sort by the encoded bytes, as the format says, but skip the work for printable ASCII keys.
-  const ordered = keys.every(isPrintableAscii)
+  const asciiKeys = keys.every(isPrintableAscii);
+  if (!asciiKeys) for (const key of keys) assertWellFormed(key, 'encryption context keys');
+  const ordered = asciiKeys
     ? keys.sort()
     : keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
   let size = 0;
-  for (const key of ordered)
-    size += 8 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(context![key]!, 'utf8');
+  for (const key of ordered) {
+    const value = context![key]!;
+    if (!isPrintableAscii(value)) assertWellFormed(value, 'encryption context values');
+    size += 8 + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+  }
   if (size > MAX_CONTEXT_BYTES)
     throw validationError(`encryption context exceeds ${MAX_CONTEXT_BYTES} bytes`);
   const encoded = Buffer.allocUnsafe(reserve + size);

@@ -9,7 +9,7 @@ import {
   parseCiphertext,
   sealingData,
 } from '../domain/ciphertext.js';
-import { encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
+import { assertWellFormed, encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
 import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
 import {
@@ -315,6 +315,9 @@ export class CryptoService {
     if (!Number.isInteger(length) || length < 1 || length > LIMITS.derivedKeyBytes) {
       throw validationError(`length must be an integer from 1 to ${LIMITS.derivedKeyBytes}`);
     }
+    // Like an encryption context: a lone surrogate would encode as U+FFFD and derive another
+    // context's key.
+    assertWellFormed(context, 'context');
     const info = Buffer.from(context, 'utf8');
     checkSize('context', info, HKDF_MAX_INFO_LENGTH);
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');

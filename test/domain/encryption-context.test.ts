@@ -21,6 +21,29 @@ describe('canonical encryption context', () => {
     expect(encoded).toEqual(Buffer.concat([field('\uFF61'), field('y'), field('\u{1F600}'), field('x')]));
   });
 
+  it('refuses keys and values that are not well-formed Unicode: a lone surrogate would encode as U+FFFD', () => {
+    const code = (run: () => unknown) => {
+      try {
+        run();
+        return 'accepted';
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    };
+    for (const context of <Record<string, string>[]>[
+      { k: '\ud800' },
+      { k: 'a\udfff' },
+      { k: '\udc00\ud800' },
+      { '\ud800': 'v' },
+      { ['x\udbff']: 'v' },
+    ]) {
+      expect(code(() => encodeContext(context))).toBe('ValidationError');
+    }
+    // U+FFFD itself and well-formed pairs are fine, and stay distinct from each other.
+    expect(code(() => encodeContext({ k: '\ufffd' }))).toBe('accepted');
+    expect(encodeContext({ k: '\u{1F600}' })).not.toEqual(encodeContext({ k: '\ufffd' }));
+  });
+
   it('keeps pairs that concatenate alike apart, and encodes no context as empty', () => {
     expect(encodeContext({ ab: 'c' })).not.toEqual(encodeContext({ a: 'bc' }));
     expect(encodeContext(undefined)).toHaveLength(0);

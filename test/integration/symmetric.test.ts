@@ -107,6 +107,31 @@ describe.each(keyStoreProfiles)('symmetric cryptography over REST ($name key sto
       }
     });
 
+    it('a context with a lone surrogate is 400 ValidationError: it cannot open what U+FFFD sealed', async () => {
+      const sealed = await encrypt({ keyId: key.keyId, plaintext: b64('x'), context: { k: '\ufffd' } });
+      // JSON.stringify writes a lone surrogate as the escape \ud800, as any JSON client would.
+      for (const context of [{ k: '\ud800' }, { '\udfff': 'v' }, { k: 'ok\udbff' }]) {
+        expectError(
+          await api.post('/v1/decrypt', { ciphertext: sealed.ciphertext, context }),
+          400,
+          'ValidationError',
+        );
+        expectError(
+          await api.post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('x'), context }),
+          400,
+          'ValidationError',
+        );
+      }
+      expectError(
+        await api.post('/v1/derive', { keyId: key.keyId, context: 'a\ud800', length: 32 }),
+        400,
+        'ValidationError',
+      );
+      expect((await decrypt({ ciphertext: sealed.ciphertext, context: { k: '\ufffd' } })).plaintext).toBe(
+        b64('x'),
+      );
+    });
+
     it('decrypt naming another key as keyId fails with 400 IncorrectKey; naming the right one (any reference) works', async () => {
       const alias = `alias/decrypt-${randomUUID()}`;
       await api.ok('PUT', `/v1/aliases/${encodeURIComponent(alias)}`, { keyId: key.keyId });
