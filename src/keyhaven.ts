@@ -55,6 +55,7 @@ export async function createKeyhaven(
   const metadata = await openSqliteMetadataStore(config.metadata.path ?? join(config.dataDir, 'keyhaven.db'));
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
+  materialCache.startSweeping();
   const software = new SoftwareKeyBackend(root, materialCache);
   const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
   const usage = new UsageRecorder(metadata, clock);

@@ -49,6 +49,11 @@ export interface KeyBackend {
   wrapKey(ref: VersionRef, keyMaterial: Buffer): Promise<Buffer>;
   unwrapKey(ref: VersionRef, wrappedKey: Buffer): Promise<Buffer>;
   deriveKey(ref: VersionRef, salt: Buffer, info: Buffer, length: number): Promise<Buffer>;
+  /**
+   * Drops any plaintext material of the key this process holds (a cache), zeroized: the key was
+   * disabled or scheduled for deletion. The stored material is untouched.
+   */
+  evictKey(keyId: string): void;
   /** Destroys the material irrevocably (after the deletion window). */
   destroyVersionMaterial(ref: VersionRef): Promise<void>;
   status(options?: StatusOptions): Promise<BackendStatus[]>;

@@ -252,10 +252,13 @@ export class KeyService {
   }
 
   async disableKey(reference: string): Promise<KeyDescription> {
-    return this.change(reference, (key) => {
+    const disabled = await this.change(reference, (key) => {
       assertTransition(key, 'disable');
       return { ...key, state: 'Disabled' };
     });
+    // Unusable now: its material has no reason to stay in memory.
+    this.evictMaterial(disabled);
+    return disabled;
   }
 
   async scheduleKeyDeletion(reference: string, pendingWindowDays?: number): Promise<KeyDescription> {
@@ -265,10 +268,12 @@ export class KeyService {
         `pendingWindowDays must be an integer from ${MIN_DELETION_WINDOW_DAYS} to ${MAX_DELETION_WINDOW_DAYS}`,
       );
     }
-    return this.change(reference, (key, now) => {
+    const scheduled = await this.change(reference, (key, now) => {
       assertTransition(key, 'scheduleDeletion');
       return { ...key, state: 'PendingDeletion', deletionDate: addDays(now, days) };
     });
+    this.evictMaterial(scheduled);
+    return scheduled;
   }
 
   async cancelKeyDeletion(reference: string): Promise<KeyDescription> {
@@ -471,6 +476,10 @@ export class KeyService {
   async listAliases(reference?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
     const keyId = reference === undefined ? undefined : (await this.fresh(reference)).keyId;
     return this.metadata.listAliases(keyId);
+  }
+
+  private evictMaterial(key: Key): void {
+    this.backends[key.protectionLevel]?.evictKey(key.keyId);
   }
 
   private async fresh(reference: string): Promise<Key> {

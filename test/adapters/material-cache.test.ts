@@ -50,4 +50,30 @@ describe('MaterialCache', () => {
     cache.set('a', { material: material(1) });
     expect(cache.get('a')).toBeUndefined();
   });
+
+  it('sweeps expired entries out, zeroized, without anyone asking for them', () => {
+    let now = 0;
+    const cache = new MaterialCache(10, 100, () => now);
+    const old = material(1);
+    const young = material(2);
+    cache.set('old', { material: old });
+    now = 60;
+    cache.set('young', { material: young });
+    now = 100;
+    cache.sweep();
+    expect(old.every((x) => x === 0)).toBe(true);
+    expect(young.every((x) => x === 2)).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+
+  it('sweeps on its own timer until closed', async () => {
+    const cache = new MaterialCache(10, 30);
+    const m = material(5);
+    cache.set('a', { material: m });
+    cache.startSweeping(10);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(m.every((x) => x === 0)).toBe(true);
+    expect(cache.size).toBe(0);
+    cache.close();
+  });
 });

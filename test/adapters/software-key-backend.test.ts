@@ -63,3 +63,38 @@ describe('SoftwareKeyBackend under concurrent cache misses', () => {
     for (const ref of refs) expect(await roundTrips(backend, ref, randomBytes(64), aad)).toBe(true);
   });
 });
+
+/** A real software root that keeps every buffer it hands out, to look at them after use. */
+class RecordingRoot extends SoftwareRootKeyStore {
+  readonly unwrapped: Buffer[] = [];
+  override async unwrapKeyMaterial(wrapped: Buffer, keyId: string, version: number): Promise<Buffer> {
+    const material = await super.unwrapKeyMaterial(wrapped, keyId, version);
+    this.unwrapped.push(material);
+    return material;
+  }
+}
+
+describe('SoftwareKeyBackend material hygiene', () => {
+  it('wipes material it could not cache (maxEntries 0) once the operation is done', async () => {
+    const root = new RecordingRoot(randomBytes(32));
+    const backend = new SoftwareKeyBackend(root, new MaterialCache(0, 60_000));
+    const ref = await symmetricKey(backend);
+    expect(await roundTrips(backend, ref, Buffer.from('once'), Buffer.alloc(0))).toBe(true);
+    expect(root.unwrapped).toHaveLength(2);
+    for (const material of root.unwrapped) expect(material.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('evicts every version of a key, zeroized, and no other key', async () => {
+    const root = new RecordingRoot(randomBytes(32));
+    const cache = new MaterialCache(10, 60_000);
+    const backend = new SoftwareKeyBackend(root, cache);
+    const [evicted, kept] = [await symmetricKey(backend), await symmetricKey(backend)];
+    await roundTrips(backend, evicted, Buffer.from('a'), Buffer.alloc(0));
+    await roundTrips(backend, kept, Buffer.from('b'), Buffer.alloc(0));
+    const [evictedMaterial, keptMaterial] = root.unwrapped;
+    backend.evictKey(evicted.keyId);
+    expect(evictedMaterial!.every((byte) => byte === 0)).toBe(true);
+    expect(keptMaterial!.some((byte) => byte !== 0)).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+});

@@ -190,6 +190,23 @@ describe('scheduled key jobs', () => {
     );
   });
 
+  it("drops a key's material from the cache, zeroized, the moment it is disabled or scheduled for deletion", async () => {
+    const cache = keyhaven.materialCache;
+    const cached = (keyId: string) => cache.get(`${keyId}:1`)?.material;
+    for (const retire of [
+      (keyId: string) => keyhaven.keys.disableKey(keyId),
+      (keyId: string) => keyhaven.keys.scheduleKeyDeletion(keyId, 7),
+    ]) {
+      const key = await keyhaven.keys.createKey({});
+      await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));
+      const material = cached(key.keyId)!;
+      expect(material.some((byte) => byte !== 0)).toBe(true);
+      await retire(key.keyId);
+      expect(cached(key.keyId)).toBeUndefined();
+      expect(material.every((byte) => byte === 0)).toBe(true);
+    }
+  });
+
   it('flushes usage counters into the metadata store', async () => {
     const key = await keyhaven.keys.createKey({});
     for (let i = 0; i < 3; i++) await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));

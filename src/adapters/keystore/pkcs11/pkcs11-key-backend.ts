@@ -308,6 +308,9 @@ export class Pkcs11KeyBackend implements KeyBackend {
   }
 
   /** C_DestroyObject on every backend that holds the version; absent objects are already gone. */
+  /** HSM material never enters this process: there is nothing to evict. */
+  evictKey(): void {}
+
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     if (ref.version.material.length === 0) return;
     const label = this.labelOf(ref);

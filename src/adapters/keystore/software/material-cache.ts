@@ -1,5 +1,6 @@
 // Bounded, TTL-limited cache of unwrapped key material. Buffers are zeroized when an entry leaves
-// (eviction, expiry, explicit removal, clear). Correctness never depends on it (DESIGN.md).
+// (eviction, expiry, explicit removal, clear), and a timer sweeps expired entries out even if
+// nobody asks for them again. Correctness never depends on it (DESIGN.md).
 import type { KeyObject } from 'node:crypto';
 
 export interface CachedMaterial {
@@ -18,6 +19,7 @@ export class MaterialCache {
   misses = 0;
   evictions = 0;
   private readonly entries = new Map<string, Entry>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxEntries: number,
@@ -47,8 +49,9 @@ export class MaterialCache {
     return entry.value;
   }
 
-  set(id: string, value: CachedMaterial): void {
-    if (this.maxEntries <= 0) return;
+  /** Caches the entry; false when the cache holds nothing (maxEntries 0): the caller wipes it. */
+  set(id: string, value: CachedMaterial): boolean {
+    if (this.maxEntries <= 0) return false;
     this.remove(id);
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
@@ -57,6 +60,7 @@ export class MaterialCache {
       this.evictions++;
     }
     this.entries.set(id, { value, expiresAt: this.now() + this.ttlMs });
+    return true;
   }
 
   remove(id: string): void {
@@ -72,5 +76,24 @@ export class MaterialCache {
 
   clear(): void {
     for (const id of [...this.entries.keys()]) this.remove(id);
+  }
+
+  /** Zeroizes and drops every expired entry. */
+  sweep(): void {
+    const now = this.now();
+    for (const [id, entry] of [...this.entries]) if (entry.expiresAt <= now) this.remove(id);
+  }
+
+  /** Sweeps every `intervalMs` (default: a fifth of the TTL, at most a minute) until close(). */
+  startSweeping(intervalMs = Math.min(Math.max(this.ttlMs / 5, 10), 60_000)): void {
+    this.sweeper ??= setInterval(() => this.sweep(), intervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Stops sweeping and zeroizes everything. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.clear();
   }
 }

@@ -92,6 +92,11 @@ export class SoftwareKeyBackend implements KeyBackend {
     return this.withMaterial(ref, ({ material }) => hkdfSha256(material, salt, info, length));
   }
 
+  evictKey(keyId: string): void {
+    const prefix = `${keyId}:`;
+    this.cache.removeWhere((id) => id.startsWith(prefix));
+  }
+
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     // The wrapped blob is erased by the metadata store; only the cached copy lives here.
     this.cache.remove(cacheId(ref.keyId, ref.version.version));
@@ -102,7 +107,7 @@ export class SoftwareKeyBackend implements KeyBackend {
   }
 
   async close(): Promise<void> {
-    this.cache.clear();
+    this.cache.close();
     await this.root.close();
   }
 
@@ -126,8 +131,13 @@ export class SoftwareKeyBackend implements KeyBackend {
       return use(raced);
     }
     const entry: CachedMaterial = { material };
-    this.cache.set(id, entry);
-    return use(entry);
+    if (this.cache.set(id, entry)) return use(entry);
+    // Not cached (cache.maxEntries 0): used once, then wiped.
+    try {
+      return use(entry);
+    } finally {
+      material.fill(0);
+    }
   }
 
   private async withPrivateKey<T>(ref: VersionRef, use: (key: KeyObject) => T): Promise<T> {
