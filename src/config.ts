@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
 
 // One PKCS#11 backend: a library and the token (by label) it serves; the first in the list is the
 // primary, the others take over in order when it fails (docs/hsm.md).
@@ -131,8 +132,9 @@ function setDefined(target: Record<string, unknown>, key: string, value: unknown
 /**
  * KEYHAVEN_PKCS11_MODULE, _TOKEN and _PIN configure (or override) the first backend, so a single HSM
  * needs no file; `pinEnv` entries are resolved here, the one place that reads the environment.
+ * Returns the names of the variables read for `pinEnv`/`soPinEnv`.
  */
-function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): void {
+function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {
   const fromEnv: Record<string, unknown> = {};
   setDefined(fromEnv, 'module', env.KEYHAVEN_PKCS11_MODULE);
   setDefined(fromEnv, 'tokenLabel', env.KEYHAVEN_PKCS11_TOKEN);
@@ -142,33 +144,59 @@ function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): void {
     ? (pkcs11.backends as unknown[]).map((b) => ({ ...(b as Record<string, unknown>) }))
     : [];
   if (Object.keys(fromEnv).length > 0) backends[0] = { ...backends[0], ...fromEnv };
+  const pinEnvNames: string[] = [];
   for (const backend of backends) {
     if (typeof backend.pinEnv === 'string') {
       setDefined(backend, 'pin', backend.pin ?? env[backend.pinEnv]);
+      pinEnvNames.push(backend.pinEnv);
       delete backend.pinEnv;
     }
     if (typeof backend.soPinEnv === 'string') {
       setDefined(backend, 'soPin', backend.soPin ?? env[backend.soPinEnv]);
+      pinEnvNames.push(backend.soPinEnv);
       delete backend.soPinEnv;
     }
   }
-  if (backends.length === 0 && keyStore.pkcs11 === undefined) return;
+  if (backends.length === 0 && keyStore.pkcs11 === undefined) return pinEnvNames;
   keyStore.pkcs11 = { ...pkcs11, backends };
+  return pinEnvNames;
 }
 
-/** Builds the validated configuration. Throws ConfigError with every problem listed. */
+/** Secrets the environment may carry; removed from it once read (see forgetSecrets). */
+const SECRET_VARIABLES = ['KEYHAVEN_ROOT_PASSPHRASE', 'KEYHAVEN_PKCS11_PIN', 'KEYHAVEN_ADMIN_TOKEN'];
+
+/**
+ * Deletes the secrets just read from the environment, so that nothing later in the process (a
+ * child process, a crash report, a dependency dumping process.env) finds them there. The variables
+ * named by `pinEnv` and `soPinEnv` go too.
+ */
+function forgetSecrets(env: Env, pinVariables: string[]): void {
+  for (const name of [...SECRET_VARIABLES, ...pinVariables]) delete env[name];
+}
+
+/**
+ * Builds the validated configuration. Throws ConfigError with every problem listed. Secrets read
+ * from `env` are deleted from it.
+ */
 export function loadConfig(env: Env = process.env): KeyhavenConfig {
   let fileConfig: Record<string, unknown> = {};
   const file = env.KEYHAVEN_CONFIG;
   if (file) {
+    let text: string;
     try {
-      fileConfig = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       throw new ConfigError(`cannot read configuration file ${file}: ${(error as Error).message}`);
     }
-    if (typeof fileConfig !== 'object' || fileConfig === null || Array.isArray(fileConfig)) {
+    // The file may hold a passphrase or PINs: a syntax error is reported by position, never quoted.
+    const parsed = parseJsonOrLocate(text);
+    if ('error' in parsed) {
+      throw new ConfigError(`configuration file ${file} is ${describeSyntaxError(parsed.error)}`);
+    }
+    if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
       throw new ConfigError(`configuration file ${file} must hold a JSON object`);
     }
+    fileConfig = parsed.value as Record<string, unknown>;
   }
   const merged: Record<string, unknown> = { ...fileConfig };
   const server = { ...((fileConfig.server as Record<string, unknown>) ?? {}) };
@@ -180,11 +208,13 @@ export function loadConfig(env: Env = process.env): KeyhavenConfig {
   setDefined(server, 'port', integerFromEnv(env, 'KEYHAVEN_PORT'));
   setDefined(keyStore, 'rootPassphrase', env.KEYHAVEN_ROOT_PASSPHRASE);
   setDefined(keyStore, 'type', env.KEYHAVEN_KEYSTORE);
-  overlayPkcs11(keyStore, env);
+  const pinVariables = overlayPkcs11(keyStore, env);
   setDefined(merged, 'logLevel', env.KEYHAVEN_LOG_LEVEL);
   setDefined(merged, 'adminToken', env.KEYHAVEN_ADMIN_TOKEN);
   merged.server = server;
   merged.keyStore = keyStore;
+
+  forgetSecrets(env, pinVariables);
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

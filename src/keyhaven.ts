@@ -1,8 +1,8 @@
 // Composition root: createKeyhaven(config) opens the adapters chosen by configuration and wires them
 // into the services. The server, the CLI and the tests all start Keyhaven through here.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyhavenConfig } from './config.js';
+import { createPrivateFile, ensurePrivateDirectory } from './adapters/private-files.js';
 import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
@@ -50,9 +50,11 @@ export async function createKeyhaven(
   overrides: KeyhavenOverrides = {},
 ): Promise<Keyhaven> {
   const clock = overrides.clock ?? systemClock;
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDirectory(config.dataDir);
   const { root, hsm, rootKey } = await openKeyStore(config);
-  const metadata = await openSqliteMetadataStore(config.metadata.path ?? join(config.dataDir, 'keyhaven.db'));
+  const databasePath = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
+  createPrivateFile(databasePath);
+  const metadata = await openSqliteMetadataStore(databasePath);
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,6 +33,52 @@ describe('sealed software root key', () => {
     expect(statSync(join(dir, ROOT_KEY_FILE)).mode & 0o777).toBe(0o600);
     expect((await loadOrCreateRootKey(dir, undefined)).key.equals(created.key)).toBe(true);
     await expect(loadOrCreateRootKey(dir, 'a passphrase now')).rejects.toThrow(/not sealed/);
+  });
+
+  it('refuses a root key file that is not JSON, naming the position and never the content', async () => {
+    const created = await loadOrCreateRootKey(dir, undefined);
+    const path = join(dir, ROOT_KEY_FILE);
+    const key = created.key.toString('base64');
+    writeFileSync(path, `{"version": 1, "sealed": false, "key": "${key}"`);
+    const failure = await loadOrCreateRootKey(dir, undefined).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(RootKeyError);
+    expect((failure as Error).message).toMatch(/not valid JSON at line 1, column \d+/);
+    expect((failure as Error).message).not.toContain(key.slice(0, 8));
+  });
+
+  it('refuses a root key file of the wrong shape, and scrypt parameters out of bounds, before any scrypt', async () => {
+    await loadOrCreateRootKey(dir, 'correct horse battery');
+    const path = join(dir, ROOT_KEY_FILE);
+    const sealed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    for (const edit of [
+      { N: 2 ** 30 },
+      { N: 2 ** 17 + 1 },
+      { N: 1024 },
+      { r: 1000 },
+      { p: 64 },
+      { salt: 'AAAA' },
+      { iv: 42 },
+      { kdf: 'pbkdf2' },
+      { extra: true },
+    ]) {
+      writeFileSync(path, JSON.stringify({ ...sealed, ...edit }));
+      const started = Date.now();
+      await expect(loadOrCreateRootKey(dir, 'correct horse battery')).rejects.toThrow(
+        /is not a Keyhaven root key file/,
+      );
+      expect(Date.now() - started, JSON.stringify(edit)).toBeLessThan(2000);
+    }
+    writeFileSync(path, JSON.stringify(sealed));
+    expect((await loadOrCreateRootKey(dir, 'correct horse battery')).sealed).toBe(true);
+  });
+
+  it('refuses a root key file that group or others can read, saying which chmod fixes it', async () => {
+    await loadOrCreateRootKey(dir, undefined);
+    const path = join(dir, ROOT_KEY_FILE);
+    chmodSync(path, 0o644);
+    await expect(loadOrCreateRootKey(dir, undefined)).rejects.toThrow(`chmod 600 ${path}`);
+    chmodSync(path, 0o600);
+    await expect(loadOrCreateRootKey(dir, undefined)).resolves.toMatchObject({ created: false });
   });
 
   it('binds wrapped material to its key id and version', async () => {

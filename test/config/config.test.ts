@@ -48,4 +48,81 @@ describe('configuration', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('deletes the secrets it read from the environment, the pinEnv-named ones too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          keyStore: {
+            type: 'pkcs11',
+            pkcs11: {
+              backends: [
+                { module: '/lib/a.so', tokenLabel: 'a', pinEnv: 'HSM_A_PIN', soPinEnv: 'HSM_A_SO_PIN' },
+              ],
+            },
+          },
+        }),
+      );
+      const env: Record<string, string | undefined> = {
+        KEYHAVEN_CONFIG: file,
+        KEYHAVEN_DATA_DIR: dir,
+        KEYHAVEN_ROOT_PASSPHRASE: 'a long passphrase',
+        KEYHAVEN_ADMIN_TOKEN: 'khk_0123456789abcdef',
+        HSM_A_PIN: '1234',
+        HSM_A_SO_PIN: '5678',
+        KEYHAVEN_PORT: '9000',
+      };
+      const config = loadConfig(env);
+      expect(config.keyStore.rootPassphrase).toBe('a long passphrase');
+      expect(config.adminToken).toBe('khk_0123456789abcdef');
+      expect(config.keyStore.pkcs11?.backends[0]).toMatchObject({ pin: '1234', soPin: '5678' });
+      expect(Object.keys(env).sort()).toEqual(['KEYHAVEN_CONFIG', 'KEYHAVEN_DATA_DIR', 'KEYHAVEN_PORT']);
+      const pinOnly: Record<string, string | undefined> = {
+        KEYHAVEN_DATA_DIR: dir,
+        KEYHAVEN_KEYSTORE: 'pkcs11',
+        KEYHAVEN_PKCS11_MODULE: '/lib/a.so',
+        KEYHAVEN_PKCS11_TOKEN: 'a',
+        KEYHAVEN_PKCS11_PIN: '9999',
+      };
+      expect(loadConfig(pinOnly).keyStore.pkcs11?.backends[0]?.pin).toBe('9999');
+      expect(pinOnly.KEYHAVEN_PKCS11_PIN).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a syntax error in the file by line and column, never quoting the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      const secret = 'hunter2-correct-horse';
+      const broken = ['{', `  "keyStore": { "rootPassphrase": "${secret}" "type": "software" }`, '}'].join(
+        '\n',
+      );
+      for (const text of [
+        broken,
+        `{"keyStore": {"rootPassphrase": ${secret}}}`,
+        `{"adminToken": "${secret}`,
+      ]) {
+        writeFileSync(file, text);
+        let message = '';
+        try {
+          loadConfig({ KEYHAVEN_CONFIG: file });
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+          message = (error as Error).message;
+        }
+        expect(message).toMatch(/not valid JSON at line \d+, column \d+/);
+        expect(message).not.toContain('hunter2');
+        expect(message).not.toContain('horse');
+      }
+      writeFileSync(file, broken);
+      expect(() => loadConfig({ KEYHAVEN_CONFIG: file })).toThrow(/line 2, column 59 \(CommaExpected\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -5,7 +5,10 @@ import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
 import { aesGcmDecrypt, aesGcmEncrypt } from '../../../crypto/aead.js';
+import { describeSyntaxError, parseJsonOrLocate } from '../../../json-position.js';
+import { assertPrivateFile } from '../../private-files.js';
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -19,20 +22,39 @@ const SCRYPT = { N: 2 ** 17, r: 8, p: 1 };
 /** The sealed root key is bound to nothing else: the file holds one key. */
 const NO_AAD = Buffer.alloc(0);
 
-type RootKeyFile =
-  | { version: 1; sealed: false; key: string }
-  | {
-      version: 1;
-      sealed: true;
-      kdf: 'scrypt';
-      N: number;
-      r: number;
-      p: number;
-      salt: string;
-      iv: string;
-      ciphertext: string;
-      tag: string;
-    };
+/** Standard base64 of exactly `bytes` bytes. */
+const base64Of = (bytes: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+    .refine((text) => Buffer.from(text, 'base64').length === bytes, `must encode ${bytes} bytes`);
+
+// The file is read before anything else is trusted: its scrypt parameters are bounded, so an edited
+// file cannot make start-up allocate gigabytes or spin for hours (N = 2^14..2^20, r <= 32, p <= 16).
+const rootKeyFileSchema = z.discriminatedUnion('sealed', [
+  z.object({ version: z.literal(1), sealed: z.literal(false), key: base64Of(32) }).strict(),
+  z
+    .object({
+      version: z.literal(1),
+      sealed: z.literal(true),
+      kdf: z.literal('scrypt'),
+      N: z
+        .number()
+        .int()
+        .min(2 ** 14)
+        .max(2 ** 20)
+        .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+      r: z.number().int().min(1).max(32),
+      p: z.number().int().min(1).max(16),
+      salt: base64Of(16),
+      iv: base64Of(12),
+      ciphertext: base64Of(32),
+      tag: base64Of(16),
+    })
+    .strict(),
+]);
+
+type RootKeyFile = z.infer<typeof rootKeyFileSchema>;
 
 export class RootKeyError extends Error {
   override name = 'RootKeyError';
@@ -63,7 +85,8 @@ export async function loadOrCreateRootKey(
     chmodSync(path, 0o600);
     return { key, created: true, sealed: passphrase !== undefined };
   }
-  const file = JSON.parse(readFileSync(path, 'utf8')) as RootKeyFile;
+  assertPrivateFile(path);
+  const file = readRootKeyFile(path);
   if (!file.sealed) {
     if (passphrase !== undefined) {
       throw new RootKeyError(
@@ -90,6 +113,22 @@ export async function loadOrCreateRootKey(
   } finally {
     sealingKey.fill(0);
   }
+}
+
+/** Reads and checks the root key file; RootKeyError names the path and the problem, never content. */
+function readRootKeyFile(path: string): RootKeyFile {
+  const parsed = parseJsonOrLocate(readFileSync(path, 'utf8'));
+  if ('error' in parsed) {
+    throw new RootKeyError(`${path} is ${describeSyntaxError(parsed.error)}; restore it from a backup`);
+  }
+  const checked = rootKeyFileSchema.safeParse(parsed.value);
+  if (!checked.success) {
+    const fields = [...new Set(checked.error.issues.map((i) => i.path.join('.') || '(root)'))];
+    throw new RootKeyError(
+      `${path} is not a Keyhaven root key file (invalid: ${fields.join(', ')}); restore it from a backup`,
+    );
+  }
+  return checked.data;
 }
 
 async function sealRootKey(key: Buffer, passphrase: string | undefined): Promise<RootKeyFile> {
