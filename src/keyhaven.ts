@@ -17,6 +17,7 @@ import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyService } from './services/key-service.js';
+import { ReadinessMonitor, type Readiness } from './services/readiness-monitor.js';
 import { ScheduledKeyJobs, type KeyJobsReport } from './services/scheduled-key-jobs.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 
@@ -35,11 +36,15 @@ export interface Keyhaven {
    * of deleted keys' material. A key that fails is reported, never thrown.
    */
   runScheduledJobs(): Promise<KeyJobsReport>;
-  readiness(): Promise<{ ready: boolean; backends: BackendStatus[] }>;
+  /** The last background probe of the key store and the database (never a probe per call). */
+  readiness(): Promise<Readiness>;
   /** Key-store backends' last known state and statistics, without probing them (for /metrics). */
   backendStatistics(): Promise<BackendStatus[]>;
   close(): Promise<void>;
 }
+
+/** How often readiness is probed in the background (what /ready answers from). */
+const READINESS_PROBE_MS = 2000;
 
 export interface KeyhavenOverrides {
   clock?: Clock;
@@ -66,6 +71,18 @@ export async function createKeyhaven(
   const crypto = new CryptoService(keys, directory, usage, clock);
   const auth = new AuthService(metadata, clock);
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
+  const readiness = new ReadinessMonitor(async () => {
+    const backends = await software.status();
+    let databaseHealthy = true;
+    try {
+      await metadata.ping();
+    } catch {
+      databaseHealthy = false;
+    }
+    backends.push({ name: 'metadata', kind: 'sqlite', healthy: databaseHealthy });
+    return backends;
+  }, READINESS_PROBE_MS);
+  await readiness.start();
 
   return {
     config,
@@ -77,21 +94,12 @@ export async function createKeyhaven(
     materialCache,
     startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed, rootKeyStore: root.kind },
     runScheduledJobs: () => jobs.run(),
-    async readiness() {
-      const backends = await software.status();
-      let databaseHealthy = true;
-      try {
-        await metadata.ping();
-      } catch {
-        databaseHealthy = false;
-      }
-      backends.push({ name: 'metadata', kind: 'sqlite', healthy: databaseHealthy });
-      return { ready: backends.every((b) => b.healthy), backends };
-    },
+    readiness: () => readiness.current(),
     async backendStatistics() {
       return software.status({ probe: false });
     },
     async close() {
+      readiness.close();
       await jobs.idle();
       await usage.flush();
       await software.close();

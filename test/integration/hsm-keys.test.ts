@@ -177,6 +177,22 @@ describe('HSM-protected keys over REST (SoftHSM2)', () => {
     expect(derive.status).toBe(400);
   });
 
+  it('/ready answers from the background probe: a hundred anonymous calls make no call to the token', async () => {
+    const calls = async () => {
+      const text = (await api.get('/metrics')).text;
+      const line = text.split('\n').find((l) => l.startsWith('keyhaven_keystore_backend_calls_total{'));
+      return Number(line?.split(' ').at(-1));
+    };
+    const before = await calls();
+    const started = Date.now();
+    for (let i = 0; i < 100; i++) expect((await api.get('/ready', { token: null })).status).toBe(200);
+    const elapsedSeconds = (Date.now() - started) / 1000;
+    // The background probes (one every 2 s, plus the token's own health check) are all that may run.
+    expect((await calls()) - before).toBeLessThanOrEqual(2 * Math.ceil(elapsedSeconds / 2) + 2);
+    const detailed = await api.get<{ checkedAt: string }>('/ready');
+    expect(Date.now() - Date.parse(detailed.body.checkedAt)).toBeLessThan(10_000);
+  });
+
   it('without the token, SOFTWARE keys are Unavailable (503): the root key lives only in the HSM', async () => {
     const key = await createKey(api);
     const sealed = await api.ok<{ ciphertext: string }>('POST', '/v1/encrypt', {

@@ -40,6 +40,11 @@ export function registerOperationsRoutes(
     required: ['ready'],
     properties: {
       ready: { type: 'boolean' },
+      checkedAt: {
+        type: 'string',
+        format: 'date-time',
+        description: 'when the background probe ran (authenticated callers)',
+      },
       backends: {
         type: 'array',
         items: backend,
