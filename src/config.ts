@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
+import { AES_GCM_MAX_MESSAGES, AES_GCM_ROTATE_AFTER } from './domain/seal-limits.js';
 
 // One PKCS#11 backend: a library and the token (by label) it serves; the first in the list is the
 // primary, the others take over in order when it fails (docs/hsm.md).
@@ -88,6 +89,15 @@ const configSchema = z
       .object({
         /** Keys that may exist at once (AWS KMS's default quota is 100,000 per account and region). */
         maxKeys: z.number().int().min(1).default(100_000),
+        /**
+         * AES-GCM messages one key version seals before it is rotated automatically, and the most it
+         * may ever seal (NIST SP 800-38D 8.3: 2^32 with random 96-bit IVs). Both can only be lowered.
+         */
+        aesGcmRotateAfter: z.number().int().min(1).max(AES_GCM_ROTATE_AFTER).default(AES_GCM_ROTATE_AFTER),
+        aesGcmMaxMessages: z.number().int().min(1).max(AES_GCM_MAX_MESSAGES).default(AES_GCM_MAX_MESSAGES),
+      })
+      .refine((limits) => limits.aesGcmRotateAfter <= limits.aesGcmMaxMessages, {
+        message: 'aesGcmRotateAfter must not exceed aesGcmMaxMessages',
       })
       .strict()
       .prefault({}),

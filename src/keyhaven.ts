@@ -18,6 +18,7 @@ import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyService } from './services/key-service.js';
 import { ReadinessMonitor, type Readiness } from './services/readiness-monitor.js';
+import { SealBudget } from './services/seal-budget.js';
 import { ScheduledKeyJobs, type KeyJobsReport } from './services/scheduled-key-jobs.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 
@@ -68,7 +69,12 @@ export async function createKeyhaven(
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const keys = new KeyService(metadata, directory, backends, root, usage, clock, config.limits.maxKeys);
-  const crypto = new CryptoService(keys, directory, usage, clock);
+  const seals = new SealBudget(
+    metadata,
+    { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
+    (keyId, version) => keys.rotateKey(keyId, version),
+  );
+  const crypto = new CryptoService(keys, directory, usage, clock, seals);
   const auth = new AuthService(metadata, clock);
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
   const readiness = new ReadinessMonitor(async () => {

@@ -28,6 +28,11 @@ export interface ApiKey {
   createdAt: Date;
 }
 
+export interface SealReservation {
+  first: number;
+  granted: number;
+}
+
 /** A deleted key's version whose material its backend has not yet confirmed destroyed. */
 export interface QueuedDestruction {
   keyId: string;
@@ -59,6 +64,12 @@ export interface MetadataStore {
   addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
   getVersion(keyId: string, version: number): Promise<KeyVersion | undefined>;
   listVersions(keyId: string): Promise<KeyVersion[]>;
+  /**
+   * Reserves up to `count` more AES-GCM seals of a version, never beyond `max` in all: returns the
+   * first index granted (meaningful when something was) and how many were granted (0 at the
+   * bound). Atomic: concurrent reservations, from any process, get disjoint ranges.
+   */
+  reserveSeals(keyId: string, version: number, count: number, max: number): Promise<SealReservation>;
   /**
    * If the key is still PendingDeletion with its deletion date at or before `now`, removes it (versions,
    * aliases, tags, usage, import tokens) and queues its versions for material destruction, in one

@@ -34,6 +34,7 @@ import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/k
 import type { Clock } from '../ports/clock.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyService } from './key-service.js';
+import type { SealBudget } from './seal-budget.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 /** AWS KMS limits, mirrored so that the AWS-compatible endpoint behaves the same. */
@@ -83,6 +84,7 @@ export class CryptoService {
     private readonly directory: KeyDirectory,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly seals: SealBudget,
   ) {}
 
   async encrypt(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
@@ -339,6 +341,9 @@ export class CryptoService {
   private async seal(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
+    // Counted against the version's AES-GCM message bound; synchronous while its block lasts.
+    const reserving = this.seals.take(key, ref.version.version);
+    if (reserving) await reserving;
     const iv = pooledRandomBytes(12);
     const { header, aad } = sealingData(
       { keyId: key.keyId, keyVersion: ref.version.version, algorithm: ALGORITHM_AES_256_GCM, iv },

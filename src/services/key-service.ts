@@ -283,8 +283,13 @@ export class KeyService {
     });
   }
 
-  async rotateKey(reference: string): Promise<KeyDescription> {
+  /**
+   * Adds a version and makes it current. With `fromVersion`, only if that is still the current one
+   * (an automatic rotation that another process, or a person, already did is not done twice).
+   */
+  async rotateKey(reference: string, fromVersion?: number): Promise<KeyDescription> {
     const key = await this.fresh(reference);
+    if (fromVersion !== undefined && key.currentVersion !== fromVersion) return this.describe(key);
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
       throw conflict(`key ${key.keyId} holds imported material and cannot be rotated`);

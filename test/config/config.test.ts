@@ -125,4 +125,25 @@ describe('configuration', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('lets the AES-GCM message limits be lowered, never raised above 2^32', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      const load = (limits: Record<string, number>) => {
+        writeFileSync(file, JSON.stringify({ limits }));
+        return loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: dir }).limits;
+      };
+      expect(load({})).toMatchObject({ aesGcmRotateAfter: 3 * 2 ** 30, aesGcmMaxMessages: 2 ** 32 });
+      expect(load({ aesGcmRotateAfter: 1000, aesGcmMaxMessages: 2000 })).toMatchObject({
+        aesGcmRotateAfter: 1000,
+        aesGcmMaxMessages: 2000,
+      });
+      expect(() => load({ aesGcmMaxMessages: 2 ** 32 + 1 })).toThrow(/aesGcmMaxMessages/);
+      expect(() => load({ aesGcmRotateAfter: 2 ** 32 })).toThrow(/aesGcmRotateAfter/);
+      expect(() => load({ aesGcmRotateAfter: 10, aesGcmMaxMessages: 5 })).toThrow(/must not exceed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

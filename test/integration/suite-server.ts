@@ -28,6 +28,7 @@ export interface CreateKeyInput {
   origin?: 'KEYHAVEN' | 'EXTERNAL';
   rotationPeriodDays?: number;
   expiresAt?: string;
+  protectionLevel?: 'SOFTWARE' | 'HSM';
 }
 
 export async function createKey(api: Api, input: CreateKeyInput = {}): Promise<KeyView> {

@@ -13,6 +13,7 @@ import type {
   KeyUsageRecord,
   MetadataStore,
   QueuedDestruction,
+  SealReservation,
   UsageCounts,
 } from '../../ports/metadata-store.js';
 import type { Database, KeysTable, KeyVersionsTable } from './schema.js';
@@ -194,6 +195,26 @@ export class KyselyMetadataStore implements MetadataStore {
       .orderBy('version')
       .execute();
     return rows.map(rowToVersion);
+  }
+
+  async reserveSeals(keyId: string, version: number, count: number, max: number): Promise<SealReservation> {
+    // One conditional UPDATE per attempt, never a read-then-write transaction: processes sharing the
+    // database (SQLite WAL, or PostgreSQL) serialise on it without a lock upgrade that could fail.
+    // Near the bound the request halves until what is left fits.
+    for (let wanted = count; wanted >= 1; wanted = Math.floor(wanted / 2)) {
+      const row = await this.db
+        .updateTable('key_versions')
+        .set((eb) => ({ seals_reserved: eb('seals_reserved', '+', wanted) }))
+        .where('key_id', '=', keyId)
+        .where('version', '=', version)
+        .where((eb) => eb(eb('seals_reserved', '+', wanted), '<=', max))
+        .returning('seals_reserved')
+        .executeTakeFirst();
+      if (row) return { first: Number(row.seals_reserved) - wanted, granted: wanted };
+    }
+    const exists = await this.getVersion(keyId, version);
+    if (!exists) throw new KmsError('NotFound', `key ${keyId} has no version ${version}`);
+    return { first: max, granted: 0 };
   }
 
   async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {

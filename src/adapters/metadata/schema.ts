@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 // Table types for Kysely. Times are epoch milliseconds, booleans 0/1, so SQLite and PostgreSQL
 // (bigint/bytea) share every query.
 export interface KeysTable {
@@ -34,6 +36,7 @@ export interface KeyVersionsTable {
   created_at: number;
   material: Buffer;
   public_key_spki: Buffer | null;
+  seals_reserved: Generated<number>;
 }
 
 export interface AliasesTable {

@@ -103,6 +103,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // AES-GCM seals reserved per key version (docs/architecture.md, "The AES-GCM bound"): only ever
+  // increased, so the count is monotonic across restarts and processes.
+  '0003_seal_counter': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('key_versions')
+        .addColumn('seals_reserved', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
