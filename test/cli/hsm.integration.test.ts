@@ -211,9 +211,10 @@ describe('keyhaven hsm status (server with two SoftHSM2 backends)', () => {
       );
       expect(row(table.out, 'hsm-b')).toMatch(/^hsm-b +yes +token "[^"]+", circuit closed, /);
 
-      // An HSM key created meanwhile lives on hsm-b only: hsm-a is shown lacking it.
+      // An HSM key created meanwhile lives on hsm-b only: hsm-a is shown lacking it (once the
+      // background readiness probe, every 2 s, has seen it).
       ok(await kh(['keys', 'create', '--protection-level', 'HSM']));
-      const lacking = await statusJson();
+      const lacking = await waitForStatus((b) => b[0]?.pendingReplications === 1);
       expect(lacking.backends[0]).toMatchObject({ name: 'hsm-a', pendingReplications: 1 });
       expect(lacking.backends[0]!.detail).toContain('1 object(s) pending replication');
       expect(lacking.backends[1]).toMatchObject({ name: 'hsm-b', pendingReplications: 0 });
