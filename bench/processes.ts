@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { httpsFetch, type ClientTlsOptions } from '../src/client/https-fetch.js';
 
 /** The repository root: the nearest directory above this file holding package.json. */
 function repoRoot(): string {
@@ -151,15 +152,24 @@ export async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<
   });
 }
 
-/** Polls `${url}/health`; rejects with the output if the process exits or is not ready within 30 s. */
-export async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+/**
+ * Polls `${url}/health`; rejects with the output if the process exits or is not ready within 30 s.
+ * An https `url` needs `tls`: the CA that issued the server's certificate and, when the server
+ * requires mutual TLS, a client certificate and key.
+ */
+export async function waitUntilReady(
+  url: string,
+  child: ChildProcess,
+  output: () => string,
+  tls?: ClientTlsOptions,
+): Promise<void> {
+  const probe = healthProbe(url, tls);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`${url}: process exited with ${child.exitCode}:\n${output()}`);
     try {
-      const response = await fetch(`${url}/health`);
-      if (response.ok) return;
+      if (await probe()) return;
     } catch {
       // not listening yet
     }
@@ -167,6 +177,22 @@ export async function waitUntilReady(url: string, child: ChildProcess, output: (
   }
   child.kill('SIGKILL');
   throw new Error(`${url}: not ready within 30 s:\n${output()}`);
+}
+
+/** Whether GET /health answers 2xx: over the global fetch, or the SDK's https client with `tls`. */
+function healthProbe(url: string, tls: ClientTlsOptions | undefined): () => Promise<boolean> {
+  const health = new URL('/health', url);
+  if (!tls) return async () => (await fetch(health)).ok;
+  const fetchOverTls = httpsFetch(tls);
+  return async () => {
+    const response = await fetchOverTls(health, {
+      method: 'GET',
+      headers: {},
+      body: undefined,
+      signal: AbortSignal.timeout(5000),
+    });
+    return response.ok;
+  };
 }
 
 let clockTicks: number | undefined;

@@ -46,6 +46,48 @@ const pkcs11Schema = z
 
 export type Pkcs11Config = z.infer<typeof pkcs11Schema>;
 
+const pemPath = z.string().min(1);
+
+// PEM file paths only: the server reads and checks the files at start-up (src/server-tls.ts), so a
+// configuration error never has their content to print.
+const tlsSchema = z
+  .object({
+    cert: pemPath.optional(),
+    key: pemPath.optional(),
+    /** CA certificates that client certificates must chain to; setting it turns on mutual TLS. */
+    clientCa: pemPath.optional(),
+  })
+  .strict()
+  .superRefine((tls, context) => {
+    if (tls.cert !== undefined && tls.key === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: 'server.tls.cert needs its key: set server.tls.key (or KEYHAVEN_TLS_KEY) too',
+      });
+    if (tls.key !== undefined && tls.cert === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['cert'],
+        message: 'server.tls.key needs its certificate: set server.tls.cert (or KEYHAVEN_TLS_CERT) too',
+      });
+    if (tls.clientCa !== undefined && (tls.cert === undefined || tls.key === undefined))
+      context.addIssue({
+        code: 'custom',
+        path: ['clientCa'],
+        message:
+          'client certificates are checked over TLS: server.tls.clientCa needs server.tls.cert and key',
+      });
+  })
+  // An empty section is no TLS; after the checks above, a present section has both cert and key.
+  .transform((tls) =>
+    tls.cert !== undefined && tls.key !== undefined
+      ? { cert: tls.cert, key: tls.key, clientCa: tls.clientCa }
+      : undefined,
+  );
+
+export type TlsConfig = NonNullable<z.infer<typeof tlsSchema>>;
+
 const configSchema = z
   .object({
     dataDir: z.string().min(1),
@@ -62,6 +104,9 @@ const configSchema = z
         trustProxy: z.boolean().default(false),
         /** Serve /metrics without a credential (Vault's unauthenticated_metrics_access). */
         metricsPublic: z.boolean().default(false),
+        tls: tlsSchema.optional(),
+        /** Listen on a non-loopback address without TLS (src/listen-policy.ts refuses it otherwise). */
+        allowInsecure: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -135,6 +180,14 @@ function integerFromEnv(env: Env, name: string): number | undefined {
   return Number(raw);
 }
 
+function booleanFromEnv(env: Env, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got "${raw}"`);
+}
+
 function setDefined(target: Record<string, unknown>, key: string, value: unknown): void {
   if (value !== undefined && value !== '') target[key] = value;
 }
@@ -184,6 +237,22 @@ function forgetSecrets(env: Env, pinVariables: string[]): void {
   for (const name of [...SECRET_VARIABLES, ...pinVariables]) delete env[name];
 }
 
+/** KEYHAVEN_TLS_CERT, _KEY and _CLIENT_CA override the file's server.tls entries one by one. */
+function overlayTls(server: Record<string, unknown>, env: Env): void {
+  const fromFile = server.tls;
+  // Not an object: left as it is, for the schema to name the wrong type.
+  if (
+    fromFile !== undefined &&
+    (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile))
+  )
+    return;
+  const tls = { ...((fromFile as Record<string, unknown> | undefined) ?? {}) };
+  setDefined(tls, 'cert', env.KEYHAVEN_TLS_CERT);
+  setDefined(tls, 'key', env.KEYHAVEN_TLS_KEY);
+  setDefined(tls, 'clientCa', env.KEYHAVEN_TLS_CLIENT_CA);
+  if (fromFile !== undefined || Object.keys(tls).length > 0) server.tls = tls;
+}
+
 /**
  * Builds the validated configuration. Throws ConfigError with every problem listed. Secrets read
  * from `env` are deleted from it.
@@ -216,6 +285,8 @@ export function loadConfig(env: Env = process.env): KeyhavenConfig {
   merged.dataDir = resolve(String(merged.dataDir));
   setDefined(server, 'host', env.KEYHAVEN_HOST);
   setDefined(server, 'port', integerFromEnv(env, 'KEYHAVEN_PORT'));
+  setDefined(server, 'allowInsecure', booleanFromEnv(env, 'KEYHAVEN_ALLOW_INSECURE'));
+  overlayTls(server, env);
   setDefined(keyStore, 'rootPassphrase', env.KEYHAVEN_ROOT_PASSPHRASE);
   setDefined(keyStore, 'type', env.KEYHAVEN_KEYSTORE);
   const pinVariables = overlayPkcs11(keyStore, env);

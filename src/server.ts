@@ -3,6 +3,8 @@
 import { ConfigError, loadConfig, type KeyhavenConfig } from './config.js';
 import { RootKeyError } from './adapters/keystore/software/sealed-root-key.js';
 import { createKeyhaven, type Keyhaven } from './keyhaven.js';
+import { checkListenSecurity, type ListenSecurity } from './listen-policy.js';
+import { loadServerTls } from './server-tls.js';
 import { buildRestApp } from './transports/rest/app.js';
 
 export interface RunningServer {
@@ -15,9 +17,12 @@ export async function startServer(
   config: KeyhavenConfig,
   log: (line: string) => void = console.error,
 ): Promise<RunningServer> {
+  // Both before anything is opened: a server that will not listen creates no root key or admin key.
+  const listenSecurity = checkListenSecurity(config.server);
+  const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
   const keyhaven = await createKeyhaven(config);
-  const app = await buildRestApp(keyhaven, { logger: { level: config.logLevel } });
-  announceStartup(keyhaven, log);
+  const app = await buildRestApp(keyhaven, { logger: { level: config.logLevel }, https });
+  announceStartup(keyhaven, listenSecurity, log);
   const admin = await keyhaven.auth.bootstrapAdmin(config.adminToken);
   if (admin.secret) {
     // Shown once: only its hash is stored.
@@ -70,7 +75,11 @@ export async function startServer(
   };
 }
 
-function announceStartup(keyhaven: Keyhaven, log: (line: string) => void): void {
+function announceStartup(
+  keyhaven: Keyhaven,
+  listenSecurity: ListenSecurity,
+  log: (line: string) => void,
+): void {
   const { rootKeyCreated, rootKeySealed, rootKeyStore } = keyhaven.startup;
   if (rootKeyCreated) {
     const where = rootKeyStore === 'software' ? keyhaven.config.dataDir : `the ${rootKeyStore} key store`;
@@ -83,6 +92,17 @@ function announceStartup(keyhaven: Keyhaven, log: (line: string) => void): void 
         '!!! WARNING: the root key is stored UNSEALED in root-key.json (file mode 0600).',
         '!!! Anyone who can read the data directory can recover every key. This is for development only;',
         '!!! set KEYHAVEN_ROOT_PASSPHRASE (on a new data directory) to seal the root key.',
+        '',
+      ].join('\n'),
+    );
+  }
+  if (listenSecurity === 'insecure') {
+    log(
+      [
+        '',
+        `!!! WARNING: listening on ${keyhaven.config.server.host} WITHOUT TLS (server.allowInsecure is set).`,
+        '!!! API tokens, plaintext and key material cross the network in the clear unless a proxy in front',
+        '!!! terminates TLS; set KEYHAVEN_TLS_CERT and KEYHAVEN_TLS_KEY to serve TLS instead.',
         '',
       ].join('\n'),
     );

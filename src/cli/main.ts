@@ -27,7 +27,9 @@ function buildProgram(): Command {
     .description('Keyhaven: an open-source key management service (server and client)')
     .version(packageVersion(), '-V, --version')
     .addOption(
-      new Option('--endpoint <url>', 'server URL').env('KEYHAVEN_ENDPOINT').default(DEFAULT_ENDPOINT),
+      new Option('--endpoint <url>', 'server URL (http:// or https://)')
+        .env('KEYHAVEN_ENDPOINT')
+        .default(DEFAULT_ENDPOINT),
     )
     .addOption(
       new Option(
@@ -40,6 +42,21 @@ function buildProgram(): Command {
       new Option('--timeout <ms>', 'per-request timeout in milliseconds')
         .argParser(parseInteger(1, 3_600_000))
         .env('KEYHAVEN_TIMEOUT'),
+    )
+    .addOption(
+      new Option(
+        '--ca <file>',
+        "PEM CA certificate(s) trusted for an https endpoint, instead of the system's",
+      ).env('KEYHAVEN_CA_CERT'),
+    )
+    .addOption(
+      new Option(
+        '--cert <file>',
+        'PEM client certificate, for a server that requires mutual TLS (with --key)',
+      ).env('KEYHAVEN_CLIENT_CERT'),
+    )
+    .addOption(
+      new Option('--key <file>', 'PEM private key of the --cert certificate').env('KEYHAVEN_CLIENT_KEY'),
     )
     // Usage errors surface as CommanderError (handled in main), never as process.exit in the middle.
     .exitOverride()
@@ -60,9 +77,12 @@ function buildProgram(): Command {
     'after',
     `
 Environment:
-  KEYHAVEN_ENDPOINT  server URL (default ${DEFAULT_ENDPOINT})
-  KEYHAVEN_TOKEN     API token
-  KEYHAVEN_TIMEOUT   per-request timeout in milliseconds (default ${DEFAULT_TIMEOUT_MS})
+  KEYHAVEN_ENDPOINT     server URL, http:// or https:// (default ${DEFAULT_ENDPOINT})
+  KEYHAVEN_TOKEN        API token
+  KEYHAVEN_TIMEOUT      per-request timeout in milliseconds (default ${DEFAULT_TIMEOUT_MS})
+  KEYHAVEN_CA_CERT      file: CA certificate(s) trusted for an https endpoint (--ca)
+  KEYHAVEN_CLIENT_CERT  file: client certificate for a server that requires mutual TLS (--cert)
+  KEYHAVEN_CLIENT_KEY   file: the client certificate's private key (--key)
 
 Examples:
   $ export KEYHAVEN_TOKEN=...

@@ -1,6 +1,8 @@
 // One HTTP exchange with a Keyhaven server: bearer auth, timeout, JSON in and out, and the mapping of
 // every failure (error body, non-JSON reply, network error, timeout) to a KeyhavenError.
 import { KeyhavenError, fallbackCodeForStatus } from './errors.js';
+import { hasTlsOptions, httpsFetch, type ClientTlsOptions } from './https-fetch.js';
+import { tlsFailureHint } from './tls-failures.js';
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -19,11 +21,27 @@ export interface HttpResponse {
   text: string;
 }
 
-export interface HttpTransportOptions {
+export interface HttpTransportOptions extends ClientTlsOptions {
+  /** `http://` or `https://`; for a private CA or mutual TLS, add `ca` and `cert` with `key`. */
   endpoint: string;
   token: string;
+  /** Replaces the transport's fetch; it brings its own TLS settings, so not together with ca/cert/key. */
   fetch?: typeof fetch;
   timeoutMs?: number;
+}
+
+/** What the transport uses of a fetch, so Node's, an injected one and https-fetch.ts's all fit. */
+export type TransportFetch = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body: string | undefined; signal: AbortSignal },
+) => Promise<TransportResponse>;
+
+export interface TransportResponse {
+  ok: boolean;
+  status: number;
+  statusText: string;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -31,14 +49,14 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export class HttpTransport {
   private readonly baseUrl: string;
   private readonly token: string;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: TransportFetch;
   private readonly timeoutMs: number;
 
   constructor(options: HttpTransportOptions) {
     // Trailing slashes would make `${base}/v1/...` a different path on strict routers.
     this.baseUrl = options.endpoint.replace(/\/+$/, '');
     this.token = options.token;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.fetchImpl = chooseFetch(options);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -57,7 +75,7 @@ export class HttpTransport {
       body = JSON.stringify(request.body);
     }
 
-    let response: Response;
+    let response: TransportResponse;
     let text: string;
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
@@ -94,6 +112,33 @@ export class HttpTransport {
   }
 }
 
+function chooseFetch(options: HttpTransportOptions): TransportFetch {
+  if (options.cert !== undefined && options.key === undefined) {
+    throw new KeyhavenError(
+      'ValidationError',
+      'a client certificate needs its private key: give cert and key together',
+    );
+  }
+  if (options.key !== undefined && options.cert === undefined) {
+    throw new KeyhavenError(
+      'ValidationError',
+      'a client key needs its certificate: give cert and key together',
+    );
+  }
+  if (!hasTlsOptions(options)) return options.fetch ?? globalThis.fetch;
+  if (options.fetch) {
+    throw new KeyhavenError(
+      'ValidationError',
+      'ca, cert and key configure the built-in https client: a custom fetch brings its own TLS settings',
+    );
+  }
+  // Refused rather than ignored: whoever set a CA or a client certificate expects TLS.
+  if (!/^https:/i.test(options.endpoint)) {
+    throw new KeyhavenError('ValidationError', 'ca, cert and key need an https:// endpoint');
+  }
+  return httpsFetch(options);
+}
+
 function networkError(
   cause: unknown,
   request: HttpRequest,
@@ -109,16 +154,20 @@ function networkError(
 
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
-  const inner: unknown = cause.cause;
-  if (inner instanceof Error) {
-    const code = (inner as NodeJS.ErrnoException).code;
-    return code ? `${code} (${inner.message})` : inner.message;
-  }
-  return cause.message;
+  // undici (Node's fetch) reports "fetch failed" and keeps the useful part (ECONNREFUSED ...) in
+  // `cause`; node:https (https-fetch.ts) reports the socket's error itself.
+  const ownCode = (cause as NodeJS.ErrnoException).code;
+  const inner = ownCode === undefined && cause.cause instanceof Error ? cause.cause : cause;
+  const code = (inner as NodeJS.ErrnoException).code;
+  if (!code) return inner.message;
+  // OpenSSL's message for its own codes is its error stack (file names, line numbers): the code says it.
+  const hint = tlsFailureHint(code);
+  if (code.startsWith('ERR_SSL_')) return hint ? `${code}: ${hint}` : code;
+  return hint ? `${code} (${inner.message}): ${hint}` : `${code} (${inner.message})`;
 }
 
 function errorFromResponse(
-  response: Response,
+  response: TransportResponse,
   text: string,
   headerRequestId: string | undefined,
 ): KeyhavenError {

@@ -6,4 +6,5 @@ export {
   normalizeKeyMaterial,
   wrappingAlgorithmFor,
 } from './import-material.js';
+export type { ClientTlsOptions, Pem } from './https-fetch.js';
 export type * from './types.js';

@@ -66,6 +66,22 @@ describe('keyhaven --help', () => {
     expect(out).toContain('KEYHAVEN_TOKEN');
   });
 
+  it('describes the TLS options and their variables', async () => {
+    const { out } = await runCli(['--help']);
+    // One entry per option, its wrapped description lines joined.
+    const entries = out.split(/\n(?= {2}-)/).map((entry) => entry.replace(/\s+/g, ' ').trim());
+    for (const [option, variable] of [
+      ['--ca <file>', 'KEYHAVEN_CA_CERT'],
+      ['--cert <file>', 'KEYHAVEN_CLIENT_CERT'],
+      ['--key <file>', 'KEYHAVEN_CLIENT_KEY'],
+    ]) {
+      const entry = entries.find((e) => e.startsWith(`${option} `));
+      expect(entry).toMatch(new RegExp(`^${option} PEM .*\\(env: ${variable}\\)`));
+      // And in the Environment section.
+      expect(out).toMatch(new RegExp(`^  ${variable} +file: `, 'm'));
+    }
+  });
+
   it('prints the version', async () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);
@@ -86,6 +102,31 @@ describe('usage errors exit 2', () => {
     const result = await runCli(args, { env: offline });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('an unreadable --ca, --cert or --key file is a usage error naming the file', async () => {
+    const tls = { ...offline, KEYHAVEN_ENDPOINT: 'https://127.0.0.1:1' };
+    for (const option of ['--ca', '--cert', '--key']) {
+      const result = await runCli([option, '/nonexistent/tls.pem', 'keys', 'list'], { env: tls });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`cannot read the ${option} file /nonexistent/tls.pem (ENOENT)`);
+    }
+    const fromEnv = await runCli(['keys', 'list'], {
+      env: { ...tls, KEYHAVEN_CA_CERT: '/nonexistent/ca.pem' },
+    });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('/nonexistent/ca.pem');
+  });
+
+  it('--cert without --key, and TLS files with an http:// endpoint, are usage errors', async () => {
+    const cli = process.argv[1]!; // any readable file: it is refused before being parsed
+    const https = { ...offline, KEYHAVEN_ENDPOINT: 'https://127.0.0.1:1' };
+    const alone = await runCli(['--cert', cli, 'keys', 'list'], { env: https });
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/needs its private key/);
+    const plain = await runCli(['--ca', cli, 'keys', 'list'], { env: offline });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/need an https:\/\/ endpoint/);
   });
 
   it('a missing token is a usage error with a hint', async () => {

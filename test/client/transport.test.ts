@@ -153,3 +153,32 @@ describe('KeyhavenClient wire handling', () => {
     expect(results[1]).toEqual({ error: { code: 'NotFound', message: 'no such key' } });
   });
 });
+
+describe('KeyhavenClient TLS options', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n';
+  const expectRefused = (options: ConstructorParameters<typeof KeyhavenClient>[0], message: RegExp) => {
+    let error: unknown;
+    try {
+      new KeyhavenClient(options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(KeyhavenError);
+    expect(error).toMatchObject({ code: 'ValidationError', message });
+  };
+
+  it('refuses a client certificate without its key, and a key without its certificate', () => {
+    const endpoint = 'https://kms.test';
+    expectRefused({ endpoint, token: 't', cert: pem }, /needs its private key/);
+    expectRefused({ endpoint, token: 't', key: pem }, /needs its certificate/);
+  });
+
+  it('refuses TLS options with an http:// endpoint rather than sending the token in the clear', () => {
+    expectRefused({ endpoint: 'http://kms.test', token: 't', ca: pem }, /need an https:\/\/ endpoint/);
+  });
+
+  it('refuses TLS options together with a custom fetch, which would ignore them', () => {
+    const { fetch } = stubFetch(() => json(200, {}));
+    expectRefused({ endpoint: 'https://kms.test', token: 't', ca: pem, fetch }, /custom fetch/);
+  });
+});

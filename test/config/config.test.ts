@@ -146,4 +146,86 @@ describe('configuration', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  describe('TLS', () => {
+    const withFile = (content: unknown, run: (file: string) => void) => {
+      const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+      try {
+        const file = join(dir, 'keyhaven.json');
+        writeFileSync(file, JSON.stringify(content));
+        run(file);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+
+    it('is off by default, and so is serving plaintext off loopback', () => {
+      const { server } = loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x' });
+      expect(server.tls).toBeUndefined();
+      expect(server.allowInsecure).toBe(false);
+    });
+
+    it('reads server.tls paths from the file and lets each KEYHAVEN_TLS_* variable override one', () => {
+      const tls = { cert: '/etc/kh/server.crt', key: '/etc/kh/server.key', clientCa: '/etc/kh/ca.crt' };
+      withFile({ dataDir: '/tmp/x', server: { tls, allowInsecure: true } }, (file) => {
+        expect(loadConfig({ KEYHAVEN_CONFIG: file }).server).toMatchObject({ tls, allowInsecure: true });
+        const overridden = loadConfig({
+          KEYHAVEN_CONFIG: file,
+          KEYHAVEN_TLS_KEY: '/run/other.key',
+          KEYHAVEN_ALLOW_INSECURE: '0',
+        }).server;
+        expect(overridden.tls).toEqual({ ...tls, key: '/run/other.key' });
+        expect(overridden.allowInsecure).toBe(false);
+      });
+    });
+
+    it('takes the whole TLS setting from the environment', () => {
+      const { server } = loadConfig({
+        KEYHAVEN_DATA_DIR: '/tmp/x',
+        KEYHAVEN_TLS_CERT: 'server.crt',
+        KEYHAVEN_TLS_KEY: 'server.key',
+        KEYHAVEN_TLS_CLIENT_CA: 'clients.crt',
+        KEYHAVEN_ALLOW_INSECURE: '1',
+      });
+      expect(server.tls).toEqual({ cert: 'server.crt', key: 'server.key', clientCa: 'clients.crt' });
+      expect(server.allowInsecure).toBe(true);
+    });
+
+    it('refuses a certificate without its key, a key without its certificate, and a client CA alone', () => {
+      const base = { KEYHAVEN_DATA_DIR: '/tmp/x' };
+      expect(() => loadConfig({ ...base, KEYHAVEN_TLS_CERT: 'server.crt' })).toThrow(
+        /server\.tls\.key: server\.tls\.cert needs its key/,
+      );
+      expect(() => loadConfig({ ...base, KEYHAVEN_TLS_KEY: 'server.key' })).toThrow(
+        /server\.tls\.cert: server\.tls\.key needs its certificate/,
+      );
+      expect(() => loadConfig({ ...base, KEYHAVEN_TLS_CLIENT_CA: 'ca.crt' })).toThrow(
+        /server\.tls\.clientCa: .*needs server\.tls\.cert and key/,
+      );
+      withFile({ dataDir: '/tmp/x', server: { tls: { cert: 'server.crt' } } }, (file) => {
+        expect(() => loadConfig({ KEYHAVEN_CONFIG: file })).toThrow(ConfigError);
+      });
+    });
+
+    it('treats an empty server.tls as no TLS, and refuses unknown or mistyped TLS keys', () => {
+      withFile({ dataDir: '/tmp/x', server: { tls: {} } }, (file) => {
+        expect(loadConfig({ KEYHAVEN_CONFIG: file }).server.tls).toBeUndefined();
+      });
+      withFile({ dataDir: '/tmp/x', server: { tls: { cert: 'a', key: 'b', ca: 'c' } } }, (file) => {
+        expect(() => loadConfig({ KEYHAVEN_CONFIG: file })).toThrow(/server\.tls[\s\S]*ca/);
+      });
+      withFile({ dataDir: '/tmp/x', server: { tls: 'server.crt' } }, (file) => {
+        expect(() => loadConfig({ KEYHAVEN_CONFIG: file })).toThrow(/server\.tls/);
+      });
+    });
+
+    it('accepts only 1/0 or true/false for KEYHAVEN_ALLOW_INSECURE', () => {
+      expect(() => loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x', KEYHAVEN_ALLOW_INSECURE: 'yes' })).toThrow(
+        /KEYHAVEN_ALLOW_INSECURE must be 1 or 0/,
+      );
+      expect(
+        loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x', KEYHAVEN_ALLOW_INSECURE: 'true' }).server.allowInsecure,
+      ).toBe(true);
+    });
+  });
 });

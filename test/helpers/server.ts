@@ -1,11 +1,12 @@
 // Starts a real Keyhaven server process (the compiled CLI, `npm run build` first) on a free loopback
-// port with its own temporary data directory, for integration tests over real HTTP.
+// port with its own temporary data directory, for integration tests over real HTTP (or HTTPS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { envWithoutKeyhaven, freePort, stopChild, waitUntilReady } from '../../bench/processes.js';
+import type { ClientTlsOptions } from '../../src/client/index.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'bin', 'keyhaven.js');
@@ -27,6 +28,11 @@ export interface TestServer {
 export interface StartOptions {
   env?: Record<string, string>;
   dataDir?: string;
+  /**
+   * The server serves TLS (its KEYHAVEN_TLS_* variables go in `env`): `url` is https://, and the
+   * readiness probe trusts `ca` and presents `cert`/`key` when the server requires mutual TLS.
+   */
+  https?: ClientTlsOptions;
 }
 
 /** Starts a server; rejects with its output if it exits or is not ready within 30 s. */
@@ -44,7 +50,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   };
   let child: ChildProcess | undefined;
   let output = '';
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   const launch = async () => {
     output = '';
@@ -55,7 +61,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     child = proc;
     proc.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     proc.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitUntilReady(url, proc, () => output);
+    await waitUntilReady(url, proc, () => output, options.https);
   };
 
   const stop = async () => {

@@ -2,6 +2,7 @@
 // declared public, one error model, metrics and an OpenAPI document generated from the route
 // schemas. Handlers live per resource.
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, {
   LogController,
   type FastifyError,
@@ -39,6 +40,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface RestAppOptions {
   logger?: FastifyServerOptions['logger'];
+  /** Serve HTTPS with these options (src/server-tls.ts builds them from server.tls); else HTTP. */
+  https?: HttpsServerOptions;
 }
 
 export async function buildRestApp(
@@ -46,6 +49,8 @@ export async function buildRestApp(
   options: RestAppOptions = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
+    // null: plain HTTP (Fastify creates an https server only for an options object).
+    https: options.https ?? null,
     logger: options.logger ?? false,
     // No child logger per request: the error handler logs the request id itself, and a child per
     // request cost measurable time at KMS request rates.

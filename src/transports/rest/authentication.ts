@@ -64,7 +64,11 @@ export function notFoundHooks(auth: AuthService): { preValidation: onRequestHook
   return { preValidation: authenticationHook(auth) };
 }
 
-/** Sets `request.principal` from the bearer token, or fails the request with 401 Unauthenticated. */
+/**
+ * Sets `request.principal` from the bearer token, or fails the request with 401 Unauthenticated.
+ * With mutual TLS on, verifiedClientCertificate(request) (client-certificate.ts) is where a
+ * certificate-based principal will come from; today the certificate only admits the connection.
+ */
 export async function authenticateRequest(auth: AuthService, request: FastifyRequest): Promise<Principal> {
   const principal =
     auth.authenticateCached(request.headers.authorization) ??

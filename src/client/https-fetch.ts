@@ -1,0 +1,78 @@
+// The transport's fetch for https endpoints with a private CA or a client certificate, over
+// node:https. Node's global fetch takes no TLS options; node:https reports what went wrong in the
+// handshake itself (a server's TLS alert, a refused client certificate as a hang-up), where the
+// undici package's fetch, tried first, reported "other side closed" and now and then never settled.
+import { Agent, request as httpsRequest } from 'node:https';
+import type { TransportFetch, TransportResponse } from './http-transport.js';
+
+/** PEM text or bytes, as node:tls takes them. */
+export type Pem = string | Buffer;
+
+export interface ClientTlsOptions {
+  /** CA certificates trusted for the server's certificate, instead of the system's. */
+  ca?: Pem;
+  /** Client certificate (with its chain, if any) for a server that requires mutual TLS. */
+  cert?: Pem;
+  /** The client certificate's private key. */
+  key?: Pem;
+}
+
+export function hasTlsOptions({ ca, cert, key }: ClientTlsOptions): boolean {
+  return ca !== undefined || cert !== undefined || key !== undefined;
+}
+
+export function httpsFetch({ ca, cert, key }: ClientTlsOptions): TransportFetch {
+  // Keep-alive: one handshake per connection rather than per request. Idle sockets do not keep the
+  // process alive (Node unrefs them), so a CLI command still exits when it is done.
+  const agent = new Agent({
+    keepAlive: true,
+    ...(ca !== undefined && { ca }),
+    ...(cert !== undefined && { cert, key }),
+  });
+  const offersCertificate = cert !== undefined;
+  return (url, { method, headers, body, signal }) =>
+    new Promise<TransportResponse>((resolve, reject) => {
+      const request = httpsRequest(url, { method, headers, agent, signal }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        // A connection lost mid-body ends the stream without 'end'; reject is a no-op after resolve.
+        response.on('close', () => {
+          if (!response.complete) reject(new Error('the connection closed before the response ended'));
+        });
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            ok: status >= 200 && status < 300,
+            status,
+            statusText: response.statusMessage ?? '',
+            headers: { get: (name) => headerValue(response.headers[name.toLowerCase()]) },
+            text: async () => text,
+          });
+        });
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        // Under TLS 1.3 a server checks the client certificate after the client's handshake is
+        // done; a Node server refusing one closes the new connection without a word.
+        const refused = offersCertificate && !request.reusedSocket && error.code === 'ECONNRESET';
+        reject(refused ? new UnansweredConnectionError(error) : error);
+      });
+      request.end(body);
+    });
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** A fresh connection that offered a client certificate and was closed before any answer. */
+class UnansweredConnectionError extends Error {
+  readonly code = 'ECONNRESET';
+
+  constructor(cause: Error) {
+    super(`${cause.message} before answering: the server may not accept the client certificate`, { cause });
+    this.name = 'UnansweredConnectionError';
+  }
+}
