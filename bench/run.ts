@@ -14,7 +14,7 @@
 // (pkcs11js on the same key objects) before the rounds, while nothing else runs.
 //
 // Environment:
-//   BENCH_ROUNDS        rounds; each measures every cell once (default 7; BENCH_SMOKE: 2)
+//   BENCH_ROUNDS        rounds; each measures every cell once (default 9; BENCH_SMOKE: 2)
 //   BENCH_DURATION_MS   measured time per cell and round (default 1000; BENCH_SMOKE: 300)
 //   BENCH_WARMUP_MS     warm-up before each measurement (default duration/3, within 100..1000)
 //   BENCH_CONCURRENCY   comma-separated concurrencies (default 1,16,64)
@@ -105,7 +105,7 @@ const listEnv = (name: string) =>
 
 function readConfig(): BenchConfig {
   const smoke = process.env.BENCH_SMOKE === '1';
-  const rounds = integerEnv('BENCH_ROUNDS', smoke ? 2 : 7, 1);
+  const rounds = integerEnv('BENCH_ROUNDS', smoke ? 2 : 9, 1);
   const durationMs = integerEnv('BENCH_DURATION_MS', smoke ? 300 : 1000, 100);
   const warmupMs = integerEnv(
     'BENCH_WARMUP_MS',
