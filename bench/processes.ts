@@ -2,7 +2,7 @@
 // on a temporary data directory, and the bare-Fastify baseline. Mirrors test/helpers/server.ts,
 // which is not compiled into dist/.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -59,12 +59,23 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-export async function startKeyhaven(options: SpawnOptions = {}): Promise<KeyhavenProcess> {
+export interface KeyhavenSpawnOptions extends SpawnOptions {
+  /**
+   * A configuration file for settings that have no environment variable (e.g. `cache.maxEntries`),
+   * written into the data directory and passed as KEYHAVEN_CONFIG; the environment still overrides it.
+   */
+  config?: Record<string, unknown>;
+}
+
+export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise<KeyhavenProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-bench-'));
   const port = await freePort();
   const token = `khk_bench_${randomBytes(16).toString('hex')}`;
+  const configFile = join(dataDir, 'bench-config.json');
+  if (options.config) writeFileSync(configFile, JSON.stringify(options.config, null, 2) + '\n');
   const env = {
     ...envWithoutKeyhaven(),
+    ...(options.config ? { KEYHAVEN_CONFIG: configFile } : {}),
     KEYHAVEN_DATA_DIR: dataDir,
     KEYHAVEN_HOST: '127.0.0.1',
     KEYHAVEN_PORT: String(port),

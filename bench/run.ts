@@ -1,49 +1,80 @@
-// `npm run bench`: Keyhaven's REST throughput and latency next to a bare-Fastify baseline.
+// `npm run bench`: Keyhaven's REST throughput and latency next to a bare-Fastify baseline, measured
+// by interleaved rounds so that ratios are read from one method on a noisy shared machine.
 //
-// Starts a real Keyhaven server and the baseline as child processes, runs a closed-loop load at each
-// concurrency for each operation (warm-up first), prints a table with ratios to the baseline, checks
-// the targets, and writes the results as JSON. See docs/benchmark.md.
+// Every server is started once: the baseline (bare Fastify, with its AEAD-floor route), Keyhaven,
+// Keyhaven on a SoftHSM2 token (HSM rows) and one extra Keyhaven per variant (bench/variants.ts).
+// Each round then measures every (row, concurrency) cell once, warm-up first, in an order that
+// alternates and rotates between rounds (bench/rounds.ts). After the rounds it prints per cell the
+// median req/s and latency and the spread of the rounds, the ratios computed round by round (a
+// row over the same round's baseline, AEAD floor or reference server) and summarised by their
+// median, checks the targets (bench/targets.ts) and writes everything, per-round values included,
+// as JSON. See docs/benchmark.md.
 //
-// The HSM rows run on a second Keyhaven server with the pkcs11 key store on a fresh SoftHSM2 token;
-// their ceiling, the raw PKCS#11 call rate of that token, is measured in this process (pkcs11js on
-// the same key objects) before the load runs, while nothing else does.
+// The HSM rows' ceiling, the raw PKCS#11 call rate of their token, is measured in this process
+// (pkcs11js on the same key objects) before the rounds, while nothing else runs.
 //
 // Environment:
-//   BENCH_DURATION_MS   measured time per operation and concurrency (default 3000; 500 = smoke test)
-//   BENCH_WARMUP_MS     warm-up before each measurement (default duration/3, within 200..1000)
+//   BENCH_ROUNDS        rounds; each measures every cell once (default 9; BENCH_SMOKE: 2)
+//   BENCH_DURATION_MS   measured time per cell and round (default 1000; BENCH_SMOKE: 300)
+//   BENCH_WARMUP_MS     warm-up before each measurement (default duration/3, within 100..1000)
 //   BENCH_CONCURRENCY   comma-separated concurrencies (default 1,16,64)
-//   BENCH_OPS           comma-separated operations (default all; the baseline always runs; the HSM
-//                       ones are skipped with a note when SoftHSM2 is not installed, unless named)
-//   BENCH_HSM_RAW_MS    measured time per raw PKCS#11 ceiling measurement (default min(2000, duration))
+//   BENCH_OPS           comma-separated operations (default all; the baseline always runs, the AEAD
+//                       floor with encrypt; the HSM ones are skipped with a note when SoftHSM2 is not
+//                       installed, unless named)
+//   BENCH_VARIANTS      comma-separated variant names, or "none" (default all in bench/variants.ts);
+//                       a variant runs those of its operations that BENCH_OPS selects
+//   BENCH_HSM_RAW_MS    measured time per raw PKCS#11 ceiling measurement (default min(2000, 2 ×
+//                       duration))
 //   BENCH_HSM_INFLIGHT  async raw PKCS#11 calls in flight, one session each (default 16)
+//   BENCH_SMOKE=1       a quick check that everything runs: 2 rounds of 300 ms (explicit values win)
 //   BENCH_OUT           where to write the JSON results (default bench/results/latest.json)
 //   BENCH_PROFILE=1     run the servers under --cpu-prof and print a hot-spot summary
 //   BENCH_ENFORCE=1     exit non-zero when a target fails
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { hsmObjectLabel } from '../src/adapters/keystore/pkcs11/pkcs11-key-backend.js';
-import { RAW_CALLS, RawToken, type RawCall, type RawMode, type RawRate } from './hsm-ceiling.js';
-import { percentile, runLoad } from './load.js';
+import { RAW_CALLS, RawToken, type RawCall, type RawRate } from './hsm-ceiling.js';
+import { measureCell } from './measure.js';
 import { startBaseline, startKeyhaven, resolveFromRoot, type KeyhavenProcess } from './processes.js';
 import { formatSummary, summarizeFile } from './profile.js';
+import { ratioDefinitions } from './ratios.js';
+import { formatCeiling, formatLegend, formatRatios, formatRawRate, formatResults } from './report.js';
+import {
+  RAW_CALL_OF,
+  SampleTable,
+  buildRatios,
+  buildResults,
+  ceilingRatios,
+  type HsmCeiling,
+} from './results.js';
+import { roundSchedule } from './rounds.js';
 import {
   HSM_OPERATIONS,
   OPERATIONS,
   buildScenarios,
-  encodeScenario,
+  buildVariantScenarios,
   preflight,
+  rowLabel,
   type HsmKeys,
   type Operation,
+  type Scenario,
 } from './scenarios.js';
 import { createSoftHsmToken, findSoftHsmModule, softHsmVersion, type BenchToken } from './softhsm.js';
+import { TARGETS, checkTargets } from './targets.js';
+import { VARIANTS, variantProblem, type Variant } from './variants.js';
 
 interface BenchConfig {
+  rounds: number;
   durationMs: number;
   warmupMs: number;
   concurrencies: number[];
   operations: Operation[];
-  /** The SoftHSM2 library, when an HSM operation runs. */
+  /** The variants to run, each cut down to the selected operations. */
+  variants: Variant[];
+  /** The SoftHSM2 library, when an HSM operation or an HSM variant runs. */
   softHsmModule: string | undefined;
   hsmRawMs: number;
   hsmRawWarmupMs: number;
@@ -53,65 +84,13 @@ interface BenchConfig {
   enforce: boolean;
 }
 
-export interface BenchResult {
-  operation: Operation;
-  description: string;
-  concurrency: number;
-  requests: number;
-  errors: number;
-  firstError?: string;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  /** Server CPU (user + system) per successful request, microseconds; null without /proc. */
-  serverCpuUsPerRequest: number | null;
-  /** Load generator CPU per request, microseconds. */
-  clientCpuUsPerRequest: number;
-  /** requestsPerSecond / baseline requestsPerSecond at the same concurrency. */
-  throughputRatio: number | null;
-  /** p50Ms / baseline p50Ms at the same concurrency. */
-  latencyRatio: number | null;
-  /** Baseline server CPU per request / this server CPU per request (1 = as cheap as the baseline). */
-  cpuRatio: number | null;
-  /** For AES-GCM operations: requestsPerSecond / aead-floor requestsPerSecond at the same concurrency. */
-  floorRatio: number | null;
-}
-
-/** The HSM rows divided by the raw PKCS#11 rate of the same token and call. */
-export interface HsmCeilingRatio {
-  operation: Operation;
-  concurrency: number;
-  requestsPerSecond: number;
-  rawCall: RawCall;
-  rawSyncOpsPerSecond: number | null;
-  /** requestsPerSecond / rawSyncOpsPerSecond. */
-  syncRatio: number | null;
-  rawAsyncOpsPerSecond: number | null;
-  /** requestsPerSecond / rawAsyncOpsPerSecond. */
-  asyncRatio: number | null;
-}
-
-export interface HsmCeiling {
-  token: string;
-  module: string;
-  durationMs: number;
-  warmupMs: number;
-  raw: (RawRate & { description: string })[];
-  ratios: HsmCeilingRatio[];
-}
-
-interface TargetCheck {
-  name: string;
-  pass: boolean;
-  detail: string;
-}
-
-const TARGET_RATIO = 0.5;
-/** Rows whose work includes one AES-GCM operation, compared with the AEAD floor. */
-const AEAD_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'hsm-encrypt'];
-const TARGET_CONCURRENCIES = [16, 64];
+/**
+ * Settings every benchmark Keyhaven gets. The key quota is a limit, not a cost: create-key makes
+ * thousands of keys per round, more than the default 100,000 over a long run.
+ */
+const BENCH_KEYHAVEN_CONFIG: Record<string, Record<string, unknown>> = {
+  limits: { maxKeys: 100_000_000 },
+};
 
 function integerEnv(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -121,23 +100,26 @@ function integerEnv(name: string, fallback: number, min: number): number {
   return value;
 }
 
+const listEnv = (name: string) =>
+  process.env[name] ? process.env[name].split(',').map((item) => item.trim()) : undefined;
+
 function readConfig(): BenchConfig {
-  const durationMs = integerEnv('BENCH_DURATION_MS', 3000, 100);
+  const smoke = process.env.BENCH_SMOKE === '1';
+  const rounds = integerEnv('BENCH_ROUNDS', smoke ? 2 : 9, 1);
+  const durationMs = integerEnv('BENCH_DURATION_MS', smoke ? 300 : 1000, 100);
   const warmupMs = integerEnv(
     'BENCH_WARMUP_MS',
-    Math.min(1000, Math.max(200, Math.round(durationMs / 3))),
+    Math.min(1000, Math.max(100, Math.round(durationMs / 3))),
     0,
   );
-  const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map((c) => {
-    const value = Number(c.trim());
+  const concurrencies = (listEnv('BENCH_CONCURRENCY') ?? ['1', '16', '64']).map((c) => {
+    const value = Number(c);
     if (!Number.isInteger(value) || value < 1 || value > 1024) {
       throw new Error(`BENCH_CONCURRENCY: "${c}" is not a concurrency between 1 and 1024`);
     }
     return value;
   });
-  const requested = process.env.BENCH_OPS
-    ? process.env.BENCH_OPS.split(',').map((o) => o.trim())
-    : [...OPERATIONS];
+  const requested = listEnv('BENCH_OPS') ?? [...OPERATIONS];
   for (const op of requested) {
     if (!(OPERATIONS as readonly string[]).includes(op)) {
       throw new Error(`BENCH_OPS: unknown operation "${op}" (known: ${OPERATIONS.join(', ')})`);
@@ -146,22 +128,49 @@ function readConfig(): BenchConfig {
   // The AEAD floor is the reference for encrypt, so it runs with it.
   const withFloor = requested.includes('encrypt') ? [...requested, 'aead-floor'] : requested;
   let operations = OPERATIONS.filter((op) => op === 'baseline' || withFloor.includes(op));
-  const wantsHsm = operations.some((op) => HSM_OPERATIONS.includes(op));
+
+  const namedVariants = listEnv('BENCH_VARIANTS');
+  for (const name of namedVariants ?? []) {
+    if (name !== 'none' && !VARIANTS.some((v) => v.name === name)) {
+      throw new Error(
+        `BENCH_VARIANTS: unknown variant "${name}" (known: ${VARIANTS.map((v) => v.name).join(', ')})`,
+      );
+    }
+  }
+  for (const variant of VARIANTS) {
+    const problem = variantProblem(variant);
+    if (problem) throw new Error(`bench/variants.ts: ${problem}`);
+  }
+  let variants = VARIANTS.filter((v) => !namedVariants || namedVariants.includes(v.name))
+    .map((v) => ({ ...v, operations: v.operations.filter((op) => operations.includes(op)) }))
+    .filter((v) => v.operations.length > 0);
+
+  const wantsHsm =
+    operations.some((op) => HSM_OPERATIONS.includes(op)) ||
+    variants.some((v) => v.reference === 'keyhaven-hsm');
   const softHsmModule = wantsHsm ? findSoftHsmModule() : undefined;
   if (wantsHsm && !softHsmModule) {
-    if (process.env.BENCH_OPS) {
-      throw new Error('BENCH_OPS names an HSM operation but libsofthsm2.so is not installed (softhsm2)');
+    const namesHsm =
+      (process.env.BENCH_OPS !== undefined && HSM_OPERATIONS.some((op) => requested.includes(op))) ||
+      variants.some((v) => v.reference === 'keyhaven-hsm' && namedVariants?.includes(v.name));
+    if (namesHsm) {
+      throw new Error(
+        'BENCH_OPS or BENCH_VARIANTS names an HSM row but libsofthsm2.so is not installed (softhsm2)',
+      );
     }
-    process.stderr.write('note: SoftHSM2 is not installed (libsofthsm2.so): skipping the HSM operations.\n');
+    process.stderr.write('note: SoftHSM2 is not installed (libsofthsm2.so): skipping the HSM rows.\n');
     operations = operations.filter((op) => !HSM_OPERATIONS.includes(op));
+    variants = variants.filter((v) => v.reference !== 'keyhaven-hsm');
   }
   return {
+    rounds,
     durationMs,
     warmupMs,
     concurrencies,
     operations,
+    variants,
     softHsmModule,
-    hsmRawMs: integerEnv('BENCH_HSM_RAW_MS', Math.min(2000, durationMs), 100),
+    hsmRawMs: integerEnv('BENCH_HSM_RAW_MS', Math.min(2000, 2 * durationMs), 100),
     hsmRawWarmupMs: Math.min(warmupMs, 250),
     hsmInFlight: integerEnv('BENCH_HSM_INFLIGHT', 16, 1),
     out: process.env.BENCH_OUT || resolveFromRoot('bench', 'results', 'latest.json'),
@@ -170,123 +179,11 @@ function readConfig(): BenchConfig {
   };
 }
 
-const fixed = (value: number | null, digits: number) =>
-  value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
-
-/** A Markdown table, the first `left` columns left-aligned and the others right-aligned. */
-function markdownTable(header: string[], rows: string[][], left = 1): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    '| ' +
-    cells.map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ') +
-    ' |';
-  const rule =
-    '|' +
-    widths.map((w, i) => (i < left ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|') +
-    '|';
-  return [line(header), rule, ...rows.map(line)].join('\n');
-}
-
-function formatTable(results: BenchResult[]): string {
-  const header = [
-    'operation',
-    'conc',
-    'req/s',
-    'p50 ms',
-    'p99 ms',
-    'errors',
-    'srv CPU µs/req',
-    'rps ratio',
-    'p50 ratio',
-    'cpu ratio',
-    'floor ratio',
-  ];
-  const rows = results.map((r) => [
-    r.operation,
-    String(r.concurrency),
-    fixed(r.requestsPerSecond, 0),
-    fixed(r.p50Ms, 2),
-    fixed(r.p99Ms, 2),
-    String(r.errors),
-    fixed(r.serverCpuUsPerRequest, 0),
-    fixed(r.throughputRatio, 2),
-    fixed(r.latencyRatio, 2),
-    fixed(r.cpuRatio, 2),
-    fixed(r.floorRatio, 2),
-  ]);
-  return markdownTable(header, rows);
-}
-
-const modeLabel = (rate: RawRate) =>
-  rate.mode === 'sync' ? 'sync, 1 session' : `async, ${rate.inFlight} in flight`;
-
-function formatCeiling(ceiling: HsmCeiling): string {
-  const raw = markdownTable(
-    ['raw call', 'mode', 'ops/s', 'µs/op', 'CPU µs/op'],
-    ceiling.raw.map((r) => [
-      r.call,
-      modeLabel(r),
-      fixed(r.opsPerSecond, 0),
-      fixed(1e6 / r.opsPerSecond, 1),
-      fixed(r.cpuUsPerOp, 1),
-    ]),
-    2,
-  );
-  const asyncInFlight = ceiling.raw.find((r) => r.mode === 'async')?.inFlight;
-  const ratios = markdownTable(
-    [
-      'operation',
-      'conc',
-      'req/s',
-      'raw sync ops/s',
-      'ratio to sync',
-      asyncInFlight ? `raw async×${asyncInFlight} ops/s` : 'raw async ops/s',
-      'ratio to async',
-    ],
-    ceiling.ratios.map((r) => [
-      r.operation,
-      String(r.concurrency),
-      fixed(r.requestsPerSecond, 0),
-      fixed(r.rawSyncOpsPerSecond, 0),
-      fixed(r.syncRatio, 2),
-      fixed(r.rawAsyncOpsPerSecond, 0),
-      fixed(r.asyncRatio, 2),
-    ]),
-  );
-  return [
-    `HSM ceiling: raw PKCS#11 calls on the same token (${ceiling.token}), pkcs11js in the benchmark ` +
-      `process while nothing else runs, ${ceiling.durationMs} ms each`,
-    ...ceiling.raw.filter((r) => r.mode === 'sync').map((r) => `  ${r.call}: ${r.description}`),
-    '',
-    raw,
-    '',
-    ratios,
-  ].join('\n');
-}
-
-const RAW_CALL_OF: Partial<Record<Operation, RawCall>> = { 'hsm-encrypt': 'encrypt', 'hsm-sign': 'sign' };
-
-function ceilingRatios(results: BenchResult[], raw: RawRate[]): HsmCeilingRatio[] {
-  return results.flatMap((r) => {
-    const call = RAW_CALL_OF[r.operation];
-    if (!call) return [];
-    const rate = (mode: RawMode) => raw.find((x) => x.call === call && x.mode === mode)?.opsPerSecond ?? null;
-    const ratio = (ops: number | null) => (ops ? r.requestsPerSecond / ops : null);
-    const sync = rate('sync');
-    const asynchronous = rate('async');
-    return [
-      {
-        operation: r.operation,
-        concurrency: r.concurrency,
-        requestsPerSecond: r.requestsPerSecond,
-        rawCall: call,
-        rawSyncOpsPerSecond: sync,
-        syncRatio: ratio(sync),
-        rawAsyncOpsPerSecond: asynchronous,
-        asyncRatio: ratio(asynchronous),
-      },
-    ];
-  });
+/** The bench servers' configuration file: BENCH_KEYHAVEN_CONFIG, each section overlaid by `config`'s. */
+function keyhavenConfig(config: Variant['config'] = {}): Record<string, Record<string, unknown>> {
+  const merged = { ...BENCH_KEYHAVEN_CONFIG };
+  for (const [section, values] of Object.entries(config)) merged[section] = { ...merged[section], ...values };
+  return merged;
 }
 
 /** The raw PKCS#11 rates of the token behind the HSM server, on the keys the server created. */
@@ -319,10 +216,7 @@ async function measureCeiling(
           config.hsmRawWarmupMs,
         );
         rates.push(rate);
-        log(
-          `  raw ${call.padEnd(7)} ${modeLabel(rate).padEnd(20)} ${rate.opsPerSecond.toFixed(0).padStart(7)} ops/s  ` +
-            `CPU ${rate.cpuUsPerOp.toFixed(1)} µs/op`,
-        );
+        log(formatRawRate(rate));
       }
     }
   } finally {
@@ -333,44 +227,6 @@ async function measureCeiling(
   return rates;
 }
 
-function checkTargets(results: BenchResult[]): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  for (const concurrency of TARGET_CONCURRENCIES) {
-    const encrypt = results.find((r) => r.operation === 'encrypt' && r.concurrency === concurrency);
-    if (!encrypt) continue;
-    const ratio = encrypt.throughputRatio ?? 0;
-    const pass = ratio >= TARGET_RATIO && encrypt.errors === 0;
-    checks.push({
-      name: `encrypt throughput >= ${TARGET_RATIO * 100}% of baseline at concurrency ${concurrency}`,
-      pass,
-      detail:
-        `${(ratio * 100).toFixed(0)}% (${encrypt.requestsPerSecond.toFixed(0)} req/s vs baseline ` +
-        `${(encrypt.requestsPerSecond / (ratio || 1)).toFixed(0)} req/s)` +
-        (encrypt.errors ? `, ${encrypt.errors} errors` : ''),
-    });
-  }
-  return checks;
-}
-
-/**
- * What the AEAD floor says about the target: an encrypt endpoint cannot be cheaper than base64 plus
- * one AES-GCM seal, so the floor's own ratio to the baseline bounds every encrypt row's ratio.
- */
-function floorNotes(results: BenchResult[]): string[] {
-  return TARGET_CONCURRENCIES.flatMap((concurrency) => {
-    const base = results.find((r) => r.operation === 'baseline' && r.concurrency === concurrency);
-    const floor = results.find((r) => r.operation === 'aead-floor' && r.concurrency === concurrency);
-    const encrypt = results.find((r) => r.operation === 'encrypt' && r.concurrency === concurrency);
-    if (!base || !floor || !encrypt || base.requestsPerSecond === 0) return [];
-    const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
-    return [
-      `INFO at concurrency ${concurrency}: the AEAD floor (bare Fastify + base64 + one AES-256-GCM seal) ` +
-        `reaches ${percent(floor.requestsPerSecond / base.requestsPerSecond)} of the baseline; encrypt ` +
-        `reaches ${percent(encrypt.floorRatio ?? 0)} of the floor.`,
-    ];
-  });
-}
-
 function profileFlags(dir: string | undefined, name: string): string[] {
   if (!dir) return [];
   const target = join(dir, name);
@@ -378,153 +234,204 @@ function profileFlags(dir: string | undefined, name: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', target];
 }
 
+/** `git describe` of the working tree, so a recorded run says which code it measured. */
+function describeCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], {
+      cwd: resolveFromRoot(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const loadAverage = () => loadavg().map((load) => Math.round(load * 100) / 100);
+
+interface Servers {
+  scenarios: Scenario[];
+  hsmToken?: BenchToken;
+  hsmKeys?: HsmKeys;
+}
+
+/** Starts every server (each registered for clean-up), creates the keys and checks every scenario. */
+async function startServers(config: BenchConfig, profileDir: string | undefined): Promise<Servers> {
+  const newToken = (): BenchToken => {
+    const created = createSoftHsmToken(config.softHsmModule!);
+    cleanups.push(() => created.dispose());
+    return created;
+  };
+  const start = async (name: string, env: Record<string, string>, variant?: Variant) => {
+    const server = await startKeyhaven({
+      name,
+      nodeFlags: profileFlags(profileDir, name),
+      env: { ...env, ...variant?.env },
+      config: keyhavenConfig(variant?.config),
+    });
+    cleanups.push(() => server.stop());
+    return server;
+  };
+
+  const keyhaven = await start('keyhaven', {});
+  const baseline = await startBaseline({ nodeFlags: profileFlags(profileDir, 'baseline') });
+  cleanups.push(() => baseline.stop());
+  let hsm: KeyhavenProcess | undefined;
+  let hsmToken: BenchToken | undefined;
+  if (config.operations.some((op) => HSM_OPERATIONS.includes(op))) {
+    hsmToken = newToken();
+    hsm = await start('keyhaven-hsm', hsmToken.keyhavenEnv);
+  }
+  const built = await buildScenarios(keyhaven, baseline, hsm);
+  const scenarios = built.scenarios.filter((s) => config.operations.includes(s.operation));
+  for (const variant of config.variants) {
+    // An HSM variant gets a token of its own: two servers never share a token's objects.
+    const env = variant.reference === 'keyhaven-hsm' ? newToken().keyhavenEnv : {};
+    const server = await start(`${variant.reference}@${variant.name}`, env, variant);
+    const own = await buildVariantScenarios(server, variant.name, variant.operations);
+    // A variant's rows follow their reference rows, so the two are measured next to each other.
+    for (const scenario of own) {
+      const after = scenarios.reduce((last, s, i) => (s.operation === scenario.operation ? i : last), -1);
+      scenarios.splice(after + 1, 0, scenario);
+    }
+  }
+  for (const scenario of scenarios) await preflight(scenario);
+  return {
+    scenarios,
+    ...(hsmToken ? { hsmToken } : {}),
+    ...(built.hsmKeys ? { hsmKeys: built.hsmKeys } : {}),
+  };
+}
+
 async function main(): Promise<number> {
   const config = readConfig();
   const log = (line: string) => process.stderr.write(line + '\n');
   const cpuList = cpus();
+  const commit = describeCommit();
+  const loadBefore = loadAverage();
   log(
-    `keyhaven bench: node ${process.version}, ${cpuList.length} CPU(s) (${cpuList[0]?.model ?? 'unknown'}), ` +
-      `${config.durationMs} ms per run after ${config.warmupMs} ms warm-up, ` +
-      `concurrency ${config.concurrencies.join('/')}`,
+    `keyhaven bench${commit ? ` at ${commit}` : ''}: node ${process.version}, ${cpuList.length} CPU(s) ` +
+      `(${cpuList[0]?.model ?? 'unknown'}), load average ${loadBefore.join(' ')}; ${config.rounds} rounds of ` +
+      `${config.durationMs} ms per cell after ${config.warmupMs} ms warm-up, concurrency ` +
+      `${config.concurrencies.join('/')}`,
   );
   if (cpuList.length <= 2) {
     log('note: the load generator shares the CPU with the servers; compare ratios, not absolute figures.');
   }
 
   const profileDir = config.profile ? mkdtempSync(join(tmpdir(), 'keyhaven-bench-profile-')) : undefined;
-  const results: BenchResult[] = [];
+  const samples = new SampleTable();
+  const schedule: string[][] = [];
+  let scenarios: Scenario[] = [];
   let rawRates: RawRate[] | undefined;
-  let token: BenchToken | undefined;
+  let hsmToken: BenchToken | undefined;
+  const started = performance.now();
   try {
-    const keyhaven = await startKeyhaven({ nodeFlags: profileFlags(profileDir, 'keyhaven') });
-    cleanups.push(() => keyhaven.stop());
-    const baseline = await startBaseline({ nodeFlags: profileFlags(profileDir, 'baseline') });
-    cleanups.push(() => baseline.stop());
-    let hsm: KeyhavenProcess | undefined;
-    if (config.softHsmModule) {
-      const created = createSoftHsmToken(config.softHsmModule);
-      token = created;
-      cleanups.push(() => created.dispose());
-      hsm = await startKeyhaven({
-        name: 'keyhaven-hsm',
-        nodeFlags: profileFlags(profileDir, 'keyhaven-hsm'),
-        env: created.keyhavenEnv,
-      });
-      const server = hsm;
-      cleanups.push(() => server.stop());
-    }
-    const built = await buildScenarios(keyhaven, baseline, hsm);
-    const scenarios = built.scenarios.filter((s) => config.operations.includes(s.operation));
-    for (const scenario of scenarios) await preflight(scenario);
+    const servers = await startServers(config, profileDir);
+    scenarios = servers.scenarios;
+    hsmToken = servers.hsmToken;
 
-    if (token && built.hsmKeys) {
+    if (hsmToken && servers.hsmKeys) {
       const calls = config.operations.flatMap((op) => RAW_CALL_OF[op] ?? []);
       log(
-        `  HSM ceiling: raw PKCS#11 on token "${token.label}", ${config.hsmRawMs} ms per call and mode, ` +
+        `  HSM ceiling: raw PKCS#11 on token "${hsmToken.label}", ${config.hsmRawMs} ms per call and mode, ` +
           `async with ${config.hsmInFlight} in flight`,
       );
-      rawRates = await measureCeiling(config, token, built.hsmKeys, calls, log);
+      rawRates = await measureCeiling(config, hsmToken, servers.hsmKeys, calls, log);
     }
 
-    // Concurrency is the outer loop so that each operation is measured close in time to the
-    // baseline it is compared with.
-    for (const concurrency of config.concurrencies) {
-      for (const scenario of scenarios) {
-        const target = {
-          host: scenario.target.host,
-          port: scenario.target.port,
-          requests: encodeScenario(scenario),
-          expectStatus: scenario.expectStatus,
-        };
-        if (config.warmupMs > 0) await runLoad(target, { concurrency, durationMs: config.warmupMs });
-        const serverBefore = scenario.target.cpuTimeMs();
-        const clientBefore = process.cpuUsage();
-        const load = await runLoad(target, { concurrency, durationMs: config.durationMs });
-        const clientCpu = process.cpuUsage(clientBefore);
-        const serverAfter = scenario.target.cpuTimeMs();
-        const requests = Math.max(load.completed, 1);
-        const result: BenchResult = {
-          operation: scenario.operation,
-          description: scenario.description,
+    const cellCount = scenarios.length * config.concurrencies.length;
+    log(
+      `  ${scenarios.length} rows × ${config.concurrencies.length} concurrencies = ${cellCount} cells per round`,
+    );
+    for (let round = 0; round < config.rounds; round++) {
+      const roundStart = performance.now();
+      const cells = roundSchedule(scenarios, config.concurrencies, round);
+      schedule.push(cells.map((cell) => `${rowLabel(cell.row)} c=${cell.concurrency}`));
+      for (const { row: scenario, concurrency } of cells) {
+        const sample = await measureCell(scenario, {
           concurrency,
-          requests: load.completed,
-          errors: load.errors,
-          ...(load.firstError ? { firstError: load.firstError } : {}),
-          requestsPerSecond: load.requestsPerSecond,
-          p50Ms: percentile(load.latenciesMs, 0.5),
-          p90Ms: percentile(load.latenciesMs, 0.9),
-          p99Ms: percentile(load.latenciesMs, 0.99),
-          maxMs: percentile(load.latenciesMs, 1),
-          serverCpuUsPerRequest:
-            serverBefore === undefined || serverAfter === undefined
-              ? null
-              : ((serverAfter - serverBefore) * 1000) / requests,
-          clientCpuUsPerRequest: (clientCpu.user + clientCpu.system) / requests,
-          throughputRatio: null,
-          latencyRatio: null,
-          cpuRatio: null,
-          floorRatio: null,
-        };
-        results.push(result);
+          durationMs: config.durationMs,
+          warmupMs: config.warmupMs,
+        });
+        samples.add(rowLabel(scenario), concurrency, sample);
         log(
-          `  ${scenario.operation.padEnd(11)} c=${String(concurrency).padEnd(3)} ` +
-            `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  ` +
-            `p99 ${result.p99Ms.toFixed(2)} ms  errors ${result.errors}` +
-            (load.firstError ? `  (first: ${load.firstError})` : ''),
+          `  r${round + 1} ${rowLabel(scenario).padEnd(19)} c=${String(concurrency).padEnd(3)} ` +
+            `${sample.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  ` +
+            `p99 ${sample.p99Ms.toFixed(2)} ms  errors ${sample.errors}` +
+            (sample.firstError ? `  (first: ${sample.firstError})` : ''),
         );
       }
+      log(
+        `  round ${round + 1}/${config.rounds} took ${((performance.now() - roundStart) / 1000).toFixed(0)} s, ` +
+          `load average ${loadAverage().join(' ')}`,
+      );
     }
   } finally {
     await cleanUp();
   }
+  const elapsedMs = performance.now() - started;
+  const loadAfter = loadAverage();
 
-  for (const result of results) {
-    const base = results.find((r) => r.operation === 'baseline' && r.concurrency === result.concurrency);
-    if (!base || base.requestsPerSecond === 0) continue;
-    result.throughputRatio = result.requestsPerSecond / base.requestsPerSecond;
-    result.latencyRatio = result.p50Ms / base.p50Ms;
-    if (base.serverCpuUsPerRequest !== null && result.serverCpuUsPerRequest) {
-      result.cpuRatio = base.serverCpuUsPerRequest / result.serverCpuUsPerRequest;
-    }
-    const floor = results.find((r) => r.operation === 'aead-floor' && r.concurrency === result.concurrency);
-    if (floor && floor.requestsPerSecond > 0 && AEAD_OPERATIONS.includes(result.operation)) {
-      result.floorRatio = result.requestsPerSecond / floor.requestsPerSecond;
-    }
-  }
-  const ordered = config.operations.flatMap((op) => results.filter((r) => r.operation === op));
-  const targets = checkTargets(results);
+  const results = buildResults(scenarios, config.concurrencies, samples);
+  const rows = scenarios.map(rowLabel);
+  const definitions = ratioDefinitions(rows, config.variants);
+  const ratios = buildRatios(definitions, config.concurrencies, samples);
+  const targets = checkTargets(ratios, (row, concurrency) => samples.errors(row, concurrency));
   const hsmCeiling: HsmCeiling | undefined =
-    rawRates && token
+    rawRates && hsmToken
       ? {
           token: `SoftHSM2 ${softHsmVersion()}`,
-          module: token.modulePath,
+          module: hsmToken.modulePath,
           durationMs: config.hsmRawMs,
           warmupMs: config.hsmRawWarmupMs,
           raw: rawRates.map((r) => ({ ...r, description: RAW_CALLS[r.call] })),
-          ratios: ceilingRatios(ordered, rawRates),
+          ratios: ceilingRatios(results, rawRates),
         }
       : undefined;
 
   console.log('');
-  console.log(formatTable(ordered));
+  console.log(
+    `${config.rounds} interleaved rounds of ${config.durationMs} ms per cell; medians of the rounds` +
+      `${commit ? `, commit ${commit}` : ''}, load average ${loadBefore.join(' ')} before and ` +
+      `${loadAfter.join(' ')} after, ${(elapsedMs / 60_000).toFixed(1)} min`,
+  );
+  console.log('');
+  console.log(formatResults(results));
   console.log('');
   console.log(
-    'rps ratio = req/s / baseline req/s; p50 ratio = p50 / baseline p50; cpu ratio = baseline server ' +
-      'CPU per request / server CPU per request; floor ratio = req/s / aead-floor req/s (all at the ' +
-      'same concurrency).',
+    'req/s, p50, p99, CPU: medians of the per-round values; IQR % and range % = (q3 - q1) and ' +
+      '(max - min) of the per-round req/s, as % of the median. rps ratio = req/s ÷ baseline req/s, ' +
+      'p50 ratio = p50 ÷ baseline p50, cpu ratio = baseline CPU per request ÷ CPU per request, floor ' +
+      'ratio = req/s ÷ aead-floor req/s: each computed within a round, at the same concurrency, then ' +
+      'the median of the rounds.',
   );
+  console.log('');
+  console.log(formatRatios(ratios));
+  console.log('');
+  console.log('Ratios of req/s, round by round, then summarised over the rounds:');
+  console.log(formatLegend(definitions, config.variants));
   if (hsmCeiling) {
     console.log('');
     console.log(formatCeiling(hsmCeiling));
     console.log('');
     console.log(
-      'ratio to sync = req/s / raw ops/s of one synchronous loop; ratio to async = req/s / raw ops/s ' +
-        'with the async calls the server uses, many in flight. 1.00 = the token, not Keyhaven, is the limit.',
+      'ratio to sync = median req/s ÷ raw ops/s of one synchronous loop; ratio to async = median req/s ÷ ' +
+        'raw ops/s with the async calls the server uses, many in flight. 1.00 = the token, not Keyhaven, ' +
+        'is the limit.',
     );
   }
   console.log('');
   for (const check of targets) console.log(`${check.pass ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
-  for (const line of floorNotes(results)) console.log(line);
+  const targetConcurrencies = new Set(TARGETS.flatMap((t) => t.concurrencies));
+  for (const ratio of ratios) {
+    if (ratio.kind !== 'bare-route' || !targetConcurrencies.has(ratio.concurrency)) continue;
+    const meaning = definitions.find((d) => d.name === ratio.name)?.meaning;
+    console.log(
+      `INFO ${ratio.name} at concurrency ${ratio.concurrency}: median ${ratio.summary.median.toFixed(2)} ` +
+        `(min–max ${ratio.summary.min.toFixed(2)}–${ratio.summary.max.toFixed(2)}): ${meaning}`,
+    );
+  }
 
   mkdirSync(dirname(config.out), { recursive: true });
   writeFileSync(
@@ -532,13 +439,22 @@ async function main(): Promise<number> {
     JSON.stringify(
       {
         date: new Date().toISOString(),
+        ...(commit ? { commit } : {}),
         node: process.version,
         platform: `${process.platform} ${process.arch}`,
         cpus: cpuList.length,
         cpuModel: cpuList[0]?.model,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        elapsedMs,
+        rounds: config.rounds,
         durationMs: config.durationMs,
         warmupMs: config.warmupMs,
-        results: ordered,
+        concurrencies: config.concurrencies,
+        /** The cells of each round in the order they ran. */
+        schedule,
+        variants: config.variants,
+        results,
+        ratios,
         ...(hsmCeiling ? { hsmCeiling } : {}),
         targets,
       },
@@ -549,7 +465,7 @@ async function main(): Promise<number> {
   console.log(`results written to ${config.out}`);
 
   if (profileDir) {
-    for (const name of ['keyhaven', 'baseline', 'keyhaven-hsm']) {
+    for (const name of readdirSync(profileDir)) {
       const dir = join(profileDir, name);
       if (!existsSync(dir)) continue;
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
@@ -565,7 +481,7 @@ async function main(): Promise<number> {
 /**
  * What to undo at the end or on an interrupt, run last first: stop the servers (which removes their
  * data directories), close the raw PKCS#11 sessions and finalise the library, remove the SoftHSM2
- * token directory (after the server using it has stopped).
+ * token directories (after the servers using them have stopped).
  */
 const cleanups: (() => Promise<void> | void)[] = [];
 let cleaning: Promise<void> | undefined;

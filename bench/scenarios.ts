@@ -21,6 +21,8 @@ export const HSM_OPERATIONS: readonly Operation[] = ['hsm-encrypt', 'hsm-sign'];
 
 export interface Scenario {
   operation: Operation;
+  /** The variant (bench/variants.ts) whose server runs it; absent on the reference servers. */
+  variant?: string;
   description: string;
   target: BenchProcess;
   method: 'POST';
@@ -85,15 +87,34 @@ export interface HsmKeys {
   signKeyId: string;
 }
 
-/**
- * Creates the benchmark keys and builds every scenario; with `hsm` (a server on the pkcs11 key store)
- * also the HSM scenarios, whose keys are returned for the raw ceiling measurement.
- */
-export async function buildScenarios(
+/** 256-byte plaintexts (base64), one per request of a pool. */
+const newPlaintexts = () => Array.from({ length: POOL_SIZE }, () => b64(randomBytes(256)));
+
+const keyhavenScenario = (
+  target: KeyhavenProcess,
+  operation: Operation,
+  description: string,
+  path: string,
+  bodies: unknown[],
+  expectFields: string[],
+  expectStatus = 200,
+): Scenario => ({
+  operation,
+  description,
+  target,
+  method: 'POST',
+  path,
+  headers: { Authorization: `Bearer ${target.token}` },
+  bodies,
+  expectStatus,
+  expectFields,
+});
+
+/** Creates a SOFTWARE AES key and a P-256 key on `keyhaven` and builds its SOFTWARE scenarios. */
+async function softwareScenarios(
   keyhaven: KeyhavenProcess,
-  baseline: BenchProcess,
-  hsm?: KeyhavenProcess,
-): Promise<{ scenarios: Scenario[]; hsmKeys?: HsmKeys }> {
+  plaintexts: string[],
+): Promise<{ scenarios: Scenario[]; symmetricKeyId: string }> {
   const auth = { Authorization: `Bearer ${keyhaven.token}` };
   const created = await must(keyhaven, '/v1/keys', auth, { keySpec: 'SYMMETRIC_DEFAULT' }, 201);
   const symmetricKeyId = (created.key as Json).keyId as string;
@@ -106,7 +127,6 @@ export async function buildScenarios(
   );
   const signingKeyId = (signing.key as Json).keyId as string;
 
-  const plaintexts = Array.from({ length: POOL_SIZE }, () => b64(randomBytes(256)));
   const ciphertexts: string[] = [];
   for (const plaintext of plaintexts) {
     const sealed = await must(keyhaven, '/v1/encrypt', auth, {
@@ -119,6 +139,126 @@ export async function buildScenarios(
   // Round trip once: the decrypt scenario must measure real work, not an error path.
   const opened = await must(keyhaven, '/v1/decrypt', auth, { ciphertext: ciphertexts[0], context: CONTEXT });
   if (opened.plaintext !== plaintexts[0]) throw new Error('setup: decrypt did not return the plaintext');
+
+  const scenarios = [
+    keyhavenScenario(
+      keyhaven,
+      'encrypt',
+      'POST /v1/encrypt, 256-byte plaintext with a context',
+      '/v1/encrypt',
+      plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+      ['keyId', 'keyVersion', 'ciphertext'],
+    ),
+    keyhavenScenario(
+      keyhaven,
+      'decrypt',
+      'POST /v1/decrypt of those ciphertexts',
+      '/v1/decrypt',
+      ciphertexts.map((ciphertext) => ({ ciphertext, context: CONTEXT })),
+      ['keyId', 'keyVersion', 'plaintext'],
+    ),
+    keyhavenScenario(
+      keyhaven,
+      'datakey',
+      'POST /v1/datakey AES_256 with a context',
+      '/v1/datakey',
+      [{ keyId: symmetricKeyId, keySpec: 'AES_256', context: CONTEXT }],
+      ['keyId', 'ciphertext', 'plaintext'],
+    ),
+    keyhavenScenario(
+      keyhaven,
+      'sign',
+      'POST /v1/sign ECDSA_SHA_256 (P-256), RAW 256-byte message',
+      '/v1/sign',
+      plaintexts.map((message) => ({
+        keyId: signingKeyId,
+        message,
+        messageType: 'RAW',
+        algorithm: 'ECDSA_SHA_256',
+      })),
+      ['keyId', 'signature'],
+    ),
+    keyhavenScenario(
+      keyhaven,
+      'create-key',
+      'POST /v1/keys SYMMETRIC_DEFAULT',
+      '/v1/keys',
+      [{ keySpec: 'SYMMETRIC_DEFAULT' }],
+      ['key'],
+      201,
+    ),
+  ];
+  return { scenarios, symmetricKeyId };
+}
+
+/** Creates HSM keys on `hsm` (a server on the pkcs11 key store), checks a round trip, builds its scenarios. */
+async function hsmScenarios(
+  hsm: KeyhavenProcess,
+  plaintexts: string[],
+): Promise<{ scenarios: Scenario[]; hsmKeys: HsmKeys }> {
+  const hsmAuth = { Authorization: `Bearer ${hsm.token}` };
+  const createHsmKey = async (body: Json) => {
+    const reply = await must(hsm, '/v1/keys', hsmAuth, { ...body, protectionLevel: 'HSM' }, 201);
+    const key = reply.key as Json;
+    if (key.protectionLevel !== 'HSM') {
+      throw new Error(`setup: an HSM key was created as ${String(key.protectionLevel)}`);
+    }
+    return key.keyId as string;
+  };
+  const hsmKeys: HsmKeys = {
+    encryptKeyId: await createHsmKey({ keySpec: 'SYMMETRIC_DEFAULT' }),
+    signKeyId: await createHsmKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' }),
+  };
+  const sealed = await must(hsm, '/v1/encrypt', hsmAuth, {
+    keyId: hsmKeys.encryptKeyId,
+    plaintext: plaintexts[0],
+    context: CONTEXT,
+  });
+  const hsmOpened = await must(hsm, '/v1/decrypt', hsmAuth, {
+    ciphertext: sealed.ciphertext,
+    context: CONTEXT,
+  });
+  if (hsmOpened.plaintext !== plaintexts[0])
+    throw new Error('setup: HSM decrypt did not return the plaintext');
+  const { encryptKeyId, signKeyId } = hsmKeys;
+  const scenarios = [
+    keyhavenScenario(
+      hsm,
+      'hsm-encrypt',
+      'POST /v1/encrypt, HSM SYMMETRIC_DEFAULT key (SoftHSM2), 256-byte plaintext with a context',
+      '/v1/encrypt',
+      plaintexts.map((plaintext) => ({ keyId: encryptKeyId, plaintext, context: CONTEXT })),
+      ['keyId', 'keyVersion', 'ciphertext'],
+    ),
+    keyhavenScenario(
+      hsm,
+      'hsm-sign',
+      'POST /v1/sign, HSM ECC_NIST_P256 key (SoftHSM2), ECDSA_SHA_256, RAW 256-byte message',
+      '/v1/sign',
+      plaintexts.map((message) => ({
+        keyId: signKeyId,
+        message,
+        messageType: 'RAW',
+        algorithm: 'ECDSA_SHA_256',
+      })),
+      ['keyId', 'signature'],
+    ),
+  ];
+  return { scenarios, hsmKeys };
+}
+
+/**
+ * Creates the benchmark keys and builds every scenario; with `hsm` (a server on the pkcs11 key store)
+ * also the HSM scenarios, whose keys are returned for the raw ceiling measurement.
+ */
+export async function buildScenarios(
+  keyhaven: KeyhavenProcess,
+  baseline: BenchProcess,
+  hsm?: KeyhavenProcess,
+): Promise<{ scenarios: Scenario[]; hsmKeys?: HsmKeys }> {
+  const plaintexts = newPlaintexts();
+  const software = await softwareScenarios(keyhaven, plaintexts);
+  const onHsm = hsm ? await hsmScenarios(hsm, plaintexts) : undefined;
 
   // The baseline server's routes get the encrypt scenario's request bytes (Authorization included).
   const baselineScenario = (
@@ -133,87 +273,12 @@ export async function buildScenarios(
     target: baseline,
     method: 'POST' as const,
     path,
-    headers: auth,
-    bodies: plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
+    headers: { Authorization: `Bearer ${keyhaven.token}` },
+    bodies: plaintexts.map((plaintext) => ({ keyId: software.symmetricKeyId, plaintext, context: CONTEXT })),
     expectStatus: 200,
     expectFields: ['keyId', field],
     ...(check ? { check } : {}),
   });
-
-  const keyhavenScenario = (
-    operation: Operation,
-    description: string,
-    path: string,
-    bodies: unknown[],
-    expectFields: string[],
-    expectStatus = 200,
-    target: KeyhavenProcess = keyhaven,
-  ): Scenario => ({
-    operation,
-    description,
-    target,
-    method: 'POST',
-    path,
-    headers: { Authorization: `Bearer ${target.token}` },
-    bodies,
-    expectStatus,
-    expectFields,
-  });
-
-  const hsmScenarios: Scenario[] = [];
-  let hsmKeys: HsmKeys | undefined;
-  if (hsm) {
-    const hsmAuth = { Authorization: `Bearer ${hsm.token}` };
-    const createHsmKey = async (body: Json) => {
-      const reply = await must(hsm, '/v1/keys', hsmAuth, { ...body, protectionLevel: 'HSM' }, 201);
-      const key = reply.key as Json;
-      if (key.protectionLevel !== 'HSM') {
-        throw new Error(`setup: an HSM key was created as ${String(key.protectionLevel)}`);
-      }
-      return key.keyId as string;
-    };
-    hsmKeys = {
-      encryptKeyId: await createHsmKey({ keySpec: 'SYMMETRIC_DEFAULT' }),
-      signKeyId: await createHsmKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' }),
-    };
-    const sealed = await must(hsm, '/v1/encrypt', hsmAuth, {
-      keyId: hsmKeys.encryptKeyId,
-      plaintext: plaintexts[0],
-      context: CONTEXT,
-    });
-    const hsmOpened = await must(hsm, '/v1/decrypt', hsmAuth, {
-      ciphertext: sealed.ciphertext,
-      context: CONTEXT,
-    });
-    if (hsmOpened.plaintext !== plaintexts[0])
-      throw new Error('setup: HSM decrypt did not return the plaintext');
-    const { encryptKeyId, signKeyId } = hsmKeys;
-    hsmScenarios.push(
-      keyhavenScenario(
-        'hsm-encrypt',
-        'POST /v1/encrypt, HSM SYMMETRIC_DEFAULT key (SoftHSM2), 256-byte plaintext with a context',
-        '/v1/encrypt',
-        plaintexts.map((plaintext) => ({ keyId: encryptKeyId, plaintext, context: CONTEXT })),
-        ['keyId', 'keyVersion', 'ciphertext'],
-        200,
-        hsm,
-      ),
-      keyhavenScenario(
-        'hsm-sign',
-        'POST /v1/sign, HSM ECC_NIST_P256 key (SoftHSM2), ECDSA_SHA_256, RAW 256-byte message',
-        '/v1/sign',
-        plaintexts.map((message) => ({
-          keyId: signKeyId,
-          message,
-          messageType: 'RAW',
-          algorithm: 'ECDSA_SHA_256',
-        })),
-        ['keyId', 'signature'],
-        200,
-        hsm,
-      ),
-    );
-  }
 
   const scenarios: Scenario[] = [
     baselineScenario('baseline', 'bare Fastify POST /echo, encrypt-shaped body', '/echo', 'length'),
@@ -228,51 +293,38 @@ export async function buildScenarios(
           ? undefined
           : 'the AEAD floor did not return IV + 256 bytes + tag',
     ),
-    keyhavenScenario(
-      'encrypt',
-      'POST /v1/encrypt, 256-byte plaintext with a context',
-      '/v1/encrypt',
-      plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
-      ['keyId', 'keyVersion', 'ciphertext'],
-    ),
-    keyhavenScenario(
-      'decrypt',
-      'POST /v1/decrypt of those ciphertexts',
-      '/v1/decrypt',
-      ciphertexts.map((ciphertext) => ({ ciphertext, context: CONTEXT })),
-      ['keyId', 'keyVersion', 'plaintext'],
-    ),
-    keyhavenScenario(
-      'datakey',
-      'POST /v1/datakey AES_256 with a context',
-      '/v1/datakey',
-      [{ keyId: symmetricKeyId, keySpec: 'AES_256', context: CONTEXT }],
-      ['keyId', 'ciphertext', 'plaintext'],
-    ),
-    keyhavenScenario(
-      'sign',
-      'POST /v1/sign ECDSA_SHA_256 (P-256), RAW 256-byte message',
-      '/v1/sign',
-      plaintexts.map((message) => ({
-        keyId: signingKeyId,
-        message,
-        messageType: 'RAW',
-        algorithm: 'ECDSA_SHA_256',
-      })),
-      ['keyId', 'signature'],
-    ),
-    keyhavenScenario(
-      'create-key',
-      'POST /v1/keys SYMMETRIC_DEFAULT',
-      '/v1/keys',
-      [{ keySpec: 'SYMMETRIC_DEFAULT' }],
-      ['key'],
-      201,
-    ),
-    ...hsmScenarios,
+    ...software.scenarios,
+    ...(onHsm?.scenarios ?? []),
   ];
-  return hsmKeys ? { scenarios, hsmKeys } : { scenarios };
+  return onHsm ? { scenarios, hsmKeys: onHsm.hsmKeys } : { scenarios };
 }
+
+/**
+ * The scenarios of a variant server: its own keys, the same requests as on the reference server
+ * (a SOFTWARE one, or one on the pkcs11 key store for the HSM operations), tagged with the variant.
+ */
+export async function buildVariantScenarios(
+  server: KeyhavenProcess,
+  variant: string,
+  operations: readonly Operation[],
+): Promise<Scenario[]> {
+  const plaintexts = newPlaintexts();
+  const built = [
+    ...(operations.some((op) => !HSM_OPERATIONS.includes(op))
+      ? (await softwareScenarios(server, plaintexts)).scenarios
+      : []),
+    ...(operations.some((op) => HSM_OPERATIONS.includes(op))
+      ? (await hsmScenarios(server, plaintexts)).scenarios
+      : []),
+  ];
+  return built
+    .filter((scenario) => operations.includes(scenario.operation))
+    .map((scenario) => ({ ...scenario, variant }));
+}
+
+/** The scenario's row in the report: the operation, and `@variant` on a variant server. */
+export const rowLabel = (scenario: Pick<Scenario, 'operation' | 'variant'>): string =>
+  scenario.variant ? `${scenario.operation}@${scenario.variant}` : scenario.operation;
 
 /** Sends one request of the scenario and checks its status and response fields. */
 export async function preflight(scenario: Scenario): Promise<void> {
@@ -286,12 +338,12 @@ export async function preflight(scenario: Scenario): Promise<void> {
   const missing = scenario.expectFields.filter((field) => !(field in result.json));
   if (result.status !== scenario.expectStatus || missing.length > 0) {
     throw new Error(
-      `${scenario.operation}: expected ${scenario.expectStatus} with ${scenario.expectFields.join(', ')}, ` +
+      `${rowLabel(scenario)}: expected ${scenario.expectStatus} with ${scenario.expectFields.join(', ')}, ` +
         `got ${result.status}: ${JSON.stringify(result.json).slice(0, 300)}`,
     );
   }
   const wrong = scenario.check?.(result.json);
-  if (wrong) throw new Error(`${scenario.operation}: ${wrong}`);
+  if (wrong) throw new Error(`${rowLabel(scenario)}: ${wrong}`);
 }
 
 export function encodeScenario(scenario: Scenario): Buffer[] {
