@@ -65,6 +65,8 @@ export interface KeyhavenSpawnOptions extends SpawnOptions {
    * written into the data directory and passed as KEYHAVEN_CONFIG; the environment still overrides it.
    */
   config?: Record<string, unknown>;
+  /** The checkout whose `bin/keyhaven.js` runs (default: this one). */
+  checkout?: string;
 }
 
 export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise<KeyhavenProcess> {
@@ -83,7 +85,7 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
     KEYHAVEN_LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const cli = join(repoRoot(), 'bin', 'keyhaven.js');
+  const cli = join(options.checkout ?? repoRoot(), 'bin', 'keyhaven.js');
   let proc: BenchProcess;
   try {
     proc = await launch(options.name ?? 'keyhaven', [...(options.nodeFlags ?? []), cli, 'server'], env, port);

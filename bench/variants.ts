@@ -19,6 +19,30 @@ export interface Variant {
   reference: ReferenceServer;
   /** Operations run on both servers and divided round by round (the reference's operations only). */
   operations: readonly Operation[];
+  /**
+   * Another built checkout of Keyhaven to run instead of this one (its `bin/keyhaven.js`): for a
+   * change that has no switch, the same server before it (BENCH_COMPARE_CHECKOUT).
+   */
+  checkout?: string;
+}
+
+/** Operations a checkout comparison measures unless BENCH_OPS narrows them. */
+const CHECKOUT_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign'];
+
+/**
+ * The variant for BENCH_COMPARE_CHECKOUT: `<dir>` (a checkout of another commit, built with `npm run
+ * build`) is started like the reference, and `encrypt@checkout ÷ encrypt` reads what the code
+ * between them costs, in the same rounds. Nothing when unset.
+ */
+export function checkoutVariant(dir: string | undefined, label = dir): Variant | undefined {
+  if (!dir) return undefined;
+  return {
+    name: 'checkout',
+    description: `the same server built from ${label}`,
+    reference: 'keyhaven',
+    operations: CHECKOUT_OPERATIONS,
+    checkout: dir,
+  };
 }
 
 export const VARIANTS: readonly Variant[] = [
