@@ -50,7 +50,8 @@ export class AuthService {
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const cached = this.authenticateCached(authorization);
     if (cached) return cached;
-    const match = /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization ?? '');
+    // The scheme is case-insensitive (RFC 9110 11.1); the token is not.
+    const match = /^bearer ([\x21-\x7e]{16,512})$/i.exec(authorization ?? '');
     if (!match) throw unauthenticated();
     const hash = hashSecret(match[1]!);
     const apiKey = await this.metadata.findApiKeyByHash(hash);

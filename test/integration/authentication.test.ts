@@ -219,6 +219,39 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
     }
   });
 
+  it('refuses an anonymous body to a path no route has before reading it: 401, not a JSON or size error', async () => {
+    for (const body of ['{bad', 'x'.repeat(2 * 1024 * 1024), JSON.stringify({ a: 1 })]) {
+      for (const target of ['/nope', `/v1/${randomUUID()}`, '/health/x']) {
+        const response = await rawRequest(url, {
+          method: 'POST',
+          target,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        expect(response.status, `${target}: ${response.body.slice(0, 200)}`).toBe(401);
+        expect(response.headers['x-request-id']).toBeDefined();
+      }
+    }
+    // A public route's method that does not exist is an unknown route too.
+    const wrongMethod = await rawRequest(url, {
+      method: 'DELETE',
+      target: '/health',
+      headers: { 'content-type': 'application/json' },
+      body: '{bad',
+    });
+    expect(wrongMethod.status).toBe(401);
+  });
+
+  it('answers 401 for a missing file of the documentation UI, which hands over to the not-found handler', async () => {
+    expect((await rawRequest(url, { method: 'GET', target: '/docs/static/theme/x' })).status).toBe(401);
+    const known = await rawRequest(url, {
+      method: 'GET',
+      target: '/docs/static/theme/x',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(known.status).toBe(404);
+  });
+
   it('answers 401, not 404, for a path no route has: an anonymous caller learns nothing', async () => {
     const response = await rawRequest(url, { method: 'GET', target: `/v1/${randomUUID()}` });
     expect(response.status).toBe(401);

@@ -294,6 +294,24 @@ describe.each(keyStoreProfiles)('robustness of the REST API ($name key store)', 
       },
     );
 
+    it('takes the bearer scheme in any case (RFC 9110), never the token', async () => {
+      for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+        const response = await api.get('/v1/keys?limit=1', {
+          token: null,
+          headers: { authorization: `${scheme} ${api.token}` },
+        });
+        expect(response.status, scheme).toBe(200);
+      }
+      const swapped = api.token.replace(/[a-z]/, (c) => c.toUpperCase());
+      if (swapped !== api.token) {
+        expectError(
+          await api.get('/v1/keys', { token: null, headers: { authorization: `Bearer ${swapped}` } }),
+          401,
+          'Unauthenticated',
+        );
+      }
+    });
+
     it('a refused request has no effect (no key is created without credentials)', async () => {
       const alias = `alias/unauthenticated-${randomUUID()}`;
       expectError(await api.post('/v1/keys', { alias }, { token: null }), 401, 'Unauthenticated');

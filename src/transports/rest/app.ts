@@ -17,6 +17,7 @@ import { KmsError, type ErrorCode } from '../../domain/errors.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import {
   declarePublicScope,
+  authenticateUnknownRoutes,
   notFoundHooks,
   requireAuthentication,
   type RouteEntry,
@@ -118,6 +119,7 @@ export async function buildRestApp(
     if (request.headers['content-length'] === '0') delete request.headers['content-type'];
     done();
   });
+  authenticateUnknownRoutes(app, keyhaven.auth);
 
   app.addHook('onResponse', (request, reply, done) => {
     const action = request.routeOptions.config.action ?? 'other';

@@ -59,9 +59,31 @@ export function requireAuthentication(app: FastifyInstance, auth: AuthService): 
   return routes;
 }
 
-/** The not-found handler's hooks: authenticate before saying a route does not exist. */
-export function notFoundHooks(auth: AuthService): { preValidation: onRequestHookHandler } {
-  return { preValidation: authenticationHook(auth) };
+/**
+ * Authenticates requests no route matched, in an app-wide onRequest hook: before the body is read,
+ * so an anonymous caller can make the server parse nothing (the not-found handler's own hooks run
+ * only after body parsing). Register it after the hook that sets the request id.
+ */
+export function authenticateUnknownRoutes(app: FastifyInstance, auth: AuthService): void {
+  const authenticate = authenticationHook(auth);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) return authenticate.call(app, request, reply, done);
+    done();
+  });
+}
+
+/**
+ * The not-found handler's hook for a route that hands over to it (the static files of the docs UI
+ * call reply.callNotFound()): authenticate before saying something does not exist.
+ */
+export function notFoundHooks(auth: AuthService): { preHandler: onRequestHookHandler } {
+  const authenticate = authenticationHook(auth);
+  return {
+    preHandler(request, reply, done) {
+      if (request.principal) return done();
+      authenticate.call(this, request, reply, done);
+    },
+  };
 }
 
 /**
