@@ -39,6 +39,9 @@ export async function startServer(
     );
   } else if (admin.created) {
     log('keyhaven: bootstrap admin API key created from KEYHAVEN_ADMIN_TOKEN');
+  } else if (config.adminToken !== undefined) {
+    // Said aloud: an operator who sets it on an existing data directory may expect it to work.
+    log('keyhaven: KEYHAVEN_ADMIN_TOKEN is ignored: this data directory already has its API keys');
   }
 
   const runJobs = () =>

@@ -1,4 +1,14 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +17,7 @@ import {
   RootKeyError,
   loadOrCreateRootKey,
 } from '../../src/adapters/keystore/software/sealed-root-key.js';
+import { ensurePrivateDirectory } from '../../src/adapters/private-files.js';
 import { SoftwareRootKeyStore } from '../../src/adapters/keystore/software/software-root-key-store.js';
 
 describe('sealed software root key', () => {
@@ -52,6 +63,9 @@ describe('sealed software root key', () => {
     const sealed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     for (const edit of [
       { N: 2 ** 30 },
+      { N: 2 ** 20, r: 32, p: 16 },
+      { N: 2 ** 20, r: 8 },
+      { N: 2 ** 17, r: 8, p: 16 },
       { N: 2 ** 17 + 1 },
       { N: 1024 },
       { r: 1000 },
@@ -80,6 +94,27 @@ describe('sealed software root key', () => {
     chmodSync(path, 0o600);
     await expect(loadOrCreateRootKey(dir, undefined)).resolves.toMatchObject({ created: false });
   });
+
+  it('refuses a root key file that is a symbolic link', async () => {
+    await loadOrCreateRootKey(dir, undefined);
+    const path = join(dir, ROOT_KEY_FILE);
+    renameSync(path, join(dir, 'elsewhere.json'));
+    symlinkSync(join(dir, 'elsewhere.json'), path);
+    await expect(loadOrCreateRootKey(dir, undefined)).rejects.toThrow(/must not be a symbolic link/);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "refuses a root key file and a data directory owned by another user (run as root: CI's case)",
+    async () => {
+      await loadOrCreateRootKey(dir, undefined);
+      const path = join(dir, ROOT_KEY_FILE);
+      chownSync(path, 65534, 65534);
+      await expect(loadOrCreateRootKey(dir, undefined)).rejects.toThrow(/owned by uid 65534.*chown 0/);
+      chownSync(path, 0, 0);
+      chownSync(dir, 65534, 65534);
+      expect(() => ensurePrivateDirectory(dir)).toThrow(/owned by uid 65534/);
+    },
+  );
 
   it('binds wrapped material to its key id and version', async () => {
     const { key } = await loadOrCreateRootKey(dir, undefined);

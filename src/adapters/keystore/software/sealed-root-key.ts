@@ -30,7 +30,12 @@ const base64Of = (bytes: number) =>
     .refine((text) => Buffer.from(text, 'base64').length === bytes, `must encode ${bytes} bytes`);
 
 // The file is read before anything else is trusted: its scrypt parameters are bounded, so an edited
-// file cannot make start-up allocate gigabytes or spin for hours (N = 2^14..2^20, r <= 32, p <= 16).
+// file cannot make start-up allocate more than 256 MiB or work much longer than the defaults do
+// (scrypt needs 128 * N * r bytes and time proportional to N * r * p; the defaults, N = 2^17,
+// r = 8, p = 1, take 128 MiB and about half a second).
+const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+const MAX_SCRYPT_WORK = 4 * 2 ** 17 * 8;
+
 const rootKeyFileSchema = z.discriminatedUnion('sealed', [
   z.object({ version: z.literal(1), sealed: z.literal(false), key: base64Of(32) }).strict(),
   z
@@ -51,7 +56,9 @@ const rootKeyFileSchema = z.discriminatedUnion('sealed', [
       ciphertext: base64Of(32),
       tag: base64Of(16),
     })
-    .strict(),
+    .strict()
+    .refine((f) => 128 * f.N * f.r <= MAX_SCRYPT_MEMORY, { message: 'scrypt memory', path: ['N'] })
+    .refine((f) => f.N * f.r * f.p <= MAX_SCRYPT_WORK, { message: 'scrypt work', path: ['p'] }),
 ]);
 
 type RootKeyFile = z.infer<typeof rootKeyFileSchema>;
@@ -67,7 +74,7 @@ export interface LoadedRootKey {
 }
 
 async function deriveSealingKey(passphrase: string, salt: Buffer, params: typeof SCRYPT): Promise<Buffer> {
-  return scrypt(passphrase, salt, 32, { ...params, maxmem: 256 * params.N * params.r });
+  return scrypt(passphrase, salt, 32, { ...params, maxmem: 128 * params.N * params.r + 1024 * 1024 });
 }
 
 /** Loads the root key, creating it on first start. Throws RootKeyError on a wrong passphrase. */
