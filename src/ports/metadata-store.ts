@@ -38,6 +38,7 @@ export interface QueuedDestruction {
   keyId: string;
   keySpec: KeySpec;
   protectionLevel: ProtectionLevel;
+  /** The version's material, as stored; its createdAt is when it was queued. */
   version: KeyVersion;
 }
 
@@ -76,7 +77,8 @@ export interface MetadataStore {
    * transaction. False when the key changed meanwhile (a deletion cancelled): nothing is removed.
    */
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
-  queuedDestructions(limit: number): Promise<QueuedDestruction[]>;
+  /** Queued versions in (queued time, key id, version) order, after `after` when given. */
+  queuedDestructions(limit: number, after?: QueuedDestruction): Promise<QueuedDestruction[]>;
   /** Forgets a queued version once its backend destroyed the material. */
   completeDestruction(keyId: string, version: number): Promise<void>;
 

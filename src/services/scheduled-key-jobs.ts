@@ -4,7 +4,7 @@
 import { KmsError, type ErrorCode } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
 import type { Clock } from '../ports/clock.js';
-import type { DueCursor, MetadataStore } from '../ports/metadata-store.js';
+import type { DueCursor, MetadataStore, QueuedDestruction } from '../ports/metadata-store.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyService } from './key-service.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -42,6 +42,8 @@ export class ScheduledKeyJobs {
   ) {}
 
   private running: Promise<KeyJobsReport> | undefined;
+  /** Where each job stopped when a run reached MAX_PER_RUN items: the next run resumes there. */
+  private readonly resumeAfter = new Map<KeyJob, unknown>();
 
   /**
    * Runs every job once; a call while a run is under way shares it (the timer and the start-up run
@@ -67,11 +69,14 @@ export class ScheduledKeyJobs {
 
   private async rotateDueKeys(failures: KeyJobFailure[]): Promise<number> {
     let rotated = 0;
-    await this.forEachDue(
-      (now, after) => this.metadata.keysDueForRotation(now, PAGE, after),
-      (key) => key.nextRotationAt!,
+    const now = this.clock.now();
+    await this.pageThrough<Key, DueCursor>(
+      'rotate',
+      (after) => this.metadata.keysDueForRotation(now, PAGE, after),
+      (key) => ({ dueAt: key.nextRotationAt!, keyId: key.keyId }),
       async (key) => {
-        await this.keys.rotateKey(key.keyId);
+        // Only from the version that was due: another process's run may have rotated it already.
+        await this.keys.rotateKey(key.keyId, key.currentVersion);
         rotated++;
       },
       (key, error) => failures.push({ job: 'rotate', keyId: key.keyId, ...describe(error) }),
@@ -81,9 +86,11 @@ export class ScheduledKeyJobs {
 
   private async deleteDueKeys(failures: KeyJobFailure[]): Promise<number> {
     let deleted = 0;
-    await this.forEachDue(
-      (now, after) => this.metadata.keysDueForDeletion(now, PAGE, after),
-      (key) => key.deletionDate!,
+    const now = this.clock.now();
+    await this.pageThrough<Key, DueCursor>(
+      'delete',
+      (after) => this.metadata.keysDueForDeletion(now, PAGE, after),
+      (key) => ({ dueAt: key.deletionDate!, keyId: key.keyId }),
       async (key) => {
         // Conditional on the state at the moment of removal: a deletion cancelled since the key was
         // listed keeps the key. Material is destroyed afterwards, from the queue this fills.
@@ -99,48 +106,57 @@ export class ScheduledKeyJobs {
 
   private async destroyQueuedMaterial(failures: KeyJobFailure[]): Promise<number> {
     let destroyed = 0;
-    for (const queued of await this.metadata.queuedDestructions(MAX_PER_RUN)) {
-      try {
+    await this.pageThrough<QueuedDestruction, QueuedDestruction>(
+      'destroy',
+      (after) => this.metadata.queuedDestructions(PAGE, after),
+      (queued) => queued,
+      async (queued) => {
         await this.keys.backendFor(queued.protectionLevel).destroyVersionMaterial(queued);
         await this.metadata.completeDestruction(queued.keyId, queued.version.version);
         destroyed++;
-      } catch (error) {
+      },
+      (queued, error) =>
         failures.push({
           job: 'destroy',
           keyId: queued.keyId,
           version: queued.version.version,
           ...describe(error),
-        });
-      }
-    }
+        }),
+    );
     return destroyed;
   }
 
   /**
-   * Pages through every due key in (due time, key id) order: a key that fails is passed by the
-   * cursor, so it cannot hold back the keys after it, and is due again at the next run.
+   * Works through a job's items page by page, in the store's order, with a cursor: an item that
+   * fails is passed over, so it cannot hold back the items after it, and is tried again at the next
+   * run. A run stops after MAX_PER_RUN items and the next one resumes where it stopped, so even
+   * more failing items than that never starve the rest; reaching the end starts over next time.
    */
-  private async forEachDue(
-    page: (now: Date, after: DueCursor | undefined) => Promise<Key[]>,
-    dueAt: (key: Key) => Date,
-    work: (key: Key) => Promise<void>,
-    failed: (key: Key, error: unknown) => void,
+  private async pageThrough<Item, Cursor>(
+    job: KeyJob,
+    page: (after: Cursor | undefined) => Promise<Item[]>,
+    cursorOf: (item: Item) => Cursor,
+    work: (item: Item) => Promise<void>,
+    failed: (item: Item, error: unknown) => void,
   ): Promise<void> {
-    const now = this.clock.now();
-    let after: DueCursor | undefined;
-    for (let seen = 0; seen < MAX_PER_RUN;) {
-      const keys = await page(now, after);
-      if (keys.length === 0) return;
-      for (const key of keys) {
+    let after = this.resumeAfter.get(job) as Cursor | undefined;
+    this.resumeAfter.delete(job);
+    for (let seen = 0; ;) {
+      const items = await page(after);
+      if (items.length === 0) return;
+      for (const item of items) {
         try {
-          await work(key);
+          await work(item);
         } catch (error) {
-          failed(key, error);
+          failed(item, error);
         }
       }
-      seen += keys.length;
-      const last = keys[keys.length - 1]!;
-      after = { dueAt: dueAt(last), keyId: last.keyId };
+      seen += items.length;
+      after = cursorOf(items[items.length - 1]!);
+      if (seen >= MAX_PER_RUN) {
+        this.resumeAfter.set(job, after);
+        return;
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 // Scheduled key work (automatic rotation, deletion after the waiting period) through the composition
 // root on a real SQLite file, with a clock the test advances (the only test double: time).
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +170,29 @@ describe('scheduled key jobs', () => {
     }
     const rotated = await keyhaven.keys.describeKey(healthy.keyId);
     expect(rotated.currentVersion).toBe(2);
+  });
+
+  it("more than a run's worth of destructions that keep failing do not hold back a deleted key's material", async () => {
+    // 1200 queued versions of a protection level this server has no backend for: each destruction
+    // fails at every run. Written in the real SQLite file, queued before the key below.
+    const file = new Database(join(dataDir, 'keyhaven.db'));
+    const queue = file.prepare(
+      "insert into material_destruction values (?, 1, 'SYMMETRIC_DEFAULT', 'HSM', x'00', ?)",
+    );
+    file.transaction(() => {
+      for (let i = 0; i < 1200; i++) queue.run(randomUUID(), i);
+    })();
+    file.close();
+    const key = await keyhaven.keys.createKey({});
+    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    clock.advanceDays(8);
+    const queued = () => keyhaven.metadata.queuedDestructions(2000);
+    let runs = 0;
+    while ((await queued()).some((q) => q.keyId === key.keyId)) {
+      expect(++runs, "runs until the deleted key's material is destroyed").toBeLessThanOrEqual(3);
+      await keyhaven.runScheduledJobs();
+    }
+    expect((await queued()).length).toBe(1200);
   });
 
   it('stops encrypting and signing with an expired key but still decrypts and verifies', async () => {

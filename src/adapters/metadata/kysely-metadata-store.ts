@@ -261,15 +261,23 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  async queuedDestructions(limit: number): Promise<QueuedDestruction[]> {
-    const rows = await this.db
-      .selectFrom('material_destruction')
-      .selectAll()
-      .orderBy('queued_at')
-      .orderBy('key_id')
-      .orderBy('version')
-      .limit(limit)
-      .execute();
+  async queuedDestructions(limit: number, after?: QueuedDestruction): Promise<QueuedDestruction[]> {
+    let query = this.db.selectFrom('material_destruction').selectAll();
+    if (after) {
+      const at = after.version.createdAt.getTime();
+      query = query.where((eb) =>
+        eb.or([
+          eb('queued_at', '>', at),
+          eb.and([eb('queued_at', '=', at), eb('key_id', '>', after.keyId)]),
+          eb.and([
+            eb('queued_at', '=', at),
+            eb('key_id', '=', after.keyId),
+            eb('version', '>', after.version.version),
+          ]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('queued_at').orderBy('key_id').orderBy('version').limit(limit).execute();
     return rows.map((row) => ({
       keyId: row.key_id,
       keySpec: row.key_spec as KeySpec,
