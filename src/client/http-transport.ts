@@ -33,7 +33,14 @@ export interface HttpTransportOptions extends ClientTlsOptions {
 /** What the transport uses of a fetch, so Node's, an injected one and https-fetch.ts's all fit. */
 export type TransportFetch = (
   url: URL,
-  init: { method: string; headers: Record<string, string>; body: string | undefined; signal: AbortSignal },
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body: string | undefined;
+    signal: AbortSignal;
+    /** Always 'manual': a redirect is answered as an error, never followed. */
+    redirect?: 'manual';
+  },
 ) => Promise<TransportResponse>;
 
 export interface TransportResponse {
@@ -79,7 +86,15 @@ export class HttpTransport {
     let text: string;
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      response = await this.fetchImpl(url, { method: request.method, headers, body, signal });
+      // No redirects: a 3xx from the endpoint would carry the request body (plaintext, data keys)
+      // to wherever it points. A KMS endpoint never redirects; a 3xx is an error (as https-fetch.ts).
+      response = await this.fetchImpl(url, {
+        method: request.method,
+        headers,
+        body,
+        signal,
+        redirect: 'manual',
+      });
       // The body read is inside the try: a connection dropped mid-body is a network failure too.
       text = await response.text();
     } catch (cause) {
@@ -87,6 +102,13 @@ export class HttpTransport {
     }
 
     const requestId = response.headers.get('x-request-id') ?? undefined;
+    if (response.status >= 300 && response.status < 400) {
+      throw new KeyhavenError(
+        'Unavailable',
+        `${request.method} ${request.path}: the endpoint answered ${response.status}, a redirect; Keyhaven never redirects, so it was not followed (check the endpoint URL)`,
+        { status: response.status, requestId },
+      );
+    }
     const accepted = response.ok || (request.acceptStatuses ?? []).includes(response.status);
     if (!accepted) throw errorFromResponse(response, text, requestId);
     return { status: response.status, requestId, text };

@@ -85,6 +85,35 @@ describe('KeyhavenClient wire handling', () => {
     });
   });
 
+  it('follows no redirect: a 3xx is an error, and nothing is sent to where it points', async () => {
+    const { createServer } = await import('node:http');
+    const received: string[] = [];
+    const elsewhere = createServer((request, response) => {
+      request.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+      request.on('end', () => response.end('{}'));
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(elsewhere.address() as { port: number }).port}/v1/encrypt`;
+    const redirecting = createServer((_request, response) => {
+      response.writeHead(307, { location: target });
+      response.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (redirecting.address() as { port: number }).port;
+      const client = new KeyhavenClient({ endpoint: `http://127.0.0.1:${port}`, token: 'secret' });
+      const failure = await client
+        .encrypt({ keyId: 'k', plaintext: Buffer.from('TOP SECRET PLAINTEXT') })
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(KeyhavenError);
+      expect((failure as KeyhavenError).message).toMatch(/redirect/);
+      expect(received).toEqual([]);
+    } finally {
+      redirecting.close();
+      elsewhere.close();
+    }
+  });
+
   it('reports a refused connection as Unavailable without a status', async () => {
     const client = new KeyhavenClient({ endpoint: 'http://127.0.0.1:1', token: 't' });
     const error = await client.health().catch((e: unknown) => e);
