@@ -1,22 +1,11 @@
 // Canonical encoding of an encryption context, bound to ciphertext as associated data.
 // Pairs are sorted by key (UTF-8 byte order) and length-prefixed, so no two contexts encode alike.
 import { validationError } from './errors.js';
+import { assertWellFormed } from './unicode.js';
 
 export type EncryptionContext = Record<string, string>;
 
 export const MAX_CONTEXT_BYTES = 8192;
-
-// In a `u` regular expression a well-formed surrogate pair is one code point, so only a lone
-// surrogate matches. UTF-8 encodes every lone surrogate as U+FFFD, so {"k":"\ud800"} and
-// {"k":"\ufffd"} would bind the same bytes: such text is refused, never encoded.
-const LONE_SURROGATE = /\p{Surrogate}/u;
-
-/** Throws ValidationError for text that is not well-formed Unicode (a lone surrogate). */
-export function assertWellFormed(text: string, what: string): void {
-  if (LONE_SURROGATE.test(text)) {
-    throw validationError(`${what} must be well-formed Unicode (it holds a lone surrogate)`);
-  }
-}
 
 /**
  * The canonical encoding, after `reserve` bytes left unwritten for the caller (the ciphertext header

@@ -9,7 +9,8 @@ import {
   parseCiphertext,
   sealingData,
 } from '../domain/ciphertext.js';
-import { assertWellFormed, encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
+import { encodeContext, type EncryptionContext } from '../domain/encryption-context.js';
+import { assertWellFormed } from '../domain/unicode.js';
 import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
 import {
@@ -341,13 +342,15 @@ export class CryptoService {
   private async seal(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
     const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
-    // Counted against the version's AES-GCM message bound; synchronous while its block lasts.
+    const encodedContext = encodeContext(context, CIPHERTEXT_HEADER_LENGTH);
+    // Counted against the version's AES-GCM message bound, once the request is known to be valid;
+    // synchronous while its block lasts.
     const reserving = this.seals.take(key, ref.version.version);
     if (reserving) await reserving;
     const iv = pooledRandomBytes(12);
     const { header, aad } = sealingData(
       { keyId: key.keyId, keyVersion: ref.version.version, algorithm: ALGORITHM_AES_256_GCM, iv },
-      encodeContext(context, CIPHERTEXT_HEADER_LENGTH),
+      encodedContext,
     );
     const { ciphertext, tag } = await this.keys
       .backendFor(key.protectionLevel)

@@ -2,6 +2,7 @@
 // aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md). The background
 // work (due rotations and deletions) is in scheduled-key-jobs.ts.
 import { type KeyObject, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import { assertWellFormed } from '../domain/unicode.js';
 import { KmsError, conflict, keyUsageMismatch, notFound, validationError } from '../domain/errors.js';
 import {
   DAY_MS,
@@ -148,6 +149,7 @@ export class KeyService {
       throw validationError('imported key material (origin EXTERNAL) is only supported for SOFTWARE keys');
     }
     if (input.alias !== undefined) assertAliasName(input.alias);
+    if (input.description !== undefined) assertWellFormed(input.description, 'description');
     const tags = checkTags(input.tags ?? {});
     const now = this.clock.now();
     const rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays ?? null, keySpec, origin);
@@ -231,7 +233,10 @@ export class KeyService {
     return this.change(reference, (key, now) => {
       assertNotPendingDeletion(key);
       const next = { ...key };
-      if (input.description !== undefined) next.description = input.description;
+      if (input.description !== undefined) {
+        assertWellFormed(input.description, 'description');
+        next.description = input.description;
+      }
       if (input.tags !== undefined) next.tags = checkTags(input.tags);
       if (input.rotationPeriodDays !== undefined) {
         next.rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays, key.keySpec, key.origin);
@@ -546,6 +551,8 @@ function checkTags(tags: Record<string, string>): Record<string, string> {
     if (k.length < 1 || k.length > 128 || typeof v !== 'string' || v.length > 256) {
       throw validationError('tag keys are 1-128 characters, values at most 256');
     }
+    assertWellFormed(k, 'tag keys');
+    assertWellFormed(v, 'tag values');
   }
   return { ...tags };
 }

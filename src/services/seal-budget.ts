@@ -20,6 +20,8 @@ interface VersionBudget {
   block: number;
   reserving?: Promise<void>;
   rotationRequested: boolean;
+  /** The store granted nothing: the version is at the bound for good (the count never falls). */
+  exhausted: boolean;
 }
 
 const FIRST_BLOCK = 64;
@@ -48,12 +50,17 @@ export class SealBudget {
     let budget = this.budgets.get(id);
     if (!budget) {
       if (this.budgets.size >= MAX_TRACKED_VERSIONS) this.budgets.clear(); // unused reservations are lost, never reused
-      budget = { next: 0, end: 0, block: FIRST_BLOCK, rotationRequested: false };
+      budget = { next: 0, end: 0, block: FIRST_BLOCK, rotationRequested: false, exhausted: false };
       this.budgets.set(id, budget);
     }
     if (budget.next < budget.end) {
       this.consume(key, version, budget);
       return undefined;
+    }
+    // At the bound the store is not asked again (about 17 halving attempts each time).
+    if (budget.exhausted) {
+      this.rotate(key, version, budget);
+      return Promise.reject(limitReached(key, version));
     }
     return this.reserveThenTake(key, version, budget);
   }
@@ -74,13 +81,9 @@ export class SealBudget {
       this.limits.maxMessages,
     );
     if (granted === 0) {
+      budget.exhausted = true;
       this.rotate(key, version, budget);
-      throw new KmsError(
-        'LimitExceeded',
-        key.origin === 'EXTERNAL'
-          ? `key ${key.keyId} v${version} has sealed the most AES-GCM messages one key may; imported material cannot rotate: import new material into a new key`
-          : `key ${key.keyId} v${version} has sealed the most AES-GCM messages one key may; its rotation is pending: retry shortly`,
-      );
+      throw limitReached(key, version);
     }
     budget.next = first;
     budget.end = first + granted;
@@ -100,4 +103,13 @@ export class SealBudget {
       setTimeout(() => (budget.rotationRequested = false), this.retryRotationMs).unref();
     });
   }
+}
+
+function limitReached(key: Key, version: number): KmsError {
+  return new KmsError(
+    'LimitExceeded',
+    key.origin === 'EXTERNAL'
+      ? `key ${key.keyId} v${version} has sealed the most AES-GCM messages one key may; imported material cannot rotate: import new material into a new key`
+      : `key ${key.keyId} v${version} has sealed the most AES-GCM messages one key may; its rotation is pending: retry shortly`,
+  );
 }

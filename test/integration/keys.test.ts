@@ -282,6 +282,27 @@ describe.each(keyStoreProfiles)('keys over REST ($name key store)', (profile) =>
   });
 
   describe('updates', () => {
+    it('refuses tags and descriptions that are not well-formed Unicode (a lone surrogate) with 400', async () => {
+      for (const body of [
+        { tags: { k: 'v\ud800' } },
+        { tags: { '\udc00': 'v' } },
+        { description: 'x\udbff' },
+      ]) {
+        expectError(await api.post('/v1/keys', body), 400, 'ValidationError');
+      }
+      const key = await createKey(api);
+      expectError(
+        await api.patch(`/v1/keys/${key.keyId}`, { description: '\ud800' }),
+        400,
+        'ValidationError',
+      );
+      expectError(
+        await api.patch(`/v1/keys/${key.keyId}`, { tags: { a: '\ud800' } }),
+        400,
+        'ValidationError',
+      );
+    });
+
     it('PATCH changes description, replaces tags, and sets and clears rotationPeriodDays and expiresAt', async () => {
       const key = await createKey(api, { tags: { a: '1', b: '2' } });
       const now = Date.now();

@@ -122,6 +122,21 @@ describe('the AES-GCM message bound', () => {
     expect(reservedInFile(dataDir, keyId)).toBe(MAX_MESSAGES);
   });
 
+  it("starts a version that sealed before the count existed from its key's usage counters, not from zero", async () => {
+    const key = await keyhaven.keys.createKey({});
+    for (let i = 0; i < 5; i++) await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));
+    await keyhaven.crypto.generateDataKey(key.keyId);
+    await keyhaven.close();
+    // The database as the release before migration 0003 left it: no seal column, usage counted.
+    const file = new Database(join(dataDir, 'keyhaven.db'));
+    file.exec(
+      "alter table key_versions drop column seals_reserved; delete from kysely_migration where name = '0003_seal_counter'",
+    );
+    file.close();
+    keyhaven = await open(dataDir);
+    expect(reservedInFile(dataDir, key.keyId)).toBe(6);
+  });
+
   it('gives two instances sharing one database disjoint seals, never more than the bound together', async () => {
     const keyId = await importedKey(keyhaven);
     const other = await open(dataDir);

@@ -307,10 +307,10 @@ export class Pkcs11KeyBackend implements KeyBackend {
     throw validationError('deriveKey is not supported for HSM keys; use a SOFTWARE key');
   }
 
-  /** C_DestroyObject on every backend that holds the version; absent objects are already gone. */
   /** HSM material never enters this process: there is nothing to evict. */
   evictKey(): void {}
 
+  /** C_DestroyObject on every backend that holds the version; absent objects are already gone. */
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     if (ref.version.material.length === 0) return;
     const label = this.labelOf(ref);

@@ -1,5 +1,5 @@
 // Schema migrations, in order. Written with Kysely's schema builder so both dialects run them.
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_keys': {
@@ -104,13 +104,21 @@ const migrations: Record<string, Migration> = {
     },
   },
   // AES-GCM seals reserved per key version (docs/architecture.md, "The AES-GCM bound"): only ever
-  // increased, so the count is monotonic across restarts and processes.
+  // increased, so the count is monotonic across restarts and processes. Versions that sealed before
+  // the count existed start from what the usage counters know of their key (encrypt and data keys,
+  // all versions together: an upper bound per version), not from zero.
   '0003_seal_counter': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('key_versions')
         .addColumn('seals_reserved', 'bigint', (c) => c.notNull().defaultTo(0))
         .execute();
+      await sql`
+        update key_versions set seals_reserved = (
+          select coalesce(sum(key_usage.count), 0) from key_usage
+          where key_usage.key_id = key_versions.key_id
+            and key_usage.operation in ('encrypt', 'generateDataKey', 'generateDataKeyPair')
+        )`.execute(db);
     },
   },
 };
