@@ -23,6 +23,22 @@ import { hmacKeyLength, isAsymmetric, KEY_SPECS, type KeySpec } from '../../src/
 const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'der' });
 const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
 
+/**
+ * A P-256 PKCS#8 whose embedded public key belongs to another key. It is spliced in the DER because
+ * Node 24's JWK import refuses a JWK whose x and y do not match d ("Invalid JWK EC key"), while a
+ * PKCS#8 carrying a wrong [1] publicKey is still accepted as it stands: the case to be caught.
+ */
+function ecPkcs8WithForeignPublicKey(): Buffer {
+  const ours = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const theirs = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  // node:crypto writes both encodings with the uncompressed point (65 bytes for P-256) last: in
+  // SPKI as the subjectPublicKey, in PKCS#8 as ECPrivateKey's [1] publicKey. Same length, same DER.
+  const POINT_BYTES = 65;
+  const der = pkcs8(ours.privateKey);
+  expect(der.subarray(-POINT_BYTES)).toEqual(spki(ours.publicKey).subarray(-POINT_BYTES));
+  return Buffer.concat([der.subarray(0, -POINT_BYTES), spki(theirs.publicKey).subarray(-POINT_BYTES)]);
+}
+
 /** Expects a ValidationError whose message names no part of `secret` (hex or base64). */
 function expectValidationError(run: () => unknown, secret?: Buffer, messagePart?: RegExp): void {
   let caught: unknown;
@@ -175,9 +191,7 @@ describe('normalizeImportedMaterial: asymmetric specs', () => {
   });
 
   it('rejects private keys whose public half does not match (pairwise consistency test)', () => {
-    const a = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
-    const b = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
-    const mixedEc = pkcs8(createPrivateKey({ key: { ...a, d: b.d }, format: 'jwk' }));
+    const mixedEc = ecPkcs8WithForeignPublicKey();
     expectValidationError(() => normalizeImportedMaterial('ECC_NIST_P256', mixedEc), mixedEc, /inconsistent/);
 
     const ra = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
