@@ -196,7 +196,8 @@ describe('keyhaven hsm status (server with two SoftHSM2 backends)', () => {
     const away = join(dirname(hsm.tokenDir), 'token-a-away');
     renameSync(tokenDir, away);
     try {
-      const down = await waitForStatus((b) => b[0]?.healthy === false);
+      // Unhealthy from the first failed probe; the circuit opens after failureThreshold failures.
+      const down = await waitForStatus((b) => b[0]?.healthy === false && b[0].circuit !== 'closed');
       expect(down.code).toBe(1);
       expect(down.backends[0]).toMatchObject({ name: 'hsm-a', healthy: false });
       expect(down.backends[0]!.circuit).toMatch(/^(open|half-open)$/);
