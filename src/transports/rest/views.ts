@@ -1,5 +1,5 @@
 // Domain values -> wire shapes (API.md). Binary as base64, dates as ISO strings.
-import { isPaddedBase64 } from '../../domain/base64.js';
+import { decodePaddedBase64 } from '../../domain/base64.js';
 import { validationError } from '../../domain/errors.js';
 import type { KeyVersion } from '../../domain/key.js';
 import type { KeyDescription } from '../../services/key-service.js';
@@ -39,6 +39,7 @@ export const b64 = (value: Buffer) => value.toString('base64');
 
 /** Decodes standard base64 with padding; anything else is a 400 naming the field. */
 export function fromB64(value: string, field: string): Buffer {
-  if (!isPaddedBase64(value)) throw validationError(`${field} must be standard base64 with padding`);
-  return Buffer.from(value, 'base64');
+  const decoded = decodePaddedBase64(value);
+  if (!decoded) throw validationError(`${field} must be standard base64 with padding`);
+  return decoded;
 }
