@@ -23,8 +23,9 @@
 //                       installed, unless named)
 //   BENCH_VARIANTS      comma-separated variant names, or "none" (default all in bench/variants.ts);
 //                       a variant runs those of its operations that BENCH_OPS selects
-//   BENCH_COMPARE_CHECKOUT  a built checkout of another commit: adds the variant `checkout`, that
-//                       server, compared with this one (encrypt, decrypt, datakey, sign)
+//   BENCH_COMPARE_CHECKOUT  built checkouts of other commits, comma-separated: adds a variant
+//                       `at-<dir name>` per checkout, that server, compared with this one
+//                       (encrypt, decrypt, datakey, sign)
 //   BENCH_HSM_RAW_MS    measured time per raw PKCS#11 ceiling measurement (default min(2000, 2 ×
 //                       duration))
 //   BENCH_HSM_INFLIGHT  async raw PKCS#11 calls in flight, one session each (default 16)
@@ -66,7 +67,7 @@ import {
 } from './scenarios.js';
 import { createSoftHsmToken, findSoftHsmModule, softHsmVersion, type BenchToken } from './softhsm.js';
 import { TARGETS, checkTargets } from './targets.js';
-import { VARIANTS, checkoutVariant, variantProblem, type Variant } from './variants.js';
+import { VARIANTS, checkoutVariants, variantProblem, type Variant } from './variants.js';
 
 interface BenchConfig {
   rounds: number;
@@ -143,12 +144,14 @@ function readConfig(): BenchConfig {
     const problem = variantProblem(variant);
     if (problem) throw new Error(`bench/variants.ts: ${problem}`);
   }
-  const compared = checkoutVariant(process.env.BENCH_COMPARE_CHECKOUT);
-  if (compared && !existsSync(join(compared.checkout!, 'dist', 'src', 'server.js'))) {
-    throw new Error(`BENCH_COMPARE_CHECKOUT: ${compared.checkout} has no dist/: run "npm run build" there`);
+  const compared = checkoutVariants(process.env.BENCH_COMPARE_CHECKOUT);
+  for (const variant of compared) {
+    if (!existsSync(join(variant.checkout!, 'dist', 'src', 'server.js'))) {
+      throw new Error(`BENCH_COMPARE_CHECKOUT: ${variant.checkout} has no dist/: run "npm run build" there`);
+    }
   }
-  let variants = [...VARIANTS, ...(compared ? [compared] : [])]
-    .filter((v) => !namedVariants || namedVariants.includes(v.name) || v === compared)
+  let variants = [...VARIANTS, ...compared]
+    .filter((v) => !namedVariants || namedVariants.includes(v.name) || compared.includes(v))
     .map((v) => ({ ...v, operations: v.operations.filter((op) => operations.includes(op)) }))
     .filter((v) => v.operations.length > 0);
 

@@ -1,6 +1,7 @@
 // Variants: extra Keyhaven servers that differ from a reference server in one setting, measured in
 // the same rounds as it, so that what a feature costs reads as `variant ÷ reference` for the same
 // operation in the same round. To measure a new switch (audit, policies, SigV4, ...), add a row.
+import { basename } from 'node:path';
 import { HSM_OPERATIONS, type Operation } from './scenarios.js';
 
 /** The servers a variant can be compared with: SOFTWARE key store, or pkcs11 on a SoftHSM2 token. */
@@ -30,19 +31,24 @@ export interface Variant {
 const CHECKOUT_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign'];
 
 /**
- * The variant for BENCH_COMPARE_CHECKOUT: `<dir>` (a checkout of another commit, built with `npm run
- * build`) is started like the reference, and `encrypt@checkout ÷ encrypt` reads what the code
- * between them costs, in the same rounds. Nothing when unset.
+ * The variants for BENCH_COMPARE_CHECKOUT: each `<dir>` (a checkout of another commit, built with
+ * `npm run build`) is started like the reference, and `encrypt@at-<dir name> ÷ encrypt` reads what
+ * the code between them costs, in the same rounds. Several dirs (comma-separated) measure a change
+ * on its own: the commit before it and the commit with it, both against this build.
  */
-export function checkoutVariant(dir: string | undefined, label = dir): Variant | undefined {
-  if (!dir) return undefined;
-  return {
-    name: 'checkout',
-    description: `the same server built from ${label}`,
-    reference: 'keyhaven',
-    operations: CHECKOUT_OPERATIONS,
-    checkout: dir,
-  };
+export function checkoutVariants(dirs: string | undefined): Variant[] {
+  return (dirs ?? '')
+    .split(',')
+    .filter((dir) => dir !== '')
+    .map((dir) => ({
+      name: `at-${basename(dir)
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')}`,
+      description: `the same server built from ${dir}`,
+      reference: 'keyhaven' as const,
+      operations: CHECKOUT_OPERATIONS,
+      checkout: dir,
+    }));
 }
 
 export const VARIANTS: readonly Variant[] = [
