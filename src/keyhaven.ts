@@ -13,9 +13,11 @@ import { systemClock, type Clock } from './ports/clock.js';
 import type { KeyBackend } from './ports/key-backend.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
+import { AliasService } from './services/alias-service.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { KeyImportService } from './services/key-import-service.js';
 import { KeyService } from './services/key-service.js';
 import { ReadinessMonitor, type Readiness } from './services/readiness-monitor.js';
 import { SealBudget } from './services/seal-budget.js';
@@ -25,6 +27,8 @@ import { UsageRecorder } from './services/usage-recorder.js';
 export interface Keyhaven {
   config: KeyhavenConfig;
   keys: KeyService;
+  aliases: AliasService;
+  imports: KeyImportService;
   crypto: CryptoService;
   auth: AuthService;
   usage: UsageRecorder;
@@ -69,6 +73,8 @@ export async function createKeyhaven(
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const keys = new KeyService(metadata, directory, backends, root, usage, clock, config.limits.maxKeys);
+  const aliases = new AliasService(metadata, directory, clock);
+  const imports = new KeyImportService(metadata, directory, keys, root, clock);
   const seals = new SealBudget(
     metadata,
     { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
@@ -93,6 +99,8 @@ export async function createKeyhaven(
   return {
     config,
     keys,
+    aliases,
+    imports,
     crypto,
     auth,
     usage,

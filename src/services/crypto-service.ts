@@ -13,6 +13,7 @@ import { encodeContext, type EncryptionContext } from '../domain/encryption-cont
 import { assertWellFormed } from '../domain/unicode.js';
 import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
+import { LIMITS } from '../domain/limits.js';
 import {
   encryptionAlgorithmsFor,
   keyFamily,
@@ -37,18 +38,6 @@ import type { KeyDirectory } from './key-directory.js';
 import type { KeyService } from './key-service.js';
 import type { SealBudget } from './seal-budget.js';
 import type { UsageRecorder } from './usage-recorder.js';
-
-/** AWS KMS limits, mirrored so that the AWS-compatible endpoint behaves the same. */
-export const LIMITS = {
-  plaintextBytes: 4096,
-  ciphertextBytes: 6144,
-  messageBytes: 4096,
-  macMessageBytes: 4096,
-  batchItems: 100,
-  randomBytes: 1024,
-  derivedKeyBytes: 1024,
-  wrapKeyBytes: 4096,
-} as const;
 
 export interface EncryptResult {
   keyId: string;

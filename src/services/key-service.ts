@@ -1,9 +1,10 @@
 // Key lifecycle: create, describe, list, update, enable/disable, rotate, schedule/cancel deletion,
-// aliases, public keys, usage and BYOK import. One method per API action (DESIGN.md). The background
-// work (due rotations and deletions) is in scheduled-key-jobs.ts.
-import { type KeyObject, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+// public keys and usage. One method per API action (DESIGN.md). Aliases are in alias-service.ts,
+// BYOK import in key-import-service.ts, the background work (due rotations and deletions) in
+// scheduled-key-jobs.ts.
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { assertWellFormed } from '../domain/unicode.js';
-import { KmsError, conflict, keyUsageMismatch, notFound, validationError } from '../domain/errors.js';
+import { KmsError, conflict, keyUsageMismatch, validationError } from '../domain/errors.js';
 import {
   DAY_MS,
   DEFAULT_DELETION_WINDOW_DAYS,
@@ -23,26 +24,22 @@ import {
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, assertTransition, type KeyState } from '../domain/key-state.js';
-import {
-  generateKeyMaterial,
-  normalizeImportedMaterial,
-  normalizeImportedPublicKey,
-  privateKeyFromMaterial,
-  publicKeyFromSpki,
-  zeroize,
-} from '../crypto/key-material.js';
-import { aesKwpUnwrap } from '../crypto/keywrap.js';
-import { rsaOaepDecrypt } from '../crypto/rsa-oaep.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyUsageRecord, MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
-import { ALIAS_PATTERN, fullAliasName, type KeyDirectory } from './key-directory.js';
+import { fullAliasName, type KeyDirectory } from './key-directory.js';
+import {
+  assertAliasName,
+  describeKey,
+  freshKey,
+  laterThan,
+  parseFutureDate,
+  type KeyDescription,
+} from './key-records.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
-export interface KeyDescription extends Key {
-  aliases: string[];
-}
+export type { KeyDescription } from './key-records.js';
 
 export interface CreateKeyInput {
   keySpec?: KeySpec;
@@ -72,35 +69,6 @@ export interface ListKeysInput {
   cursor?: string;
 }
 
-export type KeyMaterialType = 'SYMMETRIC' | 'PRIVATE_KEY' | 'PUBLIC_KEY';
-
-/**
- * AWS's import wrapping algorithms. RSAES_OAEP_SHA_256 fits material of at most 318 bytes under the
- * RSA-3072 wrapping key (symmetric keys, small public keys); RSA_AES_KEY_WRAP_SHA_256 carries any
- * size: RSA-OAEP-SHA-256 of a fresh AES-256 key, followed by the material wrapped with AES-KWP
- * (RFC 5649) under that key.
- */
-export const IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'] as const;
-export type ImportWrappingAlgorithm = (typeof IMPORT_WRAPPING_ALGORITHMS)[number];
-
-export interface ImportKeyMaterialInput {
-  importToken: string;
-  encryptedKeyMaterial: Buffer;
-  keyMaterialType?: KeyMaterialType;
-  wrappingAlgorithm?: ImportWrappingAlgorithm;
-  /** When the imported material expires (AWS ImportKeyMaterial's ValidTo); kept as the key's expiresAt. */
-  expiresAt?: string;
-}
-
-export interface ImportParameters {
-  keyId: string;
-  importToken: string;
-  wrappingPublicKey: string;
-  wrappingAlgorithm: 'RSAES_OAEP_SHA_256';
-  wrappingKeySpec: 'RSA_3072';
-  expiresAt: Date;
-}
-
 export interface PublicKeyView {
   keyId: string;
   keySpec: KeySpec;
@@ -110,7 +78,6 @@ export interface PublicKeyView {
 }
 
 export const MAX_TAGS = 50;
-const IMPORT_TOKEN_TTL_MS = DAY_MS;
 export const MAX_LIST_LIMIT = 1000;
 
 export class KeyService {
@@ -200,7 +167,7 @@ export class KeyService {
   }
 
   async describeKey(reference: string): Promise<KeyDescription> {
-    return this.describe(await this.fresh(reference));
+    return describeKey(this.metadata, await freshKey(this.metadata, this.directory, reference));
   }
 
   async listKeys(input: ListKeysInput): Promise<{ keys: KeyDescription[]; nextCursor: string | null }> {
@@ -293,8 +260,9 @@ export class KeyService {
    * (an automatic rotation that another process, or a person, already did is not done twice).
    */
   async rotateKey(reference: string, fromVersion?: number): Promise<KeyDescription> {
-    const key = await this.fresh(reference);
-    if (fromVersion !== undefined && key.currentVersion !== fromVersion) return this.describe(key);
+    const key = await freshKey(this.metadata, this.directory, reference);
+    if (fromVersion !== undefined && key.currentVersion !== fromVersion)
+      return describeKey(this.metadata, key);
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
       throw conflict(`key ${key.keyId} holds imported material and cannot be rotated`);
@@ -329,11 +297,11 @@ export class KeyService {
     } finally {
       this.directory.invalidate(key.keyId);
     }
-    return this.describe(next);
+    return describeKey(this.metadata, next);
   }
 
   async listKeyVersions(reference: string): Promise<{ keyId: string; versions: KeyVersion[] }> {
-    const key = await this.fresh(reference);
+    const key = await freshKey(this.metadata, this.directory, reference);
     return { keyId: key.keyId, versions: await this.metadata.listVersions(key.keyId) };
   }
 
@@ -360,153 +328,13 @@ export class KeyService {
     return { keyId: key.keyId, ...(await this.metadata.getUsage(key.keyId)) };
   }
 
-  async getImportParameters(reference: string): Promise<ImportParameters> {
-    const key = await this.fresh(reference);
-    if (key.origin !== 'EXTERNAL') {
-      throw conflict(`key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`);
-    }
-    assertTransition(key, 'import');
-    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial('RSA_3072');
-    const id = randomBytes(24).toString('base64url');
-    const expiresAt = new Date(this.clock.now().getTime() + IMPORT_TOKEN_TTL_MS);
-    try {
-      const wrappedPrivateKey = await this.root.wrapKeyMaterial(pkcs8, `import:${id}`, 0);
-      await this.metadata.saveImportToken({ id, keyId: key.keyId, wrappedPrivateKey, expiresAt });
-    } finally {
-      zeroize(pkcs8);
-    }
-    return {
-      keyId: key.keyId,
-      importToken: id,
-      wrappingPublicKey: publicKeyFromSpki(publicKeySpki!).export({ format: 'pem', type: 'spki' }) as string,
-      wrappingAlgorithm: 'RSAES_OAEP_SHA_256',
-      wrappingKeySpec: 'RSA_3072',
-      expiresAt,
-    };
-  }
-
-  async importKeyMaterial(reference: string, input: ImportKeyMaterialInput): Promise<KeyDescription> {
-    const key = await this.fresh(reference);
-    assertTransition(key, 'import');
-    const now = this.clock.now();
-    // Validate the request before the single-use token is spent.
-    const expiresAt =
-      input.expiresAt === undefined ? key.expiresAt : parseFutureDate(input.expiresAt, now, 'expiresAt');
-    const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
-    if (!token) {
-      throw validationError('importToken is unknown or belongs to another key');
-    }
-    if (token.expiresAt <= now)
-      throw validationError('importToken has expired; request new import parameters');
-
-    const wrappingKey = await this.root.unwrapKeyMaterial(token.wrappedPrivateKey, `import:${token.id}`, 0);
-    let material: Buffer;
-    try {
-      material = unwrapImportedMaterial(
-        privateKeyFromMaterial(wrappingKey),
-        input.wrappingAlgorithm ?? 'RSAES_OAEP_SHA_256',
-        input.encryptedKeyMaterial,
-      );
-    } catch {
-      throw new KmsError(
-        'InvalidCiphertext',
-        'encryptedKeyMaterial could not be decrypted with the wrapping key',
-      );
-    } finally {
-      zeroize(wrappingKey);
-    }
-
-    const materialType = input.keyMaterialType ?? (isAsymmetric(key.keySpec) ? 'PRIVATE_KEY' : 'SYMMETRIC');
-    if (isAsymmetric(key.keySpec) === (materialType === 'SYMMETRIC')) {
-      zeroize(material);
-      throw validationError(`keyMaterialType ${materialType} does not fit ${key.keySpec}`);
-    }
-    let version: KeyVersion;
-    try {
-      if (materialType === 'PUBLIC_KEY') {
-        const spki = normalizeImportedPublicKey(key.keySpec, material);
-        version = {
-          keyId: key.keyId,
-          version: 1,
-          state: 'Enabled',
-          createdAt: now,
-          material: Buffer.alloc(0),
-          publicKeySpki: spki,
-        };
-      } else {
-        const normalized = normalizeImportedMaterial(key.keySpec, material);
-        let stored;
-        try {
-          stored = await this.backendFor(key.protectionLevel).importVersionMaterial(
-            key.keyId,
-            1,
-            key.keySpec,
-            normalized.material,
-            normalized.publicKeySpki ?? null,
-          );
-        } finally {
-          // Normalising may have produced a second buffer (e.g. PKCS#8 re-encoded): wipe it too,
-          // also when storing fails.
-          if (normalized.material !== material) zeroize(normalized.material);
-        }
-        version = { keyId: key.keyId, version: 1, state: 'Enabled', createdAt: now, ...stored };
-      }
-    } finally {
-      zeroize(material);
-    }
-    const next: Key = {
-      ...key,
-      state: 'Enabled',
-      currentVersion: 1,
-      publicKeyOnly: materialType === 'PUBLIC_KEY',
-      expiresAt,
-      updatedAt: laterThan(now, key.updatedAt),
-    };
-    try {
-      await this.metadata.addVersion(next, version, key.updatedAt);
-    } finally {
-      this.directory.invalidate(key.keyId);
-    }
-    return this.describe(next);
-  }
-
-  async putAlias(name: string, reference: string): Promise<{ name: string; keyId: string }> {
-    assertAliasName(name);
-    const key = await this.fresh(reference);
-    assertNotPendingDeletion(key);
-    await this.metadata.putAlias(name, key.keyId, this.clock.now());
-    return { name, keyId: key.keyId };
-  }
-
-  async deleteAlias(name: string): Promise<void> {
-    assertAliasName(name);
-    if (!(await this.metadata.deleteAlias(name))) throw notFound(`alias ${name} does not exist`);
-  }
-
-  async listAliases(reference?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
-    const keyId = reference === undefined ? undefined : (await this.fresh(reference)).keyId;
-    return this.metadata.listAliases(keyId);
-  }
-
   private evictMaterial(key: Key): void {
     this.backends[key.protectionLevel]?.evictKey(key.keyId);
   }
 
-  private async fresh(reference: string): Promise<Key> {
-    const keyId = await this.directory.resolveKeyId(reference);
-    const key = await this.metadata.getKey(keyId);
-    if (!key) throw notFound(`key ${reference} does not exist`);
-    return key;
-  }
-
-  private async describe(key: Key): Promise<KeyDescription> {
-    const aliases = await this.metadata.aliasesOf([key.keyId]);
-    return { ...key, aliases: aliases.get(key.keyId) ?? [] };
-  }
-
   /** Read, change in memory, write with an optimistic check, invalidate caches: all or nothing. */
   private async change(reference: string, apply: (key: Key, now: Date) => Key): Promise<KeyDescription> {
-    const key = await this.fresh(reference);
+    const key = await freshKey(this.metadata, this.directory, reference);
     const now = this.clock.now();
     const next = { ...apply(key, now), updatedAt: laterThan(now, key.updatedAt) };
     try {
@@ -514,34 +342,8 @@ export class KeyService {
     } finally {
       this.directory.invalidate(key.keyId);
     }
-    return this.describe(next);
+    return describeKey(this.metadata, next);
   }
-}
-
-function unwrapImportedMaterial(
-  wrappingKey: KeyObject,
-  algorithm: ImportWrappingAlgorithm,
-  encrypted: Buffer,
-): Buffer {
-  if (algorithm === 'RSAES_OAEP_SHA_256') return rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted);
-  const modulusBytes = (wrappingKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
-  if (encrypted.length <= modulusBytes) throw new Error('no AES-KWP part');
-  const aesKey = rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted.subarray(0, modulusBytes));
-  try {
-    if (aesKey.length !== 32) throw new Error('the wrapped AES key must be 256 bits');
-    return aesKwpUnwrap(aesKey, encrypted.subarray(modulusBytes));
-  } finally {
-    zeroize(aesKey);
-  }
-}
-
-function assertAliasName(name: string): void {
-  if (!ALIAS_PATTERN.test(name)) {
-    throw validationError(
-      'alias must look like alias/<name> (letters, digits, / _ -; at most 256 characters)',
-    );
-  }
-  if (name.startsWith('alias/aws/')) throw validationError('alias/aws/ is reserved');
 }
 
 function checkTags(tags: Record<string, string>): Record<string, string> {
@@ -571,16 +373,4 @@ function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrig
   return days;
 }
 
-function parseFutureDate(value: string | undefined, now: Date, field: string): Date | null {
-  if (value === undefined) return null;
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw validationError(`${field} must be an ISO 8601 date-time`);
-  if (date <= now) throw validationError(`${field} must be in the future`);
-  return date;
-}
-
 const addDays = (date: Date, days: number) => new Date(date.getTime() + days * DAY_MS);
-
-/** updatedAt doubles as the optimistic-concurrency token, so it must move forward on every write. */
-const laterThan = (now: Date, previous: Date) =>
-  now.getTime() > previous.getTime() ? now : new Date(previous.getTime() + 1);

@@ -24,12 +24,12 @@ async function open(dataDir: string): Promise<Keyhaven> {
 
 async function importedKey(keyhaven: Keyhaven): Promise<string> {
   const key = await keyhaven.keys.createKey({ origin: 'EXTERNAL' });
-  const parameters = await keyhaven.keys.getImportParameters(key.keyId);
+  const parameters = await keyhaven.imports.getImportParameters(key.keyId);
   const encryptedKeyMaterial = publicEncrypt(
     { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
     randomBytes(32),
   );
-  await keyhaven.keys.importKeyMaterial(key.keyId, {
+  await keyhaven.imports.importKeyMaterial(key.keyId, {
     importToken: parameters.importToken,
     encryptedKeyMaterial,
   });

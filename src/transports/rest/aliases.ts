@@ -40,14 +40,14 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
         response: { 200: aliasObject },
       },
     },
-    async (request) => keyhaven.keys.putAlias(fullAliasName(request.params.name), request.body.keyId),
+    async (request) => keyhaven.aliases.putAlias(fullAliasName(request.params.name), request.body.keyId),
   );
 
   app.delete<{ Params: { name: string } }>(
     '/v1/aliases/:name',
     { config: { action: 'DeleteAlias' }, schema: { tags, summary: 'Delete an alias', params: aliasParams } },
     async (request, reply) => {
-      await keyhaven.keys.deleteAlias(fullAliasName(request.params.name));
+      await keyhaven.aliases.deleteAlias(fullAliasName(request.params.name));
       return reply.status(204).send();
     },
   );
@@ -64,7 +64,7 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
       },
     },
     async (request) => {
-      const aliases = await keyhaven.keys.listAliases(request.query.keyId);
+      const aliases = await keyhaven.aliases.listAliases(request.query.keyId);
       return { aliases: aliases.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() })) };
     },
   );

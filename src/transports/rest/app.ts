@@ -27,7 +27,7 @@ import { createRestMetrics } from './metrics.js';
 import { errorObject, keyObject } from './schemas.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerAliasRoutes } from './aliases.js';
-import { registerCryptoRoutes } from './crypto.js';
+import { registerCryptoRoutes } from './crypto/index.js';
 import { registerOperationsRoutes } from './operations.js';
 
 declare module 'fastify' {

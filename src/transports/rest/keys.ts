@@ -5,11 +5,10 @@ import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import {
   IMPORT_WRAPPING_ALGORITHMS,
-  type CreateKeyInput,
   type ImportWrappingAlgorithm,
   type KeyMaterialType,
-  type UpdateKeyInput,
-} from '../../services/key-service.js';
+} from '../../services/key-import-service.js';
+import type { CreateKeyInput, UpdateKeyInput } from '../../services/key-service.js';
 import { USAGE_OPERATIONS } from '../../services/usage-recorder.js';
 import {
   base64Bounded,
@@ -35,7 +34,7 @@ const ZERO_USAGE: Readonly<Record<string, number>> = Object.freeze(
 );
 
 export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
-  const { keys } = keyhaven;
+  const { keys, imports } = keyhaven;
 
   app.post<{ Body: CreateKeyInput & { policy?: unknown } }>(
     '/v1/keys',
@@ -142,7 +141,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const parameters = await keys.getImportParameters(request.query.keyId);
+      const parameters = await imports.getImportParameters(request.query.keyId);
       return { ...parameters, expiresAt: parameters.expiresAt.toISOString() };
     },
   );
@@ -361,7 +360,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     async (request) => {
       const { importToken, encryptedKeyMaterial, keyMaterialType, wrappingAlgorithm, expiresAt } =
         request.body;
-      const key = await keys.importKeyMaterial(request.params.keyId, {
+      const key = await imports.importKeyMaterial(request.params.keyId, {
         importToken,
         encryptedKeyMaterial: fromB64(encryptedKeyMaterial, 'encryptedKeyMaterial'),
         keyMaterialType,

@@ -1,0 +1,88 @@
+// REST routes of envelope encryption (API.md): data keys and data key pairs.
+import type { FastifyInstance } from 'fastify';
+import type { EncryptionContext } from '../../../domain/encryption-context.js';
+import type { DataKeyPairSpec, DataKeySpec } from '../../../domain/key-spec.js';
+import type { Keyhaven } from '../../../keyhaven.js';
+import { dataKeyPairSpec, dataKeySpec, encryptionContext } from '../schemas.js';
+import { b64 } from '../views.js';
+import { body, keyId, reply, tags, text, version } from './fields.js';
+
+export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
+  const { crypto } = keyhaven;
+
+  app.post<{
+    Body: { keyId: string; keySpec?: DataKeySpec; context?: EncryptionContext; withoutPlaintext?: boolean };
+  }>(
+    '/v1/datakey',
+    {
+      config: { action: 'GenerateDataKey' },
+      schema: {
+        tags,
+        summary: 'Generate a data key for envelope encryption',
+        body: body(['keyId'], {
+          keyId,
+          keySpec: dataKeySpec,
+          context: encryptionContext,
+          withoutPlaintext: { type: 'boolean' },
+        }),
+        response: { 200: reply({ keyId: text, keyVersion: version, ciphertext: text, plaintext: text }) },
+      },
+    },
+    async (request) => {
+      const { keyId: id, keySpec, context, withoutPlaintext } = request.body;
+      const result = await crypto.generateDataKey(id, keySpec, context, withoutPlaintext);
+      return {
+        keyId: result.keyId,
+        keyVersion: result.keyVersion,
+        ciphertext: b64(result.ciphertext),
+        ...(result.plaintext ? { plaintext: b64(result.plaintext) } : {}),
+      };
+    },
+  );
+
+  app.post<{
+    Body: {
+      keyId: string;
+      keyPairSpec: DataKeyPairSpec;
+      context?: EncryptionContext;
+      withoutPlaintext?: boolean;
+    };
+  }>(
+    '/v1/datakey-pair',
+    {
+      config: { action: 'GenerateDataKeyPair' },
+      schema: {
+        tags,
+        summary: 'Generate an asymmetric data key pair; the private key comes back encrypted',
+        body: body(['keyId', 'keyPairSpec'], {
+          keyId,
+          keyPairSpec: dataKeyPairSpec,
+          context: encryptionContext,
+          withoutPlaintext: { type: 'boolean' },
+        }),
+        response: {
+          200: reply({
+            keyId: text,
+            keyVersion: version,
+            keyPairSpec: text,
+            publicKey: text,
+            privateKeyCiphertext: text,
+            privateKeyPlaintext: text,
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { keyId: id, keyPairSpec, context, withoutPlaintext } = request.body;
+      const result = await crypto.generateDataKeyPair(id, keyPairSpec, context, withoutPlaintext);
+      return {
+        keyId: result.keyId,
+        keyVersion: result.keyVersion,
+        keyPairSpec: result.keyPairSpec,
+        publicKey: b64(result.publicKey),
+        privateKeyCiphertext: b64(result.ciphertext),
+        ...(result.privateKeyPlaintext ? { privateKeyPlaintext: b64(result.privateKeyPlaintext) } : {}),
+      };
+    },
+  );
+}
