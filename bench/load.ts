@@ -19,6 +19,8 @@ export interface LoadOptions {
   durationMs: number;
   /** Hard stop for requests still in flight after the duration (they count as errors). */
   drainTimeoutMs?: number;
+  /** Stop after sending this many requests, even before the duration ends. */
+  maxRequests?: number;
 }
 
 export interface LoadResult {
@@ -89,6 +91,7 @@ function parseResponse(data: Buffer): ParsedResponse | undefined {
 export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
   const { concurrency, durationMs } = options;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY;
   let latencies = new Float64Array(1 << 14);
   let completed = 0;
   let errors = 0;
@@ -142,7 +145,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     };
 
     const send = () => {
-      if (!running || performance.now() >= deadline) {
+      if (!running || performance.now() >= deadline || nextRequest >= maxRequests) {
         stop();
         return;
       }

@@ -57,6 +57,13 @@ export interface SpawnOptions {
   name?: string;
   /** Extra environment, e.g. the pkcs11 key store's KEYHAVEN_PKCS11_* and SOFTHSM2_CONF. */
   env?: Record<string, string>;
+  /**
+   * A command the server runs under (e.g. valgrind and its options): spawned with node and its
+   * arguments appended. The pid stays the server's (valgrind runs the program in its own process).
+   */
+  wrapper?: string[];
+  /** How long to wait for /health (default 30 s; much longer under valgrind). */
+  readyTimeoutMs?: number;
 }
 
 export interface KeyhavenSpawnOptions extends SpawnOptions {
@@ -88,7 +95,13 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
   const cli = join(options.checkout ?? repoRoot(), 'bin', 'keyhaven.js');
   let proc: BenchProcess;
   try {
-    proc = await launch(options.name ?? 'keyhaven', [...(options.nodeFlags ?? []), cli, 'server'], env, port);
+    proc = await launch(
+      options.name ?? 'keyhaven',
+      [...(options.nodeFlags ?? []), cli, 'server'],
+      env,
+      port,
+      options,
+    );
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
@@ -116,6 +129,7 @@ export async function startBaseline(options: SpawnOptions = {}): Promise<BenchPr
       BENCH_BASELINE_PORT: String(port),
     },
     port,
+    options,
   );
 }
 
@@ -124,14 +138,19 @@ async function launch(
   args: string[],
   env: NodeJS.ProcessEnv,
   port: number,
+  options: SpawnOptions = {},
 ): Promise<BenchProcess> {
   const host = '127.0.0.1';
   const url = `http://${host}:${port}`;
   let output = '';
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = options.wrapper ?? [process.execPath];
+  const child = spawn(command!, [...prefix, ...(options.wrapper ? [process.execPath] : []), ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitUntilReady(url, child, () => output);
+  await waitUntilReady(url, child, () => output, undefined, options.readyTimeoutMs);
   const pid = child.pid!;
   return {
     name,
@@ -175,9 +194,10 @@ export async function waitUntilReady(
   child: ChildProcess,
   output: () => string,
   tls?: ClientTlsOptions,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const probe = healthProbe(url, tls);
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`${url}: process exited with ${child.exitCode}:\n${output()}`);

@@ -32,6 +32,7 @@
 //   BENCH_SMOKE=1       a quick check that everything runs: 2 rounds of 300 ms (explicit values win)
 //   BENCH_OUT           where to write the JSON results (default bench/results/latest.json)
 //   BENCH_PROFILE=1     run the servers under --cpu-prof and print a hot-spot summary
+//   BENCH_NODE_FLAGS    extra node flags for every server, space-separated (e.g. GC settings)
 //   BENCH_ENFORCE=1     exit non-zero when a target fails
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -237,11 +238,13 @@ async function measureCeiling(
   return rates;
 }
 
-function profileFlags(dir: string | undefined, name: string): string[] {
-  if (!dir) return [];
+/** Node flags of every server: BENCH_NODE_FLAGS (space-separated) and, with BENCH_PROFILE, --cpu-prof. */
+function serverFlags(dir: string | undefined, name: string): string[] {
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+  if (!dir) return extra;
   const target = join(dir, name);
   mkdirSync(target, { recursive: true });
-  return ['--cpu-prof', '--cpu-prof-dir', target];
+  return [...extra, '--cpu-prof', '--cpu-prof-dir', target];
 }
 
 /** `git describe` of the working tree, so a recorded run says which code it measured. */
@@ -275,7 +278,7 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
   const start = async (name: string, env: Record<string, string>, variant?: Variant) => {
     const server = await startKeyhaven({
       name,
-      nodeFlags: profileFlags(profileDir, name),
+      nodeFlags: serverFlags(profileDir, name),
       env: { ...env, ...variant?.env },
       config: keyhavenConfig(variant?.config),
       checkout: variant?.checkout,
@@ -285,7 +288,7 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
   };
 
   const keyhaven = await start('keyhaven', {});
-  const baseline = await startBaseline({ nodeFlags: profileFlags(profileDir, 'baseline') });
+  const baseline = await startBaseline({ nodeFlags: serverFlags(profileDir, 'baseline') });
   cleanups.push(() => baseline.stop());
   let hsm: KeyhavenProcess | undefined;
   let hsmToken: BenchToken | undefined;
