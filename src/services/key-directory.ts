@@ -2,6 +2,7 @@
 // versions. Every write in this process goes through invalidate(), so a disable takes effect at once.
 import { notFound, validationError } from '../domain/errors.js';
 import type { Key, KeyVersion } from '../domain/key.js';
+import { KeyVersionMap } from '../domain/key-version-map.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -17,7 +18,7 @@ interface CachedKey {
 
 export class KeyDirectory {
   private readonly keys = new Map<string, CachedKey>();
-  private readonly versions = new Map<string, KeyVersion>();
+  private readonly versions = new KeyVersionMap<KeyVersion>();
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -46,7 +47,7 @@ export class KeyDirectory {
   }
 
   peekVersion(key: Key, version: number): KeyVersion | undefined {
-    return this.versions.get(`${key.keyId}:${version}`);
+    return this.versions.get(key.keyId, version);
   }
 
   async getKey(reference: string): Promise<Key> {
@@ -62,13 +63,12 @@ export class KeyDirectory {
 
   /** Versions never change once written (until the key is deleted), so they are cached until then. */
   async getVersion(key: Key, version: number): Promise<KeyVersion> {
-    const id = `${key.keyId}:${version}`;
-    const cached = this.versions.get(id);
+    const cached = this.versions.get(key.keyId, version);
     if (cached) return cached;
     const found = await this.metadata.getVersion(key.keyId, version);
     if (!found) throw notFound(`key ${key.keyId} has no version ${version}`);
     if (this.versions.size >= this.maxEntries) this.versions.clear();
-    this.versions.set(id, found);
+    this.versions.set(key.keyId, version, found);
     return found;
   }
 
@@ -78,6 +78,6 @@ export class KeyDirectory {
 
   forget(keyId: string): void {
     this.keys.delete(keyId);
-    for (const id of [...this.versions.keys()]) if (id.startsWith(`${keyId}:`)) this.versions.delete(id);
+    this.versions.deleteKey(keyId);
   }
 }

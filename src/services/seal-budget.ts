@@ -5,6 +5,7 @@
 // nothing more (LimitExceeded), which is where keys that cannot rotate (imported material) stop.
 import { KmsError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
+import { KeyVersionMap } from '../domain/key-version-map.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 
 export interface SealLimits {
@@ -31,7 +32,7 @@ const MAX_TRACKED_VERSIONS = 10_000;
 const ROTATION_RETRY_MS = 5000;
 
 export class SealBudget {
-  private readonly budgets = new Map<string, VersionBudget>();
+  private readonly budgets = new KeyVersionMap<VersionBudget>();
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -46,12 +47,11 @@ export class SealBudget {
    * otherwise a promise that resolves once a block is reserved, or rejects with LimitExceeded.
    */
   take(key: Key, version: number): Promise<void> | undefined {
-    const id = `${key.keyId}:${version}`;
-    let budget = this.budgets.get(id);
+    let budget = this.budgets.get(key.keyId, version);
     if (!budget) {
       if (this.budgets.size >= MAX_TRACKED_VERSIONS) this.budgets.clear(); // unused reservations are lost, never reused
       budget = { next: 0, end: 0, block: FIRST_BLOCK, rotationRequested: false, exhausted: false };
-      this.budgets.set(id, budget);
+      this.budgets.set(key.keyId, version, budget);
     }
     if (budget.next < budget.end) {
       this.consume(key, version, budget);

@@ -20,6 +20,22 @@ describe('MaterialCache', () => {
     expect(cache.evictions).toBe(1);
   });
 
+  it('gives a used entry one second chance, not immunity: unused since, it is evicted next', () => {
+    const cache = new MaterialCache(2, 60_000);
+    const a = material(1);
+    cache.set('a', { material: a });
+    cache.set('b', { material: material(2) });
+    cache.get('a');
+    cache.set('c', { material: material(3) }); // passes over a (used), evicts b
+    expect(cache.get('b')).toBeUndefined();
+    cache.set('d', { material: material(4) }); // a was not used since: it goes before c
+    expect(cache.get('a')).toBeUndefined();
+    expect(a.every((x) => x === 0)).toBe(true);
+    expect(cache.get('c')).toBeDefined();
+    expect(cache.get('d')).toBeDefined();
+    expect(cache.evictions).toBe(2);
+  });
+
   it('zeroizes and drops entries after their TTL', () => {
     let now = 1000;
     const cache = new MaterialCache(10, 500, () => now);

@@ -27,6 +27,20 @@ import { MaterialCache, type CachedMaterial } from './material-cache.js';
 
 const cacheId = (keyId: string, version: number) => `${keyId}:${version}`;
 
+/**
+ * The cache id of a version record, built once per record object (the key directory keeps the
+ * object): a concatenated id per request cost the cache lookup a flatten and a hash, ~0.3 µs.
+ */
+const cacheIds = new WeakMap<object, string>();
+function cacheIdOf(ref: VersionRef): string {
+  let id = cacheIds.get(ref.version);
+  if (id === undefined) {
+    id = cacheId(ref.keyId, ref.version.version);
+    cacheIds.set(ref.version, id);
+  }
+  return id;
+}
+
 export class SoftwareKeyBackend implements KeyBackend {
   readonly protectionLevel = 'SOFTWARE' as const;
 
@@ -117,7 +131,7 @@ export class SoftwareKeyBackend implements KeyBackend {
    * an await: another request's cache write could wipe it before use.
    */
   private async withMaterial<T>(ref: VersionRef, use: (entry: CachedMaterial) => T): Promise<T> {
-    const id = cacheId(ref.keyId, ref.version.version);
+    const id = cacheIdOf(ref);
     const cached = this.cache.get(id);
     if (cached) return use(cached);
     if (ref.version.state !== 'Enabled' || ref.version.material.length === 0) {
