@@ -282,6 +282,14 @@ describe.each(keyStoreProfiles)('keys over REST ($name key store)', (profile) =>
   });
 
   describe('updates', () => {
+    it("counts lengths in UTF-16 code units, as the services' own checks do: 8192 é fit a description, 4097 emoji (8194 units) do not", async () => {
+      const fits = await api.post('/v1/keys', { description: 'é'.repeat(8192) });
+      expect(fits.status).toBe(201);
+      expectError(await api.post('/v1/keys', { description: '😀'.repeat(4097) }), 400, 'ValidationError');
+      expectError(await api.post('/v1/keys', { tags: { k: '😀'.repeat(129) } }), 400, 'ValidationError');
+      expect((await api.post('/v1/keys', { tags: { k: '😀'.repeat(128) } })).status).toBe(201);
+    });
+
     it('refuses tags and descriptions that are not well-formed Unicode (a lone surrogate) with 400', async () => {
       for (const body of [
         { tags: { k: 'v\ud800' } },
