@@ -11,7 +11,6 @@ import { expectError, type Api } from './http.js';
 import { keyStoreProfiles } from './profiles.js';
 import { serverErrorLines, startSuiteServer, type SuiteServer } from './suite-server.js';
 
-/** API.md lives beside the repository while the project is young; CI may not have it. */
 // The contract is read from the project's copy, so these checks run wherever the repository does;
 // where the shared original sits beside the checkout, the copy must equal it.
 const API_MD_COPY = join(REPO_ROOT, 'test', 'contract', 'API.md');
