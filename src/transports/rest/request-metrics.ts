@@ -15,14 +15,19 @@ const escapeLabel = (value: string) =>
   value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export class RequestMetrics {
-  private readonly counts = new Map<string, { action: string; status: number; count: number }>();
+  /** By action, then status: a `${action} ${status}` key would be a new string to hash per request. */
+  private readonly counts = new Map<string, Map<number, { action: string; status: number; count: number }>>();
   private readonly latency = new Map<string, ActionLatency>();
 
   observe(action: string, status: number, seconds: number): void {
-    const key = `${action} ${status}`;
-    const counter = this.counts.get(key);
+    let byStatus = this.counts.get(action);
+    if (!byStatus) {
+      byStatus = new Map();
+      this.counts.set(action, byStatus);
+    }
+    const counter = byStatus.get(status);
     if (counter) counter.count++;
-    else this.counts.set(key, { action, status, count: 1 });
+    else byStatus.set(status, { action, status, count: 1 });
 
     let histogram = this.latency.get(action);
     if (!histogram) {
@@ -40,7 +45,7 @@ export class RequestMetrics {
       '# HELP keyhaven_requests_total HTTP requests by API action and status code',
       '# TYPE keyhaven_requests_total counter',
     ];
-    for (const { action, status, count } of this.counts.values()) {
+    for (const { action, status, count } of [...this.counts.values()].flatMap((m) => [...m.values()])) {
       lines.push(`keyhaven_requests_total{action="${escapeLabel(action)}",status="${status}"} ${count}`);
     }
     lines.push(
