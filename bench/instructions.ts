@@ -3,13 +3,15 @@
 // project runs on, req/s spread by 20-50 % between rounds; instruction counts repeat within a few
 // per cent, so a change's cost reads here before the interleaved rounds can resolve it.
 //
-// Each server runs under callgrind with `node --single-threaded` (V8's GC and compiler work on the
-// main thread, so it is counted too, and nothing races). First every operation is warmed with
-// sequential requests (the JIT settles); then, per operation and repeat, `callgrind_control
-// --zero`, the measured requests one after another over one connection, `callgrind_control
-// --dump`; the dump's total over the request count is the cost per request, and the median of the
-// repeats is reported with their spread. Instructions are not time (cache misses, system calls and other cores' work are
-// not weighed), so `npm run bench` stays the measure of record; this one is its steady companion.
+// Each server runs under callgrind with `node --single-threaded --no-memory-reducer`: V8's GC and
+// compiler work on the main thread, so they are counted too and nothing races; the memory reducer
+// shrank the heap of a server idle while the others were measured and made its next measurement
+// 15-60 % high. First every operation is warmed with sequential requests (the JIT settles); then,
+// per operation and repeat, `callgrind_control --zero`, the measured requests one after another
+// over one connection, `callgrind_control --dump`; the dump's total over the request count is the
+// cost per request, and the median of the repeats is reported with their spread. Instructions are
+// not time (cache misses, system calls and other cores' work are not weighed), so `npm run bench`
+// stays the measure of record; this one is its steady companion.
 //
 // Environment:
 //   BENCH_OPS           operations (default baseline, aead-floor, encrypt, decrypt)
@@ -153,7 +155,9 @@ function underCallgrind(dir: string, name: string): { options: SpawnOptions; pre
     options: {
       name,
       wrapper: ['valgrind', '--tool=callgrind', '--dump-instr=no', `--callgrind-out-file=${prefix}`],
-      nodeFlags: ['--single-threaded'],
+      // No memory reducer: a server idle while the others are measured had its heap shrunk by
+      // it, and its next measurement paid the regrowth (first repeats up to 50 % high).
+      nodeFlags: ['--single-threaded', '--no-memory-reducer'],
       readyTimeoutMs: 600_000,
     },
   };
@@ -235,9 +239,8 @@ async function main(): Promise<void> {
 
     // Every row is warmed before any is measured: a server's first row must not pay the JIT's
     // compilation of the code its later rows share.
-    // In two alternating passes: a first measurement taken after one pass still ran 15-60 % high
-    // (the young heap still growing, and with it the rate of full collections), the later ones
-    // agreed within 3 %.
+    // In two alternating passes, so that every server has served all of its rows before any is
+    // measured.
     for (const scenario of scenarios) await preflight(scenario);
     for (let pass = 0; pass < 2; pass++) {
       for (const scenario of scenarios) await warmUp(scenario, Math.ceil(config.warmup / 2));
