@@ -34,14 +34,18 @@ export interface RequestContext {
 /** The tenant of everything that exists before tenants do (API.md "Identity, policy, tenants"). */
 export const DEFAULT_TENANT = 'default';
 
-/** The server acting on its own behalf: scheduled rotations, deletions, seal-bound rotations. */
-export const SYSTEM_PRINCIPAL: Principal = {
+/**
+ * The server acting on its own behalf: scheduled rotations and rotations at the AES-GCM bound (the
+ * scheduled deletions and material destruction work on the store directly; they get a context when
+ * the audit log records them). Frozen: it is shared by every internal context.
+ */
+export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
   id: 'system',
   name: 'keyhaven',
   tenant: DEFAULT_TENANT,
-  roles: ['admin'],
-  attributes: {},
-};
+  roles: Object.freeze(['admin']),
+  attributes: Object.freeze({}),
+});
 
 /** The context of work the server starts itself (no caller, no address). */
 export function internalContext(action: string, requestId: string, tenant = DEFAULT_TENANT): RequestContext {

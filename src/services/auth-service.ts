@@ -55,13 +55,14 @@ export class AuthService {
     const apiKey = await this.metadata.findApiKeyByHash(hash);
     if (!apiKey || !timingSafeEqual(apiKey.secretHash, hash)) throw unauthenticated();
     // Every API key today is the bootstrap admin's (principals and roles come with identity).
-    const principal: Principal = {
+    // Frozen: the same object is handed to every request of this credential while it is cached.
+    const principal: Principal = Object.freeze({
       id: apiKey.id,
       name: apiKey.principal,
       tenant: DEFAULT_TENANT,
-      roles: ['admin'],
-      attributes: {},
-    };
+      roles: Object.freeze(['admin']),
+      attributes: Object.freeze({}),
+    });
     if (this.recent.size > 1000) this.recent.clear();
     this.recent.set(authorization!, { principal, until: Date.now() + this.cacheTtlMs });
     return principal;

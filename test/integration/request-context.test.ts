@@ -37,7 +37,8 @@ describe('the request context a REST call hands to its service method', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-context-'));
     keyhaven = await createKeyhaven(loadConfig({ KEYHAVEN_DATA_DIR: dataDir }));
     await keyhaven.auth.bootstrapAdmin(token);
-    for (const service of [keyhaven.keys, keyhaven.crypto, keyhaven.aliases, keyhaven.imports]) observe(service);
+    for (const service of [keyhaven.keys, keyhaven.crypto, keyhaven.aliases, keyhaven.imports])
+      observe(service);
     app = await buildRestApp(keyhaven);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -110,5 +111,42 @@ describe('the request context a REST call hands to its service method', () => {
     const rotation = seen.find((context) => context.action === 'RotateKey');
     expect(rotation).toMatchObject({ transport: 'internal', credential: 'internal', sourceIp: '' });
     expect(rotation!.principal.id).toBe('system');
+  });
+});
+
+describe('the source address under server.trustProxy (real HTTP on loopback)', () => {
+  /** The sourceIp an encrypt's context gets, with X-Forwarded-For set, under `trustProxy`. */
+  async function sourceIpWith(trustProxy: false | string[]): Promise<string> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-proxy-'));
+    const config = loadConfig({ KEYHAVEN_DATA_DIR: dataDir });
+    config.server.trustProxy = trustProxy;
+    const keyhaven = await createKeyhaven(config);
+    const token = `khk_${randomBytes(24).toString('hex')}`;
+    await keyhaven.auth.bootstrapAdmin(token);
+    const seen: RequestContext[] = [];
+    const random = keyhaven.crypto.random.bind(keyhaven.crypto);
+    keyhaven.crypto.random = (ctx, bytes) => (seen.push(ctx), random(ctx, bytes));
+    const app = await buildRestApp(keyhaven);
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const response = await fetch(`${url}/v1/random?bytes=4`, {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '203.0.113.7' },
+      });
+      expect(response.status).toBe(200);
+      return seen[0]!.sourceIp;
+    } finally {
+      await app.close();
+      await keyhaven.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('is the socket peer by default, whatever X-Forwarded-For says', async () => {
+    expect(await sourceIpWith(false)).toBe('127.0.0.1');
+  });
+
+  it('is the forwarded address only when the peer is a listed proxy', async () => {
+    expect(await sourceIpWith(['127.0.0.1'])).toBe('203.0.113.7');
+    expect(await sourceIpWith(['10.0.0.0/8'])).toBe('127.0.0.1');
   });
 });
