@@ -101,7 +101,22 @@ const configSchema = z
           .min(1024)
           .max(64 * 1024 * 1024)
           .default(1024 * 1024),
-        trustProxy: z.boolean().default(false),
+        /**
+         * The proxies whose X-Forwarded-For to believe for the client address (policies and audit
+         * read it): their addresses or CIDRs. Not `true`: trusting every hop takes the left-most
+         * entry, which the client writes itself. (A hop count is no option either: this Fastify
+         * trusts no peer for one, as it cannot check the immediate peer.)
+         */
+        trustProxy: z
+          .union([
+            z.literal(false),
+            z.literal(true).refine(() => false, {
+              message:
+                'trustProxy: true would believe any client-supplied X-Forwarded-For; list the addresses or CIDRs of the proxies in front',
+            }),
+            z.array(z.string().min(1).max(64)).min(1).max(64),
+          ])
+          .default(false),
         /** Serve /metrics without a credential (Vault's unauthenticated_metrics_access). */
         metricsPublic: z.boolean().default(false),
         tls: tlsSchema.optional(),

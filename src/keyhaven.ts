@@ -1,7 +1,9 @@
 // Composition root: createKeyhaven(config) opens the adapters chosen by configuration and wires them
 // into the services. The server, the CLI and the tests all start Keyhaven through here.
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { KeyhavenConfig } from './config.js';
+import { internalContext } from './domain/request-context.js';
 import { createPrivateFile, ensurePrivateDirectory } from './adapters/private-files.js';
 import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
@@ -78,7 +80,8 @@ export async function createKeyhaven(
   const seals = new SealBudget(
     metadata,
     { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
-    (keyId, version) => keys.rotateKey(keyId, version),
+    // A version near the bound rotates as the server's own work, not as the caller whose seal hit it.
+    (keyId, version) => keys.rotateKey(internalContext('RotateKey', randomUUID()), keyId, version),
   );
   const crypto = new CryptoService(keys, directory, usage, clock, seals);
   const auth = new AuthService(metadata, clock);

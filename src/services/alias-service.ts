@@ -1,4 +1,5 @@
 // Aliases (API.md): friendly names for keys, one key per alias, several aliases per key.
+import type { RequestContext } from '../domain/request-context.js';
 import { notFound } from '../domain/errors.js';
 import { assertNotPendingDeletion } from '../domain/key-state.js';
 import type { Clock } from '../ports/clock.js';
@@ -13,7 +14,11 @@ export class AliasService {
     private readonly clock: Clock,
   ) {}
 
-  async putAlias(name: string, reference: string): Promise<{ name: string; keyId: string }> {
+  async putAlias(
+    ctx: RequestContext,
+    name: string,
+    reference: string,
+  ): Promise<{ name: string; keyId: string }> {
     assertAliasName(name);
     const key = await freshKey(this.metadata, this.directory, reference);
     assertNotPendingDeletion(key);
@@ -21,12 +26,15 @@ export class AliasService {
     return { name, keyId: key.keyId };
   }
 
-  async deleteAlias(name: string): Promise<void> {
+  async deleteAlias(ctx: RequestContext, name: string): Promise<void> {
     assertAliasName(name);
     if (!(await this.metadata.deleteAlias(name))) throw notFound(`alias ${name} does not exist`);
   }
 
-  async listAliases(reference?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
+  async listAliases(
+    ctx: RequestContext,
+    reference?: string,
+  ): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
     const keyId =
       reference === undefined ? undefined : (await freshKey(this.metadata, this.directory, reference)).keyId;
     return this.metadata.listAliases(keyId);

@@ -2,13 +2,11 @@
 // is hashed and looked up, and the stored hash is compared in constant time.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { KmsError } from '../domain/errors.js';
+import { DEFAULT_TENANT, type Principal } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 
-export interface Principal {
-  id: string;
-  name: string;
-}
+export type { Principal } from '../domain/request-context.js';
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
@@ -56,7 +54,15 @@ export class AuthService {
     const hash = hashSecret(match[1]!);
     const apiKey = await this.metadata.findApiKeyByHash(hash);
     if (!apiKey || !timingSafeEqual(apiKey.secretHash, hash)) throw unauthenticated();
-    const principal = { id: apiKey.id, name: apiKey.principal };
+    // Every API key today is the bootstrap admin's (principals and roles come with identity).
+    // Frozen: the same object is handed to every request of this credential while it is cached.
+    const principal: Principal = Object.freeze({
+      id: apiKey.id,
+      name: apiKey.principal,
+      tenant: DEFAULT_TENANT,
+      roles: Object.freeze(['admin']),
+      attributes: Object.freeze({}),
+    });
     if (this.recent.size > 1000) this.recent.clear();
     this.recent.set(authorization!, { principal, until: Date.now() + this.cacheTtlMs });
     return principal;

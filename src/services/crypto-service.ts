@@ -1,5 +1,6 @@
 // Cryptographic operations (API.md): one method per action. Each resolves the key, checks its state
 // and usage (domain rules), runs the operation on the key's backend, and counts usage.
+import type { RequestContext } from '../domain/request-context.js';
 import { randomBytes } from 'node:crypto';
 import {
   ALGORITHM_AES_256_GCM,
@@ -77,7 +78,12 @@ export class CryptoService {
     private readonly seals: SealBudget,
   ) {}
 
-  async encrypt(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
+  async encrypt(
+    ctx: RequestContext,
+    keyId: string,
+    plaintext: Buffer,
+    context?: EncryptionContext,
+  ): Promise<EncryptResult> {
     checkSize('plaintext', plaintext, LIMITS.plaintextBytes);
     const result = await this.seal(keyId, plaintext, context);
     this.usage.record(result.keyId, 'encrypt');
@@ -85,6 +91,7 @@ export class CryptoService {
   }
 
   async decrypt(
+    ctx: RequestContext,
     ciphertext: Buffer,
     context?: EncryptionContext,
     expectedKeyId?: string,
@@ -96,6 +103,7 @@ export class CryptoService {
   }
 
   async reencrypt(
+    ctx: RequestContext,
     ciphertext: Buffer,
     context: EncryptionContext | undefined,
     destinationKeyId: string,
@@ -113,24 +121,27 @@ export class CryptoService {
   }
 
   async encryptBatch(
+    ctx: RequestContext,
     items: { keyId: string; plaintext: Buffer; context?: EncryptionContext }[],
   ): Promise<BatchResult<EncryptResult>[]> {
     checkBatch(items.length);
     return Promise.all(
-      items.map((item) => settle(() => this.encrypt(item.keyId, item.plaintext, item.context))),
+      items.map((item) => settle(() => this.encrypt(ctx, item.keyId, item.plaintext, item.context))),
     );
   }
 
   async decryptBatch(
+    ctx: RequestContext,
     items: { ciphertext: Buffer; context?: EncryptionContext; keyId?: string }[],
   ): Promise<BatchResult<DecryptResult>[]> {
     checkBatch(items.length);
     return Promise.all(
-      items.map((item) => settle(() => this.decrypt(item.ciphertext, item.context, item.keyId))),
+      items.map((item) => settle(() => this.decrypt(ctx, item.ciphertext, item.context, item.keyId))),
     );
   }
 
   async generateDataKey(
+    ctx: RequestContext,
     keyId: string,
     keySpec: DataKeySpec = 'AES_256',
     context?: EncryptionContext,
@@ -147,6 +158,7 @@ export class CryptoService {
   }
 
   async generateDataKeyPair(
+    ctx: RequestContext,
     keyId: string,
     keyPairSpec: DataKeyPairSpec,
     context?: EncryptionContext,
@@ -169,6 +181,7 @@ export class CryptoService {
   }
 
   async sign(
+    ctx: RequestContext,
     keyId: string,
     message: Buffer,
     algorithm: SigningAlgorithm,
@@ -187,6 +200,7 @@ export class CryptoService {
   }
 
   async verify(
+    ctx: RequestContext,
     keyId: string,
     message: Buffer,
     signature: Buffer,
@@ -202,6 +216,7 @@ export class CryptoService {
   }
 
   async generateMac(
+    ctx: RequestContext,
     keyId: string,
     message: Buffer,
     algorithm: MacAlgorithm,
@@ -215,6 +230,7 @@ export class CryptoService {
   }
 
   async verifyMac(
+    ctx: RequestContext,
     keyId: string,
     message: Buffer,
     mac: Buffer,
@@ -236,6 +252,7 @@ export class CryptoService {
   }
 
   async asymmetricEncrypt(
+    ctx: RequestContext,
     keyId: string,
     plaintext: Buffer,
     algorithm: RsaEncryptionAlgorithm,
@@ -251,6 +268,7 @@ export class CryptoService {
   }
 
   async asymmetricDecrypt(
+    ctx: RequestContext,
     keyId: string,
     ciphertext: Buffer,
     algorithm: RsaEncryptionAlgorithm,
@@ -266,6 +284,7 @@ export class CryptoService {
   }
 
   async wrapKey(
+    ctx: RequestContext,
     keyId: string,
     keyMaterial: Buffer,
   ): Promise<{ keyId: string; keyVersion: number; wrappedKey: Buffer }> {
@@ -279,6 +298,7 @@ export class CryptoService {
 
   /** AES-KWP output names no version, so unwrap tries the current version first, then older ones. */
   async unwrapKey(
+    ctx: RequestContext,
     keyId: string,
     wrappedKey: Buffer,
   ): Promise<{ keyId: string; keyVersion: number; keyMaterial: Buffer }> {
@@ -299,6 +319,7 @@ export class CryptoService {
   }
 
   async deriveKey(
+    ctx: RequestContext,
     keyId: string,
     context: string,
     length: number,
@@ -321,7 +342,7 @@ export class CryptoService {
     return { keyId: key.keyId, keyVersion: ref.version.version, derivedKey };
   }
 
-  random(bytes: number): Buffer {
+  random(ctx: RequestContext, bytes: number): Buffer {
     if (!Number.isInteger(bytes) || bytes < 1 || bytes > LIMITS.randomBytes) {
       throw validationError(`bytes must be an integer from 1 to ${LIMITS.randomBytes}`);
     }

@@ -1,5 +1,6 @@
 // BYOK import (API.md): import parameters (a one-time RSA-3072 wrapping key, itself kept wrapped
 // under the root key for a day) and the import of material wrapped under it, into the key's backend.
+import type { RequestContext } from '../domain/request-context.js';
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { KmsError, conflict, validationError } from '../domain/errors.js';
 import { DAY_MS, type Key, type KeyVersion } from '../domain/key.js';
@@ -62,7 +63,7 @@ export class KeyImportService {
     private readonly clock: Clock,
   ) {}
 
-  async getImportParameters(reference: string): Promise<ImportParameters> {
+  async getImportParameters(ctx: RequestContext, reference: string): Promise<ImportParameters> {
     const key = await freshKey(this.metadata, this.directory, reference);
     if (key.origin !== 'EXTERNAL') {
       throw conflict(`key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`);
@@ -87,7 +88,11 @@ export class KeyImportService {
     };
   }
 
-  async importKeyMaterial(reference: string, input: ImportKeyMaterialInput): Promise<KeyDescription> {
+  async importKeyMaterial(
+    ctx: RequestContext,
+    reference: string,
+    input: ImportKeyMaterialInput,
+  ): Promise<KeyDescription> {
     const key = await freshKey(this.metadata, this.directory, reference);
     assertTransition(key, 'import');
     const now = this.clock.now();

@@ -2,6 +2,7 @@
 // public keys and usage. One method per API action (DESIGN.md). Aliases are in alias-service.ts,
 // BYOK import in key-import-service.ts, the background work (due rotations and deletions) in
 // scheduled-key-jobs.ts.
+import type { RequestContext } from '../domain/request-context.js';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { assertWellFormed } from '../domain/unicode.js';
 import { KmsError, conflict, keyUsageMismatch, validationError } from '../domain/errors.js';
@@ -99,7 +100,7 @@ export class KeyService {
     return backend;
   }
 
-  async createKey(input: CreateKeyInput): Promise<KeyDescription> {
+  async createKey(ctx: RequestContext, input: CreateKeyInput): Promise<KeyDescription> {
     const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
     const usages = allowedUsages(keySpec);
     const keyUsage = input.keyUsage ?? usages[0]!;
@@ -166,11 +167,14 @@ export class KeyService {
     return { ...key, aliases: input.alias ? [input.alias] : [] };
   }
 
-  async describeKey(reference: string): Promise<KeyDescription> {
+  async describeKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
     return describeKey(this.metadata, await freshKey(this.metadata, this.directory, reference));
   }
 
-  async listKeys(input: ListKeysInput): Promise<{ keys: KeyDescription[]; nextCursor: string | null }> {
+  async listKeys(
+    ctx: RequestContext,
+    input: ListKeysInput,
+  ): Promise<{ keys: KeyDescription[]; nextCursor: string | null }> {
     const limit = input.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
       throw validationError(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
@@ -196,7 +200,7 @@ export class KeyService {
     };
   }
 
-  async updateKey(reference: string, input: UpdateKeyInput): Promise<KeyDescription> {
+  async updateKey(ctx: RequestContext, reference: string, input: UpdateKeyInput): Promise<KeyDescription> {
     return this.change(reference, (key, now) => {
       assertNotPendingDeletion(key);
       const next = { ...key };
@@ -216,14 +220,14 @@ export class KeyService {
     });
   }
 
-  async enableKey(reference: string): Promise<KeyDescription> {
+  async enableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
     return this.change(reference, (key) => {
       assertTransition(key, 'enable');
       return { ...key, state: 'Enabled' };
     });
   }
 
-  async disableKey(reference: string): Promise<KeyDescription> {
+  async disableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
     const disabled = await this.change(reference, (key) => {
       assertTransition(key, 'disable');
       return { ...key, state: 'Disabled' };
@@ -233,7 +237,11 @@ export class KeyService {
     return disabled;
   }
 
-  async scheduleKeyDeletion(reference: string, pendingWindowDays?: number): Promise<KeyDescription> {
+  async scheduleKeyDeletion(
+    ctx: RequestContext,
+    reference: string,
+    pendingWindowDays?: number,
+  ): Promise<KeyDescription> {
     const days = pendingWindowDays ?? DEFAULT_DELETION_WINDOW_DAYS;
     if (!Number.isInteger(days) || days < MIN_DELETION_WINDOW_DAYS || days > MAX_DELETION_WINDOW_DAYS) {
       throw validationError(
@@ -248,7 +256,7 @@ export class KeyService {
     return scheduled;
   }
 
-  async cancelKeyDeletion(reference: string): Promise<KeyDescription> {
+  async cancelKeyDeletion(ctx: RequestContext, reference: string): Promise<KeyDescription> {
     return this.change(reference, (key) => {
       assertTransition(key, 'cancelDeletion');
       return { ...key, state: 'Disabled', deletionDate: null };
@@ -259,7 +267,7 @@ export class KeyService {
    * Adds a version and makes it current. With `fromVersion`, only if that is still the current one
    * (an automatic rotation that another process, or a person, already did is not done twice).
    */
-  async rotateKey(reference: string, fromVersion?: number): Promise<KeyDescription> {
+  async rotateKey(ctx: RequestContext, reference: string, fromVersion?: number): Promise<KeyDescription> {
     const key = await freshKey(this.metadata, this.directory, reference);
     if (fromVersion !== undefined && key.currentVersion !== fromVersion)
       return describeKey(this.metadata, key);
@@ -300,12 +308,15 @@ export class KeyService {
     return describeKey(this.metadata, next);
   }
 
-  async listKeyVersions(reference: string): Promise<{ keyId: string; versions: KeyVersion[] }> {
+  async listKeyVersions(
+    ctx: RequestContext,
+    reference: string,
+  ): Promise<{ keyId: string; versions: KeyVersion[] }> {
     const key = await freshKey(this.metadata, this.directory, reference);
     return { keyId: key.keyId, versions: await this.metadata.listVersions(key.keyId) };
   }
 
-  async getPublicKey(reference: string): Promise<PublicKeyView> {
+  async getPublicKey(ctx: RequestContext, reference: string): Promise<PublicKeyView> {
     const key = await this.directory.getKey(reference);
     if (!isAsymmetric(key.keySpec)) {
       throw keyUsageMismatch(`key ${key.keyId} is ${key.keySpec}; only asymmetric keys have a public key`);
@@ -322,7 +333,7 @@ export class KeyService {
     return { keyId: key.keyId, keySpec: key.keySpec, keyUsage: key.keyUsage, publicKey, spki };
   }
 
-  async getKeyUsage(reference: string): Promise<{ keyId: string } & KeyUsageRecord> {
+  async getKeyUsage(ctx: RequestContext, reference: string): Promise<{ keyId: string } & KeyUsageRecord> {
     const key = await this.directory.getKey(reference);
     await this.usage.flush();
     return { keyId: key.keyId, ...(await this.metadata.getUsage(key.keyId)) };

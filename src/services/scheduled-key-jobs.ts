@@ -1,7 +1,9 @@
 // Background key work: automatic rotation once a rotation period has elapsed, deletion once a
 // deletion window has ended, and destruction of deleted keys' material. One key's failure (its HSM
 // is down, a concurrent change) never stops the others: it is reported, and retried at the next run.
+import { randomUUID } from 'node:crypto';
 import { KmsError, type ErrorCode } from '../domain/errors.js';
+import { internalContext } from '../domain/request-context.js';
 import type { Key } from '../domain/key.js';
 import type { Clock } from '../ports/clock.js';
 import type { DueCursor, MetadataStore, QueuedDestruction } from '../ports/metadata-store.js';
@@ -76,7 +78,7 @@ export class ScheduledKeyJobs {
       (key) => ({ dueAt: key.nextRotationAt!, keyId: key.keyId }),
       async (key) => {
         // Only from the version that was due: another process's run may have rotated it already.
-        await this.keys.rotateKey(key.keyId, key.currentVersion);
+        await this.keys.rotateKey(internalContext('RotateKey', randomUUID()), key.keyId, key.currentVersion);
         rotated++;
       },
       (key, error) => failures.push({ job: 'rotate', keyId: key.keyId, ...describe(error) }),

@@ -159,6 +159,20 @@ describe('configuration', () => {
       }
     };
 
+    it('believes X-Forwarded-For only from listed proxy addresses, never from every hop', () => {
+      expect(loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x' }).server.trustProxy).toBe(false);
+      for (const trustProxy of [['10.0.0.0/8', '127.0.0.1']]) {
+        withFile({ dataDir: '/tmp/x', server: { trustProxy } }, (file) => {
+          expect(loadConfig({ KEYHAVEN_CONFIG: file }).server.trustProxy).toEqual(trustProxy);
+        });
+      }
+      for (const trustProxy of [true, 1, [], 'yes']) {
+        withFile({ dataDir: '/tmp/x', server: { trustProxy } }, (file) => {
+          expect(() => loadConfig({ KEYHAVEN_CONFIG: file })).toThrow(/trustProxy/);
+        });
+      }
+    });
+
     it('is off by default, and so is serving plaintext off loopback', () => {
       const { server } = loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x' });
       expect(server.tls).toBeUndefined();

@@ -11,6 +11,9 @@ import { DAY_MS } from '../../src/domain/key.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
 import type { KeyDescription } from '../../src/services/key-service.js';
+import { adminContext } from '../helpers/request-context.js';
+
+const ctx = adminContext();
 
 class TestClock {
   constructor(private current = Date.now()) {}
@@ -47,66 +50,66 @@ describe('scheduled key jobs', () => {
   });
 
   it('rotates a key automatically once its rotation period has elapsed, and not before', async () => {
-    const key = await keyhaven.keys.createKey({ rotationPeriodDays: 90 });
-    const before = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('kept'));
+    const key = await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 });
+    const before = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('kept'));
 
     clock.advanceDays(89);
     expect(await keyhaven.runScheduledJobs()).toEqual({ rotated: 0, deleted: 0, destroyed: 0, failures: [] });
-    expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(1);
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(1);
 
     clock.advanceDays(2);
     expect((await keyhaven.runScheduledJobs()).rotated).toBe(1);
-    const rotated = await keyhaven.keys.describeKey(key.keyId);
+    const rotated = await keyhaven.keys.describeKey(ctx, key.keyId);
     expect(rotated.currentVersion).toBe(2);
     expect(rotated.nextRotationAt!.getTime()).toBe(clock.now().getTime() + 90 * DAY_MS);
 
-    const after = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('new'));
+    const after = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('new'));
     expect(after.keyVersion).toBe(2);
-    expect((await keyhaven.crypto.decrypt(before.ciphertext)).plaintext.toString()).toBe('kept');
+    expect((await keyhaven.crypto.decrypt(ctx, before.ciphertext)).plaintext.toString()).toBe('kept');
   });
 
   it('does not rotate a disabled key when its period elapses', async () => {
-    const key = await keyhaven.keys.createKey({ rotationPeriodDays: 90 });
-    await keyhaven.keys.disableKey(key.keyId);
+    const key = await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 });
+    await keyhaven.keys.disableKey(ctx, key.keyId);
     clock.advanceDays(100);
     expect((await keyhaven.runScheduledJobs()).rotated).toBe(0);
-    expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(1);
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(1);
   });
 
   it('destroys a key only after its deletion window, after which its ciphertexts no longer decrypt', async () => {
-    const key = await keyhaven.keys.createKey({ alias: 'alias/doomed' });
-    const { ciphertext } = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('secret'));
-    const scheduled = await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    const key = await keyhaven.keys.createKey(ctx, { alias: 'alias/doomed' });
+    const { ciphertext } = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('secret'));
+    const scheduled = await keyhaven.keys.scheduleKeyDeletion(ctx, key.keyId, 7);
     expect(scheduled.state).toBe('PendingDeletion');
-    expect(await codeOf(() => keyhaven.crypto.decrypt(ciphertext))).toBe('KeyPendingDeletion');
+    expect(await codeOf(() => keyhaven.crypto.decrypt(ctx, ciphertext))).toBe('KeyPendingDeletion');
 
     clock.advanceDays(6);
     expect((await keyhaven.runScheduledJobs()).deleted).toBe(0);
-    expect((await keyhaven.keys.describeKey(key.keyId)).state).toBe('PendingDeletion');
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).state).toBe('PendingDeletion');
 
     clock.advanceDays(2);
     expect(await keyhaven.runScheduledJobs()).toMatchObject({ deleted: 1, destroyed: 1, failures: [] });
     expect(await keyhaven.metadata.queuedDestructions(10)).toEqual([]);
-    expect(await codeOf(() => keyhaven.keys.describeKey(key.keyId))).toBe('NotFound');
-    expect(await codeOf(() => keyhaven.keys.describeKey('alias/doomed'))).toBe('NotFound');
-    expect(await codeOf(() => keyhaven.crypto.decrypt(ciphertext))).toBe('InvalidCiphertext');
+    expect(await codeOf(() => keyhaven.keys.describeKey(ctx, key.keyId))).toBe('NotFound');
+    expect(await codeOf(() => keyhaven.keys.describeKey(ctx, 'alias/doomed'))).toBe('NotFound');
+    expect(await codeOf(() => keyhaven.crypto.decrypt(ctx, ciphertext))).toBe('InvalidCiphertext');
     expect(await keyhaven.metadata.listVersions(key.keyId)).toEqual([]);
   });
 
   it('keeps a key whose deletion was cancelled inside the window', async () => {
-    const key = await keyhaven.keys.createKey({});
-    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    const key = await keyhaven.keys.createKey(ctx, {});
+    await keyhaven.keys.scheduleKeyDeletion(ctx, key.keyId, 7);
     clock.advanceDays(3);
-    expect((await keyhaven.keys.cancelKeyDeletion(key.keyId)).state).toBe('Disabled');
+    expect((await keyhaven.keys.cancelKeyDeletion(ctx, key.keyId)).state).toBe('Disabled');
     clock.advanceDays(30);
     expect((await keyhaven.runScheduledJobs()).deleted).toBe(0);
-    expect((await keyhaven.keys.enableKey(key.keyId)).state).toBe('Enabled');
+    expect((await keyhaven.keys.enableKey(ctx, key.keyId)).state).toBe('Enabled');
   });
 
   it('keeps a key whose deletion is cancelled after the job listed it and before it removed it', async () => {
-    const key = await keyhaven.keys.createKey({});
-    const { ciphertext } = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('kept'));
-    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    const key = await keyhaven.keys.createKey(ctx, {});
+    const { ciphertext } = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('kept'));
+    await keyhaven.keys.scheduleKeyDeletion(ctx, key.keyId, 7);
     clock.advanceDays(8);
     // The cancel commits between the job's listing of due keys and its removal of this one: the
     // store is the real SQLite store, only the moment of the cancel is chosen.
@@ -114,19 +117,19 @@ describe('scheduled key jobs', () => {
     const listDue = store.keysDueForDeletion.bind(store);
     store.keysDueForDeletion = async (...args) => {
       const due = await listDue(...args);
-      if (due.some((k) => k.keyId === key.keyId)) await keyhaven.keys.cancelKeyDeletion(key.keyId);
+      if (due.some((k) => k.keyId === key.keyId)) await keyhaven.keys.cancelKeyDeletion(ctx, key.keyId);
       return due;
     };
     expect(await keyhaven.runScheduledJobs()).toMatchObject({ deleted: 0, destroyed: 0, failures: [] });
-    expect((await keyhaven.keys.describeKey(key.keyId)).state).toBe('Disabled');
-    await keyhaven.keys.enableKey(key.keyId);
-    expect((await keyhaven.crypto.decrypt(ciphertext)).plaintext.toString()).toBe('kept');
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).state).toBe('Disabled');
+    await keyhaven.keys.enableKey(ctx, key.keyId);
+    expect((await keyhaven.crypto.decrypt(ctx, ciphertext)).plaintext.toString()).toBe('kept');
   });
 
   it('passes over a key that cannot rotate and rotates the ones due after it, in due order', async () => {
     const keys: KeyDescription[] = [];
     for (let i = 0; i < 3; i++) {
-      keys.push(await keyhaven.keys.createKey({ rotationPeriodDays: 90 }));
+      keys.push(await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 }));
       clock.advanceDays(1);
     }
     clock.advanceDays(90);
@@ -137,7 +140,7 @@ describe('scheduled key jobs', () => {
     store.keysDueForRotation = async (...args) => {
       const due = await listDue(...args);
       order.push(due.map((k) => k.keyId));
-      if (due[0]?.keyId === keys[0]!.keyId) await keyhaven.keys.disableKey(keys[0]!.keyId);
+      if (due[0]?.keyId === keys[0]!.keyId) await keyhaven.keys.disableKey(ctx, keys[0]!.keyId);
       return due;
     };
     const report = await keyhaven.runScheduledJobs();
@@ -147,14 +150,14 @@ describe('scheduled key jobs', () => {
       expect.objectContaining({ job: 'rotate', keyId: keys[0]!.keyId, code: 'Conflict' }),
     ]);
     for (const key of keys.slice(1))
-      expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(2);
+      expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(2);
   });
 
   it('a hundred keys that keep failing (their protection level has no backend here) do not starve the key due after them', async () => {
     const stuck: KeyDescription[] = [];
-    for (let i = 0; i < 100; i++) stuck.push(await keyhaven.keys.createKey({ rotationPeriodDays: 90 }));
+    for (let i = 0; i < 100; i++) stuck.push(await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 }));
     clock.advanceDays(1);
-    const healthy = await keyhaven.keys.createKey({ rotationPeriodDays: 90 });
+    const healthy = await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 });
     // As if these were HSM keys and the server now ran with the software key store: each rotation
     // fails with the same error at every run. Edited in the real SQLite file.
     const file = new Database(join(dataDir, 'keyhaven.db'));
@@ -168,7 +171,7 @@ describe('scheduled key jobs', () => {
       expect(report.failures.filter((f) => f.job === 'rotate')).toHaveLength(100);
       expect(report.failures.every((f) => f.code === 'ValidationError')).toBe(true);
     }
-    const rotated = await keyhaven.keys.describeKey(healthy.keyId);
+    const rotated = await keyhaven.keys.describeKey(ctx, healthy.keyId);
     expect(rotated.currentVersion).toBe(2);
   });
 
@@ -183,8 +186,8 @@ describe('scheduled key jobs', () => {
       for (let i = 0; i < 1200; i++) queue.run(randomUUID(), i);
     })();
     file.close();
-    const key = await keyhaven.keys.createKey({});
-    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    const key = await keyhaven.keys.createKey(ctx, {});
+    await keyhaven.keys.scheduleKeyDeletion(ctx, key.keyId, 7);
     clock.advanceDays(8);
     const queued = () => keyhaven.metadata.queuedDestructions(2000);
     let runs = 0;
@@ -197,32 +200,32 @@ describe('scheduled key jobs', () => {
 
   it('stops encrypting and signing with an expired key but still decrypts and verifies', async () => {
     const expiresAt = new Date(clock.now().getTime() + DAY_MS).toISOString();
-    const aes = await keyhaven.keys.createKey({ expiresAt });
-    const ec = await keyhaven.keys.createKey({ keySpec: 'ECC_NIST_P256', expiresAt });
-    const { ciphertext } = await keyhaven.crypto.encrypt(aes.keyId, Buffer.from('x'));
-    const { signature } = await keyhaven.crypto.sign(ec.keyId, Buffer.from('m'), 'ECDSA_SHA_256');
+    const aes = await keyhaven.keys.createKey(ctx, { expiresAt });
+    const ec = await keyhaven.keys.createKey(ctx, { keySpec: 'ECC_NIST_P256', expiresAt });
+    const { ciphertext } = await keyhaven.crypto.encrypt(ctx, aes.keyId, Buffer.from('x'));
+    const { signature } = await keyhaven.crypto.sign(ctx, ec.keyId, Buffer.from('m'), 'ECDSA_SHA_256');
 
     clock.advanceDays(2);
-    expect(await codeOf(() => keyhaven.crypto.encrypt(aes.keyId, Buffer.from('x')))).toBe('KeyExpired');
-    expect(await codeOf(() => keyhaven.crypto.generateDataKey(aes.keyId))).toBe('KeyExpired');
-    expect(await codeOf(() => keyhaven.crypto.sign(ec.keyId, Buffer.from('m'), 'ECDSA_SHA_256'))).toBe(
+    expect(await codeOf(() => keyhaven.crypto.encrypt(ctx, aes.keyId, Buffer.from('x')))).toBe('KeyExpired');
+    expect(await codeOf(() => keyhaven.crypto.generateDataKey(ctx, aes.keyId))).toBe('KeyExpired');
+    expect(await codeOf(() => keyhaven.crypto.sign(ctx, ec.keyId, Buffer.from('m'), 'ECDSA_SHA_256'))).toBe(
       'KeyExpired',
     );
-    expect((await keyhaven.crypto.decrypt(ciphertext)).plaintext.toString()).toBe('x');
-    expect((await keyhaven.crypto.verify(ec.keyId, Buffer.from('m'), signature, 'ECDSA_SHA_256')).valid).toBe(
-      true,
-    );
+    expect((await keyhaven.crypto.decrypt(ctx, ciphertext)).plaintext.toString()).toBe('x');
+    expect(
+      (await keyhaven.crypto.verify(ctx, ec.keyId, Buffer.from('m'), signature, 'ECDSA_SHA_256')).valid,
+    ).toBe(true);
   });
 
   it("drops a key's material from the cache, zeroized, the moment it is disabled or scheduled for deletion", async () => {
     const cache = keyhaven.materialCache;
     const cached = (keyId: string) => cache.get(`${keyId}:1`)?.material;
     for (const retire of [
-      (keyId: string) => keyhaven.keys.disableKey(keyId),
-      (keyId: string) => keyhaven.keys.scheduleKeyDeletion(keyId, 7),
+      (keyId: string) => keyhaven.keys.disableKey(ctx, keyId),
+      (keyId: string) => keyhaven.keys.scheduleKeyDeletion(ctx, keyId, 7),
     ]) {
-      const key = await keyhaven.keys.createKey({});
-      await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));
+      const key = await keyhaven.keys.createKey(ctx, {});
+      await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('x'));
       const material = cached(key.keyId)!;
       expect(material.some((byte) => byte !== 0)).toBe(true);
       await retire(key.keyId);
@@ -232,10 +235,10 @@ describe('scheduled key jobs', () => {
   });
 
   it('flushes usage counters into the metadata store', async () => {
-    const key = await keyhaven.keys.createKey({});
-    for (let i = 0; i < 3; i++) await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));
-    await keyhaven.crypto.generateDataKey(key.keyId);
-    const usage = await keyhaven.keys.getKeyUsage(key.keyId);
+    const key = await keyhaven.keys.createKey(ctx, {});
+    for (let i = 0; i < 3; i++) await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('x'));
+    await keyhaven.crypto.generateDataKey(ctx, key.keyId);
+    const usage = await keyhaven.keys.getKeyUsage(ctx, key.keyId);
     expect(usage.counts).toEqual({ encrypt: 3, generateDataKey: 1 });
     expect(usage.lastUsedAt).not.toBeNull();
   });

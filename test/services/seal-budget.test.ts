@@ -11,6 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
+import { adminContext } from '../helpers/request-context.js';
+
+const ctx = adminContext();
 
 const ROTATE_AFTER = 10;
 const MAX_MESSAGES = 20;
@@ -23,13 +26,13 @@ async function open(dataDir: string): Promise<Keyhaven> {
 }
 
 async function importedKey(keyhaven: Keyhaven): Promise<string> {
-  const key = await keyhaven.keys.createKey({ origin: 'EXTERNAL' });
-  const parameters = await keyhaven.imports.getImportParameters(key.keyId);
+  const key = await keyhaven.keys.createKey(ctx, { origin: 'EXTERNAL' });
+  const parameters = await keyhaven.imports.getImportParameters(ctx, key.keyId);
   const encryptedKeyMaterial = publicEncrypt(
     { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
     randomBytes(32),
   );
-  await keyhaven.imports.importKeyMaterial(key.keyId, {
+  await keyhaven.imports.importKeyMaterial(ctx, key.keyId, {
     importToken: parameters.importToken,
     encryptedKeyMaterial,
   });
@@ -41,7 +44,7 @@ async function sealUntilRefused(keyhaven: Keyhaven, keyId: string, attempts: num
   let sealed = 0;
   for (let i = 0; i < attempts; i++) {
     try {
-      await keyhaven.crypto.encrypt(keyId, Buffer.from(`message ${i}`));
+      await keyhaven.crypto.encrypt(ctx, keyId, Buffer.from(`message ${i}`));
       sealed++;
     } catch (error) {
       if (error instanceof KmsError) return { sealed, code: error.code, message: error.message };
@@ -77,36 +80,39 @@ describe('the AES-GCM message bound', () => {
   });
 
   it('rotates a key by itself once a version has sealed aesGcmRotateAfter messages; old ciphertexts still open', async () => {
-    const key = await keyhaven.keys.createKey({});
+    const key = await keyhaven.keys.createKey(ctx, {});
     const first = [];
     for (let i = 0; i < ROTATE_AFTER - 1; i++)
-      first.push(await keyhaven.crypto.encrypt(key.keyId, Buffer.from('a')));
-    expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(1);
-    first.push(await keyhaven.crypto.encrypt(key.keyId, Buffer.from('a')));
-    await expect.poll(async () => (await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBe(2);
+      first.push(await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('a')));
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(1);
+    first.push(await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('a')));
+    await expect.poll(async () => (await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(2);
     expect(first.every((sealed) => sealed.keyVersion === 1)).toBe(true);
     await expect
-      .poll(async () => (await keyhaven.crypto.encrypt(key.keyId, Buffer.from('b'))).keyVersion)
+      .poll(async () => (await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('b'))).keyVersion)
       .toBe(2);
-    for (const sealed of first) expect((await keyhaven.crypto.decrypt(sealed.ciphertext)).keyVersion).toBe(1);
+    for (const sealed of first)
+      expect((await keyhaven.crypto.decrypt(ctx, sealed.ciphertext)).keyVersion).toBe(1);
     // Data keys are sealed under the same bound: they count too, and the key keeps working.
     const { sealed, code } = await sealUntilRefused(keyhaven, key.keyId, 3 * MAX_MESSAGES);
     expect({ sealed, code }).toEqual({ sealed: 3 * MAX_MESSAGES, code: undefined });
-    expect((await keyhaven.keys.describeKey(key.keyId)).currentVersion).toBeGreaterThanOrEqual(4);
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBeGreaterThanOrEqual(4);
   });
 
   it('refuses to seal past aesGcmMaxMessages with LimitExceeded where rotation is impossible (imported material)', async () => {
     const keyId = await importedKey(keyhaven);
-    const sealedBefore = await keyhaven.crypto.encrypt(keyId, Buffer.from('kept'));
-    await keyhaven.crypto.generateDataKey(keyId);
+    const sealedBefore = await keyhaven.crypto.encrypt(ctx, keyId, Buffer.from('kept'));
+    await keyhaven.crypto.generateDataKey(ctx, keyId);
     const { sealed, code, message } = await sealUntilRefused(keyhaven, keyId, MAX_MESSAGES + 5);
     expect(sealed).toBe(MAX_MESSAGES - 2);
     expect(code).toBe('LimitExceeded');
     expect(message).toMatch(/imported material cannot rotate/);
-    await expect(keyhaven.crypto.generateDataKey(keyId)).rejects.toMatchObject({ code: 'LimitExceeded' });
+    await expect(keyhaven.crypto.generateDataKey(ctx, keyId)).rejects.toMatchObject({
+      code: 'LimitExceeded',
+    });
     // What was sealed still opens: the bound limits sealing only.
-    expect((await keyhaven.crypto.decrypt(sealedBefore.ciphertext)).plaintext.toString()).toBe('kept');
-    expect((await keyhaven.keys.describeKey(keyId)).currentVersion).toBe(1);
+    expect((await keyhaven.crypto.decrypt(ctx, sealedBefore.ciphertext)).plaintext.toString()).toBe('kept');
+    expect((await keyhaven.keys.describeKey(ctx, keyId)).currentVersion).toBe(1);
   });
 
   it('never resets the count on restart: seals before and after never exceed the bound in all', async () => {
@@ -123,9 +129,9 @@ describe('the AES-GCM message bound', () => {
   });
 
   it("starts a version that sealed before the count existed from its key's usage counters, not from zero", async () => {
-    const key = await keyhaven.keys.createKey({});
-    for (let i = 0; i < 5; i++) await keyhaven.crypto.encrypt(key.keyId, Buffer.from('x'));
-    await keyhaven.crypto.generateDataKey(key.keyId);
+    const key = await keyhaven.keys.createKey(ctx, {});
+    for (let i = 0; i < 5; i++) await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('x'));
+    await keyhaven.crypto.generateDataKey(ctx, key.keyId);
     await keyhaven.close();
     // The database as the release before migration 0003 left it: no seal column, usage counted.
     const file = new Database(join(dataDir, 'keyhaven.db'));

@@ -1,4 +1,5 @@
 // REST routes for aliases (API.md "Keys": PUT/DELETE/GET /v1/aliases).
+import { contextOf } from './request-context.js';
 import type { FastifyInstance } from 'fastify';
 import type { Keyhaven } from '../../keyhaven.js';
 import { fullAliasName } from '../../services/key-directory.js';
@@ -40,14 +41,15 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
         response: { 200: aliasObject },
       },
     },
-    async (request) => keyhaven.aliases.putAlias(fullAliasName(request.params.name), request.body.keyId),
+    async (request) =>
+      keyhaven.aliases.putAlias(contextOf(request), fullAliasName(request.params.name), request.body.keyId),
   );
 
   app.delete<{ Params: { name: string } }>(
     '/v1/aliases/:name',
     { config: { action: 'DeleteAlias' }, schema: { tags, summary: 'Delete an alias', params: aliasParams } },
     async (request, reply) => {
-      await keyhaven.aliases.deleteAlias(fullAliasName(request.params.name));
+      await keyhaven.aliases.deleteAlias(contextOf(request), fullAliasName(request.params.name));
       return reply.status(204).send();
     },
   );
@@ -64,7 +66,7 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
       },
     },
     async (request) => {
-      const aliases = await keyhaven.aliases.listAliases(request.query.keyId);
+      const aliases = await keyhaven.aliases.listAliases(contextOf(request), request.query.keyId);
       return { aliases: aliases.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() })) };
     },
   );

@@ -23,6 +23,7 @@ import {
   tags,
 } from './schemas.js';
 import { b64, fromB64, keyView, versionView } from './views.js';
+import { contextOf } from './request-context.js';
 
 type KeyIdParams = { keyId: string };
 const keyReply = { type: 'object', required: ['key'], properties: { key: keyRef } } as const;
@@ -71,7 +72,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       if (request.body.policy !== undefined) {
         throw validationError('key policies are not supported yet');
       }
-      const key = await keys.createKey(request.body);
+      const key = await keys.createKey(contextOf(request), request.body);
       return reply.status(201).send({ key: keyView(key) });
     },
   );
@@ -107,7 +108,10 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
     async (request) => {
       const { limit, ...filter } = request.query;
-      const page = await keys.listKeys({ ...filter, limit: limit === undefined ? undefined : Number(limit) });
+      const page = await keys.listKeys(contextOf(request), {
+        ...filter,
+        limit: limit === undefined ? undefined : Number(limit),
+      });
       return { keys: page.keys.map(keyView), nextCursor: page.nextCursor };
     },
   );
@@ -141,7 +145,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const parameters = await imports.getImportParameters(request.query.keyId);
+      const parameters = await imports.getImportParameters(contextOf(request), request.query.keyId);
       return { ...parameters, expiresAt: parameters.expiresAt.toISOString() };
     },
   );
@@ -157,7 +161,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         response: { 200: keyReply },
       },
     },
-    async (request) => ({ key: keyView(await keys.describeKey(request.params.keyId)) }),
+    async (request) => ({ key: keyView(await keys.describeKey(contextOf(request), request.params.keyId)) }),
   );
 
   app.patch<{ Params: KeyIdParams; Body: UpdateKeyInput }>(
@@ -181,7 +185,9 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         response: { 200: keyReply },
       },
     },
-    async (request) => ({ key: keyView(await keys.updateKey(request.params.keyId, request.body)) }),
+    async (request) => ({
+      key: keyView(await keys.updateKey(contextOf(request), request.params.keyId, request.body)),
+    }),
   );
 
   const transitions = [
@@ -202,7 +208,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         config: { action },
         schema: { tags: tagSchema, summary, params: keyIdParams, response: { 200: keyReply } },
       },
-      async (request) => ({ key: keyView(await run(request.params.keyId)) }),
+      async (request) => ({ key: keyView(await run(contextOf(request), request.params.keyId)) }),
     );
   }
 
@@ -225,6 +231,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     async (request) => {
       const days = request.query.pendingWindowDays;
       const key = await keys.scheduleKeyDeletion(
+        contextOf(request),
         request.params.keyId,
         days === undefined ? undefined : Number(days),
       );
@@ -263,7 +270,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const { keyId, versions } = await keys.listKeyVersions(request.params.keyId);
+      const { keyId, versions } = await keys.listKeyVersions(contextOf(request), request.params.keyId);
       return { keyId, versions: versions.map(versionView) };
     },
   );
@@ -291,7 +298,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const view = await keys.getPublicKey(request.params.keyId);
+      const view = await keys.getPublicKey(contextOf(request), request.params.keyId);
       return { ...view, spki: b64(view.spki) };
     },
   );
@@ -314,7 +321,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const usage = await keyhaven.keys.getKeyUsage(request.params.keyId);
+      const usage = await keyhaven.keys.getKeyUsage(contextOf(request), request.params.keyId);
       return {
         keyId: usage.keyId,
         ...ZERO_USAGE,
@@ -360,7 +367,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     async (request) => {
       const { importToken, encryptedKeyMaterial, keyMaterialType, wrappingAlgorithm, expiresAt } =
         request.body;
-      const key = await imports.importKeyMaterial(request.params.keyId, {
+      const key = await imports.importKeyMaterial(contextOf(request), request.params.keyId, {
         importToken,
         encryptedKeyMaterial: fromB64(encryptedKeyMaterial, 'encryptedKeyMaterial'),
         keyMaterialType,

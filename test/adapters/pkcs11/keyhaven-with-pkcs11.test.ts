@@ -7,6 +7,9 @@ import type { Pkcs11Token } from '../../../src/adapters/keystore/pkcs11/pkcs11-t
 import { Pkcs11RootKeyStore } from '../../../src/adapters/keystore/pkcs11/pkcs11-root-key-store.js';
 import { createRestMetrics } from '../../../src/transports/rest/metrics.js';
 import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+import { adminContext } from '../../helpers/request-context.js';
+
+const ctx = adminContext();
 
 describe('Keyhaven with the pkcs11 key store (in process)', () => {
   let fixture: Pkcs11Fixture;
@@ -36,11 +39,11 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
   });
 
   it('wraps SOFTWARE keys under the HSM root and keeps HSM keys in the token', async () => {
-    const software = await keyhaven.keys.createKey({});
-    const hsmKey = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
+    const software = await keyhaven.keys.createKey(ctx, {});
+    const hsmKey = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     for (const key of [software, hsmKey]) {
-      const sealed = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('data'));
-      expect((await keyhaven.crypto.decrypt(sealed.ciphertext)).plaintext.toString()).toBe('data');
+      const sealed = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('data'));
+      expect((await keyhaven.crypto.decrypt(ctx, sealed.ciphertext)).plaintext.toString()).toBe('data');
     }
     const [softwareVersion] = await keyhaven.metadata.listVersions(software.keyId);
     expect(softwareVersion?.material[0]).toBe(0x02);
@@ -49,9 +52,9 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
   });
 
   it('destroys the HSM objects of every version once the deletion waiting period has passed', async () => {
-    const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
-    await keyhaven.keys.rotateKey(key.keyId);
-    await keyhaven.keys.scheduleKeyDeletion(key.keyId, 7);
+    const key = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
+    await keyhaven.keys.rotateKey(ctx, key.keyId);
+    await keyhaven.keys.scheduleKeyDeletion(ctx, key.keyId, 7);
     await keyhaven.runScheduledJobs();
     expect(labels()).toEqual(
       expect.arrayContaining([`keyhaven/${key.keyId}/v1`, `keyhaven/${key.keyId}/v2`]),
@@ -62,11 +65,13 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
   });
 
   it('serves many concurrent requests from a bounded session pool', async () => {
-    const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
+    const key = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     let peak = 0;
     const watcher = setInterval(() => (peak = Math.max(peak, token.statistics().sessionsOpen)), 1);
     const results = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => keyhaven.crypto.encrypt(key.keyId, Buffer.from(`message ${i}`))),
+      Array.from({ length: 60 }, (_, i) =>
+        keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from(`message ${i}`)),
+      ),
     );
     clearInterval(watcher);
     expect(results).toHaveLength(60);
@@ -75,30 +80,34 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
   });
 
   it('re-opens sessions and logs in again by itself when the token drops them', async () => {
-    const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
+    const key = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     // Close every session of the application behind the pool's back: the token also forgets the login.
     await token.run(({ api, slot }) => api.C_CloseAllSessions(slot));
-    const sealed = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('after the sessions died'));
-    expect((await keyhaven.crypto.decrypt(sealed.ciphertext)).plaintext.toString()).toBe(
+    const sealed = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('after the sessions died'));
+    expect((await keyhaven.crypto.decrypt(ctx, sealed.ciphertext)).plaintext.toString()).toBe(
       'after the sessions died',
     );
     await token.run(({ api, session }) => api.C_Logout(session));
-    const again = await keyhaven.crypto.encrypt(key.keyId, Buffer.from('after logout'));
-    expect((await keyhaven.crypto.decrypt(again.ciphertext)).plaintext.toString()).toBe('after logout');
+    const again = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('after logout'));
+    expect((await keyhaven.crypto.decrypt(ctx, again.ciphertext)).plaintext.toString()).toBe('after logout');
     expect(token.circuit).toBe('closed');
   });
 
   it('runs the token work off the event loop: timers keep firing during RSA-4096 generation', async () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
-    await keyhaven.keys.createKey({ protectionLevel: 'HSM', keySpec: 'RSA_4096', keyUsage: 'SIGN_VERIFY' });
+    await keyhaven.keys.createKey(ctx, {
+      protectionLevel: 'HSM',
+      keySpec: 'RSA_4096',
+      keyUsage: 'SIGN_VERIFY',
+    });
     clearInterval(ticker);
     expect(ticks).toBeGreaterThan(2);
   });
 
   it('exposes each backend to Prometheus: health, circuit, session pool and a latency histogram', async () => {
-    const key = await keyhaven.keys.createKey({ protectionLevel: 'HSM' });
-    await keyhaven.crypto.encrypt(key.keyId, Buffer.from('counted'));
+    const key = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
+    await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('counted'));
     const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
     const text = await metrics.render();
     const sample = (name: string, labels = '') => {

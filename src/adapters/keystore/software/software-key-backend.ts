@@ -35,7 +35,8 @@ const cacheIds = new WeakMap<object, string>();
 function cacheIdOf(ref: VersionRef): string {
   let id = cacheIds.get(ref.version);
   if (id === undefined) {
-    id = cacheId(ref.keyId, ref.version.version);
+    // From the record itself, not from ref.keyId: the memo is keyed by the record.
+    id = cacheId(ref.version.keyId, ref.version.version);
     cacheIds.set(ref.version, id);
   }
   return id;

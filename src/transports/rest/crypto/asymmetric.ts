@@ -4,6 +4,7 @@ import type { Keyhaven } from '../../../keyhaven.js';
 import type { RsaEncryptionAlgorithm } from '../../../ports/key-backend.js';
 import { base64Bounded, rsaEncryptionAlgorithm } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
 
 export function registerAsymmetricRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -26,7 +27,12 @@ export function registerAsymmetricRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const { keyId: id, plaintext, algorithm } = request.body;
-      const result = await crypto.asymmetricEncrypt(id, fromB64(plaintext, 'plaintext'), algorithm);
+      const result = await crypto.asymmetricEncrypt(
+        contextOf(request),
+        id,
+        fromB64(plaintext, 'plaintext'),
+        algorithm,
+      );
       return { ...result, ciphertext: b64(result.ciphertext) };
     },
   );
@@ -48,7 +54,12 @@ export function registerAsymmetricRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const { keyId: id, ciphertext, algorithm } = request.body;
-      const result = await crypto.asymmetricDecrypt(id, fromB64(ciphertext, 'ciphertext'), algorithm);
+      const result = await crypto.asymmetricDecrypt(
+        contextOf(request),
+        id,
+        fromB64(ciphertext, 'ciphertext'),
+        algorithm,
+      );
       return { ...result, plaintext: b64(result.plaintext) };
     },
   );

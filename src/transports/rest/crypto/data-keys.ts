@@ -5,6 +5,7 @@ import type { DataKeyPairSpec, DataKeySpec } from '../../../domain/key-spec.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { dataKeyPairSpec, dataKeySpec, encryptionContext } from '../schemas.js';
 import { b64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
 
 export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -30,7 +31,7 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
     },
     async (request) => {
       const { keyId: id, keySpec, context, withoutPlaintext } = request.body;
-      const result = await crypto.generateDataKey(id, keySpec, context, withoutPlaintext);
+      const result = await crypto.generateDataKey(contextOf(request), id, keySpec, context, withoutPlaintext);
       return {
         keyId: result.keyId,
         keyVersion: result.keyVersion,
@@ -74,7 +75,13 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
     },
     async (request) => {
       const { keyId: id, keyPairSpec, context, withoutPlaintext } = request.body;
-      const result = await crypto.generateDataKeyPair(id, keyPairSpec, context, withoutPlaintext);
+      const result = await crypto.generateDataKeyPair(
+        contextOf(request),
+        id,
+        keyPairSpec,
+        context,
+        withoutPlaintext,
+      );
       return {
         keyId: result.keyId,
         keyVersion: result.keyVersion,

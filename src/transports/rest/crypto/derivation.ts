@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { base64Bounded } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
 
 export function registerDerivationRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -27,6 +28,7 @@ export function registerDerivationRoutes(app: FastifyInstance, keyhaven: Keyhave
     async (request) => {
       const { keyId: id, context, salt, length } = request.body;
       const result = await crypto.deriveKey(
+        contextOf(request),
         id,
         context,
         length,
@@ -52,6 +54,6 @@ export function registerDerivationRoutes(app: FastifyInstance, keyhaven: Keyhave
         response: { 200: reply({ random: text }) },
       },
     },
-    async (request) => ({ random: b64(crypto.random(Number(request.query.bytes))) }),
+    async (request) => ({ random: b64(crypto.random(contextOf(request), Number(request.query.bytes))) }),
   );
 }

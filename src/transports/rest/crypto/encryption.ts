@@ -5,6 +5,7 @@ import { LIMITS } from '../../../domain/limits.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { batchItemError, encryptionContext } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, ciphertextField, keyId, plaintextField, reply, tags, text, version } from './fields.js';
 
 const encryptItem = body(['keyId', 'plaintext'], {
@@ -35,7 +36,12 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const { keyId, plaintext, context } = request.body;
-      const result = await crypto.encrypt(keyId, fromB64(plaintext, 'plaintext'), context);
+      const result = await crypto.encrypt(
+        contextOf(request),
+        keyId,
+        fromB64(plaintext, 'plaintext'),
+        context,
+      );
       return { keyId: result.keyId, keyVersion: result.keyVersion, ciphertext: b64(result.ciphertext) };
     },
   );
@@ -48,7 +54,12 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const { ciphertext, context, keyId } = request.body;
-      const result = await crypto.decrypt(fromB64(ciphertext, 'ciphertext'), context, keyId);
+      const result = await crypto.decrypt(
+        contextOf(request),
+        fromB64(ciphertext, 'ciphertext'),
+        context,
+        keyId,
+      );
       return { keyId: result.keyId, keyVersion: result.keyVersion, plaintext: b64(result.plaintext) };
     },
   );
@@ -87,6 +98,7 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     async (request) => {
       const { ciphertext, context, destinationKeyId, destinationContext } = request.body;
       const result = await crypto.reencrypt(
+        contextOf(request),
         fromB64(ciphertext, 'ciphertext'),
         context,
         destinationKeyId,
@@ -113,6 +125,7 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const results = await crypto.encryptBatch(
+        contextOf(request),
         request.body.items.map((i) => ({
           keyId: i.keyId,
           plaintext: fromB64(i.plaintext, 'plaintext'),
@@ -144,6 +157,7 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
     async (request) => {
       const results = await crypto.decryptBatch(
+        contextOf(request),
         request.body.items.map((i) => ({
           ciphertext: fromB64(i.ciphertext, 'ciphertext'),
           context: i.context,

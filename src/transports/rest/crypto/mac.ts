@@ -5,6 +5,7 @@ import { LIMITS } from '../../../domain/limits.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { base64Bounded, macAlgorithm } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
 
 export function registerMacRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -24,7 +25,7 @@ export function registerMacRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
     async (request) => {
       const { keyId: id, message, algorithm } = request.body;
-      const result = await crypto.generateMac(id, fromB64(message, 'message'), algorithm);
+      const result = await crypto.generateMac(contextOf(request), id, fromB64(message, 'message'), algorithm);
       return { ...result, mac: b64(result.mac) };
     },
   );
@@ -42,7 +43,13 @@ export function registerMacRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
     async (request) => {
       const { keyId: id, message, algorithm, mac } = request.body;
-      return crypto.verifyMac(id, fromB64(message, 'message'), fromB64(mac, 'mac'), algorithm);
+      return crypto.verifyMac(
+        contextOf(request),
+        id,
+        fromB64(message, 'message'),
+        fromB64(mac, 'mac'),
+        algorithm,
+      );
     },
   );
 }

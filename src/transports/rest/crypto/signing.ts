@@ -5,6 +5,7 @@ import type { Keyhaven } from '../../../keyhaven.js';
 import type { MessageType } from '../../../ports/key-backend.js';
 import { base64Bounded, messageType, signingAlgorithm } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, messageField, reply, tags, text, version } from './fields.js';
 
 export function registerSigningRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -26,7 +27,7 @@ export function registerSigningRoutes(app: FastifyInstance, keyhaven: Keyhaven):
     },
     async (request) => {
       const { keyId: id, message, messageType: type, algorithm } = request.body;
-      const result = await crypto.sign(id, fromB64(message, 'message'), algorithm, type);
+      const result = await crypto.sign(contextOf(request), id, fromB64(message, 'message'), algorithm, type);
       return { ...result, signature: b64(result.signature) };
     },
   );
@@ -55,7 +56,14 @@ export function registerSigningRoutes(app: FastifyInstance, keyhaven: Keyhaven):
     },
     async (request) => {
       const { keyId: id, message, messageType: type, algorithm, signature } = request.body;
-      return crypto.verify(id, fromB64(message, 'message'), fromB64(signature, 'signature'), algorithm, type);
+      return crypto.verify(
+        contextOf(request),
+        id,
+        fromB64(message, 'message'),
+        fromB64(signature, 'signature'),
+        algorithm,
+        type,
+      );
     },
   );
 }

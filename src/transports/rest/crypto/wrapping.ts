@@ -4,6 +4,7 @@ import { LIMITS } from '../../../domain/limits.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { base64Bounded } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
+import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
 
 export function registerWrappingRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
@@ -25,6 +26,7 @@ export function registerWrappingRoutes(app: FastifyInstance, keyhaven: Keyhaven)
     },
     async (request) => {
       const result = await crypto.wrapKey(
+        contextOf(request),
         request.body.keyId,
         fromB64(request.body.keyMaterial, 'keyMaterial'),
       );
@@ -48,6 +50,7 @@ export function registerWrappingRoutes(app: FastifyInstance, keyhaven: Keyhaven)
     },
     async (request) => {
       const result = await crypto.unwrapKey(
+        contextOf(request),
         request.body.keyId,
         fromB64(request.body.wrappedKey, 'wrappedKey'),
       );

@@ -1,0 +1,61 @@
+// Who asks, from where, for what: the one description of a request that every transport builds
+// (REST today; the AWS KMS dialect and later transports the same way) and every service method
+// receives, so that authorization and audit, when they are added, see the same facts whatever the
+// wire. Pure data: building it is the transport's job, deciding on it the services'.
+
+/** An authenticated caller. Today every credential is an API key of the bootstrap admin. */
+export interface Principal {
+  id: string;
+  name: string;
+  /** The tenant the principal belongs to; everything it touches is scoped to it. */
+  tenant: string;
+  roles: readonly string[];
+  attributes: Readonly<Record<string, string>>;
+}
+
+/** How the caller proved who it is. */
+export type CredentialKind = 'api-key' | 'access-key' | 'jwt' | 'oidc' | 'client-certificate' | 'internal';
+
+/** Which surface the request came in on; `internal` for work the server does by itself. */
+export type Transport = 'rest' | 'aws' | 'cli' | 'internal';
+
+export interface RequestContext {
+  readonly principal: Principal;
+  readonly tenant: string;
+  readonly credential: CredentialKind;
+  /** The client's address as the transport saw it (after trusted proxies), or '' for internal work. */
+  readonly sourceIp: string;
+  readonly requestId: string;
+  /** The API action (e.g. `Encrypt`), as named in API.md and the AWS dialect. */
+  readonly action: string;
+  readonly transport: Transport;
+}
+
+/** The tenant of everything that exists before tenants do (API.md "Identity, policy, tenants"). */
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * The server acting on its own behalf: scheduled rotations and rotations at the AES-GCM bound (the
+ * scheduled deletions and material destruction work on the store directly; they get a context when
+ * the audit log records them). Frozen: it is shared by every internal context.
+ */
+export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
+  id: 'system',
+  name: 'keyhaven',
+  tenant: DEFAULT_TENANT,
+  roles: Object.freeze(['admin']),
+  attributes: Object.freeze({}),
+});
+
+/** The context of work the server starts itself (no caller, no address). */
+export function internalContext(action: string, requestId: string, tenant = DEFAULT_TENANT): RequestContext {
+  return {
+    principal: SYSTEM_PRINCIPAL,
+    tenant,
+    credential: 'internal',
+    sourceIp: '',
+    requestId,
+    action,
+    transport: 'internal',
+  };
+}
