@@ -15,6 +15,7 @@ import { buildRestApp } from '../../src/transports/rest/app.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { Api } from './http.js';
+import { CRYPTO_ACTIONS, LIFECYCLE_ACTIONS, READ_ACTIONS } from '../../src/domain/actions.js';
 
 interface KeyList {
   keys: { keyId: string }[];
@@ -173,6 +174,15 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
       'GET /metrics',
     ])
       expect(table).toContain(expected);
+  });
+
+  it('names an API action on every protected route, each one the built-in roles know', () => {
+    const known = new Set<string>([...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS, ...READ_ACTIONS, 'Metrics']);
+    const unknown = app.routeTable
+      .filter((r) => !r.public)
+      .filter((r) => !r.action || !known.has(r.action))
+      .map((r) => `${r.method} ${r.url} (${r.action ?? 'no action'})`);
+    expect(unknown).toEqual([]);
   });
 
   it('declares public exactly /health, /openapi.json, /ready and the documentation UI', () => {

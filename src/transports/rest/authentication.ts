@@ -30,6 +30,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   public: boolean;
+  /** The route's API action (config.action), if it declares one. */
+  action?: string;
 }
 
 const PUBLIC_SCOPE = 'keyhavenPublicScope';
@@ -48,7 +50,10 @@ export function requireAuthentication(app: FastifyInstance, auth: AuthService): 
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
     const isPublic = route.config?.public === true || this.hasDecorator(PUBLIC_SCOPE);
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, public: isPublic });
+    const action = route.config?.action;
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, public: isPublic, ...(action ? { action } : {}) });
+    }
     if (isPublic) {
       // The OpenAPI document says so too: no security requirement on this operation.
       if (route.schema) route.schema = { ...route.schema, security: [] };
