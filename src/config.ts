@@ -269,10 +269,38 @@ function overlayTls(server: Record<string, unknown>, env: Env): void {
 }
 
 /**
+ * `<NAME>_FILE` for each secret variable: the secret is read from that file (one trailing newline
+ * dropped), as Docker and Kubernetes secrets are mounted, so that it never sits in the process's
+ * environment, not even in the kernel's copy of it. Setting both is an error; a file that cannot be
+ * read is named with the variable, never quoted.
+ */
+function readSecretFiles(env: Env): Env {
+  const secrets: Env = {};
+  for (const name of SECRET_VARIABLES) {
+    const path = env[`${name}_FILE`];
+    if (path === undefined || path === '') continue;
+    if (env[name] !== undefined) throw new ConfigError(`set ${name} or ${name}_FILE, not both`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError(`${name}_FILE: cannot read ${path} (${code})`);
+    }
+    const secret = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
+    if (secret === '') throw new ConfigError(`${name}_FILE: ${path} is empty`);
+    secrets[name] = secret;
+  }
+  return secrets;
+}
+
+/**
  * Builds the validated configuration. Throws ConfigError with every problem listed. Secrets read
  * from `env` are deleted from it.
  */
-export function loadConfig(env: Env = process.env): KeyhavenConfig {
+export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
+  // The secrets of <NAME>_FILE variables join a local view of the environment, never the environment.
+  const env: Env = { ...processEnv, ...readSecretFiles(processEnv) };
   let fileConfig: Record<string, unknown> = {};
   const file = env.KEYHAVEN_CONFIG;
   if (file) {
@@ -310,7 +338,7 @@ export function loadConfig(env: Env = process.env): KeyhavenConfig {
   merged.server = server;
   merged.keyStore = keyStore;
 
-  forgetSecrets(env, pinVariables);
+  forgetSecrets(processEnv, pinVariables);
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

@@ -49,6 +49,52 @@ describe('configuration', () => {
     }
   });
 
+  it('reads each secret from <NAME>_FILE instead, never putting it into the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const write = (name: string, text: string) => {
+        const path = join(dir, name);
+        writeFileSync(path, text);
+        return path;
+      };
+      const env: Record<string, string | undefined> = {
+        KEYHAVEN_DATA_DIR: dir,
+        KEYHAVEN_ROOT_PASSPHRASE_FILE: write('passphrase', 'a long passphrase\n'),
+        KEYHAVEN_ADMIN_TOKEN_FILE: write('token', 'khk_0123456789abcdef\r\n'),
+        KEYHAVEN_KEYSTORE: 'pkcs11',
+        KEYHAVEN_PKCS11_MODULE: '/lib/a.so',
+        KEYHAVEN_PKCS11_TOKEN: 'a',
+        KEYHAVEN_PKCS11_PIN_FILE: write('pin', '1234'),
+      };
+      const config = loadConfig(env);
+      expect(config.keyStore.rootPassphrase).toBe('a long passphrase');
+      expect(config.adminToken).toBe('khk_0123456789abcdef');
+      expect(config.keyStore.pkcs11?.backends[0]?.pin).toBe('1234');
+      expect(Object.values(env)).not.toContain('a long passphrase');
+      expect(Object.values(env)).not.toContain('1234');
+
+      expect(() =>
+        loadConfig({
+          KEYHAVEN_DATA_DIR: dir,
+          KEYHAVEN_ADMIN_TOKEN: 'x'.repeat(20),
+          KEYHAVEN_ADMIN_TOKEN_FILE: write('t2', 'y'.repeat(20)),
+        }),
+      ).toThrow(/KEYHAVEN_ADMIN_TOKEN or KEYHAVEN_ADMIN_TOKEN_FILE, not both/);
+      expect(() =>
+        loadConfig({ KEYHAVEN_DATA_DIR: dir, KEYHAVEN_ROOT_PASSPHRASE_FILE: join(dir, 'missing') }),
+      ).toThrow(/KEYHAVEN_ROOT_PASSPHRASE_FILE: cannot read .*missing \(ENOENT\)/);
+      expect(() =>
+        loadConfig({ KEYHAVEN_DATA_DIR: dir, KEYHAVEN_ROOT_PASSPHRASE_FILE: write('empty', '\n') }),
+      ).toThrow(/is empty/);
+      // A directory, not a file: named, and no content quoted.
+      expect(() => loadConfig({ KEYHAVEN_DATA_DIR: dir, KEYHAVEN_ROOT_PASSPHRASE_FILE: dir })).toThrow(
+        /KEYHAVEN_ROOT_PASSPHRASE_FILE: cannot read/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('deletes the secrets it read from the environment, the pinEnv-named ones too', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
     try {
