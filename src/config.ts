@@ -269,6 +269,19 @@ function overlayTls(server: Record<string, unknown>, env: Env): void {
 }
 
 /**
+ * Reads a file that a setting names. ConfigError names the setting, the path and the system's
+ * error code, never any of the content (the files hold secrets, keys and certificates).
+ */
+export function readConfiguredFile(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`${setting}: cannot read ${path} (${reason})`, { cause });
+  }
+}
+
+/**
  * `<NAME>_FILE` for each secret variable: the secret is read from that file (one trailing newline
  * dropped), as Docker and Kubernetes secrets are mounted, so that it never sits in the process's
  * environment, not even in the kernel's copy of it. Setting both is an error; a file that cannot be
@@ -280,13 +293,7 @@ function readSecretFiles(env: Env): Env {
     const path = env[`${name}_FILE`];
     if (path === undefined || path === '') continue;
     if (env[name] !== undefined) throw new ConfigError(`set ${name} or ${name}_FILE, not both`);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigError(`${name}_FILE: cannot read ${path} (${code})`);
-    }
+    const text = readConfiguredFile(`${name}_FILE`, path).toString('utf8');
     const secret = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
     if (secret === '') throw new ConfigError(`${name}_FILE: ${path} is empty`);
     secrets[name] = secret;

@@ -2,9 +2,8 @@
 // builds the TLS server options (TLS 1.2 at least; a client certificate from server.tls.clientCa
 // required on every connection when it is set). Errors name the setting and the path, never content.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { TlsOptions } from 'node:tls';
-import { ConfigError, type TlsConfig } from './config.js';
+import { ConfigError, readConfiguredFile, type TlsConfig } from './config.js';
 
 type TlsSetting = keyof TlsConfig;
 
@@ -37,14 +36,8 @@ export function loadServerTls(tls: TlsConfig): TlsOptions {
   return { ...options, ca, requestCert: true, rejectUnauthorized: true };
 }
 
-function readPemFile(setting: TlsSetting, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(`${SETTING_NAMES[setting]}: cannot read ${path} (${reason})`, { cause });
-  }
-}
+const readPemFile = (setting: TlsSetting, path: string): Buffer =>
+  readConfiguredFile(SETTING_NAMES[setting], path);
 
 function parseCertificates(setting: TlsSetting, path: string, pem: Buffer): X509Certificate[] {
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
