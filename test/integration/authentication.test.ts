@@ -3,19 +3,20 @@
 // form, doubled slashes, dot segments, case, odd queries and fragments, HEAD and OPTIONS) never reach
 // a protected route without a credential, and every route in the app's own route table answers 401
 // without one unless it is declared public.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
+import { createKeyhaven } from '../../src/keyhaven.js';
 import { buildRestApp } from '../../src/transports/rest/app.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { Api } from './http.js';
 import { CRYPTO_ACTIONS, LIFECYCLE_ACTIONS, READ_ACTIONS } from '../../src/domain/actions.js';
+import { startInProcessApp, type InProcessApp } from '../helpers/in-process-app.js';
 
 interface KeyList {
   keys: { keyId: string }[];
@@ -140,23 +141,17 @@ describe('request targets that spell a protected route differently (real server,
 });
 
 describe("the app's own route table (in process, real HTTP on loopback)", () => {
-  let dataDir: string;
-  let keyhaven: Keyhaven;
+  let running: InProcessApp;
   let app: FastifyInstance;
   let url: string;
-  const token = `khk_${randomBytes(24).toString('hex')}`;
+  let token: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-routes-'));
-    keyhaven = await createKeyhaven(loadConfig({ KEYHAVEN_DATA_DIR: dataDir }));
-    await keyhaven.auth.bootstrapAdmin(token);
-    app = await buildRestApp(keyhaven);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    running = await startInProcessApp();
+    ({ app, url, token } = running);
   });
   afterAll(async () => {
-    await app?.close();
-    await keyhaven?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await running?.close();
   });
 
   /** A concrete path for a route pattern: parameters filled, wildcards given a name. */

@@ -1,22 +1,16 @@
 // The request context (domain/request-context.ts) as the REST transport builds it and the services
 // receive it: in process, real HTTP on loopback, the services' methods observed as they are called.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import type { RequestContext } from '../../src/domain/request-context.js';
-import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
-import { buildRestApp } from '../../src/transports/rest/app.js';
+import type { Keyhaven } from '../../src/keyhaven.js';
+import { startInProcessApp, type InProcessApp } from '../helpers/in-process-app.js';
 
 describe('the request context a REST call hands to its service method', () => {
-  let dataDir: string;
+  let running: InProcessApp;
   let keyhaven: Keyhaven;
-  let app: FastifyInstance;
   let url: string;
-  const token = `khk_${randomBytes(24).toString('hex')}`;
+  let token: string;
   const seen: RequestContext[] = [];
 
   /** Records the context of every call of the services' public methods. */
@@ -34,18 +28,16 @@ describe('the request context a REST call hands to its service method', () => {
   }
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-context-'));
-    keyhaven = await createKeyhaven(loadConfig({ KEYHAVEN_DATA_DIR: dataDir }));
-    await keyhaven.auth.bootstrapAdmin(token);
-    for (const service of [keyhaven.keys, keyhaven.crypto, keyhaven.aliases, keyhaven.imports])
-      observe(service);
-    app = await buildRestApp(keyhaven);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    running = await startInProcessApp({
+      prepare: (started) => {
+        for (const service of [started.keys, started.crypto, started.aliases, started.imports])
+          observe(service);
+      },
+    });
+    ({ keyhaven, url, token } = running);
   });
   afterAll(async () => {
-    await app?.close();
-    await keyhaven?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await running?.close();
   });
 
   const call = async (method: string, path: string, body?: unknown, requestId = randomUUID()) => {
@@ -117,27 +109,22 @@ describe('the request context a REST call hands to its service method', () => {
 describe('the source address under server.trustProxy (real HTTP on loopback)', () => {
   /** The sourceIp an encrypt's context gets, with X-Forwarded-For set, under `trustProxy`. */
   async function sourceIpWith(trustProxy: false | string[]): Promise<string> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-proxy-'));
-    const config = loadConfig({ KEYHAVEN_DATA_DIR: dataDir });
-    config.server.trustProxy = trustProxy;
-    const keyhaven = await createKeyhaven(config);
-    const token = `khk_${randomBytes(24).toString('hex')}`;
-    await keyhaven.auth.bootstrapAdmin(token);
     const seen: RequestContext[] = [];
-    const random = keyhaven.crypto.random.bind(keyhaven.crypto);
-    keyhaven.crypto.random = (ctx, bytes) => (seen.push(ctx), random(ctx, bytes));
-    const app = await buildRestApp(keyhaven);
+    const running = await startInProcessApp({
+      configure: (config) => (config.server.trustProxy = trustProxy),
+      prepare: (keyhaven) => {
+        const random = keyhaven.crypto.random.bind(keyhaven.crypto);
+        keyhaven.crypto.random = (ctx, bytes) => (seen.push(ctx), random(ctx, bytes));
+      },
+    });
     try {
-      const url = await app.listen({ host: '127.0.0.1', port: 0 });
-      const response = await fetch(`${url}/v1/random?bytes=4`, {
-        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '203.0.113.7' },
+      const response = await fetch(`${running.url}/v1/random?bytes=4`, {
+        headers: { authorization: `Bearer ${running.token}`, 'x-forwarded-for': '203.0.113.7' },
       });
       expect(response.status).toBe(200);
       return seen[0]!.sourceIp;
     } finally {
-      await app.close();
-      await keyhaven.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.close();
     }
   }
 
