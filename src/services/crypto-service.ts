@@ -1,7 +1,7 @@
 // Cryptographic operations (API.md): one method per action. Each resolves the key, checks its state
 // and usage (domain rules), runs the operation on the key's backend, and counts usage.
-import type { RequestContext } from '../domain/request-context.js';
 import { randomBytes } from 'node:crypto';
+import type { RequestContext } from '../domain/request-context.js';
 import {
   ALGORITHM_AES_256_GCM,
   CIPHERTEXT_HEADER_LENGTH,

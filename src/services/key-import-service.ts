@@ -1,7 +1,7 @@
 // BYOK import (API.md): import parameters (a one-time RSA-3072 wrapping key, itself kept wrapped
 // under the root key for a day) and the import of material wrapped under it, into the key's backend.
-import type { RequestContext } from '../domain/request-context.js';
 import { type KeyObject, randomBytes } from 'node:crypto';
+import type { RequestContext } from '../domain/request-context.js';
 import { KmsError, conflict, validationError } from '../domain/errors.js';
 import { DAY_MS, type Key, type KeyVersion } from '../domain/key.js';
 import { isAsymmetric } from '../domain/key-spec.js';

@@ -2,8 +2,8 @@
 // public keys and usage. One method per API action (DESIGN.md). Aliases are in alias-service.ts,
 // BYOK import in key-import-service.ts, the background work (due rotations and deletions) in
 // scheduled-key-jobs.ts.
-import type { RequestContext } from '../domain/request-context.js';
 import { createPublicKey, randomUUID } from 'node:crypto';
+import type { RequestContext } from '../domain/request-context.js';
 import { assertWellFormed } from '../domain/unicode.js';
 import { KmsError, conflict, keyUsageMismatch, validationError } from '../domain/errors.js';
 import {
