@@ -37,6 +37,7 @@ import {
   type InstructionRow,
 } from './callgrind.js';
 import { runLoad } from './load.js';
+import { markdownTable } from './report.js';
 import {
   resolveFromRoot,
   startBaseline,
@@ -266,16 +267,27 @@ async function main(): Promise<void> {
       `\n${config.requests} sequential requests per row and repeat, after ${config.warmup} of warm-up; ` +
         `${config.repeats} repeats\n`,
     );
-    console.log('| row | instructions/request (median) | spread of the repeats |\n|---|---:|---:|');
-    for (const row of rows) {
+    const spreadPercent = (row: InstructionRow) => {
       const all = samples.get(row.row)!.map((sample) => sample.perRequest);
-      const spread = ((Math.max(...all) - Math.min(...all)) / row.perRequest) * 100;
-      console.log(
-        `| ${row.row} | ${Math.round(row.perRequest).toLocaleString('en')} | ${spread.toFixed(1)} % |`,
-      );
-    }
-    console.log("\n| ratio (a ÷ b = b's instructions ÷ a's) | value |\n|---|---:|");
-    for (const ratio of ratios) console.log(`| ${ratio.name} | ${ratio.ratio.toFixed(3)} |`);
+      return ((Math.max(...all) - Math.min(...all)) / row.perRequest) * 100;
+    };
+    console.log(
+      markdownTable(
+        ['row', 'instructions/request (median)', 'spread of the repeats'],
+        rows.map((row) => [
+          row.row,
+          Math.round(row.perRequest).toLocaleString('en'),
+          `${spreadPercent(row).toFixed(1)} %`,
+        ]),
+      ),
+    );
+    console.log(
+      '\n' +
+        markdownTable(
+          ["ratio (a ÷ b = b's instructions ÷ a's)", 'value'],
+          ratios.map((ratio) => [ratio.name, ratio.ratio.toFixed(3)]),
+        ),
+    );
 
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(
