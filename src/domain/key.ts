@@ -24,7 +24,8 @@ export interface Key {
   exportable: boolean;
   /** True when only a public key was imported: the key can verify and encrypt, never sign or decrypt. */
   publicKeyOnly: boolean;
-  tenant: string | null;
+  /** The tenant the key belongs to; other tenants' principals never see it. */
+  tenant: string;
 }
 
 export type KeyVersionState = 'Enabled' | 'Destroyed';

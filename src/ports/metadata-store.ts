@@ -1,4 +1,5 @@
-// Port: the source of truth for keys, versions, aliases, import tokens, usage and API keys.
+// Port: the source of truth for keys, versions, aliases, import tokens and usage (identity-store.ts
+// holds principals, credentials and policies).
 // One Kysely implementation serves SQLite now and PostgreSQL later; every multi-row change is one
 // transaction, so a failed write leaves no partial state.
 import type { Key, KeyVersion } from '../domain/key.js';
@@ -6,6 +7,8 @@ import type { KeySpec, ProtectionLevel } from '../domain/key-spec.js';
 import type { KeyState } from '../domain/key-state.js';
 
 export interface KeyListFilter {
+  /** Only this tenant's keys: another tenant's are never listed. */
+  tenant: string;
   alias?: string;
   tag?: { key: string; value: string };
   state?: KeyState;
@@ -19,13 +22,6 @@ export interface ImportToken {
   /** The wrapping private key (PKCS#8), itself wrapped by the root key. */
   wrappedPrivateKey: Buffer;
   expiresAt: Date;
-}
-
-export interface ApiKey {
-  id: string;
-  secretHash: Buffer;
-  principal: string;
-  createdAt: Date;
 }
 
 export interface SealReservation {
@@ -73,7 +69,7 @@ export interface MetadataStore {
   reserveSeals(keyId: string, version: number, count: number, max: number): Promise<SealReservation>;
   /**
    * If the key is still PendingDeletion with its deletion date at or before `now`, removes it (versions,
-   * aliases, tags, usage, import tokens) and queues its versions for material destruction, in one
+   * aliases, tags, usage, import tokens, key policy) and queues its versions for material destruction, in one
    * transaction. False when the key changed meanwhile (a deletion cancelled): nothing is removed.
    */
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
@@ -82,10 +78,11 @@ export interface MetadataStore {
   /** Forgets a queued version once its backend destroyed the material. */
   completeDestruction(keyId: string, version: number): Promise<void>;
 
-  resolveAlias(name: string): Promise<string | undefined>;
-  putAlias(name: string, keyId: string, at: Date): Promise<void>;
-  deleteAlias(name: string): Promise<boolean>;
-  listAliases(keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]>;
+  /** Alias names are unique within a tenant; every alias query names the tenant. */
+  resolveAlias(tenant: string, name: string): Promise<string | undefined>;
+  putAlias(tenant: string, name: string, keyId: string, at: Date): Promise<void>;
+  deleteAlias(tenant: string, name: string): Promise<boolean>;
+  listAliases(tenant: string, keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]>;
   aliasesOf(keyIds: string[]): Promise<Map<string, string[]>>;
 
   saveImportToken(token: ImportToken): Promise<void>;
@@ -98,10 +95,7 @@ export interface MetadataStore {
   addUsage(counts: UsageCounts, at: Date): Promise<void>;
   getUsage(keyId: string): Promise<KeyUsageRecord>;
 
-  createApiKey(apiKey: ApiKey): Promise<void>;
-  findApiKeyByHash(secretHash: Buffer): Promise<ApiKey | undefined>;
-  countApiKeys(): Promise<number>;
-  countKeys(): Promise<number>;
+  countKeys(tenant: string): Promise<number>;
 
   /** Enabled keys whose next rotation is due, by due time then id, after `after` when given. */
   keysDueForRotation(now: Date, limit: number, after?: DueCursor): Promise<Key[]>;

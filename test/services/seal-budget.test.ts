@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrateTo } from '../../src/adapters/metadata/migrations/index.js';
 import { loadConfig } from '../../src/config.js';
 import { KmsError } from '../../src/domain/errors.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
@@ -129,18 +131,41 @@ describe('the AES-GCM message bound', () => {
   });
 
   it("starts a version that sealed before the count existed from its key's usage counters, not from zero", async () => {
-    const key = await keyhaven.keys.createKey(ctx, {});
-    for (let i = 0; i < 5; i++) await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('x'));
-    await keyhaven.crypto.generateDataKey(ctx, key.keyId);
-    await keyhaven.close();
     // The database as the release before migration 0003 left it: no seal column, usage counted.
-    const file = new Database(join(dataDir, 'keyhaven.db'));
-    file.exec(
-      "alter table key_versions drop column seals_reserved; delete from kysely_migration where name = '0003_seal_counter'",
-    );
-    file.close();
-    keyhaven = await open(dataDir);
-    expect(reservedInFile(dataDir, key.keyId)).toBe(6);
+    await keyhaven.close();
+    const legacyDir = mkdtempSync(join(tmpdir(), 'keyhaven-seal-legacy-'));
+    try {
+      const keyId = '5f0c8a56-1d0e-4a8e-9c35-3f3a3c6b9f10';
+      const file = new Database(join(legacyDir, 'keyhaven.db'));
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: file }) });
+      await migrateTo(db, '0002_material_destruction');
+      const now = Date.now();
+      file
+        .prepare(
+          `insert into keys (key_id, key_spec, key_usage, state, protection_level, origin, current_version,
+             description, tags, created_at, updated_at, exportable, public_key_only)
+           values (?, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'Enabled', 'SOFTWARE', 'KEYHAVEN', 1, '', '{}', ?, ?, 0, 0)`,
+        )
+        .run(keyId, now, now);
+      file
+        .prepare(
+          "insert into key_versions (key_id, version, state, created_at, material) values (?, 1, 'Enabled', ?, ?)",
+        )
+        .run(keyId, now, Buffer.alloc(60));
+      const usage = file.prepare(
+        'insert into key_usage (key_id, operation, count, last_used_at) values (?, ?, ?, ?)',
+      );
+      usage.run(keyId, 'encrypt', 5, now);
+      usage.run(keyId, 'generateDataKey', 1, now);
+      usage.run(keyId, 'decrypt', 7, now);
+      await db.destroy();
+      keyhaven = await open(legacyDir);
+      expect(reservedInFile(legacyDir, keyId)).toBe(6);
+    } finally {
+      await keyhaven.close();
+      keyhaven = await open(dataDir);
+      rmSync(legacyDir, { recursive: true, force: true });
+    }
   });
 
   it('gives two instances sharing one database disjoint seals, never more than the bound together', async () => {

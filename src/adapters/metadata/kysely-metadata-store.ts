@@ -3,10 +3,10 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { KmsError, validationError } from '../../domain/errors.js';
 import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
+import { DEFAULT_TENANT } from '../../domain/request-context.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type {
-  ApiKey,
   DueCursor,
   ImportToken,
   KeyListFilter,
@@ -63,7 +63,7 @@ function rowToKey(row: Selectable<KeysTable>): Key {
     deletionDate: toDate(row.deletion_date),
     exportable: row.exportable === 1,
     publicKeyOnly: row.public_key_only === 1,
-    tenant: row.tenant,
+    tenant: row.tenant ?? DEFAULT_TENANT,
   };
 }
 
@@ -109,12 +109,13 @@ export class KyselyMetadataStore implements MetadataStore {
         const taken = await trx
           .selectFrom('aliases')
           .select('name')
+          .where('tenant_id', '=', key.tenant)
           .where('name', '=', name)
           .executeTakeFirst();
         if (taken) throw new KmsError('Conflict', `alias ${name} already exists`);
         await trx
           .insertInto('aliases')
-          .values({ name, key_id: key.keyId, created_at: key.createdAt.getTime() })
+          .values({ tenant_id: key.tenant, name, key_id: key.keyId, created_at: key.createdAt.getTime() })
           .execute();
       }
     });
@@ -126,12 +127,16 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }> {
-    let query = this.db.selectFrom('keys').selectAll('keys');
+    let query = this.db.selectFrom('keys').selectAll('keys').where('keys.tenant', '=', filter.tenant);
     if (filter.state) query = query.where('keys.state', '=', filter.state);
     if (filter.alias) {
       const alias = filter.alias;
       query = query.where('keys.key_id', 'in', (eb) =>
-        eb.selectFrom('aliases').select('aliases.key_id').where('aliases.name', '=', alias),
+        eb
+          .selectFrom('aliases')
+          .select('aliases.key_id')
+          .where('aliases.tenant_id', '=', filter.tenant)
+          .where('aliases.name', '=', alias),
       );
     }
     if (filter.tag) {
@@ -256,6 +261,14 @@ export class KyselyMetadataStore implements MetadataStore {
       await trx.deleteFrom('key_tags').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('key_usage').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('import_tokens').where('key_id', '=', keyId).execute();
+      // The key policy goes with its key.
+      await trx
+        .deleteFrom('policy_versions')
+        .where('policy_id', 'in', (eb) =>
+          eb.selectFrom('policies').select('policy_id').where('key_id', '=', keyId),
+        )
+        .execute();
+      await trx.deleteFrom('policies').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('keys').where('key_id', '=', keyId).execute();
       return true;
     });
@@ -309,30 +322,38 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  async resolveAlias(name: string): Promise<string | undefined> {
+  async resolveAlias(tenant: string, name: string): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('aliases')
       .select('key_id')
+      .where('tenant_id', '=', tenant)
       .where('name', '=', name)
       .executeTakeFirst();
     return row?.key_id;
   }
 
-  async putAlias(name: string, keyId: string, at: Date): Promise<void> {
+  async putAlias(tenant: string, name: string, keyId: string, at: Date): Promise<void> {
     await this.db
       .insertInto('aliases')
-      .values({ name, key_id: keyId, created_at: at.getTime() })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ key_id: keyId }))
+      .values({ tenant_id: tenant, name, key_id: keyId, created_at: at.getTime() })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ key_id: keyId }))
       .execute();
   }
 
-  async deleteAlias(name: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('aliases').where('name', '=', name).executeTakeFirst();
+  async deleteAlias(tenant: string, name: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('aliases')
+      .where('tenant_id', '=', tenant)
+      .where('name', '=', name)
+      .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 
-  async listAliases(keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
-    let query = this.db.selectFrom('aliases').selectAll().orderBy('name');
+  async listAliases(
+    tenant: string,
+    keyId?: string,
+  ): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
+    let query = this.db.selectFrom('aliases').selectAll().where('tenant_id', '=', tenant).orderBy('name');
     if (keyId) query = query.where('key_id', '=', keyId);
     const rows = await query.execute();
     return rows.map((r) => ({ name: r.name, keyId: r.key_id, createdAt: new Date(Number(r.created_at)) }));
@@ -414,46 +435,11 @@ export class KyselyMetadataStore implements MetadataStore {
     return { counts, lastUsedAt: toDate(lastUsedAt) };
   }
 
-  async createApiKey(apiKey: ApiKey): Promise<void> {
-    await this.db
-      .insertInto('api_keys')
-      .values({
-        id: apiKey.id,
-        secret_hash: apiKey.secretHash,
-        principal: apiKey.principal,
-        created_at: apiKey.createdAt.getTime(),
-      })
-      .execute();
-  }
-
-  async findApiKeyByHash(secretHash: Buffer): Promise<ApiKey | undefined> {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('secret_hash', '=', secretHash)
-      .executeTakeFirst();
-    return row
-      ? {
-          id: row.id,
-          secretHash: Buffer.from(row.secret_hash),
-          principal: row.principal,
-          createdAt: new Date(Number(row.created_at)),
-        }
-      : undefined;
-  }
-
-  async countKeys(): Promise<number> {
+  async countKeys(tenant: string): Promise<number> {
     const row = await this.db
       .selectFrom('keys')
       .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  }
-
-  async countApiKeys(): Promise<number> {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant', '=', tenant)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }

@@ -40,6 +40,7 @@ export interface KeyVersionsTable {
 }
 
 export interface AliasesTable {
+  tenant_id: string;
   name: string;
   key_id: string;
   created_at: number;
@@ -62,8 +63,61 @@ export interface KeyUsageTable {
 export interface ApiKeysTable {
   id: string;
   secret_hash: Buffer;
-  principal: string;
+  principal_id: string;
   created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface TenantsTable {
+  tenant_id: string;
+  name: string;
+  max_keys: number | null;
+  requests_per_second: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PrincipalsTable {
+  principal_id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  roles: string;
+  attributes: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AccessKeysTable {
+  access_key_id: string;
+  principal_id: string;
+  wrapped_secret: Buffer;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface PoliciesTable {
+  policy_id: string;
+  tenant_id: string;
+  name: string;
+  key_id: string | null;
+  created_at: number;
+}
+
+export interface PolicyVersionsTable {
+  policy_id: string;
+  version: number;
+  document: string;
+  effective_at: number;
+  created_at: number;
+}
+
+export interface PolicyAttachmentsTable {
+  target_kind: string;
+  target_id: string;
+  policy_id: string;
+  position: number;
 }
 
 export interface MaterialDestructionTable {
@@ -83,5 +137,11 @@ export interface Database {
   import_tokens: ImportTokensTable;
   key_usage: KeyUsageTable;
   api_keys: ApiKeysTable;
+  tenants: TenantsTable;
+  principals: PrincipalsTable;
+  access_keys: AccessKeysTable;
+  policies: PoliciesTable;
+  policy_versions: PolicyVersionsTable;
+  policy_attachments: PolicyAttachmentsTable;
   material_destruction: MaterialDestructionTable;
 }

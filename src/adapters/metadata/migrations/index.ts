@@ -1,4 +1,5 @@
 // Schema migrations, in order. Written with Kysely's schema builder so both dialects run them.
+import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
@@ -121,6 +122,119 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  // Identity (API.md "Identity, policy, tenants, audit"): tenants, principals, their credentials
+  // and policies. What existed before belongs to the default tenant; API keys made before principals
+  // existed were the bootstrap admin's, who becomes a principal with the admin role.
+  '0004_identity': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tenants')
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(256)', (c) => c.notNull().unique())
+        .addColumn('max_keys', 'integer')
+        .addColumn('requests_per_second', 'integer')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      const now = Date.now();
+      await sql`insert into tenants (tenant_id, name, created_at, updated_at)
+        values ('default', 'default', ${now}, ${now})`.execute(db);
+
+      await db.schema
+        .createTable('principals')
+        .addColumn('principal_id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name', 'varchar(256)', (c) => c.notNull())
+        .addColumn('type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('principals_tenant_name', ['tenant_id', 'name'])
+        .execute();
+
+      await db.schema.alterTable('api_keys').renameColumn('principal', 'principal_id').execute();
+      await db.schema.alterTable('api_keys').addColumn('expires_at', 'bigint').execute();
+      await db.schema.alterTable('api_keys').addColumn('revoked_at', 'bigint').execute();
+      await db.schema.createIndex('api_keys_principal').on('api_keys').column('principal_id').execute();
+      const legacy = await sql<{ n: number }>`select count(*) as n from api_keys`.execute(db);
+      if (Number(legacy.rows[0]?.n ?? 0) > 0) {
+        const adminId = randomUUID();
+        await sql`insert into principals
+          (principal_id, tenant_id, name, type, roles, attributes, created_at, updated_at)
+          values (${adminId}, 'default', 'admin', 'user', '["admin"]', '{}', ${now}, ${now})`.execute(db);
+        await sql`update api_keys set principal_id = ${adminId}`.execute(db);
+      }
+
+      await db.schema
+        .createTable('access_keys')
+        .addColumn('access_key_id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('principal_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('wrapped_secret', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('access_keys_principal').on('access_keys').column('principal_id').execute();
+
+      await db.schema
+        .createTable('policies')
+        .addColumn('policy_id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name', 'varchar(256)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)', (c) => c.unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('policies_tenant')
+        .on('policies')
+        .columns(['tenant_id', 'policy_id'])
+        .execute();
+      await db.schema
+        .createTable('policy_versions')
+        .addColumn('policy_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('effective_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('policy_versions_pk', ['policy_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('policy_attachments')
+        .addColumn('target_kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('target_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('policy_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('policy_attachments_pk', ['target_kind', 'target_id', 'policy_id'])
+        .execute();
+      await db.schema
+        .createIndex('policy_attachments_policy')
+        .on('policy_attachments')
+        .column('policy_id')
+        .execute();
+
+      // Alias names are unique per tenant: the table is rebuilt with the tenant in its key.
+      await db.schema
+        .createTable('tenant_aliases')
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name', 'varchar(256)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('tenant_aliases_pk', ['tenant_id', 'name'])
+        .execute();
+      await sql`insert into tenant_aliases (tenant_id, name, key_id, created_at)
+        select 'default', name, key_id, created_at from aliases`.execute(db);
+      await db.schema.dropTable('aliases').execute();
+      await db.schema.alterTable('tenant_aliases').renameTo('aliases').execute();
+      await db.schema.createIndex('aliases_key').on('aliases').column('key_id').execute();
+
+      await sql`update keys set tenant = 'default' where tenant is null`.execute(db);
+      await db.schema
+        .createIndex('keys_tenant_created')
+        .on('keys')
+        .columns(['tenant', 'created_at', 'key_id'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -132,4 +246,10 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed`, { cause: error });
   }
+}
+
+/** Migrates only up to `name` (included): the database as the release that ended there left it. */
+export async function migrateTo(db: Kysely<unknown>, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider }).migrateTo(name);
+  if (error) throw new Error(`database migration to ${name} failed`, { cause: error });
 }

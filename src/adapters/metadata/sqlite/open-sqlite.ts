@@ -1,12 +1,20 @@
 // The embedded metadata store: one SQLite file (better-sqlite3, WAL) behind the shared Kysely queries.
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
+import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 
-export async function openSqliteMetadataStore(path: string): Promise<MetadataStore> {
+/** The stores that share one database: key metadata and identity (closing metadata closes both). */
+export interface SqliteStores {
+  metadata: MetadataStore;
+  identity: IdentityStore;
+}
+
+export async function openSqliteStores(path: string): Promise<SqliteStores> {
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   // FULL: a created key is on disk before the client sees it (its loss would orphan ciphertexts).
@@ -17,5 +25,5 @@ export async function openSqliteMetadataStore(path: string): Promise<MetadataSto
   database.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   await migrateToLatest(db as unknown as Kysely<unknown>);
-  return new KyselyMetadataStore(db);
+  return { metadata: new KyselyMetadataStore(db), identity: new KyselyIdentityStore(db) };
 }
