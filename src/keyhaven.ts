@@ -10,20 +10,26 @@ import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-ke
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
-import { openSqliteMetadataStore } from './adapters/metadata/sqlite/open-sqlite.js';
+import { openSqliteStores } from './adapters/metadata/sqlite/open-sqlite.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { KeyBackend } from './ports/key-backend.js';
+import type { IdentityStore } from './ports/identity-store.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
+import { AccessControl } from './services/access-control.js';
 import { AliasService } from './services/alias-service.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyImportService } from './services/key-import-service.js';
 import { KeyService } from './services/key-service.js';
+import { checkDocument, PolicyService } from './services/policy-service.js';
+import { PrincipalService } from './services/principal-service.js';
 import { ReadinessMonitor, type Readiness } from './services/readiness-monitor.js';
 import { SealBudget } from './services/seal-budget.js';
 import { ScheduledKeyJobs, type KeyJobsReport } from './services/scheduled-key-jobs.js';
+import { SystemKeys } from './services/system-keys.js';
+import { TenantService } from './services/tenant-service.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 
 export interface Keyhaven {
@@ -33,8 +39,15 @@ export interface Keyhaven {
   imports: KeyImportService;
   crypto: CryptoService;
   auth: AuthService;
+  access: AccessControl;
+  tenants: TenantService;
+  principals: PrincipalService;
+  policies: PolicyService;
+  /** The server's own signing keys (audit checkpoints, access tokens), held by the key store. */
+  systemKeys: SystemKeys;
   usage: UsageRecorder;
   metadata: MetadataStore;
+  identity: IdentityStore;
   materialCache: MaterialCache;
   /** Facts worth telling the operator at start-up (never secrets, except the one-time admin key). */
   startup: { rootKeyCreated: boolean; rootKeySealed: boolean; rootKeyStore: string };
@@ -66,7 +79,7 @@ export async function createKeyhaven(
   const { root, hsm, rootKey } = await openKeyStore(config);
   const databasePath = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
   createPrivateFile(databasePath);
-  const metadata = await openSqliteMetadataStore(databasePath);
+  const { metadata, identity } = await openSqliteStores(databasePath);
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();
@@ -74,17 +87,40 @@ export async function createKeyhaven(
   const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
-  const keys = new KeyService(metadata, directory, backends, root, usage, clock, config.limits.maxKeys);
-  const aliases = new AliasService(metadata, directory, clock);
-  const imports = new KeyImportService(metadata, directory, keys, root, clock);
+  const identityTtlMs = config.cache.keyMetadataTtlMs;
+  const access = new AccessControl(identity, directory, clock, identityTtlMs);
+  const auth = new AuthService(identity, clock);
+  const tenants = new TenantService(identity, access, clock, identityTtlMs);
+  const principals = new PrincipalService(identity, tenants, access, auth, root, clock);
+  const policies = new PolicyService(identity, tenants, principals, access, directory, clock);
+  const keys = new KeyService(
+    metadata,
+    directory,
+    backends,
+    root,
+    usage,
+    clock,
+    access,
+    {
+      visibleTenantId: async (ctx, tenantId) => (await tenants.visibleTenant(ctx, tenantId)).tenantId,
+      maxKeysOf: (tenantId) => tenants.maxKeysOf(tenantId),
+      checkKeyPolicy: checkDocument,
+      createKeyPolicy: (key, document) => policies.createKeyPolicy(key, document),
+      deleteKeyPolicy: (keyId) => policies.deleteKeyPolicy(keyId),
+    },
+    config.limits.maxKeys,
+  );
+  const aliases = new AliasService(metadata, directory, clock, access);
+  const imports = new KeyImportService(metadata, directory, keys, root, clock, access);
   const seals = new SealBudget(
     metadata,
     { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
     // A version near the bound rotates as the server's own work, not as the caller whose seal hit it.
     (keyId, version) => keys.rotateKey(internalContext('RotateKey', randomUUID()), keyId, version),
   );
-  const crypto = new CryptoService(keys, directory, usage, clock, seals);
-  const auth = new AuthService(metadata, clock);
+  // In the HSM when there is one: a database administrator must not be able to sign for the server.
+  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
+  const crypto = new CryptoService(keys, directory, usage, clock, seals, access);
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
   const readiness = new ReadinessMonitor(async () => {
     const backends = await software.status();
@@ -106,8 +142,14 @@ export async function createKeyhaven(
     imports,
     crypto,
     auth,
+    access,
+    tenants,
+    principals,
+    policies,
+    systemKeys,
     usage,
     metadata,
+    identity,
     materialCache,
     startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed, rootKeyStore: root.kind },
     runScheduledJobs: () => jobs.run(),

@@ -47,8 +47,45 @@ export const READ_ACTIONS = [
   'ListAliases',
 ] as const;
 
-/** Read the audit log (its endpoints come with the audit log). */
+/** Read the audit log. */
 export const AUDIT_ACTIONS = ['ListLogs', 'VerifyLogs', 'ExportLogs'] as const;
+
+/** Read tenants, principals, credentials' metadata and policies (never a secret). */
+export const IDENTITY_READ_ACTIONS = [
+  'ListTenants',
+  'DescribeTenant',
+  'ListPrincipals',
+  'DescribePrincipal',
+  'ListApiKeys',
+  'ListAccessKeys',
+  'ListPolicies',
+  'GetPolicy',
+  'ListPolicyVersions',
+  'GetKeyPolicy',
+  'SimulatePolicy',
+] as const;
+
+/** Change who may do what: tenants, principals, credentials, policies. Admins only, by default. */
+export const IDENTITY_ACTIONS = [
+  'CreateTenant',
+  'UpdateTenant',
+  'CreatePrincipal',
+  'UpdatePrincipal',
+  'DeletePrincipal',
+  'PutPrincipalPolicies',
+  'CreateApiKey',
+  'RevokeApiKey',
+  'CreateAccessKey',
+  'DeleteAccessKey',
+  'CreatePolicy',
+  'UpdatePolicy',
+  'DeletePolicy',
+  'RollbackPolicy',
+  'PutKeyPolicy',
+] as const;
+
+/** Every principal may do these for itself (services/access-control.ts SELF_SERVICE_ACTIONS). */
+export const SELF_ACTIONS = ['VerifyAccess', 'CreateAccessToken'] as const;
 
 export type KeyAction =
   (typeof LIFECYCLE_ACTIONS)[number] | (typeof CRYPTO_ACTIONS)[number] | (typeof READ_ACTIONS)[number];

@@ -1,6 +1,12 @@
 // The built-in roles (API.md): policies like any other, granted to every principal holding the
 // role. A custom policy can still deny what a role allows (explicit deny overrides allow).
-import { AUDIT_ACTIONS, CRYPTO_ACTIONS, LIFECYCLE_ACTIONS, READ_ACTIONS } from './actions.js';
+import {
+  AUDIT_ACTIONS,
+  CRYPTO_ACTIONS,
+  IDENTITY_READ_ACTIONS,
+  LIFECYCLE_ACTIONS,
+  READ_ACTIONS,
+} from './actions.js';
 import { parsePolicyDocument, type PolicyDocument } from './policy.js';
 
 export const BUILTIN_ROLES = ['admin', 'key-admin', 'crypto-user', 'auditor'] as const;
@@ -18,13 +24,22 @@ const allow = (role: BuiltinRole, sid: string, actions: readonly string[]) => ({
 export const BUILTIN_ROLE_POLICIES: Readonly<Record<BuiltinRole, PolicyDocument>> = {
   admin: parsePolicyDocument({ statements: [allow('admin', 'admin-everything', ['*'])] }),
   'key-admin': parsePolicyDocument({
-    statements: [allow('key-admin', 'key-admin-lifecycle', [...LIFECYCLE_ACTIONS, ...READ_ACTIONS])],
+    statements: [
+      allow('key-admin', 'key-admin-lifecycle', [
+        ...LIFECYCLE_ACTIONS,
+        ...READ_ACTIONS,
+        'GetKeyPolicy',
+        'PutKeyPolicy',
+      ]),
+    ],
   }),
   'crypto-user': parsePolicyDocument({
     statements: [allow('crypto-user', 'crypto-user-operations', [...CRYPTO_ACTIONS, ...READ_ACTIONS])],
   }),
   auditor: parsePolicyDocument({
-    statements: [allow('auditor', 'auditor-read', [...READ_ACTIONS, ...AUDIT_ACTIONS])],
+    statements: [
+      allow('auditor', 'auditor-read', [...READ_ACTIONS, ...AUDIT_ACTIONS, ...IDENTITY_READ_ACTIONS]),
+    ],
   }),
 };
 

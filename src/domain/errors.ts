@@ -23,11 +23,14 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class KmsError extends Error {
   readonly code: ErrorCode;
+  /** For LimitExceeded: when trying again may succeed (REST sends it as Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'KmsError';
     this.code = code;
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -3,7 +3,7 @@
 // receives, so that authorization and audit, when they are added, see the same facts whatever the
 // wire. Pure data: building it is the transport's job, deciding on it the services'.
 
-/** An authenticated caller. Today every credential is an API key of the bootstrap admin. */
+/** An authenticated caller (domain/identity.ts keeps the stored record it comes from). */
 export interface Principal {
   id: string;
   name: string;
@@ -11,6 +11,8 @@ export interface Principal {
   tenant: string;
   roles: readonly string[];
   attributes: Readonly<Record<string, string>>;
+  /** Policies attached to the principal itself (its roles' and its tenant's come on top). */
+  policyIds: readonly string[];
 }
 
 /** How the caller proved who it is. */
@@ -45,6 +47,7 @@ export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
   tenant: DEFAULT_TENANT,
   roles: Object.freeze(['admin']),
   attributes: Object.freeze({}),
+  policyIds: Object.freeze([]),
 });
 
 /** The context of work the server starts itself (no caller, no address). */

@@ -4,6 +4,7 @@ import { notFound } from '../domain/errors.js';
 import { assertNotPendingDeletion } from '../domain/key-state.js';
 import type { Clock } from '../ports/clock.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
+import type { AccessControl } from './access-control.js';
 import type { KeyDirectory } from './key-directory.js';
 import { assertAliasName, freshKey } from './key-records.js';
 
@@ -12,6 +13,7 @@ export class AliasService {
     private readonly metadata: MetadataStore,
     private readonly directory: KeyDirectory,
     private readonly clock: Clock,
+    private readonly access: AccessControl,
   ) {}
 
   async putAlias(
@@ -20,23 +22,34 @@ export class AliasService {
     reference: string,
   ): Promise<{ name: string; keyId: string }> {
     assertAliasName(name);
-    const key = await freshKey(this.metadata, this.directory, reference);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['PutAlias'], key });
     assertNotPendingDeletion(key);
-    await this.metadata.putAlias(name, key.keyId, this.clock.now());
+    // The alias lives in the key's tenant (a system administrator may name another tenant's key).
+    const previous = await this.metadata.resolveAlias(key.tenant, name);
+    await this.metadata.putAlias(key.tenant, name, key.keyId, this.clock.now());
+    this.directory.invalidate(key.keyId);
+    if (previous) this.directory.invalidate(previous);
     return { name, keyId: key.keyId };
   }
 
   async deleteAlias(ctx: RequestContext, name: string): Promise<void> {
     assertAliasName(name);
-    if (!(await this.metadata.deleteAlias(name))) throw notFound(`alias ${name} does not exist`);
+    const keyId = await this.metadata.resolveAlias(ctx.tenant, name);
+    if (!keyId) throw notFound(`alias ${name} does not exist`);
+    const key = await freshKey(ctx, this.metadata, this.directory, keyId);
+    await this.access.authorize(ctx, { actions: ['DeleteAlias'], key });
+    if (!(await this.metadata.deleteAlias(ctx.tenant, name))) throw notFound(`alias ${name} does not exist`);
+    this.directory.invalidate(keyId);
   }
 
   async listAliases(
     ctx: RequestContext,
     reference?: string,
   ): Promise<{ name: string; keyId: string; createdAt: Date }[]> {
-    const keyId =
-      reference === undefined ? undefined : (await freshKey(this.metadata, this.directory, reference)).keyId;
-    return this.metadata.listAliases(keyId);
+    const key =
+      reference === undefined ? undefined : await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['ListAliases'], ...(key ? { key } : {}) });
+    return this.metadata.listAliases(key?.tenant ?? ctx.tenant, key?.keyId);
   }
 }

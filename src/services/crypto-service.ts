@@ -1,5 +1,8 @@
-// Cryptographic operations (API.md): one method per action. Each resolves the key, checks its state
-// and usage (domain rules), runs the operation on the key's backend, and counts usage.
+// Cryptographic operations (API.md): one method per action. Each resolves the key (in the caller's
+// tenant), authorizes what the action does to it, checks its state and usage (domain rules), runs
+// the operation on the key's backend, and counts usage. A composite action is authorized as itself
+// and as the single operation it performs on each key (ReEncrypt: Decrypt on the source, Encrypt on
+// the destination), so a deny of Decrypt is never bypassed through ReEncrypt or a batch.
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
 import {
@@ -35,6 +38,7 @@ import { pooledRandomBytes } from '../crypto/random-pool.js';
 import { verifySignature } from '../crypto/signature.js';
 import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
+import type { AccessControl } from './access-control.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyService } from './key-service.js';
 import type { SealBudget } from './seal-budget.js';
@@ -69,6 +73,26 @@ interface UsableKey {
   ref: VersionRef;
 }
 
+/** A key as a request names it, what the request does with it, and under which context. */
+interface KeyUse {
+  reference: string;
+  actions: readonly string[];
+  context?: EncryptionContext;
+}
+
+const keyUse = (reference: string, actions: readonly string[], context?: EncryptionContext): KeyUse => ({
+  reference,
+  actions,
+  ...(context ? { context } : {}),
+});
+
+const ENCRYPT = ['Encrypt'];
+const DECRYPT = ['Decrypt'];
+const ENCRYPT_BATCH = ['EncryptBatch', 'Encrypt'];
+const DECRYPT_BATCH = ['DecryptBatch', 'Decrypt'];
+const REENCRYPT_FROM = ['ReEncrypt', 'Decrypt'];
+const REENCRYPT_TO = ['ReEncrypt', 'Encrypt'];
+
 export class CryptoService {
   constructor(
     private readonly keys: KeyService,
@@ -76,6 +100,7 @@ export class CryptoService {
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
     private readonly seals: SealBudget,
+    private readonly access: AccessControl,
   ) {}
 
   async encrypt(
@@ -84,10 +109,7 @@ export class CryptoService {
     plaintext: Buffer,
     context?: EncryptionContext,
   ): Promise<EncryptResult> {
-    checkSize('plaintext', plaintext, LIMITS.plaintextBytes);
-    const result = await this.seal(keyId, plaintext, context);
-    this.usage.record(result.keyId, 'encrypt');
-    return result;
+    return this.encryptAs(ctx, ENCRYPT, keyId, plaintext, context);
   }
 
   async decrypt(
@@ -96,10 +118,7 @@ export class CryptoService {
     context?: EncryptionContext,
     expectedKeyId?: string,
   ): Promise<DecryptResult> {
-    checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
-    const result = await this.open(ciphertext, context, expectedKeyId);
-    this.usage.record(result.keyId, 'decrypt');
-    return result;
+    return this.decryptAs(ctx, DECRYPT, ciphertext, context, expectedKeyId);
   }
 
   async reencrypt(
@@ -110,9 +129,15 @@ export class CryptoService {
     destinationContext?: EncryptionContext,
   ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
     checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
-    const opened = await this.open(ciphertext, context);
+    const opened = await this.open(ctx, REENCRYPT_FROM, ciphertext, context);
     try {
-      const sealed = await this.seal(destinationKeyId, opened.plaintext, destinationContext);
+      const sealed = await this.seal(
+        ctx,
+        REENCRYPT_TO,
+        destinationKeyId,
+        opened.plaintext,
+        destinationContext,
+      );
       this.usage.record(opened.keyId, 'reencrypt');
       return { ...sealed, sourceKeyId: opened.keyId, sourceKeyVersion: opened.keyVersion };
     } finally {
@@ -126,7 +151,9 @@ export class CryptoService {
   ): Promise<BatchResult<EncryptResult>[]> {
     checkBatch(items.length);
     return Promise.all(
-      items.map((item) => settle(() => this.encrypt(ctx, item.keyId, item.plaintext, item.context))),
+      items.map((item) =>
+        settle(() => this.encryptAs(ctx, ENCRYPT_BATCH, item.keyId, item.plaintext, item.context)),
+      ),
     );
   }
 
@@ -136,7 +163,9 @@ export class CryptoService {
   ): Promise<BatchResult<DecryptResult>[]> {
     checkBatch(items.length);
     return Promise.all(
-      items.map((item) => settle(() => this.decrypt(ctx, item.ciphertext, item.context, item.keyId))),
+      items.map((item) =>
+        settle(() => this.decryptAs(ctx, DECRYPT_BATCH, item.ciphertext, item.context, item.keyId)),
+      ),
     );
   }
 
@@ -149,7 +178,7 @@ export class CryptoService {
   ): Promise<DataKeyResult> {
     const dataKey = randomBytes(keySpec === 'AES_128' ? 16 : 32);
     try {
-      const sealed = await this.seal(keyId, dataKey, context);
+      const sealed = await this.seal(ctx, ['GenerateDataKey'], keyId, dataKey, context);
       this.usage.record(sealed.keyId, 'generateDataKey');
       return withoutPlaintext ? sealed : { ...sealed, plaintext: Buffer.from(dataKey) };
     } finally {
@@ -164,10 +193,11 @@ export class CryptoService {
     context?: EncryptionContext,
     withoutPlaintext = false,
   ): Promise<DataKeyPairResult> {
-    await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    // Checked before the (slow) key pair is generated, and again as it is sealed.
+    await this.usable(ctx, keyUse(keyId, ['GenerateDataKeyPair'], context), 'ENCRYPT_DECRYPT', 'protect');
     const pair = await generateKeyMaterial(keyPairSpec);
     try {
-      const sealed = await this.seal(keyId, pair.material, context);
+      const sealed = await this.seal(ctx, ['GenerateDataKeyPair'], keyId, pair.material, context);
       this.usage.record(sealed.keyId, 'generateDataKeyPair');
       return {
         ...sealed,
@@ -188,7 +218,7 @@ export class CryptoService {
     messageType: MessageType = 'RAW',
   ): Promise<{ keyId: string; keyVersion: number; signature: Buffer; algorithm: SigningAlgorithm }> {
     checkSize('message', message, LIMITS.messageBytes);
-    const { key, ref } = await this.usable(keyId, 'SIGN_VERIFY', 'protect');
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, ['Sign']), 'SIGN_VERIFY', 'protect');
     checkSigningAlgorithm(key, algorithm);
     if (key.publicKeyOnly)
       throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it can verify, not sign`);
@@ -208,7 +238,7 @@ export class CryptoService {
     messageType: MessageType = 'RAW',
   ): Promise<{ keyId: string; valid: boolean; algorithm: SigningAlgorithm }> {
     checkSize('message', message, LIMITS.messageBytes);
-    const { key, ref } = await this.usable(keyId, 'SIGN_VERIFY', 'unprotect');
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, ['Verify']), 'SIGN_VERIFY', 'unprotect');
     checkSigningAlgorithm(key, algorithm);
     const valid = verifySignature(this.publicKeyOf(ref), algorithm, message, messageType, signature);
     this.usage.record(key.keyId, 'verify');
@@ -222,7 +252,12 @@ export class CryptoService {
     algorithm: MacAlgorithm,
   ): Promise<{ keyId: string; keyVersion: number; mac: Buffer; algorithm: MacAlgorithm }> {
     checkSize('message', message, LIMITS.macMessageBytes);
-    const { key, ref } = await this.usable(keyId, 'GENERATE_VERIFY_MAC', 'protect');
+    const { key, ref } = await this.usable(
+      ctx,
+      keyUse(keyId, ['GenerateMac']),
+      'GENERATE_VERIFY_MAC',
+      'protect',
+    );
     checkMacAlgorithm(key, algorithm);
     const mac = await this.keys.backendFor(key.protectionLevel).mac(ref, algorithm, message);
     this.usage.record(key.keyId, 'generateMac');
@@ -237,7 +272,12 @@ export class CryptoService {
     algorithm: MacAlgorithm,
   ): Promise<{ keyId: string; valid: boolean; algorithm: MacAlgorithm }> {
     checkSize('message', message, LIMITS.macMessageBytes);
-    const { key, ref } = await this.usable(keyId, 'GENERATE_VERIFY_MAC', 'unprotect');
+    const { key, ref } = await this.usable(
+      ctx,
+      keyUse(keyId, ['VerifyMac']),
+      'GENERATE_VERIFY_MAC',
+      'unprotect',
+    );
     checkMacAlgorithm(key, algorithm);
     const backend = this.keys.backendFor(key.protectionLevel);
     // A MAC made by any earlier version still verifies, as after rotation in AWS KMS.
@@ -257,7 +297,12 @@ export class CryptoService {
     plaintext: Buffer,
     algorithm: RsaEncryptionAlgorithm,
   ): Promise<EncryptResult & { algorithm: RsaEncryptionAlgorithm }> {
-    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    const { key, ref } = await this.usable(
+      ctx,
+      keyUse(keyId, ['AsymmetricEncrypt']),
+      'ENCRYPT_DECRYPT',
+      'protect',
+    );
     checkRsaAlgorithm(key, algorithm);
     const publicKey = this.publicKeyOf(ref);
     const max = rsaOaepMaxPlaintext(publicKey.asymmetricKeyDetails?.modulusLength ?? 0, algorithm);
@@ -274,7 +319,12 @@ export class CryptoService {
     algorithm: RsaEncryptionAlgorithm,
   ): Promise<DecryptResult & { algorithm: RsaEncryptionAlgorithm }> {
     checkSize('ciphertext', ciphertext, 512);
-    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+    const { key, ref } = await this.usable(
+      ctx,
+      keyUse(keyId, ['AsymmetricDecrypt']),
+      'ENCRYPT_DECRYPT',
+      'unprotect',
+    );
     checkRsaAlgorithm(key, algorithm);
     if (key.publicKeyOnly)
       throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it cannot decrypt`);
@@ -289,7 +339,7 @@ export class CryptoService {
     keyMaterial: Buffer,
   ): Promise<{ keyId: string; keyVersion: number; wrappedKey: Buffer }> {
     checkSize('keyMaterial', keyMaterial, LIMITS.wrapKeyBytes);
-    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, ['WrapKey']), 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'key wrapping');
     const wrappedKey = await this.keys.backendFor(key.protectionLevel).wrapKey(ref, keyMaterial);
     this.usage.record(key.keyId, 'wrapKey');
@@ -303,7 +353,12 @@ export class CryptoService {
     wrappedKey: Buffer,
   ): Promise<{ keyId: string; keyVersion: number; keyMaterial: Buffer }> {
     checkSize('wrappedKey', wrappedKey, LIMITS.wrapKeyBytes + 16);
-    const { key, ref: current } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+    const { key, ref: current } = await this.usable(
+      ctx,
+      keyUse(keyId, ['UnwrapKey']),
+      'ENCRYPT_DECRYPT',
+      'unprotect',
+    );
     requireSymmetric(key, 'key unwrapping');
     const backend = this.keys.backendFor(key.protectionLevel);
     for await (const ref of this.enabledVersions(key, current)) {
@@ -333,7 +388,7 @@ export class CryptoService {
     assertWellFormed(context, 'context');
     const info = Buffer.from(context, 'utf8');
     checkSize('context', info, HKDF_MAX_INFO_LENGTH);
-    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, ['DeriveKey']), 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'key derivation');
     const derivedKey = await this.keys
       .backendFor(key.protectionLevel)
@@ -342,15 +397,49 @@ export class CryptoService {
     return { keyId: key.keyId, keyVersion: ref.version.version, derivedKey };
   }
 
-  random(ctx: RequestContext, bytes: number): Buffer {
+  async random(ctx: RequestContext, bytes: number): Promise<Buffer> {
+    await this.access.authorize(ctx, { actions: ['GenerateRandom'] });
     if (!Number.isInteger(bytes) || bytes < 1 || bytes > LIMITS.randomBytes) {
       throw validationError(`bytes must be an integer from 1 to ${LIMITS.randomBytes}`);
     }
     return randomBytes(bytes);
   }
 
-  private async seal(keyId: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
-    const { key, ref } = await this.usable(keyId, 'ENCRYPT_DECRYPT', 'protect');
+  private async encryptAs(
+    ctx: RequestContext,
+    actions: readonly string[],
+    keyId: string,
+    plaintext: Buffer,
+    context?: EncryptionContext,
+  ): Promise<EncryptResult> {
+    checkSize('plaintext', plaintext, LIMITS.plaintextBytes);
+    const result = await this.seal(ctx, actions, keyId, plaintext, context);
+    this.usage.record(result.keyId, 'encrypt');
+    return result;
+  }
+
+  private async decryptAs(
+    ctx: RequestContext,
+    actions: readonly string[],
+    ciphertext: Buffer,
+    context?: EncryptionContext,
+    expectedKeyId?: string,
+  ): Promise<DecryptResult> {
+    checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
+    const result = await this.open(ctx, actions, ciphertext, context, expectedKeyId);
+    this.usage.record(result.keyId, 'decrypt');
+    return result;
+  }
+
+  private async seal(
+    ctx: RequestContext,
+    actions: readonly string[],
+    keyId: string,
+    plaintext: Buffer,
+    context?: EncryptionContext,
+  ): Promise<EncryptResult> {
+    const use = keyUse(keyId, actions, context);
+    const { key, ref } = await this.usable(ctx, use, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
     const encodedContext = encodeContext(context, CIPHERTEXT_HEADER_LENGTH);
     // Counted against the version's AES-GCM message bound, once the request is known to be valid;
@@ -373,20 +462,23 @@ export class CryptoService {
   }
 
   private async open(
+    ctx: RequestContext,
+    actions: readonly string[],
     blob: Buffer,
     context?: EncryptionContext,
     expectedKeyId?: string,
   ): Promise<DecryptResult> {
     const parsed = parseCiphertext(blob);
     if (expectedKeyId !== undefined) {
-      const expected = await this.directory.resolveKeyId(expectedKeyId);
+      const expected = await this.directory.resolveKeyId(ctx, expectedKeyId);
       if (expected !== parsed.keyId) {
         throw new KmsError('IncorrectKey', 'the ciphertext was not encrypted under the keyId given');
       }
     }
     let key: Key;
     try {
-      key = await this.checkedKey(parsed.keyId, 'ENCRYPT_DECRYPT', 'unprotect');
+      const use = keyUse(parsed.keyId, actions, context);
+      key = await this.checkedKey(ctx, use, 'ENCRYPT_DECRYPT', 'unprotect');
     } catch (error) {
       // A forged header must not reveal more than a tampered body does.
       if (error instanceof KmsError && error.code === 'NotFound')
@@ -405,15 +497,27 @@ export class CryptoService {
     return { keyId: key.keyId, keyVersion: parsed.keyVersion, plaintext };
   }
 
-  private async usable(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<UsableKey> {
-    const key = await this.checkedKey(reference, usage, kind);
+  private async usable(
+    ctx: RequestContext,
+    use: KeyUse,
+    usage: KeyUsage,
+    kind: KeyOperationKind,
+  ): Promise<UsableKey> {
+    const key = await this.checkedKey(ctx, use, usage, kind);
     return { key, ref: await this.versionRef(key, key.currentVersion) };
   }
 
-  /** The key, checked for its state and usage. */
-  private async checkedKey(reference: string, usage: KeyUsage, kind: KeyOperationKind): Promise<Key> {
+  /** The key, authorized for the use, then checked for its state and usage. */
+  private async checkedKey(
+    ctx: RequestContext,
+    use: KeyUse,
+    usage: KeyUsage,
+    kind: KeyOperationKind,
+  ): Promise<Key> {
     // Cached records are used without a promise round trip: this is every request's hot path.
-    const key = this.directory.peekKey(reference) ?? (await this.directory.getKey(reference));
+    const key =
+      this.directory.peekKey(ctx, use.reference) ?? (await this.directory.getKey(ctx, use.reference));
+    await this.access.authorize(ctx, { actions: use.actions, key, context: use.context });
     assertUsable(key, kind, this.clock.now());
     assertUsage(key, usage);
     return key;

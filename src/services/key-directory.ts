@@ -1,8 +1,12 @@
 // Finds keys by id, alias or ARN-like name, with a small read-through cache of key records and
 // versions. Every write in this process goes through invalidate(), so a disable takes effect at once.
+// Tenant scoping happens here, once for every service: a key of a tenant the caller may not see
+// fails exactly as a key that does not exist (same code, same message for the same reference).
 import { notFound, validationError } from '../domain/errors.js';
+import { canSeeTenant } from '../domain/identity.js';
 import type { Key, KeyVersion } from '../domain/key.js';
 import { KeyVersionMap } from '../domain/key-version-map.js';
+import type { RequestContext } from '../domain/request-context.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -16,9 +20,31 @@ interface CachedKey {
   until: number;
 }
 
+interface CachedAliases {
+  names: string[];
+  until: number;
+}
+
+/** The NotFound every invisible or missing key answers with; the message names only what was asked. */
+export const keyNotFound = (reference: string) => notFound(`key ${reference} does not exist`);
+
+/**
+ * Throws NotFound unless the caller may see the key and the ARN, if one names it, names its tenant
+ * (`kh::key/<uuid>`, what keys had before tenants, names none).
+ */
+export function assertVisible(ctx: RequestContext, key: Key, reference: string): Key {
+  if (!canSeeTenant(ctx.principal, key.tenant)) throw keyNotFound(reference);
+  if (reference.startsWith('kh:')) {
+    const tenant = reference.slice(3, reference.indexOf(':', 3));
+    if (tenant !== '' && tenant !== key.tenant) throw keyNotFound(reference);
+  }
+  return key;
+}
+
 export class KeyDirectory {
   private readonly keys = new Map<string, CachedKey>();
   private readonly versions = new KeyVersionMap<KeyVersion>();
+  private readonly aliases = new Map<string, CachedAliases>();
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -26,39 +52,53 @@ export class KeyDirectory {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** Resolves a key id, `alias/<name>` or `kh:<tenant>:key/<uuid>` to a key id, or throws NotFound. */
-  async resolveKeyId(reference: string): Promise<string> {
+  /**
+   * Resolves a key id, `alias/<name>` (in the caller's tenant) or `kh:<tenant>:key/<uuid>` to a key
+   * id, or throws NotFound. The id is not yet known to exist or to be visible: getKey checks both.
+   */
+  async resolveKeyId(ctx: RequestContext, reference: string): Promise<string> {
     if (UUID.test(reference)) return reference;
     const arn = ARN.exec(reference);
     if (arn && UUID.test(arn[1]!)) return arn[1]!;
     if (reference.startsWith('alias/')) {
       if (!ALIAS_PATTERN.test(reference)) throw validationError(`${reference} is not a valid alias name`);
-      const keyId = await this.metadata.resolveAlias(reference);
+      const keyId = await this.metadata.resolveAlias(ctx.tenant, reference);
       if (!keyId) throw notFound(`alias ${reference} does not exist`);
       return keyId;
     }
     throw validationError('keyId must be a key id (UUID), alias/<name> or kh:<tenant>:key/<uuid>');
   }
 
-  /** The cached record of a key named by its id, if fresh; never touches the store. */
-  peekKey(reference: string): Key | undefined {
+  /** The cached record of a key named by its id, if fresh and visible; never touches the store. */
+  peekKey(ctx: RequestContext, reference: string): Key | undefined {
     const cached = this.keys.get(reference);
-    return cached && cached.until > Date.now() ? cached.key : undefined;
+    if (!cached || cached.until <= Date.now()) return undefined;
+    return assertVisible(ctx, cached.key, reference);
   }
 
   peekVersion(key: Key, version: number): KeyVersion | undefined {
     return this.versions.get(key.keyId, version);
   }
 
-  async getKey(reference: string): Promise<Key> {
-    const keyId = await this.resolveKeyId(reference);
-    const cached = this.peekKey(keyId);
-    if (cached) return cached;
+  async getKey(ctx: RequestContext, reference: string): Promise<Key> {
+    const keyId = await this.resolveKeyId(ctx, reference);
+    const cached = this.keys.get(keyId);
+    if (cached && cached.until > Date.now()) return assertVisible(ctx, cached.key, reference);
     const key = await this.metadata.getKey(keyId);
-    if (!key) throw notFound(`key ${reference} does not exist`);
+    if (!key) throw keyNotFound(reference);
     if (this.keys.size >= this.maxEntries) this.keys.clear();
     this.keys.set(keyId, { key, until: Date.now() + this.ttlMs });
-    return key;
+    return assertVisible(ctx, key, reference);
+  }
+
+  /** The key's alias names (for policies that name aliases), cached like the key record. */
+  async aliasesOf(key: Key): Promise<string[]> {
+    const cached = this.aliases.get(key.keyId);
+    if (cached && cached.until > Date.now()) return cached.names;
+    const names = (await this.metadata.aliasesOf([key.keyId])).get(key.keyId) ?? [];
+    if (this.aliases.size >= this.maxEntries) this.aliases.clear();
+    this.aliases.set(key.keyId, { names, until: Date.now() + this.ttlMs });
+    return names;
   }
 
   /** Versions never change once written (until the key is deleted), so they are cached until then. */
@@ -74,10 +114,11 @@ export class KeyDirectory {
 
   invalidate(keyId: string): void {
     this.keys.delete(keyId);
+    this.aliases.delete(keyId);
   }
 
   forget(keyId: string): void {
-    this.keys.delete(keyId);
+    this.invalidate(keyId);
     this.versions.deleteKey(keyId);
   }
 }

@@ -19,6 +19,7 @@ import { rsaOaepDecrypt } from '../crypto/rsa-oaep.js';
 import type { Clock } from '../ports/clock.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
+import type { AccessControl } from './access-control.js';
 import type { KeyDirectory } from './key-directory.js';
 import { describeKey, freshKey, laterThan, parseFutureDate, type KeyDescription } from './key-records.js';
 import type { KeyService } from './key-service.js';
@@ -61,10 +62,12 @@ export class KeyImportService {
     private readonly keys: Pick<KeyService, 'backendFor'>,
     private readonly root: RootKeyStore,
     private readonly clock: Clock,
+    private readonly access: AccessControl,
   ) {}
 
   async getImportParameters(ctx: RequestContext, reference: string): Promise<ImportParameters> {
-    const key = await freshKey(this.metadata, this.directory, reference);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['GetImportParameters'], key });
     if (key.origin !== 'EXTERNAL') {
       throw conflict(`key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`);
     }
@@ -93,7 +96,8 @@ export class KeyImportService {
     reference: string,
     input: ImportKeyMaterialInput,
   ): Promise<KeyDescription> {
-    const key = await freshKey(this.metadata, this.directory, reference);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['ImportKeyMaterial'], key });
     assertTransition(key, 'import');
     const now = this.clock.now();
     // Validate the request before the single-use token is spent.

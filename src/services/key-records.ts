@@ -1,9 +1,10 @@
 // What every service that writes key records shares: the key as stored now (never the cached copy a
 // write must not start from), its description with aliases, and the rules of the record's fields.
-import { notFound, validationError } from '../domain/errors.js';
+import { validationError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
+import type { RequestContext } from '../domain/request-context.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
-import { ALIAS_PATTERN, type KeyDirectory } from './key-directory.js';
+import { ALIAS_PATTERN, assertVisible, keyNotFound, type KeyDirectory } from './key-directory.js';
 
 export interface KeyDescription extends Key {
   aliases: string[];
@@ -11,14 +12,15 @@ export interface KeyDescription extends Key {
 
 /** The key as stored, bypassing the directory's cache: the starting point of every write. */
 export async function freshKey(
+  ctx: RequestContext,
   metadata: MetadataStore,
   directory: KeyDirectory,
   reference: string,
 ): Promise<Key> {
-  const keyId = await directory.resolveKeyId(reference);
+  const keyId = await directory.resolveKeyId(ctx, reference);
   const key = await metadata.getKey(keyId);
-  if (!key) throw notFound(`key ${reference} does not exist`);
-  return key;
+  if (!key) throw keyNotFound(reference);
+  return assertVisible(ctx, key, reference);
 }
 
 export async function describeKey(metadata: MetadataStore, key: Key): Promise<KeyDescription> {

@@ -25,6 +25,7 @@ import {
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, assertTransition, type KeyState } from '../domain/key-state.js';
+import type { PolicyDocument } from '../domain/policy.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyUsageRecord, MetadataStore } from '../ports/metadata-store.js';
@@ -38,6 +39,7 @@ import {
   parseFutureDate,
   type KeyDescription,
 } from './key-records.js';
+import type { AccessControl } from './access-control.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 export type { KeyDescription } from './key-records.js';
@@ -53,6 +55,18 @@ export interface CreateKeyInput {
   rotationPeriodDays?: number;
   expiresAt?: string;
   exportable?: boolean;
+  /** A key policy document, written with the key (as PUT /v1/keys/{keyId}/policy would). */
+  policy?: unknown;
+}
+
+/** Where KeyService learns a tenant's key quota and writes a key policy given at creation. */
+export interface KeyTenancy {
+  /** The tenant's id if the caller may see it; NotFound as for a tenant that does not exist. */
+  visibleTenantId(ctx: RequestContext, tenantId: string): Promise<string>;
+  maxKeysOf(tenantId: string): Promise<number | undefined>;
+  checkKeyPolicy(document: unknown): PolicyDocument;
+  createKeyPolicy(key: Key, document: PolicyDocument): Promise<unknown>;
+  deleteKeyPolicy(keyId: string): Promise<void>;
 }
 
 export interface UpdateKeyInput {
@@ -63,6 +77,8 @@ export interface UpdateKeyInput {
 }
 
 export interface ListKeysInput {
+  /** Another tenant's keys (one the caller may see: a system administrator's); its own by default. */
+  tenantId?: string;
   alias?: string;
   tag?: string;
   state?: KeyState;
@@ -89,6 +105,8 @@ export class KeyService {
     private readonly root: RootKeyStore,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly access: AccessControl,
+    private readonly tenancy: KeyTenancy,
     private readonly maxKeys = Number.POSITIVE_INFINITY,
   ) {}
 
@@ -101,6 +119,9 @@ export class KeyService {
   }
 
   async createKey(ctx: RequestContext, input: CreateKeyInput): Promise<KeyDescription> {
+    await this.access.authorize(ctx, {
+      actions: input.policy === undefined ? ['CreateKey'] : ['CreateKey', 'PutKeyPolicy'],
+    });
     const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
     const usages = allowedUsages(keySpec);
     const keyUsage = input.keyUsage ?? usages[0]!;
@@ -119,15 +140,17 @@ export class KeyService {
     if (input.alias !== undefined) assertAliasName(input.alias);
     if (input.description !== undefined) assertWellFormed(input.description, 'description');
     const tags = checkTags(input.tags ?? {});
+    const policy = input.policy === undefined ? undefined : this.tenancy.checkKeyPolicy(input.policy);
     const now = this.clock.now();
     const rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays ?? null, keySpec, origin);
     const expiresAt = parseFutureDate(input.expiresAt, now, 'expiresAt');
     // Checked before any material is generated; concurrent creates may overshoot by a few, as with
     // any quota enforced without a lock (AWS documents the same for its resource quotas).
-    if ((await this.metadata.countKeys()) >= this.maxKeys) {
+    const maxKeys = (await this.tenancy.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
+    if ((await this.metadata.countKeys(ctx.tenant)) >= maxKeys) {
       throw new KmsError(
         'LimitExceeded',
-        `the key quota (${this.maxKeys} keys) is reached; delete keys or raise limits.maxKeys`,
+        `the key quota (${maxKeys} keys) is reached; delete keys or raise the quota`,
       );
     }
     const keyId = randomUUID();
@@ -156,25 +179,34 @@ export class KeyService {
       deletionDate: null,
       exportable: input.exportable ?? false,
       publicKeyOnly: false,
-      tenant: null,
+      tenant: ctx.tenant,
     };
+    // The policy first: if the key then fails to be written, a policy of no key is removed again,
+    // and a key never exists, even for a moment, without the policy it was created with.
+    if (policy) await this.tenancy.createKeyPolicy(key, policy);
     try {
       await this.metadata.createKey(key, firstVersion, input.alias ? [input.alias] : []);
     } catch (error) {
       if (firstVersion) await backend.destroyVersionMaterial({ keyId, keySpec, version: firstVersion });
+      if (policy) await this.tenancy.deleteKeyPolicy(keyId);
       throw error;
     }
     return { ...key, aliases: input.alias ? [input.alias] : [] };
   }
 
   async describeKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    return describeKey(this.metadata, await freshKey(this.metadata, this.directory, reference));
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['DescribeKey'], key });
+    return describeKey(this.metadata, key);
   }
 
   async listKeys(
     ctx: RequestContext,
     input: ListKeysInput,
   ): Promise<{ keys: KeyDescription[]; nextCursor: string | null }> {
+    const tenant =
+      input.tenantId === undefined ? ctx.tenant : await this.tenancy.visibleTenantId(ctx, input.tenantId);
+    await this.access.authorize(ctx, { actions: ['ListKeys'] });
     const limit = input.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
       throw validationError(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
@@ -187,6 +219,7 @@ export class KeyService {
     }
     const alias = input.alias === undefined ? undefined : fullAliasName(input.alias);
     const page = await this.metadata.listKeys({
+      tenant,
       alias,
       tag,
       state: input.state,
@@ -201,7 +234,7 @@ export class KeyService {
   }
 
   async updateKey(ctx: RequestContext, reference: string, input: UpdateKeyInput): Promise<KeyDescription> {
-    return this.change(reference, (key, now) => {
+    return this.change(ctx, reference, 'UpdateKey', (key, now) => {
       assertNotPendingDeletion(key);
       const next = { ...key };
       if (input.description !== undefined) {
@@ -221,14 +254,14 @@ export class KeyService {
   }
 
   async enableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    return this.change(reference, (key) => {
+    return this.change(ctx, reference, 'EnableKey', (key) => {
       assertTransition(key, 'enable');
       return { ...key, state: 'Enabled' };
     });
   }
 
   async disableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    const disabled = await this.change(reference, (key) => {
+    const disabled = await this.change(ctx, reference, 'DisableKey', (key) => {
       assertTransition(key, 'disable');
       return { ...key, state: 'Disabled' };
     });
@@ -248,7 +281,7 @@ export class KeyService {
         `pendingWindowDays must be an integer from ${MIN_DELETION_WINDOW_DAYS} to ${MAX_DELETION_WINDOW_DAYS}`,
       );
     }
-    const scheduled = await this.change(reference, (key, now) => {
+    const scheduled = await this.change(ctx, reference, 'ScheduleKeyDeletion', (key, now) => {
       assertTransition(key, 'scheduleDeletion');
       return { ...key, state: 'PendingDeletion', deletionDate: addDays(now, days) };
     });
@@ -257,7 +290,7 @@ export class KeyService {
   }
 
   async cancelKeyDeletion(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    return this.change(reference, (key) => {
+    return this.change(ctx, reference, 'CancelKeyDeletion', (key) => {
       assertTransition(key, 'cancelDeletion');
       return { ...key, state: 'Disabled', deletionDate: null };
     });
@@ -268,7 +301,8 @@ export class KeyService {
    * (an automatic rotation that another process, or a person, already did is not done twice).
    */
   async rotateKey(ctx: RequestContext, reference: string, fromVersion?: number): Promise<KeyDescription> {
-    const key = await freshKey(this.metadata, this.directory, reference);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['RotateKey'], key });
     if (fromVersion !== undefined && key.currentVersion !== fromVersion)
       return describeKey(this.metadata, key);
     assertTransition(key, 'rotate');
@@ -312,12 +346,14 @@ export class KeyService {
     ctx: RequestContext,
     reference: string,
   ): Promise<{ keyId: string; versions: KeyVersion[] }> {
-    const key = await freshKey(this.metadata, this.directory, reference);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['ListKeyVersions'], key });
     return { keyId: key.keyId, versions: await this.metadata.listVersions(key.keyId) };
   }
 
   async getPublicKey(ctx: RequestContext, reference: string): Promise<PublicKeyView> {
-    const key = await this.directory.getKey(reference);
+    const key = await this.directory.getKey(ctx, reference);
+    await this.access.authorize(ctx, { actions: ['GetPublicKey'], key });
     if (!isAsymmetric(key.keySpec)) {
       throw keyUsageMismatch(`key ${key.keyId} is ${key.keySpec}; only asymmetric keys have a public key`);
     }
@@ -334,7 +370,8 @@ export class KeyService {
   }
 
   async getKeyUsage(ctx: RequestContext, reference: string): Promise<{ keyId: string } & KeyUsageRecord> {
-    const key = await this.directory.getKey(reference);
+    const key = await this.directory.getKey(ctx, reference);
+    await this.access.authorize(ctx, { actions: ['GetKeyUsage'], key });
     await this.usage.flush();
     return { keyId: key.keyId, ...(await this.metadata.getUsage(key.keyId)) };
   }
@@ -344,8 +381,14 @@ export class KeyService {
   }
 
   /** Read, change in memory, write with an optimistic check, invalidate caches: all or nothing. */
-  private async change(reference: string, apply: (key: Key, now: Date) => Key): Promise<KeyDescription> {
-    const key = await freshKey(this.metadata, this.directory, reference);
+  private async change(
+    ctx: RequestContext,
+    reference: string,
+    action: string,
+    apply: (key: Key, now: Date) => Key,
+  ): Promise<KeyDescription> {
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: [action], key });
     const now = this.clock.now();
     const next = { ...apply(key, now), updatedAt: laterThan(now, key.updatedAt) };
     try {

@@ -1,0 +1,204 @@
+// The one decision point (docs/architecture.md "One request context, one path per action"): which
+// policies apply to a request, their versions in force at its time, and the pure evaluation of
+// domain/policy.ts over them. Services call authorize() after resolving the key and before touching
+// its state, so a denied caller learns nothing about the key beyond its existence in its own tenant.
+// Policies are cached: writes in this process invalidate at once, other processes within the TTL.
+import {
+  BUILTIN_ROLE_POLICIES,
+  builtinRolePolicyId,
+  BUILTIN_ROLES,
+  type BuiltinRole,
+} from '../domain/builtin-roles.js';
+import type { EncryptionContext } from '../domain/encryption-context.js';
+import { KmsError } from '../domain/errors.js';
+import type { Key } from '../domain/key.js';
+import {
+  evaluatePolicies,
+  type AccessRequest,
+  type Decision,
+  type PolicyDocument,
+  type PolicyVersionRef,
+} from '../domain/policy.js';
+import type { Principal, RequestContext } from '../domain/request-context.js';
+import type { Clock } from '../ports/clock.js';
+import type { IdentityStore, PolicyVersion } from '../ports/identity-store.js';
+import type { KeyDirectory } from './key-directory.js';
+
+/** A policy version ready to evaluate. */
+export interface ApplicablePolicy {
+  ref: PolicyVersionRef;
+  document: PolicyDocument;
+}
+
+/** What a decision is about, beyond the caller (who comes from the context). */
+export interface AccessTarget {
+  /** Every action must be allowed: a composite action names itself and what it does to the key. */
+  actions: readonly string[];
+  key?: Key;
+  context?: EncryptionContext;
+}
+
+/** Checked for the caller itself, never denied: asking what one may do, or trading a credential. */
+export const SELF_SERVICE_ACTIONS: ReadonlySet<string> = new Set(['VerifyAccess', 'CreateAccessToken']);
+
+/** Key-policy actions an admin of the key's tenant may always do: a key policy cannot lock out its admins. */
+const LOCKOUT_SAFE_ACTIONS: ReadonlySet<string> = new Set(['GetKeyPolicy', 'PutKeyPolicy']);
+
+const ROLE_POLICIES: ReadonlyMap<string, ApplicablePolicy> = new Map(
+  BUILTIN_ROLES.map((role: BuiltinRole) => [
+    role,
+    { ref: { policyId: builtinRolePolicyId(role), version: 1 }, document: BUILTIN_ROLE_POLICIES[role] },
+  ]),
+);
+
+interface Cached<T> {
+  value: T;
+  until: number;
+}
+
+export class AccessControl {
+  private readonly versions = new Map<string, Cached<PolicyVersion[]>>();
+  private readonly keyPolicies = new Map<string, Cached<string | null>>();
+  private readonly tenantPolicies = new Map<string, Cached<string[]>>();
+
+  constructor(
+    private readonly identity: IdentityStore,
+    private readonly directory: KeyDirectory,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** Throws AccessDenied unless every action of the target is allowed for the caller. */
+  async authorize(ctx: RequestContext, target: AccessTarget): Promise<void> {
+    if (ctx.credential === 'internal') return;
+    for (const action of target.actions) {
+      const decision = await this.decide(ctx.principal, {
+        action,
+        key: target.key,
+        context: target.context,
+        sourceIp: ctx.sourceIp,
+        at: this.clock.now(),
+      });
+      if (!decision.allowed) {
+        const on = target.key ? ` on key ${target.key.keyId}` : '';
+        throw new KmsError(
+          'AccessDenied',
+          `principal ${ctx.principal.id} is not allowed to ${action}${on}: ${decision.reason}`,
+        );
+      }
+    }
+  }
+
+  /** The decision for one action, as authorize() makes it (also what /v1/simulate reports). */
+  async decide(
+    principal: Principal,
+    request: { action: string; key?: Key; context?: EncryptionContext; sourceIp: string; at: Date },
+  ): Promise<Decision> {
+    if (SELF_SERVICE_ACTIONS.has(request.action)) {
+      return { allowed: true, decidedBy: null, reason: `${request.action} is always allowed for oneself` };
+    }
+    const keyPolicyApplies = !(
+      LOCKOUT_SAFE_ACTIONS.has(request.action) &&
+      request.key !== undefined &&
+      principal.roles.includes('admin')
+    );
+    const policies = await this.applicable(principal, request.key, request.at, keyPolicyApplies);
+    const key = request.key;
+    const accessRequest: AccessRequest = {
+      principal,
+      action: request.action,
+      ...(key
+        ? {
+            key: {
+              keyId: key.keyId,
+              tags: key.tags,
+              aliases: policies.some(namesAliases) ? await this.directory.aliasesOf(key) : [],
+            },
+          }
+        : {}),
+      ...(request.context ? { context: request.context } : {}),
+      sourceIp: request.sourceIp,
+      at: request.at,
+    };
+    return evaluatePolicies(policies, accessRequest);
+  }
+
+  /** Forgets cached versions of a policy (after a write), and which policy a key has. */
+  invalidatePolicy(policyId: string, keyId?: string | null): void {
+    this.versions.delete(policyId);
+    if (keyId) this.keyPolicies.delete(keyId);
+  }
+
+  invalidateTenant(tenantId: string): void {
+    this.tenantPolicies.delete(tenantId);
+  }
+
+  /** Role policies, then the principal's, its tenant's and the key's, each at its version in force. */
+  private async applicable(
+    principal: Principal,
+    key: Key | undefined,
+    at: Date,
+    withKeyPolicy: boolean,
+  ): Promise<ApplicablePolicy[]> {
+    const policies: ApplicablePolicy[] = [];
+    for (const role of principal.roles) {
+      const rolePolicy = ROLE_POLICIES.get(role);
+      if (rolePolicy) policies.push(rolePolicy);
+    }
+    const ids = [...principal.policyIds, ...(await this.tenantPolicyIds(principal.tenant))];
+    if (key && withKeyPolicy) {
+      const keyPolicy = await this.keyPolicyId(key.keyId);
+      if (keyPolicy) ids.push(keyPolicy);
+    }
+    for (const id of ids) {
+      const version = inForce(await this.policyVersions(id), at);
+      if (version)
+        policies.push({ ref: { policyId: id, version: version.version }, document: version.document });
+    }
+    return policies;
+  }
+
+  private async policyVersions(policyId: string): Promise<PolicyVersion[]> {
+    return this.cached(this.versions, policyId, () => this.identity.listPolicyVersions(policyId));
+  }
+
+  private async keyPolicyId(keyId: string): Promise<string | null> {
+    return this.cached(
+      this.keyPolicies,
+      keyId,
+      async () => (await this.identity.getKeyPolicy(keyId))?.policyId ?? null,
+    );
+  }
+
+  private async tenantPolicyIds(tenantId: string): Promise<string[]> {
+    return this.cached(
+      this.tenantPolicies,
+      tenantId,
+      async () => (await this.identity.getTenant(tenantId))?.policyIds ?? [],
+    );
+  }
+
+  private async cached<T>(map: Map<string, Cached<T>>, id: string, load: () => Promise<T>): Promise<T> {
+    const hit = map.get(id);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await load();
+    if (map.size >= this.maxEntries) map.clear();
+    map.set(id, { value, until: Date.now() + this.ttlMs });
+    return value;
+  }
+}
+
+/** The version in force at `at`: the latest whose effectiveAt has come (versions in version order). */
+export function inForce(versions: readonly PolicyVersion[], at: Date): PolicyVersion | undefined {
+  let found: PolicyVersion | undefined;
+  for (const version of versions) {
+    if (version.effectiveAt.getTime() <= at.getTime() && (!found || version.version > found.version)) {
+      found = version;
+    }
+  }
+  return found;
+}
+
+const namesAliases = (policy: ApplicablePolicy) =>
+  policy.document.statements.some((statement) => statement.resources.some((r) => r.startsWith('alias/')));

@@ -1,0 +1,269 @@
+// Policies (API.md): versioned documents that belong to a tenant, attached to principals or to the
+// whole tenant, plus one key policy per key. A new version may take effect later (effectiveAt);
+// rollback makes an old version's document the newest version, in force at once. The simulator and
+// /v1/auth/verify ask AccessControl exactly what authorize() would decide.
+import { randomUUID } from 'node:crypto';
+import type { EncryptionContext } from '../domain/encryption-context.js';
+import { notFound, validationError } from '../domain/errors.js';
+import { canSeeTenant, checkName, toPrincipal } from '../domain/identity.js';
+import type { Key } from '../domain/key.js';
+import { parsePolicyDocument, type Decision, type PolicyDocument } from '../domain/policy.js';
+import type { RequestContext } from '../domain/request-context.js';
+import type { Clock } from '../ports/clock.js';
+import type { IdentityStore, Page, PolicyRecord, PolicyVersion } from '../ports/identity-store.js';
+import { inForce, type AccessControl } from './access-control.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { PrincipalService } from './principal-service.js';
+import { pageLimit, type TenantService } from './tenant-service.js';
+
+/** A policy with the version in force now (or, before any is, the first one waiting). */
+export interface PolicyView extends PolicyRecord {
+  version: number;
+  document: PolicyDocument;
+  effectiveAt: Date;
+}
+
+export interface KeyPolicyView {
+  keyId: string;
+  /** 0 while the key has no policy of its own. */
+  version: number;
+  document: PolicyDocument;
+}
+
+export interface SimulationInput {
+  principalId: string;
+  action: string;
+  keyId?: string;
+  context?: EncryptionContext;
+  sourceIp?: string;
+  at?: string;
+}
+
+const policyNotFound = (policyId: string) => notFound(`policy ${policyId} does not exist`);
+const MAX_DOCUMENT_BYTES = 64 * 1024;
+
+export class PolicyService {
+  constructor(
+    private readonly identity: IdentityStore,
+    private readonly tenants: TenantService,
+    private readonly principals: PrincipalService,
+    private readonly access: AccessControl,
+    private readonly directory: KeyDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  async createPolicy(
+    ctx: RequestContext,
+    input: { name: string; tenantId?: string; document: unknown; effectiveAt?: string },
+  ): Promise<PolicyView> {
+    const tenant = await this.tenants.visibleTenant(ctx, input.tenantId);
+    await this.access.authorize(ctx, { actions: ['CreatePolicy'] });
+    const now = this.clock.now();
+    const record: PolicyRecord = {
+      policyId: randomUUID(),
+      name: checkName(input.name, 'policy'),
+      tenantId: tenant.tenantId,
+      keyId: null,
+      createdAt: now,
+    };
+    const first: PolicyVersion = {
+      policyId: record.policyId,
+      version: 1,
+      document: checkDocument(input.document),
+      effectiveAt: effectiveAt(input.effectiveAt, now),
+      createdAt: now,
+    };
+    await this.identity.createPolicy(record, first);
+    return view(record, [first], now);
+  }
+
+  async listPolicies(
+    ctx: RequestContext,
+    input: { tenantId?: string; limit?: number; cursor?: string },
+  ): Promise<Page<PolicyView>> {
+    const tenant = await this.tenants.visibleTenant(ctx, input.tenantId);
+    await this.access.authorize(ctx, { actions: ['ListPolicies'] });
+    const page = await this.identity.listPolicies(tenant.tenantId, {
+      limit: pageLimit(input.limit),
+      cursor: input.cursor,
+    });
+    const now = this.clock.now();
+    const items: PolicyView[] = [];
+    for (const record of page.items) {
+      items.push(view(record, await this.identity.listPolicyVersions(record.policyId), now));
+    }
+    return { items, nextCursor: page.nextCursor };
+  }
+
+  async getPolicy(ctx: RequestContext, policyId: string): Promise<PolicyView> {
+    const record = await this.visiblePolicy(ctx, policyId);
+    await this.access.authorize(ctx, { actions: ['GetPolicy'] });
+    return view(record, await this.identity.listPolicyVersions(policyId), this.clock.now());
+  }
+
+  /** PUT: a new version (in force now, or at effectiveAt), and a new name if one is given. */
+  async updatePolicy(
+    ctx: RequestContext,
+    policyId: string,
+    input: { document: unknown; effectiveAt?: string },
+  ): Promise<PolicyView> {
+    const record = await this.visiblePolicy(ctx, policyId);
+    await this.access.authorize(ctx, { actions: ['UpdatePolicy'] });
+    const document = checkDocument(input.document);
+    return this.addVersion(record, document, input.effectiveAt);
+  }
+
+  async deletePolicy(ctx: RequestContext, policyId: string): Promise<void> {
+    await this.visiblePolicy(ctx, policyId);
+    await this.access.authorize(ctx, { actions: ['DeletePolicy'] });
+    if (!(await this.identity.deletePolicy(policyId))) throw policyNotFound(policyId);
+    this.access.invalidatePolicy(policyId);
+  }
+
+  async listPolicyVersions(ctx: RequestContext, policyId: string): Promise<PolicyVersion[]> {
+    await this.visiblePolicy(ctx, policyId);
+    await this.access.authorize(ctx, { actions: ['ListPolicyVersions'] });
+    return this.identity.listPolicyVersions(policyId);
+  }
+
+  /** Makes an earlier version's document the newest version, in force at once. */
+  async rollbackPolicy(ctx: RequestContext, policyId: string, version: number): Promise<PolicyView> {
+    const record = await this.visiblePolicy(ctx, policyId);
+    await this.access.authorize(ctx, { actions: ['RollbackPolicy'] });
+    const target = (await this.identity.listPolicyVersions(policyId)).find((v) => v.version === version);
+    if (!target) throw notFound(`policy ${policyId} has no version ${version}`);
+    return this.addVersion(record, target.document, undefined);
+  }
+
+  async getKeyPolicy(ctx: RequestContext, reference: string): Promise<KeyPolicyView> {
+    const key = await this.directory.getKey(ctx, reference);
+    await this.access.authorize(ctx, { actions: ['GetKeyPolicy'], key });
+    const record = await this.identity.getKeyPolicy(key.keyId);
+    if (!record) return { keyId: key.keyId, version: 0, document: { statements: [] } };
+    const current = view(record, await this.identity.listPolicyVersions(record.policyId), this.clock.now());
+    return { keyId: key.keyId, version: current.version, document: current.document };
+  }
+
+  async putKeyPolicy(ctx: RequestContext, reference: string, document: unknown): Promise<KeyPolicyView> {
+    const key = await this.directory.getKey(ctx, reference);
+    await this.access.authorize(ctx, { actions: ['PutKeyPolicy'], key });
+    const checked = checkDocument(document);
+    const existing = await this.identity.getKeyPolicy(key.keyId);
+    const written = existing
+      ? await this.addVersion(existing, checked, undefined)
+      : await this.createKeyPolicy(key, checked);
+    return { keyId: key.keyId, version: written.version, document: written.document };
+  }
+
+  /** The key policy given at creation: checked before the key exists, written by KeyService. */
+  async createKeyPolicy(key: Key, document: PolicyDocument): Promise<PolicyView> {
+    const now = this.clock.now();
+    const record: PolicyRecord = {
+      policyId: randomUUID(),
+      name: `key policy of ${key.keyId}`,
+      tenantId: key.tenant,
+      keyId: key.keyId,
+      createdAt: now,
+    };
+    const first: PolicyVersion = {
+      policyId: record.policyId,
+      version: 1,
+      document,
+      effectiveAt: now,
+      createdAt: now,
+    };
+    await this.identity.createPolicy(record, first);
+    this.access.invalidatePolicy(record.policyId, key.keyId);
+    return view(record, [first], now);
+  }
+
+  /** Removes a key policy whose key could not be written (KeyService.createKey's compensation). */
+  async deleteKeyPolicy(keyId: string): Promise<void> {
+    const record = await this.identity.getKeyPolicy(keyId);
+    if (!record) return;
+    await this.identity.deletePolicy(record.policyId);
+    this.access.invalidatePolicy(record.policyId, keyId);
+  }
+
+  async simulate(ctx: RequestContext, input: SimulationInput): Promise<Decision> {
+    const record = await this.principals.visiblePrincipal(ctx, input.principalId);
+    await this.access.authorize(ctx, { actions: ['SimulatePolicy'] });
+    const principal = toPrincipal(record);
+    const at = input.at === undefined ? this.clock.now() : parseInstant(input.at, 'at');
+    // The key as the simulated principal would see it: another tenant's key does not exist for it.
+    const key =
+      input.keyId === undefined
+        ? undefined
+        : await this.directory.getKey({ ...ctx, principal, tenant: principal.tenant }, input.keyId);
+    return this.access.decide(principal, {
+      action: input.action,
+      key,
+      context: input.context,
+      sourceIp: input.sourceIp ?? ctx.sourceIp,
+      at,
+    });
+  }
+
+  /** What the caller itself may do (POST /v1/auth/verify): the decision authorize() would make. */
+  async verifyAccess(
+    ctx: RequestContext,
+    input: { action: string; keyId?: string; context?: EncryptionContext },
+  ): Promise<Decision> {
+    const key = input.keyId === undefined ? undefined : await this.directory.getKey(ctx, input.keyId);
+    return this.access.decide(ctx.principal, {
+      action: input.action,
+      key,
+      context: input.context,
+      sourceIp: ctx.sourceIp,
+      at: this.clock.now(),
+    });
+  }
+
+  private async addVersion(
+    record: PolicyRecord,
+    document: PolicyDocument,
+    effective: string | undefined,
+  ): Promise<PolicyView> {
+    const now = this.clock.now();
+    await this.identity.addPolicyVersion(record.policyId, {
+      document,
+      effectiveAt: effectiveAt(effective, now),
+      createdAt: now,
+    });
+    this.access.invalidatePolicy(record.policyId, record.keyId);
+    return view(record, await this.identity.listPolicyVersions(record.policyId), now);
+  }
+
+  private async visiblePolicy(ctx: RequestContext, policyId: string): Promise<PolicyRecord> {
+    const record = await this.identity.getPolicy(policyId);
+    // Key policies are reached through their key (GET/PUT /v1/keys/{keyId}/policy) only.
+    if (!record || record.keyId !== null || !canSeeTenant(ctx.principal, record.tenantId)) {
+      throw policyNotFound(policyId);
+    }
+    return record;
+  }
+}
+
+/** The version in force now, or before any is, the first one that will be. */
+function view(record: PolicyRecord, versions: PolicyVersion[], now: Date): PolicyView {
+  const shown = inForce(versions, now) ?? versions[0];
+  if (!shown) throw policyNotFound(record.policyId);
+  return { ...record, version: shown.version, document: shown.document, effectiveAt: shown.effectiveAt };
+}
+
+export function checkDocument(input: unknown): PolicyDocument {
+  if (Buffer.byteLength(JSON.stringify(input ?? null)) > MAX_DOCUMENT_BYTES) {
+    throw validationError(`a policy document is at most ${MAX_DOCUMENT_BYTES} bytes`);
+  }
+  return parsePolicyDocument(input);
+}
+
+function effectiveAt(value: string | undefined, now: Date): Date {
+  return value === undefined ? now : parseInstant(value, 'effectiveAt');
+}
+
+function parseInstant(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw validationError(`${field} must be an ISO 8601 date-time`);
+  return date;
+}

@@ -1,0 +1,122 @@
+// The server's own signing keys: the audit log's checkpoint key and the access-token key. Each is a
+// key like any other, made by the key store (inside the HSM when pkcs11 is configured, else wrapped
+// by the root key), recorded in the reserved system tenant that no principal can see, and found
+// again at start-up by its purpose tag. Only this service signs with them.
+import { randomUUID } from 'node:crypto';
+import type { Key, KeyVersion } from '../domain/key.js';
+import type { ProtectionLevel } from '../domain/key-spec.js';
+import { SYSTEM_KEYS_TENANT } from '../domain/identity.js';
+import type { KeyBackend } from '../ports/key-backend.js';
+import type { Clock } from '../ports/clock.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
+
+export type SystemKeyPurpose = 'audit-checkpoint' | 'access-token';
+
+const PURPOSE_TAG = 'keyhaven:purpose';
+
+/** A system signing key: ECDSA P-256, signatures in DER (as Keyhaven's Sign returns them). */
+export interface SystemSigningKey {
+  keyId: string;
+  version: number;
+  algorithm: 'ECDSA_SHA_256';
+  /** SPKI DER of the public key. */
+  publicKeySpki: Buffer;
+  sign(message: Buffer): Promise<Buffer>;
+}
+
+export class SystemKeys {
+  private readonly loaded = new Map<SystemKeyPurpose, Promise<SystemSigningKey>>();
+
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly backend: KeyBackend,
+    private readonly protectionLevel: ProtectionLevel,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The key for `purpose`, made on first use; the same key on every later start. */
+  signingKey(purpose: SystemKeyPurpose): Promise<SystemSigningKey> {
+    let key = this.loaded.get(purpose);
+    if (!key) {
+      key = this.findOrCreate(purpose);
+      // A failure (the HSM away at start) is not remembered: the next call tries again.
+      key.catch(() => this.loaded.delete(purpose));
+      this.loaded.set(purpose, key);
+    }
+    return key;
+  }
+
+  /** Every version ever used for `purpose` (verifying old checkpoints needs old public keys). */
+  async publicKeys(purpose: SystemKeyPurpose): Promise<{ keyId: string; version: number; spki: Buffer }[]> {
+    const keys = await this.keysFor(purpose);
+    const found: { keyId: string; version: number; spki: Buffer }[] = [];
+    for (const key of keys) {
+      for (const version of await this.metadata.listVersions(key.keyId)) {
+        if (version.publicKeySpki) found.push({ keyId: key.keyId, version: version.version, spki: version.publicKeySpki });
+      }
+    }
+    return found;
+  }
+
+  private async findOrCreate(purpose: SystemKeyPurpose): Promise<SystemSigningKey> {
+    const existing = (await this.keysFor(purpose))[0];
+    const key = existing ?? (await this.create(purpose));
+    const version = await this.metadata.getVersion(key.keyId, key.currentVersion);
+    if (!version?.publicKeySpki) throw new Error(`system key ${key.keyId} has no public key`);
+    return this.signerFor(key, version);
+  }
+
+  private async keysFor(purpose: SystemKeyPurpose): Promise<Key[]> {
+    const page = await this.metadata.listKeys({
+      tenant: SYSTEM_KEYS_TENANT,
+      tag: { key: PURPOSE_TAG, value: purpose },
+      limit: 10,
+    });
+    return page.keys;
+  }
+
+  private async create(purpose: SystemKeyPurpose): Promise<Key> {
+    const keyId = randomUUID();
+    const now = this.clock.now();
+    const created = await this.backend.createVersionMaterial(keyId, 1, 'ECC_NIST_P256');
+    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
+    const key: Key = {
+      keyId,
+      keySpec: 'ECC_NIST_P256',
+      keyUsage: 'SIGN_VERIFY',
+      state: 'Enabled',
+      protectionLevel: this.protectionLevel,
+      origin: 'KEYHAVEN',
+      currentVersion: 1,
+      description: `Keyhaven ${purpose} signing key`,
+      tags: { [PURPOSE_TAG]: purpose },
+      createdAt: now,
+      updatedAt: now,
+      rotationPeriodDays: null,
+      nextRotationAt: null,
+      expiresAt: null,
+      deletionDate: null,
+      exportable: false,
+      publicKeyOnly: false,
+      tenant: SYSTEM_KEYS_TENANT,
+    };
+    try {
+      await this.metadata.createKey(key, version, []);
+    } catch (error) {
+      await this.backend.destroyVersionMaterial({ keyId, keySpec: key.keySpec, version });
+      throw error;
+    }
+    return key;
+  }
+
+  private signerFor(key: Key, version: KeyVersion): SystemSigningKey {
+    const ref = { keyId: key.keyId, keySpec: key.keySpec, version };
+    return {
+      keyId: key.keyId,
+      version: version.version,
+      algorithm: 'ECDSA_SHA_256',
+      publicKeySpki: version.publicKeySpki!,
+      sign: (message) => this.backend.sign(ref, 'ECDSA_SHA_256', message, 'RAW'),
+    };
+  }
+}
