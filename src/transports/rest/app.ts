@@ -18,6 +18,7 @@ import type { Keyhaven } from '../../keyhaven.js';
 import {
   declarePublicScope,
   authenticateUnknownRoutes,
+  gatekeeperFor,
   notFoundHooks,
   requireAuthentication,
   type RouteEntry,
@@ -28,6 +29,9 @@ import { errorObject, keyObject } from './schemas.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerAliasRoutes } from './aliases.js';
 import { registerCryptoRoutes } from './crypto/index.js';
+import { registerPolicyRoutes } from './policies.js';
+import { registerPrincipalRoutes } from './principals.js';
+import { registerTenantRoutes } from './tenants.js';
 import { registerOperationsRoutes } from './operations.js';
 
 declare module 'fastify' {
@@ -111,7 +115,8 @@ export async function buildRestApp(
 
   // First, before any plugin or route: every route registered from here on is authenticated unless
   // it declares itself public.
-  app.decorate('routeTable', requireAuthentication(app, keyhaven.auth));
+  const gatekeeper = gatekeeperFor(keyhaven);
+  app.decorate('routeTable', requireAuthentication(app, gatekeeper));
 
   const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
 
@@ -145,7 +150,7 @@ export async function buildRestApp(
     if (request.headers['content-length'] === '0') delete request.headers['content-type'];
     done();
   });
-  authenticateUnknownRoutes(app, keyhaven.auth);
+  authenticateUnknownRoutes(app, gatekeeper);
 
   app.addHook('onResponse', (request, reply, done) => {
     const action = request.routeOptions.config.action ?? 'other';
@@ -156,10 +161,13 @@ export async function buildRestApp(
   app.setErrorHandler((error: FastifyError | KmsError, request, reply) => {
     const { status, code, message } = describeError(error);
     if (status >= 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
+    if (error instanceof KmsError && error.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(error.retryAfterSeconds));
+    }
     sendError(reply, request, status, code, message);
   });
 
-  app.setNotFoundHandler(notFoundHooks(keyhaven.auth), (request, reply) => {
+  app.setNotFoundHandler(notFoundHooks(gatekeeper), (request, reply) => {
     sendError(reply, request, 404, 'NotFound', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
@@ -167,6 +175,9 @@ export async function buildRestApp(
   registerKeyRoutes(app, keyhaven);
   registerAliasRoutes(app, keyhaven);
   registerCryptoRoutes(app, keyhaven);
+  registerTenantRoutes(app, keyhaven);
+  registerPrincipalRoutes(app, keyhaven);
+  registerPolicyRoutes(app, keyhaven);
   return app;
 }
 

@@ -11,7 +11,18 @@ import type {
   onRequestHookHandler,
   RouteOptions,
 } from 'fastify';
-import type { AuthService, Principal } from '../../services/auth-service.js';
+import type { Principal } from '../../domain/request-context.js';
+import type { Keyhaven } from '../../keyhaven.js';
+
+/**
+ * What the hooks need: authentication (AuthService) and admission (the tenant's request quota,
+ * TenantService.admit), which throws LimitExceeded when the principal's tenant is over its rate.
+ */
+export interface Gatekeeper {
+  authenticateCached(authorization: string | undefined): Principal | undefined;
+  authenticate(authorization: string | undefined): Promise<Principal>;
+  admit(principal: Principal): void | Promise<void>;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,6 +47,15 @@ export interface RouteEntry {
 
 const PUBLIC_SCOPE = 'keyhavenPublicScope';
 
+/** The gatekeeper of a Keyhaven instance: its AuthService, then its tenants' request quotas. */
+export function gatekeeperFor(keyhaven: Pick<Keyhaven, 'auth' | 'tenants'>): Gatekeeper {
+  return {
+    authenticateCached: (authorization) => keyhaven.auth.authenticateCached(authorization),
+    authenticate: (authorization) => keyhaven.auth.authenticate(authorization),
+    admit: (principal) => keyhaven.tenants.admit(principal),
+  };
+}
+
 /** Declares every route registered in `scope` (and its children) public. */
 export function declarePublicScope(scope: FastifyInstance): void {
   scope.decorate(PUBLIC_SCOPE, true);
@@ -45,7 +65,7 @@ export function declarePublicScope(scope: FastifyInstance): void {
  * Installs authentication on `app` before any route exists; returns the route table it sees. Unknown
  * routes (the not-found handler) are authenticated too, so an anonymous caller learns nothing.
  */
-export function requireAuthentication(app: FastifyInstance, auth: AuthService): RouteEntry[] {
+export function requireAuthentication(app: FastifyInstance, auth: Gatekeeper): RouteEntry[] {
   const authenticate = authenticationHook(auth);
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
@@ -69,7 +89,7 @@ export function requireAuthentication(app: FastifyInstance, auth: AuthService): 
  * so an anonymous caller can make the server parse nothing (the not-found handler's own hooks run
  * only after body parsing). Register it after the hook that sets the request id.
  */
-export function authenticateUnknownRoutes(app: FastifyInstance, auth: AuthService): void {
+export function authenticateUnknownRoutes(app: FastifyInstance, auth: Gatekeeper): void {
   const authenticate = authenticationHook(auth);
   app.addHook('onRequest', (request, reply, done) => {
     if (request.is404) return authenticate.call(app, request, reply, done);
@@ -81,7 +101,7 @@ export function authenticateUnknownRoutes(app: FastifyInstance, auth: AuthServic
  * The not-found handler's hook for a route that hands over to it (the static files of the docs UI
  * call reply.callNotFound()): authenticate before saying something does not exist.
  */
-export function notFoundHooks(auth: AuthService): { preHandler: onRequestHookHandler } {
+export function notFoundHooks(auth: Gatekeeper): { preHandler: onRequestHookHandler } {
   const authenticate = authenticationHook(auth);
   return {
     preHandler(request, reply, done) {
@@ -96,28 +116,45 @@ export function notFoundHooks(auth: AuthService): { preHandler: onRequestHookHan
  * With mutual TLS on, verifiedClientCertificate(request) (client-certificate.ts) is where a
  * certificate-based principal will come from; today the certificate only admits the connection.
  */
-export async function authenticateRequest(auth: AuthService, request: FastifyRequest): Promise<Principal> {
+export async function authenticateRequest(auth: Gatekeeper, request: FastifyRequest): Promise<Principal> {
   const principal =
     auth.authenticateCached(request.headers.authorization) ??
     (await auth.authenticate(request.headers.authorization));
+  await auth.admit(principal);
   request.principal = principal;
   return principal;
 }
 
-function authenticationHook(auth: AuthService): onRequestHookHandler {
+function authenticationHook(auth: Gatekeeper): onRequestHookHandler {
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     // Callback style with a synchronous fast path: a recently verified token costs no promise.
     const cached = auth.authenticateCached(request.headers.authorization);
     if (cached) {
-      request.principal = cached;
-      return done();
+      try {
+        const admitting = auth.admit(cached);
+        // Never return the promise: Fastify would take the hook for an async one and continue twice.
+        if (admitting) {
+          admitting.then(() => admitted(request, cached, done), done);
+          return;
+        }
+      } catch (error) {
+        return done(error as Error);
+      }
+      return admitted(request, cached, done);
     }
-    auth.authenticate(request.headers.authorization).then(
-      (principal) => {
-        request.principal = principal;
-        done();
-      },
+    // done() is called exactly once, outside any promise chain that could catch what it throws.
+    const admitting = auth.authenticate(request.headers.authorization).then(async (principal) => {
+      await auth.admit(principal);
+      return principal;
+    });
+    admitting.then(
+      (principal) => admitted(request, principal, done),
       (error: Error) => done(error),
     );
   };
+}
+
+function admitted(request: FastifyRequest, principal: Principal, done: HookHandlerDoneFunction): void {
+  request.principal = principal;
+  done();
 }

@@ -1,6 +1,5 @@
 // REST routes for keys (API.md "Keys"): parse, call one KeyService method, shape the reply.
 import type { FastifyInstance } from 'fastify';
-import { validationError } from '../../domain/errors.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import {
@@ -37,7 +36,7 @@ const ZERO_USAGE: Readonly<Record<string, number>> = Object.freeze(
 export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
   const { keys, imports } = keyhaven;
 
-  app.post<{ Body: CreateKeyInput & { policy?: unknown } }>(
+  app.post<{ Body: CreateKeyInput }>(
     '/v1/keys',
     {
       config: { action: 'CreateKey' },
@@ -62,16 +61,13 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
             rotationPeriodDays: { type: 'integer' },
             expiresAt: { type: 'string', format: 'date-time' },
             exportable: { type: 'boolean' },
-            policy: { description: 'reserved: key policies arrive with the identity issue' },
+            policy: { type: 'object', description: 'a key policy document, as PUT /v1/keys/{keyId}/policy' },
           },
         },
         response: { 201: keyReply },
       },
     },
     async (request, reply) => {
-      if (request.body.policy !== undefined) {
-        throw validationError('key policies are not supported yet');
-      }
       const key = await keys.createKey(contextOf(request), request.body);
       return reply.status(201).send({ key: keyView(key) });
     },

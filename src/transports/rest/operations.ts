@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CIRCUIT_STATES, type RestMetrics } from './metrics.js';
 import type { Keyhaven } from '../../keyhaven.js';
-import { authenticateRequest } from './authentication.js';
+import { authenticateRequest, gatekeeperFor } from './authentication.js';
 
 export function registerOperationsRoutes(
   app: FastifyInstance,
@@ -68,7 +68,7 @@ export function registerOperationsRoutes(
     },
     async (request, reply) => {
       const withDetails = request.headers.authorization !== undefined;
-      if (withDetails) await authenticateRequest(keyhaven.auth, request);
+      if (withDetails) await authenticateRequest(gatekeeperFor(keyhaven), request);
       const readiness = await keyhaven.readiness();
       const status = readiness.ready ? 200 : 503;
       return reply.status(status).send(withDetails ? readiness : { ready: readiness.ready });

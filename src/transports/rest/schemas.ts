@@ -95,7 +95,7 @@ export const keyObject = {
     deletionDate: nullableDateTime,
     exportable: { type: 'boolean' },
     publicKeyOnly: { type: 'boolean' },
-    tenant: { type: ['string', 'null'] },
+    tenant: { type: 'string' },
   },
 } as const;
 

@@ -9,7 +9,7 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 export function keyView(key: KeyDescription) {
   return {
     keyId: key.keyId,
-    arn: `kh:${key.tenant ?? ''}:key/${key.keyId}`,
+    arn: `kh:${key.tenant}:key/${key.keyId}`,
     ...(key.aliases[0] ? { alias: key.aliases[0] } : {}),
     aliases: key.aliases,
     keySpec: key.keySpec,

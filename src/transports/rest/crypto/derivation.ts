@@ -54,6 +54,8 @@ export function registerDerivationRoutes(app: FastifyInstance, keyhaven: Keyhave
         response: { 200: reply({ random: text }) },
       },
     },
-    async (request) => ({ random: b64(crypto.random(contextOf(request), Number(request.query.bytes))) }),
+    async (request) => ({
+      random: b64(await crypto.random(contextOf(request), Number(request.query.bytes))),
+    }),
   );
 }
