@@ -3,7 +3,14 @@ import { DEFAULT_TENANT, type RequestContext } from '../../src/domain/request-co
 
 export function adminContext(action = 'Test'): RequestContext {
   return {
-    principal: { id: 'test-admin', name: 'admin', tenant: DEFAULT_TENANT, roles: ['admin'], attributes: {} },
+    principal: {
+      id: 'test-admin',
+      name: 'admin',
+      tenant: DEFAULT_TENANT,
+      roles: ['admin'],
+      attributes: {},
+      policyIds: [],
+    },
     tenant: DEFAULT_TENANT,
     credential: 'api-key',
     sourceIp: '127.0.0.1',

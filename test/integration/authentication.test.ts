@@ -15,7 +15,14 @@ import { buildRestApp } from '../../src/transports/rest/app.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { Api } from './http.js';
-import { CRYPTO_ACTIONS, LIFECYCLE_ACTIONS, READ_ACTIONS } from '../../src/domain/actions.js';
+import {
+  CRYPTO_ACTIONS,
+  IDENTITY_ACTIONS,
+  IDENTITY_READ_ACTIONS,
+  LIFECYCLE_ACTIONS,
+  READ_ACTIONS,
+  SELF_ACTIONS,
+} from '../../src/domain/actions.js';
 import { startInProcessApp, type InProcessApp } from '../helpers/in-process-app.js';
 
 interface KeyList {
@@ -172,7 +179,15 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
   });
 
   it('names an API action on every protected route, each one the built-in roles know', () => {
-    const known = new Set<string>([...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS, ...READ_ACTIONS, 'Metrics']);
+    const known = new Set<string>([
+      ...LIFECYCLE_ACTIONS,
+      ...CRYPTO_ACTIONS,
+      ...READ_ACTIONS,
+      ...IDENTITY_ACTIONS,
+      ...IDENTITY_READ_ACTIONS,
+      ...SELF_ACTIONS,
+      'Metrics',
+    ]);
     const unknown = app.routeTable
       .filter((r) => !r.public)
       .filter((r) => !r.action || !known.has(r.action))

@@ -178,13 +178,14 @@ describe.each(keyStoreProfiles)('keys over REST ($name key store)', (profile) =>
   });
 
   describe('lookup', () => {
-    it('gets the same key by id, by alias and by kh::key/<uuid>', async () => {
+    it('gets the same key by id, by alias, by its ARN kh:<tenant>:key/<uuid> and by kh::key/<uuid>', async () => {
       const alias = `alias/lookup-${randomUUID()}`;
       const key = await createKey(api, { alias });
       expect((await getKey(key.keyId)).keyId).toBe(key.keyId);
       expect((await getKey(alias)).keyId).toBe(key.keyId);
       expect((await getKey(`kh::key/${key.keyId}`)).keyId).toBe(key.keyId);
-      expect(key.arn).toBe(`kh::key/${key.keyId}`);
+      expect(key.arn).toBe(`kh:default:key/${key.keyId}`);
+      expect((await getKey(key.arn!)).keyId).toBe(key.keyId);
       // The same references work where a keyId is a body field.
       for (const reference of [key.keyId, alias, `kh::key/${key.keyId}`]) {
         expect((await encrypt(reference, 'x')).keyId).toBe(key.keyId);
