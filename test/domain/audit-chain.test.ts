@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CHECKPOINT_FORMAT,
@@ -8,10 +8,18 @@ import {
   RECORD_FORMAT,
   recordContentBytes,
   recordHash,
+  type AuditCheckpoint,
   type AuditEntry,
   type AuditRecord,
   type AuditRecordContent,
+  type ChainHead,
+  type UnsignedAuditCheckpoint,
 } from '../../src/domain/audit-record.js';
+import {
+  AuditChainVerifier,
+  type AuditChainVerifierOptions,
+  type AuditVerification,
+} from '../../src/domain/audit-verifier.js';
 import { KmsError } from '../../src/domain/errors.js';
 
 const FIRST_ENTRY: AuditEntry = {
@@ -303,5 +311,562 @@ describe('chainRecord', () => {
       () => chainRecord(null, { ...FIRST_ENTRY, principalId: 'p-\udc00' }),
       /record\.principalId must be well-formed Unicode/,
     );
+  });
+});
+
+// ---- The verifier, over a log of 50 records and checkpoints at 10, 20, 30 and 40 ----
+
+const AUDIT_KEY = {
+  keyId: '3f0e6a54-8d1b-4c1e-9a4e-2c8f6d1b7e90',
+  keyVersion: 2,
+  algorithm: 'ED25519_SHA_512',
+};
+const auditKey = generateKeyPairSync('ed25519');
+const attackerKey = generateKeyPairSync('ed25519');
+
+/** Accepts only the audit key, as a service must: a checkpoint names its key, anyone can sign. */
+function verifyCheckpoint(bytes: Buffer, checkpoint: AuditCheckpoint): boolean {
+  return (
+    checkpoint.keyId === AUDIT_KEY.keyId &&
+    checkpoint.keyVersion === AUDIT_KEY.keyVersion &&
+    checkpoint.algorithm === AUDIT_KEY.algorithm &&
+    verify(null, bytes, auditKey.publicKey, Buffer.from(checkpoint.signature, 'base64'))
+  );
+}
+
+function signCheckpoint(head: ChainHead, privateKey: KeyObject = auditKey.privateKey): AuditCheckpoint {
+  const unsigned: UnsignedAuditCheckpoint = {
+    seq: head.seq,
+    hash: head.hash,
+    time: new Date(Date.UTC(2026, 2, 1, 13, 0, head.seq)).toISOString(),
+    ...AUDIT_KEY,
+  };
+  return {
+    ...unsigned,
+    signature: sign(null, checkpointSigningBytes(unsigned), privateKey).toString('base64'),
+  };
+}
+
+const ACTIONS = [
+  'Encrypt',
+  'Decrypt',
+  'CreateKey',
+  'Sign',
+  'ListKeys',
+  'GenerateDataKey',
+  'ScheduleKeyDeletion',
+];
+const RESULTS = ['allow', 'deny', 'error'] as const;
+
+/** Mixed entries: every result, on a key (even i) or not, internal work ('' address) now and then. */
+function entry(i: number): AuditEntry {
+  const result = RESULTS[i % 3]!;
+  return {
+    time: new Date(Date.UTC(2026, 2, 1, 12, 0, 0, i * 137)).toISOString(),
+    requestId: `req-${i}`,
+    tenantId: i % 5 === 0 ? 'globex' : 'acme',
+    principalId: i % 10 === 0 ? 'system' : `p-${i % 4}`,
+    action: ACTIONS[i % ACTIONS.length]!,
+    ...(i % 2 === 0
+      ? { keyId: `2c9d${i % 7}e1a-0000-4000-8000-00000000000${i % 7}`, keyVersion: 1 + (i % 3) }
+      : {}),
+    result,
+    ...(result === 'deny'
+      ? { errorCode: 'AccessDenied' }
+      : result === 'error'
+        ? { errorCode: 'KeyDisabled' }
+        : {}),
+    sourceIp: i % 10 === 0 ? '' : `10.0.${i % 3}.${i}`,
+    latencyMs: (i * 7) % 50,
+  };
+}
+
+interface Log {
+  records: AuditRecord[];
+  checkpoints: AuditCheckpoint[];
+}
+
+const RECORD_COUNT = 50;
+const CHECKPOINT_SEQS = [10, 20, 30, 40];
+
+function buildLog(count = RECORD_COUNT, checkpointSeqs = CHECKPOINT_SEQS): Log {
+  const records: AuditRecord[] = [];
+  for (let i = 1; i <= count; i++) records.push(chainRecord(records.at(-1) ?? null, entry(i)));
+  return { records, checkpoints: checkpointSeqs.map((seq) => signCheckpoint(records[seq - 1]!)) };
+}
+
+const LOG = buildLog();
+const recordAt = (seq: number): AuditRecord => LOG.records[seq - 1]!;
+
+type AuditExportItem =
+  { type: 'record'; record: AuditRecord } | { type: 'checkpoint'; checkpoint: AuditCheckpoint };
+
+type Order = 'interleaved' | 'checkpoints first' | 'checkpoints last';
+const ORDERS: Order[] = ['interleaved', 'checkpoints first', 'checkpoints last'];
+
+/** The log as a stream: interleaved puts each checkpoint right after the records up to its seq. */
+function stream(log: Log, order: Order): AuditExportItem[] {
+  const records = log.records.map((record): AuditExportItem => ({ type: 'record', record }));
+  const asItem = (checkpoint: AuditCheckpoint): AuditExportItem => ({ type: 'checkpoint', checkpoint });
+  if (order === 'checkpoints first') return [...log.checkpoints.map(asItem), ...records];
+  if (order === 'checkpoints last') return [...records, ...log.checkpoints.map(asItem)];
+  const items: AuditExportItem[] = [];
+  let waiting = [...log.checkpoints];
+  for (const record of log.records) {
+    items.push({ type: 'record', record });
+    items.push(...waiting.filter((c) => c.seq <= record.seq).map(asItem));
+    waiting = waiting.filter((c) => c.seq > record.seq);
+  }
+  return [...items, ...waiting.map(asItem)];
+}
+
+function verifyItems(
+  items: Iterable<AuditExportItem>,
+  options: Partial<AuditChainVerifierOptions> = {},
+): AuditVerification {
+  const verifier = new AuditChainVerifier({ verifyCheckpoint, ...options });
+  for (const item of items) {
+    if (item.type === 'record') verifier.addRecord(item.record);
+    else verifier.addCheckpoint(item.checkpoint);
+  }
+  return verifier.finish();
+}
+
+const verifyLog = (
+  log: Log,
+  order: Order = 'interleaved',
+  options: Partial<AuditChainVerifierOptions> = {},
+) => verifyItems(stream(log, order), options);
+
+function rehash(record: AuditRecordContent): AuditRecord {
+  const { hash: _hash, ...recordContent } = record as AuditRecord;
+  return { ...recordContent, hash: recordHash(recordContent) };
+}
+
+/** Re-links and re-hashes records[from..], as an attacker covering an edit would. */
+function rechainFrom(records: AuditRecord[], from: number): AuditRecord[] {
+  const out = [...records];
+  for (let i = from; i < out.length; i++) {
+    out[i] = rehash({ ...out[i]!, prevHash: i === 0 ? GENESIS_HASH : out[i - 1]!.hash });
+  }
+  return out;
+}
+
+const flipHex = (hex: string) => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+const forge = (record: AuditRecord): AuditRecord => ({ ...record, principalId: 'p-attacker' });
+/** Array.prototype.toSpliced, which ES2022's typings lack. */
+function spliced<T>(items: readonly T[], start: number, deleteCount: number, ...inserted: T[]): T[] {
+  const copy = [...items];
+  copy.splice(start, deleteCount, ...inserted);
+  return copy;
+}
+
+const withRecords = (log: Log, records: AuditRecord[]): Log => ({ ...log, records });
+const withCheckpoints = (log: Log, checkpoints: AuditCheckpoint[]): Log => ({ ...log, checkpoints });
+
+function omit(record: AuditRecord, field: 'keyId' | 'keyVersion' | 'errorCode'): AuditRecord {
+  const copy = { ...record };
+  delete copy[field];
+  return copy;
+}
+
+const POSITIONS = [
+  { name: 'the first record', seq: 1 },
+  { name: 'a record between checkpoints', seq: 17 },
+  { name: 'the last record a checkpoint covers', seq: 40 },
+  { name: 'a record in the unsigned tail', seq: 45 },
+];
+
+/** One edit per field, each field kind at least once; none re-hashed. */
+const FIELD_EDITS: { field: string; edit: (r: AuditRecord) => AuditRecord; reason?: RegExp }[] = [
+  { field: 'seq (integer)', edit: (r) => ({ ...r, seq: r.seq + 1000 }), reason: /missing/ },
+  { field: 'time', edit: (r) => ({ ...r, time: new Date(Date.parse(r.time) + 1).toISOString() }) },
+  { field: 'requestId (text)', edit: (r) => ({ ...r, requestId: `${r.requestId}x` }) },
+  { field: 'tenantId', edit: (r) => ({ ...r, tenantId: 'initech' }) },
+  { field: 'principalId', edit: (r) => ({ ...r, principalId: 'p-attacker' }) },
+  { field: 'action', edit: (r) => ({ ...r, action: 'Decrypt' === r.action ? 'Encrypt' : 'Decrypt' }) },
+  {
+    field: 'keyId (optional text, added or removed)',
+    edit: (r) => (r.keyId === undefined ? { ...r, keyId: '' } : omit(r, 'keyId')),
+  },
+  {
+    field: 'keyVersion (optional integer, added or changed)',
+    edit: (r) => ({ ...r, keyVersion: (r.keyVersion ?? 0) + 1 }),
+  },
+  { field: 'result', edit: (r) => ({ ...r, result: RESULTS[(RESULTS.indexOf(r.result) + 1) % 3]! }) },
+  {
+    field: 'errorCode (added or removed)',
+    edit: (r) => (r.errorCode === undefined ? { ...r, errorCode: '' } : omit(r, 'errorCode')),
+  },
+  { field: 'sourceIp', edit: (r) => ({ ...r, sourceIp: '203.0.113.9' }) },
+  { field: 'latencyMs', edit: (r) => ({ ...r, latencyMs: r.latencyMs + 1 }) },
+  { field: 'prevHash', edit: (r) => ({ ...r, prevHash: flipHex(r.prevHash) }) },
+  { field: 'hash', edit: (r) => ({ ...r, hash: flipHex(r.hash) }) },
+];
+
+interface Tamper {
+  name: string;
+  apply: (log: Log, seq: number) => Log;
+  /** The seq firstInvalid must name, or 'unseen' where the chain cannot tell (the unsigned tail). */
+  detectedAt: (seq: number) => number | 'unseen';
+  reason: RegExp;
+}
+
+const nextCheckpoint = (seq: number) => CHECKPOINT_SEQS.find((c) => c >= seq) ?? 'unseen';
+const CHECKPOINT_30 = LOG.checkpoints[2]!;
+
+const TAMPERS: Tamper[] = [
+  {
+    name: 'edit it and re-hash it',
+    apply: (log, seq) => withRecords(log, spliced(log.records, seq - 1, 1, rehash(forge(recordAt(seq))))),
+    // The next record's prevHash no longer matches, or the checkpoint on it does not.
+    detectedAt: (seq) => (CHECKPOINT_SEQS.includes(seq) ? seq : seq + 1),
+    reason: /re-hashed/,
+  },
+  {
+    name: 'edit it and re-hash the rest of the chain',
+    apply: (log, seq) =>
+      withRecords(log, rechainFrom(spliced(log.records, seq - 1, 1, forge(recordAt(seq))), seq - 1)),
+    detectedAt: nextCheckpoint,
+    reason: /^checkpoint at seq \d+ does not match record \d+/,
+  },
+  {
+    name: 'remove it',
+    apply: (log, seq) => withRecords(log, spliced(log.records, seq - 1, 1)),
+    detectedAt: (seq) => seq,
+    reason: /missing/,
+  },
+  {
+    name: 'insert a forged record before it, linked to the one before',
+    apply: (log, seq) => {
+      const before = seq === 1 ? null : recordAt(seq - 1);
+      const forged = chainRecord(before, { ...entry(seq), principalId: 'p-attacker' });
+      return withRecords(log, spliced(log.records, seq - 1, 0, forged));
+    },
+    detectedAt: (seq) => seq,
+    reason: /appears twice|does not match/,
+  },
+  {
+    name: 'swap it with the next record',
+    apply: (log, seq) => withRecords(log, spliced(log.records, seq - 1, 2, recordAt(seq + 1), recordAt(seq))),
+    detectedAt: (seq) => seq,
+    reason: /missing/,
+  },
+  {
+    name: 'truncate the log from it, the checkpoints left in place',
+    apply: (log, seq) => withRecords(log, log.records.slice(0, seq - 1)),
+    detectedAt: (seq) => (seq <= 40 ? seq : 'unseen'),
+    reason: /^truncated: the checkpoint at seq 40 covers records up to 40, but /,
+  },
+  {
+    name: 'add a checkpoint on it signed by another key',
+    apply: (log, seq) =>
+      withCheckpoints(log, [...log.checkpoints, signCheckpoint(recordAt(seq), attackerKey.privateKey)]),
+    detectedAt: (seq) => seq,
+    reason: /signature that does not verify \(forged or altered\)/,
+  },
+  {
+    name: 'add a checkpoint on it with an altered signature',
+    apply: (log, seq) => {
+      const genuine = signCheckpoint(recordAt(seq));
+      const signature = Buffer.from(genuine.signature, 'base64');
+      signature[0]! ^= 1;
+      return withCheckpoints(log, [
+        ...log.checkpoints,
+        { ...genuine, signature: signature.toString('base64') },
+      ]);
+    },
+    detectedAt: (seq) => seq,
+    reason: /signature that does not verify/,
+  },
+  {
+    name: 'add a checkpoint at its seq signed by the audit key over another hash',
+    apply: (log, seq) =>
+      withCheckpoints(log, [...log.checkpoints, signCheckpoint({ seq, hash: recordAt(seq + 1).hash })]),
+    detectedAt: (seq) => seq,
+    reason: /^checkpoint at seq \d+ does not match record \d+: it signs another hash/,
+  },
+  {
+    name: 'move the checkpoint at seq 30 onto it',
+    apply: (log, seq) =>
+      withCheckpoints(log, [
+        ...log.checkpoints.filter((c) => c !== CHECKPOINT_30),
+        { ...CHECKPOINT_30, seq, hash: recordAt(seq).hash },
+      ]),
+    detectedAt: (seq) => seq,
+    reason: /signature that does not verify/,
+  },
+];
+
+describe('AuditChainVerifier on an intact log', () => {
+  it.each(ORDERS)('finds 50 mixed records and 4 checkpoints valid, checkpoints %s', (order) => {
+    expect(LOG.records.filter((r) => r.keyId === undefined).length).toBeGreaterThan(10);
+    expect(new Set(LOG.records.map((r) => r.result)).size).toBe(3);
+    expect(verifyLog(LOG, order)).toEqual({ valid: true, records: 50, checkpoints: 4, unsignedTail: 10 });
+  });
+
+  it('counts the unsigned tail from the last verified checkpoint', () => {
+    expect(verifyLog(withCheckpoints(LOG, [])).unsignedTail).toBe(50);
+    expect(verifyLog(withCheckpoints(LOG, [signCheckpoint(recordAt(50))])).unsignedTail).toBe(0);
+    expect(verifyLog(withCheckpoints(LOG, LOG.checkpoints.slice(0, 2))).unsignedTail).toBe(30);
+  });
+
+  it('finds an empty log valid', () => {
+    expect(verifyLog({ records: [], checkpoints: [] })).toEqual({
+      valid: true,
+      records: 0,
+      checkpoints: 0,
+      unsignedTail: 0,
+    });
+  });
+
+  it('takes checkpoints in any order among themselves and wherever they come in the stream', () => {
+    const reversed = withCheckpoints(LOG, [...LOG.checkpoints].reverse());
+    expect(verifyLog(reversed, 'checkpoints first').valid).toBe(true);
+    expect(verifyLog(reversed, 'checkpoints last').valid).toBe(true);
+    const items: AuditExportItem[] = stream(LOG, 'interleaved').filter((item) => item.type === 'record');
+    items.splice(25, 0, { type: 'checkpoint', checkpoint: LOG.checkpoints[3]! }); // 40, before its record
+    items.splice(45, 0, { type: 'checkpoint', checkpoint: LOG.checkpoints[0]! }); // 10, long after
+    expect(verifyItems(items).firstInvalid).toBeUndefined();
+  });
+
+  it('hands the signature check exactly the checkpoint signing bytes', () => {
+    const seen: string[] = [];
+    const result = verifyLog(LOG, 'interleaved', {
+      verifyCheckpoint: (bytes, checkpoint) => {
+        seen.push(bytes.toString('hex'));
+        expect(bytes.equals(checkpointSigningBytes(checkpoint))).toBe(true);
+        return verifyCheckpoint(bytes, checkpoint);
+      },
+    });
+    expect(result.valid).toBe(true);
+    expect(seen).toHaveLength(4);
+  });
+
+  it('works with any signature scheme the check knows, here ECDSA P-256', () => {
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const checkpoints = CHECKPOINT_SEQS.map((seq) => {
+      const unsigned = { seq, hash: recordAt(seq).hash, time: recordAt(seq).time, keyId: 'k', keyVersion: 1 };
+      const withAlgorithm = { ...unsigned, algorithm: 'ECDSA_SHA_256' };
+      const signature = sign('sha256', checkpointSigningBytes(withAlgorithm), p256.privateKey);
+      return { ...withAlgorithm, signature: signature.toString('base64') };
+    });
+    const result = verifyLog(withCheckpoints(LOG, checkpoints), 'interleaved', {
+      verifyCheckpoint: (bytes, c) =>
+        c.algorithm === 'ECDSA_SHA_256' &&
+        verify('sha256', bytes, p256.publicKey, Buffer.from(c.signature, 'base64')),
+    });
+    expect(result).toMatchObject({ valid: true, unsignedTail: 10 });
+  });
+
+  it('streams a long log in bounded memory when checkpoints follow their records', () => {
+    const long = buildLog(5_000, [1_000, 2_000, 3_000, 4_000, 5_000]);
+    expect(verifyLog(long, 'interleaved', { rememberHashes: 1 })).toEqual({
+      valid: true,
+      records: 5_000,
+      checkpoints: 5,
+      unsignedTail: 0,
+    });
+    expect(verifyLog(long, 'checkpoints first', { rememberHashes: 1 }).valid).toBe(true);
+  });
+});
+
+describe.each(ORDERS)('AuditChainVerifier on a tampered log, checkpoints %s', (order) => {
+  describe.each(POSITIONS)('at $name (seq $seq)', ({ seq }) => {
+    it.each(FIELD_EDITS)('an edited $field is found at that record', ({ edit, reason }) => {
+      const result = verifyLog(
+        withRecords(LOG, spliced(LOG.records, seq - 1, 1, edit(recordAt(seq)))),
+        order,
+      );
+      expect(result.valid).toBe(false);
+      expect(result.firstInvalid?.seq).toBe(seq);
+      expect(result.firstInvalid?.reason).toMatch(
+        reason ?? new RegExp(`^record ${seq} does not match its hash \\(edited\\)$`),
+      );
+    });
+
+    it.each(TAMPERS)('$name', ({ apply, detectedAt, reason }) => {
+      const result = verifyLog(apply(LOG, seq), order);
+      const expected = detectedAt(seq);
+      if (expected === 'unseen') {
+        // The unsigned tail is only hash-linked: rewriting or cutting it off is seen at the next checkpoint.
+        expect(result.valid).toBe(true);
+        expect(result.unsignedTail).toBeGreaterThan(0);
+        return;
+      }
+      expect(result.valid).toBe(false);
+      expect(result.firstInvalid?.seq).toBe(expected);
+      expect(result.firstInvalid?.reason).toMatch(reason);
+    });
+  });
+});
+
+describe('AuditChainVerifier: what the unsigned tail cannot show', () => {
+  // Documented limits: records after the last checkpoint are linked, not signed.
+  it('misses the last record cut off, a record appended, or checkpoints removed with their records', () => {
+    expect(verifyLog(withRecords(LOG, LOG.records.slice(0, -1)))).toMatchObject({
+      valid: true,
+      unsignedTail: 9,
+    });
+    const appended = chainRecord(recordAt(50), entry(51));
+    expect(verifyLog(withRecords(LOG, [...LOG.records, appended]))).toMatchObject({
+      valid: true,
+      unsignedTail: 11,
+    });
+    const cut = { records: LOG.records.slice(0, 25), checkpoints: LOG.checkpoints.slice(0, 2) };
+    expect(verifyLog(cut)).toMatchObject({ valid: true, unsignedTail: 5 });
+  });
+
+  it('sees the same cut once a later checkpoint is kept', () => {
+    const cut = { records: LOG.records.slice(0, 25), checkpoints: LOG.checkpoints.slice(0, 3) };
+    expect(verifyLog(cut).firstInvalid).toEqual({
+      seq: 26,
+      reason: 'truncated: the checkpoint at seq 30 covers records up to 30, but the records end at seq 25',
+    });
+  });
+});
+
+describe('AuditChainVerifier over a range (startAfter)', () => {
+  const anchor = { seq: 20, hash: recordAt(20).hash };
+  const range = { records: LOG.records.slice(20), checkpoints: LOG.checkpoints.slice(2) };
+
+  it.each(ORDERS)('verifies the records after a trusted anchor, checkpoints %s', (order) => {
+    expect(verifyLog(range, order, { startAfter: anchor })).toEqual({
+      valid: true,
+      records: 30,
+      checkpoints: 2,
+      unsignedTail: 10,
+    });
+    const withAnchorCheckpoint = withCheckpoints(range, LOG.checkpoints.slice(1));
+    expect(verifyLog(withAnchorCheckpoint, order, { startAfter: anchor }).valid).toBe(true);
+  });
+
+  it('finds a first record that does not follow the anchor', () => {
+    const result = verifyLog(range, 'interleaved', { startAfter: { seq: 20, hash: recordAt(19).hash } });
+    expect(result.firstInvalid).toEqual({
+      seq: 21,
+      reason: 'record 21 does not follow the trusted anchor: its prevHash is not the hash of record 20',
+    });
+    const later = withRecords(range, range.records.slice(2));
+    expect(verifyLog(later, 'interleaved', { startAfter: anchor }).firstInvalid).toEqual({
+      seq: 21,
+      reason: 'records 21 to 22 are missing: the next record is 23 (removed, or records reordered)',
+    });
+  });
+
+  it('checks a checkpoint at the anchor against the anchor, and refuses one before the range', () => {
+    const wrongAnchor = { seq: 20, hash: recordAt(19).hash };
+    const atAnchor = withCheckpoints(range, LOG.checkpoints.slice(1));
+    expect(verifyLog(atAnchor, 'checkpoints first', { startAfter: wrongAnchor }).firstInvalid?.seq).toBe(20);
+    const before = withCheckpoints(range, LOG.checkpoints);
+    expect(verifyLog(before, 'checkpoints last', { startAfter: anchor }).firstInvalid).toEqual({
+      seq: 10,
+      reason: 'checkpoint at seq 10 is before the verified range, which starts after seq 20',
+    });
+  });
+
+  it('reports a truncated range against the checkpoints in it', () => {
+    const empty = withRecords(range, []);
+    expect(verifyLog(empty, 'interleaved', { startAfter: anchor }).firstInvalid).toEqual({
+      seq: 21,
+      reason:
+        'truncated: the checkpoint at seq 40 covers records up to 40, but there are no records after seq 20',
+    });
+  });
+
+  it('needs seq 1 after the genesis hash when there is no anchor', () => {
+    expect(verifyLog(range).firstInvalid).toEqual({
+      seq: 1,
+      reason: 'records 1 to 20 are missing: the next record is 21 (removed, or records reordered)',
+    });
+    const notGenesis = rehash({ ...recordAt(1), prevHash: 'ee'.repeat(32) });
+    expect(verifyLog(withRecords(LOG, spliced(LOG.records, 0, 1, notGenesis))).firstInvalid).toEqual({
+      seq: 1,
+      reason: 'record 1 does not start the chain: its prevHash is not the genesis hash',
+    });
+  });
+
+  it('refuses an anchor that is not a record head', () => {
+    const make = (startAfter: ChainHead) => () => new AuditChainVerifier({ verifyCheckpoint, startAfter });
+    expectValidationError(make({ seq: 0, hash: GENESIS_HASH }), /startAfter\.seq/);
+    expectValidationError(make({ seq: 3, hash: 'xyz' }), /startAfter\.hash/);
+    expectValidationError(
+      () => new AuditChainVerifier({ verifyCheckpoint, rememberHashes: 0 }),
+      /rememberHashes/,
+    );
+  });
+});
+
+describe('AuditChainVerifier memory bounds', () => {
+  it('keeps waiting checkpoints for their records whatever the window', () => {
+    expect(verifyLog(LOG, 'checkpoints first', { rememberHashes: 1 }).valid).toBe(true);
+  });
+
+  it('reports, never passes, a checkpoint that comes later than the hashes it keeps', () => {
+    expect(verifyLog(LOG, 'checkpoints last', { rememberHashes: 12 }).firstInvalid).toEqual({
+      seq: 10,
+      reason:
+        'checkpoint at seq 10 came too late to be checked: 40 records after its record, ' +
+        'and only the last 12 hashes are kept (add checkpoints first)',
+    });
+  });
+});
+
+describe('AuditChainVerifier on malformed input and misuse', () => {
+  it('reports a record the format cannot hold at its seq, without throwing', () => {
+    const bad = untyped<AuditRecord>({ ...recordAt(17), keyVersion: '1' });
+    expect(verifyLog(withRecords(LOG, spliced(LOG.records, 16, 1, bad))).firstInvalid).toEqual({
+      seq: 17,
+      reason: 'record 17 is malformed: record.keyVersion must be an integer from 0 to 2^53 - 1',
+    });
+    const unnumbered = untyped<AuditRecord>({ ...recordAt(17), seq: '17' });
+    expect(verifyLog(withRecords(LOG, spliced(LOG.records, 16, 1, unnumbered))).firstInvalid).toEqual({
+      seq: 17,
+      reason: 'the record after seq 16 is malformed: record.seq must be an integer from 1 to 2^53 - 1',
+    });
+  });
+
+  it('reports a malformed checkpoint without asking for its signature to be checked', () => {
+    let asked = 0;
+    const counting = (bytes: Buffer, c: AuditCheckpoint) => (asked++, verifyCheckpoint(bytes, c));
+    const notBase64 = { ...LOG.checkpoints[1]!, signature: 'not base64!' };
+    const log = withCheckpoints(LOG, [notBase64]);
+    expect(verifyLog(log, 'interleaved', { verifyCheckpoint: counting }).firstInvalid).toEqual({
+      seq: 20,
+      reason: 'checkpoint at seq 20 is malformed: checkpoint.signature must be standard base64 with padding',
+    });
+    expect(asked).toBe(0);
+    const unnumbered = untyped<AuditCheckpoint>({ ...LOG.checkpoints[1]!, seq: null });
+    expect(verifyLog(withCheckpoints(LOG, [unnumbered]), 'checkpoints last').firstInvalid?.reason).toMatch(
+      /^a checkpoint after record 50 is malformed: checkpoint\.seq/,
+    );
+  });
+
+  it('accepts only the audit key, even for a checkpoint validly signed by a key it names', () => {
+    const unsigned = { ...signCheckpoint(recordAt(20)), keyId: 'attacker-key', signature: undefined };
+    const signature = sign(null, checkpointSigningBytes(unsigned), attackerKey.privateKey).toString('base64');
+    const own = { ...unsigned, signature };
+    expect(
+      verify(null, checkpointSigningBytes(own), attackerKey.publicKey, Buffer.from(signature, 'base64')),
+    ).toBe(true);
+    expect(verifyLog(withCheckpoints(LOG, [own])).firstInvalid?.seq).toBe(20);
+  });
+
+  it('lets a failing signature check throw: an unreachable key store is no verdict', () => {
+    const unavailable = () => {
+      throw new KmsError('Unavailable', 'key store unreachable');
+    };
+    expect(() => verifyLog(LOG, 'interleaved', { verifyCheckpoint: unavailable })).toThrow(
+      /key store unreachable/,
+    );
+  });
+
+  it('gives one verdict, and takes nothing after it', () => {
+    const verifier = new AuditChainVerifier({ verifyCheckpoint });
+    verifier.addRecord(recordAt(1));
+    const result = verifier.finish();
+    expect(verifier.finish()).toBe(result);
+    expect(() => verifier.addRecord(recordAt(2))).toThrow(KmsError);
+    expect(() => verifier.addCheckpoint(LOG.checkpoints[0]!)).toThrow(/already finished/);
   });
 });
