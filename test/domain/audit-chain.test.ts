@@ -1,6 +1,12 @@
 import { createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  exportLine,
+  MAX_EXPORT_LINE_LENGTH,
+  parseExportLine,
+  type AuditExportItem,
+} from '../../src/domain/audit-export.js';
+import {
   CHECKPOINT_FORMAT,
   chainRecord,
   checkpointSigningBytes,
@@ -397,9 +403,6 @@ function buildLog(count = RECORD_COUNT, checkpointSeqs = CHECKPOINT_SEQS): Log {
 
 const LOG = buildLog();
 const recordAt = (seq: number): AuditRecord => LOG.records[seq - 1]!;
-
-type AuditExportItem =
-  { type: 'record'; record: AuditRecord } | { type: 'checkpoint'; checkpoint: AuditCheckpoint };
 
 type Order = 'interleaved' | 'checkpoints first' | 'checkpoints last';
 const ORDERS: Order[] = ['interleaved', 'checkpoints first', 'checkpoints last'];
@@ -868,5 +871,119 @@ describe('AuditChainVerifier on malformed input and misuse', () => {
     expect(verifier.finish()).toBe(result);
     expect(() => verifier.addRecord(recordAt(2))).toThrow(KmsError);
     expect(() => verifier.addCheckpoint(LOG.checkpoints[0]!)).toThrow(/already finished/);
+  });
+});
+
+describe('audit export lines', () => {
+  const items = stream(LOG, 'interleaved');
+  const RECORD_LINE = exportLine({ type: 'record', record: recordAt(2) });
+  const CHECKPOINT_LINE = exportLine({ type: 'checkpoint', checkpoint: LOG.checkpoints[0]! });
+
+  it('round-trip every record and checkpoint, and an exported log verifies line by line', () => {
+    const lines = items.map(exportLine);
+    expect(lines.every((line) => !line.includes('\n'))).toBe(true);
+    const parsed = lines.map((line, i) => parseExportLine(line, i + 1));
+    expect(parsed).toEqual(items);
+    expect(verifyItems(parsed)).toEqual({ valid: true, records: 50, checkpoints: 4, unsignedTail: 10 });
+  });
+
+  it('write only the format’s fields, in format order, and no absent optional ones', () => {
+    const row = untyped<AuditRecord>({ id: 99, ...recordAt(1), keyId: undefined, createdAt: 'db column' });
+    expect(exportLine({ type: 'record', record: row })).toBe(
+      '{"type":"record","record":{"seq":1,"time":"2026-03-01T12:00:00.137Z","requestId":"req-1",' +
+        '"tenantId":"acme","principalId":"p-1","action":"Decrypt","result":"deny","errorCode":"AccessDenied",' +
+        `"sourceIp":"10.0.1.1","latencyMs":7,"prevHash":"${GENESIS_HASH}","hash":"${recordAt(1).hash}"}}`,
+    );
+    expect(Object.keys(JSON.parse(CHECKPOINT_LINE).checkpoint)).toEqual([
+      'seq',
+      'hash',
+      'time',
+      'keyId',
+      'keyVersion',
+      'algorithm',
+      'signature',
+    ]);
+  });
+
+  it('export a tampered record as it is, for the verifier to find', () => {
+    const edited = { ...recordAt(17), latencyMs: 0 };
+    const lines = stream(withRecords(LOG, spliced(LOG.records, 16, 1, edited)), 'interleaved').map(
+      exportLine,
+    );
+    const result = verifyItems(lines.map((line, i) => parseExportLine(line, i + 1)));
+    expect(result.firstInvalid?.seq).toBe(17);
+  });
+
+  const record = JSON.parse(RECORD_LINE).record as Record<string, unknown>;
+  const checkpoint = JSON.parse(CHECKPOINT_LINE).checkpoint as Record<string, unknown>;
+  const recordLine = (overrides: Record<string, unknown>) =>
+    JSON.stringify({ type: 'record', record: { ...record, ...overrides } });
+  const checkpointLine = (overrides: Record<string, unknown>) =>
+    JSON.stringify({ type: 'checkpoint', checkpoint: { ...checkpoint, ...overrides } });
+
+  it.each<[string, string, RegExp]>([
+    ['an empty line', '', /^line 7 is empty$/],
+    ['text that is not JSON', 'seq=1 hash=ab', /^line 7 is not JSON \(/],
+    ['a cut-off line', RECORD_LINE.slice(0, 40), /^line 7 is not JSON/],
+    ['a JSON array', '[1,2]', /^line 7 must be a JSON object$/],
+    ['JSON null', 'null', /^line 7 must be a JSON object$/],
+    ['an unknown type', '{"type":"note","note":{}}', /^line 7: type must be "record" or "checkpoint"$/],
+    ['a record line without its record', '{"type":"record"}', /^line 7: record must be an object$/],
+    [
+      'a field beside the record',
+      RECORD_LINE.replace('{"type"', '{"extra":1,"type"'),
+      /unknown field "extra"/,
+    ],
+    ['a __proto__ key', '{"type":"record","__proto__":{}}', /^line 7: unknown field "__proto__"$/],
+    ['an unknown record field', recordLine({ comment: 'hi' }), /^line 7: record: unknown field "comment"$/],
+    [
+      'a record without its hash',
+      recordLine({ hash: undefined }),
+      /^line 7: record\.hash must be 64 lowercase/,
+    ],
+    ['seq "2" (a string)', recordLine({ seq: '2' }), /^line 7: record\.seq must be an integer/],
+    [
+      'keyVersion "1" (a string)',
+      recordLine({ keyVersion: '1' }),
+      /^line 7: record\.keyVersion must be an integer/,
+    ],
+    ['keyId null', recordLine({ keyId: null }), /^line 7: record\.keyId must be a string$/],
+    ['result "ALLOW"', recordLine({ result: 'ALLOW' }), /^line 7: record\.result/],
+    ['a time without milliseconds', recordLine({ time: '2026-03-01T12:00:00Z' }), /^line 7: record\.time/],
+    ['a huge seq', recordLine({ seq: 1e300 }), /^line 7: record\.seq/],
+    ['a lone surrogate', recordLine({ action: '\ud800' }), /^line 7: record\.action must be well-formed/],
+    ['a signature not in base64', checkpointLine({ signature: 'a-b_' }), /^line 7: checkpoint\.signature/],
+    ['an empty signature', checkpointLine({ signature: '' }), /^line 7: checkpoint\.signature/],
+    ['a negative key version', checkpointLine({ keyVersion: -1 }), /^line 7: checkpoint\.keyVersion/],
+    ['a checkpoint record field', checkpointLine({ prevHash: GENESIS_HASH }), /unknown field "prevHash"/],
+    ['a line too long', recordLine({ action: 'x'.repeat(MAX_EXPORT_LINE_LENGTH) }), /^line 7 is longer than/],
+  ])('refuse %s with a ValidationError naming the line', (_name, line, message) => {
+    expectValidationError(() => parseExportLine(line, 7), message);
+  });
+
+  it('never fail any other way on a cut or mangled line', () => {
+    let seed = 12345;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const tries: string[] = [];
+    for (const line of [RECORD_LINE, CHECKPOINT_LINE]) {
+      for (let cut = 0; cut < line.length; cut++) tries.push(line.slice(0, cut));
+      for (let i = 0; i < 2_000; i++) {
+        const at = random(line.length);
+        const replacement = '{}[]":,0-1enul\\ \u0000\ud800é'[random(18)]!;
+        tries.push(line.slice(0, at) + replacement + line.slice(at + 1));
+      }
+    }
+    for (const [i, line] of tries.entries()) {
+      try {
+        parseExportLine(line, i + 1);
+      } catch (error) {
+        expect(error).toBeInstanceOf(KmsError);
+        expect((error as KmsError).code).toBe('ValidationError');
+        expect((error as KmsError).message.startsWith(`line ${i + 1}`)).toBe(true);
+      }
+    }
   });
 });
