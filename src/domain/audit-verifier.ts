@@ -66,8 +66,10 @@ export class AuditChainVerifier {
   private lastSeq: number;
   /** The highest seq a verified checkpoint covers (the anchor's before any). */
   private signedThrough: number;
-  private readonly recentHashes = new Map<number, string>();
-  /** The highest seq whose hash recentHashes has let go. */
+  /** The latest records' hashes, in slot seq % rememberHashes: a Map dropping its oldest doubled the cost. */
+  private readonly recentSeqs: Float64Array;
+  private readonly recentHashes: string[];
+  /** The highest seq whose hash has been let go. */
   private forgottenThrough = 0;
   /** Authentic checkpoints whose record has not come yet, by seq. */
   private readonly waiting = new Map<number, AuditCheckpoint[]>();
@@ -84,6 +86,8 @@ export class AuditChainVerifier {
     }
     this.verifyCheckpoint = options.verifyCheckpoint;
     this.rememberHashes = rememberHashes;
+    this.recentSeqs = new Float64Array(rememberHashes);
+    this.recentHashes = new Array<string>(rememberHashes);
     this.anchorSeq = startAfter?.seq ?? 0;
     this.nextSeq = this.anchorSeq + 1;
     this.lastHash = startAfter?.hash ?? GENESIS_HASH;
@@ -137,7 +141,7 @@ export class AuditChainVerifier {
       else this.waiting.set(seq, [checkpoint]);
       return;
     }
-    const hash = this.recentHashes.get(seq);
+    const hash = this.recalled(seq);
     if (hash === undefined) this.fail(seq, this.unmatchable(seq));
     else this.match(checkpoint, hash);
   }
@@ -162,7 +166,6 @@ export class AuditChainVerifier {
       );
     }
     this.waiting.clear();
-    this.recentHashes.clear();
     this.result = {
       valid: this.firstInvalid === undefined,
       records: this.records,
@@ -222,11 +225,16 @@ export class AuditChainVerifier {
   }
 
   private remember(seq: number, hash: string): void {
-    this.recentHashes.set(seq, hash);
-    if (this.recentHashes.size <= this.rememberHashes) return;
-    const oldest = this.recentHashes.keys().next().value as number;
-    this.recentHashes.delete(oldest);
-    this.forgottenThrough = Math.max(this.forgottenThrough, oldest);
+    const slot = seq % this.rememberHashes;
+    const replaced = this.recentSeqs[slot]!;
+    if (replaced !== seq) this.forgottenThrough = Math.max(this.forgottenThrough, replaced);
+    this.recentSeqs[slot] = seq;
+    this.recentHashes[slot] = hash;
+  }
+
+  private recalled(seq: number): string | undefined {
+    const slot = seq % this.rememberHashes;
+    return this.recentSeqs[slot] === seq ? this.recentHashes[slot] : undefined;
   }
 
   /** Checks an authentic checkpoint against the stored hash of the record at its seq. */

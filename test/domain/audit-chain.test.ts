@@ -239,6 +239,49 @@ describe('audit record format kh-audit-v1', () => {
     expectValidationError(() => recordContentBytes(untyped({ ...content(), ...overrides })), message);
   });
 
+  it('takes as a time exactly what Date.toISOString writes', () => {
+    const isoOf = (text: string) => {
+      const ms = Date.parse(text);
+      return Number.isFinite(ms) && new Date(ms).toISOString() === text;
+    };
+    const accepts = (time: string) => {
+      try {
+        recordContentBytes(content({ time }));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const candidates: string[] = [];
+    for (const year of ['0000', '1900', '2000', '2024', '2026', '9999']) {
+      for (const date of [
+        '01-01',
+        '02-28',
+        '02-29',
+        '02-30',
+        '04-30',
+        '04-31',
+        '12-31',
+        '13-01',
+        '00-10',
+        '05-00',
+      ]) {
+        for (const clock of [
+          '00:00:00.000',
+          '23:59:59.999',
+          '24:00:00.000',
+          '12:60:00.000',
+          '12:00:60.000',
+        ]) {
+          candidates.push(`${year}-${date}T${clock}Z`);
+        }
+      }
+    }
+    for (let i = 0; i < 2_000; i++)
+      candidates.push(new Date(Math.floor(Math.random() * 253402300800000)).toISOString());
+    for (const time of candidates) expect([time, accepts(time)]).toEqual([time, isoOf(time)]);
+  });
+
   it('keeps record bytes and checkpoint bytes apart by their leading format tags', () => {
     const record = recordContentBytes(content());
     const checkpoint = checkpointSigningBytes({
