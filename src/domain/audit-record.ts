@@ -91,7 +91,7 @@ interface Field<T> {
 }
 
 // The tables below are the formats: the hashed and signed bytes, the export's field order and the
-// fields a parsed line may hold all follow them.
+// fields a parsed line may hold all follow them (recordContent spells the same order out by hand).
 const RECORD_CONTENT_FIELDS: readonly Field<AuditRecordContent>[] = [
   { name: 'seq', kind: 'seq' },
   { name: 'time', kind: 'time' },
@@ -162,8 +162,8 @@ export function chainRecord(prev: ChainHead | null, entry: AuditEntry): AuditRec
 
 /**
  * A new object with the content fields in format order and no absent optional ones. Built one named
- * property at a time: copying by the field table, or spreading, costs ten times as much, on every
- * request's record.
+ * property at a time, in the tables' order: copying by the table, or spreading, cost many times as
+ * much, on every request's record.
  */
 function recordContent(entry: AuditEntry, seq: number, prevHash: string): AuditRecordContent {
   const record: Partial<AuditRecordContent> = { seq };
