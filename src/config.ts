@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
 import { AES_GCM_MAX_MESSAGES, AES_GCM_ROTATE_AFTER } from './domain/seal-limits.js';
+import { isLoopbackHost } from './loopback-host.js';
 
 // One PKCS#11 backend: a library and the token (by label) it serves; the first in the list is the
 // primary, the others take over in order when it fails (docs/hsm.md).
@@ -87,6 +88,135 @@ const tlsSchema = z
   );
 
 export type TlsConfig = NonNullable<z.infer<typeof tlsSchema>>;
+
+/** The asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): never `none`, never an HMAC. */
+const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const claimName = z.string().min(1).max(256);
+
+/**
+ * An external OpenID Connect issuer whose JWTs authenticate principals (docs: README, "OpenID
+ * Connect"). Claim names may be dotted paths into nested objects (Keycloak's `realm_access.roles`).
+ */
+const oidcIssuerSchema = z
+  .object({
+    /** Compared exactly with each token's `iss` (OpenID Connect Core §3.1.3.7), trailing slash and all. */
+    issuer: z.string().refine((value) => ['https:', 'http:'].includes(parseUrl(value)?.protocol ?? ''), {
+      message: 'issuer must be an http(s) URL, exactly as the issuer writes it in iss',
+    }),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    // The keys that decide who is admitted: fetched over TLS, unless they never leave this machine.
+    jwksUrl: z.string().superRefine((value, context) => {
+      const url = parseUrl(value);
+      if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:'))
+        context.addIssue({ code: 'custom', message: 'jwksUrl must be an https URL' });
+      else if (url.protocol === 'http:' && !isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1')))
+        context.addIssue({
+          code: 'custom',
+          message: 'jwksUrl must be https (plain http only to a loopback address)',
+        });
+      else if (url.username !== '' || url.password !== '')
+        context.addIssue({ code: 'custom', message: 'jwksUrl must not carry credentials' });
+    }),
+    principalClaim: claimName.default('sub'),
+    rolesClaim: claimName.optional(),
+    /** Issuer role to Keyhaven role; with a mapping, unmapped roles are dropped. */
+    roleMapping: z.record(z.string().min(1), z.string().min(1)).optional(),
+    /** The one tenant every principal of this issuer belongs to; or `tenantClaim`. */
+    tenant: z.string().min(1).optional(),
+    tenantClaim: claimName.optional(),
+    algorithms: z.array(z.enum(OIDC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+  })
+  .strict()
+  .refine((issuer) => issuer.tenant === undefined || issuer.tenantClaim === undefined, {
+    message: 'set tenant (one fixed tenant) or tenantClaim (read from each token), not both',
+    path: ['tenantClaim'],
+  });
+
+export type OidcIssuerConfig = z.infer<typeof oidcIssuerSchema>;
+
+const oidcSchema = z
+  .object({
+    issuers: z.array(oidcIssuerSchema).max(64).default([]),
+    /** How long one fetch of an issuer's JWKS may take. */
+    fetchTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    /** How long fetched keys are used before they are fetched again. */
+    cacheMaxAgeMs: z.number().int().min(1000).max(86_400_000).default(600_000),
+    /** After a fetch, how long a token naming an unknown key waits for the next one (no fetch storms). */
+    cooldownMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  })
+  .strict()
+  .superRefine((oidc, context) => {
+    const seen = new Set<string>();
+    oidc.issuers.forEach(({ issuer }, index) => {
+      if (seen.has(issuer))
+        context.addIssue({
+          code: 'custom',
+          path: ['issuers', index, 'issuer'],
+          message: `the issuer ${issuer} is listed twice`,
+        });
+      seen.add(issuer);
+    });
+  });
+
+export type OidcConfig = z.infer<typeof oidcSchema>;
+
+/** Keyhaven's own access tokens (API.md `POST /v1/auth/token`). */
+const accessTokensSchema = z
+  .object({
+    /** The tokens' `iss`; set it to the server's public URL when other services verify them. */
+    issuer: z.string().min(1).default('keyhaven'),
+    defaultTtlSeconds: z.number().int().min(1).max(3600).default(900),
+    /** Access tokens cannot be revoked before they expire: an hour at most, and only lowered. */
+    maxTtlSeconds: z.number().int().min(1).max(3600).default(3600),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(5),
+  })
+  .strict()
+  .refine((tokens) => tokens.defaultTtlSeconds <= tokens.maxTtlSeconds, {
+    message: 'defaultTtlSeconds must not exceed maxTtlSeconds',
+    path: ['defaultTtlSeconds'],
+  });
+
+export type AccessTokensConfig = z.infer<typeof accessTokensSchema>;
+
+const authSchema = z
+  .object({
+    accessTokens: accessTokensSchema.prefault({}),
+    oidc: oidcSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((auth, context) => {
+    // A token of one would pass as a token of the other: the issuer is what picks the verifier.
+    auth.oidc.issuers.forEach(({ issuer }, index) => {
+      if (issuer === auth.accessTokens.issuer)
+        context.addIssue({
+          code: 'custom',
+          path: ['oidc', 'issuers', index, 'issuer'],
+          message: 'an OpenID Connect issuer must differ from auth.accessTokens.issuer',
+        });
+    });
+  });
 
 const configSchema = z
   .object({
@@ -177,6 +307,7 @@ const configSchema = z
       .strict()
       .prefault({}),
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
+    auth: authSchema.prefault({}),
   })
   .strict();
 

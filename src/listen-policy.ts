@@ -1,23 +1,10 @@
 // Where the server may listen in plaintext: on loopback only, unless the operator opts in with
 // server.allowInsecure (a proxy in front terminates TLS). Bearer tokens, plaintext and key material
 // would otherwise cross a network in the clear because of one forgotten setting.
-import { BlockList, isIP } from 'node:net';
 import { ConfigError, type KeyhavenConfig } from './config.js';
+import { isLoopbackHost } from './loopback-host.js';
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
-
-/**
- * 127.0.0.0/8, ::1 (in any spelling, IPv4-mapped included) and `localhost`. Any other name may
- * resolve to a routable address, and 0.0.0.0 / :: listen on every interface: none is loopback.
- */
-export function isLoopbackHost(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  const family = isIP(host);
-  if (family === 0) return false;
-  return loopback.check(host, family === 4 ? 'ipv4' : 'ipv6');
-}
+export { isLoopbackHost } from './loopback-host.js';
 
 /** How the listener is protected; 'insecure' is a plaintext listener the operator allowed. */
 export type ListenSecurity = 'tls' | 'loopback' | 'insecure';
