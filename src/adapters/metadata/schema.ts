@@ -129,6 +129,35 @@ export interface MaterialDestructionTable {
   queued_at: number;
 }
 
+export interface AuditRecordsTable {
+  seq: number;
+  time: string;
+  /** The same instant in epoch milliseconds, for range queries. */
+  time_ms: number;
+  request_id: string;
+  tenant_id: string;
+  principal_id: string;
+  action: string;
+  key_id: string | null;
+  key_version: number | null;
+  result: string;
+  error_code: string | null;
+  source_ip: string;
+  latency_ms: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: string;
+  key_id: string;
+  key_version: number;
+  algorithm: string;
+  signature: string;
+}
+
 export interface Database {
   keys: KeysTable;
   key_tags: KeyTagsTable;
@@ -143,5 +172,7 @@ export interface Database {
   policies: PoliciesTable;
   policy_versions: PolicyVersionsTable;
   policy_attachments: PolicyAttachmentsTable;
+  audit_records: AuditRecordsTable;
+  audit_checkpoints: AuditCheckpointsTable;
   material_destruction: MaterialDestructionTable;
 }

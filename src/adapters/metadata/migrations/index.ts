@@ -235,6 +235,55 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The audit log (docs/architecture.md "The audit log"): records in chain order, each with the
+  // hash of the one before, and signed checkpoints over the chain's head.
+  '0005_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('audit_records')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('time', 'varchar(32)', (c) => c.notNull())
+        .addColumn('time_ms', 'bigint', (c) => c.notNull())
+        .addColumn('request_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('principal_id', 'varchar(256)', (c) => c.notNull())
+        .addColumn('action', 'varchar(64)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)')
+        .addColumn('key_version', 'integer')
+        .addColumn('result', 'varchar(8)', (c) => c.notNull())
+        .addColumn('error_code', 'varchar(32)')
+        .addColumn('source_ip', 'varchar(64)', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addColumn('prev_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('audit_records_time')
+        .on('audit_records')
+        .columns(['time_ms', 'seq'])
+        .execute();
+      await db.schema
+        .createIndex('audit_records_tenant')
+        .on('audit_records')
+        .columns(['tenant_id', 'seq'])
+        .execute();
+      await db.schema
+        .createIndex('audit_records_key')
+        .on('audit_records')
+        .columns(['key_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('time', 'varchar(32)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('key_version', 'integer', (c) => c.notNull())
+        .addColumn('algorithm', 'varchar(32)', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

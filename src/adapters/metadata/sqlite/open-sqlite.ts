@@ -1,17 +1,20 @@
 // The embedded metadata store: one SQLite file (better-sqlite3, WAL) behind the shared Kysely queries.
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import type { AuditStore } from '../../../ports/audit-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
+import { KyselyAuditStore } from '../kysely-audit-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
 import { migrateToLatest } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 
-/** The stores that share one database: key metadata and identity (closing metadata closes both). */
+/** The stores that share one database (closing metadata closes them all). */
 export interface SqliteStores {
   metadata: MetadataStore;
   identity: IdentityStore;
+  audit: AuditStore;
 }
 
 export async function openSqliteStores(path: string): Promise<SqliteStores> {
@@ -25,5 +28,23 @@ export async function openSqliteStores(path: string): Promise<SqliteStores> {
   database.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   await migrateToLatest(db as unknown as Kysely<unknown>);
-  return { metadata: new KyselyMetadataStore(db), identity: new KyselyIdentityStore(db) };
+  return {
+    metadata: new KyselyMetadataStore(db),
+    identity: new KyselyIdentityStore(db),
+    audit: new KyselyAuditStore(db),
+  };
+}
+
+/**
+ * A database file opened read-only, as it is, without migrating it: for offline inspection (the
+ * audit chain's verification by `keyhaven audit verify --db`). Its tables must be current.
+ */
+export function openSqliteReadOnly(path: string): SqliteStores {
+  const database = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return {
+    metadata: new KyselyMetadataStore(db),
+    identity: new KyselyIdentityStore(db),
+    audit: new KyselyAuditStore(db),
+  };
 }

@@ -1,0 +1,159 @@
+// AuditStore over Kysely, on the metadata database: one row per record, one per checkpoint.
+import type { Kysely, Selectable } from 'kysely';
+import type { AuditCheckpoint, AuditRecord, AuditResult, ChainHead } from '../../domain/audit-record.js';
+import type { AuditFilter, AuditStore } from '../../ports/audit-store.js';
+import type { AuditCheckpointsTable, AuditRecordsTable, Database } from './schema.js';
+
+function recordRow(record: AuditRecord): AuditRecordsTable {
+  return {
+    seq: record.seq,
+    time: record.time,
+    time_ms: Date.parse(record.time),
+    request_id: record.requestId,
+    tenant_id: record.tenantId,
+    principal_id: record.principalId,
+    action: record.action,
+    key_id: record.keyId ?? null,
+    key_version: record.keyVersion ?? null,
+    result: record.result,
+    error_code: record.errorCode ?? null,
+    source_ip: record.sourceIp,
+    latency_ms: record.latencyMs,
+    prev_hash: record.prevHash,
+    hash: record.hash,
+  };
+}
+
+/** Rows as stored, whatever they hold: the verifier, not this adapter, judges them. */
+function rowToRecord(row: Selectable<AuditRecordsTable>): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    time: row.time,
+    requestId: row.request_id,
+    tenantId: row.tenant_id,
+    principalId: row.principal_id,
+    action: row.action,
+    ...(row.key_id === null ? {} : { keyId: row.key_id }),
+    ...(row.key_version === null ? {} : { keyVersion: Number(row.key_version) }),
+    result: row.result as AuditResult,
+    ...(row.error_code === null ? {} : { errorCode: row.error_code }),
+    sourceIp: row.source_ip,
+    latencyMs: Number(row.latency_ms),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function rowToCheckpoint(row: Selectable<AuditCheckpointsTable>): AuditCheckpoint {
+  return {
+    seq: Number(row.seq),
+    hash: row.hash,
+    time: row.time,
+    keyId: row.key_id,
+    keyVersion: Number(row.key_version),
+    algorithm: row.algorithm,
+    signature: row.signature,
+  };
+}
+
+export class KyselyAuditStore implements AuditStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async appendRecords(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      // SQLite caps bound parameters per statement: insert in slices.
+      for (let i = 0; i < records.length; i += 50) {
+        await trx
+          .insertInto('audit_records')
+          .values(records.slice(i, i + 50).map(recordRow))
+          .execute();
+      }
+    });
+  }
+
+  async head(): Promise<ChainHead | null> {
+    const row = await this.db
+      .selectFrom('audit_records')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { seq: Number(row.seq), hash: row.hash } : null;
+  }
+
+  async findRecords(filter: AuditFilter): Promise<AuditRecord[]> {
+    let query = this.db.selectFrom('audit_records').selectAll();
+    if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
+    if (filter.from) query = query.where('time_ms', '>=', filter.from.getTime());
+    if (filter.to) query = query.where('time_ms', '<', filter.to.getTime());
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.principalId !== undefined) query = query.where('principal_id', '=', filter.principalId);
+    if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+    if (filter.result !== undefined) query = query.where('result', '=', filter.result);
+    if (filter.afterSeq !== undefined) query = query.where('seq', '>', filter.afterSeq);
+    const rows = await query.orderBy('seq').limit(filter.limit).execute();
+    return rows.map(rowToRecord);
+  }
+
+  async recordsAfter(afterSeq: number, limit: number, upTo?: number): Promise<AuditRecord[]> {
+    let query = this.db.selectFrom('audit_records').selectAll().where('seq', '>', afterSeq);
+    if (upTo !== undefined) query = query.where('seq', '<=', upTo);
+    const rows = await query.orderBy('seq').limit(limit).execute();
+    return rows.map(rowToRecord);
+  }
+
+  async recordBefore(time: Date): Promise<AuditRecord | undefined> {
+    const row = await this.db
+      .selectFrom('audit_records')
+      .selectAll()
+      .where('time_ms', '<', time.getTime())
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? rowToRecord(row) : undefined;
+  }
+
+  async lastRecordAtOrBefore(time: Date): Promise<AuditRecord | undefined> {
+    const row = await this.db
+      .selectFrom('audit_records')
+      .selectAll()
+      .where('time_ms', '<=', time.getTime())
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? rowToRecord(row) : undefined;
+  }
+
+  async addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {
+    await this.db
+      .insertInto('audit_checkpoints')
+      .values({
+        seq: checkpoint.seq,
+        hash: checkpoint.hash,
+        time: checkpoint.time,
+        key_id: checkpoint.keyId,
+        key_version: checkpoint.keyVersion,
+        algorithm: checkpoint.algorithm,
+        signature: checkpoint.signature,
+      })
+      .onConflict((oc) => oc.column('seq').doNothing())
+      .execute();
+  }
+
+  async checkpoints(afterSeq: number, upTo?: number): Promise<AuditCheckpoint[]> {
+    let query = this.db.selectFrom('audit_checkpoints').selectAll().where('seq', '>', afterSeq);
+    if (upTo !== undefined) query = query.where('seq', '<=', upTo);
+    return (await query.orderBy('seq').execute()).map(rowToCheckpoint);
+  }
+
+  async lastCheckpoint(): Promise<AuditCheckpoint | undefined> {
+    const row = await this.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? rowToCheckpoint(row) : undefined;
+  }
+}

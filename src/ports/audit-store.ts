@@ -1,0 +1,35 @@
+// Port: the audit log's records and signed checkpoints, in chain order. Records are only ever
+// appended; nothing in Keyhaven updates or deletes them.
+import type { AuditCheckpoint, AuditRecord, AuditResult, ChainHead } from '../domain/audit-record.js';
+
+export interface AuditFilter {
+  /** Only this tenant's records; all tenants' when absent (system auditors). */
+  tenantId?: string;
+  from?: Date;
+  to?: Date;
+  keyId?: string;
+  principalId?: string;
+  action?: string;
+  result?: AuditResult;
+  /** Records after this seq. */
+  afterSeq?: number;
+  limit: number;
+}
+
+export interface AuditStore {
+  /** Appends records that continue the chain, in one transaction (all or none). */
+  appendRecords(records: readonly AuditRecord[]): Promise<void>;
+  /** The last record's seq and hash, or null for an empty log. */
+  head(): Promise<ChainHead | null>;
+  findRecords(filter: AuditFilter): Promise<AuditRecord[]>;
+  /** Records with seq in (afterSeq, upTo], in seq order, at most `limit`. */
+  recordsAfter(afterSeq: number, limit: number, upTo?: number): Promise<AuditRecord[]>;
+  /** The record just before the first one at or after `time` (a range's anchor), if any. */
+  recordBefore(time: Date): Promise<AuditRecord | undefined>;
+  /** The last record at or before `time`. */
+  lastRecordAtOrBefore(time: Date): Promise<AuditRecord | undefined>;
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Checkpoints covering seqs in (afterSeq, upTo], in seq order. */
+  checkpoints(afterSeq: number, upTo?: number): Promise<AuditCheckpoint[]>;
+  lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
+}
