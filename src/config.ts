@@ -306,6 +306,17 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        /** Off only to measure what the audit log costs: the server warns at every start. */
+        enabled: z.boolean().default(true),
+        /** The chain's head is signed this often while records arrive, and at shutdown. */
+        checkpointIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
+        /** Records per database transaction at most (group commit). */
+        maxBatch: z.number().int().min(1).max(10_000).default(500),
+      })
+      .strict()
+      .prefault({}),
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
     auth: authSchema.prefault({}),
   })

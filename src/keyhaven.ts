@@ -18,6 +18,7 @@ import type { MetadataStore } from './ports/metadata-store.js';
 import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
 import { AccessControl } from './services/access-control.js';
 import { AliasService } from './services/alias-service.js';
+import { AuditLog } from './services/audit-log.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
@@ -45,6 +46,7 @@ export interface Keyhaven {
   policies: PolicyService;
   /** The server's own signing keys (audit checkpoints, access tokens), held by the key store. */
   systemKeys: SystemKeys;
+  audit: AuditLog;
   usage: UsageRecorder;
   metadata: MetadataStore;
   identity: IdentityStore;
@@ -79,7 +81,7 @@ export async function createKeyhaven(
   const { root, hsm, rootKey } = await openKeyStore(config);
   const databasePath = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
   createPrivateFile(databasePath);
-  const { metadata, identity } = await openSqliteStores(databasePath);
+  const { metadata, identity, audit: auditStore } = await openSqliteStores(databasePath);
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();
@@ -120,6 +122,11 @@ export async function createKeyhaven(
   );
   // In the HSM when there is one: a database administrator must not be able to sign for the server.
   const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
+  const audit = new AuditLog(auditStore, systemKeys, access, clock, {
+    checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
+    maxBatch: config.audit.maxBatch,
+  });
+  await audit.start();
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
   const readiness = new ReadinessMonitor(async () => {
@@ -147,6 +154,7 @@ export async function createKeyhaven(
     principals,
     policies,
     systemKeys,
+    audit,
     usage,
     metadata,
     identity,
@@ -161,6 +169,7 @@ export async function createKeyhaven(
       readiness.close();
       await jobs.idle();
       await usage.flush();
+      await audit.close();
       await software.close();
       await metadata.close();
     },

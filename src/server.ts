@@ -99,6 +99,16 @@ function announceStartup(
       ].join('\n'),
     );
   }
+  if (!keyhaven.config.audit.enabled) {
+    log(
+      [
+        '',
+        '!!! WARNING: the audit log is OFF (audit.enabled is false): requests leave no record.',
+        '!!! This is for measuring what the audit log costs; never run a production server so.',
+        '',
+      ].join('\n'),
+    );
+  }
   if (listenSecurity === 'insecure') {
     log(
       [

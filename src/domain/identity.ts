@@ -73,6 +73,14 @@ export function isSystemAdmin(principal: Principal): boolean {
   return principal.tenant === DEFAULT_TENANT && principal.roles.includes('admin');
 }
 
+/** Auditors and admins of the default tenant read the whole audit chain (every tenant's records). */
+export function isSystemAuditor(principal: Principal): boolean {
+  return (
+    principal.tenant === DEFAULT_TENANT &&
+    (principal.roles.includes('admin') || principal.roles.includes('auditor'))
+  );
+}
+
 /** Whether a caller may see an object of `tenant` at all; an object it may not see does not exist. */
 export function canSeeTenant(principal: Principal, tenant: string): boolean {
   if (tenant === SYSTEM_KEYS_TENANT) return false;

@@ -21,6 +21,15 @@ export type CredentialKind = 'api-key' | 'access-key' | 'jwt' | 'oidc' | 'client
 /** Which surface the request came in on; `internal` for work the server does by itself. */
 export type Transport = 'rest' | 'aws' | 'cli' | 'internal';
 
+/**
+ * What the services learn while they work that the audit record names: the key acted on (the first
+ * one authorized) and the version used. Written by the services, read by the transport's audit.
+ */
+export interface RequestFacts {
+  keyId?: string;
+  keyVersion?: number;
+}
+
 export interface RequestContext {
   readonly principal: Principal;
   readonly tenant: string;
@@ -31,6 +40,7 @@ export interface RequestContext {
   /** The API action (e.g. `Encrypt`), as named in API.md and the AWS dialect. */
   readonly action: string;
   readonly transport: Transport;
+  readonly facts: RequestFacts;
 }
 
 /** The tenant of everything that exists before tenants do (API.md "Identity, policy, tenants"). */
@@ -60,5 +70,6 @@ export function internalContext(action: string, requestId: string, tenant = DEFA
     requestId,
     action,
     transport: 'internal',
+    facts: {},
   };
 }

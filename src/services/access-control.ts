@@ -71,6 +71,7 @@ export class AccessControl {
 
   /** Throws AccessDenied unless every action of the target is allowed for the caller. */
   async authorize(ctx: RequestContext, target: AccessTarget): Promise<void> {
+    if (target.key && ctx.facts.keyId === undefined) ctx.facts.keyId = target.key.keyId;
     if (ctx.credential === 'internal') return;
     for (const action of target.actions) {
       const decision = await this.decide(ctx.principal, {

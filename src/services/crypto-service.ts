@@ -489,6 +489,7 @@ export class CryptoService {
     if (parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
       throw new KmsError('InvalidCiphertext', 'ciphertext names no existing key version');
     }
+    ctx.facts.keyVersion ??= parsed.keyVersion;
     const ref = await this.versionRef(key, parsed.keyVersion);
     const aad = openingData(parsed.header, encodeContext(context, CIPHERTEXT_HEADER_LENGTH));
     const plaintext = await this.keys
@@ -504,6 +505,7 @@ export class CryptoService {
     kind: KeyOperationKind,
   ): Promise<UsableKey> {
     const key = await this.checkedKey(ctx, use, usage, kind);
+    ctx.facts.keyVersion ??= key.currentVersion;
     return { key, ref: await this.versionRef(key, key.currentVersion) };
   }
 

@@ -1,0 +1,290 @@
+// The audit log (docs/architecture.md "The audit log"): one record per request, chained by hash and
+// written in batches (group commit: a request's record joins the next transaction, so a busy server
+// writes one transaction for many records), before the reply leaves. A record that cannot be written
+// fails its request with Unavailable, and while the last write failed, new requests are refused
+// before they do anything (fail closed) until a write succeeds again. Periodically and at shutdown
+// the chain's head is signed by the audit key, held by the key store, so that rewriting history and
+// re-hashing it is detected. Listing is tenant-scoped; verification and export cover the whole chain
+// and are for system auditors.
+import { createPublicKey, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto';
+import {
+  chainRecord,
+  checkpointSigningBytes,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditRecord,
+  type AuditResult,
+  type ChainHead,
+  type UnsignedAuditCheckpoint,
+} from '../domain/audit-record.js';
+import { exportLine, type AuditExportItem } from '../domain/audit-export.js';
+import { AuditChainVerifier, type AuditVerification } from '../domain/audit-verifier.js';
+import { KmsError, validationError } from '../domain/errors.js';
+import { isSystemAuditor } from '../domain/identity.js';
+import type { RequestContext } from '../domain/request-context.js';
+import type { Clock } from '../ports/clock.js';
+import type { AuditFilter, AuditStore } from '../ports/audit-store.js';
+import type { AccessControl } from './access-control.js';
+import { CHECKPOINT_ALGORITHM, checkpointVerifier, walkChain } from './audit-chain-reader.js';
+import type { SystemKeys } from './system-keys.js';
+
+export interface AuditLogOptions {
+  /** How often the head is signed while records arrive (and always at shutdown). */
+  checkpointIntervalMs: number;
+  /** Records per transaction at most. */
+  maxBatch: number;
+}
+
+export interface ListLogsInput {
+  from?: string;
+  to?: string;
+  keyId?: string;
+  principalId?: string;
+  action?: string;
+  result?: AuditResult;
+  /** Only for system auditors: another tenant's records (theirs by default: all). */
+  tenantId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const MAX_LIST = 1000;
+
+const unavailable = (cause?: unknown) =>
+  new KmsError('Unavailable', 'the audit log cannot be written; the request was refused', { cause });
+
+export class AuditLog {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  /** The chain's head as written; undefined until read (and after a failed write). */
+  private head: ChainHead | null | undefined;
+  private writable = true;
+  private signedThrough = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private checkpointing: Promise<void> | undefined;
+  /** Records that could not be written, since start (for /metrics). */
+  writeFailures = 0;
+  /** Records written, since start. */
+  recordsWritten = 0;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly systemKeys: SystemKeys,
+    private readonly access: AccessControl,
+    private readonly clock: Clock,
+    private readonly options: AuditLogOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.head = await this.store.head();
+    this.signedThrough = (await this.store.lastCheckpoint())?.seq ?? 0;
+    this.timer = setInterval(
+      () => void this.checkpoint().catch(() => undefined),
+      this.options.checkpointIntervalMs,
+    );
+    this.timer.unref();
+  }
+
+  /** Throws Unavailable while the last write failed: nothing is done that could not be recorded. */
+  assertWritable(): void {
+    if (!this.writable) throw unavailable();
+  }
+
+  /** Appends a record; resolves once it is in the database, rejects with Unavailable otherwise. */
+  record(entry: AuditEntry): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    });
+  }
+
+  /** Signs the chain's head if it moved since the last checkpoint. */
+  checkpoint(): Promise<void> {
+    this.checkpointing ??= this.signHead().finally(() => (this.checkpointing = undefined));
+    return this.checkpointing;
+  }
+
+  /** Writes what is queued and signs the head: at shutdown. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    while (this.flushing) await this.flushing;
+    await this.checkpoint().catch(() => undefined);
+  }
+
+  async listLogs(
+    ctx: RequestContext,
+    input: ListLogsInput,
+  ): Promise<{ records: AuditRecord[]; nextCursor: string | null }> {
+    await this.access.authorize(ctx, { actions: ['ListLogs'] });
+    const limit = input.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST) {
+      throw validationError(`limit must be an integer from 1 to ${MAX_LIST}`);
+    }
+    const everyTenant = ctx.credential === 'internal' || isSystemAuditor(ctx.principal);
+    const filter: AuditFilter = {
+      ...(everyTenant
+        ? input.tenantId === undefined
+          ? {}
+          : { tenantId: input.tenantId }
+        : { tenantId: ctx.tenant }),
+      ...(input.from === undefined ? {} : { from: instant(input.from, 'from') }),
+      ...(input.to === undefined ? {} : { to: instant(input.to, 'to') }),
+      ...(input.keyId === undefined ? {} : { keyId: input.keyId }),
+      ...(input.principalId === undefined ? {} : { principalId: input.principalId }),
+      ...(input.action === undefined ? {} : { action: input.action }),
+      ...(input.result === undefined ? {} : { result: input.result }),
+      ...(input.cursor === undefined ? {} : { afterSeq: decodeCursor(input.cursor) }),
+      limit: limit + 1,
+    };
+    const rows = await this.store.findRecords(filter);
+    const records = rows.slice(0, limit);
+    const last = records[records.length - 1];
+    return { records, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  /** Checks the whole chain (or a time range of it): links, hashes, signed checkpoints, truncation. */
+  async verifyLogs(ctx: RequestContext, range: { from?: string; to?: string }): Promise<AuditVerification> {
+    await this.requireSystemAuditor(ctx, 'VerifyLogs');
+    const verifier = new AuditChainVerifier({
+      verifyCheckpoint: await this.checkpointVerifier(),
+      ...(await this.anchorOf(range)),
+    });
+    for await (const item of this.walk(range)) {
+      if (item.type === 'record') verifier.addRecord(item.record);
+      else verifier.addCheckpoint(item.checkpoint);
+    }
+    return verifier.finish();
+  }
+
+  /** JSON Lines: every record of the range, each checkpoint right after the record it signs. */
+  async *exportLogs(ctx: RequestContext, range: { from?: string; to?: string }): AsyncGenerator<string> {
+    await this.requireSystemAuditor(ctx, 'ExportLogs');
+    for await (const item of this.walk(range)) yield `${exportLine(item)}\n`;
+  }
+
+  /** The audit key's public key, to pin for offline verification (`keyhaven audit verify`). */
+  async publicKey(
+    ctx: RequestContext,
+  ): Promise<{ keyId: string; keyVersion: number; algorithm: string; publicKey: string }> {
+    await this.requireSystemAuditor(ctx, 'VerifyLogs');
+    const key = await this.systemKeys.signingKey('audit-checkpoint');
+    return {
+      keyId: key.keyId,
+      keyVersion: key.version,
+      algorithm: CHECKPOINT_ALGORITHM,
+      publicKey: createPublicKey({ key: key.publicKeySpki, format: 'der', type: 'spki' })
+        .export({ format: 'pem', type: 'spki' })
+        .toString(),
+    };
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      try {
+        this.head ??= await this.store.head();
+        let head = this.head;
+        const records = batch.map(({ entry }) => {
+          const record = chainRecord(head, entry);
+          head = { seq: record.seq, hash: record.hash };
+          return record;
+        });
+        await this.store.appendRecords(records);
+        this.head = head;
+        this.writable = true;
+        this.recordsWritten += records.length;
+        for (const pending of batch) pending.resolve();
+      } catch (error) {
+        // The head is read again before the next write: this batch never joined the chain.
+        this.head = undefined;
+        this.writable = false;
+        this.writeFailures += batch.length;
+        for (const pending of batch) pending.reject(unavailable(error));
+      }
+    }
+  }
+
+  private async signHead(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    const head = this.head;
+    if (!head || head.seq <= this.signedThrough) return;
+    const key = await this.systemKeys.signingKey('audit-checkpoint');
+    const unsigned: UnsignedAuditCheckpoint = {
+      seq: head.seq,
+      hash: head.hash,
+      time: this.clock.now().toISOString(),
+      keyId: key.keyId,
+      keyVersion: key.version,
+      algorithm: CHECKPOINT_ALGORITHM,
+    };
+    const signature = await key.sign(checkpointSigningBytes(unsigned));
+    await this.store.addCheckpoint({ ...unsigned, signature: signature.toString('base64') });
+    this.signedThrough = head.seq;
+  }
+
+  /**
+   * Verifies checkpoint signatures with the audit key's public keys, after checking that the key
+   * store still holds the private half of the public key the database names: a database
+   * administrator who swapped in a key of their own (and re-signed) is caught here.
+   */
+  private async checkpointVerifier(): Promise<(bytes: Buffer, checkpoint: AuditCheckpoint) => boolean> {
+    const keys = new Map<string, KeyObject>();
+    for (const { keyId, version, spki } of await this.systemKeys.publicKeys('audit-checkpoint')) {
+      keys.set(`${keyId}:${version}`, createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+    }
+    const current = await this.systemKeys.signingKey('audit-checkpoint');
+    const challenge = randomBytes(32);
+    const proof = await current.sign(challenge);
+    const stored = keys.get(`${current.keyId}:${current.version}`);
+    // A public key the key store cannot sign for vouches for nothing: every checkpoint then fails.
+    if (!stored || !verifySignature('sha256', challenge, { key: stored, dsaEncoding: 'der' }, proof))
+      keys.clear();
+    return checkpointVerifier(keys);
+  }
+
+  /** The trusted record before a range that starts later than the beginning. */
+  private async anchorOf(range: { from?: string }): Promise<{ startAfter?: ChainHead }> {
+    if (range.from === undefined) return {};
+    const before = await this.store.recordBefore(instant(range.from, 'from'));
+    return before ? { startAfter: { seq: before.seq, hash: before.hash } } : {};
+  }
+
+  private async *walk(range: { from?: string; to?: string }): AsyncGenerator<AuditExportItem> {
+    const anchor = (await this.anchorOf(range)).startAfter?.seq ?? 0;
+    const upTo =
+      range.to === undefined
+        ? undefined
+        : ((await this.store.lastRecordAtOrBefore(instant(range.to, 'to')))?.seq ?? 0);
+    yield* walkChain(this.store, anchor, upTo);
+  }
+
+  private async requireSystemAuditor(ctx: RequestContext, action: string): Promise<void> {
+    await this.access.authorize(ctx, { actions: [action] });
+    if (ctx.credential !== 'internal' && !isSystemAuditor(ctx.principal)) {
+      throw new KmsError(
+        'AccessDenied',
+        `${action} covers every tenant's records: it is for auditors and admins of the default tenant`,
+      );
+    }
+  }
+}
+
+function instant(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw validationError(`${field} must be an ISO 8601 date-time`);
+  return date;
+}
+
+const encodeCursor = (seq: number) => Buffer.from(`seq:${seq}`).toString('base64url');
+
+function decodeCursor(cursor: string): number {
+  const match = /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw validationError('cursor is not valid');
+  return Number(match[1]);
+}
