@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { KeyhavenError } from '../client/index.js';
 import { DEFAULT_TIMEOUT_MS } from '../client/http-transport.js';
 import { registerAliasCommands } from './aliases.js';
+import { registerAuditCommands } from './audit.js';
 import { ConfigError } from '../config.js';
 import { RootKeyError } from '../adapters/keystore/software/sealed-root-key.js';
 import { CliError } from './cli-error.js';
@@ -72,6 +73,7 @@ function buildProgram(): Command {
   registerStatusCommand(program);
   registerServerCommand(program);
   registerHsmCommands(program);
+  registerAuditCommands(program);
 
   program.addHelpText(
     'after',

@@ -17,5 +17,6 @@ export function adminContext(action = 'Test'): RequestContext {
     requestId: 'test-request',
     action,
     transport: 'rest',
+    facts: {},
   };
 }

@@ -301,6 +301,7 @@ export const ACTION_REQUESTS: Record<string, Prepare> = {
     path: '/v1/simulate',
     json: { principalId: f.principalId, action: 'Encrypt', keyId: f.symmetricKeyId },
   }),
+  ListLogs: async () => ({ method: 'GET', path: '/v1/logs?limit=5' }),
   VerifyAccess: async (f) => ({
     method: 'POST',
     path: '/v1/auth/verify',

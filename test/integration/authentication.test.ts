@@ -16,6 +16,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { Api } from './http.js';
 import {
+  AUDIT_ACTIONS,
   CRYPTO_ACTIONS,
   IDENTITY_ACTIONS,
   IDENTITY_READ_ACTIONS,
@@ -186,6 +187,7 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
       ...IDENTITY_ACTIONS,
       ...IDENTITY_READ_ACTIONS,
       ...SELF_ACTIONS,
+      ...AUDIT_ACTIONS,
       'Metrics',
     ]);
     const unknown = app.routeTable

@@ -30,8 +30,12 @@ const ROLE_GRANTS: Record<string, readonly string[]> = {
   none: [],
 };
 
-/** Actions not in the catalogue: CreateTenant is for system administrators (tested below), Metrics is not a service call. */
-const OUTSIDE_CATALOGUE = new Set(['CreateTenant', 'Metrics']);
+/**
+ * Actions not in the catalogue: CreateTenant, and the whole-chain VerifyLogs and ExportLogs, are
+ * for the default tenant's admins and auditors whatever a tenant role grants (tested below and in
+ * audit.test.ts); Metrics is not a service call.
+ */
+const OUTSIDE_CATALOGUE = new Set(['CreateTenant', 'VerifyLogs', 'ExportLogs', 'Metrics']);
 
 describe('built-in roles over REST', () => {
   let server: InProcessApp;
@@ -89,6 +93,15 @@ describe('built-in roles over REST', () => {
       'AccessDenied',
     );
     expect((await system.post('/v1/tenants', { name: `by-system-${Date.now()}` })).status).toBe(201);
+  });
+
+  it("lets only the default tenant's admins and auditors verify or export the whole audit chain", async () => {
+    for (const role of ['admin', 'auditor']) {
+      const api = actors.get(role)!.api;
+      expectError(await api.get('/v1/logs/verify'), 403, 'AccessDenied');
+      expectError(await api.get('/v1/logs/export'), 403, 'AccessDenied');
+    }
+    expect((await system.get('/v1/logs/verify')).status).toBe(200);
   });
 
   it('shows a tenant admin only its own tenant in /v1/tenants; the system administrator all of them', async () => {

@@ -33,6 +33,8 @@ import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerOperationsRoutes } from './operations.js';
+import { recordEveryRequest } from './audit-trail.js';
+import { registerLogRoutes } from './logs.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -118,7 +120,11 @@ export async function buildRestApp(
   const gatekeeper = gatekeeperFor(keyhaven);
   app.decorate('routeTable', requireAuthentication(app, gatekeeper));
 
-  const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
+  const metrics = createRestMetrics(
+    keyhaven.materialCache,
+    () => keyhaven.backendStatistics(),
+    keyhaven.audit,
+  );
 
   app.addSchema(keyObject);
   app.addSchema(errorObject);
@@ -151,10 +157,14 @@ export async function buildRestApp(
     done();
   });
   authenticateUnknownRoutes(app, gatekeeper);
+  if (keyhaven.config.audit.enabled) recordEveryRequest(app, keyhaven.audit);
 
   app.addHook('onResponse', (request, reply, done) => {
     const action = request.routeOptions.config.action ?? 'other';
     metrics.observe(action, reply.statusCode, reply.elapsedTime / 1000);
+    if (reply.statusCode === 401 || reply.statusCode === 403) {
+      metrics.observeDenied(request.principal?.tenant ?? '', action);
+    }
     done();
   });
 
@@ -178,6 +188,7 @@ export async function buildRestApp(
   registerTenantRoutes(app, keyhaven);
   registerPrincipalRoutes(app, keyhaven);
   registerPolicyRoutes(app, keyhaven);
+  registerLogRoutes(app, keyhaven);
   return app;
 }
 
@@ -189,6 +200,7 @@ function sendError(
   code: ErrorCode,
   message: string,
 ): void {
+  request.errorCode = code;
   void reply.status(status).send({ error: { code, message, requestId: request.id } });
 }
 

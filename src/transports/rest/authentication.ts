@@ -47,12 +47,16 @@ export interface RouteEntry {
 
 const PUBLIC_SCOPE = 'keyhavenPublicScope';
 
-/** The gatekeeper of a Keyhaven instance: its AuthService, then its tenants' request quotas. */
-export function gatekeeperFor(keyhaven: Pick<Keyhaven, 'auth' | 'tenants'>): Gatekeeper {
+/** The gatekeeper of a Keyhaven instance: its AuthService, the audit log's health, its tenants' quotas. */
+export function gatekeeperFor(keyhaven: Pick<Keyhaven, 'auth' | 'tenants' | 'audit'>): Gatekeeper {
   return {
     authenticateCached: (authorization) => keyhaven.auth.authenticateCached(authorization),
     authenticate: (authorization) => keyhaven.auth.authenticate(authorization),
-    admit: (principal) => keyhaven.tenants.admit(principal),
+    admit: (principal) => {
+      // Nothing is done that could not be recorded (fail closed), then the tenant's request rate.
+      keyhaven.audit.assertWritable();
+      return keyhaven.tenants.admit(principal);
+    },
   };
 }
 
@@ -70,6 +74,8 @@ export function requireAuthentication(app: FastifyInstance, auth: Gatekeeper): R
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
     const isPublic = route.config?.public === true || this.hasDecorator(PUBLIC_SCOPE);
+    // Said on the route itself too, for the hooks that treat public routes apart (the audit trail).
+    route.config = { ...route.config, public: isPublic };
     const action = route.config?.action;
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url, public: isPublic, ...(action ? { action } : {}) });

@@ -1,14 +1,22 @@
 // Prometheus metrics: requests and latency per API action, the material cache's hit rate, and each
 // key-store backend's state (health, circuit, session pool, call latency) read from the key store's
 // status port at scrape time.
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { MaterialCache } from '../../adapters/keystore/software/material-cache.js';
 import type { BackendStatus, CircuitStateName } from '../../ports/root-key-store.js';
 import { RequestMetrics } from './request-metrics.js';
 
+/** The audit log's counts since start, read at scrape time. */
+export interface AuditCounts {
+  recordsWritten: number;
+  writeFailures: number;
+}
+
 export interface RestMetrics {
   contentType: string;
   observe(action: string, statusCode: number, seconds: number): void;
+  /** A request refused (401 or 403), by the caller's tenant ('' when unauthenticated) and action. */
+  observeDenied(tenant: string, action: string): void;
   /** The whole Prometheus text: process, cache and backend metrics, then request metrics. */
   render(): Promise<string>;
 }
@@ -18,6 +26,7 @@ export const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'h
 export function createRestMetrics(
   cache: MaterialCache,
   backendStatistics: () => Promise<BackendStatus[]> = async () => [],
+  audit: AuditCounts = { recordsWritten: 0, writeFailures: 0 },
 ): RestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keyhaven_process_' });
@@ -46,10 +55,33 @@ export function createRestMetrics(
       this.set(cache.size);
     },
   });
+  const denied = new Counter({
+    name: 'keyhaven_requests_denied_total',
+    help: 'Requests refused with 401 or 403, by tenant (empty when unauthenticated) and action',
+    labelNames: ['tenant', 'action'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'keyhaven_audit_records_written_total',
+    help: 'Audit records written since start',
+    registers: [registry],
+    collect() {
+      this.set(audit.recordsWritten);
+    },
+  });
+  new Gauge({
+    name: 'keyhaven_audit_write_failures_total',
+    help: 'Audit records that could not be written since start (their requests answered 503)',
+    registers: [registry],
+    collect() {
+      this.set(audit.writeFailures);
+    },
+  });
   registerBackendGauges(registry, backendStatistics);
   return {
     contentType: registry.contentType,
     observe: (action, statusCode, seconds) => requests.observe(action, statusCode, seconds),
+    observeDenied: (tenant, action) => denied.inc({ tenant, action }),
     render: async () => `${await registry.metrics()}\n${requests.render()}`,
   };
 }

@@ -26,6 +26,7 @@ export function contextOf(request: FastifyRequest): RequestContext {
     requestId: request.id,
     action: request.routeOptions.config.action ?? 'Unknown',
     transport: 'rest',
+    facts: {},
   };
   return request.keyhavenContext;
 }

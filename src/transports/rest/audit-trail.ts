@@ -1,0 +1,67 @@
+// The REST transport's half of the audit log: after the route (or the error handler) has made its
+// reply and before a byte of it leaves, the request's record joins the chain (services/audit-log.ts).
+// If it cannot be written, the reply is replaced by 503 Unavailable: no answer leaves unrecorded.
+// Public operational routes (/health, /ready, /openapi.json, /docs) are not audited.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEntry, AuditResult } from '../../domain/audit-record.js';
+import type { ErrorCode } from '../../domain/errors.js';
+import type { AuditLog } from '../../services/audit-log.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error code the reply carries, set by the error handler (for the audit record). */
+    errorCode?: ErrorCode;
+  }
+}
+
+export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.routeOptions.config.public) return done(null, payload);
+    audit.record(auditEntryOf(request, reply)).then(
+      () => done(null, payload),
+      () => {
+        void reply.code(503).type('application/json; charset=utf-8');
+        done(
+          null,
+          JSON.stringify({
+            error: {
+              code: 'Unavailable',
+              message: 'the audit record of this request could not be written',
+              requestId: request.id,
+            },
+          }),
+        );
+      },
+    );
+  });
+}
+
+/** The record of a request: who, what, on which key, how it ended. Never a body, never a secret. */
+export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): AuditEntry {
+  const status = reply.statusCode;
+  const principal = request.principal;
+  const facts = request.keyhavenContext?.facts ?? {};
+  const entry: AuditEntry = {
+    time: new Date().toISOString(),
+    requestId: text(request.id),
+    tenantId: principal?.tenant ?? '',
+    principalId: text(principal?.id ?? ''),
+    action: request.routeOptions.config.action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
+    result: resultOf(status),
+    sourceIp: text(request.ip ?? ''),
+    latencyMs: Math.max(0, Math.round(reply.elapsedTime)),
+  };
+  if (facts.keyId !== undefined) entry.keyId = facts.keyId;
+  if (facts.keyVersion !== undefined) entry.keyVersion = facts.keyVersion;
+  if (status >= 400) entry.errorCode = request.errorCode ?? 'ValidationError';
+  return entry;
+}
+
+function resultOf(status: number): AuditResult {
+  if (status < 400) return 'allow';
+  return status === 401 || status === 403 ? 'deny' : 'error';
+}
+
+/** Hashing needs well-formed text: a lone surrogate (from a token's claims, say) becomes U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const text = (value: string) => value.replace(LONE_SURROGATE, '\uFFFD');
