@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
 import { AES_GCM_MAX_MESSAGES, AES_GCM_ROTATE_AFTER } from './domain/seal-limits.js';
@@ -306,6 +307,23 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    monitoring: z
+      .object({
+        /**
+         * CIDRs the server's clients come from: denials from elsewhere are counted apart
+         * (keyhaven_requests_denied_unknown_network_total). Empty: every address is known.
+         */
+        knownNetworks: z
+          .array(
+            z
+              .string()
+              .refine(isCidr, { message: 'must be an IP address or CIDR block (10.0.0.0/8, fd00::/8)' }),
+          )
+          .max(256)
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         /** Off only to measure what the audit log costs: the server warns at every start. */
@@ -495,4 +513,12 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
   return parsed.data;
+}
+
+function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

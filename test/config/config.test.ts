@@ -193,6 +193,29 @@ describe('configuration', () => {
     }
   });
 
+  it('checks monitoring.knownNetworks and the audit settings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      const load = (content: unknown) => {
+        writeFileSync(file, JSON.stringify(content));
+        return loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: dir });
+      };
+      expect(load({}).audit).toEqual({ enabled: true, checkpointIntervalSeconds: 60, maxBatch: 500 });
+      expect(
+        load({ monitoring: { knownNetworks: ['10.0.0.0/8', 'fd00::/8', '192.0.2.1'] } }).monitoring
+          .knownNetworks,
+      ).toHaveLength(3);
+      for (const bad of ['10.0.0.0/33', 'fd00::/129', 'ten', '10.0.0.0/8/1', '10.0.0.0/x']) {
+        expect(() => load({ monitoring: { knownNetworks: [bad] } }), bad).toThrow(/knownNetworks/);
+      }
+      expect(() => load({ audit: { checkpointIntervalSeconds: 0 } })).toThrow(/checkpointIntervalSeconds/);
+      expect(() => load({ audit: { maxBatch: 0 } })).toThrow(/maxBatch/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('TLS', () => {
     const withFile = (content: unknown, run: (file: string) => void) => {
       const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));

@@ -25,6 +25,7 @@ import {
 } from './authentication.js';
 import { HTTP_STATUS } from './error-status.js';
 import { createRestMetrics } from './metrics.js';
+import { networkMatcher } from './known-networks.js';
 import { errorObject, keyObject } from './schemas.js';
 import { registerKeyRoutes } from './keys.js';
 import { registerAliasRoutes } from './aliases.js';
@@ -120,6 +121,7 @@ export async function buildRestApp(
   const gatekeeper = gatekeeperFor(keyhaven);
   app.decorate('routeTable', requireAuthentication(app, gatekeeper));
 
+  const knownNetworks = networkMatcher(keyhaven.config.monitoring.knownNetworks);
   const metrics = createRestMetrics(
     keyhaven.materialCache,
     () => keyhaven.backendStatistics(),
@@ -162,9 +164,14 @@ export async function buildRestApp(
   app.addHook('onResponse', (request, reply, done) => {
     const action = request.routeOptions.config.action ?? 'other';
     metrics.observe(action, reply.statusCode, reply.elapsedTime / 1000);
-    if (reply.statusCode === 401 || reply.statusCode === 403) {
-      metrics.observeDenied(request.principal?.tenant ?? '', action);
-    }
+    metrics.observeOutcome({
+      tenant: request.principal?.tenant ?? '',
+      action,
+      statusCode: reply.statusCode,
+      ...(request.errorCode ? { errorCode: request.errorCode } : {}),
+      usedKey: request.keyhavenContext?.facts.keyId !== undefined,
+      fromKnownNetwork: knownNetworks(request.ip),
+    });
     done();
   });
 

@@ -12,11 +12,23 @@ export interface AuditCounts {
   writeFailures: number;
 }
 
+/** How a request ended, for the counters the alerting rules watch (docs/alerting-rules.yml). */
+export interface RequestOutcome {
+  /** The caller's tenant, '' when unauthenticated. */
+  tenant: string;
+  action: string;
+  statusCode: number;
+  errorCode?: string;
+  /** The request used a key (the audit record names one). */
+  usedKey: boolean;
+  /** The source address is in monitoring.knownNetworks (always true when none are listed). */
+  fromKnownNetwork: boolean;
+}
+
 export interface RestMetrics {
   contentType: string;
   observe(action: string, statusCode: number, seconds: number): void;
-  /** A request refused (401 or 403), by the caller's tenant ('' when unauthenticated) and action. */
-  observeDenied(tenant: string, action: string): void;
+  observeOutcome(outcome: RequestOutcome): void;
   /** The whole Prometheus text: process, cache and backend metrics, then request metrics. */
   render(): Promise<string>;
 }
@@ -55,12 +67,28 @@ export function createRestMetrics(
       this.set(cache.size);
     },
   });
-  const denied = new Counter({
-    name: 'keyhaven_requests_denied_total',
-    help: 'Requests refused with 401 or 403, by tenant (empty when unauthenticated) and action',
-    labelNames: ['tenant', 'action'] as const,
-    registers: [registry],
-  });
+  const counter = (name: string, help: string, labelNames: readonly string[]) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const denied = counter(
+    'keyhaven_requests_denied_total',
+    'Requests refused with 401 or 403, by tenant (empty when unauthenticated) and action',
+    ['tenant', 'action'],
+  );
+  const deniedUnknownNetwork = counter(
+    'keyhaven_requests_denied_unknown_network_total',
+    'Requests refused with 401 or 403 from an address outside monitoring.knownNetworks',
+    ['tenant', 'action'],
+  );
+  const errors = counter(
+    'keyhaven_request_errors_total',
+    'Requests answered with an error, by tenant, action and error code (KeyDisabled, KeyExpired, ...)',
+    ['tenant', 'action', 'code'],
+  );
+  const keyOperations = counter(
+    'keyhaven_key_operations_total',
+    'Successful requests that used a key, by tenant and action',
+    ['tenant', 'action'],
+  );
   new Gauge({
     name: 'keyhaven_audit_records_written_total',
     help: 'Audit records written since start',
@@ -81,7 +109,18 @@ export function createRestMetrics(
   return {
     contentType: registry.contentType,
     observe: (action, statusCode, seconds) => requests.observe(action, statusCode, seconds),
-    observeDenied: (tenant, action) => denied.inc({ tenant, action }),
+    observeOutcome(outcome) {
+      const { tenant, action, statusCode } = outcome;
+      if (statusCode < 400) {
+        if (outcome.usedKey) keyOperations.inc({ tenant, action });
+        return;
+      }
+      errors.inc({ tenant, action, code: outcome.errorCode ?? String(statusCode) });
+      if (statusCode === 401 || statusCode === 403) {
+        denied.inc({ tenant, action });
+        if (!outcome.fromKnownNetwork) deniedUnknownNetwork.inc({ tenant, action });
+      }
+    },
     render: async () => `${await registry.metrics()}\n${requests.render()}`,
   };
 }
