@@ -114,21 +114,34 @@ export async function createKeyhaven(
   );
   const aliases = new AliasService(metadata, directory, clock, access);
   const imports = new KeyImportService(metadata, directory, keys, root, clock, access);
+  // In the HSM when there is one: a database administrator must not be able to sign for the server.
+  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
+  const audit = new AuditLog(
+    auditStore,
+    systemKeys,
+    access,
+    clock,
+    {
+      checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
+      maxBatch: config.audit.maxBatch,
+    },
+    config.audit.enabled,
+  );
+  await audit.start();
   const seals = new SealBudget(
     metadata,
     { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
     // A version near the bound rotates as the server's own work, not as the caller whose seal hit it.
-    (keyId, version) => keys.rotateKey(internalContext('RotateKey', randomUUID()), keyId, version),
+    async (keyId, version) => {
+      const ctx = internalContext('RotateKey', randomUUID());
+      const startedAt = Date.now();
+      const rotated = await keys.rotateKey(ctx, keyId, version);
+      ctx.facts.keyVersion = rotated.currentVersion;
+      await audit.recordInternal(ctx, rotated.tenant, { startedAt });
+    },
   );
-  // In the HSM when there is one: a database administrator must not be able to sign for the server.
-  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
-  const audit = new AuditLog(auditStore, systemKeys, access, clock, {
-    checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
-    maxBatch: config.audit.maxBatch,
-  });
-  await audit.start();
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);
-  const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock);
+  const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock, audit);
   const readiness = new ReadinessMonitor(async () => {
     const backends = await software.status();
     let databaseHealthy = true;

@@ -79,6 +79,7 @@ export class AuditLog {
     private readonly access: AccessControl,
     private readonly clock: Clock,
     private readonly options: AuditLogOptions,
+    private readonly enabled = true,
   ) {}
 
   async start(): Promise<void> {
@@ -102,6 +103,33 @@ export class AuditLog {
       this.queue.push({ entry, resolve, reject });
       this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
     });
+  }
+
+  /**
+   * The record of work the server did by itself (a scheduled rotation, a deletion after its
+   * waiting period, a rotation at the AES-GCM bound): principal `system`, no address. The work has
+   * happened; a record that cannot be written is counted, and the log turns unwritable as usual.
+   */
+  async recordInternal(
+    ctx: RequestContext,
+    tenantId: string,
+    outcome: { startedAt: number; errorCode?: string },
+  ): Promise<void> {
+    if (!this.enabled) return;
+    const entry: AuditEntry = {
+      time: this.clock.now().toISOString(),
+      requestId: ctx.requestId,
+      tenantId,
+      principalId: ctx.principal.id,
+      action: ctx.action,
+      result: outcome.errorCode === undefined ? 'allow' : 'error',
+      sourceIp: '',
+      latencyMs: Math.max(0, Math.round(Date.now() - outcome.startedAt)),
+    };
+    if (ctx.facts.keyId !== undefined) entry.keyId = ctx.facts.keyId;
+    if (ctx.facts.keyVersion !== undefined) entry.keyVersion = ctx.facts.keyVersion;
+    if (outcome.errorCode !== undefined) entry.errorCode = outcome.errorCode;
+    await this.record(entry).catch(() => undefined);
   }
 
   /** Signs the chain's head if it moved since the last checkpoint. */

@@ -8,6 +8,7 @@ import type { Key } from '../domain/key.js';
 import type { Clock } from '../ports/clock.js';
 import type { DueCursor, MetadataStore, QueuedDestruction } from '../ports/metadata-store.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { AuditLog } from './audit-log.js';
 import type { KeyService } from './key-service.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
@@ -41,6 +42,7 @@ export class ScheduledKeyJobs {
     private readonly directory: KeyDirectory,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly audit: Pick<AuditLog, 'recordInternal'>,
   ) {}
 
   private running: Promise<KeyJobsReport> | undefined;
@@ -78,7 +80,11 @@ export class ScheduledKeyJobs {
       (key) => ({ dueAt: key.nextRotationAt!, keyId: key.keyId }),
       async (key) => {
         // Only from the version that was due: another process's run may have rotated it already.
-        await this.keys.rotateKey(internalContext('RotateKey', randomUUID()), key.keyId, key.currentVersion);
+        const ctx = internalContext('RotateKey', randomUUID(), key.tenant);
+        const startedAt = Date.now();
+        const rotatedKey = await this.keys.rotateKey(ctx, key.keyId, key.currentVersion);
+        ctx.facts.keyVersion = rotatedKey.currentVersion;
+        await this.audit.recordInternal(ctx, key.tenant, { startedAt });
         rotated++;
       },
       (key, error) => failures.push({ job: 'rotate', keyId: key.keyId, ...describe(error) }),
@@ -96,9 +102,13 @@ export class ScheduledKeyJobs {
       async (key) => {
         // Conditional on the state at the moment of removal: a deletion cancelled since the key was
         // listed keeps the key. Material is destroyed afterwards, from the queue this fills.
+        const startedAt = Date.now();
         if (!(await this.metadata.deleteKeyIfDue(key.keyId, this.clock.now()))) return;
         this.directory.forget(key.keyId);
         this.usage.forget(key.keyId);
+        const ctx = internalContext('DeleteKey', randomUUID(), key.tenant);
+        ctx.facts.keyId = key.keyId;
+        await this.audit.recordInternal(ctx, key.tenant, { startedAt });
         deleted++;
       },
       (key, error) => failures.push({ job: 'delete', keyId: key.keyId, ...describe(error) }),

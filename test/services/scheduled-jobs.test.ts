@@ -66,6 +66,9 @@ describe('scheduled key jobs', () => {
     const after = await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('new'));
     expect(after.keyVersion).toBe(2);
     expect((await keyhaven.crypto.decrypt(ctx, before.ciphertext)).plaintext.toString()).toBe('kept');
+    // The audit log says who rotated it: the server itself.
+    const records = (await keyhaven.audit.listLogs(ctx, { action: 'RotateKey', keyId: key.keyId })).records;
+    expect(records).toMatchObject([{ principalId: 'system', keyVersion: 2, result: 'allow', sourceIp: '' }]);
   });
 
   it('does not rotate a disabled key when its period elapses', async () => {
@@ -94,6 +97,8 @@ describe('scheduled key jobs', () => {
     expect(await codeOf(() => keyhaven.keys.describeKey(ctx, 'alias/doomed'))).toBe('NotFound');
     expect(await codeOf(() => keyhaven.crypto.decrypt(ctx, ciphertext))).toBe('InvalidCiphertext');
     expect(await keyhaven.metadata.listVersions(key.keyId)).toEqual([]);
+    const records = (await keyhaven.audit.listLogs(ctx, { action: 'DeleteKey', keyId: key.keyId })).records;
+    expect(records).toMatchObject([{ principalId: 'system', result: 'allow' }]);
   });
 
   it('keeps a key whose deletion was cancelled inside the window', async () => {
