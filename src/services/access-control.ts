@@ -69,60 +69,38 @@ export class AccessControl {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** Throws AccessDenied unless every action of the target is allowed for the caller. */
-  async authorize(ctx: RequestContext, target: AccessTarget): Promise<void> {
+  /**
+   * Throws AccessDenied unless every action of the target is allowed for the caller. Synchronous
+   * (no promise) while everything it needs is cached, which is every request's hot path.
+   */
+  authorize(ctx: RequestContext, target: AccessTarget): void | Promise<void> {
     if (target.key && ctx.facts.keyId === undefined) ctx.facts.keyId = target.key.keyId;
     if (ctx.credential === 'internal') return;
-    for (const action of target.actions) {
-      const decision = await this.decide(ctx.principal, {
-        action,
-        key: target.key,
-        context: target.context,
-        sourceIp: ctx.sourceIp,
-        at: this.clock.now(),
-      });
-      if (!decision.allowed) {
-        const on = target.key ? ` on key ${target.key.keyId}` : '';
-        throw new KmsError(
-          'AccessDenied',
-          `principal ${ctx.principal.id} is not allowed to ${action}${on}: ${decision.reason}`,
-        );
-      }
+    const at = this.clock.now();
+    for (const [index, action] of target.actions.entries()) {
+      const request = { action, key: target.key, context: target.context, sourceIp: ctx.sourceIp, at };
+      const decision = this.decideFromCache(ctx.principal, request);
+      if (decision === undefined) return this.authorizeLoading(ctx, target, index, at);
+      if (!decision.allowed) throw accessDenied(ctx, action, target, decision);
     }
   }
 
   /** The decision for one action, as authorize() makes it (also what /v1/simulate reports). */
-  async decide(
-    principal: Principal,
-    request: { action: string; key?: Key; context?: EncryptionContext; sourceIp: string; at: Date },
-  ): Promise<Decision> {
-    if (SELF_SERVICE_ACTIONS.has(request.action)) {
-      return { allowed: true, decidedBy: null, reason: `${request.action} is always allowed for oneself` };
+  async decide(principal: Principal, request: AccessQuestion): Promise<Decision> {
+    const cached = this.decideFromCache(principal, request);
+    if (cached) return cached;
+    const withKeyPolicy = keyPolicyApplies(principal, request);
+    const ids = [...principal.policyIds, ...(await this.tenantPolicyIds(principal.tenant))];
+    if (request.key && withKeyPolicy) {
+      const keyPolicy = await this.keyPolicyId(request.key.keyId);
+      if (keyPolicy) ids.push(keyPolicy);
     }
-    const keyPolicyApplies = !(
-      LOCKOUT_SAFE_ACTIONS.has(request.action) &&
-      request.key !== undefined &&
-      principal.roles.includes('admin')
-    );
-    const policies = await this.applicable(principal, request.key, request.at, keyPolicyApplies);
-    const key = request.key;
-    const accessRequest: AccessRequest = {
-      principal,
-      action: request.action,
-      ...(key
-        ? {
-            key: {
-              keyId: key.keyId,
-              tags: key.tags,
-              aliases: policies.some(namesAliases) ? await this.directory.aliasesOf(key) : [],
-            },
-          }
-        : {}),
-      ...(request.context ? { context: request.context } : {}),
-      sourceIp: request.sourceIp,
-      at: request.at,
-    };
-    return evaluatePolicies(policies, accessRequest);
+    const versions = new Map<string, PolicyVersion[]>();
+    for (const id of ids) versions.set(id, await this.policyVersions(id));
+    const policies = applicablePolicies(principal, ids, (id) => versions.get(id)!, request.at);
+    const aliases =
+      request.key && policies.some(namesAliases) ? await this.directory.aliasesOf(request.key) : [];
+    return evaluate(principal, request, policies, aliases);
   }
 
   /** Forgets cached versions of a policy (after a write), and which policy a key has. */
@@ -135,29 +113,47 @@ export class AccessControl {
     this.tenantPolicies.delete(tenantId);
   }
 
-  /** Role policies, then the principal's, its tenant's and the key's, each at its version in force. */
-  private async applicable(
-    principal: Principal,
-    key: Key | undefined,
+  private async authorizeLoading(
+    ctx: RequestContext,
+    target: AccessTarget,
+    from: number,
     at: Date,
-    withKeyPolicy: boolean,
-  ): Promise<ApplicablePolicy[]> {
-    const policies: ApplicablePolicy[] = [];
-    for (const role of principal.roles) {
-      const rolePolicy = ROLE_POLICIES.get(role);
-      if (rolePolicy) policies.push(rolePolicy);
+  ): Promise<void> {
+    for (const action of target.actions.slice(from)) {
+      const decision = await this.decide(ctx.principal, {
+        action,
+        key: target.key,
+        context: target.context,
+        sourceIp: ctx.sourceIp,
+        at,
+      });
+      if (!decision.allowed) throw accessDenied(ctx, action, target, decision);
     }
-    const ids = [...principal.policyIds, ...(await this.tenantPolicyIds(principal.tenant))];
-    if (key && withKeyPolicy) {
-      const keyPolicy = await this.keyPolicyId(key.keyId);
+  }
+
+  /** The decision if every policy, attachment and alias it needs is cached; undefined otherwise. */
+  private decideFromCache(principal: Principal, request: AccessQuestion): Decision | undefined {
+    if (SELF_SERVICE_ACTIONS.has(request.action)) {
+      return { allowed: true, decidedBy: null, reason: `${request.action} is always allowed for oneself` };
+    }
+    const tenantIds = this.peek(this.tenantPolicies, principal.tenant);
+    if (tenantIds === undefined) return undefined;
+    const ids =
+      principal.policyIds.length + tenantIds.length === 0 ? [] : [...principal.policyIds, ...tenantIds];
+    if (request.key && keyPolicyApplies(principal, request)) {
+      const keyPolicy = this.peek(this.keyPolicies, request.key.keyId);
+      if (keyPolicy === undefined) return undefined;
       if (keyPolicy) ids.push(keyPolicy);
     }
-    for (const id of ids) {
-      const version = inForce(await this.policyVersions(id), at);
-      if (version)
-        policies.push({ ref: { policyId: id, version: version.version }, document: version.document });
+    for (const id of ids) if (this.peek(this.versions, id) === undefined) return undefined;
+    const policies = applicablePolicies(principal, ids, (id) => this.peek(this.versions, id)!, request.at);
+    let aliases: readonly string[] = [];
+    if (request.key && policies.some(namesAliases)) {
+      const cached = this.directory.peekAliases(request.key);
+      if (cached === undefined) return undefined;
+      aliases = cached;
     }
-    return policies;
+    return evaluate(principal, request, policies, aliases);
   }
 
   private async policyVersions(policyId: string): Promise<PolicyVersion[]> {
@@ -180,14 +176,86 @@ export class AccessControl {
     );
   }
 
-  private async cached<T>(map: Map<string, Cached<T>>, id: string, load: () => Promise<T>): Promise<T> {
+  private peek<T>(map: Map<string, Cached<T>>, id: string): T | undefined {
     const hit = map.get(id);
-    if (hit && hit.until > Date.now()) return hit.value;
+    return hit && hit.until > Date.now() ? hit.value : undefined;
+  }
+
+  private async cached<T>(map: Map<string, Cached<T>>, id: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.peek(map, id);
+    if (hit !== undefined) return hit;
     const value = await load();
     if (map.size >= this.maxEntries) map.clear();
     map.set(id, { value, until: Date.now() + this.ttlMs });
     return value;
   }
+}
+
+interface AccessQuestion {
+  action: string;
+  key?: Key;
+  context?: EncryptionContext;
+  sourceIp: string;
+  at: Date;
+}
+
+/** Key-policy actions of a key's admins ignore the key policy itself (its lockout safety). */
+const keyPolicyApplies = (principal: Principal, request: AccessQuestion) =>
+  !(
+    LOCKOUT_SAFE_ACTIONS.has(request.action) &&
+    request.key !== undefined &&
+    principal.roles.includes('admin')
+  );
+
+/** Role policies first, then the policies named by `ids`, each at its version in force at `at`. */
+function applicablePolicies(
+  principal: Principal,
+  ids: readonly string[],
+  versionsOf: (id: string) => readonly PolicyVersion[],
+  at: Date,
+): ApplicablePolicy[] {
+  const policies: ApplicablePolicy[] = [];
+  for (const role of principal.roles) {
+    const rolePolicy = ROLE_POLICIES.get(role);
+    if (rolePolicy) policies.push(rolePolicy);
+  }
+  for (const id of ids) {
+    const version = inForce(versionsOf(id), at);
+    if (version)
+      policies.push({ ref: { policyId: id, version: version.version }, document: version.document });
+  }
+  return policies;
+}
+
+function evaluate(
+  principal: Principal,
+  request: AccessQuestion,
+  policies: readonly ApplicablePolicy[],
+  aliases: readonly string[],
+): Decision {
+  const key = request.key;
+  const accessRequest: AccessRequest = {
+    principal,
+    action: request.action,
+    ...(key ? { key: { keyId: key.keyId, tags: key.tags, aliases } } : {}),
+    ...(request.context ? { context: request.context } : {}),
+    sourceIp: request.sourceIp,
+    at: request.at,
+  };
+  return evaluatePolicies(policies, accessRequest);
+}
+
+function accessDenied(
+  ctx: RequestContext,
+  action: string,
+  target: AccessTarget,
+  decision: Decision,
+): KmsError {
+  const on = target.key ? ` on key ${target.key.keyId}` : '';
+  return new KmsError(
+    'AccessDenied',
+    `principal ${ctx.principal.id} is not allowed to ${action}${on}: ${decision.reason}`,
+  );
 }
 
 /** The version in force at `at`: the latest whose effectiveAt has come (versions in version order). */

@@ -519,7 +519,9 @@ export class CryptoService {
     // Cached records are used without a promise round trip: this is every request's hot path.
     const key =
       this.directory.peekKey(ctx, use.reference) ?? (await this.directory.getKey(ctx, use.reference));
-    await this.access.authorize(ctx, { actions: use.actions, key, context: use.context });
+    // Synchronous while the policies are cached: no promise on the hot path.
+    const authorizing = this.access.authorize(ctx, { actions: use.actions, key, context: use.context });
+    if (authorizing) await authorizing;
     assertUsable(key, kind, this.clock.now());
     assertUsage(key, usage);
     return key;

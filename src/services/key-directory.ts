@@ -91,6 +91,12 @@ export class KeyDirectory {
     return assertVisible(ctx, key, reference);
   }
 
+  /** The key's alias names if cached (and fresh); never touches the store. */
+  peekAliases(key: Key): string[] | undefined {
+    const cached = this.aliases.get(key.keyId);
+    return cached && cached.until > Date.now() ? cached.names : undefined;
+  }
+
   /** The key's alias names (for policies that name aliases), cached like the key record. */
   async aliasesOf(key: Key): Promise<string[]> {
     const cached = this.aliases.get(key.keyId);
