@@ -52,7 +52,8 @@ export class SystemKeys {
     const found: { keyId: string; version: number; spki: Buffer }[] = [];
     for (const key of keys) {
       for (const version of await this.metadata.listVersions(key.keyId)) {
-        if (version.publicKeySpki) found.push({ keyId: key.keyId, version: version.version, spki: version.publicKeySpki });
+        if (version.publicKeySpki)
+          found.push({ keyId: key.keyId, version: version.version, spki: version.publicKeySpki });
       }
     }
     return found;
