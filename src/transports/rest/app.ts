@@ -33,6 +33,7 @@ import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerOperationsRoutes } from './operations.js';
+import { registerAccessTokenRoutes } from './access-tokens.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -178,6 +179,7 @@ export async function buildRestApp(
   registerTenantRoutes(app, keyhaven);
   registerPrincipalRoutes(app, keyhaven);
   registerPolicyRoutes(app, keyhaven);
+  registerAccessTokenRoutes(app, keyhaven);
   return app;
 }
 
