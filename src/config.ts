@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
+import { CERTIFICATE_IDENTITY_FIELDS } from './domain/client-certificate.js';
 import { AES_GCM_MAX_MESSAGES, AES_GCM_ROTATE_AFTER } from './domain/seal-limits.js';
 import { isLoopbackHost } from './loopback-host.js';
 
@@ -201,10 +202,25 @@ const accessTokensSchema = z
 
 export type AccessTokensConfig = z.infer<typeof accessTokensSchema>;
 
+/**
+ * Mutual TLS as a credential: a request without an Authorization header whose connection presented
+ * a client certificate (verified against server.tls.clientCa) acts as the principal of `tenant`
+ * whose name is the certificate's `identity` field.
+ */
+const clientCertificatesSchema = z
+  .object({
+    identity: z.enum(CERTIFICATE_IDENTITY_FIELDS),
+    tenant: z.string().min(1).default('default'),
+  })
+  .strict();
+
+export type ClientCertificatesConfig = z.infer<typeof clientCertificatesSchema>;
+
 const authSchema = z
   .object({
     accessTokens: accessTokensSchema.prefault({}),
     oidc: oidcSchema.prefault({}),
+    clientCertificates: clientCertificatesSchema.optional(),
   })
   .strict()
   .superRefine((auth, context) => {
@@ -338,7 +354,17 @@ const configSchema = z
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
     auth: authSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    // Without a client CA no certificate is verified, so none could ever name a principal.
+    if (config.auth.clientCertificates !== undefined && config.server.tls?.clientCa === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['auth', 'clientCertificates'],
+        message:
+          'client certificates identify principals only under mutual TLS: set server.tls.clientCa (KEYHAVEN_TLS_CLIENT_CA) too',
+      });
+  });
 
 export type KeyhavenConfig = z.infer<typeof configSchema>;
 

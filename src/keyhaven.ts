@@ -11,12 +11,14 @@ import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-ba
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { openSqliteStores } from './adapters/metadata/sqlite/open-sqlite.js';
+import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { KeyBackend } from './ports/key-backend.js';
 import type { IdentityStore } from './ports/identity-store.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
 import { AccessControl } from './services/access-control.js';
+import { AccessTokenService } from './services/access-token-service.js';
 import { AliasService } from './services/alias-service.js';
 import { AuditLog } from './services/audit-log.js';
 import { AuthService } from './services/auth-service.js';
@@ -40,6 +42,8 @@ export interface Keyhaven {
   imports: KeyImportService;
   crypto: CryptoService;
   auth: AuthService;
+  /** Keyhaven's own access tokens: issued for API keys, verified by `auth`, published as a JWKS. */
+  tokens: AccessTokenService;
   access: AccessControl;
   tenants: TenantService;
   principals: PrincipalService;
@@ -91,7 +95,19 @@ export async function createKeyhaven(
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const identityTtlMs = config.cache.keyMetadataTtlMs;
   const access = new AccessControl(identity, directory, clock, identityTtlMs);
-  const auth = new AuthService(identity, clock);
+  // In the HSM when there is one: a database administrator must not be able to sign for the server.
+  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
+  const tokens = new AccessTokenService(systemKeys, access, config.auth.accessTokens, clock);
+  const { oidc } = config.auth;
+  const auth = new AuthService(identity, clock, {
+    accessTokens: tokens,
+    oidc: new OidcVerifier(oidc.issuers, {
+      fetchTimeoutMs: oidc.fetchTimeoutMs,
+      cacheMaxAgeMs: oidc.cacheMaxAgeMs,
+      cooldownMs: oidc.cooldownMs,
+    }),
+    clientCertificates: config.auth.clientCertificates,
+  });
   const tenants = new TenantService(identity, access, clock, identityTtlMs);
   const principals = new PrincipalService(identity, tenants, access, auth, root, clock);
   const policies = new PolicyService(identity, tenants, principals, access, directory, clock);
@@ -114,8 +130,6 @@ export async function createKeyhaven(
   );
   const aliases = new AliasService(metadata, directory, clock, access);
   const imports = new KeyImportService(metadata, directory, keys, root, clock, access);
-  // In the HSM when there is one: a database administrator must not be able to sign for the server.
-  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
   const audit = new AuditLog(
     auditStore,
     systemKeys,
@@ -162,6 +176,7 @@ export async function createKeyhaven(
     imports,
     crypto,
     auth,
+    tokens,
     access,
     tenants,
     principals,

@@ -42,6 +42,8 @@ export interface IdentityStore {
 
   createPrincipal(principal: PrincipalRecord): Promise<void>;
   getPrincipal(principalId: string): Promise<PrincipalRecord | undefined>;
+  /** The principal of `tenantId` named `name` (names are unique in a tenant, compared exactly). */
+  findPrincipalByName(tenantId: string, name: string): Promise<PrincipalRecord | undefined>;
   listPrincipals(tenantId: string, page: PageRequest): Promise<Page<PrincipalRecord>>;
   updatePrincipal(principal: PrincipalRecord): Promise<void>;
   /** Removes the principal, its attachments and every credential it holds, in one transaction. */

@@ -47,7 +47,7 @@ describe('migration 0004 (identity) on an existing database', () => {
     keyhaven = await createKeyhaven(loadConfig({ KEYHAVEN_DATA_DIR: dataDir }));
     // No second bootstrap admin: the migrated one exists.
     expect(await keyhaven.auth.bootstrapAdmin(undefined)).toEqual({ created: false });
-    const principal = await keyhaven.auth.authenticate(`Bearer ${secret}`);
+    const { principal } = await keyhaven.auth.authenticate({ authorization: `Bearer ${secret}` });
     expect(principal).toMatchObject({ name: 'admin', tenant: 'default', roles: ['admin'] });
     const ctx = adminContext();
     const key = await keyhaven.keys.describeKey(ctx, 'alias/legacy');

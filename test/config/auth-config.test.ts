@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
-/** Loads a configuration file holding `auth`; returns the validated auth section. */
-function loadAuth(auth: unknown) {
+/** Loads a configuration file holding `auth` (and `server`); returns the validated auth section. */
+function loadAuth(auth: unknown, server?: unknown) {
   const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
   try {
     const file = join(dir, 'keyhaven.json');
-    writeFileSync(file, JSON.stringify({ dataDir: dir, auth }));
+    writeFileSync(file, JSON.stringify({ dataDir: dir, auth, ...(server === undefined ? {} : { server }) }));
     return loadConfig({ KEYHAVEN_CONFIG: file }).auth;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -136,5 +136,31 @@ describe('auth configuration', () => {
     expect(() => loadAuth({ oidc: { fetchTimeoutMs: 0 } })).toThrow(/fetchTimeoutMs/);
     expect(() => loadAuth({ oidc: { cooldownMs: 0 } })).toThrow(/cooldownMs/);
     expect(() => loadAuth({ oidc: { cacheMaxAgeMs: 10 } })).toThrow(/cacheMaxAgeMs/);
+  });
+
+  it('reads auth.clientCertificates under mutual TLS only: the identity field, the tenant (default)', () => {
+    const mutualTls = {
+      tls: { cert: '/etc/kh/server.crt', key: '/etc/kh/server.key', clientCa: '/etc/kh/ca.crt' },
+    };
+    expect(loadAuth({ clientCertificates: { identity: 'san.uri' } }, mutualTls).clientCertificates).toEqual({
+      identity: 'san.uri',
+      tenant: 'default',
+    });
+    expect(
+      loadAuth({ clientCertificates: { identity: 'subject.CN', tenant: 'ops' } }, mutualTls)
+        .clientCertificates,
+    ).toEqual({ identity: 'subject.CN', tenant: 'ops' });
+    expect(() => loadAuth({ clientCertificates: { identity: 'subject.CN' } })).toThrow(
+      /auth\.clientCertificates: .*server\.tls\.clientCa/,
+    );
+    const tlsOnly = { tls: { cert: '/etc/kh/server.crt', key: '/etc/kh/server.key' } };
+    expect(() => loadAuth({ clientCertificates: { identity: 'subject.CN' } }, tlsOnly)).toThrow(/clientCa/);
+    expect(() => loadAuth({ clientCertificates: { identity: 'subject.O' } }, mutualTls)).toThrow(
+      /clientCertificates\.identity/,
+    );
+    expect(() => loadAuth({ clientCertificates: {} }, mutualTls)).toThrow(/clientCertificates\.identity/);
+    expect(() => loadAuth({ clientCertificates: { identity: 'san.dns', tenant: '' } }, mutualTls)).toThrow(
+      /clientCertificates\.tenant/,
+    );
   });
 });

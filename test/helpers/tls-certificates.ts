@@ -1,6 +1,6 @@
 // Certificates for TLS tests, made by the openssl CLI in a temporary directory: a CA, a server
 // certificate for 127.0.0.1 and localhost, a client certificate from the same CA, and a client
-// certificate from another CA that the server does not trust.
+// certificate from another CA that the server does not trust; more client certificates on demand.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { OpensslWorkspace } from '../integration/openssl.js';
@@ -16,6 +16,15 @@ export interface TestCertificates {
   otherCaCert: string;
   otherClientCert: string;
   otherClientKey: string;
+  /**
+   * Issues another client certificate from the trusted CA (`subject` as openssl writes it, e.g.
+   * `/CN=billing`; `subjectAltName` as an extension value, e.g. `DNS:a.example,email:b@example.com`).
+   */
+  issueClientCertificate(
+    name: string,
+    subject: string,
+    subjectAltName?: string,
+  ): { cert: string; key: string };
   /** A file's content, for SDK options. */
   read(path: string): Buffer;
   dispose(): void;
@@ -104,6 +113,10 @@ export function createTestCertificates(): TestCertificates {
     otherCaCert: openssl.path('other-ca.crt'),
     otherClientCert: openssl.path('other-client.crt'),
     otherClientKey: openssl.path('other-client.key'),
+    issueClientCertificate(name, subject, subjectAltName) {
+      issue(name, 'ca', subject, leaf('clientAuth', subjectAltName));
+      return { cert: openssl.path(`${name}.crt`), key: openssl.path(`${name}.key`) };
+    },
     read: (path) => readFileSync(path),
     dispose: () => openssl.dispose(),
   };

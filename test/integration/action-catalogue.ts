@@ -307,6 +307,7 @@ export const ACTION_REQUESTS: Record<string, Prepare> = {
     path: '/v1/auth/verify',
     json: { action: 'Encrypt', keyId: f.symmetricKeyId },
   }),
+  CreateAccessToken: async () => ({ method: 'POST', path: '/v1/auth/token', json: { ttlSeconds: 60 } }),
 };
 
 async function newPrincipal(f: Fixtures): Promise<string> {

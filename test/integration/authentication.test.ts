@@ -197,9 +197,11 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
     expect(unknown).toEqual([]);
   });
 
-  it('declares public exactly /health, /openapi.json, /ready and the documentation UI', () => {
+  it('declares public exactly /health, /openapi.json, /ready, /.well-known/jwks.json and the documentation UI', () => {
     const isDeclaredPublic = (path: string) =>
-      ['/health', '/openapi.json', '/ready'].includes(path) || path === '/docs' || path.startsWith('/docs/');
+      ['/health', '/openapi.json', '/ready', '/.well-known/jwks.json'].includes(path) ||
+      path === '/docs' ||
+      path.startsWith('/docs/');
     for (const route of app.routeTable) {
       expect(route.public, `${route.method} ${route.url}`).toBe(isDeclaredPublic(route.url));
     }

@@ -196,6 +196,17 @@ export class KyselyIdentityStore implements IdentityStore {
     return rowToPrincipal(row, await this.attached(this.db, { kind: 'principal', id: principalId }));
   }
 
+  async findPrincipalByName(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
+    const row = await this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return rowToPrincipal(row, await this.attached(this.db, { kind: 'principal', id: row.principal_id }));
+  }
+
   async listPrincipals(tenantId: string, page: PageRequest): Promise<Page<PrincipalRecord>> {
     let query = this.db
       .selectFrom('principals')

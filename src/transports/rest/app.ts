@@ -36,6 +36,7 @@ import { registerTenantRoutes } from './tenants.js';
 import { registerOperationsRoutes } from './operations.js';
 import { recordEveryRequest } from './audit-trail.js';
 import { registerLogRoutes } from './logs.js';
+import { registerAccessTokenRoutes } from './access-tokens.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -196,6 +197,7 @@ export async function buildRestApp(
   registerPrincipalRoutes(app, keyhaven);
   registerPolicyRoutes(app, keyhaven);
   registerLogRoutes(app, keyhaven);
+  registerAccessTokenRoutes(app, keyhaven);
   return app;
 }
 

@@ -11,22 +11,27 @@ import type {
   onRequestHookHandler,
   RouteOptions,
 } from 'fastify';
-import type { Principal } from '../../domain/request-context.js';
+import type { CredentialKind, Principal } from '../../domain/request-context.js';
 import type { Keyhaven } from '../../keyhaven.js';
+import type { Authenticated, PresentedCredentials } from '../../services/auth-service.js';
+import { clientCertificateOf } from './client-certificate.js';
 
 /**
  * What the hooks need: authentication (AuthService) and admission (the tenant's request quota,
  * TenantService.admit), which throws LimitExceeded when the principal's tenant is over its rate.
  */
 export interface Gatekeeper {
-  authenticateCached(authorization: string | undefined): Principal | undefined;
-  authenticate(authorization: string | undefined): Promise<Principal>;
+  /** Synchronous: a header verified moments ago (the hot path of every request). */
+  authenticateCached(authorization: string | undefined): Authenticated | undefined;
+  authenticate(presented: PresentedCredentials): Promise<Authenticated>;
   admit(principal: Principal): void | Promise<void>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** How the principal authenticated (the request context's `credential`). */
+    credentialKind?: CredentialKind;
   }
   interface FastifyContextConfig {
     /** API action name, used for metrics (and later authorization and audit). */
@@ -51,7 +56,7 @@ const PUBLIC_SCOPE = 'keyhavenPublicScope';
 export function gatekeeperFor(keyhaven: Pick<Keyhaven, 'auth' | 'tenants' | 'audit'>): Gatekeeper {
   return {
     authenticateCached: (authorization) => keyhaven.auth.authenticateCached(authorization),
-    authenticate: (authorization) => keyhaven.auth.authenticate(authorization),
+    authenticate: (presented) => keyhaven.auth.authenticate(presented),
     admit: (principal) => {
       // Nothing is done that could not be recorded (fail closed), then the tenant's request rate.
       keyhaven.audit.assertWritable();
@@ -118,17 +123,27 @@ export function notFoundHooks(auth: Gatekeeper): { preHandler: onRequestHookHand
 }
 
 /**
- * Sets `request.principal` from the bearer token, or fails the request with 401 Unauthenticated.
- * With mutual TLS on, verifiedClientCertificate(request) (client-certificate.ts) is where a
- * certificate-based principal will come from; today the certificate only admits the connection.
+ * What the request presents: its Authorization header when it has one (a bearer token wins over a
+ * client certificate: the header is the identity the caller chose), else the client certificate
+ * the TLS layer verified, if any. The certificate is read only for requests without a header.
+ */
+function presentedBy(request: FastifyRequest): PresentedCredentials {
+  const { authorization } = request.headers;
+  if (authorization !== undefined) return { authorization };
+  const clientCertificate = clientCertificateOf(request);
+  return clientCertificate ? { clientCertificate } : {};
+}
+
+/**
+ * Sets `request.principal` and `request.credentialKind` from the request's credential, or fails
+ * the request with 401 Unauthenticated.
  */
 export async function authenticateRequest(auth: Gatekeeper, request: FastifyRequest): Promise<Principal> {
-  const principal =
-    auth.authenticateCached(request.headers.authorization) ??
-    (await auth.authenticate(request.headers.authorization));
-  await auth.admit(principal);
-  request.principal = principal;
-  return principal;
+  const authenticated =
+    auth.authenticateCached(request.headers.authorization) ?? (await auth.authenticate(presentedBy(request)));
+  await auth.admit(authenticated.principal);
+  setAuthenticated(request, authenticated);
+  return authenticated.principal;
 }
 
 function authenticationHook(auth: Gatekeeper): onRequestHookHandler {
@@ -137,7 +152,7 @@ function authenticationHook(auth: Gatekeeper): onRequestHookHandler {
     const cached = auth.authenticateCached(request.headers.authorization);
     if (cached) {
       try {
-        const admitting = auth.admit(cached);
+        const admitting = auth.admit(cached.principal);
         // Never return the promise: Fastify would take the hook for an async one and continue twice.
         if (admitting) {
           admitting.then(() => admitted(request, cached, done), done);
@@ -149,18 +164,27 @@ function authenticationHook(auth: Gatekeeper): onRequestHookHandler {
       return admitted(request, cached, done);
     }
     // done() is called exactly once, outside any promise chain that could catch what it throws.
-    const admitting = auth.authenticate(request.headers.authorization).then(async (principal) => {
-      await auth.admit(principal);
-      return principal;
+    const admitting = auth.authenticate(presentedBy(request)).then(async (authenticated) => {
+      await auth.admit(authenticated.principal);
+      return authenticated;
     });
     admitting.then(
-      (principal) => admitted(request, principal, done),
+      (authenticated) => admitted(request, authenticated, done),
       (error: Error) => done(error),
     );
   };
 }
 
-function admitted(request: FastifyRequest, principal: Principal, done: HookHandlerDoneFunction): void {
-  request.principal = principal;
+function setAuthenticated(request: FastifyRequest, authenticated: Authenticated): void {
+  request.principal = authenticated.principal;
+  request.credentialKind = authenticated.credential;
+}
+
+function admitted(
+  request: FastifyRequest,
+  authenticated: Authenticated,
+  done: HookHandlerDoneFunction,
+): void {
+  setAuthenticated(request, authenticated);
   done();
 }

@@ -15,13 +15,14 @@ declare module 'fastify' {
 /** The request's context; only routes that require authentication have one. */
 export function contextOf(request: FastifyRequest): RequestContext {
   if (request.keyhavenContext) return request.keyhavenContext;
-  const principal = request.principal;
+  const { principal, credentialKind } = request;
   // Unreachable for authenticated routes (the hook has run); a public route calling a service is a bug.
-  if (!principal) throw new KmsError('Internal', 'a service was called without an authenticated principal');
+  if (!principal || !credentialKind)
+    throw new KmsError('Internal', 'a service was called without an authenticated principal');
   request.keyhavenContext = {
     principal,
     tenant: principal.tenant,
-    credential: 'api-key',
+    credential: credentialKind,
     sourceIp: request.ip,
     requestId: request.id,
     action: request.routeOptions.config.action ?? 'Unknown',
