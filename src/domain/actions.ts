@@ -47,8 +47,8 @@ export const READ_ACTIONS = [
   'ListAliases',
 ] as const;
 
-/** Read the audit log. */
-export const AUDIT_ACTIONS = ['ListLogs', 'VerifyLogs', 'ExportLogs'] as const;
+/** Read the audit log, and the server's metrics (which count every tenant's requests). */
+export const AUDIT_ACTIONS = ['ListLogs', 'VerifyLogs', 'ExportLogs', 'Metrics'] as const;
 
 /** Read tenants, principals, credentials' metadata and policies (never a secret). */
 export const IDENTITY_READ_ACTIONS = [

@@ -25,12 +25,9 @@ export const BUILTIN_ROLE_POLICIES: Readonly<Record<BuiltinRole, PolicyDocument>
   admin: parsePolicyDocument({ statements: [allow('admin', 'admin-everything', ['*'])] }),
   'key-admin': parsePolicyDocument({
     statements: [
-      allow('key-admin', 'key-admin-lifecycle', [
-        ...LIFECYCLE_ACTIONS,
-        ...READ_ACTIONS,
-        'GetKeyPolicy',
-        'PutKeyPolicy',
-      ]),
+      // GetKeyPolicy but not PutKeyPolicy: a key policy can grant anything on its key, so writing
+      // one would give a key-admin the cryptographic use the role excludes.
+      allow('key-admin', 'key-admin-lifecycle', [...LIFECYCLE_ACTIONS, ...READ_ACTIONS, 'GetKeyPolicy']),
     ],
   }),
   'crypto-user': parsePolicyDocument({

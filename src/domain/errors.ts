@@ -41,3 +41,5 @@ export const invalidCiphertext = (
   message = 'ciphertext is invalid, was tampered with, or the context differs',
 ) => new KmsError('InvalidCiphertext', message);
 export const keyUsageMismatch = (message: string) => new KmsError('KeyUsageMismatch', message);
+export const keyQuotaReached = (maxKeys: number) =>
+  new KmsError('LimitExceeded', `the key quota (${maxKeys} keys) is reached; delete keys or raise the quota`);

@@ -24,10 +24,12 @@ export interface AuditStore {
   findRecords(filter: AuditFilter): Promise<AuditRecord[]>;
   /** Records with seq in (afterSeq, upTo], in seq order, at most `limit`. */
   recordsAfter(afterSeq: number, limit: number, upTo?: number): Promise<AuditRecord[]>;
-  /** The record just before the first one at or after `time` (a range's anchor), if any. */
-  recordBefore(time: Date): Promise<AuditRecord | undefined>;
-  /** The last record at or before `time`. */
-  lastRecordAtOrBefore(time: Date): Promise<AuditRecord | undefined>;
+  /** The first record's seq whose (hashed) time is at or after `time`. */
+  firstSeqFrom(time: Date): Promise<number | undefined>;
+  /** The last record's seq whose time is before `time`. */
+  lastSeqBefore(time: Date): Promise<number | undefined>;
+  /** The last checkpoint covering a seq below `seq` (a range's anchor, once its signature holds). */
+  lastCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined>;
   addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
   /** Checkpoints covering seqs in (afterSeq, upTo], in seq order. */
   checkpoints(afterSeq: number, upTo?: number): Promise<AuditCheckpoint[]>;

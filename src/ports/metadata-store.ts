@@ -52,7 +52,11 @@ export interface KeyUsageRecord {
 }
 
 export interface MetadataStore {
-  createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[]): Promise<void>;
+  /**
+   * Writes a new key with its first version and aliases, in one transaction; with `maxKeys`, only
+   * if its tenant holds fewer keys (else LimitExceeded), counted in that same transaction.
+   */
+  createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[], maxKeys?: number): Promise<void>;
   getKey(keyId: string): Promise<Key | undefined>;
   listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }>;
   /** Writes the key's mutable fields; fails with Conflict if updatedAt changed since it was read. */

@@ -11,6 +11,7 @@ import {
 } from '../domain/builtin-roles.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import { KmsError } from '../domain/errors.js';
+import { isSystemAuditor } from '../domain/identity.js';
 import type { Key } from '../domain/key.js';
 import {
   evaluatePolicies,
@@ -82,6 +83,20 @@ export class AccessControl {
       const decision = this.decideFromCache(ctx.principal, request);
       if (decision === undefined) return this.authorizeLoading(ctx, target, index, at);
       if (!decision.allowed) throw accessDenied(ctx, action, target, decision);
+    }
+  }
+
+  /**
+   * For actions that see every tenant (the whole audit chain, the metrics): authorized as usual,
+   * and only for the default tenant's admins and auditors, whatever a tenant's role grants.
+   */
+  async authorizeServerWide(ctx: RequestContext, action: string): Promise<void> {
+    await this.authorize(ctx, { actions: [action] });
+    if (ctx.credential !== 'internal' && !isSystemAuditor(ctx.principal)) {
+      throw new KmsError(
+        'AccessDenied',
+        `${action} covers every tenant: it is for auditors and admins of the default tenant`,
+      );
     }
   }
 

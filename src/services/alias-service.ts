@@ -27,6 +27,12 @@ export class AliasService {
     assertNotPendingDeletion(key);
     // The alias lives in the key's tenant (a system administrator may name another tenant's key).
     const previous = await this.metadata.resolveAlias(key.tenant, name);
+    // Re-pointing takes the alias from the key it names now: that needs PutAlias there too (as
+    // AWS UpdateAlias does), or anyone with one key could capture another key's traffic.
+    if (previous && previous !== key.keyId) {
+      const current = await freshKey(ctx, this.metadata, this.directory, previous);
+      await this.access.authorize(ctx, { actions: ['PutAlias'], key: current });
+    }
     await this.metadata.putAlias(key.tenant, name, key.keyId, this.clock.now());
     this.directory.invalidate(key.keyId);
     if (previous) this.directory.invalidate(previous);

@@ -6,7 +6,7 @@
 // the chain's head is signed by the audit key, held by the key store, so that rewriting history and
 // re-hashing it is detected. Listing is tenant-scoped; verification and export cover the whole chain
 // and are for system auditors.
-import { createPublicKey, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import {
   chainRecord,
   checkpointSigningBytes,
@@ -17,7 +17,7 @@ import {
   type ChainHead,
   type UnsignedAuditCheckpoint,
 } from '../domain/audit-record.js';
-import { exportLine, type AuditExportItem } from '../domain/audit-export.js';
+import { exportLine } from '../domain/audit-export.js';
 import { AuditChainVerifier, type AuditVerification } from '../domain/audit-verifier.js';
 import { KmsError, validationError } from '../domain/errors.js';
 import { isSystemAuditor } from '../domain/identity.js';
@@ -176,14 +176,20 @@ export class AuditLog {
     return { records, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
   }
 
-  /** Checks the whole chain (or a time range of it): links, hashes, signed checkpoints, truncation. */
+  /**
+   * Checks the whole chain, or a time range of it: links, hashes, signed checkpoints, truncation. A
+   * range is checked from the last signed checkpoint before it (a verified signature is the only
+   * anchor a database administrator cannot move); the whole-chain check covers everything.
+   */
   async verifyLogs(ctx: RequestContext, range: { from?: string; to?: string }): Promise<AuditVerification> {
-    await this.requireSystemAuditor(ctx, 'VerifyLogs');
+    await this.access.authorizeServerWide(ctx, 'VerifyLogs');
+    const verifyCheckpoint = await this.checkpointVerifier();
+    const span = await this.span(range, verifyCheckpoint);
     const verifier = new AuditChainVerifier({
-      verifyCheckpoint: await this.checkpointVerifier(),
-      ...(await this.anchorOf(range)),
+      verifyCheckpoint,
+      ...(span.anchor ? { startAfter: span.anchor } : {}),
     });
-    for await (const item of this.walk(range)) {
+    for await (const item of walkChain(this.store, span.anchor?.seq ?? 0, span.upTo)) {
       if (item.type === 'record') verifier.addRecord(item.record);
       else verifier.addCheckpoint(item.checkpoint);
     }
@@ -192,15 +198,17 @@ export class AuditLog {
 
   /** JSON Lines: every record of the range, each checkpoint right after the record it signs. */
   async *exportLogs(ctx: RequestContext, range: { from?: string; to?: string }): AsyncGenerator<string> {
-    await this.requireSystemAuditor(ctx, 'ExportLogs');
-    for await (const item of this.walk(range)) yield `${exportLine(item)}\n`;
+    await this.access.authorizeServerWide(ctx, 'ExportLogs');
+    const span = await this.span(range, await this.checkpointVerifier());
+    for await (const item of walkChain(this.store, span.anchor?.seq ?? 0, span.upTo))
+      yield `${exportLine(item)}\n`;
   }
 
   /** The audit key's public key, to pin for offline verification (`keyhaven audit verify`). */
   async publicKey(
     ctx: RequestContext,
   ): Promise<{ keyId: string; keyVersion: number; algorithm: string; publicKey: string }> {
-    await this.requireSystemAuditor(ctx, 'VerifyLogs');
+    await this.access.authorizeServerWide(ctx, 'VerifyLogs');
     const key = await this.systemKeys.signingKey('audit-checkpoint');
     return {
       keyId: key.keyId,
@@ -257,49 +265,35 @@ export class AuditLog {
   }
 
   /**
-   * Verifies checkpoint signatures with the audit key's public keys, after checking that the key
-   * store still holds the private half of the public key the database names: a database
-   * administrator who swapped in a key of their own (and re-signed) is caught here.
+   * Verifies checkpoint signatures with the audit key versions the key store proves it holds (each
+   * signs a fresh challenge): a database administrator who added or swapped in a key of their own,
+   * and re-signed with it, has every checkpoint fail.
    */
   private async checkpointVerifier(): Promise<(bytes: Buffer, checkpoint: AuditCheckpoint) => boolean> {
-    const keys = new Map<string, KeyObject>();
-    for (const { keyId, version, spki } of await this.systemKeys.publicKeys('audit-checkpoint')) {
-      keys.set(`${keyId}:${version}`, createPublicKey({ key: spki, format: 'der', type: 'spki' }));
-    }
-    const current = await this.systemKeys.signingKey('audit-checkpoint');
-    const challenge = randomBytes(32);
-    const proof = await current.sign(challenge);
-    const stored = keys.get(`${current.keyId}:${current.version}`);
-    // A public key the key store cannot sign for vouches for nothing: every checkpoint then fails.
-    if (!stored || !verifySignature('sha256', challenge, { key: stored, dsaEncoding: 'der' }, proof))
-      keys.clear();
-    return checkpointVerifier(keys);
+    return checkpointVerifier(await this.systemKeys.provenPublicKeys('audit-checkpoint'));
   }
 
-  /** The trusted record before a range that starts later than the beginning. */
-  private async anchorOf(range: { from?: string }): Promise<{ startAfter?: ChainHead }> {
-    if (range.from === undefined) return {};
-    const before = await this.store.recordBefore(instant(range.from, 'from'));
-    return before ? { startAfter: { seq: before.seq, hash: before.hash } } : {};
-  }
-
-  private async *walk(range: { from?: string; to?: string }): AsyncGenerator<AuditExportItem> {
-    const anchor = (await this.anchorOf(range)).startAfter?.seq ?? 0;
+  /**
+   * Where a range's walk starts (after the last authentic checkpoint before its first record, or at
+   * the beginning) and ends (its last record before `to`; the present when absent).
+   */
+  private async span(
+    range: { from?: string; to?: string },
+    verifyCheckpoint: (bytes: Buffer, checkpoint: AuditCheckpoint) => boolean,
+  ): Promise<{ anchor?: ChainHead; upTo?: number }> {
     const upTo =
-      range.to === undefined
-        ? undefined
-        : ((await this.store.lastRecordAtOrBefore(instant(range.to, 'to')))?.seq ?? 0);
-    yield* walkChain(this.store, anchor, upTo);
-  }
-
-  private async requireSystemAuditor(ctx: RequestContext, action: string): Promise<void> {
-    await this.access.authorize(ctx, { actions: [action] });
-    if (ctx.credential !== 'internal' && !isSystemAuditor(ctx.principal)) {
-      throw new KmsError(
-        'AccessDenied',
-        `${action} covers every tenant's records: it is for auditors and admins of the default tenant`,
-      );
+      range.to === undefined ? undefined : ((await this.store.lastSeqBefore(instant(range.to, 'to'))) ?? 0);
+    if (range.from === undefined) return { upTo };
+    const first = await this.store.firstSeqFrom(instant(range.from, 'from'));
+    let checkpoint = first === undefined ? undefined : await this.store.lastCheckpointBefore(first);
+    while (checkpoint) {
+      const { signature, ...unsigned } = checkpoint;
+      if (signature && verifyCheckpoint(checkpointSigningBytes(unsigned), checkpoint)) {
+        return { anchor: { seq: checkpoint.seq, hash: checkpoint.hash }, upTo };
+      }
+      checkpoint = await this.store.lastCheckpointBefore(checkpoint.seq);
     }
+    return { upTo };
   }
 }
 

@@ -5,7 +5,7 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
 import { assertWellFormed } from '../domain/unicode.js';
-import { KmsError, conflict, keyUsageMismatch, validationError } from '../domain/errors.js';
+import { KmsError, conflict, keyQuotaReached, keyUsageMismatch, validationError } from '../domain/errors.js';
 import {
   DAY_MS,
   DEFAULT_DELETION_WINDOW_DAYS,
@@ -144,16 +144,14 @@ export class KeyService {
     const now = this.clock.now();
     const rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays ?? null, keySpec, origin);
     const expiresAt = parseFutureDate(input.expiresAt, now, 'expiresAt');
-    // Checked before any material is generated; concurrent creates may overshoot by a few, as with
-    // any quota enforced without a lock (AWS documents the same for its resource quotas).
+    // Checked before any material is generated (a quick refusal), and again where the key is
+    // written, in the same transaction as the insert, so concurrent creates never overshoot.
     const maxKeys = (await this.tenancy.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
     if ((await this.metadata.countKeys(ctx.tenant)) >= maxKeys) {
-      throw new KmsError(
-        'LimitExceeded',
-        `the key quota (${maxKeys} keys) is reached; delete keys or raise the quota`,
-      );
+      throw keyQuotaReached(maxKeys);
     }
     const keyId = randomUUID();
+    ctx.facts.keyId = keyId;
 
     let firstVersion: KeyVersion | null = null;
     if (origin === 'KEYHAVEN') {
@@ -185,7 +183,7 @@ export class KeyService {
     // and a key never exists, even for a moment, without the policy it was created with.
     if (policy) await this.tenancy.createKeyPolicy(key, policy);
     try {
-      await this.metadata.createKey(key, firstVersion, input.alias ? [input.alias] : []);
+      await this.metadata.createKey(key, firstVersion, input.alias ? [input.alias] : [], maxKeys);
     } catch (error) {
       if (firstVersion) await backend.destroyVersionMaterial({ keyId, keySpec, version: firstVersion });
       if (policy) await this.tenancy.deleteKeyPolicy(keyId);
@@ -391,6 +389,9 @@ export class KeyService {
     await this.access.authorize(ctx, { actions: [action], key });
     const now = this.clock.now();
     const next = { ...apply(key, now), updatedAt: laterThan(now, key.updatedAt) };
+    // Tags are what `tag:` resources and keyTags conditions read: the change must be allowed on
+    // the key as it will be too, or a retag could escape a deny (or walk into a grant).
+    if (next.tags !== key.tags) await this.access.authorize(ctx, { actions: [action], key: next });
     try {
       await this.metadata.updateKey(next, key.updatedAt);
     } finally {

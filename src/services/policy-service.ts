@@ -4,7 +4,7 @@
 // /v1/auth/verify ask AccessControl exactly what authorize() would decide.
 import { randomUUID } from 'node:crypto';
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { notFound, validationError } from '../domain/errors.js';
+import { KmsError, notFound, validationError } from '../domain/errors.js';
 import { canSeeTenant, checkName, toPrincipal } from '../domain/identity.js';
 import type { Key } from '../domain/key.js';
 import { parsePolicyDocument, type Decision, type PolicyDocument } from '../domain/policy.js';
@@ -38,6 +38,13 @@ export interface SimulationInput {
   sourceIp?: string;
   at?: string;
 }
+
+/** What the default deny answers (domain/policy.ts evaluatePolicies, when nothing allows). */
+const DEFAULT_DENY: Decision = {
+  allowed: false,
+  decidedBy: null,
+  reason: 'no statement allows this request',
+};
 
 const policyNotFound = (policyId: string) => notFound(`policy ${policyId} does not exist`);
 const MAX_DOCUMENT_BYTES = 64 * 1024;
@@ -209,7 +216,14 @@ export class PolicyService {
     ctx: RequestContext,
     input: { action: string; keyId?: string; context?: EncryptionContext },
   ): Promise<Decision> {
-    const key = input.keyId === undefined ? undefined : await this.directory.getKey(ctx, input.keyId);
+    let key: Key | undefined;
+    try {
+      key = input.keyId === undefined ? undefined : await this.directory.getKey(ctx, input.keyId);
+    } catch (error) {
+      // A key that does not exist answers as one the caller may not use: no existence oracle.
+      if (error instanceof KmsError && error.code === 'NotFound') return DEFAULT_DENY;
+      throw error;
+    }
     return this.access.decide(ctx.principal, {
       action: input.action,
       key,

@@ -3,7 +3,7 @@
 // AWS Signature V4 (the secret wrapped by the root key: the server needs it back to check a
 // signature). A principal of another tenant answers as one that does not exist.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { conflict, notFound, validationError } from '../domain/errors.js';
+import { KmsError, conflict, notFound, validationError } from '../domain/errors.js';
 import {
   canSeeTenant,
   checkAttributes,
@@ -56,6 +56,7 @@ export class PrincipalService {
   async createPrincipal(ctx: RequestContext, input: CreatePrincipalInput): Promise<PrincipalRecord> {
     const tenant = await this.tenants.visibleTenant(ctx, input.tenantId);
     await this.access.authorize(ctx, { actions: ['CreatePrincipal'] });
+    assertMayGrant(ctx, input.roles ?? []);
     if (input.type !== 'user' && input.type !== 'service')
       throw validationError('type must be user or service');
     const now = this.clock.now();
@@ -99,6 +100,7 @@ export class PrincipalService {
   ): Promise<PrincipalRecord> {
     const principal = await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['UpdatePrincipal'] });
+    if (input.roles !== undefined) assertMayGrant(ctx, input.roles);
     const next: PrincipalRecord = {
       ...principal,
       name: input.name === undefined ? principal.name : checkName(input.name, 'principal'),
@@ -123,6 +125,8 @@ export class PrincipalService {
   async setPolicies(ctx: RequestContext, principalId: string, policyIds: string[]): Promise<PrincipalRecord> {
     const principal = await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['PutPrincipalPolicies'] });
+    if (!isAdmin(ctx))
+      throw new KmsError('AccessDenied', "only a tenant's admins attach policies to principals");
     const attached = await this.tenants.checkAttachable(principal.tenantId, policyIds);
     await this.identity.setAttachments({ kind: 'principal', id: principalId }, attached);
     this.auth.forgetCredentials();
@@ -134,8 +138,9 @@ export class PrincipalService {
     principalId: string,
     input: { expiresAt?: string },
   ): Promise<{ apiKey: ApiKeyRecord; secret: string }> {
-    await this.visiblePrincipal(ctx, principalId);
+    const holder = await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['CreateApiKey'] });
+    assertMayActAs(ctx, holder);
     const now = this.clock.now();
     const secret = newApiKeySecret();
     const apiKey: ApiKeyRecord = {
@@ -170,8 +175,9 @@ export class PrincipalService {
     ctx: RequestContext,
     principalId: string,
   ): Promise<{ accessKey: AccessKeyRecord; secretAccessKey: string }> {
-    await this.visiblePrincipal(ctx, principalId);
+    const holder = await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['CreateAccessKey'] });
+    assertMayActAs(ctx, holder);
     const accessKeyId = newAccessKeyId();
     const secretAccessKey = randomBytes(30).toString('base64');
     const secret = Buffer.from(secretAccessKey, 'utf8');
@@ -210,5 +216,32 @@ export class PrincipalService {
     const principal = await this.identity.getPrincipal(principalId);
     if (!principal || !canSeeTenant(ctx.principal, principal.tenantId)) throw principalNotFound(principalId);
     return principal;
+  }
+}
+
+/** Admins of the tenant (or the server itself): they may grant anything within it. */
+const isAdmin = (ctx: RequestContext) =>
+  ctx.credential === 'internal' || ctx.principal.roles.includes('admin');
+
+/**
+ * The ceiling on grants: whoever may create or change principals but is not an admin gives only
+ * roles it holds itself, so CreatePrincipal or UpdatePrincipal alone never mints an admin.
+ */
+function assertMayGrant(ctx: RequestContext, roles: readonly string[]): void {
+  if (isAdmin(ctx)) return;
+  const beyond = roles.filter((role) => !ctx.principal.roles.includes(role));
+  if (beyond.length > 0) {
+    throw new KmsError('AccessDenied', `only an admin grants roles it does not hold (${beyond.join(', ')})`);
+  }
+}
+
+/** A credential for `holder` lets its bearer act as it: only as oneself, or as no more than oneself. */
+function assertMayActAs(ctx: RequestContext, holder: PrincipalRecord): void {
+  if (isAdmin(ctx) || holder.principalId === ctx.principal.id) return;
+  if (holder.policyIds.length > 0 || holder.roles.some((role) => !ctx.principal.roles.includes(role))) {
+    throw new KmsError(
+      'AccessDenied',
+      'only an admin makes credentials for a principal with rights beyond its own',
+    );
   }
 }

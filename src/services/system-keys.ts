@@ -2,7 +2,7 @@
 // key like any other, made by the key store (inside the HSM when pkcs11 is configured, else wrapped
 // by the root key), recorded in the reserved system tenant that no principal can see, and found
 // again at start-up by its purpose tag. Only this service signs with them.
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, verify, type KeyObject } from 'node:crypto';
 import type { Key, KeyVersion } from '../domain/key.js';
 import type { ProtectionLevel } from '../domain/key-spec.js';
 import { SYSTEM_KEYS_TENANT } from '../domain/identity.js';
@@ -44,6 +44,31 @@ export class SystemKeys {
       this.loaded.set(purpose, key);
     }
     return key;
+  }
+
+  /**
+   * The public keys of `purpose` that the key store can prove it holds: each stored version signs a
+   * fresh challenge, and only those whose stored public key verifies it count. A version or a key
+   * row someone added to the database (with a public key of their own) proves nothing.
+   */
+  async provenPublicKeys(purpose: SystemKeyPurpose): Promise<Map<string, KeyObject>> {
+    const proven = new Map<string, KeyObject>();
+    for (const key of await this.keysFor(purpose)) {
+      for (const version of await this.metadata.listVersions(key.keyId)) {
+        if (!version.publicKeySpki) continue;
+        const publicKey = createPublicKey({ key: version.publicKeySpki, format: 'der', type: 'spki' });
+        const challenge = randomBytes(32);
+        try {
+          const proof = await this.signerFor(key, version).sign(challenge);
+          if (verify('sha256', challenge, { key: publicKey, dsaEncoding: 'der' }, proof)) {
+            proven.set(`${key.keyId}:${version.version}`, publicKey);
+          }
+        } catch {
+          // Material the key store cannot use (not its own, or forged): not a key of the server's.
+        }
+      }
+    }
+    return proven;
   }
 
   /** Every version ever used for `purpose` (verifying old checkpoints needs old public keys). */

@@ -80,19 +80,26 @@ export class TenantService {
     if ((input.name !== undefined || input.quotas !== undefined) && !isSystemAdmin(ctx.principal)) {
       throw new KmsError('AccessDenied', "only a system administrator changes a tenant's name or quotas");
     }
+    // Everything is checked before anything is written: a bad policy id changes nothing.
     const next: Tenant = {
       ...tenant,
       name: input.name === undefined ? tenant.name : checkName(input.name, 'tenant'),
       quotas: input.quotas === undefined ? tenant.quotas : checkQuotas(input.quotas),
+      policyIds:
+        input.policyIds === undefined
+          ? tenant.policyIds
+          : await this.checkAttachable(tenant.tenantId, input.policyIds),
       updatedAt: this.clock.now(),
     };
-    await this.identity.updateTenant(next);
-    if (input.policyIds !== undefined) {
-      next.policyIds = await this.checkAttachable(tenant.tenantId, input.policyIds);
-      await this.identity.setAttachments({ kind: 'tenant', id: tenant.tenantId }, next.policyIds);
+    try {
+      await this.identity.updateTenant(next);
+      if (input.policyIds !== undefined) {
+        await this.identity.setAttachments({ kind: 'tenant', id: tenant.tenantId }, next.policyIds);
+      }
+    } finally {
       this.access.invalidateTenant(tenant.tenantId);
+      this.tenants.delete(tenant.tenantId);
     }
-    this.tenants.delete(tenant.tenantId);
     return next;
   }
 

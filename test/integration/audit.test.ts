@@ -259,13 +259,12 @@ describe('audit log', () => {
           const prev = toRecord(rows(db).find((r) => r.seq === middle)!).hash;
           const record = { ...forged, prevHash: prev };
           db.prepare(
-            `insert into audit_records (seq, time, time_ms, request_id, tenant_id, principal_id, action, key_id,
+            `insert into audit_records (seq, time, request_id, tenant_id, principal_id, action, key_id,
                key_version, result, error_code, source_ip, latency_ms, prev_hash, hash)
-             values (?, ?, ?, ?, ?, ?, ?, null, null, ?, null, ?, ?, ?, ?)`,
+             values (?, ?, ?, ?, ?, ?, null, null, ?, null, ?, ?, ?, ?)`,
           ).run(
             record.seq,
             record.time,
-            Date.parse(record.time),
             record.requestId,
             record.tenantId,
             record.principalId,

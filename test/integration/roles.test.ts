@@ -24,7 +24,7 @@ const ROLE_GRANTS: Record<string, readonly string[]> = {
     ...IDENTITY_ACTIONS,
     ...IDENTITY_READ_ACTIONS,
   ],
-  'key-admin': [...LIFECYCLE_ACTIONS, ...READ_ACTIONS, 'GetKeyPolicy', 'PutKeyPolicy'],
+  'key-admin': [...LIFECYCLE_ACTIONS, ...READ_ACTIONS, 'GetKeyPolicy'],
   'crypto-user': [...CRYPTO_ACTIONS, ...READ_ACTIONS],
   auditor: [...READ_ACTIONS, ...AUDIT_ACTIONS, ...IDENTITY_READ_ACTIONS],
   none: [],

@@ -8,7 +8,6 @@ function recordRow(record: AuditRecord): AuditRecordsTable {
   return {
     seq: record.seq,
     time: record.time,
-    time_ms: Date.parse(record.time),
     request_id: record.requestId,
     tenant_id: record.tenantId,
     principal_id: record.principalId,
@@ -85,8 +84,8 @@ export class KyselyAuditStore implements AuditStore {
   async findRecords(filter: AuditFilter): Promise<AuditRecord[]> {
     let query = this.db.selectFrom('audit_records').selectAll();
     if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
-    if (filter.from) query = query.where('time_ms', '>=', filter.from.getTime());
-    if (filter.to) query = query.where('time_ms', '<', filter.to.getTime());
+    if (filter.from) query = query.where('time', '>=', filter.from.toISOString());
+    if (filter.to) query = query.where('time', '<', filter.to.toISOString());
     if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
     if (filter.principalId !== undefined) query = query.where('principal_id', '=', filter.principalId);
     if (filter.action !== undefined) query = query.where('action', '=', filter.action);
@@ -103,26 +102,37 @@ export class KyselyAuditStore implements AuditStore {
     return rows.map(rowToRecord);
   }
 
-  async recordBefore(time: Date): Promise<AuditRecord | undefined> {
+  async firstSeqFrom(time: Date): Promise<number | undefined> {
     const row = await this.db
       .selectFrom('audit_records')
-      .selectAll()
-      .where('time_ms', '<', time.getTime())
-      .orderBy('seq', 'desc')
+      .select('seq')
+      .where('time', '>=', time.toISOString())
+      .orderBy('seq')
       .limit(1)
       .executeTakeFirst();
-    return row ? rowToRecord(row) : undefined;
+    return row ? Number(row.seq) : undefined;
   }
 
-  async lastRecordAtOrBefore(time: Date): Promise<AuditRecord | undefined> {
+  async lastSeqBefore(time: Date): Promise<number | undefined> {
     const row = await this.db
       .selectFrom('audit_records')
-      .selectAll()
-      .where('time_ms', '<=', time.getTime())
+      .select('seq')
+      .where('time', '<', time.toISOString())
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return row ? rowToRecord(row) : undefined;
+    return row ? Number(row.seq) : undefined;
+  }
+
+  async lastCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
+    const row = await this.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('seq', '<', seq)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? rowToCheckpoint(row) : undefined;
   }
 
   async addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {

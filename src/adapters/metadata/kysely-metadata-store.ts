@@ -1,7 +1,7 @@
 // MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/) only
 // open the connection and run migrations.
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { KmsError, validationError } from '../../domain/errors.js';
+import { KmsError, keyQuotaReached, validationError } from '../../domain/errors.js';
 import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
 import { DEFAULT_TENANT } from '../../domain/request-context.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
@@ -100,8 +100,22 @@ function decodeCursor(cursor: string): { createdAt: number; keyId: string } {
 export class KyselyMetadataStore implements MetadataStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[]): Promise<void> {
+  async createKey(
+    key: Key,
+    firstVersion: KeyVersion | null,
+    aliases: string[],
+    maxKeys?: number,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      if (maxKeys !== undefined) {
+        // Counted in the transaction that inserts: concurrent creates cannot all pass the check.
+        const row = await trx
+          .selectFrom('keys')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('tenant', '=', key.tenant)
+          .executeTakeFirstOrThrow();
+        if (Number(row.n) >= maxKeys) throw keyQuotaReached(maxKeys);
+      }
       await trx.insertInto('keys').values(keyToRow(key)).execute();
       await this.writeTags(trx, key);
       if (firstVersion) await this.insertVersion(trx, firstVersion);

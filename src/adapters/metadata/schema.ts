@@ -132,8 +132,6 @@ export interface MaterialDestructionTable {
 export interface AuditRecordsTable {
   seq: number;
   time: string;
-  /** The same instant in epoch milliseconds, for range queries. */
-  time_ms: number;
   request_id: string;
   tenant_id: string;
   principal_id: string;

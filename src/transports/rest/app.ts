@@ -34,7 +34,7 @@ import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerOperationsRoutes } from './operations.js';
-import { recordEveryRequest } from './audit-trail.js';
+import { recordBeforeReplying, recordEveryRequest } from './audit-trail.js';
 import { registerLogRoutes } from './logs.js';
 import { registerAccessTokenRoutes } from './access-tokens.js';
 
@@ -97,9 +97,22 @@ export async function buildRestApp(
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       const message = tooLong ? 'a path parameter is too long' : 'the URL is not valid';
-      // The onRequest hook that sets the request id header has not run.
+      const status = tooLong ? 414 : 400;
+      // The onRequest hook that sets the request id header has not run, nor will the audit hook.
       void reply.header('x-request-id', request.id);
-      sendError(reply, request, tooLong ? 414 : 400, 'ValidationError', message);
+      if (!keyhaven.config.audit.enabled)
+        return sendError(reply, request, status, 'ValidationError', message);
+      recordBeforeReplying(keyhaven.audit, request, reply.status(status), 'ValidationError').then(
+        () => sendError(reply, request, status, 'ValidationError', message),
+        () =>
+          sendError(
+            reply,
+            request,
+            503,
+            'Unavailable',
+            'the audit record of this request could not be written',
+          ),
+      );
     },
     genReqId: (request) => {
       const offered = request.headers['x-request-id'];

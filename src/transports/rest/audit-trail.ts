@@ -1,7 +1,8 @@
 // The REST transport's half of the audit log: after the route (or the error handler) has made its
 // reply and before a byte of it leaves, the request's record joins the chain (services/audit-log.ts).
 // If it cannot be written, the reply is replaced by 503 Unavailable: no answer leaves unrecorded.
-// Public operational routes (/health, /ready, /openapi.json, /docs) are not audited.
+// Public operational routes (/health, /ready, /openapi.json, /docs) are not audited unless a
+// credential comes with the request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry, AuditResult } from '../../domain/audit-record.js';
 import type { ErrorCode } from '../../domain/errors.js';
@@ -11,12 +12,18 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The error code the reply carries, set by the error handler (for the audit record). */
     errorCode?: ErrorCode;
+    /** The request's record is written (by the hook, or before a reply sent outside the hooks). */
+    audited?: boolean;
   }
 }
 
 export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.config.public) return done(null, payload);
+    // A public route is recorded only when a credential was offered (/ready checks it): a stolen
+    // token tried there leaves a trace like anywhere else.
+    const unrecorded = request.routeOptions.config?.public && request.headers.authorization === undefined;
+    if (unrecorded || request.audited) return done(null, payload);
+    request.audited = true;
     audit.record(auditEntryOf(request, reply)).then(
       () => done(null, payload),
       () => {
@@ -36,6 +43,21 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
   });
 }
 
+/**
+ * For replies Fastify sends outside the hooks (its framework errors: a malformed URL, a path
+ * parameter too long): the record is written first, with the reply's status and code.
+ */
+export function recordBeforeReplying(
+  audit: AuditLog,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  errorCode: ErrorCode,
+): Promise<void> {
+  request.errorCode = errorCode;
+  request.audited = true;
+  return audit.record(auditEntryOf(request, reply));
+}
+
 /** The record of a request: who, what, on which key, how it ended. Never a body, never a secret. */
 export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): AuditEntry {
   const status = reply.statusCode;
@@ -44,9 +66,9 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     requestId: text(request.id),
-    tenantId: principal?.tenant ?? '',
+    tenantId: text(principal?.tenant ?? ''),
     principalId: text(principal?.id ?? ''),
-    action: request.routeOptions.config.action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
+    action: request.routeOptions.config?.action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
     result: resultOf(status),
     sourceIp: text(request.ip ?? ''),
     latencyMs: Math.max(0, Math.round(reply.elapsedTime)),

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { CIRCUIT_STATES, type RestMetrics } from './metrics.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import { authenticateRequest, gatekeeperFor } from './authentication.js';
+import { contextOf } from './request-context.js';
 
 export function registerOperationsRoutes(
   app: FastifyInstance,
@@ -81,7 +82,11 @@ export function registerOperationsRoutes(
       config: { action: 'Metrics', public: keyhaven.config.server.metricsPublic },
       schema: { tags: ['operations'] },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      // Metrics count every tenant's requests: for the default tenant's admins and auditors.
+      if (!keyhaven.config.server.metricsPublic) {
+        await keyhaven.access.authorizeServerWide(contextOf(request), 'Metrics');
+      }
       void reply.header('content-type', metrics.contentType);
       return metrics.render();
     },

@@ -243,7 +243,6 @@ const migrations: Record<string, Migration> = {
         .createTable('audit_records')
         .addColumn('seq', 'bigint', (c) => c.primaryKey())
         .addColumn('time', 'varchar(32)', (c) => c.notNull())
-        .addColumn('time_ms', 'bigint', (c) => c.notNull())
         .addColumn('request_id', 'varchar(128)', (c) => c.notNull())
         .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
         .addColumn('principal_id', 'varchar(256)', (c) => c.notNull())
@@ -260,7 +259,7 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createIndex('audit_records_time')
         .on('audit_records')
-        .columns(['time_ms', 'seq'])
+        .columns(['time', 'seq'])
         .execute();
       await db.schema
         .createIndex('audit_records_tenant')
