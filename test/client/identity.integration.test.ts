@@ -397,6 +397,13 @@ describe('policies', () => {
     expect(written).toEqual({ keyId: key.keyId, version: 1, document });
     expect(await admin.getKeyPolicy(key.keyId)).toEqual(written);
     await expectKeyhavenError(admin.getKeyPolicy(RANDOM_ID), 'NotFound', 404);
+
+    const withPolicy = await admin.createKey({ policy: document });
+    expect(await admin.getKeyPolicy(withPolicy.keyId)).toEqual({
+      keyId: withPolicy.keyId,
+      version: 1,
+      document,
+    });
   });
 
   it('simulate names the deciding statement; verifyAccess answers for the caller', async () => {
