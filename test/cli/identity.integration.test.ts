@@ -201,7 +201,8 @@ describe('a tenant walk-through', () => {
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toMatch(/^error: Unauthenticated: /);
     expect(ok(await kh(['api-keys', 'list', app])).out).toMatch(new RegExp(`^${appKeyId} .* revoked `, 'm'));
-  });
+    // Some 35 CLI processes, one after the other: well past the default timeout on a loaded machine.
+  }, 180_000);
 });
 
 describe('keyhaven tenants, principals, access keys and key policies', () => {
