@@ -132,6 +132,14 @@ export interface CreatedAccessKey {
   accessKey?: AccessKey;
 }
 
+/** A short-lived JWT for the caller's principal; use it as the token of another client. */
+export interface AccessToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds from issue until it is refused; it cannot be revoked before then. */
+  expiresIn: number;
+}
+
 // ---- Policies -----------------------------------------------------------------------------------
 
 /** A policy at the version in force (or, before any is, the first one waiting). */

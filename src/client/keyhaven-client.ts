@@ -3,6 +3,7 @@
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
 import type {
   AccessKey,
+  AccessToken,
   ApiKey,
   CreateApiKeyInput,
   CreatedAccessKey,
@@ -634,6 +635,17 @@ export class KeyhavenClient {
       method: 'DELETE',
       path: principalPath(principalId, `/access-keys/${encodeURIComponent(accessKeyId)}`),
     });
+  }
+
+  /**
+   * Trades this client's API key for an access token (server default lifetime unless `ttlSeconds`,
+   * up to the server's maximum). Only API-key callers get one: an access token cannot mint another.
+   */
+  async createAccessToken(ttlSeconds?: number): Promise<AccessToken> {
+    const body = await this.object({ method: 'POST', path: '/v1/auth/token', body: compact({ ttlSeconds }) });
+    const tokenType = str(body, 'tokenType');
+    if (tokenType !== 'Bearer') throw malformed(`unknown token type "${tokenType}"`);
+    return { accessToken: str(body, 'accessToken'), tokenType, expiresIn: num(body, 'expiresIn') };
   }
 
   // ---- Policies ---------------------------------------------------------------------------------

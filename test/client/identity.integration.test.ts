@@ -281,6 +281,20 @@ describe('API keys and access keys', () => {
     expect(created.apiKey.expiresAt).toBeNull();
   });
 
+  it("createAccessToken trades an API key for a short-lived token acting as the key's principal", async () => {
+    const { secret } = await admin.createApiKey(principal.principalId);
+    const asApp = new KeyhavenClient({ endpoint: server.url, token: secret });
+    const token = await asApp.createAccessToken(60);
+    expect(token).toMatchObject({ tokenType: 'Bearer', expiresIn: 60 });
+    expect(token.accessToken.split('.')).toHaveLength(3);
+    const withToken = new KeyhavenClient({ endpoint: server.url, token: token.accessToken });
+    expect((await withToken.verifyAccess({ action: 'Encrypt' })).principalId).toBe(principal.principalId);
+    expect((await asApp.createAccessToken()).expiresIn).toBeGreaterThan(0);
+    // Only an API key mints tokens, and only within the server's maximum lifetime.
+    await expectKeyhavenError(withToken.createAccessToken(), 'AccessDenied', 403);
+    await expectKeyhavenError(asApp.createAccessToken(10_000_000), 'ValidationError', 400);
+  });
+
   it('createAccessKey, listAccessKeys, deleteAccessKey', async () => {
     const created = await admin.createAccessKey(principal.principalId);
     expect(created.accessKeyId).toMatch(/^KHAK[0-9A-F]{20}$/);
