@@ -1,5 +1,5 @@
 // `keyhaven keys ...`: key lifecycle (create, list, describe, update, enable/disable, rotate, delete,
-// versions, public key, usage, BYOK import).
+// versions, public key, usage, BYOK import) and, from key-policy.ts, the key's policy.
 import { Command, Option } from 'commander';
 import type { KeyMaterialType, KeyMetadata } from '../client/index.js';
 import { normalizeKeyMaterial } from '../client/index.js';
@@ -7,10 +7,12 @@ import { KEY_SPECS, KEY_USAGES, PROTECTION_LEVELS } from '../domain/key-spec.js'
 import { KEY_STATES } from '../domain/key-state.js';
 import { createClient, emit, globalOptions } from './cli-context.js';
 import { readInput, writeOutput } from './io.js';
+import { registerKeyPolicyCommands } from './key-policy.js';
 import { collectPair, parseInteger, parseTimestamp } from './option-parsers.js';
 import { renderDetails, renderTable, type Column } from './output.js';
 
-const keyColumns: Column<KeyMetadata>[] = [
+/** The columns of every key table (also `keyhaven tenants keys`). */
+export const keyColumns: Column<KeyMetadata>[] = [
   { header: 'KEY ID', value: (k) => k.keyId },
   { header: 'ALIAS', value: (k) => k.alias ?? k.aliases[0] ?? '', maxWidth: 32 },
   { header: 'SPEC', value: (k) => k.keySpec },
@@ -74,7 +76,8 @@ Examples:
   $ keyhaven keys create --description "orders database" --alias alias/orders
   $ keyhaven keys create --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY
   $ keyhaven keys list --state Enabled
-  $ keyhaven keys rotate alias/orders`,
+  $ keyhaven keys rotate alias/orders
+  $ keyhaven keys policy get alias/orders`,
     );
 
   keys
@@ -285,6 +288,8 @@ never travels in the clear. A PUBLIC_KEY import gives a key that can only verify
         material.fill(0);
       }
     });
+
+  registerKeyPolicyCommands(keys);
 }
 
 interface CreateOptions {

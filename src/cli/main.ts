@@ -6,8 +6,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyhavenError } from '../client/index.js';
 import { DEFAULT_TIMEOUT_MS } from '../client/http-transport.js';
+import { registerAccessKeyCommands } from './access-keys.js';
 import { registerAliasCommands } from './aliases.js';
+import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
+import { registerAuthCommands } from './auth.js';
 import { ConfigError } from '../config.js';
 import { RootKeyError } from '../adapters/keystore/software/sealed-root-key.js';
 import { CliError } from './cli-error.js';
@@ -18,10 +21,13 @@ import { registerHsmCommands } from './hsm.js';
 import { EnvelopeError } from './envelope-format.js';
 import { registerKeysCommands } from './keys.js';
 import { parseInteger } from './option-parsers.js';
+import { registerPolicyCommands } from './policies.js';
+import { registerPrincipalCommands } from './principals.js';
 import { registerRandomCommand } from './random.js';
 import { registerServerCommand } from './server.js';
 import { registerSigningCommands } from './signing.js';
 import { registerStatusCommand } from './status.js';
+import { registerTenantCommands } from './tenants.js';
 
 function buildProgram(): Command {
   const program = new Command('keyhaven')
@@ -70,6 +76,12 @@ function buildProgram(): Command {
   registerSigningCommands(program);
   registerDataKeyCommands(program);
   registerRandomCommand(program);
+  registerTenantCommands(program);
+  registerPrincipalCommands(program);
+  registerApiKeyCommands(program);
+  registerAccessKeyCommands(program);
+  registerPolicyCommands(program);
+  registerAuthCommands(program);
   registerStatusCommand(program);
   registerServerCommand(program);
   registerHsmCommands(program);
@@ -92,6 +104,8 @@ Examples:
   $ keyhaven encrypt --key-id alias/backups --in db.dump --out db.dump.kh
   $ keyhaven decrypt --in db.dump.kh --out db.dump
   $ keyhaven keys list --json
+  $ keyhaven principals create billing --role crypto-user
+  $ keyhaven api-keys create <principalId>   # prints the new API key's secret, once
 
 Run "keyhaven <command> --help" for a command's options.`,
   );

@@ -14,6 +14,11 @@ export function collectPair(
   return { ...previous, [key]: value.slice(at + 1) };
 }
 
+/** A repeatable option (`--role a --role b`): accumulates its values in order. */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function parseInteger(min: number, max: number): (value: string) => number {
   return (value) => {
     if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');

@@ -53,6 +53,11 @@ export function renderDetails(
   return shown.map(([label, value]) => `${`${label}:`.padEnd(width + 1)} ${String(value)}`).join('\n') + '\n';
 }
 
+/** An ISO-8601 time as `YYYY-MM-DD HH:MM:SS` (UTC) for table cells; empty for none. */
+export function tableTime(iso: string | null | undefined): string {
+  return iso ? iso.slice(0, 19).replace('T', ' ') : '';
+}
+
 function clip(text: string, maxWidth: number | undefined): string {
   const oneLine = text.replace(/\s+/g, ' ');
   if (maxWidth === undefined || oneLine.length <= maxWidth) return oneLine;

@@ -8,3 +8,4 @@ export {
 } from './import-material.js';
 export type { ClientTlsOptions, Pem } from './https-fetch.js';
 export type * from './types.js';
+export type * from './identity-types.js';

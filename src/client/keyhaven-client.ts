@@ -1,6 +1,48 @@
 // KeyhavenClient: one typed method per REST endpoint of API.md (keys, cryptographic operations,
-// operations). Bytes in, bytes out; base64 and JSON stay on the wire.
+// identity and policy, operations). Bytes in, bytes out; base64 and JSON stay on the wire.
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
+import type {
+  AccessKey,
+  AccessToken,
+  ApiKey,
+  CreateApiKeyInput,
+  CreatedAccessKey,
+  CreatedApiKey,
+  CreatePolicyInput,
+  CreatePrincipalInput,
+  CreateTenantInput,
+  KeyPolicy,
+  ListPoliciesInput,
+  ListPoliciesResult,
+  ListPrincipalsInput,
+  ListPrincipalsResult,
+  ListTenantsResult,
+  PageInput,
+  Policy,
+  PolicyDocument,
+  PolicyVersionInfo,
+  Principal,
+  SimulateInput,
+  SimulationResult,
+  Tenant,
+  UpdatePolicyInput,
+  UpdatePrincipalInput,
+  UpdateTenantInput,
+  VerifyAccessInput,
+  VerifyAccessResult,
+} from './identity-types.js';
+import {
+  toAccessKey,
+  toApiKey,
+  toDecidedBy,
+  toDecision,
+  toKeyPolicy,
+  toPage,
+  toPolicy,
+  toPolicyVersion,
+  toPrincipal,
+  toTenant,
+} from './identity-wire.js';
 import { encryptKeyMaterialForImport, wrappingAlgorithmFor } from './import-material.js';
 import type {
   AliasEntry,
@@ -71,6 +113,10 @@ import {
 export type KeyhavenClientOptions = HttpTransportOptions;
 
 const keyPath = (keyId: string, suffix = '') => `/v1/keys/${encodeURIComponent(keyId)}${suffix}`;
+const tenantPath = (tenantId: string, suffix = '') => `/v1/tenants/${encodeURIComponent(tenantId)}${suffix}`;
+const principalPath = (principalId: string, suffix = '') =>
+  `/v1/principals/${encodeURIComponent(principalId)}${suffix}`;
+const policyPath = (policyId: string, suffix = '') => `/v1/policies/${encodeURIComponent(policyId)}${suffix}`;
 
 export function isBatchError<T>(result: BatchResult<T>): result is BatchItemError {
   return typeof result === 'object' && result !== null && 'error' in result;
@@ -436,6 +482,261 @@ export class KeyhavenClient {
     return bytes(body, 'random');
   }
 
+  // ---- Tenants ----------------------------------------------------------------------------------
+
+  /** System administrators only. */
+  async createTenant(input: CreateTenantInput): Promise<Tenant> {
+    return toTenant(
+      field(await this.object({ method: 'POST', path: '/v1/tenants', body: compact(input) }), 'tenant'),
+    );
+  }
+
+  /** Every tenant for a system administrator; one's own otherwise. */
+  async listTenants(input: PageInput = {}): Promise<ListTenantsResult> {
+    const body = await this.object({ method: 'GET', path: '/v1/tenants', query: pageQuery(input) });
+    const page = toPage(body, 'tenants', toTenant);
+    return { tenants: page.items, nextCursor: page.nextCursor };
+  }
+
+  /** Every tenant the caller sees, page by page. */
+  async *listAllTenants(input: Omit<PageInput, 'cursor'> = {}): AsyncGenerator<Tenant, void, undefined> {
+    yield* allPages(input, async (page) => {
+      const { tenants, nextCursor } = await this.listTenants(page);
+      return { items: tenants, nextCursor };
+    });
+  }
+
+  async getTenant(tenantId: string): Promise<Tenant> {
+    return toTenant(field(await this.object({ method: 'GET', path: tenantPath(tenantId) }), 'tenant'));
+  }
+
+  async updateTenant(tenantId: string, input: UpdateTenantInput): Promise<Tenant> {
+    const body = await this.object({ method: 'PATCH', path: tenantPath(tenantId), body: compact(input) });
+    return toTenant(field(body, 'tenant'));
+  }
+
+  async listTenantKeys(tenantId: string, input: PageInput = {}): Promise<ListKeysResult> {
+    const body = await this.object({
+      method: 'GET',
+      path: tenantPath(tenantId, '/keys'),
+      query: pageQuery(input),
+    });
+    const page = toPage(body, 'keys', toKey);
+    return { keys: page.items, nextCursor: page.nextCursor };
+  }
+
+  async *listAllTenantKeys(
+    tenantId: string,
+    input: Omit<PageInput, 'cursor'> = {},
+  ): AsyncGenerator<KeyMetadata, void, undefined> {
+    yield* allPages(input, async (page) => {
+      const { keys, nextCursor } = await this.listTenantKeys(tenantId, page);
+      return { items: keys, nextCursor };
+    });
+  }
+
+  // ---- Principals and their credentials ---------------------------------------------------------
+
+  async createPrincipal(input: CreatePrincipalInput): Promise<Principal> {
+    const body = await this.object({ method: 'POST', path: '/v1/principals', body: compact(input) });
+    return toPrincipal(field(body, 'principal'));
+  }
+
+  async listPrincipals(input: ListPrincipalsInput = {}): Promise<ListPrincipalsResult> {
+    const body = await this.object({
+      method: 'GET',
+      path: '/v1/principals',
+      query: { tenantId: input.tenantId, ...pageQuery(input) },
+    });
+    const page = toPage(body, 'principals', toPrincipal);
+    return { principals: page.items, nextCursor: page.nextCursor };
+  }
+
+  async *listAllPrincipals(
+    input: Omit<ListPrincipalsInput, 'cursor'> = {},
+  ): AsyncGenerator<Principal, void, undefined> {
+    yield* allPages(input, async (page) => {
+      const { principals, nextCursor } = await this.listPrincipals(page);
+      return { items: principals, nextCursor };
+    });
+  }
+
+  async getPrincipal(principalId: string): Promise<Principal> {
+    return toPrincipal(
+      field(await this.object({ method: 'GET', path: principalPath(principalId) }), 'principal'),
+    );
+  }
+
+  async updatePrincipal(principalId: string, input: UpdatePrincipalInput): Promise<Principal> {
+    const body = await this.object({
+      method: 'PATCH',
+      path: principalPath(principalId),
+      body: compact(input),
+    });
+    return toPrincipal(field(body, 'principal'));
+  }
+
+  /** Deletes the principal and every credential it holds. */
+  async deletePrincipal(principalId: string): Promise<void> {
+    await this.http.send({ method: 'DELETE', path: principalPath(principalId) });
+  }
+
+  /** Replaces the policies attached to the principal (`[]` detaches them all). */
+  async setPrincipalPolicies(principalId: string, policyIds: string[]): Promise<Principal> {
+    const body = await this.object({
+      method: 'PUT',
+      path: principalPath(principalId, '/policies'),
+      body: { policyIds },
+    });
+    return toPrincipal(field(body, 'principal'));
+  }
+
+  /** The secret in the result is the Bearer token, and the only time the server shows it. */
+  async createApiKey(principalId: string, input: CreateApiKeyInput = {}): Promise<CreatedApiKey> {
+    const body = await this.object({
+      method: 'POST',
+      path: principalPath(principalId, '/api-keys'),
+      body: compact(input),
+    });
+    return { apiKey: toApiKey(body.apiKey), secret: str(body, 'secret') };
+  }
+
+  /** A principal's API keys, revoked ones included; never their secrets. */
+  async listApiKeys(principalId: string): Promise<ApiKey[]> {
+    const body = await this.object({ method: 'GET', path: principalPath(principalId, '/api-keys') });
+    return array(body, 'apiKeys').map(toApiKey);
+  }
+
+  /** Refused from the next request on. */
+  async revokeApiKey(principalId: string, apiKeyId: string): Promise<void> {
+    await this.http.send({
+      method: 'DELETE',
+      path: principalPath(principalId, `/api-keys/${encodeURIComponent(apiKeyId)}`),
+    });
+  }
+
+  /** AWS Signature V4 credentials; the secret access key is shown this once. */
+  async createAccessKey(principalId: string): Promise<CreatedAccessKey> {
+    const body = await this.object({ method: 'POST', path: principalPath(principalId, '/access-keys') });
+    return compact({
+      accessKeyId: str(body, 'accessKeyId'),
+      secretAccessKey: str(body, 'secretAccessKey'),
+      accessKey: body.accessKey === undefined ? undefined : toAccessKey(body.accessKey),
+    }) as CreatedAccessKey;
+  }
+
+  async listAccessKeys(principalId: string): Promise<AccessKey[]> {
+    const body = await this.object({ method: 'GET', path: principalPath(principalId, '/access-keys') });
+    return array(body, 'accessKeys').map(toAccessKey);
+  }
+
+  async deleteAccessKey(principalId: string, accessKeyId: string): Promise<void> {
+    await this.http.send({
+      method: 'DELETE',
+      path: principalPath(principalId, `/access-keys/${encodeURIComponent(accessKeyId)}`),
+    });
+  }
+
+  /**
+   * Trades this client's API key for an access token (server default lifetime unless `ttlSeconds`,
+   * up to the server's maximum). Only API-key callers get one: an access token cannot mint another.
+   */
+  async createAccessToken(ttlSeconds?: number): Promise<AccessToken> {
+    const body = await this.object({ method: 'POST', path: '/v1/auth/token', body: compact({ ttlSeconds }) });
+    const tokenType = str(body, 'tokenType');
+    if (tokenType !== 'Bearer') throw malformed(`unknown token type "${tokenType}"`);
+    return { accessToken: str(body, 'accessToken'), tokenType, expiresIn: num(body, 'expiresIn') };
+  }
+
+  // ---- Policies ---------------------------------------------------------------------------------
+
+  async createPolicy(input: CreatePolicyInput): Promise<Policy> {
+    const body = await this.object({ method: 'POST', path: '/v1/policies', body: compact(input) });
+    return toPolicy(field(body, 'policy'));
+  }
+
+  /** A tenant's policies (key policies are read through their key: getKeyPolicy). */
+  async listPolicies(input: ListPoliciesInput = {}): Promise<ListPoliciesResult> {
+    const body = await this.object({
+      method: 'GET',
+      path: '/v1/policies',
+      query: { tenantId: input.tenantId, ...pageQuery(input) },
+    });
+    const page = toPage(body, 'policies', toPolicy);
+    return { policies: page.items, nextCursor: page.nextCursor };
+  }
+
+  async *listAllPolicies(
+    input: Omit<ListPoliciesInput, 'cursor'> = {},
+  ): AsyncGenerator<Policy, void, undefined> {
+    yield* allPages(input, async (page) => {
+      const { policies, nextCursor } = await this.listPolicies(page);
+      return { items: policies, nextCursor };
+    });
+  }
+
+  /** The policy at the version in force now. */
+  async getPolicy(policyId: string): Promise<Policy> {
+    return toPolicy(field(await this.object({ method: 'GET', path: policyPath(policyId) }), 'policy'));
+  }
+
+  /** Adds a version, in force at once or from `effectiveAt`. */
+  async updatePolicy(policyId: string, input: UpdatePolicyInput): Promise<Policy> {
+    const body = await this.object({ method: 'PUT', path: policyPath(policyId), body: compact(input) });
+    return toPolicy(field(body, 'policy'));
+  }
+
+  /** Refused (Conflict) while a principal, a tenant or a key has it attached. */
+  async deletePolicy(policyId: string): Promise<void> {
+    await this.http.send({ method: 'DELETE', path: policyPath(policyId) });
+  }
+
+  async listPolicyVersions(policyId: string): Promise<PolicyVersionInfo[]> {
+    const body = await this.object({ method: 'GET', path: policyPath(policyId, '/versions') });
+    return array(body, 'versions').map(toPolicyVersion);
+  }
+
+  /** Makes `version`'s document the newest version, in force at once. */
+  async rollbackPolicy(policyId: string, version: number): Promise<Policy> {
+    const body = await this.object({
+      method: 'POST',
+      path: policyPath(policyId, '/rollback'),
+      body: { version },
+    });
+    return toPolicy(field(body, 'policy'));
+  }
+
+  /** Version 0 and no statements while the key has no policy of its own. */
+  async getKeyPolicy(keyId: string): Promise<KeyPolicy> {
+    return toKeyPolicy(await this.object({ method: 'GET', path: keyPath(keyId, '/policy') }));
+  }
+
+  /** Writes a new version of the key's policy. */
+  async putKeyPolicy(keyId: string, document: PolicyDocument): Promise<KeyPolicy> {
+    return toKeyPolicy(
+      await this.object({ method: 'PUT', path: keyPath(keyId, '/policy'), body: { document } }),
+    );
+  }
+
+  // ---- Access decisions -------------------------------------------------------------------------
+
+  /** What the server would decide for a principal's request, and which statement decided; nothing is done. */
+  async simulate(input: SimulateInput): Promise<SimulationResult> {
+    const body = await this.object({ method: 'POST', path: '/v1/simulate', body: compact(input) });
+    return { decision: toDecision(body), decidedBy: toDecidedBy(body), reason: str(body, 'reason') };
+  }
+
+  /** Whether the caller itself may perform an action (on a key, with a context). */
+  async verifyAccess(input: VerifyAccessInput): Promise<VerifyAccessResult> {
+    const body = await this.object({ method: 'POST', path: '/v1/auth/verify', body: compact(input) });
+    return compact({
+      allowed: bool(body, 'allowed'),
+      principalId: str(body, 'principalId'),
+      decidedBy: toDecidedBy(body),
+      reason: optionalStr(body, 'reason'),
+    }) as VerifyAccessResult;
+  }
+
   // ---- Operations -------------------------------------------------------------------------------
 
   async health(): Promise<ServiceStatus> {
@@ -473,6 +774,21 @@ export class KeyhavenClient {
       typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as WireObject) : {};
     return { ok: status >= 200 && status < 300, status, body: object };
   }
+}
+
+const pageQuery = (input: PageInput) => ({ limit: input.limit, cursor: input.cursor });
+
+/** Follows nextCursor from the first page to the last. */
+async function* allPages<T, I extends object>(
+  input: I,
+  fetchPage: (input: I & { cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>,
+): AsyncGenerator<T, void, undefined> {
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage({ ...input, cursor });
+    yield* page.items;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
 }
 
 // The path segment is the bare name: a slash cannot sit in one segment, and proxies often refuse %2F.

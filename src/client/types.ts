@@ -11,6 +11,7 @@ import type {
   SigningAlgorithm,
 } from '../domain/key-spec.js';
 import type { KeyState } from '../domain/key-state.js';
+import type { PolicyDocument } from '../domain/policy.js';
 
 export type {
   DataKeyPairSpec,
@@ -70,8 +71,8 @@ export interface CreateKeyInput {
   rotationPeriodDays?: number;
   expiresAt?: string;
   exportable?: boolean;
-  /** A key policy document; its schema belongs to the policy API. */
-  policy?: unknown;
+  /** The key's own policy, written with the key (as putKeyPolicy would). */
+  policy?: PolicyDocument;
 }
 
 export interface UpdateKeyInput {

@@ -30,6 +30,24 @@ const COMMANDS = [
   ['datakey'],
   ['datakey-pair'],
   ['random'],
+  ['tenants'],
+  ...['create', 'list', 'show', 'update', 'keys'].map((c) => ['tenants', c]),
+  ['principals'],
+  ...['create', 'list', 'show', 'update', 'delete', 'attach-policies'].map((c) => ['principals', c]),
+  ['api-keys'],
+  ...['create', 'list', 'revoke'].map((c) => ['api-keys', c]),
+  ['access-keys'],
+  ...['create', 'list', 'delete'].map((c) => ['access-keys', c]),
+  ['policies'],
+  ...['create', 'list', 'show', 'update', 'delete', 'versions', 'rollback', 'simulate'].map((c) => [
+    'policies',
+    c,
+  ]),
+  ['keys', 'policy'],
+  ['keys', 'policy', 'get'],
+  ['keys', 'policy', 'put'],
+  ['auth'],
+  ['auth', 'verify'],
   ['status'],
   ['server'],
 ];
@@ -59,6 +77,12 @@ describe('keyhaven --help', () => {
       'verify',
       'datakey',
       'random',
+      'tenants',
+      'principals',
+      'api-keys',
+      'access-keys',
+      'policies',
+      'auth',
       'server',
     ]) {
       expect(out).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
@@ -98,6 +122,11 @@ describe('usage errors exit 2', () => {
     [['encrypt', '--key-id', 'k', '--context', 'novalue'], /expected key=value/],
     [['keys', 'create', '--key-spec', 'AES_999'], /Allowed choices are/],
     [['keys', 'delete', 'k', '--pending-window-days', '3'], /expected 7\.\.30/],
+    [['policies', 'rollback', 'p', 'latest'], /expected a whole number/],
+    [['principals', 'attach-policies', 'p'], /name the policies to attach, or --none/],
+    [['principals', 'attach-policies', 'p', 'q', '--none'], /not both/],
+    [['principals', 'create', 'x', '--type', 'robot'], /Allowed choices are/],
+    [['api-keys', 'create', 'p', '--expires-at', 'soon'], /expected an ISO-8601 date/],
   ])('keyhaven %s', async (args, message) => {
     const result = await runCli(args, { env: offline });
     expect(result.code).toBe(2);
