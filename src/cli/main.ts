@@ -10,6 +10,7 @@ import { registerAccessKeyCommands } from './access-keys.js';
 import { registerAliasCommands } from './aliases.js';
 import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
+import { registerLogCommands } from './logs.js';
 import { registerAuthCommands } from './auth.js';
 import { ConfigError } from '../config.js';
 import { RootKeyError } from '../adapters/keystore/software/sealed-root-key.js';
@@ -86,6 +87,7 @@ function buildProgram(): Command {
   registerServerCommand(program);
   registerHsmCommands(program);
   registerAuditCommands(program);
+  registerLogCommands(program);
 
   program.addHelpText(
     'after',

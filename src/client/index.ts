@@ -9,3 +9,4 @@ export {
 export type { ClientTlsOptions, Pem } from './https-fetch.js';
 export type * from './types.js';
 export type * from './identity-types.js';
+export type * from './audit-types.js';

@@ -1,5 +1,13 @@
 // KeyhavenClient: one typed method per REST endpoint of API.md (keys, cryptographic operations,
 // identity and policy, operations). Bytes in, bytes out; base64 and JSON stay on the wire.
+import type {
+  AuditPublicKey,
+  AuditRecord,
+  AuditVerification,
+  ListLogsInput,
+  ListLogsResult,
+  LogRange,
+} from './audit-types.js';
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
 import type {
   AccessKey,
@@ -735,6 +743,48 @@ export class KeyhavenClient {
       decidedBy: toDecidedBy(body),
       reason: optionalStr(body, 'reason'),
     }) as VerifyAccessResult;
+  }
+
+  // ---- Audit log ----------------------------------------------------------------------------------
+
+  /** Audit records, oldest first: the caller's tenant's, or every tenant's for system auditors. */
+  async listLogs(input: ListLogsInput = {}): Promise<ListLogsResult> {
+    const { limit, cursor, ...filter } = input;
+    const body = await this.object({ method: 'GET', path: '/v1/logs', query: { ...filter, limit, cursor } });
+    const page = toPage(body, 'records', (record) => asObject(record, 'record') as unknown as AuditRecord);
+    return { records: page.items, nextCursor: page.nextCursor };
+  }
+
+  async *listAllLogs(
+    input: Omit<ListLogsInput, 'cursor'> = {},
+  ): AsyncGenerator<AuditRecord, void, undefined> {
+    yield* allPages(input, async (page) => {
+      const { records, nextCursor } = await this.listLogs(page);
+      return { items: records, nextCursor };
+    });
+  }
+
+  /** Verifies the chain (or a time range of it) on the server: the first bad record, if any. */
+  async verifyLogs(range: LogRange = {}): Promise<AuditVerification> {
+    const body = await this.object({ method: 'GET', path: '/v1/logs/verify', query: { ...range } });
+    bool(body, 'valid');
+    return body as unknown as AuditVerification;
+  }
+
+  /** The export, JSON Lines of records and signed checkpoints (`keyhaven audit verify --export`). */
+  async exportLogs(range: LogRange = {}): Promise<string> {
+    return (await this.http.send({ method: 'GET', path: '/v1/logs/export', query: { ...range } })).text;
+  }
+
+  /** The audit key's public key, to pin for offline verification. */
+  async auditPublicKey(): Promise<AuditPublicKey> {
+    const body = await this.object({ method: 'GET', path: '/v1/logs/public-key' });
+    return {
+      keyId: str(body, 'keyId'),
+      keyVersion: num(body, 'keyVersion'),
+      algorithm: str(body, 'algorithm'),
+      publicKey: str(body, 'publicKey'),
+    };
   }
 
   // ---- Operations -------------------------------------------------------------------------------
