@@ -78,6 +78,37 @@ export const VARIANTS: readonly Variant[] = [
     reference: 'keyhaven',
     operations: ['encrypt', 'sign'],
   },
+  {
+    name: 'audit-off',
+    description:
+      'audit.enabled false: no audit record per request (the reference writes one, hash-chained and ' +
+      'group-committed to SQLite, before each reply)',
+    config: { audit: { enabled: false } },
+    reference: 'keyhaven',
+    operations: ['encrypt', 'decrypt'],
+    switchesOff: true,
+  },
+  {
+    name: 'crypto-user',
+    description:
+      'the load runs as a crypto-user principal (its API key) whose access the key policy on each ' +
+      'bench key also grants, instead of the bootstrap admin; audit on, as on the reference',
+    principal: { roles: ['crypto-user'], keyPolicy: true },
+    reference: 'keyhaven',
+    operations: ['encrypt', 'decrypt'],
+    over: ['audit-off'],
+  },
+  {
+    name: 'crypto-user-audit-off',
+    description:
+      'the crypto-user principal and key policy of @crypto-user on a server with audit.enabled ' +
+      'false: over @audit-off, what authorization alone costs',
+    config: { audit: { enabled: false } },
+    principal: { roles: ['crypto-user'], keyPolicy: true },
+    reference: 'keyhaven',
+    operations: ['encrypt'],
+    over: ['audit-off'],
+  },
 ];
 
 /**

@@ -72,4 +72,15 @@ describe('bench ratios', () => {
     expect(between!.perRound).toEqual([0.8, 0.6, 0.9]);
     expect(between!.summary.median).toBe(0.8);
   });
+
+  it('defines the identity-and-audit ratios from the declared variants', () => {
+    const rows = ['encrypt', 'encrypt@audit-off', 'encrypt@crypto-user', 'encrypt@crypto-user-audit-off'];
+    expect(ratioDefinitions(rows, VARIANTS).map((r) => r.name)).toEqual([
+      'encrypt ÷ encrypt@audit-off',
+      'encrypt@crypto-user ÷ encrypt',
+      'encrypt@crypto-user-audit-off ÷ encrypt',
+      'encrypt@crypto-user ÷ encrypt@audit-off',
+      'encrypt@crypto-user-audit-off ÷ encrypt@audit-off',
+    ]);
+  });
 });
