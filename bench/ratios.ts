@@ -5,7 +5,8 @@ import { summarize, type Summary } from './stats.js';
 import type { Operation } from './scenarios.js';
 import type { Variant } from './variants.js';
 
-export type RatioKind = 'floor' | 'bare-route' | 'feature' | 'variant';
+/** `variant`: a variant over its reference (or the reverse); `variants`: a variant over another. */
+export type RatioKind = 'floor' | 'bare-route' | 'feature' | 'variant' | 'variants';
 
 export interface RatioDefinition {
   /** `numerator ÷ denominator`, by row label. */
@@ -37,12 +38,32 @@ const FIXED_RATIOS: readonly RatioDefinition[] = [
   ratio('hsm-sign', 'sign', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
 ];
 
-/** The named ratios whose two rows both run: the fixed ones, then one per variant and operation. */
+/**
+ * The named ratios whose two rows both run: the fixed ones, then per variant and operation the
+ * variant over its reference (`operation ÷ operation@name` for one that switches a feature off),
+ * then over each variant of its `over`.
+ */
 export function ratioDefinitions(rows: readonly string[], variants: readonly Variant[]): RatioDefinition[] {
   const fromVariants = variants.flatMap((variant) =>
-    variant.operations.map((op) => ratio(`${op}@${variant.name}`, op, 'variant', variant.description)),
+    variant.operations.map((op) =>
+      variant.switchesOff
+        ? ratio(op, `${op}@${variant.name}`, 'variant', variant.description)
+        : ratio(`${op}@${variant.name}`, op, 'variant', variant.description),
+    ),
   );
-  return [...FIXED_RATIOS, ...fromVariants].filter(
+  const betweenVariants = variants.flatMap((variant) =>
+    (variant.over ?? []).flatMap((other) =>
+      variant.operations.map((op) =>
+        ratio(
+          `${op}@${variant.name}`,
+          `${op}@${other}`,
+          'variants',
+          `the @${variant.name} server over the @${other} server: both differences from the reference at once`,
+        ),
+      ),
+    ),
+  );
+  return [...FIXED_RATIOS, ...fromVariants, ...betweenVariants].filter(
     (r) => rows.includes(r.numerator) && rows.includes(r.denominator),
   );
 }

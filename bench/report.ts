@@ -76,11 +76,16 @@ export function formatRatios(ratios: readonly RatioResult[]): string {
 
 /** One line per named ratio and per variant: what it compares. */
 export function formatLegend(definitions: readonly RatioDefinition[], variants: readonly Variant[]): string {
+  const named = (kind: (k: RatioDefinition['kind']) => boolean) =>
+    definitions.filter((d) => kind(d.kind)).map((d) => `  ${d.name}: ${d.meaning}`);
   return [
-    ...definitions.filter((d) => d.kind !== 'variant').map((d) => `  ${d.name}: ${d.meaning}`),
+    ...named((kind) => kind !== 'variant' && kind !== 'variants'),
     ...variants.map(
-      (v) => `  @${v.name} (a second ${v.reference} server, ${v.operations.join(', ')}): ${v.description}`,
+      (v) =>
+        `  @${v.name} (a second ${v.reference} server, ${v.operations.join(', ')}` +
+        `${v.switchesOff ? '; read as reference ÷ variant' : ''}): ${v.description}`,
     ),
+    ...named((kind) => kind === 'variants'),
   ].join('\n');
 }
 

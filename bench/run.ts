@@ -302,7 +302,7 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
     // An HSM variant gets a token of its own: two servers never share a token's objects.
     const env = variant.reference === 'keyhaven-hsm' ? newToken().keyhavenEnv : {};
     const server = await start(`${variant.reference}@${variant.name}`, env, variant);
-    const own = await buildVariantScenarios(server, variant.name, variant.operations);
+    const own = await buildVariantScenarios(server, variant.name, variant.operations, variant.principal);
     // A variant's rows follow their reference rows, so the two are measured next to each other.
     for (const scenario of own) {
       const after = scenarios.reduce((last, s, i) => (s.operation === scenario.operation ? i : last), -1);

@@ -70,10 +70,11 @@ async function must(
   headers: Record<string, string>,
   body: unknown,
   status = 200,
+  method = 'POST',
 ): Promise<Json> {
-  const result = await call(process, 'POST', path, headers, body);
+  const result = await call(process, method, path, headers, body);
   if (result.status !== status) {
-    throw new Error(`setup: POST ${path} returned ${result.status}: ${JSON.stringify(result.json)}`);
+    throw new Error(`setup: ${method} ${path} returned ${result.status}: ${JSON.stringify(result.json)}`);
   }
   return result.json;
 }
@@ -114,7 +115,7 @@ const keyhavenScenario = (
 async function softwareScenarios(
   keyhaven: KeyhavenProcess,
   plaintexts: string[],
-): Promise<{ scenarios: Scenario[]; symmetricKeyId: string }> {
+): Promise<{ scenarios: Scenario[]; symmetricKeyId: string; signingKeyId: string }> {
   const auth = { Authorization: `Bearer ${keyhaven.token}` };
   const created = await must(keyhaven, '/v1/keys', auth, { keySpec: 'SYMMETRIC_DEFAULT' }, 201);
   const symmetricKeyId = (created.key as Json).keyId as string;
@@ -188,7 +189,7 @@ async function softwareScenarios(
       201,
     ),
   ];
-  return { scenarios, symmetricKeyId };
+  return { scenarios, symmetricKeyId, signingKeyId };
 }
 
 /** Creates HSM keys on `hsm` (a server on the pkcs11 key store), checks a round trip, builds its scenarios. */
@@ -299,27 +300,87 @@ export async function buildScenarios(
   return onHsm ? { scenarios, hsmKeys: onHsm.hsmKeys } : { scenarios };
 }
 
+/** Who a variant's load runs as, when not as the bootstrap admin (bench/variants.ts). */
+export interface BenchPrincipal {
+  /** The principal's roles (the built-in ones: admin, key-admin, crypto-user, auditor). */
+  roles: string[];
+  /** Also give each bench key a policy allowing this principal the measured operations. */
+  keyPolicy?: boolean;
+}
+
+/** The actions of the measured operations: what a bench key policy allows its principal. */
+export const MEASURED_ACTIONS = ['Encrypt', 'Decrypt', 'GenerateDataKey', 'Sign'];
+
+/**
+ * Creates a principal (as the bootstrap admin) and an API key for it, with `keyPolicy` a policy on
+ * each of `keyIds` allowing it the measured operations; returns the API key's secret.
+ */
+async function createPrincipal(
+  server: KeyhavenProcess,
+  name: string,
+  principal: BenchPrincipal,
+  keyIds: readonly string[],
+): Promise<string> {
+  const auth = { Authorization: `Bearer ${server.token}` };
+  const created = await must(
+    server,
+    '/v1/principals',
+    auth,
+    { name, type: 'service', roles: principal.roles },
+    201,
+  );
+  const principalId = (created.principal as Json).principalId as string;
+  const { secret } = await must(server, `/v1/principals/${principalId}/api-keys`, auth, {}, 201);
+  if (principal.keyPolicy) {
+    for (const keyId of keyIds) {
+      const statement = {
+        sid: 'bench-principal-operations',
+        effect: 'allow',
+        principals: [`principal:${principalId}`],
+        actions: MEASURED_ACTIONS,
+        resources: [`key:${keyId}`],
+      };
+      await must(
+        server,
+        `/v1/keys/${keyId}/policy`,
+        auth,
+        { document: { statements: [statement] } },
+        200,
+        'PUT',
+      );
+    }
+  }
+  return secret as string;
+}
+
 /**
  * The scenarios of a variant server: its own keys, the same requests as on the reference server
- * (a SOFTWARE one, or one on the pkcs11 key store for the HSM operations), tagged with the variant.
+ * (a SOFTWARE one, or one on the pkcs11 key store for the HSM operations), tagged with the variant;
+ * with `principal`, sent with the API key of a principal created for them instead of the admin's.
  */
 export async function buildVariantScenarios(
   server: KeyhavenProcess,
   variant: string,
   operations: readonly Operation[],
+  principal?: BenchPrincipal,
 ): Promise<Scenario[]> {
   const plaintexts = newPlaintexts();
-  const built = [
-    ...(operations.some((op) => !HSM_OPERATIONS.includes(op))
-      ? (await softwareScenarios(server, plaintexts)).scenarios
-      : []),
-    ...(operations.some((op) => HSM_OPERATIONS.includes(op))
-      ? (await hsmScenarios(server, plaintexts)).scenarios
-      : []),
+  const software = operations.some((op) => !HSM_OPERATIONS.includes(op))
+    ? await softwareScenarios(server, plaintexts)
+    : undefined;
+  const onHsm = operations.some((op) => HSM_OPERATIONS.includes(op))
+    ? await hsmScenarios(server, plaintexts)
+    : undefined;
+  const keyIds = [
+    ...(software ? [software.symmetricKeyId, software.signingKeyId] : []),
+    ...(onHsm ? [onHsm.hsmKeys.encryptKeyId, onHsm.hsmKeys.signKeyId] : []),
   ];
-  return built
+  const headers = principal
+    ? { Authorization: `Bearer ${await createPrincipal(server, `bench ${variant}`, principal, keyIds)}` }
+    : undefined;
+  return [...(software?.scenarios ?? []), ...(onHsm?.scenarios ?? [])]
     .filter((scenario) => operations.includes(scenario.operation))
-    .map((scenario) => ({ ...scenario, variant }));
+    .map((scenario) => ({ ...scenario, variant, ...(headers ? { headers } : {}) }));
 }
 
 /** The scenario's row in the report: the operation, and `@variant` on a variant server. */

@@ -2,7 +2,8 @@
 // the same rounds as it, so that what a feature costs reads as `variant ÷ reference` for the same
 // operation in the same round. To measure a new switch (audit, policies, SigV4, ...), add a row.
 import { basename } from 'node:path';
-import { HSM_OPERATIONS, type Operation } from './scenarios.js';
+import { BUILTIN_ROLES } from '../src/domain/builtin-roles.js';
+import { HSM_OPERATIONS, type BenchPrincipal, type Operation } from './scenarios.js';
 
 /** The servers a variant can be compared with: SOFTWARE key store, or pkcs11 on a SoftHSM2 token. */
 export type ReferenceServer = 'keyhaven' | 'keyhaven-hsm';
@@ -25,6 +26,22 @@ export interface Variant {
    * change that has no switch, the same server before it (BENCH_COMPARE_CHECKOUT).
    */
   checkout?: string;
+  /**
+   * Run the load as another principal than the bootstrap admin: after the server and its keys
+   * exist, the bench creates it with these roles (and an API key for it) and, with `keyPolicy`,
+   * gives each bench key a policy allowing it the measured operations.
+   */
+  principal?: BenchPrincipal;
+  /**
+   * The variant switches off what the reference has on: its ratio is then read the other way
+   * round, `operation ÷ operation@name`, what the reference keeps with the feature on.
+   */
+  switchesOff?: boolean;
+  /**
+   * Other variants this one's rows are also divided by, for the operations both run
+   * (`operation@name ÷ operation@other`): what two differences from the reference cost together.
+   */
+  over?: readonly string[];
 }
 
 /** Operations a checkout comparison measures unless BENCH_OPS narrows them. */
@@ -61,10 +78,48 @@ export const VARIANTS: readonly Variant[] = [
     reference: 'keyhaven',
     operations: ['encrypt', 'sign'],
   },
+  {
+    name: 'audit-off',
+    description:
+      'audit.enabled false: no audit record per request (the reference writes one, hash-chained and ' +
+      'group-committed to SQLite, before each reply)',
+    config: { audit: { enabled: false } },
+    reference: 'keyhaven',
+    operations: ['encrypt', 'decrypt'],
+    switchesOff: true,
+  },
+  {
+    name: 'crypto-user',
+    description:
+      'the load runs as a crypto-user principal (its API key) whose access the key policy on each ' +
+      'bench key also grants, instead of the bootstrap admin; audit on, as on the reference',
+    principal: { roles: ['crypto-user'], keyPolicy: true },
+    reference: 'keyhaven',
+    operations: ['encrypt', 'decrypt'],
+    over: ['audit-off'],
+  },
+  {
+    name: 'crypto-user-audit-off',
+    description:
+      'the crypto-user principal and key policy of @crypto-user on a server with audit.enabled ' +
+      'false: over @audit-off, what authorization alone costs',
+    config: { audit: { enabled: false } },
+    principal: { roles: ['crypto-user'], keyPolicy: true },
+    reference: 'keyhaven',
+    operations: ['encrypt'],
+    over: ['audit-off'],
+  },
 ];
 
-/** Why `variant` cannot run as declared (an operation its reference does not serve, a bad name), if so. */
-export function variantProblem(variant: Variant): string | undefined {
+/**
+ * Why `variant` cannot run as declared, if so: an operation its reference does not serve, a bad
+ * name, a principal with a role that is not built in or no way to be allowed anything, or a
+ * variant in `over` that `variants` lacks, has another reference or shares no operation with it.
+ */
+export function variantProblem(
+  variant: Variant,
+  variants: readonly Variant[] = VARIANTS,
+): string | undefined {
   const served = (op: Operation) =>
     variant.reference === 'keyhaven-hsm'
       ? HSM_OPERATIONS.includes(op)
@@ -74,5 +129,25 @@ export function variantProblem(variant: Variant): string | undefined {
     return `variant ${variant.name}: ${foreign.join(', ')} not served by the ${variant.reference} server`;
   }
   if (!/^[a-z0-9-]+$/.test(variant.name)) return `variant ${variant.name}: name must be [a-z0-9-]+`;
+  const { principal } = variant;
+  if (principal) {
+    const unknown = principal.roles.filter((role) => !(BUILTIN_ROLES as readonly string[]).includes(role));
+    if (unknown.length > 0) {
+      return `variant ${variant.name}: ${unknown.join(', ')} not a built-in role (${BUILTIN_ROLES.join(', ')})`;
+    }
+    if (principal.roles.length === 0 && !principal.keyPolicy) {
+      return `variant ${variant.name}: a principal without roles or key policy is allowed nothing`;
+    }
+  }
+  for (const name of variant.over ?? []) {
+    const other = variants.find((v) => v.name === name);
+    if (!other || other === variant) return `variant ${variant.name}: over names no other variant "${name}"`;
+    if (other.reference !== variant.reference) {
+      return `variant ${variant.name}: over ${name}, a variant of the ${other.reference} server`;
+    }
+    if (!variant.operations.some((op) => other.operations.includes(op))) {
+      return `variant ${variant.name}: over ${name}, which runs none of its operations`;
+    }
+  }
   return undefined;
 }
