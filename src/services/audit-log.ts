@@ -101,7 +101,12 @@ export class AuditLog {
   record(entry: AuditEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+      // The write waits for the event loop's next turn: requests whose bytes have arrived meanwhile
+      // add their records to the same transaction. Started at once, it would write one record per
+      // commit (the SQLite driver is synchronous, so nothing else runs until the commit is done).
+      this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
+        .then(() => this.flush())
+        .finally(() => (this.flushing = undefined));
     });
   }
 

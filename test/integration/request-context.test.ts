@@ -66,6 +66,8 @@ describe('the request context a REST call hands to its service method', () => {
       requestId: created.requestId,
       action: 'CreateKey',
       transport: 'rest',
+      // What the audit record will name: the key the service created.
+      facts: { keyId: (created.json.key as { keyId: string }).keyId },
     });
   });
 
