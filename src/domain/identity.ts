@@ -1,6 +1,5 @@
 // Tenants, principals and their credentials (API.md "Identity, policy, tenants, audit"): the records
 // the identity services keep, and the rules every tenant-scoped lookup follows.
-import { BUILTIN_ROLES } from './builtin-roles.js';
 import { validationError } from './errors.js';
 import { DEFAULT_TENANT, type Principal } from './request-context.js';
 import { assertWellFormed } from './unicode.js';
@@ -53,8 +52,6 @@ export interface AccessKeyRecord {
   createdAt: Date;
   revokedAt: Date | null;
 }
-
-export const ROLE_NAMES: readonly string[] = BUILTIN_ROLES;
 
 /** Every list of identity objects pages at most this many at a time. */
 export const MAX_IDENTITY_PAGE = 1000;

@@ -11,9 +11,10 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
 import { buildRestApp } from '../../src/transports/rest/app.js';
-import { checkpointSigningBytes, recordHash, type AuditRecord } from '../../src/domain/audit-record.js';
+import { checkpointSigningBytes } from '../../src/domain/audit-record.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { Api } from './http.js';
+import { rehashFrom } from '../helpers/audit-file.js';
 
 const TOKEN = 'khk_review_audit_token_0123456789abcdef';
 
@@ -44,36 +45,6 @@ async function start(dataDir: string): Promise<Running> {
 }
 
 type Row = Record<string, unknown>;
-const toRecord = (row: Row): AuditRecord => ({
-  seq: Number(row.seq),
-  time: row.time as string,
-  requestId: row.request_id as string,
-  tenantId: row.tenant_id as string,
-  principalId: row.principal_id as string,
-  action: row.action as string,
-  ...(row.key_id === null ? {} : { keyId: row.key_id as string }),
-  ...(row.key_version === null ? {} : { keyVersion: Number(row.key_version) }),
-  result: row.result as AuditRecord['result'],
-  ...(row.error_code === null ? {} : { errorCode: row.error_code as string }),
-  sourceIp: row.source_ip as string,
-  latencyMs: Number(row.latency_ms),
-  prevHash: row.prev_hash as string,
-  hash: row.hash as string,
-});
-
-function rehashAll(db: Database.Database): Map<number, string> {
-  const all = (db.prepare('select * from audit_records order by seq').all() as Row[]).map(toRecord);
-  const update = db.prepare('update audit_records set prev_hash = ?, hash = ? where seq = ?');
-  let prev = '0'.repeat(64);
-  const hashes = new Map<number, string>();
-  for (const record of all) {
-    const hash = recordHash({ ...record, prevHash: prev });
-    update.run(prev, hash, record.seq);
-    hashes.set(record.seq, hash);
-    prev = hash;
-  }
-  return hashes;
-}
 
 describe('attacks on the audit log', () => {
   let dataDir: string;
@@ -151,7 +122,7 @@ describe('attacks on the audit log', () => {
     db.prepare("update audit_records set principal_id = 'someone-else', key_id = null where seq = ?").run(
       victim.seq,
     );
-    const hashes = rehashAll(db);
+    const hashes = rehashFrom(db, 1);
     const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const real = db
       .prepare('select * from key_versions where key_id = ? and version = 1')

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointSigningBytes, recordHash, type AuditRecord } from '../../src/domain/audit-record.js';
 import { runCli } from '../cli/run-cli.js';
+import { auditRecords, rehashFrom } from '../helpers/audit-file.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, b64, expectError } from './http.js';
 import { createActor, createTenant, type Actor } from './identity-fixtures.js';
@@ -24,43 +25,6 @@ interface Verification {
   checkpoints: number;
   firstInvalid?: { seq: number; reason: string };
   unsignedTail: number;
-}
-
-type Row = Record<string, unknown> & { seq: number };
-
-/** The records as stored, in seq order (what an attacker with the file sees). */
-function rows(db: Database.Database): Row[] {
-  return db.prepare('select * from audit_records order by seq').all() as Row[];
-}
-
-const toRecord = (row: Row): AuditRecord => ({
-  seq: Number(row.seq),
-  time: row.time as string,
-  requestId: row.request_id as string,
-  tenantId: row.tenant_id as string,
-  principalId: row.principal_id as string,
-  action: row.action as string,
-  ...(row.key_id === null ? {} : { keyId: row.key_id as string }),
-  ...(row.key_version === null ? {} : { keyVersion: Number(row.key_version) }),
-  result: row.result as AuditRecord['result'],
-  ...(row.error_code === null ? {} : { errorCode: row.error_code as string }),
-  sourceIp: row.source_ip as string,
-  latencyMs: Number(row.latency_ms),
-  prevHash: row.prev_hash as string,
-  hash: row.hash as string,
-});
-
-/** Recomputes prev_hash and hash from `fromSeq` on, as an attacker covering an edit would. */
-function rehashFrom(db: Database.Database, fromSeq: number): void {
-  const all = rows(db).map(toRecord);
-  const update = db.prepare('update audit_records set prev_hash = ?, hash = ? where seq = ?');
-  let prev = all.find((r) => r.seq === fromSeq - 1)?.hash ?? '0'.repeat(64);
-  for (const record of all.filter((r) => r.seq >= fromSeq)) {
-    const rehashed = { ...record, prevHash: prev };
-    const hash = recordHash(rehashed);
-    update.run(prev, hash, record.seq);
-    prev = hash;
-  }
 }
 
 describe('audit log', () => {
@@ -252,11 +216,11 @@ describe('audit log', () => {
           db.prepare('update audit_records set seq = seq + 1000000 where seq > ?').run(middle);
           db.prepare('update audit_records set seq = seq - 1000000 + 1 where seq > 1000000').run();
           const forged = {
-            ...toRecord(rows(db).find((r) => r.seq === middle)!),
+            ...auditRecords(db).find((r) => r.seq === middle)!,
             seq: middle + 1,
             action: 'ListKeys',
           };
-          const prev = toRecord(rows(db).find((r) => r.seq === middle)!).hash;
+          const prev = auditRecords(db).find((r) => r.seq === middle)!.hash;
           const record = { ...forged, prevHash: prev };
           db.prepare(
             `insert into audit_records (seq, time, request_id, tenant_id, principal_id, action, key_id,
@@ -331,7 +295,7 @@ describe('audit log', () => {
       const copy = tamperedCopy((db) => {
         db.prepare("update audit_records set principal_id = 'someone-else' where seq = ?").run(middle);
         rehashFrom(db, middle);
-        const head = new Map((rows(db) as Row[]).map((r) => [r.seq, r.hash as string]));
+        const head = new Map(auditRecords(db).map((r) => [r.seq, r.hash]));
         const checkpoints = db.prepare('select * from audit_checkpoints').all() as Record<string, unknown>[];
         for (const cp of checkpoints) {
           const unsigned = {

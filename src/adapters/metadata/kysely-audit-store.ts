@@ -24,7 +24,7 @@ function recordRow(record: AuditRecord): AuditRecordsTable {
 }
 
 /** Rows as stored, whatever they hold: the verifier, not this adapter, judges them. */
-function rowToRecord(row: Selectable<AuditRecordsTable>): AuditRecord {
+export function rowToRecord(row: Selectable<AuditRecordsTable>): AuditRecord {
   return {
     seq: Number(row.seq),
     time: row.time,
