@@ -133,6 +133,7 @@ export class AccessTokenService {
 
   private async loadJwks(): Promise<JwksDocument> {
     await this.currentSigner();
+    // Only versions the key store proves it holds: a key added to the database signs no token.
     const versions = await this.systemKeys.publicKeys('access-token');
     return accessTokenJwks(
       versions.map((version) => ({

@@ -275,7 +275,8 @@ export class AuditLog {
    * and re-signed with it, has every checkpoint fail.
    */
   private async checkpointVerifier(): Promise<(bytes: Buffer, checkpoint: AuditCheckpoint) => boolean> {
-    return checkpointVerifier(await this.systemKeys.provenPublicKeys('audit-checkpoint'));
+    const proven = await this.systemKeys.publicKeys('audit-checkpoint');
+    return checkpointVerifier(new Map(proven.map((key) => [`${key.keyId}:${key.version}`, key.publicKey])));
   }
 
   /**

@@ -24,6 +24,15 @@ export interface SystemSigningKey {
   sign(message: Buffer): Promise<Buffer>;
 }
 
+/** A version of a system key whose private half the key store holds (it signed a challenge). */
+export interface ProvenPublicKey {
+  keyId: string;
+  version: number;
+  /** SPKI DER, as stored. */
+  spki: Buffer;
+  publicKey: KeyObject;
+}
+
 export class SystemKeys {
   private readonly loaded = new Map<SystemKeyPurpose, Promise<SystemSigningKey>>();
 
@@ -47,12 +56,13 @@ export class SystemKeys {
   }
 
   /**
-   * The public keys of `purpose` that the key store can prove it holds: each stored version signs a
-   * fresh challenge, and only those whose stored public key verifies it count. A version or a key
-   * row someone added to the database (with a public key of their own) proves nothing.
+   * Every version of `purpose`'s keys that the key store proves it holds (verifying old checkpoints
+   * and old tokens needs old versions): each stored version signs a fresh challenge, and only those
+   * whose stored public key verifies it count. A version or a key row someone added to the database,
+   * with a public key of their own, proves nothing and is left out.
    */
-  async provenPublicKeys(purpose: SystemKeyPurpose): Promise<Map<string, KeyObject>> {
-    const proven = new Map<string, KeyObject>();
+  async publicKeys(purpose: SystemKeyPurpose): Promise<ProvenPublicKey[]> {
+    const proven: ProvenPublicKey[] = [];
     for (const key of await this.keysFor(purpose)) {
       for (const version of await this.metadata.listVersions(key.keyId)) {
         if (!version.publicKeySpki) continue;
@@ -61,7 +71,12 @@ export class SystemKeys {
         try {
           const proof = await this.signerFor(key, version).sign(challenge);
           if (verify('sha256', challenge, { key: publicKey, dsaEncoding: 'der' }, proof)) {
-            proven.set(`${key.keyId}:${version.version}`, publicKey);
+            proven.push({
+              keyId: key.keyId,
+              version: version.version,
+              spki: version.publicKeySpki,
+              publicKey,
+            });
           }
         } catch {
           // Material the key store cannot use (not its own, or forged): not a key of the server's.
@@ -69,19 +84,6 @@ export class SystemKeys {
       }
     }
     return proven;
-  }
-
-  /** Every version ever used for `purpose` (verifying old checkpoints needs old public keys). */
-  async publicKeys(purpose: SystemKeyPurpose): Promise<{ keyId: string; version: number; spki: Buffer }[]> {
-    const keys = await this.keysFor(purpose);
-    const found: { keyId: string; version: number; spki: Buffer }[] = [];
-    for (const key of keys) {
-      for (const version of await this.metadata.listVersions(key.keyId)) {
-        if (version.publicKeySpki)
-          found.push({ keyId: key.keyId, version: version.version, spki: version.publicKeySpki });
-      }
-    }
-    return found;
   }
 
   private async findOrCreate(purpose: SystemKeyPurpose): Promise<SystemSigningKey> {
