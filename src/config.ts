@@ -346,6 +346,13 @@ const configSchema = z
         enabled: z.boolean().default(true),
         /** The chain's head is signed this often while records arrive, and at shutdown. */
         checkpointIntervalSeconds: z.number().int().min(1).max(86_400).default(60),
+        /**
+         * true: each record is flushed to the disk (fsync) before its reply, and survives a power
+         * loss. false: it is written to the database file before its reply (it survives a crash of
+         * the server, as with Vault's file audit device) and reaches the disk with the next flush:
+         * the next key change, checkpoint or WAL checkpoint.
+         */
+        fsync: z.boolean().default(true),
         /** Records per database transaction at most (group commit). */
         maxBatch: z.number().int().min(1).max(10_000).default(500),
       })

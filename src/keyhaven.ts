@@ -85,7 +85,13 @@ export async function createKeyhaven(
   const { root, hsm, rootKey } = await openKeyStore(config);
   const databasePath = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
   createPrivateFile(databasePath);
-  const { metadata, identity, audit: auditStore } = await openSqliteStores(databasePath);
+  const {
+    metadata,
+    identity,
+    audit: auditStore,
+  } = await openSqliteStores(databasePath, {
+    auditFsync: config.audit.fsync,
+  });
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();

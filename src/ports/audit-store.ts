@@ -17,7 +17,11 @@ export interface AuditFilter {
 }
 
 export interface AuditStore {
-  /** Appends records that continue the chain, in one transaction (all or none). */
+  /**
+   * Appends records, all or none. Rejects unless the first continues the stored chain (its prevHash
+   * is the last stored record's hash): calls may overlap, each computed on the one before, and one
+   * after a call that failed must fail too. Overlapping calls are stored in call order.
+   */
   appendRecords(records: readonly AuditRecord[]): Promise<void>;
   /** The last record's seq and hash, or null for an empty log. */
   head(): Promise<ChainHead | null>;
@@ -34,4 +38,6 @@ export interface AuditStore {
   /** Checkpoints covering seqs in (afterSeq, upTo], in seq order. */
   checkpoints(afterSeq: number, upTo?: number): Promise<AuditCheckpoint[]>;
   lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** Stops what appends records (the database itself closes with the metadata store). */
+  close(): Promise<void>;
 }

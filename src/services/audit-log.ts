@@ -102,8 +102,8 @@ export class AuditLog {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       // The write waits for the event loop's next turn: requests whose bytes have arrived meanwhile
-      // add their records to the same transaction. Started at once, it would write one record per
-      // commit (the SQLite driver is synchronous, so nothing else runs until the commit is done).
+      // add their records to the same transaction. While a transaction commits (off the event loop
+      // where the store allows: SQLite's writer thread), arriving records queue for the next one.
       this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
         .then(() => this.flush())
         .finally(() => (this.flushing = undefined));
@@ -148,6 +148,7 @@ export class AuditLog {
     clearInterval(this.timer);
     while (this.flushing) await this.flushing;
     await this.checkpoint().catch(() => undefined);
+    await this.store.close();
   }
 
   async listLogs(

@@ -201,7 +201,14 @@ describe('configuration', () => {
         writeFileSync(file, JSON.stringify(content));
         return loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: dir });
       };
-      expect(load({}).audit).toEqual({ enabled: true, checkpointIntervalSeconds: 60, maxBatch: 500 });
+      expect(load({}).audit).toEqual({
+        enabled: true,
+        checkpointIntervalSeconds: 60,
+        fsync: true,
+        maxBatch: 500,
+      });
+      expect(load({ audit: { fsync: false } }).audit.fsync).toBe(false);
+      expect(() => load({ audit: { fsync: 'no' } })).toThrow(/fsync/);
       expect(
         load({ monitoring: { knownNetworks: ['10.0.0.0/8', 'fd00::/8', '192.0.2.1'] } }).monitoring
           .knownNetworks,

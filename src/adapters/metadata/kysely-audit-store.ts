@@ -1,10 +1,18 @@
-// AuditStore over Kysely, on the metadata database: one row per record, one per checkpoint.
+// AuditStore over Kysely, on the metadata database: one row per record, one per checkpoint. Appends
+// go through Kysely too unless the database gives them a writer of their own (SQLite: a worker
+// thread, sqlite/audit-writer-thread.ts).
 import type { Kysely, Selectable } from 'kysely';
-import type { AuditCheckpoint, AuditRecord, AuditResult, ChainHead } from '../../domain/audit-record.js';
+import {
+  GENESIS_HASH,
+  type AuditCheckpoint,
+  type AuditRecord,
+  type AuditResult,
+  type ChainHead,
+} from '../../domain/audit-record.js';
 import type { AuditFilter, AuditStore } from '../../ports/audit-store.js';
 import type { AuditCheckpointsTable, AuditRecordsTable, Database } from './schema.js';
 
-function recordRow(record: AuditRecord): AuditRecordsTable {
+export function recordRow(record: AuditRecord): AuditRecordsTable {
   return {
     seq: record.seq,
     time: record.time,
@@ -55,12 +63,31 @@ function rowToCheckpoint(row: Selectable<AuditCheckpointsTable>): AuditCheckpoin
   };
 }
 
+/** Inserts rows in one transaction: all or none. */
+export interface AuditRowWriter {
+  append(rows: readonly AuditRecordsTable[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 export class KyselyAuditStore implements AuditStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly writer?: AuditRowWriter,
+  ) {}
 
   async appendRecords(records: readonly AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
+    if (this.writer) return this.writer.append(records.map(recordRow));
     await this.db.transaction().execute(async (trx) => {
+      const head = await trx
+        .selectFrom('audit_records')
+        .select('hash')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (records[0]!.prevHash !== (head?.hash ?? GENESIS_HASH)) {
+        throw new Error('the records do not continue the stored chain');
+      }
       // SQLite caps bound parameters per statement: insert in slices.
       for (let i = 0; i < records.length; i += 50) {
         await trx
@@ -155,6 +182,10 @@ export class KyselyAuditStore implements AuditStore {
     let query = this.db.selectFrom('audit_checkpoints').selectAll().where('seq', '>', afterSeq);
     if (upTo !== undefined) query = query.where('seq', '<=', upTo);
     return (await query.orderBy('seq').execute()).map(rowToCheckpoint);
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.close();
   }
 
   async lastCheckpoint(): Promise<AuditCheckpoint | undefined> {

@@ -5,6 +5,7 @@ import type { AuditStore } from '../../../ports/audit-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
+import { AuditWriterThread } from './audit-writer-thread.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
 import { migrateToLatest } from '../migrations/index.js';
@@ -17,12 +18,23 @@ export interface SqliteStores {
   audit: AuditStore;
 }
 
-export async function openSqliteStores(path: string): Promise<SqliteStores> {
+/** How long a write waits for the other connection's (the audit writer's) lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteOptions {
+  /** Audit records fsynced before their reply (synchronous=FULL on the audit writer's connection). */
+  auditFsync: boolean;
+}
+
+export async function openSqliteStores(
+  path: string,
+  options: SqliteOptions = { auditFsync: true },
+): Promise<SqliteStores> {
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   // FULL: a created key is on disk before the client sees it (its loss would orphan ciphertexts).
   database.pragma('synchronous = FULL');
-  database.pragma('busy_timeout = 5000');
+  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   database.pragma('foreign_keys = ON');
   // Deleted key material must not linger in free pages.
   database.pragma('secure_delete = ON');
@@ -31,7 +43,13 @@ export async function openSqliteStores(path: string): Promise<SqliteStores> {
   return {
     metadata: new KyselyMetadataStore(db),
     identity: new KyselyIdentityStore(db),
-    audit: new KyselyAuditStore(db),
+    // An in-memory database cannot be shared with a second connection: appends stay on this one.
+    audit: new KyselyAuditStore(
+      db,
+      path === ':memory:' || path === ''
+        ? undefined
+        : new AuditWriterThread(path, { busyTimeoutMs: BUSY_TIMEOUT_MS, fsync: options.auditFsync }),
+    ),
   };
 }
 

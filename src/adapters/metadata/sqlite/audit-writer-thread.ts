@@ -1,0 +1,169 @@
+// The audit log's appends on a worker thread with its own connection to the database file.
+// better-sqlite3 is synchronous: on the main thread every request would wait for each commit, and
+// with audit.fsync for the disk's flush too. Here the main thread only posts the rows and goes on
+// serving; the worker runs one prepared insert per record in one transaction and answers once it
+// is committed: written to the file (synchronous=NORMAL in WAL mode: it survives a crash of the
+// process) or, with audit.fsync, flushed to the disk (synchronous=FULL: it survives a power loss).
+// SQLite serialises the two connections' writes (WAL, busy timeout), so the chain stays one
+// sequence of rows.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { GENESIS_HASH } from '../../../domain/audit-record.js';
+import type { AuditRecordsTable } from '../schema.js';
+
+/** The audit_records columns, in insert order (the worker's statement is built from them). */
+const COLUMNS: readonly (keyof AuditRecordsTable)[] = [
+  'seq',
+  'time',
+  'request_id',
+  'tenant_id',
+  'principal_id',
+  'action',
+  'key_id',
+  'key_version',
+  'result',
+  'error_code',
+  'source_ip',
+  'latency_ms',
+  'prev_hash',
+  'hash',
+];
+
+const PREV_HASH = COLUMNS.indexOf('prev_hash');
+const HASH = COLUMNS.indexOf('hash');
+
+// Plain JavaScript, evaluated as the worker's script: a source file would not exist beside the
+// TypeScript sources that the tests run. The driver is passed as a resolved path so that it loads
+// whatever the working directory.
+//
+// Batches arrive while one commits (the main thread does not wait for the last answer before it
+// sends the next): those waiting are committed together, in one transaction. Each must continue the
+// chain as committed, its first record's prev_hash the last committed record's hash: one computed
+// after a batch that failed is refused, and no record ever points at one that is not there.
+const WORKER_SCRIPT = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const { PREV_HASH, HASH, GENESIS_HASH } = workerData;
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('synchronous = ' + (workerData.fsync ? 'FULL' : 'NORMAL'));
+db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+const insert = db.prepare(workerData.insert);
+const storedHead = db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').pluck();
+const append = db.transaction((batches) => {
+  for (const batch of batches) for (const row of batch.rows) insert.run(row);
+});
+let committed;
+let waiting = [];
+const answer = (batch, error) => parentPort.postMessage(error === undefined ? { id: batch.id } : { id: batch.id, error });
+function commit() {
+  const batches = waiting;
+  waiting = [];
+  const accepted = [];
+  try {
+    committed ??= storedHead.get() ?? GENESIS_HASH;
+    let tail = committed;
+    for (const batch of batches) {
+      if (batch.rows[0][PREV_HASH] !== tail) {
+        answer(batch, 'the records do not continue the stored chain');
+        continue;
+      }
+      accepted.push(batch);
+      tail = batch.rows[batch.rows.length - 1][HASH];
+    }
+    append(accepted);
+    committed = tail;
+    for (const batch of accepted) answer(batch);
+  } catch (error) {
+    committed = undefined;
+    for (const batch of accepted) answer(batch, String((error && error.message) || error));
+  }
+}
+parentPort.on('message', (batch) => {
+  if (waiting.push(batch) === 1) setImmediate(commit);
+});
+`;
+
+interface Waiting {
+  resolve: () => void;
+  reject: (error: Error) => void;
+  /** The worker the rows went to: only its death fails them. */
+  worker: Worker;
+}
+
+export class AuditWriterThread {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: { busyTimeoutMs: number; fsync: boolean },
+  ) {}
+
+  /**
+   * Inserts the rows, all or none; resolves once they are committed, rejects otherwise (and when
+   * the first does not continue the stored chain). Appends may overlap: they commit in call order.
+   */
+  append(rows: readonly AuditRecordsTable[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('the audit writer is closed'));
+    const worker = this.running();
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject, worker });
+      // Waiting for an answer keeps the process alive (a CLI command's last record); idle, the
+      // worker never does (a server that was not closed still exits).
+      if (this.waiting.size === 1) worker.ref();
+      // Positional values: cheaper to copy to the worker than objects, and to bind.
+      worker.postMessage({ id, rows: rows.map((row) => COLUMNS.map((column) => row[column])) });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+    for (const waiting of this.waiting.values()) waiting.reject(new Error('the audit writer is closed'));
+    this.waiting.clear();
+  }
+
+  /** The worker, started on first use and again after it died (its pending appends failed). */
+  private running(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(WORKER_SCRIPT, {
+      eval: true,
+      workerData: {
+        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        path: this.path,
+        busyTimeoutMs: this.options.busyTimeoutMs,
+        fsync: this.options.fsync,
+        insert: `INSERT INTO audit_records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+        PREV_HASH,
+        HASH,
+        GENESIS_HASH,
+      },
+    });
+    worker.unref();
+    worker.on('message', ({ id, error }: { id: number; error?: string }) => {
+      const waiting = this.waiting.get(id);
+      this.waiting.delete(id);
+      if (this.waiting.size === 0) worker.unref();
+      if (error === undefined) waiting?.resolve();
+      else waiting?.reject(new Error(error));
+    });
+    const died = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const [id, waiting] of this.waiting) {
+        if (waiting.worker !== worker) continue;
+        this.waiting.delete(id);
+        waiting.reject(error);
+      }
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`the audit writer stopped (exit code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+}
