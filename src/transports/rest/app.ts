@@ -37,6 +37,7 @@ import { registerOperationsRoutes } from './operations.js';
 import { recordBeforeReplying, recordEveryRequest } from './audit-trail.js';
 import { registerLogRoutes } from './logs.js';
 import { registerAccessTokenRoutes } from './access-tokens.js';
+import { routeConfigOf } from './route-config.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -166,6 +167,7 @@ export async function buildRestApp(
   });
 
   app.addHook('onRequest', (request, reply, done) => {
+    routeConfigOf(request);
     reply.header('x-request-id', request.id);
     // An empty body is no body, whatever its declared type: `POST .../enable` with a JSON content
     // type and nothing in it is a valid request, not malformed JSON.
@@ -176,7 +178,7 @@ export async function buildRestApp(
   if (keyhaven.config.audit.enabled) recordEveryRequest(app, keyhaven.audit);
 
   app.addHook('onResponse', (request, reply, done) => {
-    const action = request.routeOptions.config.action ?? 'other';
+    const action = routeConfigOf(request).action ?? 'other';
     metrics.observe(action, reply.statusCode, reply.elapsedTime / 1000);
     metrics.observeOutcome({
       tenant: request.principal?.tenant ?? '',

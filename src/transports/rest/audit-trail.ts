@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry, AuditResult } from '../../domain/audit-record.js';
 import type { ErrorCode } from '../../domain/errors.js';
 import type { AuditLog } from '../../services/audit-log.js';
+import { routeConfigOf } from './route-config.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,7 +22,7 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
   app.addHook('onSend', (request, reply, payload, done) => {
     // A public route is recorded only when a credential was offered (/ready checks it): a stolen
     // token tried there leaves a trace like anywhere else.
-    const unrecorded = request.routeOptions.config?.public && request.headers.authorization === undefined;
+    const unrecorded = routeConfigOf(request).public && request.headers.authorization === undefined;
     if (unrecorded || request.audited) return done(null, payload);
     request.audited = true;
     audit.record(auditEntryOf(request, reply)).then(
@@ -68,7 +69,7 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
     requestId: text(request.id),
     tenantId: text(principal?.tenant ?? ''),
     principalId: text(principal?.id ?? ''),
-    action: request.routeOptions.config?.action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
+    action: routeConfigOf(request).action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
     result: resultOf(status),
     sourceIp: text(request.ip ?? ''),
     latencyMs: Math.max(0, Math.round(reply.elapsedTime)),
@@ -85,5 +86,4 @@ function resultOf(status: number): AuditResult {
 }
 
 /** Hashing needs well-formed text: a lone surrogate (from a token's claims, say) becomes U+FFFD. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const text = (value: string) => value.replace(LONE_SURROGATE, '\uFFFD');
+const text = (value: string) => (value.isWellFormed() ? value : value.toWellFormed());

@@ -4,6 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import { KmsError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/request-context.js';
+import { routeConfigOf } from './route-config.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,7 @@ export function contextOf(request: FastifyRequest): RequestContext {
     credential: credentialKind,
     sourceIp: request.ip,
     requestId: request.id,
-    action: request.routeOptions.config.action ?? 'Unknown',
+    action: routeConfigOf(request).action ?? 'Unknown',
     transport: 'rest',
     facts: {},
   };
