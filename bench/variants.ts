@@ -81,12 +81,21 @@ export const VARIANTS: readonly Variant[] = [
   {
     name: 'audit-off',
     description:
-      'audit.enabled false: no audit record per request (the reference writes one, hash-chained and ' +
-      'group-committed to SQLite, before each reply)',
+      'audit.enabled false: no audit record per request (the reference writes one, hash-chained, ' +
+      'group-committed to SQLite on a writer thread and flushed to the disk, before each reply)',
     config: { audit: { enabled: false } },
     reference: 'keyhaven',
     operations: ['encrypt', 'decrypt'],
     switchesOff: true,
+  },
+  {
+    name: 'audit-no-fsync',
+    description:
+      'audit.fsync false: each record is written to the database file before its reply but not ' +
+      'flushed to the disk (the reference, audit.fsync true, waits for the flush)',
+    config: { audit: { fsync: false } },
+    reference: 'keyhaven',
+    operations: ['encrypt'],
   },
   {
     name: 'crypto-user',
