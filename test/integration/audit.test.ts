@@ -447,3 +447,27 @@ describe('audit log, failing closed', () => {
     }
   });
 });
+
+describe('audit log beside writes of the metadata', () => {
+  it('creates keys concurrently while the writer thread commits records, without one failure', async () => {
+    // Two connections write one file: a transaction that read before another connection's commit
+    // must wait for the lock, not fail (BEGIN IMMEDIATE).
+    const server = await startServer();
+    const api = new Api(server.url, server.token);
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const seen: number[] = [];
+          for (let i = 0; i < 8; i++) seen.push((await api.post('/v1/keys', {})).status);
+          return seen;
+        }),
+      );
+      expect(statuses.flat().filter((status) => status !== 201)).toEqual([]);
+      const verified = await api.get<Verification>('/v1/logs/verify');
+      expect(verified.body).toMatchObject({ valid: true });
+      expect(verified.body.records).toBeGreaterThanOrEqual(128);
+    } finally {
+      await server.dispose();
+    }
+  });
+});

@@ -1,6 +1,14 @@
 // The embedded metadata store: one SQLite file (better-sqlite3, WAL) behind the shared Kysely queries.
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
 import type { AuditStore } from '../../../ports/audit-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
@@ -16,6 +24,28 @@ export interface SqliteStores {
   metadata: MetadataStore;
   identity: IdentityStore;
   audit: AuditStore;
+}
+
+/**
+ * Transactions take the write lock as they begin (BEGIN IMMEDIATE), waiting up to the busy timeout
+ * for the audit writer's connection. A deferred transaction that reads, then writes, fails at once
+ * (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT) when that connection committed in between: SQLite cannot wait
+ * there without risking a deadlock.
+ */
+class ImmediateTransactionsDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateTransactionsDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionsDriver(this.settings);
+  }
 }
 
 /** How long a write waits for the other connection's (the audit writer's) lock before failing. */
@@ -38,7 +68,7 @@ export async function openSqliteStores(
   database.pragma('foreign_keys = ON');
   // Deleted key material must not linger in free pages.
   database.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionsDialect({ database }) });
   await migrateToLatest(db as unknown as Kysely<unknown>);
   return {
     metadata: new KyselyMetadataStore(db),
