@@ -28,6 +28,11 @@ export type Transport = 'rest' | 'aws' | 'cli' | 'internal';
 export interface RequestFacts {
   keyId?: string;
   keyVersion?: number;
+  /**
+   * The tenant of that key, when it is not the caller's (a system administrator acting on a
+   * tenant's key): the record belongs to the key's tenant, so that its auditors see it.
+   */
+  keyTenant?: string;
 }
 
 export interface RequestContext {

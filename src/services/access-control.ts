@@ -75,7 +75,10 @@ export class AccessControl {
    * (no promise) while everything it needs is cached, which is every request's hot path.
    */
   authorize(ctx: RequestContext, target: AccessTarget): void | Promise<void> {
-    if (target.key && ctx.facts.keyId === undefined) ctx.facts.keyId = target.key.keyId;
+    if (target.key && ctx.facts.keyId === undefined) {
+      ctx.facts.keyId = target.key.keyId;
+      if (target.key.tenant !== ctx.tenant) ctx.facts.keyTenant = target.key.tenant;
+    }
     if (ctx.credential === 'internal') return;
     const at = this.clock.now();
     for (const [index, action] of target.actions.entries()) {

@@ -471,3 +471,27 @@ describe('audit log beside writes of the metadata', () => {
     }
   });
 });
+
+describe("audit records of a system administrator's work on a tenant's key", () => {
+  it("belong to the key's tenant, so that the tenant's admins see them", async () => {
+    const server = await startServer();
+    const system = new Api(server.url, server.token);
+    try {
+      const tenant = (await createTenant(system)).tenantId;
+      const tenantAdmin = await createActor(system, tenant, ['admin']);
+      const key = await createKey(tenantAdmin.api);
+      const described = await system.get<{ keyId: string }>(`/v1/keys/${key.keyId}`);
+      expect(described.status).toBe(200);
+      expect((await system.post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('x') })).status).toBe(200);
+      const theirs = await tenantAdmin.api.get<{ records: AuditRecord[] }>(`/v1/logs?keyId=${key.keyId}`);
+      const bySystem = theirs.body.records.filter((r) => r.principalId !== tenantAdmin.principal.principalId);
+      expect(bySystem.map((r) => r.action).sort()).toEqual(['DescribeKey', 'Encrypt']);
+      expect(new Set(bySystem.map((r) => r.tenantId))).toEqual(new Set([tenant]));
+      // The system administrator's own work outside the tenant stays in theirs.
+      const all = await system.get<{ records: AuditRecord[] }>('/v1/logs?action=CreateTenant');
+      expect(all.body.records.map((r) => r.tenantId)).toEqual(['default']);
+    } finally {
+      await server.dispose();
+    }
+  });
+});

@@ -67,7 +67,7 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     requestId: text(request.id),
-    tenantId: text(principal?.tenant ?? ''),
+    tenantId: text(facts.keyTenant ?? principal?.tenant ?? ''),
     principalId: text(principal?.id ?? ''),
     action: routeConfigOf(request).action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
     result: resultOf(status),
