@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordRow } from '../../src/adapters/metadata/kysely-audit-store.js';
+import { KmsError } from '../../src/domain/errors.js';
 import { AuditWriterThread } from '../../src/adapters/metadata/sqlite/audit-writer-thread.js';
 import { openSqliteStores, type SqliteStores } from '../../src/adapters/metadata/sqlite/open-sqlite.js';
 import {
@@ -116,6 +117,38 @@ describe('the audit writer thread', () => {
     }
   });
 
+  it('refuses records computed on a head that another connection moved (the head is read under the lock)', async () => {
+    const writer = new AuditWriterThread(path, { busyTimeoutMs: 1000, fsync: false });
+    try {
+      const first = chain(null, 1);
+      await writer.append(first.map(recordRow));
+      // A second writer on the same file appends behind the worker's back.
+      const other = new Database(path);
+      const [moved] = chain(tail(first), 1).map(recordRow);
+      other
+        .prepare(
+          `insert into audit_records (${Object.keys(moved!).join(', ')}) values (${Object.keys(moved!)
+            .map((c) => '@' + c)
+            .join(', ')})`,
+        )
+        .run(moved);
+      other.close();
+      await expect(writer.append(chain(tail(first), 1).map(recordRow))).rejects.toThrow(/do not continue/);
+      expect(await stores.audit.head()).toMatchObject({ seq: 2, hash: moved!.hash });
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('commits what was sent before close() and refuses what comes after', async () => {
+    const writer = new AuditWriterThread(path, { busyTimeoutMs: 1000, fsync: true });
+    const sent = writer.append(chain(null, 3).map(recordRow));
+    await writer.close();
+    await expect(sent).resolves.toBeUndefined();
+    expect(await stores.audit.head()).toMatchObject({ seq: 3 });
+    await expect(writer.append(chain(tail(chain(null, 3)), 1).map(recordRow))).rejects.toThrow(/closed/);
+  });
+
   it('answers every append after it is closed, with an error', async () => {
     const writer = new AuditWriterThread(path, { busyTimeoutMs: 50, fsync: false });
     await writer.append(chain(null, 1).map(recordRow));
@@ -128,5 +161,28 @@ describe('the audit writer thread', () => {
     await expect(missing.append(chain(null, 1).map(recordRow))).rejects.toThrow();
     await expect(missing.append(chain(null, 1).map(recordRow))).rejects.toThrow();
     await missing.close();
+  });
+});
+
+describe('the metadata connection beside a held lock', () => {
+  it('fails a write with Unavailable (503, Retry-After), not an internal error, after the busy timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-busy-'));
+    const path = join(dir, 'keyhaven.db');
+    const stores = await openSqliteStores(path, { auditFsync: false, busyTimeoutMs: 100 });
+    const locker = new Database(path);
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      const failure = await stores.metadata
+        .addUsage(new Map([['k-1', new Map([['encrypt', 1]])]]), new Date())
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(KmsError);
+      expect(failure).toMatchObject({ code: 'Unavailable', retryAfterSeconds: 1 });
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+      await stores.audit.close();
+      await stores.metadata.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

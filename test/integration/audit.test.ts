@@ -495,3 +495,20 @@ describe("audit records of a system administrator's work on a tenant's key", () 
     }
   });
 });
+
+describe('audit records of requests handed to the not-found handler', () => {
+  it('records a missing docs file asked for without a credential (the docs route is public, its 404 is not)', async () => {
+    const server = await startServer();
+    const system = new Api(server.url, server.token);
+    try {
+      const missing = `/docs/static/missing-${randomBytes(6).toString('hex')}.js`;
+      expectError(await system.request('GET', missing, { token: null }), 401, 'Unauthenticated');
+      const records = await system.get<{ records: AuditRecord[] }>('/v1/logs?result=deny&limit=1000');
+      expect(
+        records.body.records.filter((r) => r.principalId === '' && r.errorCode === 'Unauthenticated'),
+      ).toHaveLength(1);
+    } finally {
+      await server.dispose();
+    }
+  });
+});

@@ -116,6 +116,8 @@ export function notFoundHooks(auth: Gatekeeper): { preHandler: onRequestHookHand
   const authenticate = authenticationHook(auth);
   return {
     preHandler(request, reply, done) {
+      // The request now runs in the not-found handler's context: its route config is that one.
+      request.routeConfig = request.routeOptions.config;
       if (request.principal) return done();
       authenticate.call(this, request, reply, done);
     },

@@ -5,7 +5,10 @@ import type { FastifyContextConfig, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the first onRequest hook; absent for replies Fastify makes before routing. */
+    /**
+     * Set by the first onRequest hook, and again when a route hands the request to the not-found
+     * handler (reply.callNotFound()); absent for replies Fastify makes before routing.
+     */
     routeConfig?: FastifyContextConfig;
   }
 }

@@ -49,33 +49,32 @@ db.pragma('synchronous = ' + (workerData.fsync ? 'FULL' : 'NORMAL'));
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 const insert = db.prepare(workerData.insert);
 const storedHead = db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').pluck();
+// IMMEDIATE: the head is read under the write lock, so no other connection can move it between
+// the check and the inserts.
 const append = db.transaction((batches) => {
-  for (const batch of batches) for (const row of batch.rows) insert.run(row);
+  let tail = storedHead.get() ?? GENESIS_HASH;
+  const accepted = [];
+  for (const batch of batches) {
+    if (batch.rows[0][PREV_HASH] !== tail) {
+      answer(batch, 'the records do not continue the stored chain');
+      continue;
+    }
+    for (const row of batch.rows) insert.run(row);
+    accepted.push(batch);
+    tail = batch.rows[batch.rows.length - 1][HASH];
+  }
+  return accepted;
 });
-let committed;
 let waiting = [];
 const answer = (batch, error) => parentPort.postMessage(error === undefined ? { id: batch.id } : { id: batch.id, error });
 function commit() {
   const batches = waiting;
   waiting = [];
-  const accepted = [];
   try {
-    committed ??= storedHead.get() ?? GENESIS_HASH;
-    let tail = committed;
-    for (const batch of batches) {
-      if (batch.rows[0][PREV_HASH] !== tail) {
-        answer(batch, 'the records do not continue the stored chain');
-        continue;
-      }
-      accepted.push(batch);
-      tail = batch.rows[batch.rows.length - 1][HASH];
-    }
-    append(accepted);
-    committed = tail;
-    for (const batch of accepted) answer(batch);
+    for (const batch of append.immediate(batches)) answer(batch);
   } catch (error) {
-    committed = undefined;
-    for (const batch of accepted) answer(batch, String((error && error.message) || error));
+    // Refused batches were answered already; a second answer for the same id is ignored.
+    for (const batch of batches) answer(batch, String((error && error.message) || error));
   }
 }
 parentPort.on('message', (batch) => {
@@ -95,6 +94,8 @@ export class AuditWriterThread {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   private closed = false;
+  /** Called once no append waits for an answer (close() waits for it). */
+  private whenIdle: (() => void) | undefined;
 
   constructor(
     private readonly path: string,
@@ -120,8 +121,21 @@ export class AuditWriterThread {
     });
   }
 
+  /**
+   * Refuses new appends, waits for those sent (up to the busy timeout and a second), then stops
+   * the worker: a record sent just before shutdown is committed, or its append fails.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.waiting.size > 0) {
+      await new Promise<void>((settled) => {
+        const timer = setTimeout(settled, this.options.busyTimeoutMs + 1000);
+        this.whenIdle = () => {
+          clearTimeout(timer);
+          settled();
+        };
+      });
+    }
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
@@ -149,9 +163,12 @@ export class AuditWriterThread {
     worker.on('message', ({ id, error }: { id: number; error?: string }) => {
       const waiting = this.waiting.get(id);
       this.waiting.delete(id);
-      if (this.waiting.size === 0) worker.unref();
       if (error === undefined) waiting?.resolve();
       else waiting?.reject(new Error(error));
+      if (this.waiting.size === 0) {
+        worker.unref();
+        this.whenIdle?.();
+      }
     });
     const died = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
@@ -160,6 +177,7 @@ export class AuditWriterThread {
         this.waiting.delete(id);
         waiting.reject(error);
       }
+      if (this.waiting.size === 0) this.whenIdle?.();
     };
     worker.on('error', died);
     worker.on('exit', (code) => died(new Error(`the audit writer stopped (exit code ${code})`)));

@@ -7,8 +7,10 @@ import {
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
+  type QueryResult,
   type SqliteDialectConfig,
 } from 'kysely';
+import { KmsError } from '../../../domain/errors.js';
 import type { AuditStore } from '../../../ports/audit-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
@@ -33,8 +35,39 @@ export interface SqliteStores {
  * there without risking a deadlock.
  */
 class ImmediateTransactionsDriver extends SqliteDriver {
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    return new BusyAsUnavailable(await super.acquireConnection());
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * A lock held past the busy timeout (the audit writer stuck on a slow disk, another process) is
+ * the database being unavailable, not an internal error: 503 with Retry-After, never 500.
+ */
+class BusyAsUnavailable implements DatabaseConnection {
+  constructor(private readonly connection: DatabaseConnection) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      return await this.connection.executeQuery<R>(query);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) {
+        throw new KmsError('Unavailable', 'the database is busy; try again', {
+          cause: error,
+          retryAfterSeconds: 1,
+        });
+      }
+      throw error;
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.connection.streamQuery<R>(query, chunkSize);
   }
 }
 
@@ -54,6 +87,8 @@ const BUSY_TIMEOUT_MS = 5000;
 export interface SqliteOptions {
   /** Audit records fsynced before their reply (synchronous=FULL on the audit writer's connection). */
   auditFsync: boolean;
+  /** How long a write waits for another connection's lock (default BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
 }
 
 export async function openSqliteStores(
@@ -64,7 +99,8 @@ export async function openSqliteStores(
   database.pragma('journal_mode = WAL');
   // FULL: a created key is on disk before the client sees it (its loss would orphan ciphertexts).
   database.pragma('synchronous = FULL');
-  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+  database.pragma(`busy_timeout = ${busyTimeoutMs}`);
   database.pragma('foreign_keys = ON');
   // Deleted key material must not linger in free pages.
   database.pragma('secure_delete = ON');
@@ -78,7 +114,7 @@ export async function openSqliteStores(
       db,
       path === ':memory:' || path === ''
         ? undefined
-        : new AuditWriterThread(path, { busyTimeoutMs: BUSY_TIMEOUT_MS, fsync: options.auditFsync }),
+        : new AuditWriterThread(path, { busyTimeoutMs, fsync: options.auditFsync }),
     ),
   };
 }
