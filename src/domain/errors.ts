@@ -21,22 +21,50 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * What kind of Conflict: REST answers all of them as 409 Conflict (API.md), the AWS dialect gives
+ * each its own exception (KMSInvalidStateException, AlreadyExistsException, ...).
+ */
+export type ConflictKind =
+  /** The object's state does not allow the operation (a disabled key rotated, say). */
+  | 'InvalidState'
+  /** A name that must be unique is taken. */
+  | 'AlreadyExists'
+  /** Another request changed the object meanwhile: retrying may succeed. */
+  | 'ConcurrentModification'
+  /** The operation does not apply to this kind of object (an import into a generated key). */
+  | 'UnsupportedOperation';
+
 export class KmsError extends Error {
   readonly code: ErrorCode;
   /** For LimitExceeded: when trying again may succeed (REST sends it as Retry-After). */
   readonly retryAfterSeconds?: number;
+  /** For Conflict: which kind (every Conflict has one). */
+  readonly conflict?: ConflictKind;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number; conflict?: ConflictKind },
+  ) {
     super(message, options);
     this.name = 'KmsError';
     this.code = code;
     if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options?.conflict !== undefined) this.conflict = options.conflict;
   }
 }
 
 export const validationError = (message: string) => new KmsError('ValidationError', message);
 export const notFound = (message: string) => new KmsError('NotFound', message);
-export const conflict = (message: string) => new KmsError('Conflict', message);
+export const invalidState = (message: string) =>
+  new KmsError('Conflict', message, { conflict: 'InvalidState' });
+export const alreadyExists = (message: string) =>
+  new KmsError('Conflict', message, { conflict: 'AlreadyExists' });
+export const concurrentModification = (message: string) =>
+  new KmsError('Conflict', message, { conflict: 'ConcurrentModification' });
+export const unsupportedOperation = (message: string) =>
+  new KmsError('Conflict', message, { conflict: 'UnsupportedOperation' });
 export const invalidCiphertext = (
   message = 'ciphertext is invalid, was tampered with, or the context differs',
 ) => new KmsError('InvalidCiphertext', message);

@@ -1,6 +1,6 @@
 // The key state machine (API.md states). Every transition is checked here, so every surface
 // (REST, CLI, later AWS dialect) refuses the same invalid transitions with the same codes.
-import { KmsError } from './errors.js';
+import { KmsError, invalidState } from './errors.js';
 import { isExpired, type Key } from './key.js';
 
 export const KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport', 'Unavailable'] as const;
@@ -23,7 +23,7 @@ export function assertTransition(key: Key, transition: KeyTransition): void {
   if (key.state === 'PendingDeletion') {
     throw new KmsError('KeyPendingDeletion', `key ${key.keyId} is pending deletion; cannot ${transition}`);
   }
-  throw new KmsError('Conflict', `key ${key.keyId} is ${key.state}; cannot ${transition}`);
+  throw invalidState(`key ${key.keyId} is ${key.state}; cannot ${transition}`);
 }
 
 /** Metadata changes (description, tags, aliases) and reads of the public key stop at deletion. */
@@ -45,7 +45,7 @@ export function assertUsable(key: Key, kind: KeyOperationKind, now: Date): void 
     case 'PendingDeletion':
       return assertNotPendingDeletion(key);
     case 'PendingImport':
-      throw new KmsError('Conflict', `key ${key.keyId} has no key material yet (PendingImport)`);
+      throw invalidState(`key ${key.keyId} has no key material yet (PendingImport)`);
     case 'Unavailable':
       throw new KmsError('Unavailable', `key ${key.keyId} is unavailable`);
   }

@@ -2,7 +2,7 @@
 // under the root key for a day) and the import of material wrapped under it, into the key's backend.
 import { type KeyObject, randomBytes } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
-import { KmsError, conflict, validationError } from '../domain/errors.js';
+import { KmsError, unsupportedOperation, validationError } from '../domain/errors.js';
 import { DAY_MS, type Key, type KeyVersion } from '../domain/key.js';
 import { isAsymmetric } from '../domain/key-spec.js';
 import { assertTransition } from '../domain/key-state.js';
@@ -69,7 +69,9 @@ export class KeyImportService {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: ['GetImportParameters'], key });
     if (key.origin !== 'EXTERNAL') {
-      throw conflict(`key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`);
+      throw unsupportedOperation(
+        `key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`,
+      );
     }
     assertTransition(key, 'import');
     const { material: pkcs8, publicKeySpki } = await generateKeyMaterial('RSA_3072');

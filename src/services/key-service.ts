@@ -5,7 +5,14 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
 import { assertWellFormed } from '../domain/unicode.js';
-import { KmsError, conflict, keyQuotaReached, keyUsageMismatch, validationError } from '../domain/errors.js';
+import {
+  KmsError,
+  invalidState,
+  keyQuotaReached,
+  keyUsageMismatch,
+  unsupportedOperation,
+  validationError,
+} from '../domain/errors.js';
 import {
   DAY_MS,
   DEFAULT_DELETION_WINDOW_DAYS,
@@ -305,7 +312,7 @@ export class KeyService {
       return describeKey(this.metadata, key);
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
-      throw conflict(`key ${key.keyId} holds imported material and cannot be rotated`);
+      throw unsupportedOperation(`key ${key.keyId} holds imported material and cannot be rotated`);
     // Verify, RSA decrypt and the public key use the current version only, so a new version would
     // orphan every signature and ciphertext made before it; AWS KMS rotates no asymmetric key either.
     if (isAsymmetric(key.keySpec)) {
@@ -355,7 +362,7 @@ export class KeyService {
     if (!isAsymmetric(key.keySpec)) {
       throw keyUsageMismatch(`key ${key.keyId} is ${key.keySpec}; only asymmetric keys have a public key`);
     }
-    if (key.state === 'PendingImport') throw conflict(`key ${key.keyId} has no key material yet`);
+    if (key.state === 'PendingImport') throw invalidState(`key ${key.keyId} has no key material yet`);
     assertNotPendingDeletion(key);
     const version = await this.directory.getVersion(key, key.currentVersion);
     const spki = version.publicKeySpki;

@@ -3,7 +3,7 @@
 // AWS Signature V4 (the secret wrapped by the root key: the server needs it back to check a
 // signature). A principal of another tenant answers as one that does not exist.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { KmsError, conflict, notFound, validationError } from '../domain/errors.js';
+import { KmsError, invalidState, notFound, validationError } from '../domain/errors.js';
 import {
   canSeeTenant,
   checkAttributes,
@@ -116,7 +116,7 @@ export class PrincipalService {
   async deletePrincipal(ctx: RequestContext, principalId: string): Promise<void> {
     await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['DeletePrincipal'] });
-    if (principalId === ctx.principal.id) throw conflict('a principal cannot delete itself');
+    if (principalId === ctx.principal.id) throw invalidState('a principal cannot delete itself');
     if (!(await this.identity.deletePrincipal(principalId))) throw principalNotFound(principalId);
     this.auth.forgetCredentials();
   }

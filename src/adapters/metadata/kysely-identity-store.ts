@@ -1,7 +1,7 @@
 // IdentityStore over Kysely: tenants, principals, API keys, access keys and policies, on the same
 // database (and dialects) as the key metadata.
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { KmsError, validationError } from '../../domain/errors.js';
+import { alreadyExists, invalidState, validationError } from '../../domain/errors.js';
 import type {
   AccessKeyRecord,
   ApiKeyRecord,
@@ -126,7 +126,7 @@ export class KyselyIdentityStore implements IdentityStore {
         .select('tenant_id')
         .where('name', '=', tenant.name)
         .executeTakeFirst();
-      if (taken) throw new KmsError('Conflict', `a tenant named ${tenant.name} already exists`);
+      if (taken) throw alreadyExists(`a tenant named ${tenant.name} already exists`);
       await trx.insertInto('tenants').values(tenantRow(tenant)).execute();
     });
   }
@@ -166,7 +166,7 @@ export class KyselyIdentityStore implements IdentityStore {
         .where('name', '=', tenant.name)
         .where('tenant_id', '!=', tenant.tenantId)
         .executeTakeFirst();
-      if (taken) throw new KmsError('Conflict', `a tenant named ${tenant.name} already exists`);
+      if (taken) throw alreadyExists(`a tenant named ${tenant.name} already exists`);
       const { tenant_id: _id, created_at: _created, ...changes } = tenantRow(tenant);
       await trx.updateTable('tenants').set(changes).where('tenant_id', '=', tenant.tenantId).execute();
     });
@@ -180,7 +180,7 @@ export class KyselyIdentityStore implements IdentityStore {
         .where('tenant_id', '=', principal.tenantId)
         .where('name', '=', principal.name)
         .executeTakeFirst();
-      if (taken) throw new KmsError('Conflict', `a principal named ${principal.name} already exists`);
+      if (taken) throw alreadyExists(`a principal named ${principal.name} already exists`);
       await trx.insertInto('principals').values(principalRow(principal)).execute();
       await this.writeAttachments(trx, { kind: 'principal', id: principal.principalId }, principal.policyIds);
     });
@@ -235,7 +235,7 @@ export class KyselyIdentityStore implements IdentityStore {
         .where('name', '=', principal.name)
         .where('principal_id', '!=', principal.principalId)
         .executeTakeFirst();
-      if (taken) throw new KmsError('Conflict', `a principal named ${principal.name} already exists`);
+      if (taken) throw alreadyExists(`a principal named ${principal.name} already exists`);
       const { principal_id: _id, created_at: _created, ...changes } = principalRow(principal);
       await trx
         .updateTable('principals')
@@ -368,7 +368,7 @@ export class KyselyIdentityStore implements IdentityStore {
           .select('policy_id')
           .where('key_id', '=', policy.keyId)
           .executeTakeFirst();
-        if (existing) throw new KmsError('Conflict', `key ${policy.keyId} already has a policy`);
+        if (existing) throw alreadyExists(`key ${policy.keyId} already has a policy`);
       }
       await trx
         .insertInto('policies')
@@ -451,8 +451,7 @@ export class KyselyIdentityStore implements IdentityStore {
         .where('policy_id', '=', policyId)
         .executeTakeFirst();
       if (attached) {
-        throw new KmsError(
-          'Conflict',
+        throw invalidState(
           `policy ${policyId} is attached to ${attached.target_kind} ${attached.target_id}; detach it first`,
         );
       }

@@ -1,7 +1,13 @@
 // MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/) only
 // open the connection and run migrations.
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { KmsError, keyQuotaReached, validationError } from '../../domain/errors.js';
+import {
+  KmsError,
+  alreadyExists,
+  concurrentModification,
+  keyQuotaReached,
+  validationError,
+} from '../../domain/errors.js';
 import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
 import { DEFAULT_TENANT } from '../../domain/request-context.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
@@ -126,7 +132,7 @@ export class KyselyMetadataStore implements MetadataStore {
           .where('tenant_id', '=', key.tenant)
           .where('name', '=', name)
           .executeTakeFirst();
-        if (taken) throw new KmsError('Conflict', `alias ${name} already exists`);
+        if (taken) throw alreadyExists(`alias ${name} already exists`);
         await trx
           .insertInto('aliases')
           .values({ tenant_id: key.tenant, name, key_id: key.keyId, created_at: key.createdAt.getTime() })
@@ -498,7 +504,7 @@ export class KyselyMetadataStore implements MetadataStore {
       .where('updated_at', '=', expectedUpdatedAt.getTime())
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) {
-      throw new KmsError('Conflict', `key ${key.keyId} was changed concurrently; retry`);
+      throw concurrentModification(`key ${key.keyId} was changed concurrently; retry`);
     }
   }
 

@@ -3,7 +3,13 @@
 // metadata stores only that label. Encrypt, decrypt, sign, MAC and RSA decryption run inside the
 // token; the public half is exported once as SPKI at creation.
 import pkcs11js from 'pkcs11js';
-import { invalidCiphertext, KmsError, keyUsageMismatch, validationError } from '../../../domain/errors.js';
+import {
+  alreadyExists,
+  invalidCiphertext,
+  KmsError,
+  keyUsageMismatch,
+  validationError,
+} from '../../../domain/errors.js';
 import {
   hashOf,
   hmacKeyLength,
@@ -134,7 +140,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
       const { api, session } = scope;
       source = token;
       if (scope.find(label, objectClass)) {
-        throw new KmsError('Conflict', `the token already holds an object labelled ${label}`);
+        throw alreadyExists(`the token already holds an object labelled ${label}`);
       }
       if (family === 'AES') {
         await api.C_GenerateKeyAsync(
