@@ -360,6 +360,24 @@ const configSchema = z
       .prefault({}),
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
     auth: authSchema.prefault({}),
+    /** The AWS KMS dialect on `POST /` (docs/aws.md). */
+    aws: z
+      .object({
+        /** The region requests are signed for and ARNs name (KEYHAVEN_AWS_REGION). */
+        region: z
+          .string()
+          .regex(/^[a-z]{2}(-[a-z0-9]+){2,3}$/, 'must be a region name such as us-east-1')
+          .default('us-east-1'),
+        /** The default tenant's 12-digit account id in ARNs (KEYHAVEN_AWS_ACCOUNT_ID). */
+        accountId: z
+          .string()
+          .regex(/^\d{12}$/, 'must be 12 digits')
+          .default('111122223333'),
+        /** How far a request's X-Amz-Date may be from the server's clock (AWS: 5 minutes). */
+        signatureSkewSeconds: z.number().int().min(1).max(3600).default(300),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, context) => {
@@ -535,6 +553,10 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   const pinVariables = overlayPkcs11(keyStore, env);
   setDefined(merged, 'logLevel', env.KEYHAVEN_LOG_LEVEL);
   setDefined(merged, 'adminToken', env.KEYHAVEN_ADMIN_TOKEN);
+  const aws = { ...((fileConfig.aws as Record<string, unknown>) ?? {}) };
+  setDefined(aws, 'region', env.KEYHAVEN_AWS_REGION);
+  setDefined(aws, 'accountId', env.KEYHAVEN_AWS_ACCOUNT_ID);
+  merged.aws = aws;
   merged.server = server;
   merged.keyStore = keyStore;
 

@@ -21,6 +21,8 @@ import { AccessControl } from './services/access-control.js';
 import { AccessTokenService } from './services/access-token-service.js';
 import { AliasService } from './services/alias-service.js';
 import { AuditLog } from './services/audit-log.js';
+import { SignatureAuthenticator } from './services/signature-authenticator.js';
+import { accessKeyBinding } from './domain/identity.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
@@ -42,6 +44,8 @@ export interface Keyhaven {
   imports: KeyImportService;
   crypto: CryptoService;
   auth: AuthService;
+  /** SigV4 for the AWS KMS dialect: access key pairs. */
+  signatures: SignatureAuthenticator;
   /** Keyhaven's own access tokens: issued for API keys, verified by `auth`, published as a JWKS. */
   tokens: AccessTokenService;
   access: AccessControl;
@@ -116,6 +120,19 @@ export async function createKeyhaven(
   });
   const tenants = new TenantService(identity, access, clock, identityTtlMs);
   const principals = new PrincipalService(identity, tenants, access, auth, root, clock);
+  const signatures = new SignatureAuthenticator(
+    identity,
+    (accessKey) =>
+      root.unwrapKeyMaterial(accessKey.wrappedSecret, accessKeyBinding(accessKey.accessKeyId), 0),
+    clock,
+    {
+      region: config.aws.region,
+      service: 'kms',
+      skewMs: config.aws.signatureSkewSeconds * 1000,
+      cacheTtlMs: identityTtlMs,
+    },
+  );
+  auth.alsoForget(() => signatures.forget());
   const policies = new PolicyService(identity, tenants, principals, access, directory, clock);
   const keys = new KeyService(
     metadata,
@@ -182,6 +199,7 @@ export async function createKeyhaven(
     imports,
     crypto,
     auth,
+    signatures,
     tokens,
     access,
     tenants,

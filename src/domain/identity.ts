@@ -53,6 +53,9 @@ export interface AccessKeyRecord {
   revokedAt: Date | null;
 }
 
+/** What an access key's secret is wrapped for (the root key binds the wrapping to it). */
+export const accessKeyBinding = (accessKeyId: string) => `access-key:${accessKeyId}`;
+
 /** Every list of identity objects pages at most this many at a time. */
 export const MAX_IDENTITY_PAGE = 1000;
 

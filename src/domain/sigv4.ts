@@ -157,8 +157,15 @@ export function checkRequestTime(signedAt: Date, now: Date, skewMs: number): voi
 }
 
 /** The key the secret derives for one day, region and service (AWS4 + secret, HMAC by each). */
-export function deriveSigningKey(secretAccessKey: string, scope: CredentialScope): Buffer {
-  const date = hmac(`AWS4${secretAccessKey}`, scope.date);
+export function deriveSigningKey(secretAccessKey: string | Buffer, scope: CredentialScope): Buffer {
+  let date: Buffer;
+  if (typeof secretAccessKey === 'string') date = hmac(`AWS4${secretAccessKey}`, scope.date);
+  else {
+    // From bytes, so that no copy of the secret is left in a string nobody can zero.
+    const key = Buffer.concat([Buffer.from('AWS4'), secretAccessKey]);
+    date = hmac(key, scope.date);
+    key.fill(0);
+  }
   const region = hmac(date, scope.region);
   const service = hmac(region, scope.service);
   return hmac(service, 'aws4_request');

@@ -96,6 +96,7 @@ export class AuthService {
   private readonly cacheTtlMs: number;
   /** Counts forgetCredentials() calls: a verification that began before one is not cached. */
   private generation = 0;
+  private readonly forgetters: (() => void)[] = [];
 
   constructor(
     private readonly identity: IdentityStore,
@@ -265,6 +266,12 @@ export class AuthService {
     this.generation++;
     this.recent.clear();
     this.recentCertificates.clear();
+    for (const forget of this.forgetters) forget();
+  }
+
+  /** Another cache of verified credentials to drop with these (the SigV4 signing keys). */
+  alsoForget(forget: () => void): void {
+    this.forgetters.push(forget);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   checkAttributes,
   checkName,
   checkRoles,
+  accessKeyBinding,
   type AccessKeyRecord,
   type ApiKeyRecord,
   type PrincipalRecord,
@@ -41,7 +42,6 @@ const principalNotFound = (principalId: string) => notFound(`principal ${princip
 
 /** AWS-shaped access key ids (20 upper-case characters), with Keyhaven's own prefix. */
 const newAccessKeyId = () => `KHAK${randomBytes(10).toString('hex').toUpperCase()}`;
-const accessKeyBinding = (accessKeyId: string) => `access-key:${accessKeyId}`;
 
 export class PrincipalService {
   constructor(

@@ -208,6 +208,20 @@ describe('configuration', () => {
         maxBatch: 500,
       });
       expect(load({ audit: { fsync: false } }).audit.fsync).toBe(false);
+      expect(load({}).aws).toEqual({
+        region: 'us-east-1',
+        accountId: '111122223333',
+        signatureSkewSeconds: 300,
+      });
+      const fromEnv = loadConfig({
+        KEYHAVEN_CONFIG: file,
+        KEYHAVEN_DATA_DIR: dir,
+        KEYHAVEN_AWS_REGION: 'eu-west-3',
+        KEYHAVEN_AWS_ACCOUNT_ID: '123456789012',
+      });
+      expect(fromEnv.aws).toMatchObject({ region: 'eu-west-3', accountId: '123456789012' });
+      expect(() => load({ aws: { region: 'Europe' } })).toThrow(/aws.region/);
+      expect(() => load({ aws: { accountId: '12345' } })).toThrow(/aws.accountId/);
       expect(() => load({ audit: { fsync: 'no' } })).toThrow(/fsync/);
       expect(
         load({ monitoring: { knownNetworks: ['10.0.0.0/8', 'fd00::/8', '192.0.2.1'] } }).monitoring
