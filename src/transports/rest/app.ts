@@ -38,6 +38,7 @@ import { recordBeforeReplying, recordEveryRequest } from './audit-trail.js';
 import { registerLogRoutes } from './logs.js';
 import { registerAccessTokenRoutes } from './access-tokens.js';
 import { routeConfigOf } from './route-config.js';
+import { registerAwsDialect } from '../aws/aws-json.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -213,6 +214,7 @@ export async function buildRestApp(
   registerPolicyRoutes(app, keyhaven);
   registerLogRoutes(app, keyhaven);
   registerAccessTokenRoutes(app, keyhaven);
+  registerAwsDialect(app, keyhaven);
   return app;
 }
 

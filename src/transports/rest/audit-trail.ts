@@ -70,7 +70,7 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
     tenantId: text(facts.keyTenant ?? principal?.tenant ?? ''),
     principalId: text(principal?.id ?? ''),
     action: routeConfigOf(request).action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
-    result: resultOf(status),
+    result: resultOf(status, request.errorCode),
     sourceIp: text(request.ip ?? ''),
     latencyMs: Math.max(0, Math.round(reply.elapsedTime)),
   };
@@ -80,8 +80,11 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   return entry;
 }
 
-function resultOf(status: number): AuditResult {
+/** By the reply's code where it has one: the AWS dialect answers a denial with 400, not 403. */
+function resultOf(status: number, errorCode: ErrorCode | undefined): AuditResult {
   if (status < 400) return 'allow';
+  if (errorCode !== undefined)
+    return errorCode === 'AccessDenied' || errorCode === 'Unauthenticated' ? 'deny' : 'error';
   return status === 401 || status === 403 ? 'deny' : 'error';
 }
 

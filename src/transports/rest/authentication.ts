@@ -9,9 +9,12 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
   onRequestHookHandler,
+  preValidationAsyncHookHandler,
   RouteOptions,
 } from 'fastify';
-import type { CredentialKind, Principal } from '../../domain/request-context.js';
+import type { CredentialKind, Principal, Transport } from '../../domain/request-context.js';
+import { sha256Hex } from '../../domain/sigv4.js';
+import type { SignatureInput } from '../../services/signature-authenticator.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import type { Authenticated, PresentedCredentials } from '../../services/auth-service.js';
 import { clientCertificateOf } from './client-certificate.js';
@@ -24,6 +27,8 @@ export interface Gatekeeper {
   /** Synchronous: a header verified moments ago (the hot path of every request). */
   authenticateCached(authorization: string | undefined): Authenticated | undefined;
   authenticate(presented: PresentedCredentials): Promise<Authenticated>;
+  /** SigV4 (SignatureAuthenticator); throws SignatureError. */
+  authenticateSignature(input: SignatureInput): Promise<Authenticated>;
   admit(principal: Principal): void | Promise<void>;
 }
 
@@ -38,6 +43,13 @@ declare module 'fastify' {
     action?: string;
     /** Answers without a credential. Everything else requires one (deny by default). */
     public?: boolean;
+    /**
+     * Authenticated by an AWS SigV4 signature over the body (the AWS dialect) instead of a bearer
+     * token: checked once the body is read, by the hook this module installs.
+     */
+    signature?: 'sigv4';
+    /** The surface the route belongs to, for the request context (default `rest`). */
+    transport?: Transport;
   }
 }
 
@@ -48,15 +60,20 @@ export interface RouteEntry {
   public: boolean;
   /** The route's API action (config.action), if it declares one. */
   action?: string;
+  /** Authenticated by a SigV4 signature (the AWS dialect), not a bearer token. */
+  signature?: 'sigv4';
 }
 
 const PUBLIC_SCOPE = 'keyhavenPublicScope';
 
 /** The gatekeeper of a Keyhaven instance: its AuthService, the audit log's health, its tenants' quotas. */
-export function gatekeeperFor(keyhaven: Pick<Keyhaven, 'auth' | 'tenants' | 'audit'>): Gatekeeper {
+export function gatekeeperFor(
+  keyhaven: Pick<Keyhaven, 'auth' | 'signatures' | 'tenants' | 'audit'>,
+): Gatekeeper {
   return {
     authenticateCached: (authorization) => keyhaven.auth.authenticateCached(authorization),
     authenticate: (presented) => keyhaven.auth.authenticate(presented),
+    authenticateSignature: (input) => keyhaven.signatures.authenticate(input),
     admit: (principal) => {
       // Nothing is done that could not be recorded (fail closed), then the tenant's request rate.
       keyhaven.audit.assertWritable();
@@ -76,6 +93,7 @@ export function declarePublicScope(scope: FastifyInstance): void {
  */
 export function requireAuthentication(app: FastifyInstance, auth: Gatekeeper): RouteEntry[] {
   const authenticate = authenticationHook(auth);
+  const checkSignature = signatureHook(auth);
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
     const isPublic = route.config?.public === true || this.hasDecorator(PUBLIC_SCOPE);
@@ -83,11 +101,21 @@ export function requireAuthentication(app: FastifyInstance, auth: Gatekeeper): R
     route.config = { ...route.config, public: isPublic };
     const action = route.config?.action;
     for (const method of [route.method].flat()) {
-      routes.push({ method, url: route.url, public: isPublic, ...(action ? { action } : {}) });
+      routes.push({
+        method,
+        url: route.url,
+        public: isPublic,
+        ...(action ? { action } : {}),
+        ...(route.config.signature ? { signature: route.config.signature } : {}),
+      });
     }
     if (isPublic) {
       // The OpenAPI document says so too: no security requirement on this operation.
       if (route.schema) route.schema = { ...route.schema, security: [] };
+      return;
+    }
+    if (route.config.signature === 'sigv4') {
+      route.preValidation = [checkSignature, ...[route.preValidation ?? []].flat()];
       return;
     }
     route.onRequest = [authenticate, ...[route.onRequest ?? []].flat()];
@@ -189,4 +217,35 @@ function admitted(
 ): void {
   setAuthenticated(request, authenticated);
   done();
+}
+
+/**
+ * SigV4 over the request as received: the target as sent, the raw headers, the body's bytes (the
+ * route keeps them as a Buffer). Then admission, as for every authenticated request.
+ */
+function signatureHook(auth: Gatekeeper): preValidationAsyncHookHandler {
+  return async function (request: FastifyRequest): Promise<void> {
+    const target = request.raw.url ?? '/';
+    const query = target.indexOf('?');
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const header = (name: string) => {
+      const value = request.headers[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const { principal, credential } = await auth.authenticateSignature({
+      request: {
+        method: request.method,
+        path: query < 0 ? target : target.slice(0, query),
+        query: query < 0 ? '' : target.slice(query + 1),
+        rawHeaders: request.raw.rawHeaders,
+        payloadHash: sha256Hex(body),
+      },
+      authorization: header('authorization'),
+      amzDate: header('x-amz-date'),
+      securityToken: header('x-amz-security-token'),
+    });
+    request.principal = principal;
+    request.credentialKind = credential;
+    await auth.admit(principal);
+  };
 }

@@ -27,7 +27,7 @@ export function contextOf(request: FastifyRequest): RequestContext {
     sourceIp: request.ip,
     requestId: request.id,
     action: routeConfigOf(request).action ?? 'Unknown',
-    transport: 'rest',
+    transport: routeConfigOf(request).transport ?? 'rest',
     facts: {},
   };
   return request.keyhavenContext;

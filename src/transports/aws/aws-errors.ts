@@ -1,0 +1,61 @@
+// The AWS dialect's one table from failure to wire form: AWS's exception names (`__type`) and the
+// HTTP status AWS KMS answers with (400 for the caller's mistakes, 5xx only for the server's, which
+// the SDKs retry). Every Conflict kind and every SigV4 problem has its own exception.
+import type { ConflictKind, ErrorCode, KmsError } from '../../domain/errors.js';
+import type { SignatureProblem } from '../../domain/sigv4.js';
+
+export interface AwsError {
+  type: string;
+  status: number;
+}
+
+const BY_CODE: Record<Exclude<ErrorCode, 'Conflict' | 'LimitExceeded'>, AwsError> = {
+  ValidationError: { type: 'ValidationException', status: 400 },
+  InvalidCiphertext: { type: 'InvalidCiphertextException', status: 400 },
+  IncorrectKey: { type: 'IncorrectKeyException', status: 400 },
+  KeyUsageMismatch: { type: 'InvalidKeyUsageException', status: 400 },
+  Unauthenticated: { type: 'UnrecognizedClientException', status: 400 },
+  AccessDenied: { type: 'AccessDeniedException', status: 400 },
+  NotFound: { type: 'NotFoundException', status: 400 },
+  KeyDisabled: { type: 'DisabledException', status: 400 },
+  KeyPendingDeletion: { type: 'KMSInvalidStateException', status: 400 },
+  KeyExpired: { type: 'KMSInvalidStateException', status: 400 },
+  PayloadTooLarge: { type: 'ValidationException', status: 400 },
+  Unavailable: { type: 'DependencyTimeoutException', status: 503 },
+  Internal: { type: 'KMSInternalException', status: 500 },
+};
+
+const BY_CONFLICT: Record<ConflictKind, AwsError> = {
+  InvalidState: { type: 'KMSInvalidStateException', status: 400 },
+  AlreadyExists: { type: 'AlreadyExistsException', status: 400 },
+  ConcurrentModification: { type: 'ConflictException', status: 409 },
+  UnsupportedOperation: { type: 'UnsupportedOperationException', status: 400 },
+};
+
+const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {
+  missing: { type: 'MissingAuthenticationTokenException', status: 400 },
+  incomplete: { type: 'IncompleteSignatureException', status: 400 },
+  'unknown-key': { type: 'UnrecognizedClientException', status: 400 },
+  mismatch: { type: 'InvalidSignatureException', status: 400 },
+  expired: { type: 'InvalidSignatureException', status: 400 },
+};
+
+export function awsErrorOf(error: KmsError): AwsError {
+  if (error.code === 'Conflict') return BY_CONFLICT[error.conflict ?? 'InvalidState'];
+  if (error.code === 'LimitExceeded') {
+    // A rate (it passes: Retry-After) is throttling, which the SDKs retry; a quota is not.
+    return error.retryAfterSeconds === undefined
+      ? { type: 'LimitExceededException', status: 400 }
+      : { type: 'ThrottlingException', status: 400 };
+  }
+  return BY_CODE[error.code];
+}
+
+export const awsSignatureErrorOf = (problem: SignatureProblem): AwsError => BY_SIGNATURE[problem];
+
+/** The protocol's own failures, before any action runs. */
+export const PROTOCOL_ERRORS = {
+  unknownOperation: { type: 'UnknownOperationException', status: 400 },
+  serialization: { type: 'SerializationException', status: 400 },
+  unsupported: { type: 'UnsupportedOperationException', status: 400 },
+} as const satisfies Record<string, AwsError>;
