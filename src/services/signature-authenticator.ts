@@ -1,8 +1,10 @@
 // Authentication by AWS Signature Version 4 (the AWS KMS dialect): the request names an access key
 // pair (PrincipalService.createAccessKey), whose secret is kept wrapped by the root key because
 // checking a signature needs it. The secret is unwrapped once per access key, day and region to
-// derive that day's signing key, which is cached (bounded, for at most cacheTtlMs) and zeroed when
-// it is dropped; the secret itself is zeroed at once. A revocation or a deleted principal takes
+// derive that day's signing key, which is cached (bounded, for at most cacheTtlMs); the secret
+// itself is zeroed at once. A dropped signing key is left to the collector, not zeroed: a request
+// may still hold it between its lookup and its check, and a zeroed key would verify a signature
+// anyone can compute. It is one day's key for one region and service, never the secret. A revocation or a deleted principal takes
 // effect at once: forget() drops every cached key (AuthService.forgetCredentials calls it).
 import { toPrincipal, type AccessKeyRecord } from '../domain/identity.js';
 import {
@@ -80,7 +82,6 @@ export class SignatureAuthenticator {
 
   forget(): void {
     this.generation++;
-    for (const entry of this.cache.values()) entry.signingKey.fill(0);
     this.cache.clear();
   }
 
@@ -92,12 +93,20 @@ export class SignatureAuthenticator {
       throw new SignatureError(
         'incomplete',
         input.amzDate === undefined
-          ? "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+          ? "Authorization header requires existence of a 'X-Amz-Date' header."
           : 'X-Amz-Date must have the form YYYYMMDDTHHMMSSZ',
       );
     }
-    for (const required of ['host', 'x-amz-date']) {
-      if (!signedHeaders.includes(required)) {
+    // What says which operation runs on what must be signed too: an unsigned X-Amz-Target would let
+    // anyone who saw a request replay it as another action.
+    const present = new Set(
+      input.request.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()),
+    );
+    for (const required of ['host', 'x-amz-date', 'x-amz-target', 'content-type']) {
+      if (
+        (required === 'host' || required === 'x-amz-date' || present.has(required)) &&
+        !signedHeaders.includes(required)
+      ) {
         throw new SignatureError('incomplete', `the '${required}' header must be signed`);
       }
     }
@@ -146,17 +155,12 @@ export class SignatureAuthenticator {
       until: now.getTime() + this.settings.cacheTtlMs,
     };
     if (generation === this.generation) {
-      if (this.cache.size >= MAX_CACHED) this.forgetOldest();
-      this.cache.get(cacheKey)?.signingKey.fill(0);
+      if (this.cache.size >= MAX_CACHED) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
       this.cache.set(cacheKey, entry);
     }
     return entry;
-  }
-
-  private forgetOldest(): void {
-    const [oldest] = this.cache.entries().next().value ?? [];
-    if (oldest === undefined) return;
-    this.cache.get(oldest)?.signingKey.fill(0);
-    this.cache.delete(oldest);
   }
 }

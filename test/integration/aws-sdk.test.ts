@@ -15,6 +15,8 @@ import {
   ScheduleKeyDeletionCommand,
   type KMSServiceException,
 } from '@aws-sdk/client-kms';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/domain/audit-record.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -37,6 +39,48 @@ async function accessKeyOf(admin: Api, principalId: string): Promise<AccessKey> 
 
 const clientFor = (server: TestServer, credentials: AccessKey, region = REGION) =>
   new KMSClient({ endpoint: server.url, region, credentials, maxAttempts: 1 });
+
+/**
+ * A request signed by the AWS SDK's own signer but sent by hand, to try what a client would not
+ * send: `unsigned` headers are left out of the signature, `after` changes the request once signed.
+ */
+async function signedFetch(
+  server: TestServer,
+  credentials: AccessKey,
+  target: string,
+  body: string,
+  options: { unsigned?: string[]; after?: (headers: Record<string, string>) => void } = {},
+): Promise<{ status: number; body: { __type?: string; message?: string } }> {
+  const url = new URL(server.url);
+  const signer = new SignatureV4({
+    credentials,
+    region: REGION,
+    service: 'kms',
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `TrentService.${target}`,
+      },
+      body,
+    },
+    { unsignableHeaders: new Set(options.unsigned ?? []) },
+  );
+  const headers = { ...signed.headers } as Record<string, string>;
+  delete headers.host;
+  options.after?.(headers);
+  const response = await fetch(`${server.url}/`, { method: 'POST', headers, body });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as { __type?: string }) : {} };
+}
 
 /** The exception a command fails with: its AWS type, message and HTTP status. */
 async function failure(work: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
@@ -257,6 +301,46 @@ describe('AWS KMS dialect, through @aws-sdk/client-kms', () => {
     });
     expect(unsigned.status).toBe(400);
     expect(await unsigned.json()).toMatchObject({ __type: 'MissingAuthenticationTokenException' });
+  });
+
+  it('refuses a request whose X-Amz-Target or Content-Type was not signed (no replay as another action)', async () => {
+    const signedAll = await signedFetch(server, adminKeys, 'ListKeys', '{}');
+    expect(signedAll.status).toBe(200);
+    for (const header of ['x-amz-target', 'content-type']) {
+      const unsigned = await signedFetch(server, adminKeys, 'ListKeys', '{}', { unsigned: [header] });
+      expect(unsigned, header).toMatchObject({
+        status: 400,
+        body: { __type: 'IncompleteSignatureException' },
+      });
+    }
+    // Signed as ListKeys, sent as CreateKey: the signature covers the target, so it fails.
+    const swapped = await signedFetch(server, adminKeys, 'ListKeys', '{}', {
+      after: (headers) => (headers['x-amz-target'] = 'TrentService.CreateKey'),
+    });
+    expect(swapped).toMatchObject({ status: 400, body: { __type: 'InvalidSignatureException' } });
+  });
+
+  it('answers targets that are no AWS KMS action with UnknownOperationException, and mints no metric for them', async () => {
+    const invented = `Invented${Date.now()}`;
+    for (const target of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', invented]) {
+      const answer = await signedFetch(server, adminKeys, target, '{}');
+      expect(answer, target).toMatchObject({ status: 400, body: { __type: 'UnknownOperationException' } });
+    }
+    const unsupported = await signedFetch(server, adminKeys, 'ReplicateKey', '{}');
+    expect(unsupported).toMatchObject({ status: 400, body: { __type: 'UnsupportedOperationException' } });
+    const metrics = await system.get('/metrics');
+    expect(metrics.text).not.toContain(invented);
+    expect(metrics.text).not.toContain('constructor');
+  });
+
+  it('keeps a tag named __proto__ as a tag', async () => {
+    const created = await admin.send(
+      new CreateKeyCommand({ Tags: [{ TagKey: '__proto__', TagValue: 'polluted?' }] }),
+    );
+    const rest = await tenantAdmin.api.get<{ key: { tags: Record<string, string> } }>(
+      `/v1/keys/${created.KeyMetadata!.KeyId}`,
+    );
+    expect(Object.entries(rest.body.key.tags)).toEqual([['__proto__', 'polluted?']]);
   });
 
   it('records AWS requests in the audit log as REST ones, allowed and denied, under the action name', async () => {

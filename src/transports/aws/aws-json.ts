@@ -61,14 +61,13 @@ export function registerAwsDialect(app: FastifyInstance, keyhaven: Keyhaven): vo
             'the X-Amz-Target header names no operation',
           );
         }
-        const action = AWS_ACTIONS[name];
+        // Own properties only: `constructor` or `toString` must never reach Object.prototype.
+        const action = Object.hasOwn(AWS_ACTIONS, name) ? AWS_ACTIONS[name] : undefined;
         if (!action) {
-          throw AWS_KMS_ACTION_NAMES.has(name)
-            ? new ProtocolError(
-                PROTOCOL_ERRORS.unsupported,
-                `${name} is not served by Keyhaven's AWS dialect yet`,
-              )
-            : new ProtocolError(PROTOCOL_ERRORS.unknownOperation, `unknown operation ${name.slice(0, 64)}`);
+          throw new ProtocolError(
+            PROTOCOL_ERRORS.unsupported,
+            `${name} is not served by Keyhaven's AWS dialect yet`,
+          );
         }
         const result = await action({
           ctx: contextOf(request),
@@ -83,12 +82,16 @@ export function registerAwsDialect(app: FastifyInstance, keyhaven: Keyhaven): vo
   });
 }
 
-/** The action the X-Amz-Target header names (`TrentService.Encrypt`: `Encrypt`), if it is one. */
+/**
+ * The AWS KMS action the X-Amz-Target header names (`TrentService.Encrypt`: `Encrypt`), if it
+ * names one: anything else is no name at all, so that no caller can mint new metric labels or
+ * audit actions.
+ */
 function targetAction(request: FastifyRequest): string | undefined {
   const target = request.headers['x-amz-target'];
   if (typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) return undefined;
   const name = target.slice(TARGET_PREFIX.length);
-  return /^[A-Za-z]{1,64}$/.test(name) ? name : undefined;
+  return AWS_KMS_ACTION_NAMES.has(name) ? name : undefined;
 }
 
 function membersOf(body: unknown): Members {

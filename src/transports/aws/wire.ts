@@ -88,16 +88,17 @@ export function optionalTags(input: Members, name = 'Tags'): Record<string, stri
   const value = input[name];
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
-  const tags: Record<string, string> = {};
+  // A Map, then own properties: a tag named __proto__ is a tag, not a prototype.
+  const tags = new Map<string, string>();
   for (const tag of value as unknown[]) {
     if (typeof tag !== 'object' || tag === null) throw invalid(name, 'Member must be a list of tags');
     const key = requiredString(tag as Members, 'TagKey', 128);
     const tagValue = (tag as Members).TagValue;
     if (typeof tagValue !== 'string') throw invalid('TagValue', 'Member must be a string');
-    if (Object.hasOwn(tags, key)) throw validationError(`Duplicate tag keys: ${key}`);
-    tags[key] = tagValue;
+    if (tags.has(key)) throw validationError(`Duplicate tag keys: ${key}`);
+    tags.set(key, tagValue);
   }
-  return tags;
+  return Object.fromEntries(tags);
 }
 
 /** A blob member of a response: standard base64. */

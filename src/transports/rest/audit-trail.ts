@@ -28,17 +28,18 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
     audit.record(auditEntryOf(request, reply)).then(
       () => done(null, payload),
       () => {
+        request.errorCode = 'Unavailable';
+        const message = 'the audit record of this request could not be written';
+        if (routeConfigOf(request).transport === 'aws') {
+          // The AWS dialect's own shape, so that the SDKs see the exception they retry.
+          void reply
+            .code(503)
+            .type('application/x-amz-json-1.1')
+            .header('x-amzn-errortype', 'DependencyTimeoutException');
+          return done(null, JSON.stringify({ __type: 'DependencyTimeoutException', message }));
+        }
         void reply.code(503).type('application/json; charset=utf-8');
-        done(
-          null,
-          JSON.stringify({
-            error: {
-              code: 'Unavailable',
-              message: 'the audit record of this request could not be written',
-              requestId: request.id,
-            },
-          }),
-        );
+        done(null, JSON.stringify({ error: { code: 'Unavailable', message, requestId: request.id } }));
       },
     );
   });
