@@ -1,7 +1,7 @@
 // AuditStore over Kysely, on the metadata database: one row per record, one per checkpoint. Appends
 // go through Kysely too unless the database gives them a writer of their own (SQLite: a worker
 // thread, sqlite/audit-writer-thread.ts).
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
   GENESIS_HASH,
   type AuditCheckpoint,
@@ -63,6 +63,17 @@ function rowToCheckpoint(row: Selectable<AuditCheckpointsTable>): AuditCheckpoin
   };
 }
 
+/** The last record's seq and hash, in or outside a transaction. */
+async function headOf(db: Kysely<Database> | Transaction<Database>): Promise<ChainHead | null> {
+  const row = await db
+    .selectFrom('audit_records')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { seq: Number(row.seq), hash: row.hash } : null;
+}
+
 /** Inserts rows in one transaction: all or none. */
 export interface AuditRowWriter {
   append(rows: readonly AuditRecordsTable[]): Promise<void>;
@@ -79,12 +90,7 @@ export class KyselyAuditStore implements AuditStore {
     if (records.length === 0) return;
     if (this.writer) return this.writer.append(records.map(recordRow));
     await this.db.transaction().execute(async (trx) => {
-      const head = await trx
-        .selectFrom('audit_records')
-        .select('hash')
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const head = await headOf(trx);
       if (records[0]!.prevHash !== (head?.hash ?? GENESIS_HASH)) {
         throw new Error('the records do not continue the stored chain');
       }
@@ -98,14 +104,8 @@ export class KyselyAuditStore implements AuditStore {
     });
   }
 
-  async head(): Promise<ChainHead | null> {
-    const row = await this.db
-      .selectFrom('audit_records')
-      .select(['seq', 'hash'])
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? { seq: Number(row.seq), hash: row.hash } : null;
+  head(): Promise<ChainHead | null> {
+    return headOf(this.db);
   }
 
   async findRecords(filter: AuditFilter): Promise<AuditRecord[]> {
