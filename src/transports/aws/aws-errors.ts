@@ -9,6 +9,25 @@ export interface AwsError {
   status: number;
 }
 
+export const AWS_JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+/** A failure as it leaves: its status, AWS's headers and the `{__type, message}` body. */
+export function awsErrorReply(
+  wire: AwsError,
+  message: string,
+  requestId: string,
+): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: wire.status,
+    headers: {
+      'content-type': AWS_JSON_CONTENT_TYPE,
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': wire.type,
+    },
+    body: JSON.stringify({ __type: wire.type, message }),
+  };
+}
+
 const BY_CODE: Record<Exclude<ErrorCode, 'Conflict' | 'LimitExceeded'>, AwsError> = {
   ValidationError: { type: 'ValidationException', status: 400 },
   InvalidCiphertext: { type: 'InvalidCiphertextException', status: 400 },

@@ -10,12 +10,18 @@ import type { Keyhaven } from '../../keyhaven.js';
 import { contextOf } from '../rest/request-context.js';
 import { routeConfigOf } from '../rest/route-config.js';
 import { AWS_ACTIONS, AWS_KMS_ACTION_NAMES } from './actions.js';
-import { PROTOCOL_ERRORS, awsErrorOf, awsSignatureErrorOf, type AwsError } from './aws-errors.js';
+import {
+  AWS_JSON_CONTENT_TYPE,
+  PROTOCOL_ERRORS,
+  awsErrorOf,
+  awsErrorReply,
+  awsSignatureErrorOf,
+  type AwsError,
+} from './aws-errors.js';
 import type { ArnScope } from './key-references.js';
 import type { Members } from './wire.js';
 
 const TARGET_PREFIX = 'TrentService.';
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** The largest body an action takes (ImportKeyMaterial, Verify with a 6 KiB signature) with room. */
 const BODY_LIMIT = 64 * 1024;
 
@@ -75,7 +81,7 @@ export function registerAwsDialect(app: FastifyInstance, keyhaven: Keyhaven): vo
           keyhaven,
           arns,
         });
-        void reply.header('content-type', CONTENT_TYPE).header('x-amzn-requestid', request.id);
+        void reply.header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', request.id);
         return JSON.stringify(result);
       },
     );
@@ -116,12 +122,8 @@ function sendAwsError(error: FastifyError | Error, request: FastifyRequest, repl
     void reply.header('retry-after', String(error.retryAfterSeconds));
   }
   request.errorCode = code;
-  void reply
-    .status(wire.status)
-    .header('content-type', CONTENT_TYPE)
-    .header('x-amzn-requestid', request.id)
-    .header('x-amzn-errortype', wire.type)
-    .send(JSON.stringify({ __type: wire.type, message }));
+  const failure = awsErrorReply(wire, message, request.id);
+  void reply.status(failure.status).headers(failure.headers).send(failure.body);
 }
 
 function describe(error: FastifyError | Error): { wire: AwsError; code: ErrorCode; message: string } {

@@ -5,8 +5,9 @@
 // credential comes with the request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry, AuditResult } from '../../domain/audit-record.js';
-import type { ErrorCode } from '../../domain/errors.js';
+import { KmsError, type ErrorCode } from '../../domain/errors.js';
 import type { AuditLog } from '../../services/audit-log.js';
+import { awsErrorOf, awsErrorReply } from '../aws/aws-errors.js';
 import { routeConfigOf } from './route-config.js';
 
 declare module 'fastify' {
@@ -32,11 +33,13 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
         const message = 'the audit record of this request could not be written';
         if (routeConfigOf(request).transport === 'aws') {
           // The AWS dialect's own shape, so that the SDKs see the exception they retry.
-          void reply
-            .code(503)
-            .type('application/x-amz-json-1.1')
-            .header('x-amzn-errortype', 'DependencyTimeoutException');
-          return done(null, JSON.stringify({ __type: 'DependencyTimeoutException', message }));
+          const failure = awsErrorReply(
+            awsErrorOf(new KmsError('Unavailable', message)),
+            message,
+            request.id,
+          );
+          void reply.code(failure.status).headers(failure.headers);
+          return done(null, failure.body);
         }
         void reply.code(503).type('application/json; charset=utf-8');
         done(null, JSON.stringify({ error: { code: 'Unavailable', message, requestId: request.id } }));
