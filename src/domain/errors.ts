@@ -35,27 +35,49 @@ export type ConflictKind =
   /** The operation does not apply to this kind of object (an import into a generated key). */
   | 'UnsupportedOperation';
 
+/**
+ * What kind of ValidationError, where a client tells them apart: REST answers all of them as 400
+ * ValidationError, the AWS dialect as InvalidMarkerException, MalformedPolicyDocumentException...
+ */
+export type ValidationKind =
+  /** A page cursor (AWS's Marker) that this server did not issue. */
+  | 'InvalidMarker'
+  /** A policy document that cannot be read or cannot be honoured as written. */
+  | 'MalformedPolicyDocument';
+
 export class KmsError extends Error {
   readonly code: ErrorCode;
   /** For LimitExceeded: when trying again may succeed (REST sends it as Retry-After). */
   readonly retryAfterSeconds?: number;
   /** For Conflict: which kind (every Conflict has one). */
   readonly conflict?: ConflictKind;
+  /** For ValidationError: which kind, when a client must tell it apart. */
+  readonly validation?: ValidationKind;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number; conflict?: ConflictKind },
+    options?: {
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      conflict?: ConflictKind;
+      validation?: ValidationKind;
+    },
   ) {
     super(message, options);
     this.name = 'KmsError';
     this.code = code;
     if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options?.conflict !== undefined) this.conflict = options.conflict;
+    if (options?.validation !== undefined) this.validation = options.validation;
   }
 }
 
 export const validationError = (message: string) => new KmsError('ValidationError', message);
+export const invalidMarker = (message = 'cursor is not valid') =>
+  new KmsError('ValidationError', message, { validation: 'InvalidMarker' });
+export const malformedPolicyDocument = (message: string) =>
+  new KmsError('ValidationError', message, { validation: 'MalformedPolicyDocument' });
 export const notFound = (message: string) => new KmsError('NotFound', message);
 export const invalidState = (message: string) =>
   new KmsError('Conflict', message, { conflict: 'InvalidState' });

@@ -19,7 +19,7 @@ import {
 } from '../domain/audit-record.js';
 import { exportLine } from '../domain/audit-export.js';
 import { AuditChainVerifier, type AuditVerification } from '../domain/audit-verifier.js';
-import { KmsError, validationError } from '../domain/errors.js';
+import { KmsError, invalidMarker, validationError } from '../domain/errors.js';
 import { isSystemAuditor } from '../domain/identity.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
@@ -314,6 +314,6 @@ const encodeCursor = (seq: number) => Buffer.from(`seq:${seq}`).toString('base64
 
 function decodeCursor(cursor: string): number {
   const match = /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw validationError('cursor is not valid');
+  if (!match) throw invalidMarker();
   return Number(match[1]);
 }

@@ -13,84 +13,14 @@ import {
   ListKeysCommand,
   paginateListKeys,
   ScheduleKeyDeletionCommand,
-  type KMSServiceException,
 } from '@aws-sdk/client-kms';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REGION, accessKeyOf, clientFor, failure, signedFetch, type AccessKey } from './aws-fixtures.js';
 import type { AuditRecord } from '../../src/domain/audit-record.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, b64, expectError } from './http.js';
 import { createActor, createTenant, type Actor } from './identity-fixtures.js';
 import { createKey } from './suite-server.js';
-
-const REGION = 'us-east-1';
-
-interface AccessKey {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
-async function accessKeyOf(admin: Api, principalId: string): Promise<AccessKey> {
-  const created = await admin.post<AccessKey>(`/v1/principals/${principalId}/access-keys`, {});
-  expect(created.status, created.text).toBe(201);
-  return { accessKeyId: created.body.accessKeyId, secretAccessKey: created.body.secretAccessKey };
-}
-
-const clientFor = (server: TestServer, credentials: AccessKey, region = REGION) =>
-  new KMSClient({ endpoint: server.url, region, credentials, maxAttempts: 1 });
-
-/**
- * A request signed by the AWS SDK's own signer but sent by hand, to try what a client would not
- * send: `unsigned` headers are left out of the signature, `after` changes the request once signed.
- */
-async function signedFetch(
-  server: TestServer,
-  credentials: AccessKey,
-  target: string,
-  body: string,
-  options: { unsigned?: string[]; after?: (headers: Record<string, string>) => void } = {},
-): Promise<{ status: number; body: { __type?: string; message?: string } }> {
-  const url = new URL(server.url);
-  const signer = new SignatureV4({
-    credentials,
-    region: REGION,
-    service: 'kms',
-    sha256: Hash.bind(null, 'sha256'),
-  });
-  const signed = await signer.sign(
-    {
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: '/',
-      headers: {
-        host: url.host,
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `TrentService.${target}`,
-      },
-      body,
-    },
-    { unsignableHeaders: new Set(options.unsigned ?? []) },
-  );
-  const headers = { ...signed.headers } as Record<string, string>;
-  delete headers.host;
-  options.after?.(headers);
-  const response = await fetch(`${server.url}/`, { method: 'POST', headers, body });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as { __type?: string }) : {} };
-}
-
-/** The exception a command fails with: its AWS type, message and HTTP status. */
-async function failure(work: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  const error = (await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as KMSServiceException | undefined;
-  expect(error, 'the command succeeded').toBeDefined();
-  return { name: error!.name, message: error!.message, status: error!.$metadata?.httpStatusCode };
-}
 
 describe('AWS KMS dialect, through @aws-sdk/client-kms', () => {
   let server: TestServer;

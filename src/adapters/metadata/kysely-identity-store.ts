@@ -1,7 +1,7 @@
 // IdentityStore over Kysely: tenants, principals, API keys, access keys and policies, on the same
 // database (and dialects) as the key metadata.
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { alreadyExists, invalidState, validationError } from '../../domain/errors.js';
+import { alreadyExists, invalidMarker, invalidState } from '../../domain/errors.js';
 import type {
   AccessKeyRecord,
   ApiKeyRecord,
@@ -43,7 +43,7 @@ function pageOf<T>(rows: T[], limit: number, idOf: (row: T) => string): Page<T> 
 function cursorId(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw validationError('cursor is not valid');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw invalidMarker();
   return id;
 }
 

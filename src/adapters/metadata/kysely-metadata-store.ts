@@ -5,8 +5,8 @@ import {
   KmsError,
   alreadyExists,
   concurrentModification,
+  invalidMarker,
   keyQuotaReached,
-  validationError,
 } from '../../domain/errors.js';
 import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
 import { DEFAULT_TENANT } from '../../domain/request-context.js';
@@ -99,7 +99,7 @@ function encodeCursor(key: Key): string {
 
 function decodeCursor(cursor: string): { createdAt: number; keyId: string } {
   const match = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw validationError('cursor is not valid');
+  if (!match) throw invalidMarker();
   return { createdAt: Number(match[1]), keyId: match[2]! };
 }
 

@@ -1,7 +1,7 @@
 // The AWS dialect's one table from failure to wire form: AWS's exception names (`__type`) and the
 // HTTP status AWS KMS answers with (400 for the caller's mistakes, 5xx only for the server's, which
 // the SDKs retry). Every Conflict kind and every SigV4 problem has its own exception.
-import type { ConflictKind, ErrorCode, KmsError } from '../../domain/errors.js';
+import type { ConflictKind, ErrorCode, KmsError, ValidationKind } from '../../domain/errors.js';
 import type { SignatureProblem } from '../../domain/sigv4.js';
 
 export interface AwsError {
@@ -51,6 +51,11 @@ const BY_CONFLICT: Record<ConflictKind, AwsError> = {
   UnsupportedOperation: { type: 'UnsupportedOperationException', status: 400 },
 };
 
+const BY_VALIDATION: Record<ValidationKind, AwsError> = {
+  InvalidMarker: { type: 'InvalidMarkerException', status: 400 },
+  MalformedPolicyDocument: { type: 'MalformedPolicyDocumentException', status: 400 },
+};
+
 const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {
   missing: { type: 'MissingAuthenticationTokenException', status: 400 },
   incomplete: { type: 'IncompleteSignatureException', status: 400 },
@@ -61,6 +66,7 @@ const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {
 
 export function awsErrorOf(error: KmsError): AwsError {
   if (error.code === 'Conflict') return BY_CONFLICT[error.conflict ?? 'InvalidState'];
+  if (error.code === 'ValidationError' && error.validation) return BY_VALIDATION[error.validation];
   if (error.code === 'LimitExceeded') {
     // A rate (it passes: Retry-After) is throttling, which the SDKs retry; a quota is not.
     return error.retryAfterSeconds === undefined
@@ -77,4 +83,25 @@ export const PROTOCOL_ERRORS = {
   unknownOperation: { type: 'UnknownOperationException', status: 400 },
   serialization: { type: 'SerializationException', status: 400 },
   unsupported: { type: 'UnsupportedOperationException', status: 400 },
+} as const satisfies Record<string, AwsError>;
+
+/**
+ * An outcome that AWS answers as an exception where the services answer with a result: Verify's
+ * `valid: false` is KMSInvalidSignatureException, VerifyMac's KMSInvalidMacException. `code` is
+ * what the audit record and metrics name it.
+ */
+export class AwsActionError extends Error {
+  constructor(
+    readonly wire: AwsError,
+    message: string,
+    readonly code: ErrorCode = 'ValidationError',
+  ) {
+    super(message);
+    this.name = 'AwsActionError';
+  }
+}
+
+export const RESULT_ERRORS = {
+  invalidSignature: { type: 'KMSInvalidSignatureException', status: 400 },
+  invalidMac: { type: 'KMSInvalidMacException', status: 400 },
 } as const satisfies Record<string, AwsError>;

@@ -9,9 +9,10 @@ import { SignatureError } from '../../domain/sigv4.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import { contextOf } from '../rest/request-context.js';
 import { routeConfigOf } from '../rest/route-config.js';
-import { AWS_ACTIONS, AWS_KMS_ACTION_NAMES } from './actions.js';
+import { AWS_ACTIONS, AWS_KMS_ACTION_NAMES } from './actions/index.js';
 import {
   AWS_JSON_CONTENT_TYPE,
+  AwsActionError,
   PROTOCOL_ERRORS,
   awsErrorOf,
   awsErrorReply,
@@ -132,6 +133,7 @@ function describe(error: FastifyError | Error): { wire: AwsError; code: ErrorCod
   }
   if (error instanceof ProtocolError)
     return { wire: error.wire, code: 'ValidationError', message: error.message };
+  if (error instanceof AwsActionError) return { wire: error.wire, code: error.code, message: error.message };
   if (error instanceof KmsError) {
     return {
       wire: awsErrorOf(error),

@@ -1,0 +1,69 @@
+// Keys: CreateKey, DescribeKey, ListKeys.
+import { KEY_SPECS, KEY_USAGES } from '../../../domain/key-spec.js';
+import { unsupportedOperation } from '../../../domain/errors.js';
+import { keyArn } from '../key-references.js';
+import { optionalBoolean, optionalEnum, optionalInteger, optionalString, optionalTags } from '../wire.js';
+import { keyRef, type AwsActions } from './action-call.js';
+import { keyMetadata } from './key-metadata.js';
+
+export const KEY_ACTIONS: AwsActions = {
+  async DescribeKey(call) {
+    return {
+      KeyMetadata: keyMetadata(await call.keyhaven.keys.describeKey(call.ctx, keyRef(call)), call.arns),
+    };
+  },
+
+  async CreateKey(call) {
+    const { input } = call;
+    if (input.Policy !== undefined) {
+      throw unsupportedOperation(
+        'key policies in the AWS policy language are not served by the AWS dialect yet',
+      );
+    }
+    if (optionalBoolean(input, 'MultiRegion') === true) {
+      throw unsupportedOperation('multi-Region keys are not served by Keyhaven');
+    }
+    if (
+      optionalString(input, 'CustomKeyStoreId') !== undefined ||
+      optionalString(input, 'XksKeyId') !== undefined
+    ) {
+      throw unsupportedOperation('custom key stores are not served by Keyhaven');
+    }
+    const keySpec =
+      optionalEnum(input, 'KeySpec', KEY_SPECS) ?? optionalEnum(input, 'CustomerMasterKeySpec', KEY_SPECS);
+    const keyUsage = optionalEnum(input, 'KeyUsage', KEY_USAGES);
+    const origin = optionalEnum(input, 'Origin', [
+      'AWS_KMS',
+      'EXTERNAL',
+      'AWS_CLOUDHSM',
+      'EXTERNAL_KEY_STORE',
+    ] as const);
+    if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') {
+      throw unsupportedOperation(`Origin ${origin} is not served by Keyhaven`);
+    }
+    const description = optionalString(input, 'Description', 8192);
+    const tags = optionalTags(input);
+    const key = await call.keyhaven.keys.createKey(call.ctx, {
+      ...(keySpec ? { keySpec } : {}),
+      ...(keyUsage ? { keyUsage } : {}),
+      ...(origin === 'EXTERNAL' ? { origin: 'EXTERNAL' as const } : {}),
+      ...(description !== undefined ? { description } : {}),
+      ...(tags ? { tags } : {}),
+    });
+    return { KeyMetadata: keyMetadata(key, call.arns) };
+  },
+
+  async ListKeys(call) {
+    const limit = optionalInteger(call.input, 'Limit', 1, 1000) ?? 100;
+    const marker = optionalString(call.input, 'Marker', 1024);
+    const page = await call.keyhaven.keys.listKeys(call.ctx, {
+      limit,
+      ...(marker === undefined ? {} : { cursor: marker }),
+    });
+    return {
+      Keys: page.keys.map((key) => ({ KeyId: key.keyId, KeyArn: keyArn(key.keyId, key.tenant, call.arns) })),
+      Truncated: page.nextCursor !== null,
+      ...(page.nextCursor === null ? {} : { NextMarker: page.nextCursor }),
+    };
+  },
+};
