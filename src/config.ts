@@ -359,7 +359,25 @@ const configSchema = z
       .strict()
       .prefault({}),
     adminToken: z.string().min(16, 'the admin token must have at least 16 characters').optional(),
+    /**
+     * On first start, the bootstrap admin's access key pair for the AWS dialect
+     * (KEYHAVEN_ADMIN_ACCESS_KEY_ID and KEYHAVEN_ADMIN_SECRET_ACCESS_KEY), as AWS's are shaped.
+     */
+    adminAccessKey: z
+      .object({
+        accessKeyId: z
+          .string()
+          .regex(/^[A-Z0-9]{16,128}$/, 'must be 16 to 128 capital letters and digits, as AWS access key ids'),
+        secretAccessKey: z
+          .string()
+          .min(16, 'the secret access key must have at least 16 characters')
+          .max(128, 'the secret access key must have at most 128 characters'),
+      })
+      .strict()
+      .optional(),
     auth: authSchema.prefault({}),
+    /** Keys and aliases created at start-up if absent, for development and tests (docs/aws.md). */
+    seedFile: z.string().min(1).optional(),
     /** The AWS KMS dialect on `POST /` (docs/aws.md). */
     aws: z
       .object({
@@ -452,7 +470,12 @@ function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {
 }
 
 /** Secrets the environment may carry; removed from it once read (see forgetSecrets). */
-const SECRET_VARIABLES = ['KEYHAVEN_ROOT_PASSPHRASE', 'KEYHAVEN_PKCS11_PIN', 'KEYHAVEN_ADMIN_TOKEN'];
+const SECRET_VARIABLES = [
+  'KEYHAVEN_ROOT_PASSPHRASE',
+  'KEYHAVEN_PKCS11_PIN',
+  'KEYHAVEN_ADMIN_TOKEN',
+  'KEYHAVEN_ADMIN_SECRET_ACCESS_KEY',
+];
 
 /**
  * Deletes the secrets just read from the environment, so that nothing later in the process (a
@@ -461,6 +484,19 @@ const SECRET_VARIABLES = ['KEYHAVEN_ROOT_PASSPHRASE', 'KEYHAVEN_PKCS11_PIN', 'KE
  */
 function forgetSecrets(env: Env, pinVariables: string[]): void {
   for (const name of [...SECRET_VARIABLES, ...pinVariables]) delete env[name];
+}
+
+/** KEYHAVEN_ADMIN_ACCESS_KEY_ID and KEYHAVEN_ADMIN_SECRET_ACCESS_KEY: a pair, both or neither. */
+function overlayAdminAccessKey(merged: Record<string, unknown>, env: Env): void {
+  const accessKeyId = env.KEYHAVEN_ADMIN_ACCESS_KEY_ID;
+  const secretAccessKey = env.KEYHAVEN_ADMIN_SECRET_ACCESS_KEY;
+  if (accessKeyId === undefined && secretAccessKey === undefined) return;
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new ConfigError(
+      'set both KEYHAVEN_ADMIN_ACCESS_KEY_ID and KEYHAVEN_ADMIN_SECRET_ACCESS_KEY (or _FILE), or neither',
+    );
+  }
+  merged.adminAccessKey = { accessKeyId, secretAccessKey };
 }
 
 /** KEYHAVEN_TLS_CERT, _KEY and _CLIENT_CA override the file's server.tls entries one by one. */
@@ -553,6 +589,8 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   const pinVariables = overlayPkcs11(keyStore, env);
   setDefined(merged, 'logLevel', env.KEYHAVEN_LOG_LEVEL);
   setDefined(merged, 'adminToken', env.KEYHAVEN_ADMIN_TOKEN);
+  overlayAdminAccessKey(merged, env);
+  setDefined(merged, 'seedFile', env.KEYHAVEN_SEED_FILE);
   const aws = { ...((fileConfig.aws as Record<string, unknown>) ?? {}) };
   setDefined(aws, 'region', env.KEYHAVEN_AWS_REGION);
   setDefined(aws, 'accountId', env.KEYHAVEN_AWS_ACCOUNT_ID);

@@ -26,6 +26,7 @@ import { accessKeyBinding } from './domain/identity.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { KeySeeder } from './services/key-seeder.js';
 import { KeyImportService } from './services/key-import-service.js';
 import { KeyService } from './services/key-service.js';
 import { checkDocument, PolicyService } from './services/policy-service.js';
@@ -42,6 +43,8 @@ export interface Keyhaven {
   keys: KeyService;
   aliases: AliasService;
   imports: KeyImportService;
+  /** Creates a seed file's absent keys and aliases (KEYHAVEN_SEED_FILE). */
+  seeder: KeySeeder;
   crypto: CryptoService;
   auth: AuthService;
   /** SigV4 for the AWS KMS dialect: access key pairs. */
@@ -197,6 +200,7 @@ export async function createKeyhaven(
     keys,
     aliases,
     imports,
+    seeder: new KeySeeder(keys, imports, aliases, tenants, audit),
     crypto,
     auth,
     signatures,

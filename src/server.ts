@@ -4,6 +4,9 @@ import { ConfigError, loadConfig, type KeyhavenConfig } from './config.js';
 import { RootKeyError } from './adapters/keystore/software/sealed-root-key.js';
 import { createKeyhaven, type Keyhaven } from './keyhaven.js';
 import { checkListenSecurity, type ListenSecurity } from './listen-policy.js';
+import { KmsError } from './domain/errors.js';
+import { loadSeedFile } from './seed-file.js';
+import { SeedError } from './services/key-seeder.js';
 import { loadServerTls } from './server-tls.js';
 import { buildRestApp } from './transports/rest/app.js';
 
@@ -20,6 +23,7 @@ export async function startServer(
   // Both before anything is opened: a server that will not listen creates no root key or admin key.
   const listenSecurity = checkListenSecurity(config.server);
   const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
+  const seed = config.seedFile === undefined ? undefined : loadSeedFile(config.seedFile);
   const keyhaven = await createKeyhaven(config);
   const app = await buildRestApp(keyhaven, { logger: { level: config.logLevel }, https });
   announceStartup(keyhaven, listenSecurity, log);
@@ -42,6 +46,26 @@ export async function startServer(
   } else if (config.adminToken !== undefined) {
     // Said aloud: an operator who sets it on an existing data directory may expect it to work.
     log('keyhaven: KEYHAVEN_ADMIN_TOKEN is ignored: this data directory already has its API keys');
+  }
+  if (config.adminAccessKey && admin.principalId) {
+    await keyhaven.principals.createBootstrapAccessKey(admin.principalId, config.adminAccessKey);
+    log(
+      `keyhaven: bootstrap admin access key ${config.adminAccessKey.accessKeyId} created for the AWS dialect`,
+    );
+  } else if (config.adminAccessKey) {
+    log('keyhaven: KEYHAVEN_ADMIN_ACCESS_KEY_ID is ignored: this data directory already has its principals');
+  }
+
+  if (seed) {
+    const report = await keyhaven.seeder.seed(seed).catch((error: unknown) => {
+      // A seed the database contradicts, or one the services refuse: the operator's to fix.
+      if (error instanceof SeedError || error instanceof KmsError)
+        throw new ConfigError(`seed file ${config.seedFile}: ${error.message}`, { cause: error });
+      throw error;
+    });
+    log(
+      `keyhaven: seed file ${config.seedFile}: ${report.createdKeys} keys and ${report.createdAliases} aliases created, the rest present`,
+    );
   }
 
   const runJobs = () =>

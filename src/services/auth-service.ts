@@ -111,7 +111,9 @@ export class AuthService {
    * it an administrator of every tenant) and its API key on first start; returns the secret only
    * when newly generated.
    */
-  async bootstrapAdmin(presetSecret: string | undefined): Promise<{ created: boolean; secret?: string }> {
+  async bootstrapAdmin(
+    presetSecret: string | undefined,
+  ): Promise<{ created: boolean; principalId?: string; secret?: string }> {
     if ((await this.identity.countPrincipals()) > 0) return { created: false };
     const now = this.clock.now();
     const admin: PrincipalRecord = {
@@ -135,7 +137,11 @@ export class AuthService {
       expiresAt: null,
       revokedAt: null,
     });
-    return { created: true, secret: presetSecret ? undefined : secret };
+    return {
+      created: true,
+      principalId: admin.principalId,
+      ...(presetSecret ? {} : { secret }),
+    };
   }
 
   /**

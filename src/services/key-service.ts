@@ -125,7 +125,12 @@ export class KeyService {
     return backend;
   }
 
-  async createKey(ctx: RequestContext, input: CreateKeyInput): Promise<KeyDescription> {
+  /** `fixed.keyId`: the server's own seeding only (services/key-seeder.ts); callers never choose ids. */
+  async createKey(
+    ctx: RequestContext,
+    input: CreateKeyInput,
+    fixed: { keyId?: string } = {},
+  ): Promise<KeyDescription> {
     await this.access.authorize(ctx, {
       actions: input.policy === undefined ? ['CreateKey'] : ['CreateKey', 'PutKeyPolicy'],
     });
@@ -157,7 +162,7 @@ export class KeyService {
     if ((await this.metadata.countKeys(ctx.tenant)) >= maxKeys) {
       throw keyQuotaReached(maxKeys);
     }
-    const keyId = randomUUID();
+    const keyId = fixed.keyId ?? randomUUID();
     ctx.facts.keyId = keyId;
 
     let firstVersion: KeyVersion | null = null;

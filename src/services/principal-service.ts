@@ -178,8 +178,27 @@ export class PrincipalService {
     const holder = await this.visiblePrincipal(ctx, principalId);
     await this.access.authorize(ctx, { actions: ['CreateAccessKey'] });
     assertMayActAs(ctx, holder);
-    const accessKeyId = newAccessKeyId();
     const secretAccessKey = randomBytes(30).toString('base64');
+    const accessKey = await this.storeAccessKey(principalId, newAccessKeyId(), secretAccessKey);
+    return { accessKey, secretAccessKey };
+  }
+
+  /**
+   * The bootstrap admin's pair, as configured (KEYHAVEN_ADMIN_ACCESS_KEY_ID and _SECRET_ACCESS_KEY):
+   * the server's own work at first start, for no caller.
+   */
+  async createBootstrapAccessKey(
+    principalId: string,
+    preset: { accessKeyId: string; secretAccessKey: string },
+  ): Promise<AccessKeyRecord> {
+    return this.storeAccessKey(principalId, preset.accessKeyId, preset.secretAccessKey);
+  }
+
+  private async storeAccessKey(
+    principalId: string,
+    accessKeyId: string,
+    secretAccessKey: string,
+  ): Promise<AccessKeyRecord> {
     const secret = Buffer.from(secretAccessKey, 'utf8');
     try {
       const accessKey: AccessKeyRecord = {
@@ -190,7 +209,7 @@ export class PrincipalService {
         revokedAt: null,
       };
       await this.identity.createAccessKey(accessKey);
-      return { accessKey, secretAccessKey };
+      return accessKey;
     } finally {
       secret.fill(0);
     }
