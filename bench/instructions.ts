@@ -164,12 +164,12 @@ function underCallgrind(dir: string, name: string): { options: SpawnOptions; pre
   };
 }
 
-const sequential = (scenario: Scenario, requests: number) =>
+const sequential = async (scenario: Scenario, requests: number) =>
   runLoad(
     {
       host: scenario.target.host,
       port: scenario.target.port,
-      requests: encodeScenario(scenario),
+      requests: await encodeScenario(scenario),
       expectStatus: scenario.expectStatus,
     },
     { concurrency: 1, durationMs: 24 * 3600_000, maxRequests: requests, drainTimeoutMs: 60_000 },

@@ -42,12 +42,13 @@ export function encodeRequest(
   path: string,
   headers: Record<string, string>,
   body?: unknown,
+  contentType = 'application/json',
 ): Buffer {
   const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body), 'utf8');
   const lines = [`${method} ${path} HTTP/1.1`, `Host: ${host}:${port}`, 'Connection: keep-alive'];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   if (body !== undefined) {
-    lines.push('Content-Type: application/json', `Content-Length: ${payload.length}`);
+    lines.push(`Content-Type: ${contentType}`, `Content-Length: ${payload.length}`);
   }
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]);
 }

@@ -30,8 +30,9 @@ const encoded = new WeakMap<Scenario, Buffer[]>();
 export async function measureCell(scenario: Scenario, options: MeasureOptions): Promise<RoundSample> {
   let requests = encoded.get(scenario);
   if (!requests) {
-    requests = encodeScenario(scenario);
-    encoded.set(scenario, requests);
+    requests = await encodeScenario(scenario);
+    // Signed requests expire: those are signed again for every cell.
+    if (!scenario.sign) encoded.set(scenario, requests);
   }
   const target = {
     host: scenario.target.host,

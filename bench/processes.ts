@@ -47,6 +47,8 @@ export interface BenchProcess {
 
 export interface KeyhavenProcess extends BenchProcess {
   token: string;
+  /** The bootstrap admin's access key pair (KEYHAVEN_ADMIN_ACCESS_KEY_ID), for the AWS dialect. */
+  accessKey: { accessKeyId: string; secretAccessKey: string };
   dataDir: string;
 }
 
@@ -80,6 +82,10 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-bench-'));
   const port = await freePort();
   const token = `khk_bench_${randomBytes(16).toString('hex')}`;
+  const accessKey = {
+    accessKeyId: `AKIABENCH${randomBytes(6).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64'),
+  };
   const configFile = join(dataDir, 'bench-config.json');
   if (options.config) writeFileSync(configFile, JSON.stringify(options.config, null, 2) + '\n');
   const env = {
@@ -89,6 +95,8 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
     KEYHAVEN_HOST: '127.0.0.1',
     KEYHAVEN_PORT: String(port),
     KEYHAVEN_ADMIN_TOKEN: token,
+    KEYHAVEN_ADMIN_ACCESS_KEY_ID: accessKey.accessKeyId,
+    KEYHAVEN_ADMIN_SECRET_ACCESS_KEY: accessKey.secretAccessKey,
     KEYHAVEN_LOG_LEVEL: 'warn',
     ...options.env,
   };
@@ -109,6 +117,7 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
   return {
     ...proc,
     token,
+    accessKey,
     dataDir,
     async stop() {
       await proc.stop();

@@ -19,7 +19,13 @@ export interface RatioDefinition {
 }
 
 /** Rows whose work includes one AES-GCM operation, compared with the AEAD floor. */
-export const AEAD_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'hsm-encrypt'];
+export const AEAD_OPERATIONS: readonly Operation[] = [
+  'encrypt',
+  'aws-encrypt',
+  'decrypt',
+  'datakey',
+  'hsm-encrypt',
+];
 
 const ratio = (numerator: string, denominator: string, kind: RatioKind, meaning: string) => ({
   name: `${numerator} ÷ ${denominator}`,
@@ -34,6 +40,12 @@ const FIXED_RATIOS: readonly RatioDefinition[] = [
   ratio('encrypt', 'aead-floor', 'floor', 'what encrypt keeps of the cheapest AES-GCM route (the target)'),
   ratio('encrypt', 'baseline', 'bare-route', 'the old target (>= 0.50 of the bare route), information only'),
   ratio('aead-floor', 'baseline', 'bare-route', 'the most any encrypt route on Fastify + node:crypto keeps'),
+  ratio(
+    'aws-encrypt',
+    'encrypt',
+    'feature',
+    'the AWS dialect (AWS JSON 1.1, SigV4 checked) ÷ REST with an API key, the same encrypt',
+  ),
   ratio('hsm-encrypt', 'encrypt', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
   ratio('hsm-sign', 'sign', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
 ];

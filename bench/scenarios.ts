@@ -1,6 +1,8 @@
 // The measured operations: key setup over the real REST API, a one-request correctness check per
 // operation, and the pre-encoded requests the load generator replays.
 import { randomBytes } from 'node:crypto';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { encodeRequest } from './load.js';
 import type { BenchProcess, KeyhavenProcess } from './processes.js';
 
@@ -8,6 +10,7 @@ export const OPERATIONS = [
   'baseline',
   'aead-floor',
   'encrypt',
+  'aws-encrypt',
   'decrypt',
   'datakey',
   'sign',
@@ -34,6 +37,13 @@ export interface Scenario {
   expectFields: string[];
   /** A further check of the first response; returns what is wrong, if anything. */
   check?: (body: Json) => string | undefined;
+  /**
+   * Requests signed with SigV4 (the AWS dialect): the headers of one body, signed now. Signatures
+   * expire (aws.signatureSkewSeconds), so such a scenario is encoded afresh for every cell.
+   */
+  sign?: (payload: string) => Promise<Record<string, string>>;
+  /** The body's content type (default application/json). */
+  contentType?: string;
 }
 
 /** Distinct payloads per operation, so requests are not byte-for-byte identical. */
@@ -111,6 +121,57 @@ const keyhavenScenario = (
   expectFields,
 });
 
+/**
+ * The encrypt scenario's requests in the AWS dialect: `TrentService.Encrypt` over AWS JSON 1.1,
+ * signed with SigV4 by the AWS SDK's own signer as the bootstrap admin's access key pair.
+ */
+function awsEncryptScenario(target: KeyhavenProcess, keyId: string, plaintexts: string[]): Scenario {
+  const signer = new SignatureV4({
+    credentials: target.accessKey,
+    region: 'us-east-1',
+    service: 'kms',
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  return {
+    operation: 'aws-encrypt',
+    description: 'AWS dialect POST / TrentService.Encrypt, SigV4-signed, the same plaintexts and context',
+    target,
+    method: 'POST',
+    path: '/',
+    headers: {},
+    bodies: plaintexts.map((plaintext) => ({
+      KeyId: keyId,
+      Plaintext: plaintext,
+      EncryptionContext: CONTEXT,
+    })),
+    expectStatus: 200,
+    expectFields: ['CiphertextBlob', 'KeyId'],
+    contentType: AWS_JSON,
+    async sign(payload) {
+      const signed = await signer.sign({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: target.host,
+        port: target.port,
+        path: '/',
+        headers: {
+          host: `${target.host}:${target.port}`,
+          'content-type': AWS_JSON,
+          'x-amz-target': 'TrentService.Encrypt',
+        },
+        body: payload,
+      });
+      const headers = { ...(signed.headers as Record<string, string>) };
+      // The encoder writes these two itself.
+      delete headers.host;
+      delete headers['content-type'];
+      return headers;
+    },
+  };
+}
+
+const AWS_JSON = 'application/x-amz-json-1.1';
+
 /** Creates a SOFTWARE AES key and a P-256 key on `keyhaven` and builds its SOFTWARE scenarios. */
 async function softwareScenarios(
   keyhaven: KeyhavenProcess,
@@ -150,6 +211,7 @@ async function softwareScenarios(
       plaintexts.map((plaintext) => ({ keyId: symmetricKeyId, plaintext, context: CONTEXT })),
       ['keyId', 'keyVersion', 'ciphertext'],
     ),
+    awsEncryptScenario(keyhaven, symmetricKeyId, plaintexts),
     keyhavenScenario(
       keyhaven,
       'decrypt',
@@ -389,13 +451,9 @@ export const rowLabel = (scenario: Pick<Scenario, 'operation' | 'variant'>): str
 
 /** Sends one request of the scenario and checks its status and response fields. */
 export async function preflight(scenario: Scenario): Promise<void> {
-  const result = await call(
-    scenario.target,
-    scenario.method,
-    scenario.path,
-    scenario.headers,
-    scenario.bodies[0],
-  );
+  const result = scenario.sign
+    ? await callSigned(scenario)
+    : await call(scenario.target, scenario.method, scenario.path, scenario.headers, scenario.bodies[0]);
   const missing = scenario.expectFields.filter((field) => !(field in result.json));
   if (result.status !== scenario.expectStatus || missing.length > 0) {
     throw new Error(
@@ -407,9 +465,31 @@ export async function preflight(scenario: Scenario): Promise<void> {
   if (wrong) throw new Error(`${rowLabel(scenario)}: ${wrong}`);
 }
 
-export function encodeScenario(scenario: Scenario): Buffer[] {
+async function callSigned(scenario: Scenario): Promise<{ status: number; json: Json }> {
+  const payload = JSON.stringify(scenario.bodies[0]);
+  const response = await fetch(`${scenario.target.url}${scenario.path}`, {
+    method: scenario.method,
+    headers: {
+      ...(await scenario.sign!(payload)),
+      'content-type': scenario.contentType ?? 'application/json',
+    },
+    body: payload,
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, json: JSON.parse(text) as Json };
+  } catch {
+    return { status: response.status, json: { raw: text } };
+  }
+}
+
+/** The scenario's requests as bytes on the wire; signed ones signed now. */
+export async function encodeScenario(scenario: Scenario): Promise<Buffer[]> {
   const { host, port } = scenario.target;
-  return scenario.bodies.map((body) =>
-    encodeRequest(scenario.method, host, port, scenario.path, scenario.headers, body),
+  return Promise.all(
+    scenario.bodies.map(async (body) => {
+      const headers = scenario.sign ? await scenario.sign(JSON.stringify(body)) : scenario.headers;
+      return encodeRequest(scenario.method, host, port, scenario.path, headers, body, scenario.contentType);
+    }),
   );
 }

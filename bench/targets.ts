@@ -22,6 +22,8 @@ export const TARGETS: readonly Target[] = [
   // Identity and audit: encrypt as a crypto-user with a key policy, audited, at 0.8 or more of the
   // same request on a server with the audit log off (bench/variants.ts: crypto-user, audit-off).
   { ratio: 'encrypt@crypto-user ÷ encrypt@audit-off', atLeast: 0.8, concurrencies: [16, 64] },
+  // The AWS dialect: Encrypt with its SigV4 check at 0.8 or more of REST encrypt (issue 14).
+  { ratio: 'aws-encrypt ÷ encrypt', atLeast: 0.8, concurrencies: [16, 64] },
 ];
 
 /** Rows with errors at a concurrency fail the targets that read them, whatever the ratio. */
