@@ -213,7 +213,17 @@ export class PolicyService {
       parsed = parseAwsPolicyText(input.text);
       awsSource = input.text;
     }
-    if (!isAwsPolicyDocument(parsed)) return { document: checkDocument(parsed), awsSource: null };
+    if (!isAwsPolicyDocument(parsed)) {
+      try {
+        return { document: checkDocument(parsed), awsSource: null };
+      } catch (error) {
+        // AWS's PutKeyPolicy and CreateKey answer any bad document as MalformedPolicyDocument.
+        if (awsSource !== null && error instanceof KmsError && error.code === 'ValidationError') {
+          throw malformedPolicyDocument(error.message);
+        }
+        throw error;
+      }
+    }
     awsSource ??= JSON.stringify(parsed);
     if (awsSource.length > AWS_POLICY_MAX_CHARS) {
       throw malformedPolicyDocument(`a key policy is at most ${AWS_POLICY_MAX_CHARS} characters`);
