@@ -29,7 +29,7 @@ import { KeyDirectory } from './services/key-directory.js';
 import { KeySeeder } from './services/key-seeder.js';
 import { KeyImportService } from './services/key-import-service.js';
 import { KeyService } from './services/key-service.js';
-import { checkDocument, PolicyService } from './services/policy-service.js';
+import { PolicyService } from './services/policy-service.js';
 import { PrincipalService } from './services/principal-service.js';
 import { ReadinessMonitor, type Readiness } from './services/readiness-monitor.js';
 import { SealBudget } from './services/seal-budget.js';
@@ -136,7 +136,10 @@ export async function createKeyhaven(
     },
   );
   auth.alsoForget(() => signatures.forget());
-  const policies = new PolicyService(identity, tenants, principals, access, directory, clock);
+  const policies = new PolicyService(identity, tenants, principals, access, directory, clock, {
+    region: config.aws.region,
+    accountId: config.aws.accountId,
+  });
   const keys = new KeyService(
     metadata,
     directory,
@@ -148,8 +151,8 @@ export async function createKeyhaven(
     {
       visibleTenantId: async (ctx, tenantId) => (await tenants.visibleTenant(ctx, tenantId)).tenantId,
       maxKeysOf: (tenantId) => tenants.maxKeysOf(tenantId),
-      checkKeyPolicy: checkDocument,
-      createKeyPolicy: (key, document) => policies.createKeyPolicy(key, document),
+      checkKeyPolicy: (ctx, document) => policies.checkKeyPolicy(ctx, document),
+      createKeyPolicy: (key, checked) => policies.createKeyPolicy(key, checked),
       deleteKeyPolicy: (keyId) => policies.deleteKeyPolicy(keyId),
     },
     config.limits.maxKeys,

@@ -20,8 +20,33 @@ export interface TimeWindow {
   timeZone: string;
 }
 
+/**
+ * An encryption-context pair matched as AWS's `kms:EncryptionContext:<key>` is: the key's name
+ * compared ignoring case, its value exactly (`like`: with `*` and `?` wildcards); the condition holds
+ * when the request has the key with one of the values. `negated` (StringNotEquals, StringNotLike)
+ * holds when it has not, a request without the key included.
+ */
+export interface ContextValueCondition {
+  key: string;
+  values: string[];
+  like?: boolean;
+  negated?: boolean;
+}
+
+/** The names of the request's encryption-context keys, as AWS's ForAllValues / ForAnyValue test them. */
+export interface ContextKeysCondition {
+  /** Every key of the request is one of these (true for a request without a context, as on AWS). */
+  allOf?: string[];
+  /** At least one key of the request is one of these. */
+  anyOf?: string[];
+}
+
 export interface Conditions {
   sourceIp?: string[];
+  /** The request's address is in none of these CIDRs (AWS's NotIpAddress). */
+  notSourceIp?: string[];
+  contextValues?: ContextValueCondition[];
+  contextKeys?: ContextKeysCondition;
   timeWindow?: TimeWindow;
   /** The request's encryption context must hold each pair; "*" accepts any value of the key. */
   context?: Record<string, string>;
@@ -123,11 +148,32 @@ function parseStatement(input: unknown, at: string): Statement {
 
 function parseConditions(input: unknown, at: string): Conditions {
   const raw = object(input, at);
-  onlyKeys(raw, ['sourceIp', 'timeWindow', 'context', 'keyTags', 'principalAttributes'], at);
+  onlyKeys(
+    raw,
+    [
+      'sourceIp',
+      'notSourceIp',
+      'timeWindow',
+      'context',
+      'contextValues',
+      'contextKeys',
+      'keyTags',
+      'principalAttributes',
+    ],
+    at,
+  );
   const conditions: Conditions = {};
-  if (raw.sourceIp !== undefined) {
-    conditions.sourceIp = strings(raw.sourceIp, `${at}.sourceIp`);
-    for (const cidr of conditions.sourceIp) parseCidr(cidr, `${at}.sourceIp`);
+  for (const field of ['sourceIp', 'notSourceIp'] as const) {
+    if (raw[field] === undefined) continue;
+    const cidrs = strings(raw[field], `${at}.${field}`);
+    for (const cidr of cidrs) parseCidr(cidr, `${at}.${field}`);
+    conditions[field] = cidrs;
+  }
+  if (raw.contextValues !== undefined) {
+    conditions.contextValues = parseContextValues(raw.contextValues, `${at}.contextValues`);
+  }
+  if (raw.contextKeys !== undefined) {
+    conditions.contextKeys = parseContextKeys(raw.contextKeys, `${at}.contextKeys`);
   }
   if (raw.timeWindow !== undefined)
     conditions.timeWindow = parseTimeWindow(raw.timeWindow, `${at}.timeWindow`);
@@ -135,6 +181,40 @@ function parseConditions(input: unknown, at: string): Conditions {
     if (raw[field] !== undefined) conditions[field] = stringMap(raw[field], `${at}.${field}`);
   }
   return conditions;
+}
+
+function parseContextValues(input: unknown, at: string): ContextValueCondition[] {
+  if (!Array.isArray(input) || input.length === 0 || input.length > MAX_ENTRIES) {
+    throw malformed(`${at} must be a list of 1 to ${MAX_ENTRIES} conditions`);
+  }
+  return input.map((item, i) => {
+    const raw = object(item, `${at}[${i}]`);
+    onlyKeys(raw, ['key', 'values', 'like', 'negated'], `${at}[${i}]`);
+    if (typeof raw.key !== 'string' || raw.key.length < 1 || raw.key.length > 2048) {
+      throw malformed(`${at}[${i}].key must be a non-empty string`);
+    }
+    const condition: ContextValueCondition = {
+      key: raw.key,
+      values: strings(raw.values, `${at}[${i}].values`),
+    };
+    for (const flag of ['like', 'negated'] as const) {
+      if (raw[flag] === undefined) continue;
+      if (typeof raw[flag] !== 'boolean') throw malformed(`${at}[${i}].${flag} must be true or false`);
+      if (raw[flag]) condition[flag] = true;
+    }
+    return condition;
+  });
+}
+
+function parseContextKeys(input: unknown, at: string): ContextKeysCondition {
+  const raw = object(input, at);
+  onlyKeys(raw, ['allOf', 'anyOf'], at);
+  const condition: ContextKeysCondition = {};
+  for (const field of ['allOf', 'anyOf'] as const) {
+    if (raw[field] !== undefined) condition[field] = strings(raw[field], `${at}.${field}`);
+  }
+  if (!condition.allOf && !condition.anyOf) throw malformed(`${at} needs allOf or anyOf`);
+  return condition;
 }
 
 function parseTimeWindow(input: unknown, at: string): TimeWindow {
@@ -238,6 +318,14 @@ function resourceMatches(pattern: string, key: AccessRequest['key']): boolean {
 function conditionsHold(conditions: Conditions | undefined, request: AccessRequest): boolean {
   if (!conditions) return true;
   if (conditions.sourceIp && !inAnyCidr(request.sourceIp, conditions.sourceIp)) return false;
+  // An address that is not an IP address is in no CIDR: it cannot escape a NotIpAddress deny.
+  if (conditions.notSourceIp && inAnyCidr(request.sourceIp, conditions.notSourceIp)) return false;
+  if (
+    conditions.contextValues &&
+    !conditions.contextValues.every((c) => contextValueHolds(c, request.context))
+  )
+    return false;
+  if (conditions.contextKeys && !contextKeysHold(conditions.contextKeys, request.context)) return false;
   if (conditions.timeWindow && !inTimeWindow(request.at, conditions.timeWindow)) return false;
   if (conditions.context && !pairsHold(conditions.context, request.context ?? {})) return false;
   if (conditions.keyTags && !(request.key && pairsHold(conditions.keyTags, request.key.tags, false)))
@@ -260,6 +348,56 @@ function pairsHold(
   return Object.entries(required).every(
     ([k, v]) => Object.hasOwn(actual, k) && ((wildcard && v === '*') || actual[k] === v),
   );
+}
+
+function contextValueHolds(
+  condition: ContextValueCondition,
+  context: EncryptionContext | undefined,
+): boolean {
+  const wanted = condition.key.toLowerCase();
+  const matches = Object.entries(context ?? {}).some(
+    ([k, v]) =>
+      k.toLowerCase() === wanted &&
+      condition.values.some((value) => (condition.like ? globMatches(value, v) : value === v)),
+  );
+  return condition.negated ? !matches : matches;
+}
+
+function contextKeysHold(condition: ContextKeysCondition, context: EncryptionContext | undefined): boolean {
+  const keys = Object.keys(context ?? {});
+  if (condition.allOf && !keys.every((k) => condition.allOf!.includes(k))) return false;
+  if (condition.anyOf && !keys.some((k) => condition.anyOf!.includes(k))) return false;
+  return true;
+}
+
+/**
+ * AWS's StringLike: `*` any run of characters, `?` any one, everything else literally. The greedy
+ * two-pointer match, linear in practice and never exponential (a regular expression built from
+ * the pattern could backtrack without bound on a pattern of many `*`).
+ */
+export function globMatches(pattern: string, value: string): boolean {
+  const p = [...pattern];
+  const v = [...value];
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < v.length) {
+    if (i < p.length && (p[i] === '?' || (p[i] !== '*' && p[i] === v[j]))) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 /** Compiled once per condition list (the parsed document is kept by whoever caches policies). */

@@ -19,6 +19,8 @@ export interface PolicyVersion {
   /** From when this version applies; a later effectiveAt wins once it has come. */
   effectiveAt: Date;
   createdAt: Date;
+  /** A key policy written in AWS's policy language: its text as written, `document` its translation. */
+  awsSource?: string | null;
 }
 
 export interface Page<T> {

@@ -32,7 +32,7 @@ import {
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, assertTransition, type KeyState } from '../domain/key-state.js';
-import type { PolicyDocument } from '../domain/policy.js';
+import type { CheckedKeyPolicy } from './policy-service.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyUsageRecord, MetadataStore } from '../ports/metadata-store.js';
@@ -71,8 +71,9 @@ export interface KeyTenancy {
   /** The tenant's id if the caller may see it; NotFound as for a tenant that does not exist. */
   visibleTenantId(ctx: RequestContext, tenantId: string): Promise<string>;
   maxKeysOf(tenantId: string): Promise<number | undefined>;
-  checkKeyPolicy(document: unknown): PolicyDocument;
-  createKeyPolicy(key: Key, document: PolicyDocument): Promise<unknown>;
+  /** Checks (and translates, if in AWS's policy language) a key policy for a key of the caller's tenant. */
+  checkKeyPolicy(ctx: RequestContext, document: unknown): Promise<CheckedKeyPolicy>;
+  createKeyPolicy(key: Key, policy: CheckedKeyPolicy): Promise<unknown>;
   deleteKeyPolicy(keyId: string): Promise<void>;
 }
 
@@ -152,7 +153,8 @@ export class KeyService {
     if (input.alias !== undefined) assertAliasName(input.alias);
     if (input.description !== undefined) assertWellFormed(input.description, 'description');
     const tags = checkTags(input.tags ?? {});
-    const policy = input.policy === undefined ? undefined : this.tenancy.checkKeyPolicy(input.policy);
+    const policy =
+      input.policy === undefined ? undefined : await this.tenancy.checkKeyPolicy(ctx, input.policy);
     const now = this.clock.now();
     const rotationPeriodDays = checkRotationPeriod(input.rotationPeriodDays ?? null, keySpec, origin);
     const expiresAt = parseFutureDate(input.expiresAt, now, 'expiresAt');

@@ -3,8 +3,16 @@
 // rollback makes an old version's document the newest version, in force at once. The simulator and
 // /v1/auth/verify ask AccessControl exactly what authorize() would decide.
 import { randomUUID } from 'node:crypto';
+import { awsAccountId } from '../domain/aws-account.js';
+import {
+  AWS_POLICY_MAX_CHARS,
+  AwsPolicyText,
+  isAwsPolicyDocument,
+  parseAwsPolicyText,
+  translateAwsPolicy,
+} from '../domain/aws-policy.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
-import { KmsError, notFound, validationError } from '../domain/errors.js';
+import { KmsError, malformedPolicyDocument, notFound, validationError } from '../domain/errors.js';
 import { canSeeTenant, checkName, toPrincipal } from '../domain/identity.js';
 import type { Key } from '../domain/key.js';
 import { parsePolicyDocument, type Decision, type PolicyDocument } from '../domain/policy.js';
@@ -21,6 +29,7 @@ export interface PolicyView extends PolicyRecord {
   version: number;
   document: PolicyDocument;
   effectiveAt: Date;
+  awsSource: string | null;
 }
 
 export interface KeyPolicyView {
@@ -28,6 +37,14 @@ export interface KeyPolicyView {
   /** 0 while the key has no policy of its own. */
   version: number;
   document: PolicyDocument;
+  /** The text of a key policy written in AWS's policy language; null for one in Keyhaven's. */
+  awsSource: string | null;
+}
+
+/** A key policy checked (and translated from AWS's language if written in it), ready to write. */
+export interface CheckedKeyPolicy {
+  document: PolicyDocument;
+  awsSource: string | null;
 }
 
 export interface SimulationInput {
@@ -57,6 +74,11 @@ export class PolicyService {
     private readonly access: AccessControl,
     private readonly directory: KeyDirectory,
     private readonly clock: Clock,
+    /** The AWS dialect's region and default account id: key policies in AWS's language name ARNs. */
+    private readonly aws: { region: string; accountId: string } = {
+      region: 'us-east-1',
+      accountId: '000000000000',
+    },
   ) {}
 
   async createPolicy(
@@ -146,24 +168,89 @@ export class PolicyService {
     const key = await this.directory.getKey(ctx, reference);
     await this.access.authorize(ctx, { actions: ['GetKeyPolicy'], key });
     const record = await this.identity.getKeyPolicy(key.keyId);
-    if (!record) return { keyId: key.keyId, version: 0, document: { statements: [] } };
+    if (!record) return { keyId: key.keyId, version: 0, document: { statements: [] }, awsSource: null };
     const current = view(record, await this.identity.listPolicyVersions(record.policyId), this.clock.now());
-    return { keyId: key.keyId, version: current.version, document: current.document };
+    return {
+      keyId: key.keyId,
+      version: current.version,
+      document: current.document,
+      awsSource: current.awsSource,
+    };
   }
 
+  /**
+   * A new version of the key's policy: a document in Keyhaven's language, in AWS's (a JSON object
+   * with `Version`/`Statement`), or AWS's text (AwsPolicyText, from the AWS dialect).
+   */
   async putKeyPolicy(ctx: RequestContext, reference: string, document: unknown): Promise<KeyPolicyView> {
     const key = await this.directory.getKey(ctx, reference);
     await this.access.authorize(ctx, { actions: ['PutKeyPolicy'], key });
-    const checked = checkDocument(document);
+    const checked = await this.checkKeyPolicy(ctx, document, key);
     const existing = await this.identity.getKeyPolicy(key.keyId);
     const written = existing
-      ? await this.addVersion(existing, checked, undefined)
+      ? await this.addVersion(existing, checked.document, undefined, checked.awsSource)
       : await this.createKeyPolicy(key, checked);
-    return { keyId: key.keyId, version: written.version, document: written.document };
+    return {
+      keyId: key.keyId,
+      version: written.version,
+      document: written.document,
+      awsSource: written.awsSource,
+    };
+  }
+
+  /**
+   * Checks a key policy for a key of the caller's tenant (`key` absent: at its creation), translating
+   * one in AWS's policy language (domain/aws-policy.ts): its principals are looked up in the key's
+   * tenant, or the caller's, the only accounts it may name.
+   */
+  async checkKeyPolicy(ctx: RequestContext, input: unknown, key?: Key): Promise<CheckedKeyPolicy> {
+    let parsed = input;
+    let awsSource: string | null = null;
+    if (input instanceof AwsPolicyText) {
+      if (input.text.length > AWS_POLICY_MAX_CHARS) {
+        throw malformedPolicyDocument(`a key policy is at most ${AWS_POLICY_MAX_CHARS} characters`);
+      }
+      parsed = parseAwsPolicyText(input.text);
+      awsSource = input.text;
+    }
+    if (!isAwsPolicyDocument(parsed)) {
+      try {
+        return { document: checkDocument(parsed), awsSource: null };
+      } catch (error) {
+        // AWS's PutKeyPolicy and CreateKey answer any bad document as MalformedPolicyDocument.
+        if (awsSource !== null && error instanceof KmsError && error.code === 'ValidationError') {
+          throw malformedPolicyDocument(error.message);
+        }
+        throw error;
+      }
+    }
+    awsSource ??= JSON.stringify(parsed);
+    if (awsSource.length > AWS_POLICY_MAX_CHARS) {
+      throw malformedPolicyDocument(`a key policy is at most ${AWS_POLICY_MAX_CHARS} characters`);
+    }
+    const keyTenant = key?.tenant ?? ctx.tenant;
+    const accounts = new Map<string, string>([
+      [awsAccountId(ctx.tenant, this.aws.accountId), ctx.tenant],
+      [awsAccountId(keyTenant, this.aws.accountId), keyTenant],
+    ]);
+    const document = await translateAwsPolicy(parsed, {
+      keyTenant,
+      accounts,
+      ...(key
+        ? {
+            keyArn: `arn:aws:kms:${this.aws.region}:${awsAccountId(key.tenant, this.aws.accountId)}:key/${key.keyId}`,
+          }
+        : {}),
+      findPrincipal: async (tenant, name) => {
+        const found = await this.identity.findPrincipalByName(tenant, name);
+        return found && { principalId: found.principalId, type: found.type };
+      },
+    });
+    return { document, awsSource };
   }
 
   /** The key policy given at creation: checked before the key exists, written by KeyService. */
-  async createKeyPolicy(key: Key, document: PolicyDocument): Promise<PolicyView> {
+  async createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<PolicyView> {
     const now = this.clock.now();
     const record: PolicyRecord = {
       policyId: randomUUID(),
@@ -175,9 +262,10 @@ export class PolicyService {
     const first: PolicyVersion = {
       policyId: record.policyId,
       version: 1,
-      document,
+      document: checked.document,
       effectiveAt: now,
       createdAt: now,
+      awsSource: checked.awsSource,
     };
     await this.identity.createPolicy(record, first);
     this.access.invalidatePolicy(record.policyId, key.keyId);
@@ -237,12 +325,14 @@ export class PolicyService {
     record: PolicyRecord,
     document: PolicyDocument,
     effective: string | undefined,
+    awsSource: string | null = null,
   ): Promise<PolicyView> {
     const now = this.clock.now();
     await this.identity.addPolicyVersion(record.policyId, {
       document,
       effectiveAt: effectiveAt(effective, now),
       createdAt: now,
+      awsSource,
     });
     this.access.invalidatePolicy(record.policyId, record.keyId);
     return view(record, await this.identity.listPolicyVersions(record.policyId), now);
@@ -262,7 +352,13 @@ export class PolicyService {
 function view(record: PolicyRecord, versions: PolicyVersion[], now: Date): PolicyView {
   const shown = inForce(versions, now) ?? versions[0];
   if (!shown) throw policyNotFound(record.policyId);
-  return { ...record, version: shown.version, document: shown.document, effectiveAt: shown.effectiveAt };
+  return {
+    ...record,
+    version: shown.version,
+    document: shown.document,
+    effectiveAt: shown.effectiveAt,
+    awsSource: shown.awsSource ?? null,
+  };
 }
 
 export function checkDocument(input: unknown): PolicyDocument {

@@ -176,7 +176,7 @@ describe('AWS KMS dialect, through @aws-sdk/client-kms', () => {
       name: 'DisabledException',
     });
     expect(await failure(admin.send(new CreateKeyCommand({ Policy: '{}' })))).toMatchObject({
-      name: 'UnsupportedOperationException',
+      name: 'MalformedPolicyDocumentException',
     });
     expect(
       await failure(admin.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }))),

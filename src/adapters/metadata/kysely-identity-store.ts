@@ -113,6 +113,7 @@ function rowToPolicyVersion(row: Selectable<PolicyVersionsTable>): PolicyVersion
     document: JSON.parse(row.document) as PolicyDocument,
     effectiveAt: new Date(Number(row.effective_at)),
     createdAt: new Date(Number(row.created_at)),
+    awsSource: row.aws_source ?? null,
   };
 }
 
@@ -532,5 +533,6 @@ function policyVersionRow(version: PolicyVersion): PolicyVersionsTable {
     document: JSON.stringify(version.document),
     effective_at: version.effectiveAt.getTime(),
     created_at: version.createdAt.getTime(),
+    aws_source: version.awsSource ?? null,
   };
 }

@@ -111,6 +111,8 @@ export interface PolicyVersionsTable {
   document: string;
   effective_at: number;
   created_at: number;
+  /** 0006_aws_key_policies: the AWS-language text of a key policy written so. */
+  aws_source: string | null;
 }
 
 export interface PolicyAttachmentsTable {

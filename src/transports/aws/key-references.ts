@@ -3,9 +3,8 @@
 // answers with. The region is the server's (aws.region); the account id is the tenant's: the
 // configured aws.accountId for the default tenant, a fixed 12 digits derived from the tenant id for
 // the others (docs/aws.md).
-import { createHash } from 'node:crypto';
+import { awsAccountId } from '../../domain/aws-account.js';
 import { notFound } from '../../domain/errors.js';
-import { DEFAULT_TENANT } from '../../domain/request-context.js';
 
 export interface ArnScope {
   region: string;
@@ -15,13 +14,7 @@ export interface ArnScope {
 
 const ARN = /^arn:aws:kms:([^:]*):([^:]*):((?:key|alias)\/.+)$/;
 
-export function accountIdOf(tenant: string, scope: ArnScope): string {
-  if (tenant === DEFAULT_TENANT) return scope.accountId;
-  const digits = BigInt(
-    `0x${createHash('sha256').update(`keyhaven-tenant:${tenant}`).digest('hex').slice(0, 16)}`,
-  );
-  return (digits % 10n ** 12n).toString().padStart(12, '0');
-}
+export const accountIdOf = (tenant: string, scope: ArnScope) => awsAccountId(tenant, scope.accountId);
 
 export const keyArn = (keyId: string, tenant: string, scope: ArnScope) =>
   `arn:aws:kms:${scope.region}:${accountIdOf(tenant, scope)}:key/${keyId}`;

@@ -283,6 +283,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Key policies written in AWS's policy language keep their text beside the translated document,
+  // so that GetKeyPolicy answers them as they were written (docs/aws.md "Key policies").
+  '0006_aws_key_policies': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('policy_versions').addColumn('aws_source', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

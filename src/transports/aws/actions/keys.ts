@@ -1,4 +1,5 @@
 // Keys: CreateKey, DescribeKey, ListKeys.
+import { AWS_POLICY_MAX_CHARS, AwsPolicyText } from '../../../domain/aws-policy.js';
 import { KEY_SPECS, KEY_USAGES } from '../../../domain/key-spec.js';
 import { unsupportedOperation } from '../../../domain/errors.js';
 import { keyArn } from '../key-references.js';
@@ -15,11 +16,10 @@ export const KEY_ACTIONS: AwsActions = {
 
   async CreateKey(call) {
     const { input } = call;
-    if (input.Policy !== undefined) {
-      throw unsupportedOperation(
-        'key policies in the AWS policy language are not served by the AWS dialect yet',
-      );
-    }
+    // In AWS's policy language, translated and kept as written (docs/aws.md "Key policies"); no
+    // lockout check to bypass: a key's admins may always rewrite its policy.
+    const policy = optionalString(input, 'Policy', AWS_POLICY_MAX_CHARS);
+    optionalBoolean(input, 'BypassPolicyLockoutSafetyCheck');
     if (optionalBoolean(input, 'MultiRegion') === true) {
       throw unsupportedOperation('multi-Region keys are not served by Keyhaven');
     }
@@ -49,6 +49,7 @@ export const KEY_ACTIONS: AwsActions = {
       ...(origin === 'EXTERNAL' ? { origin: 'EXTERNAL' as const } : {}),
       ...(description !== undefined ? { description } : {}),
       ...(tags ? { tags } : {}),
+      ...(policy !== undefined ? { policy: new AwsPolicyText(policy) } : {}),
     });
     return { KeyMetadata: keyMetadata(key, call.arns) };
   },
