@@ -144,6 +144,22 @@ describe('AWS KMS dialect: keys, aliases, rotation and tags', () => {
       expect(Math.round((seven.DeletionDate!.getTime() - Date.now()) / DAY_MS)).toBe(7);
     });
 
+    it('refuses EnableKey and DisableKey on a key awaiting its material, and schedules its deletion', async () => {
+      const keyId = await newKey({ origin: 'EXTERNAL' });
+      for (const command of [
+        new EnableKeyCommand({ KeyId: keyId }),
+        new DisableKeyCommand({ KeyId: keyId }),
+      ]) {
+        expect(await failure(admin.send(command as never)), command.constructor.name).toMatchObject({
+          name: 'KMSInvalidStateException',
+        });
+      }
+      expect(await stateOf(keyId)).toBe('PendingImport');
+      expect(await admin.send(new ScheduleKeyDeletionCommand({ KeyId: keyId }))).toMatchObject({
+        KeyState: 'PendingDeletion',
+      });
+    });
+
     it('refuses a pending window outside 7-30 with ValidationException, and changes nothing', async () => {
       const keyId = await newKey();
       for (const days of [6, 31, 0]) {
