@@ -39,7 +39,12 @@ export interface KeyVersion {
   material: Buffer;
   /** SPKI DER of asymmetric keys, null for symmetric ones. */
   publicKeySpki: Buffer | null;
+  /** How a rotation made this version; absent for a key's first version and imported material. */
+  rotation?: RotationKind;
 }
+
+/** A version from the server's own schedule (or the AES-GCM bound), or one a caller asked for. */
+export type RotationKind = 'AUTOMATIC' | 'ON_DEMAND';
 
 export const MIN_ROTATION_DAYS = 90;
 export const MAX_ROTATION_DAYS = 2560;

@@ -44,6 +44,23 @@ export interface DueCursor {
   keyId: string;
 }
 
+/** An alias and the key it names; updatedAt is createdAt until it is re-pointed. */
+export interface AliasRecord {
+  name: string;
+  keyId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface AliasListFilter {
+  tenant: string;
+  /** Only the aliases of this key. */
+  keyId?: string;
+  limit: number;
+  /** A nextCursor this store issued; anything else fails with invalidMarker(). */
+  cursor?: string;
+}
+
 export type UsageCounts = Map<string, Map<string, number>>;
 
 export interface KeyUsageRecord {
@@ -85,6 +102,12 @@ export interface MetadataStore {
   /** Alias names are unique within a tenant; every alias query names the tenant. */
   resolveAlias(tenant: string, name: string): Promise<string | undefined>;
   putAlias(tenant: string, name: string, keyId: string, at: Date): Promise<void>;
+  /** Adds the alias, or fails with AlreadyExists if the name is taken (one statement: no race). */
+  createAlias(tenant: string, name: string, keyId: string, at: Date): Promise<void>;
+  /** Re-points the alias only if it still names `fromKeyId`; false if it changed or is gone. */
+  updateAlias(tenant: string, name: string, fromKeyId: string, toKeyId: string, at: Date): Promise<boolean>;
+  /** A page of aliases by name. */
+  listAliasPage(filter: AliasListFilter): Promise<{ aliases: AliasRecord[]; nextCursor: string | null }>;
   deleteAlias(tenant: string, name: string): Promise<boolean>;
   listAliases(tenant: string, keyId?: string): Promise<{ name: string; keyId: string; createdAt: Date }[]>;
   aliasesOf(keyIds: string[]): Promise<Map<string, string[]>>;

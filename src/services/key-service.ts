@@ -102,6 +102,13 @@ export interface PublicKeyView {
   spki: Buffer;
 }
 
+/**
+ * A surface's own refusal, checked on the key as the operation reads it, after authorization and
+ * before the service's own checks: the AWS dialect's rules for which keys rotate (AWS refuses
+ * some that Keyhaven serves). It throws to refuse.
+ */
+export type KeyPrecondition = (key: Key) => void;
+
 export const MAX_TAGS = 50;
 export const MAX_LIST_LIMIT = 1000;
 
@@ -245,8 +252,13 @@ export class KeyService {
     };
   }
 
-  async updateKey(ctx: RequestContext, reference: string, input: UpdateKeyInput): Promise<KeyDescription> {
-    return this.change(ctx, reference, 'UpdateKey', (key, now) => {
+  async updateKey(
+    ctx: RequestContext,
+    reference: string,
+    input: UpdateKeyInput,
+    precondition?: KeyPrecondition,
+  ): Promise<KeyDescription> {
+    return this.change(ctx, reference, 'UpdateKey', precondition, (key, now) => {
       assertNotPendingDeletion(key);
       const next = { ...key };
       if (input.description !== undefined) {
@@ -265,15 +277,45 @@ export class KeyService {
     });
   }
 
+  /**
+   * Adds or overwrites the given tags and keeps the others, inside one optimistic change: a
+   * concurrent change of the key fails (ConcurrentModification) rather than being lost.
+   */
+  async tagKey(
+    ctx: RequestContext,
+    reference: string,
+    tags: Record<string, string>,
+  ): Promise<KeyDescription> {
+    return this.change(ctx, reference, 'UpdateKey', undefined, (key) => {
+      assertNotPendingDeletion(key);
+      const merged = new Map(Object.entries(key.tags));
+      for (const [tagKey, value] of Object.entries(tags)) merged.set(tagKey, value);
+      return { ...key, tags: checkTags(Object.fromEntries(merged)) };
+    });
+  }
+
+  /** Removes the named tags (a name the key lacks is no error, as in AWS UntagResource). */
+  async untagKey(
+    ctx: RequestContext,
+    reference: string,
+    tagKeys: readonly string[],
+  ): Promise<KeyDescription> {
+    return this.change(ctx, reference, 'UpdateKey', undefined, (key) => {
+      assertNotPendingDeletion(key);
+      const removed = new Set(tagKeys);
+      return { ...key, tags: Object.fromEntries(Object.entries(key.tags).filter(([k]) => !removed.has(k))) };
+    });
+  }
+
   async enableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    return this.change(ctx, reference, 'EnableKey', (key) => {
+    return this.change(ctx, reference, 'EnableKey', undefined, (key) => {
       assertTransition(key, 'enable');
       return { ...key, state: 'Enabled' };
     });
   }
 
   async disableKey(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    const disabled = await this.change(ctx, reference, 'DisableKey', (key) => {
+    const disabled = await this.change(ctx, reference, 'DisableKey', undefined, (key) => {
       assertTransition(key, 'disable');
       return { ...key, state: 'Disabled' };
     });
@@ -293,7 +335,7 @@ export class KeyService {
         `pendingWindowDays must be an integer from ${MIN_DELETION_WINDOW_DAYS} to ${MAX_DELETION_WINDOW_DAYS}`,
       );
     }
-    const scheduled = await this.change(ctx, reference, 'ScheduleKeyDeletion', (key, now) => {
+    const scheduled = await this.change(ctx, reference, 'ScheduleKeyDeletion', undefined, (key, now) => {
       assertTransition(key, 'scheduleDeletion');
       return { ...key, state: 'PendingDeletion', deletionDate: addDays(now, days) };
     });
@@ -302,7 +344,7 @@ export class KeyService {
   }
 
   async cancelKeyDeletion(ctx: RequestContext, reference: string): Promise<KeyDescription> {
-    return this.change(ctx, reference, 'CancelKeyDeletion', (key) => {
+    return this.change(ctx, reference, 'CancelKeyDeletion', undefined, (key) => {
       assertTransition(key, 'cancelDeletion');
       return { ...key, state: 'Disabled', deletionDate: null };
     });
@@ -310,11 +352,18 @@ export class KeyService {
 
   /**
    * Adds a version and makes it current. With `fromVersion`, only if that is still the current one
-   * (an automatic rotation that another process, or a person, already did is not done twice).
+   * (an automatic rotation that another process, or a person, already did is not done twice): that
+   * is the server's own rotation (schedule, AES-GCM bound), recorded AUTOMATIC; without, ON_DEMAND.
    */
-  async rotateKey(ctx: RequestContext, reference: string, fromVersion?: number): Promise<KeyDescription> {
+  async rotateKey(
+    ctx: RequestContext,
+    reference: string,
+    fromVersion?: number,
+    precondition?: KeyPrecondition,
+  ): Promise<KeyDescription> {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: ['RotateKey'], key });
+    precondition?.(key);
     if (fromVersion !== undefined && key.currentVersion !== fromVersion)
       return describeKey(this.metadata, key);
     assertTransition(key, 'rotate');
@@ -335,6 +384,7 @@ export class KeyService {
       state: 'Enabled',
       createdAt: now,
       ...created,
+      rotation: fromVersion === undefined ? 'ON_DEMAND' : 'AUTOMATIC',
     };
     const next: Key = {
       ...key,
@@ -357,9 +407,11 @@ export class KeyService {
   async listKeyVersions(
     ctx: RequestContext,
     reference: string,
+    precondition?: KeyPrecondition,
   ): Promise<{ keyId: string; versions: KeyVersion[] }> {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: ['ListKeyVersions'], key });
+    precondition?.(key);
     return { keyId: key.keyId, versions: await this.metadata.listVersions(key.keyId) };
   }
 
@@ -397,10 +449,12 @@ export class KeyService {
     ctx: RequestContext,
     reference: string,
     action: string,
+    precondition: KeyPrecondition | undefined,
     apply: (key: Key, now: Date) => Key,
   ): Promise<KeyDescription> {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: [action], key });
+    precondition?.(key);
     const now = this.clock.now();
     const next = { ...apply(key, now), updatedAt: laterThan(now, key.updatedAt) };
     // Tags are what `tag:` resources and keyTags conditions read: the change must be allowed on

@@ -12,7 +12,7 @@ import {
   KMSClient,
   ListKeysCommand,
   paginateListKeys,
-  ScheduleKeyDeletionCommand,
+  ReplicateKeyCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGION, accessKeyOf, clientFor, failure, signedFetch, type AccessKey } from './aws-fixtures.js';
@@ -179,7 +179,7 @@ describe('AWS KMS dialect, through @aws-sdk/client-kms', () => {
       name: 'MalformedPolicyDocumentException',
     });
     expect(
-      await failure(admin.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }))),
+      await failure(admin.send(new ReplicateKeyCommand({ KeyId: key.keyId, ReplicaRegion: 'eu-west-1' }))),
     ).toMatchObject({ name: 'UnsupportedOperationException' });
     expect(
       await failure(

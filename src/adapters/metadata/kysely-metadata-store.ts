@@ -8,11 +8,13 @@ import {
   invalidMarker,
   keyQuotaReached,
 } from '../../domain/errors.js';
-import type { Key, KeyVersion, KeyVersionState } from '../../domain/key.js';
+import type { Key, KeyVersion, KeyVersionState, RotationKind } from '../../domain/key.js';
 import { DEFAULT_TENANT } from '../../domain/request-context.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type {
+  AliasListFilter,
+  AliasRecord,
   DueCursor,
   ImportToken,
   KeyListFilter,
@@ -22,7 +24,7 @@ import type {
   SealReservation,
   UsageCounts,
 } from '../../ports/metadata-store.js';
-import type { Database, KeysTable, KeyVersionsTable } from './schema.js';
+import type { AliasesTable, Database, KeysTable, KeyVersionsTable } from './schema.js';
 
 const toMs = (d: Date | null) => (d === null ? null : d.getTime());
 const toDate = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)));
@@ -81,7 +83,31 @@ function rowToVersion(row: Selectable<KeyVersionsTable>): KeyVersion {
     createdAt: new Date(Number(row.created_at)),
     material: Buffer.from(row.material),
     publicKeySpki: row.public_key_spki ? Buffer.from(row.public_key_spki) : null,
+    ...(row.rotation ? { rotation: row.rotation as RotationKind } : {}),
   };
+}
+
+function rowToAlias(row: Selectable<AliasesTable>): AliasRecord {
+  const createdAt = new Date(Number(row.created_at));
+  return {
+    name: row.name,
+    keyId: row.key_id,
+    createdAt,
+    updatedAt: row.updated_at === null ? createdAt : new Date(Number(row.updated_at)),
+  };
+}
+
+// An alias page's cursor: the last name of the page. Names are unique within a tenant and sort
+// stably, so paging resumes after it whatever changed meanwhile.
+const ALIAS_CURSOR = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+
+const encodeAliasCursor = (name: string) => Buffer.from(`a:${name}`).toString('base64url');
+
+function decodeAliasCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const name = text.startsWith('a:') ? text.slice(2) : '';
+  if (!ALIAS_CURSOR.test(name) || encodeAliasCursor(name) !== cursor) throw invalidMarker();
+  return name;
 }
 
 /** Rows strictly after the cursor in (column, key_id) order. */
@@ -356,8 +382,54 @@ export class KyselyMetadataStore implements MetadataStore {
     await this.db
       .insertInto('aliases')
       .values({ tenant_id: tenant, name, key_id: keyId, created_at: at.getTime() })
-      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ key_id: keyId }))
+      .onConflict((oc) =>
+        oc.columns(['tenant_id', 'name']).doUpdateSet({ key_id: keyId, updated_at: at.getTime() }),
+      )
       .execute();
+  }
+
+  async createAlias(tenant: string, name: string, keyId: string, at: Date): Promise<void> {
+    const result = await this.db
+      .insertInto('aliases')
+      .values({ tenant_id: tenant, name, key_id: keyId, created_at: at.getTime() })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doNothing())
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
+      throw alreadyExists(`alias ${name} already exists`);
+  }
+
+  async updateAlias(
+    tenant: string,
+    name: string,
+    fromKeyId: string,
+    toKeyId: string,
+    at: Date,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('aliases')
+      .set({ key_id: toKeyId, updated_at: at.getTime() })
+      .where('tenant_id', '=', tenant)
+      .where('name', '=', name)
+      .where('key_id', '=', fromKeyId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listAliasPage(
+    filter: AliasListFilter,
+  ): Promise<{ aliases: AliasRecord[]; nextCursor: string | null }> {
+    let query = this.db
+      .selectFrom('aliases')
+      .selectAll()
+      .where('tenant_id', '=', filter.tenant)
+      .orderBy('name')
+      .limit(filter.limit + 1);
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.cursor !== undefined) query = query.where('name', '>', decodeAliasCursor(filter.cursor));
+    const rows = await query.execute();
+    const aliases = rows.slice(0, filter.limit).map(rowToAlias);
+    const last = aliases.at(-1);
+    return { aliases, nextCursor: rows.length > filter.limit && last ? encodeAliasCursor(last.name) : null };
   }
 
   async deleteAlias(tenant: string, name: string): Promise<boolean> {
@@ -528,6 +600,7 @@ export class KyselyMetadataStore implements MetadataStore {
         created_at: version.createdAt.getTime(),
         material: version.material,
         public_key_spki: version.publicKeySpki,
+        rotation: version.rotation ?? null,
       })
       .execute();
   }

@@ -37,6 +37,8 @@ export interface KeyVersionsTable {
   material: Buffer;
   public_key_spki: Buffer | null;
   seals_reserved: Generated<number>;
+  /** AUTOMATIC or ON_DEMAND for a version a rotation made; null for the first and imported ones. */
+  rotation: string | null;
 }
 
 export interface AliasesTable {
@@ -44,6 +46,8 @@ export interface AliasesTable {
   name: string;
   key_id: string;
   created_at: number;
+  /** When the alias was last re-pointed; null if never. */
+  updated_at: number | null;
 }
 
 export interface ImportTokensTable {

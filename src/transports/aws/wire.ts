@@ -106,3 +106,28 @@ export const blob = (bytes: Buffer): string => bytes.toString('base64');
 
 /** AWS timestamps in JSON: seconds since the epoch, with milliseconds as a fraction. */
 export const epochSeconds = (date: Date): number => date.getTime() / 1000;
+
+/** A string member that may be empty (UpdateKeyDescription's Description: 0 to 8192 characters). */
+export function requiredText(input: Members, name: string, maxLength: number): string {
+  const value = input[name];
+  if (value === undefined || value === null) throw invalid(name, 'Member must not be null');
+  if (typeof value !== 'string') throw invalid(name, 'Member must be a string');
+  if (value.length > maxLength)
+    throw invalid(name, `Member must have length less than or equal to ${maxLength}`);
+  return value;
+}
+
+/** `[{TagKey, TagValue}]` that must be given (TagResource). */
+export function requiredTags(input: Members, name = 'Tags'): Record<string, string> {
+  const tags = optionalTags(input, name);
+  if (tags === undefined) throw invalid(name, 'Member must not be null');
+  return tags;
+}
+
+/** A list of strings that must be given (UntagResource's TagKeys), each 1 to `maxLength` long. */
+export function requiredStringList(input: Members, name: string, maxLength: number): string[] {
+  const value = input[name];
+  if (value === undefined || value === null) throw invalid(name, 'Member must not be null');
+  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
+  return (value as unknown[]).map((item) => checkString(item, name, maxLength));
+}

@@ -290,6 +290,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('policy_versions').addColumn('aws_source', 'text').execute();
     },
   },
+  // AWS KMS reports an alias's LastUpdatedDate and each rotation's type (ListKeyRotations): when
+  // an alias was last re-pointed, and whether a version came from a schedule or was asked for.
+  // Rows written before stay null: an alias never re-pointed since, a rotation of unknown kind.
+  '0007_alias_updates_rotation_kinds': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('aliases').addColumn('updated_at', 'bigint').execute();
+      await db.schema.alterTable('key_versions').addColumn('rotation', 'varchar(16)').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

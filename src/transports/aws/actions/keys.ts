@@ -1,9 +1,23 @@
-// Keys: CreateKey, DescribeKey, ListKeys.
+// Keys and their lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey,
+// ScheduleKeyDeletion, CancelKeyDeletion, UpdateKeyDescription.
 import { AWS_POLICY_MAX_CHARS, AwsPolicyText } from '../../../domain/aws-policy.js';
 import { KEY_SPECS, KEY_USAGES } from '../../../domain/key-spec.js';
+import {
+  DEFAULT_DELETION_WINDOW_DAYS,
+  MAX_DELETION_WINDOW_DAYS,
+  MIN_DELETION_WINDOW_DAYS,
+} from '../../../domain/key.js';
 import { unsupportedOperation } from '../../../domain/errors.js';
 import { keyArn } from '../key-references.js';
-import { optionalBoolean, optionalEnum, optionalInteger, optionalString, optionalTags } from '../wire.js';
+import {
+  epochSeconds,
+  optionalBoolean,
+  optionalEnum,
+  optionalInteger,
+  optionalString,
+  optionalTags,
+  requiredText,
+} from '../wire.js';
 import { keyRef, type AwsActions } from './action-call.js';
 import { keyMetadata } from './key-metadata.js';
 
@@ -66,5 +80,47 @@ export const KEY_ACTIONS: AwsActions = {
       Truncated: page.nextCursor !== null,
       ...(page.nextCursor === null ? {} : { NextMarker: page.nextCursor }),
     };
+  },
+
+  // AWS answers these three with an empty body.
+  async EnableKey(call) {
+    await call.keyhaven.keys.enableKey(call.ctx, keyRef(call));
+    return {};
+  },
+
+  async DisableKey(call) {
+    await call.keyhaven.keys.disableKey(call.ctx, keyRef(call));
+    return {};
+  },
+
+  async UpdateKeyDescription(call) {
+    const reference = keyRef(call);
+    const description = requiredText(call.input, 'Description', 8192);
+    await call.keyhaven.keys.updateKey(call.ctx, reference, { description });
+    return {};
+  },
+
+  async ScheduleKeyDeletion(call) {
+    const reference = keyRef(call);
+    // botocore allows 1-365 on the wire; AWS KMS itself takes 7-30 (default 30), as Keyhaven does.
+    const days = optionalInteger(
+      call.input,
+      'PendingWindowInDays',
+      MIN_DELETION_WINDOW_DAYS,
+      MAX_DELETION_WINDOW_DAYS,
+    );
+    const key = await call.keyhaven.keys.scheduleKeyDeletion(call.ctx, reference, days);
+    return {
+      KeyId: keyArn(key.keyId, key.tenant, call.arns),
+      DeletionDate: epochSeconds(key.deletionDate!),
+      KeyState: key.state,
+      PendingWindowInDays: days ?? DEFAULT_DELETION_WINDOW_DAYS,
+    };
+  },
+
+  // AWS leaves a key whose deletion is cancelled Disabled, as Keyhaven does.
+  async CancelKeyDeletion(call) {
+    const key = await call.keyhaven.keys.cancelKeyDeletion(call.ctx, keyRef(call));
+    return { KeyId: keyArn(key.keyId, key.tenant, call.arns) };
   },
 };
