@@ -1,5 +1,6 @@
 // Digital signatures with AWS KMS semantics: RSASSA-PSS (salt = hash length, MGF1 with the same hash),
-// RSASSA-PKCS1-v1_5, DER-encoded ECDSA and Ed25519, over a RAW message or a precomputed DIGEST.
+// RSASSA-PKCS1-v1_5, DER-encoded ECDSA, Ed25519 and Ed25519ph, over a RAW message or a precomputed
+// DIGEST.
 import {
   constants,
   createHash,
@@ -14,6 +15,7 @@ import {
 import { validationError } from '../domain/errors.js';
 import type { SigningAlgorithm } from '../domain/key-spec.js';
 import { ecCurveOfKey, ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
+import { ed25519phSign, ed25519phVerify } from './ed25519ph.js';
 import {
   emsaPkcs1v15Encode,
   emsaPssEncode,
@@ -24,7 +26,7 @@ import {
 
 export type MessageType = 'RAW' | 'DIGEST';
 
-type Scheme = 'RSA_PSS' | 'RSA_PKCS1' | 'ECDSA' | 'ED25519';
+type Scheme = 'RSA_PSS' | 'RSA_PKCS1' | 'ECDSA' | 'ED25519' | 'ED25519_PH';
 
 const SCHEMES: Record<SigningAlgorithm, { scheme: Scheme; hash: SignatureHash }> = {
   RSASSA_PSS_SHA_256: { scheme: 'RSA_PSS', hash: 'sha256' },
@@ -37,6 +39,7 @@ const SCHEMES: Record<SigningAlgorithm, { scheme: Scheme; hash: SignatureHash }>
   ECDSA_SHA_384: { scheme: 'ECDSA', hash: 'sha384' },
   ECDSA_SHA_512: { scheme: 'ECDSA', hash: 'sha512' },
   ED25519_SHA_512: { scheme: 'ED25519', hash: 'sha512' },
+  ED25519_PH_SHA_512: { scheme: 'ED25519_PH', hash: 'sha512' },
 };
 
 const KEY_TYPE_OF_SCHEME: Record<Scheme, string> = {
@@ -44,6 +47,7 @@ const KEY_TYPE_OF_SCHEME: Record<Scheme, string> = {
   RSA_PKCS1: 'rsa',
   ECDSA: 'ec',
   ED25519: 'ed25519',
+  ED25519_PH: 'ed25519',
 };
 
 /** Checks shared by sign and verify, so that each scheme below only does the work. */
@@ -61,6 +65,11 @@ function checkSignatureInput(
     throw validationError(`signing algorithm ${algorithm} is not valid for this key`);
   }
   if (entry.scheme === 'ECDSA') ecCurveOfKey(key);
+  // AWS: ED25519_PH_SHA_512 requires MessageType DIGEST (a 64-byte SHA-512 digest, which the
+  // algorithm's own prehash then hashes again), ED25519_SHA_512 requires RAW.
+  if (entry.scheme === 'ED25519_PH' && messageType !== 'DIGEST') {
+    throw validationError(`${algorithm} requires messageType DIGEST`);
+  }
   if (messageType === 'DIGEST') {
     // AWS: Ed25519 (ED25519_SHA_512) signs messages only; pre-hashed EdDSA is a different algorithm.
     if (entry.scheme === 'ED25519') throw validationError(`${algorithm} does not support messageType DIGEST`);
@@ -94,6 +103,7 @@ export function signMessage(
   const { scheme, hash } = checkSignatureInput(privateKey, algorithm, message, messageType);
   if (privateKey.type !== 'private') throw validationError('signing needs a private key');
   if (scheme === 'ED25519') return sign(null, message, privateKey);
+  if (scheme === 'ED25519_PH') return ed25519phSign(privateKey, message);
   if (messageType === 'RAW') {
     if (scheme === 'RSA_PSS') return sign(hash, message, { key: privateKey, ...pssOptions(hash) });
     if (scheme === 'RSA_PKCS1')
@@ -121,6 +131,7 @@ export function verifySignature(
   const { scheme, hash } = checkSignatureInput(publicKey, algorithm, message, messageType);
   const key = publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey;
   if (scheme === 'ECDSA' && messageType === 'DIGEST') return ecdsaVerifyDigest(key, message, signature);
+  if (scheme === 'ED25519_PH') return ed25519phVerify(key, message, signature);
   try {
     if (scheme === 'ED25519') return verify(null, message, key, signature);
     if (scheme === 'ECDSA') return verify(hash, message, { key, dsaEncoding: 'der' }, signature);

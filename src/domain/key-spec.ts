@@ -37,6 +37,8 @@ export const SIGNING_ALGORITHMS = [
   'ECDSA_SHA_384',
   'ECDSA_SHA_512',
   'ED25519_SHA_512',
+  // Ed25519ph (RFC 8032 §5.1, HashEdDSA with SHA-512), as AWS KMS names it.
+  'ED25519_PH_SHA_512',
 ] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
@@ -45,6 +47,12 @@ export type MacAlgorithm = (typeof MAC_ALGORITHMS)[number];
 
 export const DATA_KEY_SPECS = ['AES_256', 'AES_128'] as const;
 export type DataKeySpec = (typeof DATA_KEY_SPECS)[number];
+
+/** A data key's size: a spec, or a number of bytes (AWS GenerateDataKey's NumberOfBytes, 1 to 1024). */
+export type DataKeySize = DataKeySpec | { bytes: number };
+
+export const dataKeyLength = (size: DataKeySize): number =>
+  typeof size === 'object' ? size.bytes : size === 'AES_128' ? 16 : 32;
 
 export const DATA_KEY_PAIR_SPECS = [
   'RSA_2048',
@@ -101,7 +109,8 @@ export function signingAlgorithmsFor(spec: KeySpec): readonly SigningAlgorithm[]
     case 'ECC_NIST_P521':
       return ['ECDSA_SHA_512'];
     case 'ECC_NIST_EDWARDS25519':
-      return ['ED25519_SHA_512'];
+      // Pure Ed25519 first: it is the pairwise-consistency check of an imported key.
+      return ['ED25519_SHA_512', 'ED25519_PH_SHA_512'];
     default:
       return [];
   }

@@ -5,9 +5,12 @@ export const LIMITS = {
   plaintextBytes: 4096,
   ciphertextBytes: 6144,
   messageBytes: 4096,
+  /** Verify's signature (AWS: 6144 bytes, as any ciphertext-typed blob). */
+  signatureBytes: 6144,
   macMessageBytes: 4096,
   batchItems: 100,
   randomBytes: 1024,
+  dataKeyBytes: 1024,
   derivedKeyBytes: 1024,
   wrapKeyBytes: 4096,
 } as const;

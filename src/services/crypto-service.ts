@@ -2,7 +2,8 @@
 // tenant), authorizes what the action does to it, checks its state and usage (domain rules), runs
 // the operation on the key's backend, and counts usage. A composite action is authorized as itself
 // and as the single operation it performs on each key (ReEncrypt: Decrypt on the source, Encrypt on
-// the destination), so a deny of Decrypt is never bypassed through ReEncrypt or a batch.
+// the destination, or AsymmetricDecrypt/AsymmetricEncrypt for an RSA key), so a deny of Decrypt is
+// never bypassed through ReEncrypt or a batch.
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
 import {
@@ -19,12 +20,14 @@ import { KmsError, keyUsageMismatch, validationError } from '../domain/errors.js
 import type { Key } from '../domain/key.js';
 import { LIMITS } from '../domain/limits.js';
 import {
+  dataKeyLength,
   encryptionAlgorithmsFor,
   keyFamily,
   macAlgorithmFor,
   signingAlgorithmsFor,
   type DataKeyPairSpec,
-  type DataKeySpec,
+  type DataKeySize,
+  type EncryptionAlgorithm,
   type KeyUsage,
   type MacAlgorithm,
   type SigningAlgorithm,
@@ -68,6 +71,24 @@ export interface DataKeyPairResult extends EncryptResult {
   privateKeyPlaintext?: Buffer;
 }
 
+export interface ReEncryptResult extends EncryptResult {
+  sourceKeyId: string;
+  sourceKeyVersion: number;
+  sourceAlgorithm: EncryptionAlgorithm;
+  destinationAlgorithm: EncryptionAlgorithm;
+}
+
+/**
+ * ReEncrypt's choices beyond REST's (AWS ReEncrypt): the key the ciphertext must be under
+ * (IncorrectKey otherwise; required for an RSA ciphertext, which names no key), and the algorithm
+ * on each side (SYMMETRIC_DEFAULT unless an RSAES-OAEP one is given).
+ */
+export interface ReEncryptOptions {
+  sourceKeyId?: string;
+  sourceAlgorithm?: EncryptionAlgorithm;
+  destinationAlgorithm?: EncryptionAlgorithm;
+}
+
 interface UsableKey {
   key: Key;
   ref: VersionRef;
@@ -92,6 +113,13 @@ const ENCRYPT_BATCH = ['EncryptBatch', 'Encrypt'];
 const DECRYPT_BATCH = ['DecryptBatch', 'Decrypt'];
 const REENCRYPT_FROM = ['ReEncrypt', 'Decrypt'];
 const REENCRYPT_TO = ['ReEncrypt', 'Encrypt'];
+const ASYMMETRIC_ENCRYPT = ['AsymmetricEncrypt'];
+const ASYMMETRIC_DECRYPT = ['AsymmetricDecrypt'];
+const REENCRYPT_FROM_RSA = ['ReEncrypt', 'AsymmetricDecrypt'];
+const REENCRYPT_TO_RSA = ['ReEncrypt', 'AsymmetricEncrypt'];
+
+const isRsaAlgorithm = (algorithm: EncryptionAlgorithm | undefined): algorithm is RsaEncryptionAlgorithm =>
+  algorithm === 'RSAES_OAEP_SHA_1' || algorithm === 'RSAES_OAEP_SHA_256';
 
 export class CryptoService {
   constructor(
@@ -127,19 +155,37 @@ export class CryptoService {
     context: EncryptionContext | undefined,
     destinationKeyId: string,
     destinationContext?: EncryptionContext,
-  ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
+    options: ReEncryptOptions = {},
+  ): Promise<ReEncryptResult> {
     checkSize('ciphertext', ciphertext, LIMITS.ciphertextBytes);
-    const opened = await this.open(ctx, REENCRYPT_FROM, ciphertext, context);
+    const { sourceKeyId, sourceAlgorithm = 'SYMMETRIC_DEFAULT' } = options;
+    const { destinationAlgorithm = 'SYMMETRIC_DEFAULT' } = options;
+    // An RSA ciphertext carries no context, and names no key.
+    if (isRsaAlgorithm(sourceAlgorithm)) {
+      if (sourceKeyId === undefined)
+        throw validationError(`the source key is required with ${sourceAlgorithm}`);
+      if (context) throw validationError('an encryption context applies only to symmetric encryption');
+    }
+    if (isRsaAlgorithm(destinationAlgorithm) && destinationContext) {
+      throw validationError('an encryption context applies only to symmetric encryption');
+    }
+    const opened = isRsaAlgorithm(sourceAlgorithm)
+      ? await this.openRsa(ctx, REENCRYPT_FROM_RSA, sourceKeyId!, sourceAlgorithm, ciphertext)
+      : await this.open(ctx, REENCRYPT_FROM, ciphertext, context, sourceKeyId);
     try {
-      const sealed = await this.seal(
-        ctx,
-        REENCRYPT_TO,
-        destinationKeyId,
-        opened.plaintext,
-        destinationContext,
-      );
+      const sealed = isRsaAlgorithm(destinationAlgorithm)
+        ? await this.sealRsa(ctx, REENCRYPT_TO_RSA, destinationKeyId, opened.plaintext, destinationAlgorithm)
+        : await this.seal(ctx, REENCRYPT_TO, destinationKeyId, opened.plaintext, destinationContext);
       this.usage.record(opened.keyId, 'reencrypt');
-      return { ...sealed, sourceKeyId: opened.keyId, sourceKeyVersion: opened.keyVersion };
+      return {
+        keyId: sealed.keyId,
+        keyVersion: sealed.keyVersion,
+        ciphertext: sealed.ciphertext,
+        sourceKeyId: opened.keyId,
+        sourceKeyVersion: opened.keyVersion,
+        sourceAlgorithm,
+        destinationAlgorithm,
+      };
     } finally {
       zeroize(opened.plaintext);
     }
@@ -172,11 +218,15 @@ export class CryptoService {
   async generateDataKey(
     ctx: RequestContext,
     keyId: string,
-    keySpec: DataKeySpec = 'AES_256',
+    size: DataKeySize = 'AES_256',
     context?: EncryptionContext,
     withoutPlaintext = false,
   ): Promise<DataKeyResult> {
-    const dataKey = randomBytes(keySpec === 'AES_128' ? 16 : 32);
+    const length = dataKeyLength(size);
+    if (!Number.isInteger(length) || length < 1 || length > LIMITS.dataKeyBytes) {
+      throw validationError(`a data key is 1 to ${LIMITS.dataKeyBytes} bytes`);
+    }
+    const dataKey = randomBytes(length);
     try {
       const sealed = await this.seal(ctx, ['GenerateDataKey'], keyId, dataKey, context);
       this.usage.record(sealed.keyId, 'generateDataKey');
@@ -238,6 +288,7 @@ export class CryptoService {
     messageType: MessageType = 'RAW',
   ): Promise<{ keyId: string; valid: boolean; algorithm: SigningAlgorithm }> {
     checkSize('message', message, LIMITS.messageBytes);
+    checkSize('signature', signature, LIMITS.signatureBytes);
     const { key, ref } = await this.usable(ctx, keyUse(keyId, ['Verify']), 'SIGN_VERIFY', 'unprotect');
     checkSigningAlgorithm(key, algorithm);
     const valid = verifySignature(this.publicKeyOf(ref), algorithm, message, messageType, signature);
@@ -297,19 +348,9 @@ export class CryptoService {
     plaintext: Buffer,
     algorithm: RsaEncryptionAlgorithm,
   ): Promise<EncryptResult & { algorithm: RsaEncryptionAlgorithm }> {
-    const { key, ref } = await this.usable(
-      ctx,
-      keyUse(keyId, ['AsymmetricEncrypt']),
-      'ENCRYPT_DECRYPT',
-      'protect',
-    );
-    checkRsaAlgorithm(key, algorithm);
-    const publicKey = this.publicKeyOf(ref);
-    const max = rsaOaepMaxPlaintext(publicKey.asymmetricKeyDetails?.modulusLength ?? 0, algorithm);
-    checkSize('plaintext', plaintext, max);
-    const ciphertext = rsaOaepEncrypt(publicKey, algorithm, plaintext);
-    this.usage.record(key.keyId, 'asymmetricEncrypt');
-    return { keyId: key.keyId, keyVersion: ref.version.version, ciphertext, algorithm };
+    const result = await this.sealRsa(ctx, ASYMMETRIC_ENCRYPT, keyId, plaintext, algorithm);
+    this.usage.record(result.keyId, 'asymmetricEncrypt');
+    return { ...result, algorithm };
   }
 
   async asymmetricDecrypt(
@@ -318,19 +359,9 @@ export class CryptoService {
     ciphertext: Buffer,
     algorithm: RsaEncryptionAlgorithm,
   ): Promise<DecryptResult & { algorithm: RsaEncryptionAlgorithm }> {
-    checkSize('ciphertext', ciphertext, 512);
-    const { key, ref } = await this.usable(
-      ctx,
-      keyUse(keyId, ['AsymmetricDecrypt']),
-      'ENCRYPT_DECRYPT',
-      'unprotect',
-    );
-    checkRsaAlgorithm(key, algorithm);
-    if (key.publicKeyOnly)
-      throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it cannot decrypt`);
-    const plaintext = await this.keys.backendFor(key.protectionLevel).rsaDecrypt(ref, algorithm, ciphertext);
-    this.usage.record(key.keyId, 'asymmetricDecrypt');
-    return { keyId: key.keyId, keyVersion: ref.version.version, plaintext, algorithm };
+    const result = await this.openRsa(ctx, ASYMMETRIC_DECRYPT, keyId, algorithm, ciphertext);
+    this.usage.record(result.keyId, 'asymmetricDecrypt');
+    return { ...result, algorithm };
   }
 
   async wrapKey(
@@ -459,6 +490,39 @@ export class CryptoService {
       keyVersion: ref.version.version,
       ciphertext: encodeCiphertext(header, ciphertext, tag),
     };
+  }
+
+  /** RSAES-OAEP with the key's public half (no backend needed), as the actions authorized. */
+  private async sealRsa(
+    ctx: RequestContext,
+    actions: readonly string[],
+    keyId: string,
+    plaintext: Buffer,
+    algorithm: RsaEncryptionAlgorithm,
+  ): Promise<EncryptResult> {
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, actions), 'ENCRYPT_DECRYPT', 'protect');
+    checkRsaAlgorithm(key, algorithm);
+    const publicKey = this.publicKeyOf(ref);
+    const max = rsaOaepMaxPlaintext(publicKey.asymmetricKeyDetails?.modulusLength ?? 0, algorithm);
+    checkSize('plaintext', plaintext, max);
+    const ciphertext = rsaOaepEncrypt(publicKey, algorithm, plaintext);
+    return { keyId: key.keyId, keyVersion: ref.version.version, ciphertext };
+  }
+
+  private async openRsa(
+    ctx: RequestContext,
+    actions: readonly string[],
+    keyId: string,
+    algorithm: RsaEncryptionAlgorithm,
+    ciphertext: Buffer,
+  ): Promise<DecryptResult> {
+    checkSize('ciphertext', ciphertext, 512);
+    const { key, ref } = await this.usable(ctx, keyUse(keyId, actions), 'ENCRYPT_DECRYPT', 'unprotect');
+    checkRsaAlgorithm(key, algorithm);
+    if (key.publicKeyOnly)
+      throw keyUsageMismatch(`key ${key.keyId} holds only a public key; it cannot decrypt`);
+    const plaintext = await this.keys.backendFor(key.protectionLevel).rsaDecrypt(ref, algorithm, ciphertext);
+    return { keyId: key.keyId, keyVersion: ref.version.version, plaintext };
   }
 
   private async open(

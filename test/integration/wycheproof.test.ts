@@ -36,8 +36,8 @@ const IMPORT_CONCURRENCY = 2;
  * test the limit rather than the signature scheme, and is skipped.
  */
 const MAX_MESSAGE_BYTES = 4096;
-/** Keyhaven's limit on /v1/verify's signature field: longer (malformed) signatures get a 400. */
-const MAX_SIGNATURE_BYTES = 1024;
+/** AWS's limit on Verify's signature, and /v1/verify's: longer (malformed) signatures get a 400. */
+const MAX_SIGNATURE_BYTES = 6144;
 /**
  * Files none of whose groups fit AWS's parameters. rsa_pss_4096_sha512_mgf1_32 signs with a 32-byte
  * salt where AWS's RSASSA_PSS_SHA_512 uses 64; test/crypto/signature-vectors.test.ts proves those

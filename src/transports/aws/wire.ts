@@ -66,6 +66,27 @@ export function optionalEnum<T extends string>(
   return value as T;
 }
 
+export function requiredEnum<T extends string>(input: Members, name: string, values: readonly T[]): T {
+  const value = optionalEnum(input, name, values);
+  if (value === undefined) throw invalid(name, 'Member must not be null');
+  return value;
+}
+
+/** A list of strings (GrantTokens): at most `maxItems`, each 1 to `maxLength` characters. */
+export function optionalStringList(
+  input: Members,
+  name: string,
+  maxItems: number,
+  maxLength: number,
+): string[] | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
+  if (value.length > maxItems)
+    throw invalid(name, `Member must have length less than or equal to ${maxItems}`);
+  return value.map((item: unknown) => checkString(item, name, maxLength));
+}
+
 export function optionalBoolean(input: Members, name: string): boolean | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;

@@ -1,8 +1,11 @@
-// Symmetric encryption, data keys and random bytes: Encrypt, Decrypt, GenerateDataKey(WithoutPlaintext),
+// Encryption: Encrypt, Decrypt, ReEncrypt (SYMMETRIC_DEFAULT on AES keys, RSAES-OAEP on RSA
+// ENCRYPT_DECRYPT keys through the same service methods as REST's /v1/asymmetric routes), and
 // GenerateRandom.
-import { DATA_KEY_SPECS } from '../../../domain/key-spec.js';
+import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../../../domain/key-spec.js';
+import type { EncryptionContext } from '../../../domain/encryption-context.js';
 import { LIMITS } from '../../../domain/limits.js';
 import { unsupportedOperation, validationError } from '../../../domain/errors.js';
+import type { RsaEncryptionAlgorithm } from '../../../ports/key-backend.js';
 import { keyReference } from '../key-references.js';
 import {
   blob,
@@ -14,80 +17,106 @@ import {
   type Members,
 } from '../wire.js';
 import { keyRef, usedKeyArn, type ActionCall, type AwsActions } from './action-call.js';
+import { checkCommonMembers } from './common-members.js';
 
-function onlySymmetricDefault(input: Members): void {
-  const algorithm = optionalString(input, 'EncryptionAlgorithm', 64);
-  if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-    throw unsupportedOperation(`EncryptionAlgorithm ${algorithm} is not served by the AWS dialect yet`);
+const encryptionAlgorithm = (input: Members, name: string): EncryptionAlgorithm =>
+  optionalEnum(input, name, ENCRYPTION_ALGORITHMS) ?? 'SYMMETRIC_DEFAULT';
+
+const isRsa = (algorithm: EncryptionAlgorithm): algorithm is RsaEncryptionAlgorithm =>
+  algorithm !== 'SYMMETRIC_DEFAULT';
+
+/** An RSA ciphertext binds no context: one given would be silently unauthenticated. */
+function noContext(context: EncryptionContext | undefined, algorithm: EncryptionAlgorithm): void {
+  if (context !== undefined) {
+    throw validationError(`EncryptionContext is supported only with SYMMETRIC_DEFAULT, not ${algorithm}`);
   }
 }
 
-/** GenerateDataKey's size: KeySpec or NumberOfBytes, not both, not neither (as AWS). */
-function dataKeySpec(input: Members): 'AES_128' | 'AES_256' {
-  const keySpec = optionalEnum(input, 'KeySpec', DATA_KEY_SPECS);
-  const bytes = optionalInteger(input, 'NumberOfBytes', 1, 1024);
-  if ((keySpec === undefined) === (bytes === undefined)) {
-    throw validationError('Please specify either number of bytes or key spec.');
-  }
-  if (keySpec !== undefined) return keySpec;
-  if (bytes === 16) return 'AES_128';
-  if (bytes === 32) return 'AES_256';
-  throw unsupportedOperation('NumberOfBytes other than 16 or 32 is not served by the AWS dialect yet');
-}
-
-async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Promise<Members> {
-  const spec = dataKeySpec(call.input);
-  const result = await call.keyhaven.crypto.generateDataKey(
-    call.ctx,
-    keyRef(call),
-    spec,
-    optionalContext(call.input),
-    withoutPlaintext,
-  );
-  return {
-    CiphertextBlob: blob(result.ciphertext),
-    KeyId: usedKeyArn(call, result.keyId),
-    ...(result.plaintext ? { Plaintext: blob(result.plaintext) } : {}),
-  };
+/** An optional key reference member (Decrypt's KeyId, ReEncrypt's SourceKeyId) as the services take it. */
+function optionalKeyRef(call: ActionCall, name: string): string | undefined {
+  const value = optionalString(call.input, name, 2048);
+  return value === undefined ? undefined : keyReference(value, call.ctx.tenant, call.arns);
 }
 
 export const ENCRYPTION_ACTIONS: AwsActions = {
   async Encrypt(call) {
-    onlySymmetricDefault(call.input);
-    const result = await call.keyhaven.crypto.encrypt(
-      call.ctx,
-      keyRef(call),
-      requiredBlob(call.input, 'Plaintext', LIMITS.plaintextBytes),
-      optionalContext(call.input),
-    );
+    checkCommonMembers(call.input);
+    const algorithm = encryptionAlgorithm(call.input, 'EncryptionAlgorithm');
+    const plaintext = requiredBlob(call.input, 'Plaintext', LIMITS.plaintextBytes);
+    const context = optionalContext(call.input);
+    if (isRsa(algorithm)) noContext(context, algorithm);
+    const result = isRsa(algorithm)
+      ? await call.keyhaven.crypto.asymmetricEncrypt(call.ctx, keyRef(call), plaintext, algorithm)
+      : await call.keyhaven.crypto.encrypt(call.ctx, keyRef(call), plaintext, context);
     return {
       CiphertextBlob: blob(result.ciphertext),
       KeyId: usedKeyArn(call, result.keyId),
-      EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      EncryptionAlgorithm: algorithm,
     };
   },
 
   async Decrypt(call) {
-    onlySymmetricDefault(call.input);
-    const keyId = optionalString(call.input, 'KeyId', 2048);
-    const result = await call.keyhaven.crypto.decrypt(
+    checkCommonMembers(call.input);
+    const algorithm = encryptionAlgorithm(call.input, 'EncryptionAlgorithm');
+    const ciphertext = requiredBlob(call.input, 'CiphertextBlob', LIMITS.ciphertextBytes);
+    const context = optionalContext(call.input);
+    const keyId = optionalKeyRef(call, 'KeyId');
+    let result;
+    if (isRsa(algorithm)) {
+      // An RSA ciphertext names no key (AWS: KeyId is required for asymmetric ciphertexts).
+      if (keyId === undefined)
+        throw validationError(`KeyId is required with EncryptionAlgorithm ${algorithm}`);
+      noContext(context, algorithm);
+      result = await call.keyhaven.crypto.asymmetricDecrypt(call.ctx, keyId, ciphertext, algorithm);
+    } else {
+      result = await call.keyhaven.crypto.decrypt(call.ctx, ciphertext, context, keyId);
+    }
+    try {
+      return {
+        KeyId: usedKeyArn(call, result.keyId),
+        Plaintext: blob(result.plaintext),
+        EncryptionAlgorithm: algorithm,
+      };
+    } finally {
+      result.plaintext.fill(0);
+    }
+  },
+
+  async ReEncrypt(call) {
+    checkCommonMembers(call.input);
+    const { input } = call;
+    const sourceAlgorithm = encryptionAlgorithm(input, 'SourceEncryptionAlgorithm');
+    const destinationAlgorithm = encryptionAlgorithm(input, 'DestinationEncryptionAlgorithm');
+    const ciphertext = requiredBlob(input, 'CiphertextBlob', LIMITS.ciphertextBytes);
+    const sourceKeyId = optionalKeyRef(call, 'SourceKeyId');
+    const destinationKeyId = keyRef(call, 'DestinationKeyId');
+    if (isRsa(sourceAlgorithm) && sourceKeyId === undefined) {
+      throw validationError(`SourceKeyId is required with SourceEncryptionAlgorithm ${sourceAlgorithm}`);
+    }
+    const result = await call.keyhaven.crypto.reencrypt(
       call.ctx,
-      requiredBlob(call.input, 'CiphertextBlob', LIMITS.ciphertextBytes),
-      optionalContext(call.input),
-      keyId === undefined ? undefined : keyReference(keyId, call.ctx.tenant, call.arns),
+      ciphertext,
+      optionalContext(input, 'SourceEncryptionContext'),
+      destinationKeyId,
+      optionalContext(input, 'DestinationEncryptionContext'),
+      {
+        ...(sourceKeyId === undefined ? {} : { sourceKeyId }),
+        sourceAlgorithm,
+        destinationAlgorithm,
+      },
     );
     return {
+      CiphertextBlob: blob(result.ciphertext),
+      SourceKeyId: usedKeyArn(call, result.sourceKeyId),
       KeyId: usedKeyArn(call, result.keyId),
-      Plaintext: blob(result.plaintext),
-      EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      SourceEncryptionAlgorithm: result.sourceAlgorithm,
+      DestinationEncryptionAlgorithm: result.destinationAlgorithm,
     };
   },
 
-  GenerateDataKey: (call) => generateDataKey(call, false),
-  GenerateDataKeyWithoutPlaintext: (call) => generateDataKey(call, true),
-
   async GenerateRandom(call) {
-    const bytes = optionalInteger(call.input, 'NumberOfBytes', 1, 1024);
+    checkCommonMembers(call.input);
+    const bytes = optionalInteger(call.input, 'NumberOfBytes', 1, LIMITS.randomBytes);
     if (bytes === undefined) throw validationError('NumberOfBytes is required');
     if (optionalString(call.input, 'CustomKeyStoreId') !== undefined) {
       throw unsupportedOperation('custom key stores are not served by Keyhaven');

@@ -2,9 +2,12 @@
 // are not here answer UnsupportedOperationException (aws-json.ts).
 import type { AwsActions } from './action-call.js';
 import { ALIAS_ACTIONS } from './aliases.js';
+import { ASYMMETRIC_ACTIONS } from './asymmetric.js';
+import { DATA_KEY_ACTIONS } from './data-keys.js';
 import { ENCRYPTION_ACTIONS } from './encryption.js';
 import { KEY_POLICY_ACTIONS } from './key-policies.js';
 import { KEY_ACTIONS } from './keys.js';
+import { MAC_ACTIONS } from './mac.js';
 import { ROTATION_ACTIONS } from './rotation.js';
 import { TAG_ACTIONS } from './tags.js';
 
@@ -17,5 +20,8 @@ export const AWS_ACTIONS: AwsActions = {
   ...ROTATION_ACTIONS,
   ...TAG_ACTIONS,
   ...ENCRYPTION_ACTIONS,
+  ...DATA_KEY_ACTIONS,
+  ...ASYMMETRIC_ACTIONS,
+  ...MAC_ACTIONS,
   ...KEY_POLICY_ACTIONS,
 };

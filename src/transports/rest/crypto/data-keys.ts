@@ -1,7 +1,9 @@
 // REST routes of envelope encryption (API.md): data keys and data key pairs.
 import type { FastifyInstance } from 'fastify';
 import type { EncryptionContext } from '../../../domain/encryption-context.js';
+import { validationError } from '../../../domain/errors.js';
 import type { DataKeyPairSpec, DataKeySpec } from '../../../domain/key-spec.js';
+import { LIMITS } from '../../../domain/limits.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import { dataKeyPairSpec, dataKeySpec, encryptionContext } from '../schemas.js';
 import { b64 } from '../views.js';
@@ -12,7 +14,13 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
   const { crypto } = keyhaven;
 
   app.post<{
-    Body: { keyId: string; keySpec?: DataKeySpec; context?: EncryptionContext; withoutPlaintext?: boolean };
+    Body: {
+      keyId: string;
+      keySpec?: DataKeySpec;
+      numberOfBytes?: number;
+      context?: EncryptionContext;
+      withoutPlaintext?: boolean;
+    };
   }>(
     '/v1/datakey',
     {
@@ -23,6 +31,8 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
         body: body(['keyId'], {
           keyId,
           keySpec: dataKeySpec,
+          // Any size, as AWS GenerateDataKey's NumberOfBytes; instead of keySpec, not with it.
+          numberOfBytes: { type: 'integer', minimum: 1, maximum: LIMITS.dataKeyBytes },
           context: encryptionContext,
           withoutPlaintext: { type: 'boolean' },
         }),
@@ -30,8 +40,12 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
       },
     },
     async (request) => {
-      const { keyId: id, keySpec, context, withoutPlaintext } = request.body;
-      const result = await crypto.generateDataKey(contextOf(request), id, keySpec, context, withoutPlaintext);
+      const { keyId: id, keySpec, numberOfBytes, context, withoutPlaintext } = request.body;
+      if (keySpec !== undefined && numberOfBytes !== undefined) {
+        throw validationError('give keySpec or numberOfBytes, not both');
+      }
+      const size = numberOfBytes === undefined ? keySpec : { bytes: numberOfBytes };
+      const result = await crypto.generateDataKey(contextOf(request), id, size, context, withoutPlaintext);
       return {
         keyId: result.keyId,
         keyVersion: result.keyVersion,

@@ -11,6 +11,7 @@ export const text = { type: 'string' } as const;
 export const plaintextField = base64Bounded(LIMITS.plaintextBytes + 3);
 export const ciphertextField = base64Bounded(LIMITS.ciphertextBytes + 3, 1);
 export const messageField = base64Bounded(LIMITS.messageBytes + 3);
+export const signatureField = base64Bounded(LIMITS.signatureBytes + 3);
 
 export const body = (required: string[], properties: Record<string, unknown>) =>
   ({ type: 'object', required, additionalProperties: false, properties }) as const;

@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { SigningAlgorithm } from '../../../domain/key-spec.js';
 import type { Keyhaven } from '../../../keyhaven.js';
 import type { MessageType } from '../../../ports/key-backend.js';
-import { base64Bounded, messageType, signingAlgorithm } from '../schemas.js';
+import { messageType, signingAlgorithm } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
 import { contextOf } from '../request-context.js';
-import { body, keyId, messageField, reply, tags, text, version } from './fields.js';
+import { body, keyId, messageField, reply, signatureField, tags, text, version } from './fields.js';
 
 export function registerSigningRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
   const { crypto } = keyhaven;
@@ -49,7 +49,7 @@ export function registerSigningRoutes(app: FastifyInstance, keyhaven: Keyhaven):
         summary: 'Verify a signature',
         body: body(['keyId', 'message', 'algorithm', 'signature'], {
           ...signBody,
-          signature: base64Bounded(1024),
+          signature: signatureField,
         }),
         response: { 200: reply({ keyId: text, valid: { type: 'boolean' }, algorithm: text }) },
       },
