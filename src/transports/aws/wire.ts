@@ -44,6 +44,22 @@ export function requiredBlob(input: Members, name: string, maxBytes: number): Bu
   return bytes;
 }
 
+/** A list of strings, each 1 to `maxLength` characters, at most `maxItems` of them. */
+export function optionalStringList(
+  input: Members,
+  name: string,
+  maxItems: number,
+  maxLength: number,
+): string[] | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
+  if (value.length > maxItems) {
+    throw invalid(name, `Member must have length less than or equal to ${maxItems}`);
+  }
+  return (value as unknown[]).map((item) => checkString(item, name, maxLength));
+}
+
 export function optionalInteger(input: Members, name: string, min: number, max: number): number | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;

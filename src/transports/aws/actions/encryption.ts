@@ -13,7 +13,7 @@ import {
   requiredBlob,
   type Members,
 } from '../wire.js';
-import { keyRef, usedKeyArn, type ActionCall, type AwsActions } from './action-call.js';
+import { checkGrantTokens, keyRef, usedKeyArn, type ActionCall, type AwsActions } from './action-call.js';
 
 function onlySymmetricDefault(input: Members): void {
   const algorithm = optionalString(input, 'EncryptionAlgorithm', 64);
@@ -36,6 +36,7 @@ function dataKeySpec(input: Members): 'AES_128' | 'AES_256' {
 }
 
 async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Promise<Members> {
+  checkGrantTokens(call);
   const spec = dataKeySpec(call.input);
   const result = await call.keyhaven.crypto.generateDataKey(
     call.ctx,
@@ -53,6 +54,7 @@ async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Pro
 
 export const ENCRYPTION_ACTIONS: AwsActions = {
   async Encrypt(call) {
+    checkGrantTokens(call);
     onlySymmetricDefault(call.input);
     const result = await call.keyhaven.crypto.encrypt(
       call.ctx,
@@ -68,6 +70,7 @@ export const ENCRYPTION_ACTIONS: AwsActions = {
   },
 
   async Decrypt(call) {
+    checkGrantTokens(call);
     onlySymmetricDefault(call.input);
     const keyId = optionalString(call.input, 'KeyId', 2048);
     const result = await call.keyhaven.crypto.decrypt(
