@@ -25,7 +25,9 @@ import { SignatureAuthenticator } from './services/signature-authenticator.js';
 import { accessKeyBinding } from './domain/identity.js';
 import { AuthService } from './services/auth-service.js';
 import { CryptoService } from './services/crypto-service.js';
+import { GrantService } from './services/grant-service.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { KeyGrants } from './services/key-grants.js';
 import { KeySeeder } from './services/key-seeder.js';
 import { KeyImportService } from './services/key-import-service.js';
 import { KeyService } from './services/key-service.js';
@@ -55,6 +57,8 @@ export interface Keyhaven {
   tenants: TenantService;
   principals: PrincipalService;
   policies: PolicyService;
+  /** Grants on keys (AWS CreateGrant...): the delegations AccessControl honours. */
+  grants: GrantService;
   /** The server's own signing keys (audit checkpoints, access tokens), held by the key store. */
   systemKeys: SystemKeys;
   audit: AuditLog;
@@ -95,6 +99,7 @@ export async function createKeyhaven(
   const {
     metadata,
     identity,
+    grants: grantStore,
     audit: auditStore,
   } = await openSqliteStores(databasePath, {
     auditFsync: config.audit.fsync,
@@ -107,7 +112,8 @@ export async function createKeyhaven(
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const identityTtlMs = config.cache.keyMetadataTtlMs;
-  const access = new AccessControl(identity, directory, clock, identityTtlMs);
+  const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs);
+  const access = new AccessControl(identity, directory, clock, identityTtlMs, keyGrants);
   // In the HSM when there is one: a database administrator must not be able to sign for the server.
   const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
   const tokens = new AccessTokenService(systemKeys, access, config.auth.accessTokens, clock);
@@ -157,6 +163,7 @@ export async function createKeyhaven(
     },
     config.limits.maxKeys,
   );
+  const grants = new GrantService(grantStore, keyGrants, identity, directory, access, clock);
   const aliases = new AliasService(metadata, directory, clock, access);
   const imports = new KeyImportService(metadata, directory, keys, root, clock, access);
   const audit = new AuditLog(
@@ -212,6 +219,7 @@ export async function createKeyhaven(
     tenants,
     principals,
     policies,
+    grants,
     systemKeys,
     audit,
     usage,

@@ -84,6 +84,19 @@ export const IDENTITY_ACTIONS = [
   'PutKeyPolicy',
 ] as const;
 
+/**
+ * Grants on keys (domain/grant.ts). AWS dialect only for now: no REST route names them, so the
+ * REST role matrix (test/integration/roles.test.ts) does not list them; test/domain/grant.test.ts
+ * checks what each built-in role may do with them.
+ */
+export const GRANT_ACTIONS = [
+  'CreateGrant',
+  'ListGrants',
+  'RetireGrant',
+  'RevokeGrant',
+  'ListRetirableGrants',
+] as const;
+
 /** Every principal may do these for itself (services/access-control.ts SELF_SERVICE_ACTIONS). */
 export const SELF_ACTIONS = ['VerifyAccess', 'CreateAccessToken'] as const;
 

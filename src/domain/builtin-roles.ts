@@ -3,6 +3,7 @@
 import {
   AUDIT_ACTIONS,
   CRYPTO_ACTIONS,
+  GRANT_ACTIONS,
   IDENTITY_READ_ACTIONS,
   LIFECYCLE_ACTIONS,
   READ_ACTIONS,
@@ -28,6 +29,13 @@ export const BUILTIN_ROLE_POLICIES: Readonly<Record<BuiltinRole, PolicyDocument>
       // GetKeyPolicy but not PutKeyPolicy: a key policy can grant anything on its key, so writing
       // one would give a key-admin the cryptographic use the role excludes.
       allow('key-admin', 'key-admin-lifecycle', [...LIFECYCLE_ACTIONS, ...READ_ACTIONS, 'GetKeyPolicy']),
+      // Reading and ending grants, not creating them: a grant gives cryptographic use, as a key
+      // policy would.
+      allow(
+        'key-admin',
+        'key-admin-grants',
+        GRANT_ACTIONS.filter((action) => action !== 'CreateGrant'),
+      ),
     ],
   }),
   'crypto-user': parsePolicyDocument({
@@ -35,7 +43,13 @@ export const BUILTIN_ROLE_POLICIES: Readonly<Record<BuiltinRole, PolicyDocument>
   }),
   auditor: parsePolicyDocument({
     statements: [
-      allow('auditor', 'auditor-read', [...READ_ACTIONS, ...AUDIT_ACTIONS, ...IDENTITY_READ_ACTIONS]),
+      allow('auditor', 'auditor-read', [
+        ...READ_ACTIONS,
+        ...AUDIT_ACTIONS,
+        ...IDENTITY_READ_ACTIONS,
+        'ListGrants',
+        'ListRetirableGrants',
+      ]),
     ],
   }),
 };

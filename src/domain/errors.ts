@@ -43,7 +43,11 @@ export type ValidationKind =
   /** A page cursor (AWS's Marker) that this server did not issue. */
   | 'InvalidMarker'
   /** A policy document that cannot be read or cannot be honoured as written. */
-  | 'MalformedPolicyDocument';
+  | 'MalformedPolicyDocument'
+  /** A grant token this server did not issue (domain/grant.ts). */
+  | 'InvalidGrantToken'
+  /** A grant id that names no grant of the key, or is not a grant id. */
+  | 'InvalidGrantId';
 
 export class KmsError extends Error {
   readonly code: ErrorCode;

@@ -33,6 +33,8 @@ export interface RequestFacts {
    * tenant's key): the record belongs to the key's tenant, so that its auditors see it.
    */
   keyTenant?: string;
+  /** The grant that allowed the request, when no policy did (domain/grant.ts). */
+  grantId?: string;
 }
 
 export interface RequestContext {

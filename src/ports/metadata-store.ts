@@ -90,7 +90,7 @@ export interface MetadataStore {
   reserveSeals(keyId: string, version: number, count: number, max: number): Promise<SealReservation>;
   /**
    * If the key is still PendingDeletion with its deletion date at or before `now`, removes it (versions,
-   * aliases, tags, usage, import tokens, key policy) and queues its versions for material destruction, in one
+   * aliases, tags, usage, import tokens, key policy, grants) and queues its versions for material destruction, in one
    * transaction. False when the key changed meanwhile (a deletion cancelled): nothing is removed.
    */
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;

@@ -3,6 +3,9 @@
 // domain/policy.ts over them. Services call authorize() after resolving the key and before touching
 // its state, so a denied caller learns nothing about the key beyond its existence in its own tenant.
 // Policies are cached: writes in this process invalidate at once, other processes within the TTL.
+// Grants (domain/grant.ts) come after the policies: when no policy denies and none allows, a live
+// grant of the key to the caller for the request's operation and context allows. Policy-allowed
+// requests, the hot path, never look at grants.
 import {
   BUILTIN_ROLE_POLICIES,
   builtinRolePolicyId,
@@ -11,6 +14,7 @@ import {
 } from '../domain/builtin-roles.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import { KmsError } from '../domain/errors.js';
+import { grantAllows, grantPolicyId, requiredGrantOperation, type Grant } from '../domain/grant.js';
 import { isSystemAuditor } from '../domain/identity.js';
 import type { Key } from '../domain/key.js';
 import {
@@ -24,6 +28,7 @@ import type { Principal, RequestContext } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
 import type { IdentityStore, PolicyVersion } from '../ports/identity-store.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { KeyGrants } from './key-grants.js';
 
 /** A policy version ready to evaluate. */
 export interface ApplicablePolicy {
@@ -37,6 +42,11 @@ export interface AccessTarget {
   actions: readonly string[];
   key?: Key;
   context?: EncryptionContext;
+  /**
+   * What a grant must also satisfy to allow the request: CreateGrant's new grant stays within it,
+   * RetireGrant's grantee retires only that grant.
+   */
+  grantCheck?: (grant: Grant) => boolean;
 }
 
 /** Checked for the caller itself, never denied: asking what one may do, or trading a credential. */
@@ -67,6 +77,7 @@ export class AccessControl {
     private readonly directory: KeyDirectory,
     private readonly clock: Clock,
     private readonly ttlMs: number,
+    private readonly grants?: KeyGrants,
     private readonly maxEntries = 10_000,
   ) {}
 
@@ -81,12 +92,18 @@ export class AccessControl {
     }
     if (ctx.credential === 'internal') return;
     const at = this.clock.now();
+    let unallowed: Unallowed | undefined;
     for (const [index, action] of target.actions.entries()) {
       const request = { action, key: target.key, context: target.context, sourceIp: ctx.sourceIp, at };
       const decision = this.decideFromCache(ctx.principal, request);
-      if (decision === undefined) return this.authorizeLoading(ctx, target, index, at);
-      if (!decision.allowed) throw accessDenied(ctx, action, target, decision);
+      if (decision === undefined) return this.authorizeLoading(ctx, target, index, at, unallowed);
+      if (!decision.allowed) {
+        // An explicit deny wins over any grant; the default deny may still be lifted by one.
+        if (decision.decidedBy !== null) throw accessDenied(ctx, action, target, decision);
+        unallowed ??= { action, decision };
+      }
     }
+    if (unallowed) return this.authorizeByGrant(ctx, target, unallowed);
   }
 
   /**
@@ -105,6 +122,19 @@ export class AccessControl {
 
   /** The decision for one action, as authorize() makes it (also what /v1/simulate reports). */
   async decide(principal: Principal, request: AccessQuestion): Promise<Decision> {
+    const decision = await this.decideByPolicies(principal, request);
+    if (decision.allowed || decision.decidedBy !== null || !request.key || !this.grants) return decision;
+    const need = requiredGrantOperation(request.action, [request.action]);
+    if (!need) return decision;
+    const context = request.context;
+    const grant = (await this.grants.of(request.key.keyId)).find((g) =>
+      grantAllows(g, principal.id, need, context),
+    );
+    return grant ? grantDecision(grant) : decision;
+  }
+
+  /** The decision of the policies alone (no grant). */
+  private async decideByPolicies(principal: Principal, request: AccessQuestion): Promise<Decision> {
     const cached = this.decideFromCache(principal, request);
     if (cached) return cached;
     const withKeyPolicy = keyPolicyApplies(principal, request);
@@ -136,17 +166,49 @@ export class AccessControl {
     target: AccessTarget,
     from: number,
     at: Date,
+    unallowed: Unallowed | undefined,
   ): Promise<void> {
     for (const action of target.actions.slice(from)) {
-      const decision = await this.decide(ctx.principal, {
+      const decision = await this.decideByPolicies(ctx.principal, {
         action,
         key: target.key,
         context: target.context,
         sourceIp: ctx.sourceIp,
         at,
       });
-      if (!decision.allowed) throw accessDenied(ctx, action, target, decision);
+      if (!decision.allowed) {
+        if (decision.decidedBy !== null) throw accessDenied(ctx, action, target, decision);
+        unallowed ??= { action, decision };
+      }
     }
+    if (unallowed) await this.authorizeByGrant(ctx, target, unallowed);
+  }
+
+  /**
+   * No policy denies and some action is not allowed: a grant of the key to the caller for the
+   * request's grant operation, whose constraints the context meets, allows the whole request.
+   * Synchronous while the key's grants are cached.
+   */
+  private authorizeByGrant(
+    ctx: RequestContext,
+    target: AccessTarget,
+    unallowed: Unallowed,
+  ): void | Promise<void> {
+    const need = requiredGrantOperation(ctx.action, target.actions);
+    const key = target.key;
+    if (!need || !key || !this.grants || key.tenant !== ctx.principal.tenant) {
+      throw accessDenied(ctx, unallowed.action, target, unallowed.decision);
+    }
+    const choose = (grants: readonly Grant[]) => {
+      const grant = grants.find(
+        (g) => grantAllows(g, ctx.principal.id, need, target.context) && (target.grantCheck?.(g) ?? true),
+      );
+      if (!grant) throw accessDenied(ctx, unallowed.action, target, unallowed.decision);
+      ctx.facts.grantId ??= grant.grantId;
+    };
+    const cached = this.grants.peek(key.keyId);
+    if (cached) return choose(cached);
+    return this.grants.of(key.keyId).then(choose);
   }
 
   /** The decision if every policy, attachment and alias it needs is cached; undefined otherwise. */
@@ -208,6 +270,18 @@ export class AccessControl {
     return value;
   }
 }
+
+/** The first action no policy allowed (nor denied), and that default-deny decision. */
+interface Unallowed {
+  action: string;
+  decision: Decision;
+}
+
+const grantDecision = (grant: Grant): Decision => ({
+  allowed: true,
+  decidedBy: { policyId: grantPolicyId(grant.grantId), version: 1, sid: null },
+  reason: `allowed by grant ${grant.grantId}`,
+});
 
 interface AccessQuestion {
   action: string;

@@ -315,6 +315,7 @@ export class KyselyMetadataStore implements MetadataStore {
         )
         .execute();
       await trx.deleteFrom('policies').where('key_id', '=', keyId).execute();
+      await trx.deleteFrom('grants').where('key_id', '=', keyId).execute();
       await trx.deleteFrom('keys').where('key_id', '=', keyId).execute();
       return true;
     });

@@ -162,6 +162,24 @@ export interface AuditCheckpointsTable {
   signature: string;
 }
 
+export interface GrantsTable {
+  grant_id: string;
+  key_id: string;
+  tenant_id: string;
+  name: string | null;
+  grantee_principal_id: string;
+  grantee_principal: string;
+  retiring_principal_id: string | null;
+  retiring_principal: string | null;
+  issuing_principal_id: string;
+  /** JSON list of grant operations. */
+  operations: string;
+  /** JSON GrantConstraints, or null. */
+  constraints: string | null;
+  created_at: number;
+  token_secret: Buffer;
+}
+
 export interface Database {
   keys: KeysTable;
   key_tags: KeyTagsTable;
@@ -179,4 +197,5 @@ export interface Database {
   audit_records: AuditRecordsTable;
   audit_checkpoints: AuditCheckpointsTable;
   material_destruction: MaterialDestructionTable;
+  grants: GrantsTable;
 }

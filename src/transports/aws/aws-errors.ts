@@ -54,6 +54,8 @@ const BY_CONFLICT: Record<ConflictKind, AwsError> = {
 const BY_VALIDATION: Record<ValidationKind, AwsError> = {
   InvalidMarker: { type: 'InvalidMarkerException', status: 400 },
   MalformedPolicyDocument: { type: 'MalformedPolicyDocumentException', status: 400 },
+  InvalidGrantToken: { type: 'InvalidGrantTokenException', status: 400 },
+  InvalidGrantId: { type: 'InvalidGrantIdException', status: 400 },
 };
 
 const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {
@@ -104,4 +106,6 @@ export class AwsActionError extends Error {
 export const RESULT_ERRORS = {
   invalidSignature: { type: 'KMSInvalidSignatureException', status: 400 },
   invalidMac: { type: 'KMSInvalidMacException', status: 400 },
+  /** DryRun set on a request that would have succeeded (AWS answers 412). */
+  dryRun: { type: 'DryRunOperationException', status: 412 },
 } as const satisfies Record<string, AwsError>;

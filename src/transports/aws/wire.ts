@@ -44,6 +44,22 @@ export function requiredBlob(input: Members, name: string, maxBytes: number): Bu
   return bytes;
 }
 
+/** A list of strings, each 1 to `maxLength` characters, at most `maxItems` of them. */
+export function optionalStringList(
+  input: Members,
+  name: string,
+  maxItems: number,
+  maxLength: number,
+): string[] | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
+  if (value.length > maxItems) {
+    throw invalid(name, `Member must have length less than or equal to ${maxItems}`);
+  }
+  return (value as unknown[]).map((item) => checkString(item, name, maxLength));
+}
+
 export function optionalInteger(input: Members, name: string, min: number, max: number): number | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;
@@ -70,21 +86,6 @@ export function requiredEnum<T extends string>(input: Members, name: string, val
   const value = optionalEnum(input, name, values);
   if (value === undefined) throw invalid(name, 'Member must not be null');
   return value;
-}
-
-/** A list of strings (GrantTokens): at most `maxItems`, each 1 to `maxLength` characters. */
-export function optionalStringList(
-  input: Members,
-  name: string,
-  maxItems: number,
-  maxLength: number,
-): string[] | undefined {
-  const value = input[name];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
-  if (value.length > maxItems)
-    throw invalid(name, `Member must have length less than or equal to ${maxItems}`);
-  return value.map((item: unknown) => checkString(item, name, maxLength));
 }
 
 export function optionalBoolean(input: Members, name: string): boolean | undefined {

@@ -299,6 +299,33 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('key_versions').addColumn('rotation', 'varchar(16)').execute();
     },
   },
+  // Grants (domain/grant.ts): one row per grant; the key's deletion removes its grants.
+  '0008_grants': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('grants')
+        .addColumn('grant_id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('tenant_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('name', 'varchar(256)')
+        .addColumn('grantee_principal_id', 'varchar(256)', (c) => c.notNull())
+        .addColumn('grantee_principal', 'varchar(256)', (c) => c.notNull())
+        .addColumn('retiring_principal_id', 'varchar(256)')
+        .addColumn('retiring_principal', 'varchar(256)')
+        .addColumn('issuing_principal_id', 'varchar(256)', (c) => c.notNull())
+        .addColumn('operations', 'text', (c) => c.notNull())
+        .addColumn('constraints', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('token_secret', 'blob', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('grants_key').on('grants').columns(['key_id', 'grant_id']).execute();
+      await db.schema
+        .createIndex('grants_retiring')
+        .on('grants')
+        .columns(['tenant_id', 'retiring_principal_id', 'grant_id'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

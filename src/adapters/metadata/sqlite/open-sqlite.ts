@@ -12,10 +12,12 @@ import {
 } from 'kysely';
 import { KmsError } from '../../../domain/errors.js';
 import type { AuditStore } from '../../../ports/audit-store.js';
+import type { GrantStore } from '../../../ports/grant-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
 import { AuditWriterThread } from './audit-writer-thread.js';
+import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
 import { migrateToLatest } from '../migrations/index.js';
@@ -25,6 +27,7 @@ import type { Database } from '../schema.js';
 export interface SqliteStores {
   metadata: MetadataStore;
   identity: IdentityStore;
+  grants: GrantStore;
   audit: AuditStore;
 }
 
@@ -109,6 +112,7 @@ export async function openSqliteStores(
   return {
     metadata: new KyselyMetadataStore(db),
     identity: new KyselyIdentityStore(db),
+    grants: new KyselyGrantStore(db),
     // An in-memory database cannot be shared with a second connection: appends stay on this one.
     audit: new KyselyAuditStore(
       db,
@@ -129,6 +133,7 @@ export function openSqliteReadOnly(path: string): SqliteStores {
   return {
     metadata: new KyselyMetadataStore(db),
     identity: new KyselyIdentityStore(db),
+    grants: new KyselyGrantStore(db),
     audit: new KyselyAuditStore(db),
   };
 }

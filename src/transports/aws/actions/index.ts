@@ -6,6 +6,7 @@ import { ASYMMETRIC_ACTIONS } from './asymmetric.js';
 import { DATA_KEY_ACTIONS } from './data-keys.js';
 import { ENCRYPTION_ACTIONS } from './encryption.js';
 import { KEY_POLICY_ACTIONS } from './key-policies.js';
+import { GRANT_ACTIONS } from './grants.js';
 import { KEY_ACTIONS } from './keys.js';
 import { MAC_ACTIONS } from './mac.js';
 import { ROTATION_ACTIONS } from './rotation.js';
@@ -24,4 +25,5 @@ export const AWS_ACTIONS: AwsActions = {
   ...ASYMMETRIC_ACTIONS,
   ...MAC_ACTIONS,
   ...KEY_POLICY_ACTIONS,
+  ...GRANT_ACTIONS,
 };

@@ -1,0 +1,32 @@
+// Keyhaven principals as AWS names principals: `arn:aws:iam::<account>:user/<name>` for users and
+// `arn:aws:iam::<account>:role/<name>` for services, the account being the tenant's
+// (key-references.ts accountIdOf). Grants name their grantee and retiring principals this way.
+import { validationError } from '../../domain/errors.js';
+import type { PrincipalType } from '../../domain/identity.js';
+import { accountIdOf, type ArnScope } from './key-references.js';
+
+const PRINCIPAL_ARN = /^arn:aws:iam::(\d{12}):(user|role)\/(.+)$/;
+
+export const principalArn = (name: string, type: PrincipalType, tenant: string, scope: ArnScope) =>
+  `arn:aws:iam::${accountIdOf(tenant, scope)}:${type === 'service' ? 'role' : 'user'}/${name}`;
+
+/** The tenant's account itself, as AWS names an issuing account. */
+export const accountArn = (tenant: string, scope: ArnScope) =>
+  `arn:aws:iam::${accountIdOf(tenant, scope)}:root`;
+
+/**
+ * The principal name an ARN of the caller's account names (user/ or role/ alike), or a
+ * ValidationException naming the member: Keyhaven has no cross-account or service principals.
+ */
+export function principalNameOf(value: string, member: string, tenant: string, scope: ArnScope): string {
+  const match = PRINCIPAL_ARN.exec(value);
+  if (!match) {
+    throw validationError(
+      `${member} must be a principal ARN, arn:aws:iam::<account>:user/<name> or arn:aws:iam::<account>:role/<name>`,
+    );
+  }
+  if (match[1] !== accountIdOf(tenant, scope)) {
+    throw validationError(`${member} ${value} is not a principal of this account`);
+  }
+  return match[3]!;
+}
