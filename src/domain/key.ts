@@ -39,6 +39,17 @@ export interface KeyVersion {
   material: Buffer;
   /** SPKI DER of asymmetric keys, null for symmetric ones. */
   publicKeySpki: Buffer | null;
+  /** Imported material only: what tells a re-import of the same material from other material. */
+  materialFingerprint?: MaterialFingerprint | null;
+}
+
+/**
+ * A keyed digest of imported material, never the material: HMAC-SHA-256 under a per-key secret
+ * that is kept wrapped under the root key. The digest doubles as AWS's KeyMaterialId.
+ */
+export interface MaterialFingerprint {
+  digest: Buffer;
+  wrappedSecret: Buffer;
 }
 
 export const MIN_ROTATION_DAYS = 90;

@@ -37,6 +37,8 @@ export interface KeyVersionsTable {
   material: Buffer;
   public_key_spki: Buffer | null;
   seals_reserved: Generated<number>;
+  material_digest: Buffer | null;
+  material_digest_secret: Buffer | null;
 }
 
 export interface AliasesTable {
@@ -51,6 +53,7 @@ export interface ImportTokensTable {
   key_id: string;
   wrapped_private_key: Buffer;
   expires_at: number;
+  wrapping_algorithm: string | null;
 }
 
 export interface KeyUsageTable {

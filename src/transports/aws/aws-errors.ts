@@ -54,6 +54,9 @@ const BY_CONFLICT: Record<ConflictKind, AwsError> = {
 const BY_VALIDATION: Record<ValidationKind, AwsError> = {
   InvalidMarker: { type: 'InvalidMarkerException', status: 400 },
   MalformedPolicyDocument: { type: 'MalformedPolicyDocumentException', status: 400 },
+  InvalidImportToken: { type: 'InvalidImportTokenException', status: 400 },
+  ExpiredImportToken: { type: 'ExpiredImportTokenException', status: 400 },
+  IncorrectKeyMaterial: { type: 'IncorrectKeyMaterialException', status: 400 },
 };
 
 const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {
