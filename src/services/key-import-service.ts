@@ -92,6 +92,8 @@ export interface KeyWithMaterial extends KeyDescription {
 const IMPORT_TOKEN_TTL_MS = DAY_MS;
 const DEFAULT_WRAPPING_ALGORITHM: ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256';
 const DEFAULT_WRAPPING_KEY_SPEC: ImportWrappingKeySpec = 'RSA_3072';
+/** Imported keys do not rotate: their material is version 1, imported again after a deletion. */
+const IMPORTED_VERSION = 1;
 
 /** Root-key binding of a key's fingerprint secret, apart from any version's material. */
 const fingerprintBinding = (keyId: string) => `material-id:${keyId}`;
@@ -159,7 +161,10 @@ export class KeyImportService {
         : input.expiresAt === null
           ? null
           : parseFutureDate(input.expiresAt, now, 'expiresAt');
-    const hadMaterial = key.currentVersion > 0;
+    // An EXTERNAL key has one version; its row outlives a deletion of the material (currentVersion
+    // 0 again), so that a re-import can be held to the same material.
+    const previous = await this.metadata.getVersion(key.keyId, IMPORTED_VERSION);
+    const hadMaterial = previous !== undefined;
     if (hadMaterial && input.importType === 'NEW_KEY_MATERIAL') {
       throw unsupportedOperation(
         `key ${key.keyId} had imported material: only that material can be imported again (imported keys do not rotate)`,
@@ -207,7 +212,6 @@ export class KeyImportService {
       zeroize(material);
       throw validationError(`keyMaterialType ${materialType} does not fit ${key.keySpec}`);
     }
-    const previous = hadMaterial ? await this.metadata.getVersion(key.keyId, key.currentVersion) : undefined;
     let version: KeyVersion;
     let keyMaterialId: string;
     try {
@@ -228,14 +232,14 @@ export class KeyImportService {
                 .backendFor(key.protectionLevel)
                 .importVersionMaterial(
                   key.keyId,
-                  1,
+                  IMPORTED_VERSION,
                   key.keySpec,
                   normalized.material,
                   normalized.publicKeySpki ?? null,
                 );
         version = {
           keyId: key.keyId,
-          version: 1,
+          version: IMPORTED_VERSION,
           state: 'Enabled',
           createdAt: previous?.createdAt ?? now,
           ...stored,
@@ -252,7 +256,7 @@ export class KeyImportService {
     const next: Key = {
       ...key,
       state: 'Enabled',
-      currentVersion: 1,
+      currentVersion: IMPORTED_VERSION,
       publicKeyOnly: materialType === 'PUBLIC_KEY',
       expiresAt,
       updatedAt: laterThan(now, key.updatedAt),
@@ -281,14 +285,13 @@ export class KeyImportService {
     await this.access.authorize(ctx, { actions: ['DeleteImportedKeyMaterial'], key });
     assertExternal(key);
     assertTransition(key, 'deleteMaterial');
-    const version =
-      key.currentVersion > 0 ? await this.metadata.getVersion(key.keyId, key.currentVersion) : undefined;
+    const version = await this.metadata.getVersion(key.keyId, IMPORTED_VERSION);
     const keyMaterialId = version?.materialFingerprint?.digest.toString('hex') ?? null;
     if (expectedMaterialId !== undefined && expectedMaterialId !== keyMaterialId) {
       throw notFound(`key ${key.keyId} holds no key material ${expectedMaterialId}`);
     }
     // Nothing left to delete: the key awaits its (re-)import already.
-    if (key.state === 'PendingImport' || !version) {
+    if (key.state === 'PendingImport' || key.currentVersion === 0 || !version) {
       return { ...(await describeKey(this.metadata, key)), keyMaterialId };
     }
     if (!version.materialFingerprint) {
@@ -297,7 +300,13 @@ export class KeyImportService {
       );
     }
     const now = this.clock.now();
-    const next: Key = { ...key, state: 'PendingImport', updatedAt: laterThan(now, key.updatedAt) };
+    // currentVersion 0: no material (as before the first import); CancelKeyDeletion relies on it.
+    const next: Key = {
+      ...key,
+      state: 'PendingImport',
+      currentVersion: 0,
+      updatedAt: laterThan(now, key.updatedAt),
+    };
     let queued;
     try {
       queued = await this.metadata.destroyImportedMaterial(next, key.updatedAt, now);

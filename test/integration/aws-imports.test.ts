@@ -520,6 +520,24 @@ describe('AWS KMS dialect: importing key material', () => {
       expect(refused.name).toBe('IncorrectKeyMaterialException');
     });
 
+    it('a key whose material was deleted comes back from a cancelled deletion as PendingImport (AWS), not Disabled', async () => {
+      const material = randomBytes(32);
+      const key = await createExternalKey();
+      await importMaterial(key.KeyId!, material);
+      await admin.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.KeyId }));
+      await tenantAdmin.api.ok('DELETE', `/v1/keys/${key.KeyId}?pendingWindowDays=7`);
+      const cancelled = await tenantAdmin.api.ok<{ key: { state: string; currentVersion: number } }>(
+        'POST',
+        `/v1/keys/${key.KeyId}/cancel-deletion`,
+      );
+      expect(cancelled.key).toMatchObject({ state: 'PendingImport', currentVersion: 0 });
+      expectError(await tenantAdmin.api.post(`/v1/keys/${key.KeyId}/enable`), 409, 'Conflict');
+      await importMaterial(key.KeyId!, material);
+      expect((await admin.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.KeyState).toBe(
+        'Enabled',
+      );
+    });
+
     it('an asymmetric key re-imports only its own private key', async () => {
       const ec = (curve: string) =>
         generateKeyPairSync('ec', {
