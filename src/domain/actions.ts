@@ -14,6 +14,7 @@ export const LIFECYCLE_ACTIONS = [
   'DeleteAlias',
   'GetImportParameters',
   'ImportKeyMaterial',
+  'DeleteImportedKeyMaterial',
 ] as const;
 
 /** Use a key's material, or the server's randomness. */

@@ -47,7 +47,13 @@ export type ValidationKind =
   /** A grant token this server did not issue (domain/grant.ts). */
   | 'InvalidGrantToken'
   /** A grant id that names no grant of the key, or is not a grant id. */
-  | 'InvalidGrantId';
+  | 'InvalidGrantId'
+  /** An import token this server did not issue for this key, or already spent. */
+  | 'InvalidImportToken'
+  /** An import token past its validity: new import parameters are needed. */
+  | 'ExpiredImportToken'
+  /** Imported material that is not what the key expects (a re-import of other material). */
+  | 'IncorrectKeyMaterial';
 
 export class KmsError extends Error {
   readonly code: ErrorCode;
@@ -82,6 +88,12 @@ export const invalidMarker = (message = 'cursor is not valid') =>
   new KmsError('ValidationError', message, { validation: 'InvalidMarker' });
 export const malformedPolicyDocument = (message: string) =>
   new KmsError('ValidationError', message, { validation: 'MalformedPolicyDocument' });
+export const invalidImportToken = (message: string) =>
+  new KmsError('ValidationError', message, { validation: 'InvalidImportToken' });
+export const expiredImportToken = (message: string) =>
+  new KmsError('ValidationError', message, { validation: 'ExpiredImportToken' });
+export const incorrectKeyMaterial = (message: string) =>
+  new KmsError('ValidationError', message, { validation: 'IncorrectKeyMaterial' });
 export const notFound = (message: string) => new KmsError('NotFound', message);
 export const invalidState = (message: string) =>
   new KmsError('Conflict', message, { conflict: 'InvalidState' });

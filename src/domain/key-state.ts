@@ -7,7 +7,7 @@ export const KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImp
 export type KeyState = (typeof KEY_STATES)[number];
 
 export type KeyTransition =
-  'enable' | 'disable' | 'scheduleDeletion' | 'cancelDeletion' | 'rotate' | 'import';
+  'enable' | 'disable' | 'scheduleDeletion' | 'cancelDeletion' | 'rotate' | 'import' | 'deleteMaterial';
 
 const allowedFrom: Record<KeyTransition, readonly KeyState[]> = {
   enable: ['Enabled', 'Disabled'],
@@ -16,6 +16,9 @@ const allowedFrom: Record<KeyTransition, readonly KeyState[]> = {
   cancelDeletion: ['PendingDeletion'],
   rotate: ['Enabled'],
   import: ['PendingImport'],
+  // AWS deletes imported material in PendingDeletion too (the state stays); Keyhaven refuses it
+  // there, since cancelling the deletion would leave a Disabled key without material.
+  deleteMaterial: ['Enabled', 'Disabled', 'PendingImport'],
 };
 
 export function assertTransition(key: Key, transition: KeyTransition): void {

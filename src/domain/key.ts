@@ -41,6 +41,17 @@ export interface KeyVersion {
   publicKeySpki: Buffer | null;
   /** How a rotation made this version; absent for a key's first version and imported material. */
   rotation?: RotationKind;
+  /** Imported material only: what tells a re-import of the same material from other material. */
+  materialFingerprint?: MaterialFingerprint | null;
+}
+
+/**
+ * A keyed digest of imported material, never the material: HMAC-SHA-256 under a per-key secret
+ * that is kept wrapped under the root key. The digest doubles as AWS's KeyMaterialId.
+ */
+export interface MaterialFingerprint {
+  digest: Buffer;
+  wrappedSecret: Buffer;
 }
 
 /** A version from the server's own schedule (or the AES-GCM bound), or one a caller asked for. */

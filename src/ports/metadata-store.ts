@@ -22,6 +22,8 @@ export interface ImportToken {
   /** The wrapping private key (PKCS#8), itself wrapped by the root key. */
   wrappedPrivateKey: Buffer;
   expiresAt: Date;
+  /** The wrapping algorithm the token was issued for; null: the import names it (REST's default). */
+  wrappingAlgorithm: string | null;
 }
 
 export interface SealReservation {
@@ -80,6 +82,14 @@ export interface MetadataStore {
   updateKey(key: Key, expectedUpdatedAt: Date): Promise<void>;
   /** Adds a version and moves the key to it, in one transaction. */
   addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
+  /**
+   * Writes the key (now without material) and, in the same transaction, queues its Enabled versions'
+   * material for destruction and marks those versions Destroyed, their material erased: the rows and
+   * their fingerprints stay for a re-import. Returns what was queued, for the caller to destroy now.
+   */
+  destroyImportedMaterial(key: Key, expectedUpdatedAt: Date, queuedAt: Date): Promise<QueuedDestruction[]>;
+  /** Gives a Destroyed version its material back and writes the key, in one transaction. */
+  restoreVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
   getVersion(keyId: string, version: number): Promise<KeyVersion | undefined>;
   listVersions(keyId: string): Promise<KeyVersion[]>;
   /**

@@ -1,9 +1,19 @@
-// BYOK import (API.md): import parameters (a one-time RSA-3072 wrapping key, itself kept wrapped
-// under the root key for a day) and the import of material wrapped under it, into the key's backend.
-import { type KeyObject, randomBytes } from 'node:crypto';
+// BYOK import (API.md, docs/aws.md "Importing key material"): import parameters (a one-time RSA
+// wrapping key, itself kept wrapped under the root key for a day, bound to one wrapping algorithm
+// when the caller names it), the import of material wrapped under it into the key's backend, and the
+// deletion of imported material, after which only the same material can be imported again.
+import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
-import { KmsError, unsupportedOperation, validationError } from '../domain/errors.js';
-import { DAY_MS, type Key, type KeyVersion } from '../domain/key.js';
+import {
+  KmsError,
+  expiredImportToken,
+  incorrectKeyMaterial,
+  invalidImportToken,
+  notFound,
+  unsupportedOperation,
+  validationError,
+} from '../domain/errors.js';
+import { DAY_MS, type Key, type KeyVersion, type MaterialFingerprint } from '../domain/key.js';
 import { isAsymmetric } from '../domain/key-spec.js';
 import { assertTransition } from '../domain/key-state.js';
 import {
@@ -14,8 +24,12 @@ import {
   publicKeyFromSpki,
   zeroize,
 } from '../crypto/key-material.js';
-import { aesKwpUnwrap } from '../crypto/keywrap.js';
-import { rsaOaepDecrypt } from '../crypto/rsa-oaep.js';
+import {
+  unwrapImportedMaterial,
+  type ImportWrappingAlgorithm,
+  type ImportWrappingKeySpec,
+} from '../crypto/import-wrapping.js';
+import { materialDigest, newFingerprintSecret, sameDigest } from '../crypto/material-fingerprint.js';
 import type { Clock } from '../ports/clock.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
@@ -24,36 +38,65 @@ import type { KeyDirectory } from './key-directory.js';
 import { describeKey, freshKey, laterThan, parseFutureDate, type KeyDescription } from './key-records.js';
 import type { KeyService } from './key-service.js';
 
+export {
+  IMPORT_WRAPPING_ALGORITHMS,
+  IMPORT_WRAPPING_KEY_SPECS,
+  type ImportWrappingAlgorithm,
+  type ImportWrappingKeySpec,
+} from '../crypto/import-wrapping.js';
+
 export type KeyMaterialType = 'SYMMETRIC' | 'PRIVATE_KEY' | 'PUBLIC_KEY';
 
-/**
- * AWS's import wrapping algorithms. RSAES_OAEP_SHA_256 fits material of at most 318 bytes under the
- * RSA-3072 wrapping key (symmetric keys, small public keys); RSA_AES_KEY_WRAP_SHA_256 carries any
- * size: RSA-OAEP-SHA-256 of a fresh AES-256 key, followed by the material wrapped with AES-KWP
- * (RFC 5649) under that key.
- */
-export const IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'] as const;
-export type ImportWrappingAlgorithm = (typeof IMPORT_WRAPPING_ALGORITHMS)[number];
+/** AWS's ImportType: new material (a first import) or material the key already had (a re-import). */
+export type ImportType = 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL';
 
 export interface ImportKeyMaterialInput {
   importToken: string;
   encryptedKeyMaterial: Buffer;
   keyMaterialType?: KeyMaterialType;
+  /** Only for tokens issued without an algorithm; a token's own algorithm cannot be changed. */
   wrappingAlgorithm?: ImportWrappingAlgorithm;
-  /** When the imported material expires (AWS ImportKeyMaterial's ValidTo); kept as the key's expiresAt. */
-  expiresAt?: string;
+  /**
+   * When the imported material expires (AWS ImportKeyMaterial's ValidTo); kept as the key's
+   * expiresAt. Null: it does not expire; absent: the key's expiresAt stays as it is.
+   */
+  expiresAt?: string | null;
+  /** Refuses (IncorrectKeyMaterial) unless the material is new, or is the key's earlier material. */
+  importType?: ImportType;
+  /** Refuses (IncorrectKeyMaterial) unless the material's id is this one (AWS's KeyMaterialId). */
+  expectedMaterialId?: string;
+}
+
+export interface ImportParametersOptions {
+  /** Binds the token to this algorithm (AWS: always); without it the import names one. */
+  wrappingAlgorithm?: ImportWrappingAlgorithm;
+  wrappingKeySpec?: ImportWrappingKeySpec;
 }
 
 export interface ImportParameters {
   keyId: string;
   importToken: string;
+  /** PEM; `wrappingPublicKeySpki` is the same key as DER. */
   wrappingPublicKey: string;
-  wrappingAlgorithm: 'RSAES_OAEP_SHA_256';
-  wrappingKeySpec: 'RSA_3072';
+  wrappingPublicKeySpki: Buffer;
+  wrappingAlgorithm: ImportWrappingAlgorithm;
+  wrappingKeySpec: ImportWrappingKeySpec;
   expiresAt: Date;
 }
 
+/** A key with the id of the material imported into it, or deleted from it (hex; AWS's KeyMaterialId). */
+export interface KeyWithMaterial extends KeyDescription {
+  keyMaterialId: string | null;
+}
+
 const IMPORT_TOKEN_TTL_MS = DAY_MS;
+const DEFAULT_WRAPPING_ALGORITHM: ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_256';
+const DEFAULT_WRAPPING_KEY_SPEC: ImportWrappingKeySpec = 'RSA_3072';
+/** Imported keys do not rotate: their material is version 1, imported again after a deletion. */
+const IMPORTED_VERSION = 1;
+
+/** Root-key binding of a key's fingerprint secret, apart from any version's material. */
+const fingerprintBinding = (keyId: string) => `material-id:${keyId}`;
 
 export class KeyImportService {
   constructor(
@@ -65,21 +108,28 @@ export class KeyImportService {
     private readonly access: AccessControl,
   ) {}
 
-  async getImportParameters(ctx: RequestContext, reference: string): Promise<ImportParameters> {
+  async getImportParameters(
+    ctx: RequestContext,
+    reference: string,
+    options: ImportParametersOptions = {},
+  ): Promise<ImportParameters> {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: ['GetImportParameters'], key });
-    if (key.origin !== 'EXTERNAL') {
-      throw unsupportedOperation(
-        `key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imports`,
-      );
-    }
+    assertExternal(key);
     assertTransition(key, 'import');
-    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial('RSA_3072');
+    const wrappingKeySpec = options.wrappingKeySpec ?? DEFAULT_WRAPPING_KEY_SPEC;
+    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial(wrappingKeySpec);
     const id = randomBytes(24).toString('base64url');
     const expiresAt = new Date(this.clock.now().getTime() + IMPORT_TOKEN_TTL_MS);
     try {
       const wrappedPrivateKey = await this.root.wrapKeyMaterial(pkcs8, `import:${id}`, 0);
-      await this.metadata.saveImportToken({ id, keyId: key.keyId, wrappedPrivateKey, expiresAt });
+      await this.metadata.saveImportToken({
+        id,
+        keyId: key.keyId,
+        wrappedPrivateKey,
+        expiresAt,
+        wrappingAlgorithm: options.wrappingAlgorithm ?? null,
+      });
     } finally {
       zeroize(pkcs8);
     }
@@ -87,8 +137,9 @@ export class KeyImportService {
       keyId: key.keyId,
       importToken: id,
       wrappingPublicKey: publicKeyFromSpki(publicKeySpki!).export({ format: 'pem', type: 'spki' }) as string,
-      wrappingAlgorithm: 'RSAES_OAEP_SHA_256',
-      wrappingKeySpec: 'RSA_3072',
+      wrappingPublicKeySpki: publicKeySpki!,
+      wrappingAlgorithm: options.wrappingAlgorithm ?? DEFAULT_WRAPPING_ALGORITHM,
+      wrappingKeySpec,
       expiresAt,
     };
   }
@@ -97,33 +148,60 @@ export class KeyImportService {
     ctx: RequestContext,
     reference: string,
     input: ImportKeyMaterialInput,
-  ): Promise<KeyDescription> {
+  ): Promise<KeyWithMaterial> {
     const key = await freshKey(ctx, this.metadata, this.directory, reference);
     await this.access.authorize(ctx, { actions: ['ImportKeyMaterial'], key });
+    assertExternal(key);
     assertTransition(key, 'import');
     const now = this.clock.now();
     // Validate the request before the single-use token is spent.
     const expiresAt =
-      input.expiresAt === undefined ? key.expiresAt : parseFutureDate(input.expiresAt, now, 'expiresAt');
-    const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
-    if (!token) {
-      throw validationError('importToken is unknown or belongs to another key');
+      input.expiresAt === undefined
+        ? key.expiresAt
+        : input.expiresAt === null
+          ? null
+          : parseFutureDate(input.expiresAt, now, 'expiresAt');
+    // An EXTERNAL key has one version; its row outlives a deletion of the material (currentVersion
+    // 0 again), so that a re-import can be held to the same material.
+    const previous = await this.metadata.getVersion(key.keyId, IMPORTED_VERSION);
+    const hadMaterial = previous !== undefined;
+    if (hadMaterial && input.importType === 'NEW_KEY_MATERIAL') {
+      throw unsupportedOperation(
+        `key ${key.keyId} had imported material: only that material can be imported again (imported keys do not rotate)`,
+      );
     }
-    if (token.expiresAt <= now)
-      throw validationError('importToken has expired; request new import parameters');
+    if (!hadMaterial && (input.importType === 'EXISTING_KEY_MATERIAL' || input.expectedMaterialId)) {
+      throw incorrectKeyMaterial(`key ${key.keyId} never had key material: import new key material`);
+    }
+    const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
+    if (!token) throw invalidImportToken('the import token is unknown, spent, or belongs to another key');
+    if (token.expiresAt <= now) {
+      throw expiredImportToken('the import token has expired; request new import parameters');
+    }
+    const algorithm = (token.wrappingAlgorithm ??
+      input.wrappingAlgorithm ??
+      DEFAULT_WRAPPING_ALGORITHM) as ImportWrappingAlgorithm;
+    if (
+      token.wrappingAlgorithm !== null &&
+      input.wrappingAlgorithm &&
+      input.wrappingAlgorithm !== algorithm
+    ) {
+      throw validationError(`the import token was issued for ${algorithm}, not ${input.wrappingAlgorithm}`);
+    }
 
     const wrappingKey = await this.root.unwrapKeyMaterial(token.wrappedPrivateKey, `import:${token.id}`, 0);
     let material: Buffer;
     try {
       material = unwrapImportedMaterial(
         privateKeyFromMaterial(wrappingKey),
-        input.wrappingAlgorithm ?? 'RSAES_OAEP_SHA_256',
+        algorithm,
         input.encryptedKeyMaterial,
       );
-    } catch {
+    } catch (cause) {
       throw new KmsError(
         'InvalidCiphertext',
-        'encryptedKeyMaterial could not be decrypted with the wrapping key',
+        `encryptedKeyMaterial could not be decrypted with the wrapping key and ${algorithm}`,
+        { cause },
       );
     } finally {
       zeroize(wrappingKey);
@@ -135,36 +213,42 @@ export class KeyImportService {
       throw validationError(`keyMaterialType ${materialType} does not fit ${key.keySpec}`);
     }
     let version: KeyVersion;
+    let keyMaterialId: string;
     try {
-      if (materialType === 'PUBLIC_KEY') {
-        const spki = normalizeImportedPublicKey(key.keySpec, material);
+      const normalized =
+        materialType === 'PUBLIC_KEY'
+          ? { material: normalizeImportedPublicKey(key.keySpec, material), publicKeySpki: null }
+          : normalizeImportedMaterial(key.keySpec, material);
+      try {
+        const fingerprint = await this.fingerprintOf(key.keyId, normalized.material, previous);
+        keyMaterialId = fingerprint.digest.toString('hex');
+        if (input.expectedMaterialId !== undefined && input.expectedMaterialId !== keyMaterialId) {
+          throw incorrectKeyMaterial(`the key material is not ${input.expectedMaterialId}`);
+        }
+        const stored =
+          materialType === 'PUBLIC_KEY'
+            ? { material: Buffer.alloc(0), publicKeySpki: normalized.material }
+            : await this.keys
+                .backendFor(key.protectionLevel)
+                .importVersionMaterial(
+                  key.keyId,
+                  IMPORTED_VERSION,
+                  key.keySpec,
+                  normalized.material,
+                  normalized.publicKeySpki ?? null,
+                );
         version = {
           keyId: key.keyId,
-          version: 1,
+          version: IMPORTED_VERSION,
           state: 'Enabled',
-          createdAt: now,
-          material: Buffer.alloc(0),
-          publicKeySpki: spki,
+          createdAt: previous?.createdAt ?? now,
+          ...stored,
+          materialFingerprint: fingerprint,
         };
-      } else {
-        const normalized = normalizeImportedMaterial(key.keySpec, material);
-        let stored;
-        try {
-          stored = await this.keys
-            .backendFor(key.protectionLevel)
-            .importVersionMaterial(
-              key.keyId,
-              1,
-              key.keySpec,
-              normalized.material,
-              normalized.publicKeySpki ?? null,
-            );
-        } finally {
-          // Normalising may have produced a second buffer (e.g. PKCS#8 re-encoded): wipe it too,
-          // also when storing fails.
-          if (normalized.material !== material) zeroize(normalized.material);
-        }
-        version = { keyId: key.keyId, version: 1, state: 'Enabled', createdAt: now, ...stored };
+      } finally {
+        // Normalising may have produced a second buffer (e.g. PKCS#8 re-encoded): wipe it too,
+        // also when storing fails.
+        if (normalized.material !== material && materialType !== 'PUBLIC_KEY') zeroize(normalized.material);
       }
     } finally {
       zeroize(material);
@@ -172,33 +256,111 @@ export class KeyImportService {
     const next: Key = {
       ...key,
       state: 'Enabled',
-      currentVersion: 1,
+      currentVersion: IMPORTED_VERSION,
       publicKeyOnly: materialType === 'PUBLIC_KEY',
       expiresAt,
       updatedAt: laterThan(now, key.updatedAt),
     };
     try {
-      await this.metadata.addVersion(next, version, key.updatedAt);
+      if (previous) await this.metadata.restoreVersion(next, version, key.updatedAt);
+      else await this.metadata.addVersion(next, version, key.updatedAt);
     } finally {
-      this.directory.invalidate(key.keyId);
+      // forget, not invalidate: a re-import changes a version the directory may hold.
+      this.directory.forget(key.keyId);
     }
-    return describeKey(this.metadata, next);
+    return { ...(await describeKey(this.metadata, next)), keyMaterialId };
+  }
+
+  /**
+   * Deletes the key's imported material (AWS DeleteImportedKeyMaterial): the key goes to
+   * PendingImport in the same transaction that erases the material and queues it for its backend
+   * to destroy; only the same material can be imported again.
+   */
+  async deleteImportedKeyMaterial(
+    ctx: RequestContext,
+    reference: string,
+    expectedMaterialId?: string,
+  ): Promise<KeyWithMaterial> {
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['DeleteImportedKeyMaterial'], key });
+    assertExternal(key);
+    assertTransition(key, 'deleteMaterial');
+    const version = await this.metadata.getVersion(key.keyId, IMPORTED_VERSION);
+    const keyMaterialId = version?.materialFingerprint?.digest.toString('hex') ?? null;
+    if (expectedMaterialId !== undefined && expectedMaterialId !== keyMaterialId) {
+      throw notFound(`key ${key.keyId} holds no key material ${expectedMaterialId}`);
+    }
+    // Nothing left to delete: the key awaits its (re-)import already.
+    if (key.state === 'PendingImport' || key.currentVersion === 0 || !version) {
+      return { ...(await describeKey(this.metadata, key)), keyMaterialId };
+    }
+    if (!version.materialFingerprint) {
+      throw unsupportedOperation(
+        `key ${key.keyId} was imported before Keyhaven kept material fingerprints: a re-import could not be checked, so its material is not deleted`,
+      );
+    }
+    const now = this.clock.now();
+    // currentVersion 0: no material (as before the first import); CancelKeyDeletion relies on it.
+    const next: Key = {
+      ...key,
+      state: 'PendingImport',
+      currentVersion: 0,
+      updatedAt: laterThan(now, key.updatedAt),
+    };
+    let queued;
+    try {
+      queued = await this.metadata.destroyImportedMaterial(next, key.updatedAt, now);
+    } finally {
+      this.directory.forget(key.keyId);
+    }
+    const backend = this.keys.backendFor(key.protectionLevel);
+    backend.evictKey(key.keyId);
+    for (const item of queued) {
+      try {
+        await backend.destroyVersionMaterial(item);
+        await this.metadata.completeDestruction(item.keyId, item.version.version);
+      } catch {
+        // Still queued: the scheduled key jobs destroy it when the backend answers again.
+      }
+    }
+    return { ...(await describeKey(this.metadata, next)), keyMaterialId };
+  }
+
+  /** A re-import is held to the earlier material's digest; a first import gets a new secret. */
+  private async fingerprintOf(
+    keyId: string,
+    material: Buffer,
+    previous: KeyVersion | undefined,
+  ): Promise<MaterialFingerprint> {
+    if (previous) {
+      const known = previous.materialFingerprint;
+      if (!known) throw incorrectKeyMaterial(`key ${keyId} has no fingerprint of its earlier material`);
+      const secret = await this.root.unwrapKeyMaterial(known.wrappedSecret, fingerprintBinding(keyId), 0);
+      try {
+        if (!sameDigest(known.digest, materialDigest(secret, keyId, material))) {
+          throw incorrectKeyMaterial('the key material is not the one imported before');
+        }
+      } finally {
+        zeroize(secret);
+      }
+      return known;
+    }
+    const secret = newFingerprintSecret();
+    try {
+      return {
+        digest: materialDigest(secret, keyId, material),
+        wrappedSecret: await this.root.wrapKeyMaterial(secret, fingerprintBinding(keyId), 0),
+      };
+    } finally {
+      zeroize(secret);
+    }
   }
 }
 
-function unwrapImportedMaterial(
-  wrappingKey: KeyObject,
-  algorithm: ImportWrappingAlgorithm,
-  encrypted: Buffer,
-): Buffer {
-  if (algorithm === 'RSAES_OAEP_SHA_256') return rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted);
-  const modulusBytes = (wrappingKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
-  if (encrypted.length <= modulusBytes) throw new Error('no AES-KWP part');
-  const aesKey = rsaOaepDecrypt(wrappingKey, 'RSAES_OAEP_SHA_256', encrypted.subarray(0, modulusBytes));
-  try {
-    if (aesKey.length !== 32) throw new Error('the wrapped AES key must be 256 bits');
-    return aesKwpUnwrap(aesKey, encrypted.subarray(modulusBytes));
-  } finally {
-    zeroize(aesKey);
+function assertExternal(key: Key): void {
+  if (key.origin !== 'EXTERNAL') {
+    throw unsupportedOperation(
+      `key ${key.keyId} was created with origin KEYHAVEN; only EXTERNAL keys take imported material`,
+    );
   }
 }

@@ -346,7 +346,9 @@ export class KeyService {
   async cancelKeyDeletion(ctx: RequestContext, reference: string): Promise<KeyDescription> {
     return this.change(ctx, reference, 'CancelKeyDeletion', undefined, (key) => {
       assertTransition(key, 'cancelDeletion');
-      return { ...key, state: 'Disabled', deletionDate: null };
+      // AWS: a key without material (never imported, or deleted) goes back to PendingImport.
+      const state = key.currentVersion === 0 ? 'PendingImport' : 'Disabled';
+      return { ...key, state, deletionDate: null };
     });
   }
 

@@ -77,22 +77,12 @@ export const ACTION_REQUESTS: Record<string, Prepare> = {
     method: 'GET',
     path: `/v1/keys/import-parameters?keyId=${(await createKey(f.admin, { origin: 'EXTERNAL' })).keyId}`,
   }),
-  ImportKeyMaterial: async (f) => {
+  ImportKeyMaterial: async (f) => importRequest(f, (await createKey(f.admin, { origin: 'EXTERNAL' })).keyId),
+  DeleteImportedKeyMaterial: async (f) => {
     const key = await createKey(f.admin, { origin: 'EXTERNAL' });
-    const parameters = await okBody(
-      f.admin.get<{ importToken: string; wrappingPublicKey: string }>(
-        `/v1/keys/import-parameters?keyId=${key.keyId}`,
-      ),
-    );
-    const wrapped = publicEncrypt(
-      { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      randomBytes(32),
-    );
-    return {
-      method: 'POST',
-      path: `/v1/keys/${key.keyId}/import`,
-      json: { importToken: parameters.importToken, encryptedKeyMaterial: b64(wrapped) },
-    };
+    const request = await importRequest(f, key.keyId);
+    await okBody(f.admin.post(request.path, request.json));
+    return { method: 'DELETE', path: `/v1/keys/${key.keyId}/material` };
   },
   PutAlias: async (f) => ({
     method: 'PUT',
@@ -350,4 +340,22 @@ export async function prepareFixtures(admin: Api, tenantId: string): Promise<Fix
 
 export async function send(api: Api, request: ActionRequest): Promise<ApiResponse> {
   return api.request(request.method, request.path, request.json === undefined ? {} : { json: request.json });
+}
+
+/** An import of 32 random bytes into the EXTERNAL key `keyId`, under fresh import parameters. */
+async function importRequest(f: Fixtures, keyId: string): Promise<ActionRequest> {
+  const parameters = await okBody(
+    f.admin.get<{ importToken: string; wrappingPublicKey: string }>(
+      `/v1/keys/import-parameters?keyId=${keyId}`,
+    ),
+  );
+  const wrapped = publicEncrypt(
+    { key: parameters.wrappingPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+    randomBytes(32),
+  );
+  return {
+    method: 'POST',
+    path: `/v1/keys/${keyId}/import`,
+    json: { importToken: parameters.importToken, encryptedKeyMaterial: b64(wrapped) },
+  };
 }

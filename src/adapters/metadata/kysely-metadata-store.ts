@@ -84,6 +84,10 @@ function rowToVersion(row: Selectable<KeyVersionsTable>): KeyVersion {
     material: Buffer.from(row.material),
     publicKeySpki: row.public_key_spki ? Buffer.from(row.public_key_spki) : null,
     ...(row.rotation ? { rotation: row.rotation as RotationKind } : {}),
+    materialFingerprint:
+      row.material_digest && row.material_digest_secret
+        ? { digest: Buffer.from(row.material_digest), wrappedSecret: Buffer.from(row.material_digest_secret) }
+        : null,
   };
 }
 
@@ -225,6 +229,87 @@ export class KyselyMetadataStore implements MetadataStore {
     await this.db.transaction().execute(async (trx) => {
       await this.writeKeyRow(trx, key, expectedUpdatedAt);
       await this.insertVersion(trx, version);
+    });
+  }
+
+  async destroyImportedMaterial(
+    key: Key,
+    expectedUpdatedAt: Date,
+    queuedAt: Date,
+  ): Promise<QueuedDestruction[]> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.writeKeyRow(trx, key, expectedUpdatedAt);
+      const versions = await trx
+        .selectFrom('key_versions')
+        .selectAll()
+        .where('key_id', '=', key.keyId)
+        .where('state', '=', 'Enabled')
+        .execute();
+      const queued = versions.map((row) => ({
+        key_id: key.keyId,
+        version: row.version,
+        key_spec: key.keySpec,
+        protection_level: key.protectionLevel,
+        material: row.material,
+        queued_at: queuedAt.getTime(),
+      }));
+      for (const row of queued) {
+        // A version destroyed, re-imported and destroyed again before the queue was worked off is
+        // queued once, with what it holds now.
+        await trx
+          .insertInto('material_destruction')
+          .values(row)
+          .onConflict((oc) =>
+            oc
+              .columns(['key_id', 'version'])
+              .doUpdateSet({ material: row.material, queued_at: row.queued_at }),
+          )
+          .execute();
+      }
+      // The rows stay (old ciphertexts name their version; the fingerprint holds a re-import to
+      // the same material), without their material.
+      await trx
+        .updateTable('key_versions')
+        .set({ state: 'Destroyed', material: Buffer.alloc(0) })
+        .where('key_id', '=', key.keyId)
+        .where('state', '=', 'Enabled')
+        .execute();
+      return queued.map((row) => ({
+        keyId: row.key_id,
+        keySpec: key.keySpec,
+        protectionLevel: key.protectionLevel,
+        version: {
+          keyId: row.key_id,
+          version: Number(row.version),
+          state: 'Enabled' as const,
+          createdAt: queuedAt,
+          material: Buffer.from(row.material),
+          publicKeySpki: null,
+        },
+      }));
+    });
+  }
+
+  async restoreVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await this.writeKeyRow(trx, key, expectedUpdatedAt);
+      const result = await trx
+        .updateTable('key_versions')
+        .set({
+          state: version.state,
+          material: version.material,
+          public_key_spki: version.publicKeySpki,
+          ...fingerprintColumns(version),
+        })
+        .where('key_id', '=', version.keyId)
+        .where('version', '=', version.version)
+        .where('state', '=', 'Destroyed')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) {
+        throw concurrentModification(
+          `key ${key.keyId} version ${version.version} was changed concurrently; retry`,
+        );
+      }
     });
   }
 
@@ -474,6 +559,7 @@ export class KyselyMetadataStore implements MetadataStore {
         key_id: token.keyId,
         wrapped_private_key: token.wrappedPrivateKey,
         expires_at: token.expiresAt.getTime(),
+        wrapping_algorithm: token.wrappingAlgorithm,
       })
       .execute();
   }
@@ -493,6 +579,7 @@ export class KyselyMetadataStore implements MetadataStore {
         keyId: row.key_id,
         wrappedPrivateKey: Buffer.from(row.wrapped_private_key),
         expiresAt: new Date(Number(row.expires_at)),
+        wrappingAlgorithm: row.wrapping_algorithm,
       };
     });
   }
@@ -602,7 +689,13 @@ export class KyselyMetadataStore implements MetadataStore {
         material: version.material,
         public_key_spki: version.publicKeySpki,
         rotation: version.rotation ?? null,
+        ...fingerprintColumns(version),
       })
       .execute();
   }
 }
+
+const fingerprintColumns = (version: KeyVersion) => ({
+  material_digest: version.materialFingerprint?.digest ?? null,
+  material_digest_secret: version.materialFingerprint?.wrappedSecret ?? null,
+});

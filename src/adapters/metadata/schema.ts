@@ -39,6 +39,8 @@ export interface KeyVersionsTable {
   seals_reserved: Generated<number>;
   /** AUTOMATIC or ON_DEMAND for a version a rotation made; null for the first and imported ones. */
   rotation: string | null;
+  material_digest: Buffer | null;
+  material_digest_secret: Buffer | null;
 }
 
 export interface AliasesTable {
@@ -55,6 +57,7 @@ export interface ImportTokensTable {
   key_id: string;
   wrapped_private_key: Buffer;
   expires_at: number;
+  wrapping_algorithm: string | null;
 }
 
 export interface KeyUsageTable {

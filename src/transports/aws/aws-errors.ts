@@ -56,6 +56,9 @@ const BY_VALIDATION: Record<ValidationKind, AwsError> = {
   MalformedPolicyDocument: { type: 'MalformedPolicyDocumentException', status: 400 },
   InvalidGrantToken: { type: 'InvalidGrantTokenException', status: 400 },
   InvalidGrantId: { type: 'InvalidGrantIdException', status: 400 },
+  InvalidImportToken: { type: 'InvalidImportTokenException', status: 400 },
+  ExpiredImportToken: { type: 'ExpiredImportTokenException', status: 400 },
+  IncorrectKeyMaterial: { type: 'IncorrectKeyMaterialException', status: 400 },
 };
 
 const BY_SIGNATURE: Record<SignatureProblem, AwsError> = {

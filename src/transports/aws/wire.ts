@@ -83,8 +83,31 @@ export function optionalEnum<T extends string>(
 }
 
 export function requiredEnum<T extends string>(input: Members, name: string, values: readonly T[]): T {
-  const value = optionalEnum(input, name, values);
-  if (value === undefined) throw invalid(name, 'Member must not be null');
+  if (input[name] === undefined || input[name] === null) throw invalid(name, 'Member must not be null');
+  return optionalEnum(input, name, values)!;
+}
+
+/** A timestamp member: AWS JSON sends seconds since the epoch (a fraction carries milliseconds). */
+export function optionalTimestamp(input: Members, name: string): Date | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(name, 'Member must be a timestamp');
+  const date = new Date(value * 1000);
+  if (Number.isNaN(date.getTime())) throw invalid(name, 'Member must be a timestamp');
+  return date;
+}
+
+/** A string member that must match `pattern` (AWS's constraint, quoted as AWS quotes it). */
+export function optionalPatterned(
+  input: Members,
+  name: string,
+  pattern: RegExp,
+  maxLength: number,
+): string | undefined {
+  const value = optionalString(input, name, maxLength);
+  if (value !== undefined && !pattern.test(value)) {
+    throw invalid(name, `Member must satisfy regular expression pattern: ${pattern.source}`);
+  }
   return value;
 }
 

@@ -4,6 +4,8 @@ import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import {
   IMPORT_WRAPPING_ALGORITHMS,
+  IMPORT_WRAPPING_KEY_SPECS,
+  type ImportParametersOptions,
   type ImportWrappingAlgorithm,
   type KeyMaterialType,
 } from '../../services/key-import-service.js';
@@ -26,6 +28,12 @@ import { contextOf } from './request-context.js';
 
 type KeyIdParams = { keyId: string };
 const keyReply = { type: 'object', required: ['key'], properties: { key: keyRef } } as const;
+/** A key with the id of the material imported into it or deleted from it (AWS's KeyMaterialId). */
+const keyMaterialReply = {
+  type: 'object',
+  required: ['key', 'keyMaterialId'],
+  properties: { key: keyRef, keyMaterialId: { type: ['string', 'null'] } },
+} as const;
 const tagSchema = ['keys'];
 const digits = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
 /** Every usage counter is present (API.md: {encrypt, decrypt, sign, verify, ...}), zero until used. */
@@ -112,7 +120,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
     },
   );
 
-  app.get<{ Querystring: { keyId: string } }>(
+  app.get<{ Querystring: { keyId: string } & ImportParametersOptions }>(
     '/v1/keys/import-parameters',
     {
       config: { action: 'GetImportParameters' },
@@ -123,7 +131,11 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
           type: 'object',
           required: ['keyId'],
           additionalProperties: false,
-          properties: { keyId: keyReference },
+          properties: {
+            keyId: keyReference,
+            wrappingAlgorithm: enumOf(IMPORT_WRAPPING_ALGORITHMS),
+            wrappingKeySpec: enumOf(IMPORT_WRAPPING_KEY_SPECS),
+          },
         },
         response: {
           200: {
@@ -141,7 +153,8 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       },
     },
     async (request) => {
-      const parameters = await imports.getImportParameters(contextOf(request), request.query.keyId);
+      const { keyId, ...options } = request.query;
+      const parameters = await imports.getImportParameters(contextOf(request), keyId, options);
       return { ...parameters, expiresAt: parameters.expiresAt.toISOString() };
     },
   );
@@ -342,7 +355,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
       config: { action: 'ImportKeyMaterial' },
       schema: {
         tags: tagSchema,
-        summary: 'Import key material wrapped with RSA-OAEP-SHA-256 under the import wrapping key',
+        summary: 'Import key material wrapped under the import wrapping key (RSA-OAEP or RSA-AES key wrap)',
         params: keyIdParams,
         body: {
           type: 'object',
@@ -357,7 +370,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
             expiresAt: { type: 'string', format: 'date-time' },
           },
         },
-        response: { 200: keyReply },
+        response: { 200: keyMaterialReply },
       },
     },
     async (request) => {
@@ -370,7 +383,24 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
         wrappingAlgorithm,
         expiresAt,
       });
-      return { key: keyView(key) };
+      return { key: keyView(key), keyMaterialId: key.keyMaterialId };
+    },
+  );
+
+  app.delete<{ Params: KeyIdParams }>(
+    '/v1/keys/:keyId/material',
+    {
+      config: { action: 'DeleteImportedKeyMaterial' },
+      schema: {
+        tags: tagSchema,
+        summary: 'Delete imported key material: the key awaits the same material again (PendingImport)',
+        params: keyIdParams,
+        response: { 200: keyMaterialReply },
+      },
+    },
+    async (request) => {
+      const key = await imports.deleteImportedKeyMaterial(contextOf(request), request.params.keyId);
+      return { key: keyView(key), keyMaterialId: key.keyMaterialId };
     },
   );
 }

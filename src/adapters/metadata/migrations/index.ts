@@ -326,6 +326,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Imported material (docs/aws.md, "Importing key material"): an import token is bound to the
+  // wrapping algorithm it was issued for (AWS's GetParametersForImport), and an imported version
+  // keeps a keyed digest of its material so that a re-import after DeleteImportedKeyMaterial can be
+  // held to the same material. Null for tokens and versions from before.
+  '0009_imported_material': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('import_tokens').addColumn('wrapping_algorithm', 'varchar(32)').execute();
+      await db.schema.alterTable('key_versions').addColumn('material_digest', 'blob').execute();
+      await db.schema.alterTable('key_versions').addColumn('material_digest_secret', 'blob').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -7,6 +7,7 @@ import { DATA_KEY_ACTIONS } from './data-keys.js';
 import { ENCRYPTION_ACTIONS } from './encryption.js';
 import { KEY_POLICY_ACTIONS } from './key-policies.js';
 import { GRANT_ACTIONS } from './grants.js';
+import { IMPORT_ACTIONS } from './imports.js';
 import { KEY_ACTIONS } from './keys.js';
 import { MAC_ACTIONS } from './mac.js';
 import { ROTATION_ACTIONS } from './rotation.js';
@@ -26,4 +27,5 @@ export const AWS_ACTIONS: AwsActions = {
   ...MAC_ACTIONS,
   ...KEY_POLICY_ACTIONS,
   ...GRANT_ACTIONS,
+  ...IMPORT_ACTIONS,
 };
