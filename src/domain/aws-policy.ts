@@ -44,10 +44,9 @@ export interface AwsPolicyScope {
  * Every AWS KMS permission, and the Keyhaven action the dialect authorizes it as (null: it never
  * meets a key policy here: it acts on no key, or the dialect does not serve it). `implied`: it
  * reveals or does nothing beyond the others of its Keyhaven action, so an Allow need not name it.
- * CreateGrant, ListGrants, RetireGrant and RevokeGrant are Keyhaven action names being added with
- * the grant actions (domain/actions.ts lists them once they land).
+ * Every Keyhaven action named here is one of domain/actions.ts's (a unit test holds it so).
  */
-const PERMISSIONS: Readonly<Record<string, { keyhaven: string | null; implied?: true }>> = {
+export const AWS_PERMISSIONS: Readonly<Record<string, { keyhaven: string | null; implied?: true }>> = {
   CancelKeyDeletion: { keyhaven: 'CancelKeyDeletion' },
   ConnectCustomKeyStore: { keyhaven: null },
   CreateAlias: { keyhaven: 'PutAlias' },
@@ -57,7 +56,7 @@ const PERMISSIONS: Readonly<Record<string, { keyhaven: string | null; implied?: 
   Decrypt: { keyhaven: 'Decrypt' },
   DeleteAlias: { keyhaven: 'DeleteAlias' },
   DeleteCustomKeyStore: { keyhaven: null },
-  DeleteImportedKeyMaterial: { keyhaven: null },
+  DeleteImportedKeyMaterial: { keyhaven: 'DeleteImportedKeyMaterial' },
   DeriveSharedSecret: { keyhaven: null },
   DescribeCustomKeyStores: { keyhaven: null },
   DescribeKey: { keyhaven: 'DescribeKey' },
@@ -106,14 +105,14 @@ const PERMISSIONS: Readonly<Record<string, { keyhaven: string | null; implied?: 
   VerifyMac: { keyhaven: 'VerifyMac' },
 };
 
-const PERMISSION_NAMES = Object.keys(PERMISSIONS);
+const PERMISSION_NAMES = Object.keys(AWS_PERMISSIONS);
 
 /** The Keyhaven action an AWS permission is authorized as; undefined for a name AWS does not have. */
 export function keyhavenActionOf(permission: string): string | null | undefined {
   const name = PERMISSION_NAMES.find(
     (n) => n.toLowerCase() === permission.replace(/^kms:/i, '').toLowerCase(),
   );
-  return name === undefined ? undefined : PERMISSIONS[name]!.keyhaven;
+  return name === undefined ? undefined : AWS_PERMISSIONS[name]!.keyhaven;
 }
 
 const MAX_STATEMENTS = 100;
@@ -343,13 +342,13 @@ function permissionsOf(input: unknown, at: string): Set<string> {
 function keyhavenActions(permissions: Set<string>, allow: boolean, at: string): string[] {
   const actions = new Set<string>();
   for (const name of permissions) {
-    const action = PERMISSIONS[name]!.keyhaven;
+    const action = AWS_PERMISSIONS[name]!.keyhaven;
     if (action !== null) actions.add(action);
   }
   if (allow) {
     for (const action of actions) {
-      const siblings = PERMISSION_NAMES.filter((n) => PERMISSIONS[n]!.keyhaven === action);
-      const required = siblings.filter((n) => !PERMISSIONS[n]!.implied);
+      const siblings = PERMISSION_NAMES.filter((n) => AWS_PERMISSIONS[n]!.keyhaven === action);
+      const required = siblings.filter((n) => !AWS_PERMISSIONS[n]!.implied);
       const missing = required.filter((n) => !permissions.has(n));
       if (missing.length > 0) {
         const named = siblings.filter((n) => permissions.has(n)).map((n) => `kms:${n}`);

@@ -2,6 +2,16 @@
 // Keyhaven cannot honour exactly refused as MalformedPolicyDocument, and the result evaluated.
 import { describe, expect, it } from 'vitest';
 import {
+  CRYPTO_ACTIONS,
+  GRANT_ACTIONS,
+  IDENTITY_ACTIONS,
+  IDENTITY_READ_ACTIONS,
+  LIFECYCLE_ACTIONS,
+  READ_ACTIONS,
+} from '../../src/domain/actions.js';
+import { AWS_ACTIONS } from '../../src/transports/aws/actions/index.js';
+import {
+  AWS_PERMISSIONS,
   defaultAwsKeyPolicy,
   isAwsPolicyDocument,
   keyhavenActionOf,
@@ -405,5 +415,25 @@ describe('AWS key policies translated', () => {
     expect(globMatches('a*b?c', 'axxxbc')).toBe(false);
     expect(globMatches('*', '')).toBe(true);
     expect(globMatches(`${'*a'.repeat(500)}b`, 'a'.repeat(5000))).toBe(false);
+  });
+});
+
+describe('the AWS permission table', () => {
+  it('names only Keyhaven actions that exist, and covers every action the dialect knows', () => {
+    const known = new Set<string>([
+      ...LIFECYCLE_ACTIONS,
+      ...CRYPTO_ACTIONS,
+      ...READ_ACTIONS,
+      ...IDENTITY_READ_ACTIONS,
+      ...IDENTITY_ACTIONS,
+      ...GRANT_ACTIONS,
+    ]);
+    const named = Object.values(AWS_PERMISSIONS)
+      .map((p) => p.keyhaven)
+      .filter((a): a is string => a !== null);
+    expect(named.filter((action) => !known.has(action))).toEqual([]);
+    const served = Object.keys(AWS_ACTIONS).filter((name) => !(name in AWS_PERMISSIONS));
+    // ReEncrypt is two permissions (ReEncryptFrom, ReEncryptTo); every other served action is one.
+    expect(served).toEqual(['ReEncrypt']);
   });
 });

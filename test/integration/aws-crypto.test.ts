@@ -524,7 +524,6 @@ describe('AWS KMS cryptographic actions, through @aws-sdk/client-kms', () => {
           Message: message,
           SigningAlgorithm: algorithm,
           ...(digest ? { MessageType: 'DIGEST' as const } : {}),
-          GrantTokens: ['accepted-and-ignored'],
         }),
       );
       expect(signed).toMatchObject({ KeyId: arnOf(keyId), SigningAlgorithm: algorithm });
@@ -958,6 +957,37 @@ describe('AWS KMS cryptographic actions, through @aws-sdk/client-kms', () => {
       }
       const notDry = await kms.send(new DecryptCommand({ CiphertextBlob, DryRun: false }));
       expect(bytes(notDry.Plaintext).toString()).toBe('x');
+    });
+
+    it('checks GrantTokens on every action of the group: one this server did not issue is InvalidGrantTokenException', async () => {
+      const forged = { name: 'InvalidGrantTokenException', status: 400 };
+      const GrantTokens = ['not-a-token-this-server-issued'];
+      const { CiphertextBlob } = await kms.send(
+        new EncryptCommand({ KeyId: keys.aes, Plaintext: Buffer.from('x') }),
+      );
+      for (const work of [
+        kms.send(new EncryptCommand({ KeyId: keys.aes, Plaintext: Buffer.from('x'), GrantTokens })),
+        kms.send(new DecryptCommand({ CiphertextBlob, GrantTokens })),
+        kms.send(new GenerateDataKeyCommand({ KeyId: keys.aes, KeySpec: 'AES_256', GrantTokens })),
+        kms.send(
+          new SignCommand({
+            KeyId: keys.p256,
+            Message: Buffer.from('m'),
+            SigningAlgorithm: 'ECDSA_SHA_256',
+            GrantTokens,
+          }),
+        ),
+        kms.send(
+          new GenerateMacCommand({
+            KeyId: keys.hmac,
+            Message: Buffer.from('m'),
+            MacAlgorithm: 'HMAC_SHA_256',
+            GrantTokens,
+          }),
+        ),
+      ]) {
+        expect(await failure(work)).toMatchObject(forged);
+      }
     });
   });
 });

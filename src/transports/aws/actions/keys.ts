@@ -18,11 +18,12 @@ import {
   optionalTags,
   requiredText,
 } from '../wire.js';
-import { keyRef, type AwsActions } from './action-call.js';
+import { checkGrantTokens, keyRef, type AwsActions } from './action-call.js';
 import { keyMetadata } from './key-metadata.js';
 
 export const KEY_ACTIONS: AwsActions = {
   async DescribeKey(call) {
+    checkGrantTokens(call.input);
     return {
       KeyMetadata: keyMetadata(await call.keyhaven.keys.describeKey(call.ctx, keyRef(call)), call.arns),
     };
