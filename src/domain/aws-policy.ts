@@ -46,27 +46,32 @@ export interface AwsPolicyScope {
  * reveals or does nothing beyond the others of its Keyhaven action, so an Allow need not name it.
  * Every Keyhaven action named here is one of domain/actions.ts's (a unit test holds it so).
  */
-export const AWS_PERMISSIONS: Readonly<Record<string, { keyhaven: string | null; implied?: true }>> = {
+export const AWS_PERMISSIONS: Readonly<
+  Record<string, { keyhaven: string | null; also?: readonly string[]; implied?: true }>
+> = {
   CancelKeyDeletion: { keyhaven: 'CancelKeyDeletion' },
   ConnectCustomKeyStore: { keyhaven: null },
   CreateAlias: { keyhaven: 'PutAlias' },
   CreateCustomKeyStore: { keyhaven: null },
   CreateGrant: { keyhaven: 'CreateGrant' },
   CreateKey: { keyhaven: null },
-  Decrypt: { keyhaven: 'Decrypt' },
+  // Keyhaven's own ways to the same use of the key (RSA, batches, key wrapping over REST) go with
+  // AWS's permission for it: a Deny of kms:Decrypt denies UnwrapKey too, and an Allow allows it.
+  Decrypt: { keyhaven: 'Decrypt', also: ['DecryptBatch', 'AsymmetricDecrypt', 'UnwrapKey'] },
   DeleteAlias: { keyhaven: 'DeleteAlias' },
   DeleteCustomKeyStore: { keyhaven: null },
   DeleteImportedKeyMaterial: { keyhaven: 'DeleteImportedKeyMaterial' },
   DeriveSharedSecret: { keyhaven: null },
   DescribeCustomKeyStores: { keyhaven: null },
-  DescribeKey: { keyhaven: 'DescribeKey' },
+  DescribeKey: { keyhaven: 'DescribeKey', also: ['GetKeyUsage'] },
   DisableKey: { keyhaven: 'DisableKey' },
   DisableKeyRotation: { keyhaven: 'UpdateKey' },
   DisconnectCustomKeyStore: { keyhaven: null },
   EnableKey: { keyhaven: 'EnableKey' },
   EnableKeyRotation: { keyhaven: 'UpdateKey' },
-  Encrypt: { keyhaven: 'Encrypt' },
-  GenerateDataKey: { keyhaven: 'GenerateDataKey' },
+  Encrypt: { keyhaven: 'Encrypt', also: ['EncryptBatch', 'AsymmetricEncrypt', 'WrapKey'] },
+  // HKDF derivation hands out key material made from the key, as a data key is.
+  GenerateDataKey: { keyhaven: 'GenerateDataKey', also: ['DeriveKey'] },
   GenerateDataKeyPair: { keyhaven: 'GenerateDataKeyPair' },
   GenerateDataKeyPairWithoutPlaintext: { keyhaven: 'GenerateDataKeyPair', implied: true },
   GenerateDataKeyWithoutPlaintext: { keyhaven: 'GenerateDataKey', implied: true },
@@ -341,13 +346,10 @@ function permissionsOf(input: unknown, at: string): Set<string> {
  */
 function keyhavenActions(permissions: Set<string>, allow: boolean, at: string): string[] {
   const actions = new Set<string>();
-  for (const name of permissions) {
-    const action = AWS_PERMISSIONS[name]!.keyhaven;
-    if (action !== null) actions.add(action);
-  }
+  for (const name of permissions) for (const action of actionsOf(name)) actions.add(action);
   if (allow) {
     for (const action of actions) {
-      const siblings = PERMISSION_NAMES.filter((n) => AWS_PERMISSIONS[n]!.keyhaven === action);
+      const siblings = PERMISSION_NAMES.filter((n) => actionsOf(n).includes(action));
       const required = siblings.filter((n) => !AWS_PERMISSIONS[n]!.implied);
       const missing = required.filter((n) => !permissions.has(n));
       if (missing.length > 0) {
@@ -360,6 +362,12 @@ function keyhavenActions(permissions: Set<string>, allow: boolean, at: string): 
     }
   }
   return [...actions];
+}
+
+/** The Keyhaven actions one AWS permission is authorized as. */
+function actionsOf(permission: string): readonly string[] {
+  const { keyhaven, also = [] } = AWS_PERMISSIONS[permission]!;
+  return keyhaven === null ? [] : [keyhaven, ...also];
 }
 
 function checkResources(input: unknown, at: string, scope: AwsPolicyScope): void {

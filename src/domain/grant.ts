@@ -187,6 +187,8 @@ export function constraintsHold(
 ): boolean {
   if (!constraints) return true;
   const actual = folded(context ?? {});
+  // A key given twice in two cases (`dept`, `DEPT`) is ambiguous: such a context meets no constraint.
+  if (actual.size !== Object.keys(context ?? {}).length) return false;
   const required = folded(constraints.encryptionContextSubset ?? constraints.encryptionContextEquals ?? {});
   for (const [k, v] of required) if (actual.get(k) !== v) return false;
   return constraints.encryptionContextEquals === undefined || actual.size === required.size;

@@ -111,8 +111,25 @@ export function parsePolicyDocument(input: unknown): PolicyDocument {
   if (!Array.isArray(statements) || statements.length === 0 || statements.length > MAX_STATEMENTS) {
     throw malformed(`document.statements must be a list of 1 to ${MAX_STATEMENTS} statements`);
   }
-  return { statements: statements.map((statement, i) => parseStatement(statement, `statements[${i}]`)) };
+  const parsed = {
+    statements: statements.map((statement, i) => parseStatement(statement, `statements[${i}]`)),
+  };
+  // A like-pattern costs up to its length times the value's on every request it is evaluated for
+  // (globMatches): bounded per document, so that no tenant's policy can stall the event loop.
+  const likeCharacters = parsed.statements
+    .flatMap((statement) => statement.conditions?.contextValues ?? [])
+    .filter((condition) => condition.like)
+    .reduce((sum, condition) => sum + condition.values.reduce((n, value) => n + value.length, 0), 0);
+  if (likeCharacters > MAX_LIKE_CHARACTERS) {
+    throw malformed(
+      `document: like-patterns (StringLike) have ${likeCharacters} characters in all, at most ${MAX_LIKE_CHARACTERS}`,
+    );
+  }
+  return parsed;
 }
+
+/** The characters of every like-pattern of one document together. */
+export const MAX_LIKE_CHARACTERS = 1024;
 
 function parseStatement(input: unknown, at: string): Statement {
   const raw = object(input, at);
@@ -269,7 +286,7 @@ export function statementMatches(statement: Statement, request: AccessRequest): 
     statement.principals.some((p) => principalMatches(p, request.principal)) &&
     statement.actions.some((a) => actionMatches(a, request.action)) &&
     statement.resources.some((r) => resourceMatches(r, request.key)) &&
-    conditionsHold(statement.conditions, request)
+    conditionsHold(statement.conditions, request, statement.effect)
   );
 }
 
@@ -315,14 +332,18 @@ function resourceMatches(pattern: string, key: AccessRequest['key']): boolean {
   return false;
 }
 
-function conditionsHold(conditions: Conditions | undefined, request: AccessRequest): boolean {
+function conditionsHold(
+  conditions: Conditions | undefined,
+  request: AccessRequest,
+  effect: Statement['effect'],
+): boolean {
   if (!conditions) return true;
   if (conditions.sourceIp && !inAnyCidr(request.sourceIp, conditions.sourceIp)) return false;
   // An address that is not an IP address is in no CIDR: it cannot escape a NotIpAddress deny.
   if (conditions.notSourceIp && inAnyCidr(request.sourceIp, conditions.notSourceIp)) return false;
   if (
     conditions.contextValues &&
-    !conditions.contextValues.every((c) => contextValueHolds(c, request.context))
+    !conditions.contextValues.every((c) => contextValueHolds(c, request.context, effect))
   )
     return false;
   if (conditions.contextKeys && !contextKeysHold(conditions.contextKeys, request.context)) return false;
@@ -350,16 +371,24 @@ function pairsHold(
   );
 }
 
+/**
+ * AWS compares the condition's context key without case. A context that has the key twice in two
+ * cases (`dept` and `DEPT`) is ambiguous: the condition is taken to hold for a Deny and not for an
+ * Allow, so that neither spelling can slip past the statement.
+ */
 function contextValueHolds(
   condition: ContextValueCondition,
   context: EncryptionContext | undefined,
+  effect: Statement['effect'],
 ): boolean {
   const wanted = condition.key.toLowerCase();
-  const matches = Object.entries(context ?? {}).some(
-    ([k, v]) =>
-      k.toLowerCase() === wanted &&
-      condition.values.some((value) => (condition.like ? globMatches(value, v) : value === v)),
-  );
+  const values = Object.entries(context ?? {})
+    .filter(([k]) => k.toLowerCase() === wanted)
+    .map(([, v]) => v);
+  if (values.length > 1) return effect === 'deny';
+  const matches =
+    values.length === 1 &&
+    condition.values.some((value) => (condition.like ? globMatches(value, values[0]!) : value === values[0]));
   return condition.negated ? !matches : matches;
 }
 

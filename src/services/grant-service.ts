@@ -20,6 +20,7 @@ import {
   type GrantConstraints,
   type GrantParameters,
 } from '../domain/grant.js';
+import type { PrincipalType } from '../domain/identity.js';
 import type { Key } from '../domain/key.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
@@ -32,6 +33,8 @@ import type { KeyGrants } from './key-grants.js';
 /** A principal named by its name in the key's tenant, and as the caller wrote it (echoed back). */
 export interface PrincipalName {
   name: string;
+  /** What the ARN said it is (user/ a user, role/ a service): a principal of the other type is not it. */
+  type: PrincipalType;
   written: string;
 }
 
@@ -81,6 +84,12 @@ export class GrantService {
     const key = await this.directory.getKey(ctx, input.keyId);
     const operations = checkOperations(input.operations, key);
     const constraints = checkConstraints(input.constraints);
+    // Only symmetric encryption takes a context: a constraint on any other key would be ignored.
+    if (constraints && key.keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw validationError(
+        `encryption context constraints are for symmetric encryption keys; key ${key.keyId} is ${key.keySpec}`,
+      );
+    }
     if (input.name !== undefined && !GRANT_NAME.test(input.name)) {
       throw validationError('Name must be 1 to 256 characters of a-z, A-Z, 0-9, :, /, _ and -');
     }
@@ -246,7 +255,8 @@ export class GrantService {
 
   private async principalOf(key: Key, principal: PrincipalName, member: string): Promise<string> {
     const found = await this.identity.findPrincipalByName(key.tenant, principal.name);
-    if (!found) throw validationError(`${member} ${principal.written} is not a principal of this account`);
+    if (!found || found.type !== principal.type)
+      throw validationError(`${member} ${principal.written} is not a principal of this account`);
     return found.principalId;
   }
 }

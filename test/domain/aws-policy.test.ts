@@ -28,6 +28,9 @@ import {
 } from '../../src/domain/policy.js';
 
 const ACCOUNT = '111122223333';
+/** What kms:Encrypt and kms:Decrypt are authorized as: every Keyhaven way to that use of a key. */
+const ENCRYPT_ACTIONS = ['Encrypt', 'EncryptBatch', 'AsymmetricEncrypt', 'WrapKey'];
+const DECRYPT_ACTIONS = ['Decrypt', 'DecryptBatch', 'AsymmetricDecrypt', 'UnwrapKey'];
 const OTHER = '444455556666';
 const KEY_ARN = `arn:aws:kms:us-east-1:${ACCOUNT}:key/k1`;
 const ROOT = {
@@ -97,7 +100,16 @@ describe('AWS key policies translated', () => {
         sid: 'Use',
         effect: 'allow',
         principals: ['principal:p-alice', 'principal:p-batch'],
-        actions: ['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyPair', 'DescribeKey'],
+        actions: [
+          ...ENCRYPT_ACTIONS,
+          ...DECRYPT_ACTIONS,
+          'ReEncrypt',
+          'GenerateDataKey',
+          'DeriveKey',
+          'GenerateDataKeyPair',
+          'DescribeKey',
+          'GetKeyUsage',
+        ],
         resources: ['*'],
       },
     ]);
@@ -137,7 +149,7 @@ describe('AWS key policies translated', () => {
     );
     expect(document.statements.map((s) => [s.effect, s.principals, s.actions])).toEqual([
       ['deny', ['tenant:t1'], ['ScheduleKeyDeletion']],
-      ['deny', ['*'], ['Decrypt']],
+      ['deny', ['*'], DECRYPT_ACTIONS],
     ]);
   });
 
@@ -301,7 +313,7 @@ describe('AWS key policies translated', () => {
       ),
     );
     expect(document.statements).toEqual([
-      { effect: 'allow', principals: ['tenant:t1'], actions: ['Encrypt'], resources: ['*'] },
+      { effect: 'allow', principals: ['tenant:t1'], actions: ENCRYPT_ACTIONS, resources: ['*'] },
     ]);
   });
 
@@ -428,12 +440,71 @@ describe('the AWS permission table', () => {
       ...IDENTITY_ACTIONS,
       ...GRANT_ACTIONS,
     ]);
-    const named = Object.values(AWS_PERMISSIONS)
-      .map((p) => p.keyhaven)
-      .filter((a): a is string => a !== null);
-    expect(named.filter((action) => !known.has(action))).toEqual([]);
+    const named = new Set(
+      Object.values(AWS_PERMISSIONS).flatMap((p) =>
+        p.keyhaven === null ? [] : [p.keyhaven, ...(p.also ?? [])],
+      ),
+    );
+    expect([...named].filter((action) => !known.has(action))).toEqual([]);
+    // Every action on a key is some AWS permission's, so that a Deny of kms:* leaves none out (the
+    // actions on no key, and the AWS-only grant listing by retiring principal, aside).
+    const onNoKey = ['CreateKey', 'ListKeys', 'GenerateRandom', 'ListRetirableGrants'];
+    const keyActions = [...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS, ...READ_ACTIONS, ...GRANT_ACTIONS].filter(
+      (action) => !onNoKey.includes(action),
+    );
+    expect(keyActions.filter((action) => !named.has(action))).toEqual([]);
     const served = Object.keys(AWS_ACTIONS).filter((name) => !(name in AWS_PERMISSIONS));
     // ReEncrypt is two permissions (ReEncryptFrom, ReEncryptTo); every other served action is one.
     expect(served).toEqual(['ReEncrypt']);
+  });
+});
+
+describe('encryption-context conditions against ambiguous and costly input', () => {
+  const statement = (effect: 'allow' | 'deny', negated: boolean) =>
+    parsePolicyDocument({
+      statements: [
+        {
+          effect,
+          principals: ['*'],
+          actions: ['Encrypt'],
+          resources: ['*'],
+          conditions: {
+            contextValues: [{ key: 'dept', values: ['A'], ...(negated ? { negated: true } : {}) }],
+          },
+        },
+      ],
+    });
+  const allowAll = parsePolicyDocument({
+    statements: [{ effect: 'allow', principals: ['*'], actions: ['Encrypt'], resources: ['*'] }],
+  });
+  const decide = (documents: ReturnType<typeof parsePolicyDocument>[], context: Record<string, string>) =>
+    evaluatePolicies(
+      documents.map((document, i) => ({ ref: { policyId: `p${i}`, version: 1 }, document })),
+      request({ context }),
+    ).allowed;
+
+  it('a key given in two cases takes a Deny and never an Allow', () => {
+    // Deny unless dept is A: {dept: B, DEPT: A} must not pass as A.
+    expect(decide([allowAll, statement('deny', true)], { dept: 'B', DEPT: 'A' })).toBe(false);
+    expect(decide([allowAll, statement('deny', true)], { DEPT: 'A' })).toBe(true);
+    // Allow only dept A: the ambiguous context is not allowed either.
+    expect(decide([statement('allow', false)], { dept: 'A', Dept: 'B' })).toBe(false);
+    expect(decide([statement('allow', false)], { Dept: 'A' })).toBe(true);
+  });
+
+  it('bounds the like-patterns of one document', () => {
+    const like = (length: number) => ({
+      statements: [
+        {
+          effect: 'deny',
+          principals: ['*'],
+          actions: ['Encrypt'],
+          resources: ['*'],
+          conditions: { contextValues: [{ key: 'a', like: true, values: [`*${'a'.repeat(length)}b`] }] },
+        },
+      ],
+    });
+    expect(() => parsePolicyDocument(like(1000))).not.toThrow();
+    expect(() => parsePolicyDocument(like(2000))).toThrow(/like-patterns .* at most 1024/);
   });
 });

@@ -109,6 +109,13 @@ describe('grant constraints', () => {
     expect(constraintsHold(subset, undefined)).toBe(false);
   });
 
+  it('a context with one key in two cases meets no constraint (neither spelling slips past)', () => {
+    expect(constraintsHold({ encryptionContextEquals: { dept: 'A' } }, { dept: 'B', DEPT: 'A' })).toBe(false);
+    expect(
+      constraintsHold({ encryptionContextSubset: { tenant: 'acme' } }, { tenant: 'globex', TENANT: 'acme' }),
+    ).toBe(false);
+  });
+
   it('Equals: exactly the pairs', () => {
     const equals = { encryptionContextEquals: { app: 'x', env: 'prod' } };
     expect(constraintsHold(equals, { env: 'prod', app: 'x' })).toBe(true);

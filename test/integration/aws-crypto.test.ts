@@ -959,7 +959,7 @@ describe('AWS KMS cryptographic actions, through @aws-sdk/client-kms', () => {
       expect(bytes(notDry.Plaintext).toString()).toBe('x');
     });
 
-    it('checks GrantTokens on every action of the group: one this server did not issue is InvalidGrantTokenException', async () => {
+    it('checks GrantTokens on every action of the group: one not in the form this server issues is InvalidGrantTokenException', async () => {
       const forged = { name: 'InvalidGrantTokenException', status: 400 };
       const GrantTokens = ['not-a-token-this-server-issued'];
       const { CiphertextBlob } = await kms.send(

@@ -200,6 +200,19 @@ describe('AWS KMS grants, through @aws-sdk/client-kms', () => {
     ).toMatchObject({
       name: 'ValidationException',
     });
+    // The grantee is a service principal (role/): as user/ it names nobody.
+    expect(
+      await failure(grantOn(symmetric.keyId, { GranteePrincipal: grantee.arn.replace(':role/', ':user/') })),
+    ).toMatchObject({ name: 'ValidationException' });
+    // Only symmetric encryption takes a context: a constraint elsewhere would be ignored, so refused.
+    expect(
+      await failure(
+        grantOn(signing.keyId, {
+          Operations: ['Sign'],
+          Constraints: { EncryptionContextSubset: { a: '1' } },
+        }),
+      ),
+    ).toMatchObject({ name: 'ValidationException' });
   });
 
   it('stops a grant at once when its retiring principal retires it, and when it is revoked', async () => {

@@ -3,6 +3,7 @@
 // with REST: one policy decides the same over both surfaces, and both audit the same record.
 import {
   CreateKeyCommand,
+  DecryptCommand,
   EncryptCommand,
   GetKeyPolicyCommand,
   ListKeyPoliciesCommand,
@@ -232,6 +233,64 @@ describe('key policies in AWS policy language, over AWS and REST', () => {
     const allowed = records.filter((r) => r.action === 'Encrypt' && r.result === 'allow').map(fields);
     expect(allowed).toHaveLength(2);
     expect(allowed[1]).toEqual(allowed[0]);
+  });
+
+  it('a Deny of kms:* leaves no way to the key: RSA decrypt over AWS, unwrap, derive and usage over REST', async () => {
+    const gina = await user(`gina-${process.pid}`, ['crypto-user']);
+    const rsa = await createKey(tenantAdmin.api, { keySpec: 'RSA_2048', keyUsage: 'ENCRYPT_DECRYPT' });
+    const aes = await createKey(tenantAdmin.api);
+    const sealed = await admin.send(
+      new EncryptCommand({
+        KeyId: rsa.keyId,
+        Plaintext: Buffer.from('top secret'),
+        EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      }),
+    );
+    const wrapped = await tenantAdmin.api.post<{ wrappedKey: string }>('/v1/wrap', {
+      keyId: aes.keyId,
+      keyMaterial: b64('0123456789abcdef0123456789abcdef'),
+    });
+    expect(wrapped.status, wrapped.text).toBe(200);
+    const denyAll = (keyId: string) =>
+      admin.send(
+        new PutKeyPolicyCommand({
+          KeyId: keyId,
+          Policy: awsPolicy({
+            Effect: 'Deny',
+            Principal: { AWS: `arn:aws:iam::${account}:user/gina-${process.pid}` },
+            Action: 'kms:*',
+            Resource: '*',
+          }),
+        }),
+      );
+    await denyAll(rsa.keyId);
+    await denyAll(aes.keyId);
+    expect(
+      await failure(
+        gina.aws.send(
+          new DecryptCommand({
+            KeyId: rsa.keyId,
+            CiphertextBlob: sealed.CiphertextBlob,
+            EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'AccessDeniedException' });
+    expectError(
+      await gina.api.post('/v1/unwrap', { keyId: aes.keyId, wrappedKey: wrapped.body.wrappedKey }),
+      403,
+      'AccessDenied',
+    );
+    expectError(
+      await gina.api.post('/v1/derive', { keyId: aes.keyId, context: 'app', length: 32 }),
+      403,
+      'AccessDenied',
+    );
+    expectError(await gina.api.get(`/v1/keys/${aes.keyId}/usage`), 403, 'AccessDenied');
+    const batch = await gina.api.post<{ results: { error?: { code: string } }[] }>('/v1/encrypt/batch', {
+      items: [{ keyId: aes.keyId, plaintext: b64('x') }],
+    });
+    expect(batch.body.results[0]?.error?.code).toBe('AccessDenied');
   });
 
   it('an Allow with an encryption-context condition lets a principal without roles encrypt with that context only', async () => {

@@ -15,10 +15,16 @@ export const accountArn = (tenant: string, scope: ArnScope) =>
   `arn:aws:iam::${accountIdOf(tenant, scope)}:root`;
 
 /**
- * The principal name an ARN of the caller's account names (user/ or role/ alike), or a
- * ValidationException naming the member: Keyhaven has no cross-account or service principals.
+ * The principal an ARN of the caller's account names: its name, and its type (user/ a user,
+ * role/ a service principal), or a ValidationException naming the member: Keyhaven has no
+ * cross-account or AWS service principals.
  */
-export function principalNameOf(value: string, member: string, tenant: string, scope: ArnScope): string {
+export function principalNameOf(
+  value: string,
+  member: string,
+  tenant: string,
+  scope: ArnScope,
+): { name: string; type: PrincipalType } {
   const match = PRINCIPAL_ARN.exec(value);
   if (!match) {
     throw validationError(
@@ -28,5 +34,5 @@ export function principalNameOf(value: string, member: string, tenant: string, s
   if (match[1] !== accountIdOf(tenant, scope)) {
     throw validationError(`${member} ${value} is not a principal of this account`);
   }
-  return match[3]!;
+  return { name: match[3]!, type: match[2] === 'role' ? 'service' : 'user' };
 }

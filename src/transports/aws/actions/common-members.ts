@@ -1,6 +1,6 @@
 // Members many cryptographic actions share and Keyhaven decides once for all of them (docs/aws.md):
-// GrantTokens must be tokens CreateGrant issued (InvalidGrantTokenException otherwise) and add
-// nothing: a grant takes effect as soon as CreateGrant answers, so no token is needed to use it;
+// GrantTokens must have the form of CreateGrant's tokens (InvalidGrantTokenException otherwise) and
+// add nothing, so they are not looked up: a grant takes effect as soon as CreateGrant answers;
 // DryRun is refused, not faked, since a dry run that skipped a check would answer "would succeed"
 // wrongly; Recipient (Nitro attestation) is refused until it is served.
 import { unsupportedOperation } from '../../../domain/errors.js';

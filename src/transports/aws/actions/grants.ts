@@ -28,7 +28,7 @@ function principal(call: ActionCall, member: string, required: boolean): Princip
     ? requiredString(call.input, member, 256)
     : optionalString(call.input, member, 256);
   if (written === undefined) return undefined;
-  return { name: principalNameOf(written, member, call.ctx.tenant, call.arns), written };
+  return { ...principalNameOf(written, member, call.ctx.tenant, call.arns), written };
 }
 
 /** Members Keyhaven cannot honour change the grant's meaning: refused, never ignored. */
