@@ -99,16 +99,14 @@ export class SignatureAuthenticator {
     }
     // What says which operation runs on what must be signed too: an unsigned X-Amz-Target would let
     // anyone who saw a request replay it as another action.
-    const present = new Set(
-      input.request.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()),
-    );
+    const { rawHeaders } = input.request;
     for (const required of ['host', 'x-amz-date', 'x-amz-target', 'content-type']) {
-      if (
-        (required === 'host' || required === 'x-amz-date' || present.has(required)) &&
-        !signedHeaders.includes(required)
-      ) {
-        throw new SignatureError('incomplete', `the '${required}' header must be signed`);
+      if (signedHeaders.includes(required)) continue;
+      let present = required === 'host' || required === 'x-amz-date';
+      for (let i = 0; !present && i < rawHeaders.length; i += 2) {
+        present = rawHeaders[i]!.length === required.length && rawHeaders[i]!.toLowerCase() === required;
       }
+      if (present) throw new SignatureError('incomplete', `the '${required}' header must be signed`);
     }
     if (scope.date !== input.amzDate!.slice(0, 8)) {
       throw new SignatureError(
