@@ -80,7 +80,14 @@ const withStretchedTimers = (config: Variant['config'] = {}) =>
   );
 
 const DEFAULT_OPERATIONS: readonly Operation[] = ['baseline', 'aead-floor', 'encrypt', 'decrypt'];
-const SOFTWARE_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign', 'create-key'];
+const SOFTWARE_OPERATIONS: readonly Operation[] = [
+  'encrypt',
+  'aws-encrypt',
+  'decrypt',
+  'datakey',
+  'sign',
+  'create-key',
+];
 const RATIO_PAIRS = [
   ['encrypt', 'aead-floor'],
   ['aead-floor', 'baseline'],

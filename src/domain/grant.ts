@@ -143,6 +143,10 @@ export function requiredGrantOperation(
   const crypto = (operation: GrantOperation) => ({ operation, takesContext: true });
   const plain = (operation: GrantOperation) => ({ operation, takesContext: false });
   switch (actions.join(',')) {
+    case 'DescribeKey':
+      // ListResourceTags and GetKeyRotationStatus are authorized as DescribeKey too; a DescribeKey
+      // grant allows DescribeKey only, as in AWS.
+      return apiAction === 'DescribeKey' ? plain('DescribeKey') : undefined;
     case 'Encrypt':
     case 'EncryptBatch,Encrypt':
       return crypto('Encrypt');
@@ -166,7 +170,6 @@ export function requiredGrantOperation(
     case 'GenerateMac':
     case 'VerifyMac':
     case 'GetPublicKey':
-    case 'DescribeKey':
     case 'CreateGrant':
     case 'RetireGrant':
       return plain(actions[0] as GrantOperation);

@@ -23,10 +23,7 @@ export class AliasService {
     name: string,
     reference: string,
   ): Promise<{ name: string; keyId: string }> {
-    assertAliasName(name);
-    const key = await freshKey(ctx, this.metadata, this.directory, reference);
-    await this.access.authorize(ctx, { actions: ['PutAlias'], key });
-    assertNotPendingDeletion(key);
+    const key = await this.aliasTarget(ctx, name, reference);
     // The alias lives in the key's tenant (a system administrator may name another tenant's key).
     const previous = await this.metadata.resolveAlias(key.tenant, name);
     // Re-pointing takes the alias from the key it names now: that needs PutAlias there too (as
@@ -47,10 +44,7 @@ export class AliasService {
     name: string,
     reference: string,
   ): Promise<{ name: string; keyId: string }> {
-    assertAliasName(name);
-    const key = await freshKey(ctx, this.metadata, this.directory, reference);
-    await this.access.authorize(ctx, { actions: ['PutAlias'], key });
-    assertNotPendingDeletion(key);
+    const key = await this.aliasTarget(ctx, name, reference);
     await this.metadata.createAlias(key.tenant, name, key.keyId, this.clock.now());
     this.directory.invalidate(key.keyId);
     return { name, keyId: key.keyId };
@@ -66,10 +60,7 @@ export class AliasService {
     name: string,
     reference: string,
   ): Promise<{ name: string; keyId: string }> {
-    assertAliasName(name);
-    const key = await freshKey(ctx, this.metadata, this.directory, reference);
-    await this.access.authorize(ctx, { actions: ['PutAlias'], key });
-    assertNotPendingDeletion(key);
+    const key = await this.aliasTarget(ctx, name, reference);
     const previousId = await this.metadata.resolveAlias(key.tenant, name);
     if (!previousId) throw notFound(`alias ${name} does not exist`);
     if (previousId !== key.keyId) {
@@ -88,6 +79,15 @@ export class AliasService {
     this.directory.invalidate(key.keyId);
     this.directory.invalidate(previousId);
     return { name, keyId: key.keyId };
+  }
+
+  /** The key an alias is to name, once the name is valid and the caller may point it there. */
+  private async aliasTarget(ctx: RequestContext, name: string, reference: string) {
+    assertAliasName(name);
+    const key = await freshKey(ctx, this.metadata, this.directory, reference);
+    await this.access.authorize(ctx, { actions: ['PutAlias'], key });
+    assertNotPendingDeletion(key);
+    return key;
   }
 
   async deleteAlias(ctx: RequestContext, name: string): Promise<void> {

@@ -78,6 +78,10 @@ describe('grant operations', () => {
       'GenerateDataKeyWithoutPlaintext',
     );
     expect(requiredGrantOperation('Sign', ['Sign'])).toEqual({ operation: 'Sign', takesContext: false });
+    expect(requiredGrantOperation('DescribeKey', ['DescribeKey'])?.operation).toBe('DescribeKey');
+    // Authorized as DescribeKey, but no DescribeKey grant reaches them (AWS grants neither).
+    expect(requiredGrantOperation('ListResourceTags', ['DescribeKey'])).toBeUndefined();
+    expect(requiredGrantOperation('GetKeyRotationStatus', ['DescribeKey'])).toBeUndefined();
     expect(requiredGrantOperation('Decrypt', ['AsymmetricDecrypt'])).toEqual({
       operation: 'Decrypt',
       takesContext: false,
