@@ -8,6 +8,7 @@
 // evaluates a key policy together with the principal's own, tenant and role policies. So a policy is
 // taken only when it delegates so (as AWS's default key policy does): then both mean the same, and
 // that statement itself adds nothing in Keyhaven.
+import { parsePrincipalArn } from './aws-account.js';
 import { KmsError, malformedPolicyDocument } from './errors.js';
 import type { PrincipalType } from './identity.js';
 import {
@@ -124,7 +125,6 @@ const MAX_STATEMENTS = 100;
 const VERSIONS = ['2012-10-17', '2008-10-17'];
 const ACCOUNT = /^\d{12}$/;
 const ROOT_ARN = /^arn:aws:iam::(\d{12}):root$/;
-const IDENTITY_ARN = /^arn:aws:iam::(\d{12}):(user|role)\/(.+)$/;
 
 /** Whether a JSON document is in AWS's policy language (its members are capitalised). */
 export function isAwsPolicyDocument(input: unknown): boolean {
@@ -297,15 +297,15 @@ async function principalsOf(input: unknown, at: string, scope: AwsPolicyScope): 
       entries.push({ pattern: `tenant:${tenant}`, tenant, root: true });
       continue;
     }
-    const identity = IDENTITY_ARN.exec(value);
+    const identity = parsePrincipalArn(value);
     if (!identity) {
       throw refuse(`${at}: "${value}" is not "*", an account id, or an account's root, user or role ARN`);
     }
-    const [, account, kind, name] = identity as unknown as [string, string, 'user' | 'role', string];
+    const { account, type, name } = identity;
     const tenant = tenantOf(account, at, scope);
     const found = await scope.findPrincipal(tenant, name);
-    const type = kind === 'user' ? 'user' : 'service';
     if (!found || found.type !== type) {
+      const kind = type === 'user' ? 'user' : 'role';
       throw refuse(
         `${at}: "${value}" names no principal: ${kind}/<name> names a ${type} principal of the account's tenant by name`,
       );

@@ -1,14 +1,13 @@
 // Keyhaven principals as AWS names principals: `arn:aws:iam::<account>:user/<name>` for users and
 // `arn:aws:iam::<account>:role/<name>` for services, the account being the tenant's
 // (key-references.ts accountIdOf). Grants name their grantee and retiring principals this way.
+import { parsePrincipalArn, principalArnOf } from '../../domain/aws-account.js';
 import { validationError } from '../../domain/errors.js';
 import type { PrincipalType } from '../../domain/identity.js';
 import { accountIdOf, type ArnScope } from './key-references.js';
 
-const PRINCIPAL_ARN = /^arn:aws:iam::(\d{12}):(user|role)\/(.+)$/;
-
 export const principalArn = (name: string, type: PrincipalType, tenant: string, scope: ArnScope) =>
-  `arn:aws:iam::${accountIdOf(tenant, scope)}:${type === 'service' ? 'role' : 'user'}/${name}`;
+  principalArnOf(accountIdOf(tenant, scope), type, name);
 
 /** The tenant's account itself, as AWS names an issuing account. */
 export const accountArn = (tenant: string, scope: ArnScope) =>
@@ -25,14 +24,14 @@ export function principalNameOf(
   tenant: string,
   scope: ArnScope,
 ): { name: string; type: PrincipalType } {
-  const match = PRINCIPAL_ARN.exec(value);
-  if (!match) {
+  const principal = parsePrincipalArn(value);
+  if (!principal) {
     throw validationError(
       `${member} must be a principal ARN, arn:aws:iam::<account>:user/<name> or arn:aws:iam::<account>:role/<name>`,
     );
   }
-  if (match[1] !== accountIdOf(tenant, scope)) {
+  if (principal.account !== accountIdOf(tenant, scope)) {
     throw validationError(`${member} ${value} is not a principal of this account`);
   }
-  return { name: match[3]!, type: match[2] === 'role' ? 'service' : 'user' };
+  return { name: principal.name, type: principal.type };
 }
