@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, readConfiguredFile } from './config.js';
+import { decodePaddedBase64 } from './domain/base64.js';
 import { KEY_SPECS, KEY_USAGES } from './domain/key-spec.js';
 import type { SeedKey } from './services/key-seeder.js';
 
@@ -60,9 +61,9 @@ export function loadSeedFile(path: string): SeedKey[] {
 
 function materialOf(key: { material?: string; privateKeyPem?: string }, where: string): Buffer | undefined {
   if (key.material !== undefined) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key.material) || key.material.length % 4 !== 0)
-      throw new ConfigError(`${where}.material: must be base64`);
-    return Buffer.from(key.material, 'base64');
+    const material = decodePaddedBase64(key.material);
+    if (material === undefined) throw new ConfigError(`${where}.material: must be base64`);
+    return material;
   }
   if (key.privateKeyPem === undefined) return undefined;
   try {

@@ -1,7 +1,7 @@
 // Reading an AWS JSON 1.1 request body's members: each check fails with a ValidationError that the
 // error table answers as ValidationException, worded as AWS words it ("1 validation error
 // detected: ..."). Blobs travel as standard base64.
-import { isPaddedBase64 } from '../../domain/base64.js';
+import { decodePaddedBase64 } from '../../domain/base64.js';
 import { validationError } from '../../domain/errors.js';
 import type { EncryptionContext } from '../../domain/encryption-context.js';
 
@@ -36,8 +36,8 @@ function checkString(value: unknown, name: string, maxLength: number): string {
 export function requiredBlob(input: Members, name: string, maxBytes: number): Buffer {
   const value = input[name];
   if (value === undefined || value === null) throw invalid(name, 'Member must not be null');
-  if (typeof value !== 'string' || !isPaddedBase64(value)) throw invalid(name, 'Member must be base64');
-  const bytes = Buffer.from(value, 'base64');
+  const bytes = typeof value === 'string' ? decodePaddedBase64(value) : undefined;
+  if (bytes === undefined) throw invalid(name, 'Member must be base64');
   if (bytes.length < 1 || bytes.length > maxBytes) {
     throw invalid(name, `Member must have length between 1 and ${maxBytes}`);
   }
@@ -171,8 +171,7 @@ export function requiredTags(input: Members, name = 'Tags'): Record<string, stri
 
 /** A list of strings that must be given (UntagResource's TagKeys), each 1 to `maxLength` long. */
 export function requiredStringList(input: Members, name: string, maxLength: number): string[] {
-  const value = input[name];
-  if (value === undefined || value === null) throw invalid(name, 'Member must not be null');
-  if (!Array.isArray(value)) throw invalid(name, 'Member must be a list');
-  return (value as unknown[]).map((item) => checkString(item, name, maxLength));
+  const list = optionalStringList(input, name, Number.POSITIVE_INFINITY, maxLength);
+  if (list === undefined) throw invalid(name, 'Member must not be null');
+  return list;
 }
