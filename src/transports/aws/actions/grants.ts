@@ -19,6 +19,7 @@ import {
   type Members,
 } from '../wire.js';
 import { checkGrantTokens, keyRef, type ActionCall, type AwsActions } from './action-call.js';
+import { truncation } from './marker-pages.js';
 
 const dryRunSucceeded = () =>
   new AwsActionError(RESULT_ERRORS.dryRun, 'The request would have succeeded, but the DryRun option is set.');
@@ -82,8 +83,7 @@ function grantEntry(call: ActionCall, grant: Grant): Members {
 function grantList(call: ActionCall, page: GrantPage): Members {
   return {
     Grants: page.grants.map((grant) => grantEntry(call, grant)),
-    Truncated: page.next !== null,
-    ...(page.next !== null ? { NextMarker: page.next } : {}),
+    ...truncation(page.next ?? undefined),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   requiredText,
 } from '../wire.js';
 import { checkGrantTokens, keyRef, type AwsActions } from './action-call.js';
+import { truncation } from './marker-pages.js';
 import { keyMetadata } from './key-metadata.js';
 
 export const KEY_ACTIONS: AwsActions = {
@@ -78,8 +79,7 @@ export const KEY_ACTIONS: AwsActions = {
     });
     return {
       Keys: page.keys.map((key) => ({ KeyId: key.keyId, KeyArn: keyArn(key.keyId, key.tenant, call.arns) })),
-      Truncated: page.nextCursor !== null,
-      ...(page.nextCursor === null ? {} : { NextMarker: page.nextCursor }),
+      ...truncation(page.nextCursor ?? undefined),
     };
   },
 
