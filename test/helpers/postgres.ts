@@ -100,7 +100,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const log = join(dir, 'postgres.log');
   // fsync off: a test cluster's durability is not under test, and the suite shares two cores.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  const start = () => serverCommand('pg_ctl', ['-D', data, '-l', log, '-o', options, '-w', 'start']);
+  const start = () =>
+    serverCommand('pg_ctl', ['-D', data, '-l', log, '-o', options, '-w', 'start']).catch((error: Error) => {
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-10).join('\n') : '';
+      throw new Error(`PostgreSQL did not start:\n${tail}`, { cause: error });
+    });
   let running = false;
   const url = (database: string) => `postgres://${USER}:${POSTGRES_PASSWORD}@127.0.0.1:${port}/${database}`;
   await start();
@@ -129,9 +133,21 @@ export async function startPostgres(): Promise<PostgresCluster> {
     },
     async kill() {
       const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      process.kill(pid, 'SIGKILL');
-      // The backends notice their postmaster is gone and exit; wait until none holds the port.
-      for (let i = 0; i < 100 && (await portInUse(port)); i++) await new Promise((r) => setTimeout(r, 50));
+      // The whole server at once, as a machine's crash or the OOM killer would: backends left
+      // behind would hold the shared memory and keep the next postmaster from starting.
+      const processes = [pid, ...childrenOf(pid)];
+      for (const target of processes) process.kill(target, 'SIGKILL');
+      for (let i = 0; i < 200 && processes.some(isAlive); i++) await new Promise((r) => setTimeout(r, 25));
+      // The dead postmaster may linger as a zombie (whoever inherited it need not reap it), which
+      // the next one's lock file checks take for a live server: the lock files go, as an operator
+      // would remove it after a crash.
+      for (const lock of [
+        join(data, 'postmaster.pid'),
+        join(dir, `.s.PGSQL.${port}.lock`),
+        join(dir, `.s.PGSQL.${port}`),
+      ]) {
+        rmSync(lock, { force: true });
+      }
       running = false;
     },
     async remove() {
@@ -143,10 +159,26 @@ export async function startPostgres(): Promise<PostgresCluster> {
   };
 }
 
-async function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(true));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
-  });
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after it.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }

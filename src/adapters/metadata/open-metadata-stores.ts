@@ -3,7 +3,9 @@
 import { join } from 'node:path';
 import type { KeyhavenConfig } from '../../config.js';
 import { createPrivateFile } from '../private-files.js';
+import type { ChangeFeed } from '../../ports/change-feed.js';
 import type { MetadataStores } from './metadata-stores.js';
+import { PostgresChangeFeed } from './postgres/postgres-change-feed.js';
 import { openPostgresStores } from './postgres/open-postgres.js';
 import type { SqlDialect } from './sql-dialect.js';
 import { openSqliteStores } from './sqlite/open-sqlite.js';
@@ -21,4 +23,15 @@ export async function openMetadataStores(
   const path = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
   createPrivateFile(path);
   return { kind: 'sqlite', ...(await openSqliteStores(path, { auditFsync: config.audit.fsync })) };
+}
+
+/**
+ * The change feed between the processes sharing a PostgreSQL database (LISTEN/NOTIFY); undefined
+ * on SQLite, whose processes need another (the composition root picks it).
+ */
+export async function openPostgresChangeFeed(
+  config: Pick<KeyhavenConfig, 'database'>,
+): Promise<ChangeFeed | undefined> {
+  const { url, ...settings } = config.database;
+  return url === undefined ? undefined : PostgresChangeFeed.open({ url, ...settings });
 }

@@ -35,7 +35,7 @@ function readPem(setting: string, path: string): Buffer {
  * TLS when a CA or a client certificate is configured; otherwise what the URL's sslmode says (pg
  * reads sslmode, sslrootcert, sslcert and sslkey from it, and they take precedence).
  */
-function tlsOptions(tls: PostgresSettings['tls']): pg.PoolConfig['ssl'] {
+export function tlsOptions(tls: PostgresSettings['tls']): pg.PoolConfig['ssl'] {
   if (tls.ca === undefined && tls.cert === undefined) return undefined;
   return {
     rejectUnauthorized: tls.verify,
