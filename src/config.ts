@@ -117,6 +117,44 @@ function parseUrl(value: string): URL | undefined {
 const claimName = z.string().min(1).max(256);
 
 /**
+ * PostgreSQL as the metadata store (docs/deploy.md); without a URL, SQLite (`metadata.path`). The
+ * URL carries the password: no message here quotes it.
+ */
+const databaseSchema = z
+  .object({
+    url: z
+      .string()
+      .refine((value) => ['postgres:', 'postgresql:'].includes(parseUrl(value)?.protocol ?? ''), {
+        message: 'database.url must be a postgres://user:password@host:port/database URL',
+      })
+      .optional(),
+    /** Connections each process keeps open at most. */
+    poolSize: z.number().int().min(1).max(1000).default(10),
+    /** The server cancels a statement that runs longer (statement_timeout); the client gives up too. */
+    statementTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+    /** Opening a connection, or waiting for a free one in the pool, fails after this long. */
+    connectTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+    /** TLS to the database; `sslmode` in the URL works as well. */
+    tls: z
+      .object({
+        /** PEM file: the CA(s) the server's certificate must chain to (TLS on when set). */
+        ca: z.string().min(1).optional(),
+        /** Check the server's certificate and name (off only for tests against a self-signed server). */
+        verify: z.boolean().default(true),
+        /** PEM files: a client certificate and its key, for servers that ask for one. */
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), {
+        message: 'database.tls.cert and database.tls.key go together: set both or neither',
+      })
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+/**
  * An external OpenID Connect issuer whose JWTs authenticate principals (docs: README, "OpenID
  * Connect"). Claim names may be dotted paths into nested objects (Keycloak's `realm_access.roles`).
  */
@@ -292,6 +330,7 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    database: databaseSchema,
     limits: z
       .object({
         /** Keys that may exist at once (AWS KMS's default quota is 100,000 per account and region). */
@@ -475,6 +514,8 @@ const SECRET_VARIABLES = [
   'KEYHAVEN_PKCS11_PIN',
   'KEYHAVEN_ADMIN_TOKEN',
   'KEYHAVEN_ADMIN_SECRET_ACCESS_KEY',
+  // Its password.
+  'KEYHAVEN_DATABASE_URL',
 ];
 
 /**
@@ -484,6 +525,22 @@ const SECRET_VARIABLES = [
  */
 function forgetSecrets(env: Env, pinVariables: string[]): void {
   for (const name of [...SECRET_VARIABLES, ...pinVariables]) delete env[name];
+}
+
+/** KEYHAVEN_DATABASE_* override the file's database entries one by one. */
+function overlayDatabase(fromFile: unknown, env: Env): Record<string, unknown> {
+  const database = { ...((fromFile as Record<string, unknown>) ?? {}) };
+  const tls = { ...((database.tls as Record<string, unknown>) ?? {}) };
+  setDefined(database, 'url', env.KEYHAVEN_DATABASE_URL);
+  setDefined(database, 'poolSize', integerFromEnv(env, 'KEYHAVEN_DATABASE_POOL_SIZE'));
+  setDefined(database, 'statementTimeoutMs', integerFromEnv(env, 'KEYHAVEN_DATABASE_STATEMENT_TIMEOUT_MS'));
+  setDefined(database, 'connectTimeoutMs', integerFromEnv(env, 'KEYHAVEN_DATABASE_CONNECT_TIMEOUT_MS'));
+  setDefined(tls, 'ca', env.KEYHAVEN_DATABASE_TLS_CA);
+  setDefined(tls, 'verify', booleanFromEnv(env, 'KEYHAVEN_DATABASE_TLS_VERIFY'));
+  setDefined(tls, 'cert', env.KEYHAVEN_DATABASE_TLS_CERT);
+  setDefined(tls, 'key', env.KEYHAVEN_DATABASE_TLS_KEY);
+  database.tls = tls;
+  return database;
 }
 
 /** KEYHAVEN_ADMIN_ACCESS_KEY_ID and KEYHAVEN_ADMIN_SECRET_ACCESS_KEY: a pair, both or neither. */
@@ -595,6 +652,7 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   setDefined(aws, 'region', env.KEYHAVEN_AWS_REGION);
   setDefined(aws, 'accountId', env.KEYHAVEN_AWS_ACCOUNT_ID);
   merged.aws = aws;
+  merged.database = overlayDatabase(fileConfig.database, env);
   merged.server = server;
   merged.keyStore = keyStore;
 

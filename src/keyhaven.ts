@@ -1,16 +1,15 @@
 // Composition root: createKeyhaven(config) opens the adapters chosen by configuration and wires them
 // into the services. The server, the CLI and the tests all start Keyhaven through here.
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { KeyhavenConfig } from './config.js';
 import { internalContext } from './domain/request-context.js';
-import { createPrivateFile, ensurePrivateDirectory } from './adapters/private-files.js';
+import { ensurePrivateDirectory } from './adapters/private-files.js';
 import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
-import { openSqliteStores } from './adapters/metadata/sqlite/open-sqlite.js';
+import { openMetadataStores } from './adapters/metadata/open-metadata-stores.js';
 import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { KeyBackend } from './ports/key-backend.js';
@@ -94,16 +93,13 @@ export async function createKeyhaven(
   const clock = overrides.clock ?? systemClock;
   ensurePrivateDirectory(config.dataDir);
   const { root, hsm, rootKey } = await openKeyStore(config);
-  const databasePath = config.metadata.path ?? join(config.dataDir, 'keyhaven.db');
-  createPrivateFile(databasePath);
   const {
+    kind: metadataKind,
     metadata,
     identity,
     grants: grantStore,
     audit: auditStore,
-  } = await openSqliteStores(databasePath, {
-    auditFsync: config.audit.fsync,
-  });
+  } = await openMetadataStores(config);
 
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();
@@ -200,7 +196,7 @@ export async function createKeyhaven(
     } catch {
       databaseHealthy = false;
     }
-    backends.push({ name: 'metadata', kind: 'sqlite', healthy: databaseHealthy });
+    backends.push({ name: 'metadata', kind: metadataKind, healthy: databaseHealthy });
     return backends;
   }, READINESS_PROBE_MS);
   await readiness.start();

@@ -333,3 +333,67 @@ describe('configuration', () => {
     });
   });
 });
+
+describe('database configuration', () => {
+  const url = 'postgres://keyhaven:s3cret-pw@db.internal:5432/keyhaven';
+
+  it('is SQLite unless a PostgreSQL URL is given, with the pool and timeout defaults', () => {
+    const config = loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x' });
+    expect(config.database).toEqual({
+      poolSize: 10,
+      statementTimeoutMs: 5000,
+      connectTimeoutMs: 5000,
+      tls: { verify: true },
+    });
+  });
+
+  it('reads every setting from KEYHAVEN_DATABASE_* and removes the URL from the environment', () => {
+    const env: Record<string, string | undefined> = {
+      KEYHAVEN_DATA_DIR: '/tmp/x',
+      KEYHAVEN_DATABASE_URL: url,
+      KEYHAVEN_DATABASE_POOL_SIZE: '25',
+      KEYHAVEN_DATABASE_STATEMENT_TIMEOUT_MS: '3000',
+      KEYHAVEN_DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      KEYHAVEN_DATABASE_TLS_CA: '/etc/ssl/db-ca.pem',
+      KEYHAVEN_DATABASE_TLS_VERIFY: '0',
+      KEYHAVEN_DATABASE_TLS_CERT: '/etc/ssl/client.pem',
+      KEYHAVEN_DATABASE_TLS_KEY: '/etc/ssl/client.key',
+    };
+    expect(loadConfig(env).database).toEqual({
+      url,
+      poolSize: 25,
+      statementTimeoutMs: 3000,
+      connectTimeoutMs: 2000,
+      tls: {
+        ca: '/etc/ssl/db-ca.pem',
+        verify: false,
+        cert: '/etc/ssl/client.pem',
+        key: '/etc/ssl/client.key',
+      },
+    });
+    // It carries the database password.
+    expect(env.KEYHAVEN_DATABASE_URL).toBeUndefined();
+  });
+
+  it('refuses a URL that is not postgres://, without quoting it, and a client certificate without its key', () => {
+    const wrong = 'mysql://keyhaven:s3cret-pw@db/keyhaven';
+    let message = '';
+    try {
+      loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x', KEYHAVEN_DATABASE_URL: wrong });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/database\.url/);
+    expect(message).not.toContain('s3cret-pw');
+    expect(() =>
+      loadConfig({
+        KEYHAVEN_DATA_DIR: '/tmp/x',
+        KEYHAVEN_DATABASE_URL: url,
+        KEYHAVEN_DATABASE_TLS_CERT: '/c.pem',
+      }),
+    ).toThrow(/database\.tls/);
+    expect(() => loadConfig({ KEYHAVEN_DATA_DIR: '/tmp/x', KEYHAVEN_DATABASE_POOL_SIZE: '0' })).toThrow(
+      /database\.poolSize/,
+    );
+  });
+});

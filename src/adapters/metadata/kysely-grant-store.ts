@@ -4,6 +4,7 @@ import { KmsError } from '../../domain/errors.js';
 import type { Grant, GrantConstraints, GrantOperation } from '../../domain/grant.js';
 import type { GrantPage, GrantStore } from '../../ports/grant-store.js';
 import type { Database, GrantsTable } from './schema.js';
+import { serializeOn, type SqlDialect } from './sql-dialect.js';
 
 function grantToRow(grant: Grant): GrantsTable {
   return {
@@ -47,10 +48,16 @@ function page(rows: Selectable<GrantsTable>[], limit: number): GrantPage {
 }
 
 export class KyselyGrantStore implements GrantStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect = 'sqlite',
+  ) {}
 
   async createGrant(grant: Grant, same: (existing: Grant) => boolean, maxPerKey: number): Promise<Grant> {
     return this.db.transaction().execute(async (trx) => {
+      // The same-name lookup and the count hold only if no other create of this key's grants
+      // runs in between.
+      await serializeOn(trx, this.dialect, `grants:${grant.keyId}`);
       if (grant.name !== null) {
         const named = await trx
           .selectFrom('grants')

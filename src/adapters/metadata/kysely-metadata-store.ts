@@ -1,5 +1,8 @@
-// MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/) only
-// open the connection and run migrations.
+// MetadataStore over Kysely: the queries every SQL dialect shares. Dialect adapters (sqlite/,
+// postgres/) only open the connection and run migrations; where SQL must differ, sql-dialect.ts.
+// Every check-then-write here must hold when other processes write at once (PostgreSQL's READ
+// COMMITTED, several nodes): a conditional statement whose row count decides, a unique key, or a
+// lock from sql-dialect.ts.
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import {
   KmsError,
@@ -25,6 +28,7 @@ import type {
   UsageCounts,
 } from '../../ports/metadata-store.js';
 import type { AliasesTable, Database, KeysTable, KeyVersionsTable } from './schema.js';
+import { serializeOn, type SqlDialect } from './sql-dialect.js';
 
 const toMs = (d: Date | null) => (d === null ? null : d.getTime());
 const toDate = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)));
@@ -134,7 +138,10 @@ function decodeCursor(cursor: string): { createdAt: number; keyId: string } {
 }
 
 export class KyselyMetadataStore implements MetadataStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect = 'sqlite',
+  ) {}
 
   async createKey(
     key: Key,
@@ -144,7 +151,9 @@ export class KyselyMetadataStore implements MetadataStore {
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       if (maxKeys !== undefined) {
-        // Counted in the transaction that inserts: concurrent creates cannot all pass the check.
+        // Counted in the transaction that inserts, under the tenant's lock: concurrent creates
+        // cannot all pass the check.
+        await serializeOn(trx, this.dialect, `keys:${key.tenant}`);
         const row = await trx
           .selectFrom('keys')
           .select((eb) => eb.fn.countAll().as('n'))
@@ -156,6 +165,8 @@ export class KyselyMetadataStore implements MetadataStore {
       await this.writeTags(trx, key);
       if (firstVersion) await this.insertVersion(trx, firstVersion);
       for (const name of aliases) {
+        // A concurrent create of the same alias that passes this check too meets the primary key
+        // (PostgreSQL: unique violation, AlreadyExists as well).
         const taken = await trx
           .selectFrom('aliases')
           .select('name')
@@ -565,41 +576,46 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async takeImportToken(id: string, keyId: string): Promise<ImportToken | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('import_tokens')
-        .selectAll()
-        .where('id', '=', id)
-        .where('key_id', '=', keyId)
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await trx.deleteFrom('import_tokens').where('id', '=', id).execute();
-      return {
-        id: row.id,
-        keyId: row.key_id,
-        wrappedPrivateKey: Buffer.from(row.wrapped_private_key),
-        expiresAt: new Date(Number(row.expires_at)),
-        wrappingAlgorithm: row.wrapping_algorithm,
-      };
-    });
+    // One DELETE ... RETURNING: of two concurrent takers only the one whose statement removed the
+    // row gets it, so a token is never used twice.
+    const row = await this.db
+      .deleteFrom('import_tokens')
+      .where('id', '=', id)
+      .where('key_id', '=', keyId)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      keyId: row.key_id,
+      wrappedPrivateKey: Buffer.from(row.wrapped_private_key),
+      expiresAt: new Date(Number(row.expires_at)),
+      wrappingAlgorithm: row.wrapping_algorithm,
+    };
   }
 
   async addUsage(counts: UsageCounts, at: Date): Promise<void> {
     if (counts.size === 0) return;
+    // Upserts that add (never read, then write), in one order across processes: two flushes
+    // touching the same rows take their row locks in the same sequence and cannot deadlock.
+    const rows = [...counts].flatMap(([keyId, operations]) =>
+      [...operations].map(([operation, count]) => ({ keyId, operation, count })),
+    );
+    rows.sort((a, b) =>
+      a.keyId === b.keyId ? compare(a.operation, b.operation) : compare(a.keyId, b.keyId),
+    );
     await this.db.transaction().execute(async (trx) => {
-      for (const [keyId, operations] of counts) {
-        for (const [operation, count] of operations) {
-          await trx
-            .insertInto('key_usage')
-            .values({ key_id: keyId, operation, count, last_used_at: at.getTime() })
-            .onConflict((oc) =>
-              oc.columns(['key_id', 'operation']).doUpdateSet({
-                count: sql`key_usage.count + ${count}`,
-                last_used_at: at.getTime(),
-              }),
-            )
-            .execute();
-        }
+      for (const { keyId, operation, count } of rows) {
+        await trx
+          .insertInto('key_usage')
+          .values({ key_id: keyId, operation, count, last_used_at: at.getTime() })
+          .onConflict((oc) =>
+            oc.columns(['key_id', 'operation']).doUpdateSet({
+              count: sql`key_usage.count + ${count}`,
+              last_used_at: at.getTime(),
+            }),
+          )
+          .execute();
       }
     });
   }
@@ -699,3 +715,5 @@ const fingerprintColumns = (version: KeyVersion) => ({
   material_digest: version.materialFingerprint?.digest ?? null,
   material_digest_secret: version.materialFingerprint?.wrappedSecret ?? null,
 });
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

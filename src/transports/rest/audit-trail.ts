@@ -41,7 +41,8 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
           void reply.code(failure.status).headers(failure.headers);
           return done(null, failure.body);
         }
-        void reply.code(503).type('application/json; charset=utf-8');
+        // As any other 503: the database (or disk) may be back in a moment.
+        void reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8');
         done(null, JSON.stringify({ error: { code: 'Unavailable', message, requestId: request.id } }));
       },
     );

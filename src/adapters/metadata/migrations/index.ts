@@ -1,6 +1,10 @@
-// Schema migrations, in order. Written with Kysely's schema builder so both dialects run them.
+// Schema migrations, in order. Written with Kysely's schema builder so both dialects run them;
+// column types are SQLite's words, which ../sql-dialect.ts translates for PostgreSQL (blob: bytea).
+// Several processes may start at once: Kysely's Migrator runs them under a lock (on PostgreSQL a
+// session advisory lock, held while it checks which migrations are missing and runs them).
 import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { columnTypesOf, type SqlDialect } from '../sql-dialect.js';
 
 const migrations: Record<string, Migration> = {
   '0001_keys': {
@@ -341,8 +345,8 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider });
+export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialect = 'sqlite'): Promise<void> {
+  const migrator = new Migrator({ db: db.withPlugin(columnTypesOf(dialect)), provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -351,7 +355,13 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
 }
 
 /** Migrates only up to `name` (included): the database as the release that ended there left it. */
-export async function migrateTo(db: Kysely<unknown>, name: string): Promise<void> {
-  const { error } = await new Migrator({ db, provider }).migrateTo(name);
+export async function migrateTo(
+  db: Kysely<unknown>,
+  name: string,
+  dialect: SqlDialect = 'sqlite',
+): Promise<void> {
+  const { error } = await new Migrator({ db: db.withPlugin(columnTypesOf(dialect)), provider }).migrateTo(
+    name,
+  );
   if (error) throw new Error(`database migration to ${name} failed`, { cause: error });
 }

@@ -1,0 +1,13 @@
+// The stores that share one metadata database, whichever dialect opened it.
+import type { AuditStore } from '../../ports/audit-store.js';
+import type { GrantStore } from '../../ports/grant-store.js';
+import type { IdentityStore } from '../../ports/identity-store.js';
+import type { MetadataStore } from '../../ports/metadata-store.js';
+
+/** Closing `metadata` closes the database for them all. */
+export interface MetadataStores {
+  metadata: MetadataStore;
+  identity: IdentityStore;
+  grants: GrantStore;
+  audit: AuditStore;
+}
