@@ -118,7 +118,6 @@ export class KeyBackupService {
       assertNotPendingDeletion(key);
       chosen.push(key);
     }
-    ctx.facts.keyId = chosen[0]!.keyId;
     const material = new MaterialPart();
     let sealKey: Buffer | undefined;
     let payload: Buffer | undefined;

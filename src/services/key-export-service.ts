@@ -110,7 +110,6 @@ export class KeyExportService {
         zeroize(material);
       }
     }
-    ctx.facts.keyId = key.keyId;
     if (versions.length === 1) ctx.facts.keyVersion = versions[0]!.version;
     return {
       keyId: key.keyId,
