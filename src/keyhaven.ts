@@ -29,6 +29,8 @@ import { KeyDirectory } from './services/key-directory.js';
 import { KeyGrants } from './services/key-grants.js';
 import { KeySeeder } from './services/key-seeder.js';
 import { KeyImportService } from './services/key-import-service.js';
+import { KeyExportService } from './services/key-export-service.js';
+import { KeyBackupService } from './services/key-backup-service.js';
 import { KeyService } from './services/key-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { PrincipalService } from './services/principal-service.js';
@@ -44,6 +46,10 @@ export interface Keyhaven {
   keys: KeyService;
   aliases: AliasService;
   imports: KeyImportService;
+  /** Export of exportable keys, wrapped to a caller's RSA key. */
+  exports: KeyExportService;
+  /** Backup bundles of keys with all their versions, and their restore. */
+  backups: KeyBackupService;
   /** Creates a seed file's absent keys and aliases (KEYHAVEN_SEED_FILE). */
   seeder: KeySeeder;
   crypto: CryptoService;
@@ -187,6 +193,19 @@ export async function createKeyhaven(
     },
   );
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);
+  const exports = new KeyExportService(metadata, directory, keys, clock, access);
+  const backups = new KeyBackupService(
+    metadata,
+    directory,
+    keys,
+    root,
+    crypto,
+    policies,
+    (tenantId) => tenants.maxKeysOf(tenantId),
+    clock,
+    access,
+    config.limits.maxKeys,
+  );
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock, audit);
   const readiness = new ReadinessMonitor(async () => {
     const backends = await software.status();
@@ -206,6 +225,8 @@ export async function createKeyhaven(
     keys,
     aliases,
     imports,
+    exports,
+    backups,
     seeder: new KeySeeder(keys, imports, aliases, tenants, audit),
     crypto,
     auth,

@@ -1,5 +1,6 @@
 // `keyhaven keys ...`: key lifecycle (create, list, describe, update, enable/disable, rotate, delete,
-// versions, public key, usage, BYOK import) and, from key-policy.ts, the key's policy.
+// versions, public key, usage, BYOK import) and, from key-policy.ts, the key's policy; key-transfer.ts
+// adds export, backup and restore.
 import { Command, Option } from 'commander';
 import type { KeyMaterialType, KeyMetadata } from '../client/index.js';
 import { normalizeKeyMaterial } from '../client/index.js';
@@ -8,6 +9,7 @@ import { KEY_STATES } from '../domain/key-state.js';
 import { createClient, emit, globalOptions } from './cli-context.js';
 import { readInput, writeOutput } from './io.js';
 import { registerKeyPolicyCommands } from './key-policy.js';
+import { registerKeyTransferCommands } from './key-transfer.js';
 import { collectPair, parseInteger, parseTimestamp } from './option-parsers.js';
 import { renderDetails, renderTable, type Column } from './output.js';
 
@@ -290,6 +292,7 @@ never travels in the clear. A PUBLIC_KEY import gives a key that can only verify
     });
 
   registerKeyPolicyCommands(keys);
+  registerKeyTransferCommands(keys);
 }
 
 interface CreateOptions {

@@ -76,6 +76,13 @@ import type {
   GenerateMacInput,
   ImportKeyMaterialInput,
   ImportParameters,
+  BackupKeysInput,
+  BackupKeysResult,
+  ExportedKeyVersion,
+  ExportKeyInput,
+  ExportKeyResult,
+  ExportWrappingAlgorithm,
+  RestoreKeysInput,
   KeyMaterialType,
   KeyMetadata,
   KeySpec,
@@ -280,6 +287,59 @@ export class KeyhavenClient {
       keyMaterialType: input.keyMaterialType,
       expiresAt: input.expiresAt,
     });
+  }
+
+  // ---- Export, backup, restore ------------------------------------------------------------------
+
+  /** The material of an exportable key, wrapped to `wrappingPublicKey` (open it with the private key). */
+  async exportKey(input: ExportKeyInput): Promise<ExportKeyResult> {
+    const body = await this.object({
+      method: 'GET',
+      path: keyPath(input.keyId, '/export'),
+      query: {
+        wrappingPublicKey: toBase64(input.wrappingPublicKey),
+        wrappingAlgorithm: input.wrappingAlgorithm,
+        version: input.version === undefined ? undefined : String(input.version),
+      },
+    });
+    const versions = body.versions;
+    if (!Array.isArray(versions)) throw malformed('versions');
+    return {
+      keyId: str(body, 'keyId'),
+      keySpec: str(body, 'keySpec') as KeySpec,
+      keyUsage: str(body, 'keyUsage'),
+      wrappingAlgorithm: str(body, 'wrappingAlgorithm') as ExportWrappingAlgorithm,
+      versions: versions.map((item) => {
+        const version = asObject(item, 'version');
+        return compact({
+          version: num(version, 'version'),
+          createdAt: str(version, 'createdAt'),
+          keyMaterialType: str(version, 'keyMaterialType') as ExportedKeyVersion['keyMaterialType'],
+          encryptedKeyMaterial: bytes(version, 'encryptedKeyMaterial'),
+          publicKey: optionalBytes(version, 'publicKey'),
+        }) as ExportedKeyVersion;
+      }),
+    };
+  }
+
+  /** One sealed bundle of the keys with every version, their metadata, aliases and key policy. */
+  async backupKeys(input: BackupKeysInput): Promise<BackupKeysResult> {
+    const body = await this.object({ method: 'POST', path: '/v1/keys/backup', body: compact({ ...input }) });
+    const keyIds = body.keyIds;
+    if (!Array.isArray(keyIds)) throw malformed('keyIds');
+    return { bundle: bytes(body, 'bundle'), keyIds: keyIds.map(String) };
+  }
+
+  /** Recreates a bundle's keys with their ids in the caller's tenant: all of them, or none. */
+  async restoreKeys(input: RestoreKeysInput): Promise<KeyMetadata[]> {
+    const body = await this.object({
+      method: 'POST',
+      path: '/v1/keys/restore',
+      body: compact({ bundle: toBase64(input.bundle), passphrase: input.passphrase }),
+    });
+    const keys = body.keys;
+    if (!Array.isArray(keys)) throw malformed('keys');
+    return keys.map(toKey);
   }
 
   // ---- Aliases ----------------------------------------------------------------------------------

@@ -127,6 +127,53 @@ export interface ImportParameters {
   expiresAt: string;
 }
 
+export type ExportWrappingAlgorithm =
+  'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
+
+export interface ExportKeyInput {
+  keyId: string;
+  /** The RSA public key (2048 bits or more) to wrap the material to, as SPKI DER. */
+  wrappingPublicKey: Bytes;
+  /** RSA_AES_KEY_WRAP_SHA_256 by default; RSAES_OAEP_* only for material that fits one RSA block. */
+  wrappingAlgorithm?: ExportWrappingAlgorithm;
+  /** A version, or 'all'; the current version by default. */
+  version?: number | 'all';
+}
+
+export interface ExportedKeyVersion {
+  version: number;
+  createdAt: string;
+  keyMaterialType: 'SYMMETRIC' | 'PRIVATE_KEY';
+  /** Raw key bytes or PKCS#8 DER, wrapped as BYOK import takes it. */
+  encryptedKeyMaterial: Buffer;
+  /** SPKI DER, for asymmetric keys. */
+  publicKey?: Buffer;
+}
+
+export interface ExportKeyResult {
+  keyId: string;
+  keySpec: KeySpec;
+  keyUsage: string;
+  wrappingAlgorithm: ExportWrappingAlgorithm;
+  versions: ExportedKeyVersion[];
+}
+
+/** Exactly one of `passphrase` (12 characters at least) and `wrappingKeyId`. */
+export type BackupKeysInput =
+  | { keyIds: string[]; passphrase: string; wrappingKeyId?: never }
+  | { keyIds: string[]; wrappingKeyId: string; passphrase?: never };
+
+export interface BackupKeysResult {
+  bundle: Buffer;
+  keyIds: string[];
+}
+
+export interface RestoreKeysInput {
+  bundle: Bytes;
+  /** For a bundle sealed under a passphrase. */
+  passphrase?: string;
+}
+
 export interface ImportKeyMaterialInput {
   keyId: string;
   importToken: string;

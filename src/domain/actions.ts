@@ -98,8 +98,19 @@ export const GRANT_ACTIONS = [
   'ListRetirableGrants',
 ] as const;
 
+/**
+ * Take key material out of the server: wrapped to a caller's RSA key (ExportKey, exportable keys
+ * only), or sealed in a backup bundle with every version (BackupKey), and recreate keys from one
+ * (RestoreKey). Administrative: no other built-in role grants them, since each hands out, or
+ * brings in, material that a key's own policy never saw leave.
+ */
+export const KEY_EXPORT_ACTIONS = ['ExportKey', 'BackupKey', 'RestoreKey'] as const;
+
 /** Every principal may do these for itself (services/access-control.ts SELF_SERVICE_ACTIONS). */
 export const SELF_ACTIONS = ['VerifyAccess', 'CreateAccessToken'] as const;
 
 export type KeyAction =
-  (typeof LIFECYCLE_ACTIONS)[number] | (typeof CRYPTO_ACTIONS)[number] | (typeof READ_ACTIONS)[number];
+  | (typeof LIFECYCLE_ACTIONS)[number]
+  | (typeof CRYPTO_ACTIONS)[number]
+  | (typeof READ_ACTIONS)[number]
+  | (typeof KEY_EXPORT_ACTIONS)[number];

@@ -54,6 +54,12 @@ export interface KeyBackend {
    * disabled or scheduled for deletion. The stored material is untouched.
    */
   evictKey(keyId: string): void;
+  /**
+   * The version's plaintext material (raw symmetric bytes, or PKCS#8 DER) for export or backup;
+   * the caller zeroizes it. Absent where the material cannot leave the backend (HSM objects that
+   * are not extractable): export and backup answer UnsupportedOperation.
+   */
+  exportVersionMaterial?(ref: VersionRef): Promise<Buffer>;
   /** Destroys the material irrevocably (after the deletion window). */
   destroyVersionMaterial(ref: VersionRef): Promise<void>;
   status(options?: StatusOptions): Promise<BackendStatus[]>;

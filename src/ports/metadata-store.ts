@@ -63,6 +63,15 @@ export interface AliasListFilter {
   cursor?: string;
 }
 
+/** A key recreated from a backup bundle (services/key-backup-service.ts), with every version. */
+export interface RestoredKey {
+  key: Key;
+  /** Each version with the AES-GCM seals already counted against it (never reset by a restore). */
+  versions: { version: KeyVersion; sealsReserved: number }[];
+  /** Aliases to give the key where the name is free in its tenant; a taken name is skipped. */
+  aliases: string[];
+}
+
 export type UsageCounts = Map<string, Map<string, number>>;
 
 export interface KeyUsageRecord {
@@ -77,6 +86,14 @@ export interface MetadataStore {
    */
   createKey(key: Key, firstVersion: KeyVersion | null, aliases: string[], maxKeys?: number): Promise<void>;
   getKey(keyId: string): Promise<Key | undefined>;
+  /**
+   * Writes restored keys, their versions and their free aliases in one transaction: if any key id
+   * exists already (AlreadyExists) or the tenant's `maxKeys` would be passed (LimitExceeded),
+   * nothing is written. Returns the aliases each key got.
+   */
+  restoreKeys(keys: RestoredKey[], maxKeys?: number): Promise<Map<string, string[]>>;
+  /** How many AES-GCM seals each version of the key has reserved (reserveSeals), by version. */
+  sealsReserved(keyId: string): Promise<Map<number, number>>;
   listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }>;
   /** Writes the key's mutable fields; fails with Conflict if updatedAt changed since it was read. */
   updateKey(key: Key, expectedUpdatedAt: Date): Promise<void>;

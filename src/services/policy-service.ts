@@ -179,6 +179,17 @@ export class PolicyService {
   }
 
   /**
+   * The key policy in force, for a backup bundle (KeyBackupService has authorized BackupKey on the
+   * key); null when the key has none.
+   */
+  async keyPolicyInForce(keyId: string): Promise<CheckedKeyPolicy | null> {
+    const record = await this.identity.getKeyPolicy(keyId);
+    if (!record) return null;
+    const current = view(record, await this.identity.listPolicyVersions(record.policyId), this.clock.now());
+    return { document: current.document, awsSource: current.awsSource };
+  }
+
+  /**
    * A new version of the key's policy: a document in Keyhaven's language, in AWS's (a JSON object
    * with `Version`/`Statement`), or AWS's text (AwsPolicyText, from the AWS dialect).
    */

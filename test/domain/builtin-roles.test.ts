@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_ACTIONS, CRYPTO_ACTIONS, LIFECYCLE_ACTIONS, READ_ACTIONS } from '../../src/domain/actions.js';
+import {
+  AUDIT_ACTIONS,
+  CRYPTO_ACTIONS,
+  KEY_EXPORT_ACTIONS,
+  LIFECYCLE_ACTIONS,
+  READ_ACTIONS,
+} from '../../src/domain/actions.js';
 import {
   BUILTIN_ROLES,
   BUILTIN_ROLE_POLICIES,
@@ -25,16 +31,28 @@ const allowed = (role: BuiltinRole, action: string) =>
 
 describe('built-in roles', () => {
   const matrix: Record<BuiltinRole, { may: readonly string[]; mayNot: readonly string[] }> = {
-    admin: { may: [...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS, ...READ_ACTIONS, ...AUDIT_ACTIONS], mayNot: [] },
+    admin: {
+      may: [
+        ...LIFECYCLE_ACTIONS,
+        ...CRYPTO_ACTIONS,
+        ...READ_ACTIONS,
+        ...AUDIT_ACTIONS,
+        ...KEY_EXPORT_ACTIONS,
+      ],
+      mayNot: [],
+    },
     'key-admin': {
       may: [...LIFECYCLE_ACTIONS, ...READ_ACTIONS],
-      mayNot: [...CRYPTO_ACTIONS, ...AUDIT_ACTIONS],
+      mayNot: [...CRYPTO_ACTIONS, ...AUDIT_ACTIONS, ...KEY_EXPORT_ACTIONS],
     },
     'crypto-user': {
       may: [...CRYPTO_ACTIONS, ...READ_ACTIONS],
-      mayNot: [...LIFECYCLE_ACTIONS, ...AUDIT_ACTIONS],
+      mayNot: [...LIFECYCLE_ACTIONS, ...AUDIT_ACTIONS, ...KEY_EXPORT_ACTIONS],
     },
-    auditor: { may: [...READ_ACTIONS, ...AUDIT_ACTIONS], mayNot: [...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS] },
+    auditor: {
+      may: [...READ_ACTIONS, ...AUDIT_ACTIONS],
+      mayNot: [...LIFECYCLE_ACTIONS, ...CRYPTO_ACTIONS, ...KEY_EXPORT_ACTIONS],
+    },
   };
 
   for (const role of BUILTIN_ROLES) {

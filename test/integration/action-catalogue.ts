@@ -1,7 +1,9 @@
 // One valid request for every API action, for suites that call each action as some principal (the
 // role matrix, tenant isolation). `prepare` makes what the request needs with the tenant admin's
 // credential, fresh for each call where the action consumes it (a deletion, a revocation).
-import { constants, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
+import { passphraseSeal, sealBundle } from '../../src/crypto/bundle-seal.js';
+import { BUNDLE_FORMAT_NAME, encodePayload } from '../../src/domain/key-bundle.js';
 import { b64, type Api, type ApiResponse } from './http.js';
 import { createKey } from './suite-server.js';
 
@@ -95,6 +97,20 @@ export const ACTION_REQUESTS: Record<string, Prepare> = {
     return { method: 'DELETE', path: `/v1/aliases/${name}` };
   },
   ListAliases: async () => ({ method: 'GET', path: '/v1/aliases' }),
+  ExportKey: async (f) => ({
+    method: 'GET',
+    path: `/v1/keys/${(await createKey(f.admin, { exportable: true })).keyId}/export?${new URLSearchParams({ wrappingPublicKey: b64(exportWrappingKey()) })}`,
+  }),
+  BackupKey: async (f) => ({
+    method: 'POST',
+    path: '/v1/keys/backup',
+    json: { keyIds: [f.symmetricKeyId], passphrase: BUNDLE_PASSPHRASE },
+  }),
+  RestoreKey: async () => ({
+    method: 'POST',
+    path: '/v1/keys/restore',
+    json: { bundle: b64(await bundleOfNewKey()), passphrase: BUNDLE_PASSPHRASE },
+  }),
 
   Encrypt: async (f) => ({
     method: 'POST',
@@ -358,4 +374,71 @@ async function importRequest(f: Fixtures, keyId: string): Promise<ActionRequest>
     path: `/v1/keys/${keyId}/import`,
     json: { importToken: parameters.importToken, encryptedKeyMaterial: b64(wrapped) },
   };
+}
+
+let wrappingSpki: Buffer | undefined;
+/** An RSA-2048 public key (SPKI DER) to export to, made once. */
+function exportWrappingKey(): Buffer {
+  wrappingSpki ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+    type: 'spki',
+    format: 'der',
+  });
+  return wrappingSpki;
+}
+
+const BUNDLE_PASSPHRASE = 'catalogue passphrase';
+
+/**
+ * A bundle made here, as docs/api.md describes the format, of one SYMMETRIC_DEFAULT key that no
+ * server has: restoring it succeeds wherever the caller may restore.
+ */
+async function bundleOfNewKey(): Promise<Buffer> {
+  const keyId = randomUUID();
+  const now = new Date().toISOString();
+  const material = randomBytes(32);
+  const payload = encodePayload(
+    {
+      keys: [
+        {
+          keyId,
+          keySpec: 'SYMMETRIC_DEFAULT',
+          keyUsage: 'ENCRYPT_DECRYPT',
+          state: 'Enabled',
+          protectionLevel: 'SOFTWARE',
+          origin: 'KEYHAVEN',
+          currentVersion: 1,
+          description: 'restored by the action catalogue',
+          tags: {},
+          createdAt: now,
+          rotationPeriodDays: null,
+          nextRotationAt: null,
+          expiresAt: null,
+          exportable: false,
+          publicKeyOnly: false,
+          aliases: [],
+          policy: null,
+          versions: [
+            {
+              version: 1,
+              state: 'Enabled',
+              createdAt: now,
+              rotation: null,
+              material: { offset: 0, length: material.length },
+              publicKeySpki: null,
+              sealsReserved: 0,
+              fingerprint: null,
+            },
+          ],
+        },
+      ],
+    },
+    material,
+  );
+  // The lowest cost the server accepts: the catalogue runs this once per role.
+  const { seal, key } = await passphraseSeal(BUNDLE_PASSPHRASE, { N: 2 ** 14, r: 8, p: 1 });
+  return sealBundle(
+    key,
+    { format: BUNDLE_FORMAT_NAME, version: 1, createdAt: now, keyIds: [keyId], seal },
+    payload,
+  );
 }

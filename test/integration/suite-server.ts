@@ -29,6 +29,7 @@ export interface CreateKeyInput {
   rotationPeriodDays?: number;
   expiresAt?: string;
   protectionLevel?: 'SOFTWARE' | 'HSM';
+  exportable?: boolean;
 }
 
 export async function createKey(api: Api, input: CreateKeyInput = {}): Promise<KeyView> {

@@ -24,6 +24,7 @@ import type {
   KeyUsageRecord,
   MetadataStore,
   QueuedDestruction,
+  RestoredKey,
   SealReservation,
   UsageCounts,
 } from '../../ports/metadata-store.js';
@@ -180,6 +181,66 @@ export class KyselyMetadataStore implements MetadataStore {
           .execute();
       }
     });
+  }
+
+  async restoreKeys(keys: RestoredKey[], maxKeys?: number): Promise<Map<string, string[]>> {
+    return this.db.transaction().execute(async (trx) => {
+      const ids = keys.map((entry) => entry.key.keyId);
+      if (ids.length === 0) return new Map();
+      const existing = await trx.selectFrom('keys').select('key_id').where('key_id', 'in', ids).execute();
+      if (existing.length > 0) {
+        throw alreadyExists(`key ${existing.map((row) => row.key_id).join(', ')} exists already`);
+      }
+      if (maxKeys !== undefined) {
+        const tenants = new Map<string, number>();
+        for (const { key } of keys) tenants.set(key.tenant, (tenants.get(key.tenant) ?? 0) + 1);
+        for (const [tenant, adding] of tenants) {
+          const row = await trx
+            .selectFrom('keys')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('tenant', '=', tenant)
+            .executeTakeFirstOrThrow();
+          if (Number(row.n) + adding > maxKeys) throw keyQuotaReached(maxKeys);
+        }
+      }
+      const given = new Map<string, string[]>();
+      for (const { key, versions, aliases } of keys) {
+        await trx.insertInto('keys').values(keyToRow(key)).execute();
+        await this.writeTags(trx, key);
+        for (const { version, sealsReserved } of versions) {
+          await this.insertVersion(trx, version);
+          if (sealsReserved > 0) {
+            await trx
+              .updateTable('key_versions')
+              .set({ seals_reserved: sealsReserved })
+              .where('key_id', '=', key.keyId)
+              .where('version', '=', version.version)
+              .execute();
+          }
+        }
+        const names: string[] = [];
+        for (const name of aliases) {
+          // "When free": a name taken in this deployment stays with its key.
+          const result = await trx
+            .insertInto('aliases')
+            .values({ tenant_id: key.tenant, name, key_id: key.keyId, created_at: key.createdAt.getTime() })
+            .onConflict((oc) => oc.doNothing())
+            .executeTakeFirst();
+          if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) names.push(name);
+        }
+        given.set(key.keyId, names);
+      }
+      return given;
+    });
+  }
+
+  async sealsReserved(keyId: string): Promise<Map<number, number>> {
+    const rows = await this.db
+      .selectFrom('key_versions')
+      .select(['version', 'seals_reserved'])
+      .where('key_id', '=', keyId)
+      .execute();
+    return new Map(rows.map((row) => [Number(row.version), Number(row.seals_reserved)]));
   }
 
   async getKey(keyId: string): Promise<Key | undefined> {

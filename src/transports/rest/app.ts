@@ -28,6 +28,7 @@ import { createRestMetrics } from './metrics.js';
 import { networkMatcher } from './known-networks.js';
 import { errorObject, keyObject } from './schemas.js';
 import { registerKeyRoutes } from './keys.js';
+import { registerKeyTransferRoutes } from './key-transfer.js';
 import { registerAliasRoutes } from './aliases.js';
 import { registerCryptoRoutes } from './crypto/index.js';
 import { registerPolicyRoutes } from './policies.js';
@@ -207,6 +208,7 @@ export async function buildRestApp(
 
   registerOperationsRoutes(app, keyhaven, metrics);
   registerKeyRoutes(app, keyhaven);
+  registerKeyTransferRoutes(app, keyhaven);
   registerAliasRoutes(app, keyhaven);
   registerCryptoRoutes(app, keyhaven);
   registerTenantRoutes(app, keyhaven);

@@ -107,6 +107,11 @@ export class SoftwareKeyBackend implements KeyBackend {
     return this.withMaterial(ref, ({ material }) => hkdfSha256(material, salt, info, length));
   }
 
+  async exportVersionMaterial(ref: VersionRef): Promise<Buffer> {
+    // A copy: the cached buffer is the cache's to wipe, and the caller wipes this one.
+    return this.withMaterial(ref, ({ material }) => Buffer.from(material));
+  }
+
   evictKey(keyId: string): void {
     const prefix = `${keyId}:`;
     this.cache.removeWhere((id) => id.startsWith(prefix));

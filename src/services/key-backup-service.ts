@@ -1,0 +1,429 @@
+// Key backup and restore (POST /v1/keys/backup, /v1/keys/restore; Vault transit's backup/restore):
+// chosen keys with every version, their metadata, aliases and key policy, as one bundle
+// (domain/key-bundle.ts) sealed under a passphrase or a Keyhaven key, recreated with the same ids
+// in the caller's tenant of this or another deployment. All or nothing: a bundle that does not
+// open, or names a key that exists, restores nothing.
+import { KmsError, alreadyExists, validationError } from '../domain/errors.js';
+import type { EncryptionContext } from '../domain/encryption-context.js';
+import {
+  BUNDLE_FORMAT_NAME,
+  decodeBundleHeader,
+  decodePayload,
+  encodePayload,
+  materialAt,
+  type BundledKey,
+  type BundledVersion,
+  type BundleSeal,
+  type MaterialSpan,
+} from '../domain/key-bundle.js';
+import type { Key, KeyOrigin, KeyVersion } from '../domain/key.js';
+import {
+  KEY_SPECS,
+  PROTECTION_LEVELS,
+  allowedUsages,
+  type KeySpec,
+  type KeyUsage,
+  type ProtectionLevel,
+} from '../domain/key-spec.js';
+import { assertNotPendingDeletion, type KeyState } from '../domain/key-state.js';
+import type { RequestContext } from '../domain/request-context.js';
+import { deriveBundleKey, openBundle, passphraseSeal, sealBundle } from '../crypto/bundle-seal.js';
+import { normalizeImportedMaterial, zeroize } from '../crypto/key-material.js';
+import type { Clock } from '../ports/clock.js';
+import type { KeyBackend } from '../ports/key-backend.js';
+import type { MetadataStore, RestoredKey } from '../ports/metadata-store.js';
+import type { RootKeyStore } from '../ports/root-key-store.js';
+import type { AccessControl } from './access-control.js';
+import type { CryptoService } from './crypto-service.js';
+import type { KeyDirectory } from './key-directory.js';
+import { exportingBackend } from './key-export-service.js';
+import { assertAliasName, describeKey, freshKey, type KeyDescription } from './key-records.js';
+import type { KeyService } from './key-service.js';
+import type { CheckedKeyPolicy } from './policy-service.js';
+
+export const MAX_BACKUP_KEYS = 100;
+
+export interface BackupKeysInput {
+  keyIds: string[];
+  /** Exactly one of passphrase and wrappingKeyId. */
+  passphrase?: string;
+  wrappingKeyId?: string;
+}
+
+export interface RestoreKeysInput {
+  bundle: Buffer;
+  /** For a bundle sealed under a passphrase; a bundle sealed under a key names the key itself. */
+  passphrase?: string;
+}
+
+/** Where backup reads, and restore writes, key policies (PolicyService). */
+export interface BundlePolicies {
+  keyPolicyInForce(keyId: string): Promise<CheckedKeyPolicy | null>;
+  checkKeyPolicy(ctx: RequestContext, document: unknown): Promise<CheckedKeyPolicy>;
+  createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<unknown>;
+  deleteKeyPolicy(keyId: string): Promise<void>;
+}
+
+/** Binds a bundle's data key to its purpose: no other ciphertext under the key opens a bundle. */
+const BUNDLE_CONTEXT: EncryptionContext = { 'keyhaven:purpose': BUNDLE_FORMAT_NAME };
+const RESTORABLE_STATES: readonly KeyState[] = ['Enabled', 'Disabled', 'PendingImport'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Root-key binding of an imported key's fingerprint secret (as key-import-service.ts). */
+const fingerprintBinding = (keyId: string) => `material-id:${keyId}`;
+
+/** Material gathered for the payload's binary part, wiped once the bundle is sealed. */
+class MaterialPart {
+  readonly chunks: Buffer[] = [];
+  private length = 0;
+
+  add(bytes: Buffer): MaterialSpan {
+    const span = { offset: this.length, length: bytes.length };
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+    return span;
+  }
+
+  wipe(): void {
+    for (const chunk of this.chunks) zeroize(chunk);
+  }
+}
+
+export class KeyBackupService {
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly directory: KeyDirectory,
+    private readonly keys: Pick<KeyService, 'backendFor'>,
+    private readonly root: RootKeyStore,
+    private readonly crypto: Pick<CryptoService, 'generateDataKey' | 'decrypt'>,
+    private readonly policies: BundlePolicies,
+    private readonly maxKeysOf: (tenantId: string) => Promise<number | undefined>,
+    private readonly clock: Clock,
+    private readonly access: AccessControl,
+    private readonly maxKeys = Number.POSITIVE_INFINITY,
+  ) {}
+
+  async backupKeys(ctx: RequestContext, input: BackupKeysInput): Promise<Buffer> {
+    if ((input.passphrase === undefined) === (input.wrappingKeyId === undefined)) {
+      throw validationError('give exactly one of passphrase and wrappingKeyId');
+    }
+    if (input.keyIds.length < 1 || input.keyIds.length > MAX_BACKUP_KEYS) {
+      throw validationError(`a backup holds 1 to ${MAX_BACKUP_KEYS} keys`);
+    }
+    const chosen: Key[] = [];
+    for (const reference of input.keyIds) {
+      const key = await freshKey(ctx, this.metadata, this.directory, reference);
+      await this.access.authorize(ctx, { actions: ['BackupKey'], key });
+      if (chosen.some((k) => k.keyId === key.keyId)) throw validationError(`key ${key.keyId} is named twice`);
+      // A key pending deletion would come back to life, or be deleted at once, in the restore.
+      assertNotPendingDeletion(key);
+      chosen.push(key);
+    }
+    const material = new MaterialPart();
+    let sealKey: Buffer | undefined;
+    let payload: Buffer | undefined;
+    try {
+      const bundled: BundledKey[] = [];
+      for (const key of chosen) bundled.push(await this.bundledKey(key, material));
+      payload = encodePayload({ keys: bundled }, Buffer.concat(material.chunks));
+      let seal: BundleSeal;
+      if (input.passphrase !== undefined) {
+        ({ seal, key: sealKey } = await passphraseSeal(input.passphrase));
+      } else {
+        const dataKey = await this.crypto.generateDataKey(
+          ctx,
+          input.wrappingKeyId!,
+          'AES_256',
+          BUNDLE_CONTEXT,
+        );
+        sealKey = dataKey.plaintext!;
+        seal = { kind: 'key', keyId: dataKey.keyId, encryptedDataKey: dataKey.ciphertext.toString('base64') };
+      }
+      return sealBundle(
+        sealKey,
+        {
+          format: BUNDLE_FORMAT_NAME,
+          version: 1,
+          createdAt: this.clock.now().toISOString(),
+          keyIds: chosen.map((k) => k.keyId),
+          seal,
+        },
+        payload,
+      );
+    } finally {
+      material.wipe();
+      if (payload) zeroize(payload);
+      if (sealKey) zeroize(sealKey);
+    }
+  }
+
+  /** The ids a bundle's header names (not secret: every ciphertext names its key too). */
+  keyIdsOf(bundle: Buffer): string[] {
+    return decodeBundleHeader(bundle).header.keyIds;
+  }
+
+  async restoreKeys(ctx: RequestContext, input: RestoreKeysInput): Promise<KeyDescription[]> {
+    await this.access.authorize(ctx, { actions: ['RestoreKey'] });
+    const { header } = decodeBundleHeader(input.bundle);
+    const sealKey = await this.openingKey(ctx, header.seal, input.passphrase);
+    let plaintext: Buffer;
+    try {
+      plaintext = openBundle(sealKey, input.bundle);
+    } finally {
+      zeroize(sealKey);
+    }
+    const written: RestoredKey[] = [];
+    const policies = new Map<string, CheckedKeyPolicy>();
+    try {
+      const { payload, material } = decodePayload(plaintext);
+      const ids = payload.keys.map((k) => k.keyId);
+      if (ids.length !== header.keyIds.length || ids.some((id, i) => id !== header.keyIds[i])) {
+        throw validationError('the bundle payload does not hold the keys its header names');
+      }
+      if (new Set(ids).size !== ids.length) throw validationError('the bundle names a key twice');
+      // Quick refusal before any work; the store checks again in the transaction that writes.
+      for (const id of ids) {
+        if (!UUID.test(id)) throw validationError(`the bundle names a key id that is not a UUID: ${id}`);
+        if (await this.metadata.getKey(id))
+          throw alreadyExists(`key ${id} exists already; nothing was restored`);
+      }
+      if (ids.length === 0) throw validationError('the bundle holds no keys');
+      ctx.facts.keyId = ids[0];
+      for (const bundled of payload.keys) {
+        const restored = await this.restoredKey(ctx, bundled, material);
+        written.push(restored);
+        if (bundled.policy) {
+          const checked = await this.policies.checkKeyPolicy(ctx, bundled.policy.document);
+          policies.set(bundled.keyId, { document: checked.document, awsSource: bundled.policy.awsSource });
+        }
+      }
+    } catch (error) {
+      await this.discard(written);
+      throw error;
+    } finally {
+      zeroize(plaintext);
+    }
+
+    const maxKeys = (await this.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
+    const withPolicy = written.filter(({ key }) => policies.has(key.keyId));
+    let aliases: Map<string, string[]>;
+    try {
+      // Policies first, as KeyService.createKey: a key never exists without the policy it had.
+      for (const { key } of withPolicy) await this.policies.createKeyPolicy(key, policies.get(key.keyId)!);
+      aliases = await this.metadata.restoreKeys(written, Number.isFinite(maxKeys) ? maxKeys : undefined);
+    } catch (error) {
+      for (const { key } of withPolicy) await this.policies.deleteKeyPolicy(key.keyId);
+      await this.discard(written);
+      throw error;
+    } finally {
+      for (const { key } of written) this.directory.forget(key.keyId);
+    }
+    return Promise.all(
+      written.map(async ({ key }) => ({
+        ...(await describeKey(this.metadata, key)),
+        aliases: aliases.get(key.keyId) ?? [],
+      })),
+    );
+  }
+
+  /** Material made for keys that were not written (an HSM backend's objects) is destroyed again. */
+  private async discard(prepared: RestoredKey[]): Promise<void> {
+    for (const { key, versions } of prepared) {
+      const backend = this.keys.backendFor(key.protectionLevel);
+      for (const { version } of versions) {
+        if (version.material.length === 0) continue;
+        await backend.destroyVersionMaterial({ keyId: key.keyId, keySpec: key.keySpec, version });
+      }
+    }
+  }
+
+  private async bundledKey(key: Key, material: MaterialPart): Promise<BundledKey> {
+    const backend = exportingBackend(key, this.keys);
+    const versions = await this.metadata.listVersions(key.keyId);
+    const seals = await this.metadata.sealsReserved(key.keyId);
+    const bundledVersions: BundledVersion[] = [];
+    for (const version of versions) {
+      const hasMaterial = version.state === 'Enabled' && version.material.length > 0 && !key.publicKeyOnly;
+      const span = hasMaterial
+        ? material.add(
+            await backend.exportVersionMaterial!({ keyId: key.keyId, keySpec: key.keySpec, version }),
+          )
+        : null;
+      const fingerprint = version.materialFingerprint
+        ? {
+            digest: version.materialFingerprint.digest.toString('base64'),
+            secret: material.add(
+              await this.root.unwrapKeyMaterial(
+                version.materialFingerprint.wrappedSecret,
+                fingerprintBinding(key.keyId),
+                0,
+              ),
+            ),
+          }
+        : null;
+      bundledVersions.push({
+        version: version.version,
+        state: version.state,
+        createdAt: version.createdAt.toISOString(),
+        rotation: version.rotation ?? null,
+        material: span,
+        publicKeySpki: version.publicKeySpki?.toString('base64') ?? null,
+        sealsReserved: seals.get(version.version) ?? 0,
+        fingerprint,
+      });
+    }
+    const policy = await this.policies.keyPolicyInForce(key.keyId);
+    return {
+      keyId: key.keyId,
+      keySpec: key.keySpec,
+      keyUsage: key.keyUsage,
+      state: key.state,
+      protectionLevel: key.protectionLevel,
+      origin: key.origin,
+      currentVersion: key.currentVersion,
+      description: key.description,
+      tags: key.tags,
+      createdAt: key.createdAt.toISOString(),
+      rotationPeriodDays: key.rotationPeriodDays,
+      nextRotationAt: key.nextRotationAt?.toISOString() ?? null,
+      expiresAt: key.expiresAt?.toISOString() ?? null,
+      exportable: key.exportable,
+      publicKeyOnly: key.publicKeyOnly,
+      aliases: (await this.metadata.aliasesOf([key.keyId])).get(key.keyId) ?? [],
+      policy: policy && { document: policy.document, awsSource: policy.awsSource },
+      versions: bundledVersions,
+    };
+  }
+
+  private async openingKey(ctx: RequestContext, seal: BundleSeal, passphrase?: string): Promise<Buffer> {
+    if (seal.kind === 'passphrase') {
+      if (passphrase === undefined) throw validationError('the bundle is sealed under a passphrase: give it');
+      return deriveBundleKey(passphrase, Buffer.from(seal.salt, 'base64'), seal);
+    }
+    if (passphrase !== undefined) {
+      throw validationError(`the bundle is sealed under key ${seal.keyId}, not a passphrase`);
+    }
+    const encrypted = Buffer.from(seal.encryptedDataKey, 'base64');
+    const opened = await this.crypto.decrypt(ctx, encrypted, BUNDLE_CONTEXT, seal.keyId);
+    if (opened.plaintext.length !== 32) {
+      zeroize(opened.plaintext);
+      throw validationError('the bundle data key is not an AES-256 key');
+    }
+    return opened.plaintext;
+  }
+
+  /** The key as this deployment will hold it: checked, material wrapped by this root key. */
+  private async restoredKey(
+    ctx: RequestContext,
+    bundled: BundledKey,
+    material: Buffer,
+  ): Promise<RestoredKey> {
+    const keySpec = bundled.keySpec as KeySpec;
+    if (!KEY_SPECS.includes(keySpec))
+      throw validationError(`the bundle holds an unknown key spec ${keySpec}`);
+    const keyUsage = bundled.keyUsage as KeyUsage;
+    if (!allowedUsages(keySpec).includes(keyUsage)) {
+      throw validationError(`the bundle holds key usage ${keyUsage}, not valid for ${keySpec}`);
+    }
+    const state = bundled.state as KeyState;
+    if (!RESTORABLE_STATES.includes(state)) throw validationError(`the bundle holds a key in state ${state}`);
+    const protectionLevel = bundled.protectionLevel as ProtectionLevel;
+    if (!PROTECTION_LEVELS.includes(protectionLevel)) {
+      throw validationError(`the bundle holds protection level ${protectionLevel}`);
+    }
+    const backend = this.keys.backendFor(protectionLevel);
+    for (const alias of bundled.aliases) assertAliasName(alias);
+    const now = this.clock.now();
+    const key: Key = {
+      keyId: bundled.keyId,
+      keySpec,
+      keyUsage,
+      state,
+      protectionLevel,
+      origin: bundled.origin === 'EXTERNAL' ? 'EXTERNAL' : ('KEYHAVEN' satisfies KeyOrigin),
+      currentVersion: bundled.currentVersion,
+      description: bundled.description,
+      tags: { ...bundled.tags },
+      createdAt: date(bundled.createdAt),
+      updatedAt: now,
+      rotationPeriodDays: bundled.rotationPeriodDays,
+      nextRotationAt: bundled.nextRotationAt === null ? null : date(bundled.nextRotationAt),
+      expiresAt: bundled.expiresAt === null ? null : date(bundled.expiresAt),
+      deletionDate: null,
+      exportable: bundled.exportable === true,
+      publicKeyOnly: bundled.publicKeyOnly === true,
+      tenant: ctx.tenant,
+    };
+    if (key.currentVersion !== 0 && !bundled.versions.some((v) => v.version === key.currentVersion)) {
+      throw validationError(`the bundle lacks the current version of key ${key.keyId}`);
+    }
+    const versions: RestoredKey['versions'] = [];
+    for (const bundledVersion of bundled.versions) {
+      versions.push({
+        version: await this.restoredVersion(key, backend, bundledVersion, material),
+        sealsReserved: Math.max(0, Math.trunc(bundledVersion.sealsReserved) || 0),
+      });
+    }
+    return { key, versions, aliases: [...bundled.aliases] };
+  }
+
+  private async restoredVersion(
+    key: Key,
+    backend: KeyBackend,
+    bundled: BundledVersion,
+    material: Buffer,
+  ): Promise<KeyVersion> {
+    const spki = bundled.publicKeySpki === null ? null : Buffer.from(bundled.publicKeySpki, 'base64');
+    let stored: Buffer = Buffer.alloc(0);
+    let publicKeySpki: Buffer | null = spki;
+    if (bundled.material !== null) {
+      if (!Number.isInteger(bundled.version) || bundled.version < 1) {
+        throw validationError(`the bundle holds version ${bundled.version} of key ${key.keyId}`);
+      }
+      // The same checks as an import: the spec's sizes, a private key's halves agree.
+      const normalized = normalizeImportedMaterial(key.keySpec, materialAt(material, bundled.material));
+      try {
+        if (normalized.publicKeySpki && spki && !normalized.publicKeySpki.equals(spki)) {
+          throw validationError(
+            `the bundle's public key of ${key.keyId} v${bundled.version} is not its private key's`,
+          );
+        }
+        const made = await backend.importVersionMaterial(
+          key.keyId,
+          bundled.version,
+          key.keySpec,
+          normalized.material,
+          normalized.publicKeySpki ?? spki,
+        );
+        stored = made.material;
+        publicKeySpki = made.publicKeySpki;
+      } finally {
+        zeroize(normalized.material);
+      }
+    }
+    let materialFingerprint: KeyVersion['materialFingerprint'] = null;
+    if (bundled.fingerprint) {
+      const secret = materialAt(material, bundled.fingerprint.secret);
+      materialFingerprint = {
+        digest: Buffer.from(bundled.fingerprint.digest, 'base64'),
+        wrappedSecret: await this.root.wrapKeyMaterial(secret, fingerprintBinding(key.keyId), 0),
+      };
+    }
+    return {
+      keyId: key.keyId,
+      version: bundled.version,
+      state: bundled.material === null && !key.publicKeyOnly ? 'Destroyed' : 'Enabled',
+      createdAt: date(bundled.createdAt),
+      material: stored,
+      publicKeySpki,
+      ...(bundled.rotation ? { rotation: bundled.rotation } : {}),
+      materialFingerprint,
+    };
+  }
+}
+
+function date(value: string): Date {
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime()))
+    throw new KmsError('ValidationError', `the bundle holds a bad date ${value}`);
+  return parsed;
+}
