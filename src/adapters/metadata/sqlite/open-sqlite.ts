@@ -12,10 +12,14 @@ import {
 } from 'kysely';
 import { KmsError } from '../../../domain/errors.js';
 import type { AuditStore } from '../../../ports/audit-store.js';
+import type { ClientTokenStore } from '../../../ports/client-token-store.js';
+import type { LeaseStore } from '../../../ports/lease-store.js';
 import type { GrantStore } from '../../../ports/grant-store.js';
 import type { IdentityStore } from '../../../ports/identity-store.js';
 import type { MetadataStore } from '../../../ports/metadata-store.js';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
+import { KyselyClientTokenStore } from '../kysely-client-token-store.js';
+import { KyselyLeaseStore } from '../kysely-lease-store.js';
 import { AuditWriterThread } from './audit-writer-thread.js';
 import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
@@ -29,6 +33,8 @@ export interface SqliteStores {
   identity: IdentityStore;
   grants: GrantStore;
   audit: AuditStore;
+  leases: LeaseStore;
+  clientTokens: ClientTokenStore;
 }
 
 /**
@@ -120,6 +126,8 @@ export async function openSqliteStores(
         ? undefined
         : new AuditWriterThread(path, { busyTimeoutMs, fsync: options.auditFsync }),
     ),
+    leases: new KyselyLeaseStore(db),
+    clientTokens: new KyselyClientTokenStore(db),
   };
 }
 
@@ -135,5 +143,7 @@ export function openSqliteReadOnly(path: string): SqliteStores {
     identity: new KyselyIdentityStore(db),
     grants: new KyselyGrantStore(db),
     audit: new KyselyAuditStore(db),
+    leases: new KyselyLeaseStore(db),
+    clientTokens: new KyselyClientTokenStore(db),
   };
 }
