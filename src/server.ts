@@ -242,23 +242,34 @@ async function runWorker(): Promise<void> {
   process.send?.({ [WORKER_READY]: server.url });
   // The primary gone (killed), nobody restarts or stops this worker: it drains and exits.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  stopOnSignals(server);
+  stopOnSignals(server, WORKER_DRAIN_GRACE_MS);
 }
 
+/**
+ * How long a worker keeps serving after the signal before it closes its listener. The primary
+ * accepts connections and hands them on: one handed over just before the signal has not sent its
+ * request yet, and closing at once would reset it (a closing HTTP server drops connections without
+ * a request). Half a second lets those be read and answered; the primary stops handing over
+ * connections to a worker once it has closed.
+ */
+const WORKER_DRAIN_GRACE_MS = 500;
+
 /** SIGINT/SIGTERM: in-flight requests finish, the stores close, exit 0. */
-function stopOnSignals(server: RunningServer): void {
+function stopOnSignals(server: RunningServer, graceMs = 0): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.error(`keyhaven: ${signal} received, draining requests`);
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('keyhaven: shutdown failed', error);
-        process.exit(1);
-      },
-    );
+    new Promise((turn) => setTimeout(turn, graceMs))
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('keyhaven: shutdown failed', error);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
