@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envWithoutKeyhaven, freePort, waitUntilReady } from '../../bench/processes.js';
+import { KeyhavenClient } from '../../src/client/index.js';
 import { CLI_PATH } from '../helpers/server.js';
 import { statement } from './identity-fixtures.js';
 
@@ -300,6 +301,20 @@ describe('two workers sharing one SQLite database', () => {
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('ClientTokenMismatch');
   }, 60_000);
+
+  it("the SDK's createKey sends a client token: a call repeated with it answers the first key", async () => {
+    const client = new KeyhavenClient({ endpoint: cluster.url, token: cluster.token });
+    const clientToken = `sdk-${randomBytes(6).toString('hex')}`;
+    const first = await client.createKey({ description: 'sdk retry', clientToken });
+    const again = await client.createKey({ description: 'sdk retry', clientToken });
+    expect(again.keyId).toBe(first.keyId);
+    // Without a token of the caller's, each call makes its own: two calls, two keys.
+    const [a, b] = [await client.createKey(), await client.createKey()];
+    expect(a.keyId).not.toBe(b.keyId);
+    await expect(client.createKey({ description: 'changed', clientToken })).rejects.toMatchObject({
+      code: 'ClientTokenMismatch',
+    });
+  });
 
   it('a worker killed with SIGKILL is replaced, and both serve again', async () => {
     const [victim] = workerPids(cluster.output());
