@@ -119,10 +119,20 @@ export class AuditLog {
       // The write waits for the event loop's next turn: requests whose bytes have arrived meanwhile
       // add their records to the same transaction. While a transaction commits (off the event loop
       // where the store allows: SQLite's writer thread), arriving records queue for the next one.
-      this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
-        .then(() => this.flush())
-        .finally(() => (this.flushing = undefined));
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined;
+        // A record queued after flush() last looked at the queue and before this runs (a caller
+        // that records again as soon as its last record resolved) would otherwise wait for the
+        // next caller's record to be written.
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
   }
 
   /**
