@@ -307,6 +307,8 @@ const configSchema = z
         tls: tlsSchema.optional(),
         /** Listen on a non-loopback address without TLS (src/listen-policy.ts refuses it otherwise). */
         allowInsecure: z.boolean().default(false),
+        /** Worker processes sharing the port (node:cluster, docs/cluster.md); 1: the server alone. */
+        workers: z.number().int().min(1).max(64).default(1),
       })
       .strict()
       .prefault({}),
@@ -640,6 +642,7 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   setDefined(server, 'host', env.KEYHAVEN_HOST);
   setDefined(server, 'port', integerFromEnv(env, 'KEYHAVEN_PORT'));
   setDefined(server, 'allowInsecure', booleanFromEnv(env, 'KEYHAVEN_ALLOW_INSECURE'));
+  setDefined(server, 'workers', integerFromEnv(env, 'KEYHAVEN_WORKERS'));
   overlayTls(server, env);
   setDefined(keyStore, 'rootPassphrase', env.KEYHAVEN_ROOT_PASSPHRASE);
   setDefined(keyStore, 'type', env.KEYHAVEN_KEYSTORE);

@@ -1,6 +1,7 @@
 // Composition root: createKeyhaven(config) opens the adapters chosen by configuration and wires them
 // into the services. The server, the CLI and the tests all start Keyhaven through here.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { KeyhavenConfig } from './config.js';
 import { internalContext } from './domain/request-context.js';
 import { ensurePrivateDirectory } from './adapters/private-files.js';
@@ -9,9 +10,10 @@ import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-ke
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
-import { openMetadataStores } from './adapters/metadata/open-metadata-stores.js';
+import { openMetadataStores, openPostgresChangeFeed } from './adapters/metadata/open-metadata-stores.js';
 import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
 import { systemClock, type Clock } from './ports/clock.js';
+import { LocalChangeFeed, type ChangeFeed } from './ports/change-feed.js';
 import type { KeyBackend } from './ports/key-backend.js';
 import type { IdentityStore } from './ports/identity-store.js';
 import type { MetadataStore } from './ports/metadata-store.js';
@@ -23,6 +25,9 @@ import { AuditLog } from './services/audit-log.js';
 import { SignatureAuthenticator } from './services/signature-authenticator.js';
 import { accessKeyBinding } from './domain/identity.js';
 import { AuthService } from './services/auth-service.js';
+import { CacheInvalidation } from './services/cache-invalidation.js';
+import { ClientTokens } from './services/client-tokens.js';
+import { Lease } from './services/lease.js';
 import { CryptoService } from './services/crypto-service.js';
 import { GrantService } from './services/grant-service.js';
 import { KeyDirectory } from './services/key-directory.js';
@@ -67,6 +72,8 @@ export interface Keyhaven {
   /** The server's own signing keys (audit checkpoints, access tokens), held by the key store. */
   systemKeys: SystemKeys;
   audit: AuditLog;
+  /** Tells the other processes sharing the database which cached entries to drop, and hears theirs. */
+  invalidation: CacheInvalidation;
   usage: UsageRecorder;
   metadata: MetadataStore;
   identity: IdentityStore;
@@ -75,9 +82,10 @@ export interface Keyhaven {
   startup: { rootKeyCreated: boolean; rootKeySealed: boolean; rootKeyStore: string };
   /**
    * Runs the scheduled work once: automatic rotation, deletion after the waiting period, destruction
-   * of deleted keys' material. A key that fails is reported, never thrown.
+   * of deleted keys' material, forgetting old client tokens. A key that fails is reported, never
+   * thrown. Only in the process that holds the jobs' lease: elsewhere it answers `heldElsewhere`.
    */
-  runScheduledJobs(): Promise<KeyJobsReport>;
+  runScheduledJobs(): Promise<KeyJobsReport & { heldElsewhere?: true }>;
   /** The last background probe of the key store and the database (never a probe per call). */
   readiness(): Promise<Readiness>;
   /** Key-store backends' last known state and statistics, without probing them (for /metrics). */
@@ -90,6 +98,8 @@ const READINESS_PROBE_MS = 2000;
 
 export interface KeyhavenOverrides {
   clock?: Clock;
+  /** How this process hears of other processes' writes (default: alone, LocalChangeFeed). */
+  changeFeed?: ChangeFeed;
 }
 
 export async function createKeyhaven(
@@ -105,19 +115,28 @@ export async function createKeyhaven(
     identity,
     grants: grantStore,
     audit: auditStore,
+    leases: leaseStore,
+    clientTokens: clientTokenStore,
   } = await openMetadataStores(config);
 
+  // Every cache below announces its invalidations here; other processes' are applied at the end.
+  // Processes on one PostgreSQL hear each other through it (LISTEN/NOTIFY), node:cluster workers on
+  // SQLite through their primary (the server passes that feed), a process alone needs none.
+  const invalidation = new CacheInvalidation(
+    overrides.changeFeed ?? (await openPostgresChangeFeed(config)) ?? new LocalChangeFeed(),
+  );
+  const { announce } = invalidation;
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();
   const software = new SoftwareKeyBackend(root, materialCache);
-  const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs);
+  const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs, 10_000, announce);
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const identityTtlMs = config.cache.keyMetadataTtlMs;
-  const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs);
-  const access = new AccessControl(identity, directory, clock, identityTtlMs, keyGrants);
+  const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs, 10_000, announce);
+  const access = new AccessControl(identity, directory, clock, identityTtlMs, keyGrants, 10_000, announce);
   // In the HSM when there is one: a database administrator must not be able to sign for the server.
-  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock);
+  const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock, announce);
   const tokens = new AccessTokenService(systemKeys, access, config.auth.accessTokens, clock);
   const { oidc } = config.auth;
   const auth = new AuthService(identity, clock, {
@@ -128,6 +147,7 @@ export async function createKeyhaven(
       cooldownMs: oidc.cooldownMs,
     }),
     clientCertificates: config.auth.clientCertificates,
+    announce,
   });
   const tenants = new TenantService(identity, access, clock, identityTtlMs);
   const principals = new PrincipalService(identity, tenants, access, auth, root, clock);
@@ -148,6 +168,7 @@ export async function createKeyhaven(
     region: config.aws.region,
     accountId: config.aws.accountId,
   });
+  const clientTokens = new ClientTokens(clientTokenStore, clock);
   const keys = new KeyService(
     metadata,
     directory,
@@ -164,10 +185,17 @@ export async function createKeyhaven(
       deleteKeyPolicy: (keyId) => policies.deleteKeyPolicy(keyId),
     },
     config.limits.maxKeys,
+    clientTokens,
   );
   const grants = new GrantService(grantStore, keyGrants, identity, directory, access, clock);
   const aliases = new AliasService(metadata, directory, clock, access);
   const imports = new KeyImportService(metadata, directory, keys, root, clock, access);
+  // Scheduled work runs in one process at a time across all that share the database. The lease
+  // outlives a few runs, so a holder that dies is replaced within it (docs/cluster.md).
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const leaseMs = Math.max(15_000, 3 * config.jobs.intervalSeconds * 1000);
+  const jobsLease = new Lease(leaseStore, 'scheduled-key-jobs', holder, leaseMs, clock);
+  const checkpointLease = new Lease(leaseStore, 'audit-checkpoints', holder, leaseMs, clock);
   const audit = new AuditLog(
     auditStore,
     systemKeys,
@@ -176,6 +204,7 @@ export async function createKeyhaven(
     {
       checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
       maxBatch: config.audit.maxBatch,
+      checkpointLease,
     },
     config.audit.enabled,
   );
@@ -187,7 +216,8 @@ export async function createKeyhaven(
     async (keyId, version) => {
       const ctx = internalContext('RotateKey', randomUUID());
       const startedAt = Date.now();
-      const rotated = await keys.rotateKey(ctx, keyId, version);
+      const rotated = await keys.rotateDue(ctx, keyId, version);
+      if (!rotated) return;
       ctx.facts.keyVersion = rotated.currentVersion;
       await audit.recordInternal(ctx, rotated.tenant, { startedAt });
     },
@@ -219,6 +249,34 @@ export async function createKeyhaven(
     return backends;
   }, READINESS_PROBE_MS);
   await readiness.start();
+  invalidation.listen({
+    key(keyId) {
+      directory.drop(keyId);
+      // A disabled, deleted or re-imported key's material must not stay usable here either.
+      for (const backend of Object.values(backends)) backend.evictKey(keyId);
+    },
+    grants: (keyId) => keyGrants.drop(keyId),
+    policy: (policyId, keyId) => access.dropPolicy(policyId, keyId),
+    tenant(tenantId) {
+      access.dropTenant(tenantId);
+      tenants.drop(tenantId);
+    },
+    credentials: () => auth.dropCredentials(),
+    systemKeys() {
+      systemKeys.drop();
+      tokens.drop();
+    },
+    all() {
+      directory.dropAll();
+      materialCache.clear();
+      keyGrants.dropAll();
+      access.dropAll();
+      tenants.dropAll();
+      auth.dropCredentials();
+      systemKeys.drop();
+      tokens.drop();
+    },
+  });
 
   return {
     config,
@@ -239,21 +297,33 @@ export async function createKeyhaven(
     grants,
     systemKeys,
     audit,
+    invalidation,
     usage,
     metadata,
     identity,
     materialCache,
     startup: { rootKeyCreated: rootKey.created, rootKeySealed: rootKey.sealed, rootKeyStore: root.kind },
-    runScheduledJobs: () => jobs.run(),
+    async runScheduledJobs() {
+      const report = await jobsLease.whileHeld(async () => {
+        const done = await jobs.run();
+        await clientTokens.purge();
+        return done;
+      });
+      return report ?? { rotated: 0, deleted: 0, destroyed: 0, failures: [], heldElsewhere: true };
+    },
     readiness: () => readiness.current(),
     async backendStatistics() {
       return software.status({ probe: false });
     },
     async close() {
       readiness.close();
+      await invalidation.close();
       await jobs.idle();
       await usage.flush();
       await audit.close();
+      // Another process takes the work over at its next run instead of after the lease's expiry.
+      await jobsLease.release().catch(() => undefined);
+      await checkpointLease.release().catch(() => undefined);
       await software.close();
       await metadata.close();
     },

@@ -114,6 +114,10 @@ Examples:
       parseTimestamp,
     )
     .option('--exportable', 'allow the key material to be exported')
+    .option(
+      '--client-token <token>',
+      'makes a re-run safe: the same token and options within 24 h print the key made first (default: one per run)',
+    )
     .action(async (options: CreateOptions, command: Command) => {
       const key = await createClient(command).createKey({
         keySpec: options.keySpec,
@@ -126,6 +130,7 @@ Examples:
         rotationPeriodDays: options.rotationPeriodDays,
         expiresAt: options.expiresAt,
         exportable: options.exportable,
+        clientToken: options.clientToken,
       });
       emitKey(command, key);
     });
@@ -306,6 +311,7 @@ interface CreateOptions {
   rotationPeriodDays?: number;
   expiresAt?: string;
   exportable?: boolean;
+  clientToken?: string;
 }
 
 interface ListOptions {

@@ -8,6 +8,7 @@ import type {
   ListLogsResult,
   LogRange,
 } from './audit-types.js';
+import { KeyhavenError } from './errors.js';
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
 import type {
   AccessKey,
@@ -137,6 +138,9 @@ export function isBatchError<T>(result: BatchResult<T>): result is BatchItemErro
   return typeof result === 'object' && result !== null && 'error' in result;
 }
 
+/** createKey's attempts when the answer is lost (safe: they share one client token). */
+const CREATE_ATTEMPTS = 3;
+
 export class KeyhavenClient {
   private readonly http: HttpTransport;
 
@@ -146,8 +150,22 @@ export class KeyhavenClient {
 
   // ---- Keys -------------------------------------------------------------------------------------
 
+  /**
+   * Creates a key. The request carries a client token (`input.clientToken`, or one made for this
+   * call), so when the answer is lost (a timeout, a dropped connection, 503) the request is sent
+   * again, up to twice, and the server answers the key the first attempt created, never a second.
+   */
   async createKey(input: CreateKeyInput = {}): Promise<KeyMetadata> {
-    return this.keyResponse({ method: 'POST', path: '/v1/keys', body: compact(input) });
+    const body = compact({ ...input, clientToken: input.clientToken ?? globalThis.crypto.randomUUID() });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.keyResponse({ method: 'POST', path: '/v1/keys', body });
+      } catch (error) {
+        if (!(error instanceof KeyhavenError) || error.code !== 'Unavailable' || attempt >= CREATE_ATTEMPTS)
+          throw error;
+        await new Promise((turn) => setTimeout(turn, 100 * attempt));
+      }
+    }
   }
 
   async getKey(keyId: string): Promise<KeyMetadata> {

@@ -73,6 +73,11 @@ export interface CreateKeyInput {
   exportable?: boolean;
   /** The key's own policy, written with the key (as putKeyPolicy would). */
   policy?: PolicyDocument;
+  /**
+   * 1-64 printable ASCII characters: the same token and parameters within 24 h answer the key made
+   * first instead of a new one. createKey makes one per call when absent (its retries are safe).
+   */
+  clientToken?: string;
 }
 
 export interface UpdateKeyInput {

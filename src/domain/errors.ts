@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'KeyDisabled',
   'KeyPendingDeletion',
   'KeyExpired',
+  /** A CreateKey client token already used with other parameters (docs/cluster.md). */
+  'ClientTokenMismatch',
   'PayloadTooLarge',
   'LimitExceeded',
   'Unavailable',

@@ -16,11 +16,28 @@ export interface AuditFilter {
   limit: number;
 }
 
+/**
+ * The records do not continue the chain as stored: another writer (a worker, a node) appended
+ * first. Nothing was written; chained again from the stored head, the same records may succeed.
+ * Any other rejection of appendRecords is a failure of the store.
+ */
+export class ChainMovedError extends Error {
+  constructor(
+    /** The stored head when the store knows it (read under the write lock), else undefined. */
+    readonly head?: ChainHead | null,
+    options?: { cause?: unknown },
+  ) {
+    super('the records do not continue the stored chain', options);
+    this.name = 'ChainMovedError';
+  }
+}
+
 export interface AuditStore {
   /**
-   * Appends records, all or none. Rejects unless the first continues the stored chain (its prevHash
-   * is the last stored record's hash): calls may overlap, each computed on the one before, and one
-   * after a call that failed must fail too. Overlapping calls are stored in call order.
+   * Appends records, all or none. Rejects with ChainMovedError unless the first continues the
+   * stored chain (its prevHash is the last stored record's hash, its seq the next): calls may
+   * overlap, each computed on the one before, and one after a call that failed must fail too.
+   * Overlapping calls are stored in call order.
    */
   appendRecords(records: readonly AuditRecord[]): Promise<void>;
   /** The last record's seq and hash, or null for an empty log. */

@@ -14,6 +14,8 @@ export type Change =
   | { kind: 'tenant'; tenantId: string }
   /** Principals or credentials changed (revocation, role change, deletion). */
   | { kind: 'credentials' }
+  /** A system signing key was made (audit checkpoints, access tokens): reload its public keys. */
+  | { kind: 'system-keys' }
   /** Notifications may have been missed (a reconnection): drop everything cached. */
   | { kind: 'all' };
 

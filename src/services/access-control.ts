@@ -29,6 +29,7 @@ import type { Clock } from '../ports/clock.js';
 import type { IdentityStore, PolicyVersion } from '../ports/identity-store.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyGrants } from './key-grants.js';
+import { announceNowhere, type AnnounceChange } from './cache-invalidation.js';
 
 /** A policy version ready to evaluate. */
 export interface ApplicablePolicy {
@@ -79,6 +80,7 @@ export class AccessControl {
     private readonly ttlMs: number,
     private readonly grants?: KeyGrants,
     private readonly maxEntries = 10_000,
+    private readonly announce: AnnounceChange = announceNowhere,
   ) {}
 
   /**
@@ -153,12 +155,29 @@ export class AccessControl {
 
   /** Forgets cached versions of a policy (after a write), and which policy a key has. */
   invalidatePolicy(policyId: string, keyId?: string | null): void {
+    this.dropPolicy(policyId, keyId ?? null);
+    this.announce({ kind: 'policy', policyId, keyId: keyId ?? null });
+  }
+
+  invalidateTenant(tenantId: string): void {
+    this.dropTenant(tenantId);
+    this.announce({ kind: 'tenant', tenantId });
+  }
+
+  /** Another process changed the policy: dropped here, not announced again. */
+  dropPolicy(policyId: string, keyId: string | null): void {
     this.versions.delete(policyId);
     if (keyId) this.keyPolicies.delete(keyId);
   }
 
-  invalidateTenant(tenantId: string): void {
+  dropTenant(tenantId: string): void {
     this.tenantPolicies.delete(tenantId);
+  }
+
+  dropAll(): void {
+    this.versions.clear();
+    this.keyPolicies.clear();
+    this.tenantPolicies.clear();
   }
 
   private async authorizeLoading(

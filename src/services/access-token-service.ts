@@ -111,6 +111,12 @@ export class AccessTokenService {
     return this.published;
   }
 
+  /** Another process made an access-token key: the JWKS and the signer are loaded again. */
+  drop(): void {
+    this.signer = undefined;
+    this.published = undefined;
+  }
+
   /** Verifies a token of this server (an Unauthenticated KmsError naming the kind of failure). */
   async verify(token: string): Promise<VerifiedAccessToken> {
     return verifyAccessToken(token, await this.jwks(), {

@@ -4,7 +4,9 @@
 // fails its request with Unavailable, and while the last write failed, new requests are refused
 // before they do anything (fail closed) until a write succeeds again. Periodically and at shutdown
 // the chain's head is signed by the audit key, held by the key store, so that rewriting history and
-// re-hashing it is detected. Listing is tenant-scoped; verification and export cover the whole chain
+// re-hashing it is detected. Several processes may append to one chain (cluster workers, nodes on
+// one database): an append that finds the chain moved is chained again from the stored head and
+// retried, and checkpoints sign the stored head, by whichever process holds the checkpoint lease. Listing is tenant-scoped; verification and export cover the whole chain
 // and are for system auditors.
 import { createPublicKey } from 'node:crypto';
 import {
@@ -23,17 +25,27 @@ import { KmsError, invalidMarker, validationError } from '../domain/errors.js';
 import { isSystemAuditor } from '../domain/identity.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
-import type { AuditFilter, AuditStore } from '../ports/audit-store.js';
+import { ChainMovedError, type AuditFilter, type AuditStore } from '../ports/audit-store.js';
 import type { AccessControl } from './access-control.js';
 import { CHECKPOINT_ALGORITHM, checkpointVerifier, walkChain } from './audit-chain-reader.js';
 import type { SystemKeys } from './system-keys.js';
+import { soleProcess, type ExclusiveWork } from './lease.js';
 
 export interface AuditLogOptions {
   /** How often the head is signed while records arrive (and always at shutdown). */
   checkpointIntervalMs: number;
   /** Records per transaction at most. */
   maxBatch: number;
+  /** Who signs the periodic checkpoints when several processes share the chain (default: this one). */
+  checkpointLease?: ExclusiveWork;
 }
+
+/**
+ * Appends of one batch at most, when other writers keep moving the chain in between; then the
+ * batch fails with Unavailable as any failed write. Each retry starts from the head the store
+ * read under its write lock, so only a writer that appends in that instant defeats it.
+ */
+const MAX_APPEND_ATTEMPTS = 8;
 
 export interface ListLogsInput {
   from?: string;
@@ -72,6 +84,8 @@ export class AuditLog {
   writeFailures = 0;
   /** Records written, since start. */
   recordsWritten = 0;
+  /** Appends chained again because another process had moved the chain (for /metrics). */
+  chainRetries = 0;
 
   constructor(
     private readonly store: AuditStore,
@@ -85,8 +99,9 @@ export class AuditLog {
   async start(): Promise<void> {
     this.head = await this.store.head();
     this.signedThrough = (await this.store.lastCheckpoint())?.seq ?? 0;
+    const lease = this.options.checkpointLease ?? soleProcess;
     this.timer = setInterval(
-      () => void this.checkpoint().catch(() => undefined),
+      () => void lease.whileHeld(() => this.checkpoint()).catch(() => undefined),
       this.options.checkpointIntervalMs,
     );
     this.timer.unref();
@@ -104,10 +119,20 @@ export class AuditLog {
       // The write waits for the event loop's next turn: requests whose bytes have arrived meanwhile
       // add their records to the same transaction. While a transaction commits (off the event loop
       // where the store allows: SQLite's writer thread), arriving records queue for the next one.
-      this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
-        .then(() => this.flush())
-        .finally(() => (this.flushing = undefined));
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    this.flushing ??= new Promise<void>((turn) => setImmediate(turn))
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined;
+        // A record queued after flush() last looked at the queue and before this runs (a caller
+        // that records again as soon as its last record resolved) would otherwise wait for the
+        // next caller's record to be written.
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
   }
 
   /**
@@ -230,17 +255,9 @@ export class AuditLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       try {
-        this.head ??= await this.store.head();
-        let head = this.head;
-        const records = batch.map(({ entry }) => {
-          const record = chainRecord(head, entry);
-          head = { seq: record.seq, hash: record.hash };
-          return record;
-        });
-        await this.store.appendRecords(records);
-        this.head = head;
+        const records = await this.append(batch.map(({ entry }) => entry));
         this.writable = true;
-        this.recordsWritten += records.length;
+        this.recordsWritten += records;
         for (const pending of batch) pending.resolve();
       } catch (error) {
         // The head is read again before the next write: this batch never joined the chain.
@@ -252,9 +269,38 @@ export class AuditLog {
     }
   }
 
+  /**
+   * Chains the entries from the head and appends them; when another writer moved the chain first,
+   * chains them again from the stored head and tries again (bounded). Resolves with the count.
+   */
+  private async append(entries: readonly AuditEntry[]): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      this.head ??= await this.store.head();
+      let head = this.head;
+      const records = entries.map((entry) => {
+        const record = chainRecord(head, entry);
+        head = { seq: record.seq, hash: record.hash };
+        return record;
+      });
+      try {
+        await this.store.appendRecords(records);
+        this.head = head;
+        return records.length;
+      } catch (error) {
+        if (!(error instanceof ChainMovedError) || attempt >= MAX_APPEND_ATTEMPTS) throw error;
+        this.chainRetries++;
+        this.head = error.head;
+        // Two writers that keep colliding fall out of step after a random pause or two.
+        if (attempt > 1) await new Promise((turn) => setTimeout(turn, Math.random() * attempt));
+      }
+    }
+  }
+
   private async signHead(): Promise<void> {
     while (this.flushing) await this.flushing;
-    const head = this.head;
+    // The stored head, not this process's: other processes append to the same chain.
+    const head = await this.store.head();
+    this.signedThrough = Math.max(this.signedThrough, (await this.store.lastCheckpoint())?.seq ?? 0);
     if (!head || head.seq <= this.signedThrough) return;
     const key = await this.systemKeys.signingKey('audit-checkpoint');
     const unsigned: UnsignedAuditCheckpoint = {

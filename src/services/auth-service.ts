@@ -18,6 +18,7 @@ import { DEFAULT_TENANT, type CredentialKind, type Principal } from '../domain/r
 import type { Clock } from '../ports/clock.js';
 import type { IdentityStore } from '../ports/identity-store.js';
 import type { VerifiedAccessToken } from './access-tokens.js';
+import type { AnnounceChange } from './cache-invalidation.js';
 
 export type { Principal } from '../domain/request-context.js';
 
@@ -53,6 +54,8 @@ export interface AuthServiceOptions {
   clientCertificates?: ClientCertificatesConfig;
   /** How long a verified credential is recognised without checking it again. */
   cacheTtlMs?: number;
+  /** Tells the other processes sharing the database to forget their credentials too. */
+  announce?: AnnounceChange;
 }
 
 // The scheme is case-insensitive (RFC 9110 11.1); the token is not. JWTs may be longer than API keys.
@@ -269,6 +272,12 @@ export class AuthService {
    * roles, the next request of anyone is checked against the store again.
    */
   forgetCredentials(): void {
+    this.dropCredentials();
+    this.options.announce?.({ kind: 'credentials' });
+  }
+
+  /** Another process changed credentials: forgotten here (and in `alsoForget`'s), not announced. */
+  dropCredentials(): void {
     this.generation++;
     this.recent.clear();
     this.recentCertificates.clear();

@@ -1,5 +1,6 @@
 // Finds keys by id, alias or ARN-like name, with a small read-through cache of key records and
-// versions. Every write in this process goes through invalidate(), so a disable takes effect at once.
+// versions. Every write in this process goes through invalidate(), so a disable takes effect at once;
+// each invalidation is announced to the other processes sharing the database (cache-invalidation.ts).
 // Tenant scoping happens here, once for every service: a key of a tenant the caller may not see
 // fails exactly as a key that does not exist (same code, same message for the same reference).
 import { notFound, validationError } from '../domain/errors.js';
@@ -8,6 +9,7 @@ import type { Key, KeyVersion } from '../domain/key.js';
 import { KeyVersionMap } from '../domain/key-version-map.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
+import { announceNowhere, type AnnounceChange } from './cache-invalidation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ARN = /^kh:[^:]*:key\/([0-9a-f-]{36})$/;
@@ -50,6 +52,7 @@ export class KeyDirectory {
     private readonly metadata: MetadataStore,
     private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
+    private readonly announce: AnnounceChange = announceNowhere,
   ) {}
 
   /**
@@ -121,10 +124,27 @@ export class KeyDirectory {
   invalidate(keyId: string): void {
     this.keys.delete(keyId);
     this.aliases.delete(keyId);
+    this.announce({ kind: 'key', keyId });
   }
 
   forget(keyId: string): void {
     this.invalidate(keyId);
     this.versions.deleteKey(keyId);
+  }
+
+  /**
+   * Another process changed the key: everything about it goes, versions included (a re-import or a
+   * deletion there changes versions this process holds). Not announced again.
+   */
+  drop(keyId: string): void {
+    this.keys.delete(keyId);
+    this.aliases.delete(keyId);
+    this.versions.deleteKey(keyId);
+  }
+
+  dropAll(): void {
+    this.keys.clear();
+    this.aliases.clear();
+    this.versions.clear();
   }
 }

@@ -1,8 +1,10 @@
 // Each key's grants, as authorization matches requests against them: read through a small cache
 // with the key metadata's TTL. Every grant write in this process calls invalidate() (the one
-// invalidation point; cross-node invalidation hooks in here), so a retired grant stops at once.
+// invalidation point, announced to the other processes through cache-invalidation.ts), so a retired
+// grant stops at once.
 import type { Grant } from '../domain/grant.js';
 import type { GrantStore } from '../ports/grant-store.js';
+import { announceNowhere, type AnnounceChange } from './cache-invalidation.js';
 
 interface Cached {
   grants: readonly Grant[];
@@ -18,6 +20,7 @@ export class KeyGrants {
     private readonly store: GrantStore,
     private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
+    private readonly announce: AnnounceChange = announceNowhere,
   ) {}
 
   /** The key's grants if cached and fresh; never touches the store. */
@@ -38,7 +41,18 @@ export class KeyGrants {
   }
 
   invalidate(keyId: string): void {
+    this.drop(keyId);
+    this.announce({ kind: 'grants', keyId });
+  }
+
+  /** Another process changed the key's grants: dropped here, not announced again. */
+  drop(keyId: string): void {
     this.epoch++;
     this.cache.delete(keyId);
+  }
+
+  dropAll(): void {
+    this.epoch++;
+    this.cache.clear();
   }
 }

@@ -47,6 +47,7 @@ import {
   type KeyDescription,
 } from './key-records.js';
 import type { AccessControl } from './access-control.js';
+import type { ClientTokens } from './client-tokens.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 export type { KeyDescription } from './key-records.js';
@@ -64,6 +65,8 @@ export interface CreateKeyInput {
   exportable?: boolean;
   /** A key policy document, written with the key (as PUT /v1/keys/{keyId}/policy would). */
   policy?: unknown;
+  /** Makes retries safe: the same token and parameters in the tenant answer the key made first. */
+  clientToken?: string;
 }
 
 /** Where KeyService learns a tenant's key quota and writes a key policy given at creation. */
@@ -123,6 +126,7 @@ export class KeyService {
     private readonly access: AccessControl,
     private readonly tenancy: KeyTenancy,
     private readonly maxKeys = Number.POSITIVE_INFINITY,
+    private readonly clientTokens?: ClientTokens,
   ) {}
 
   backendFor(level: ProtectionLevel): KeyBackend {
@@ -142,6 +146,22 @@ export class KeyService {
     await this.access.authorize(ctx, {
       actions: input.policy === undefined ? ['CreateKey'] : ['CreateKey', 'PutKeyPolicy'],
     });
+    if (input.clientToken !== undefined && this.clientTokens && fixed.keyId === undefined) {
+      // Authorized first: a caller who may not create keys learns nothing of others' tokens.
+      const { clientToken, ...request } = input;
+      return this.clientTokens.createOnce(
+        ctx,
+        clientToken,
+        request,
+        (keyId) => this.createKey(ctx, request, { keyId }),
+        async (keyId) => {
+          const key = await this.metadata.getKey(keyId);
+          if (!key) return undefined;
+          ctx.facts.keyId = keyId;
+          return describeKey(this.metadata, key);
+        },
+      );
+    }
     const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
     const usages = allowedUsages(keySpec);
     const keyUsage = input.keyUsage ?? usages[0]!;
@@ -368,6 +388,27 @@ export class KeyService {
     precondition?.(key);
     if (fromVersion !== undefined && key.currentVersion !== fromVersion)
       return describeKey(this.metadata, key);
+    return this.addVersion(key, fromVersion);
+  }
+
+  /**
+   * The server's own rotation of `fromVersion`, which fell due: undefined when that version is no
+   * longer current (another process, or a person, rotated first), so that the caller neither counts
+   * nor records a rotation it did not do. Two processes that both saw it current race on the key's
+   * optimistic check: one adds the version, the other fails with nothing written.
+   */
+  async rotateDue(
+    ctx: RequestContext,
+    keyId: string,
+    fromVersion: number,
+  ): Promise<KeyDescription | undefined> {
+    const key = await freshKey(ctx, this.metadata, this.directory, keyId);
+    await this.access.authorize(ctx, { actions: ['RotateKey'], key });
+    if (key.currentVersion !== fromVersion) return undefined;
+    return this.addVersion(key, fromVersion);
+  }
+
+  private async addVersion(key: Key, fromVersion: number | undefined): Promise<KeyDescription> {
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
       throw unsupportedOperation(`key ${key.keyId} holds imported material and cannot be rotated`);

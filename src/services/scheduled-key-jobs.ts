@@ -82,7 +82,8 @@ export class ScheduledKeyJobs {
         // Only from the version that was due: another process's run may have rotated it already.
         const ctx = internalContext('RotateKey', randomUUID(), key.tenant);
         const startedAt = Date.now();
-        const rotatedKey = await this.keys.rotateKey(ctx, key.keyId, key.currentVersion);
+        const rotatedKey = await this.keys.rotateDue(ctx, key.keyId, key.currentVersion);
+        if (!rotatedKey) return;
         ctx.facts.keyVersion = rotatedKey.currentVersion;
         await this.audit.recordInternal(ctx, key.tenant, { startedAt });
         rotated++;

@@ -9,6 +9,7 @@ import { SYSTEM_KEYS_TENANT } from '../domain/identity.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
+import { announceNowhere, type AnnounceChange } from './cache-invalidation.js';
 
 export type SystemKeyPurpose = 'audit-checkpoint' | 'access-token';
 
@@ -41,7 +42,16 @@ export class SystemKeys {
     private readonly backend: KeyBackend,
     private readonly protectionLevel: ProtectionLevel,
     private readonly clock: Clock,
+    private readonly announce: AnnounceChange = announceNowhere,
   ) {}
+
+  /**
+   * Another process made a system key: found again on next use. (The cluster's first start makes
+   * both keys before workers fork, so this is for nodes that raced to make one.)
+   */
+  drop(): void {
+    this.loaded.clear();
+  }
 
   /** The key for `purpose`, made on first use; the same key on every later start. */
   signingKey(purpose: SystemKeyPurpose): Promise<SystemSigningKey> {
@@ -134,6 +144,7 @@ export class SystemKeys {
       await this.backend.destroyVersionMaterial({ keyId, keySpec: key.keySpec, version });
       throw error;
     }
+    this.announce({ kind: 'system-keys' });
     return key;
   }
 

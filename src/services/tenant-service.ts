@@ -173,6 +173,15 @@ export class TenantService {
     }
   }
 
+  /** Another process changed the tenant (AccessControl announced it there): dropped here. */
+  drop(tenantId: string): void {
+    this.tenants.delete(tenantId);
+  }
+
+  dropAll(): void {
+    this.tenants.clear();
+  }
+
   private async cachedTenant(tenantId: string): Promise<Tenant | null> {
     const hit = this.tenants.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.tenant;

@@ -43,9 +43,13 @@ const API_MD_ERROR_CODES: Record<string, number> = {
   Internal: 500,
 };
 
-/** Codes Keyhaven adds to API.md's list ("at least"): an expired key, and a body over the limit. */
+/**
+ * Codes Keyhaven adds to API.md's list ("at least"): an expired key, a body over the limit, a
+ * CreateKey client token reused with other parameters.
+ */
 const ERROR_CODE_EXTENSIONS: Record<string, number> = {
   KeyExpired: 409,
+  ClientTokenMismatch: 409,
   PayloadTooLarge: 413,
 };
 

@@ -9,7 +9,7 @@ import {
   type AuditResult,
   type ChainHead,
 } from '../../domain/audit-record.js';
-import type { AuditFilter, AuditStore } from '../../ports/audit-store.js';
+import { ChainMovedError, type AuditFilter, type AuditStore } from '../../ports/audit-store.js';
 import type { AuditCheckpointsTable, AuditRecordsTable, Database } from './schema.js';
 
 export function recordRow(record: AuditRecord): AuditRecordsTable {
@@ -74,7 +74,17 @@ async function headOf(db: Kysely<Database> | Transaction<Database>): Promise<Cha
   return row ? { seq: Number(row.seq), hash: row.hash } : null;
 }
 
-/** Inserts rows in one transaction: all or none. */
+/**
+ * A unique violation on seq: another writer's transaction took the same seq first (PostgreSQL
+ * 23505 under READ COMMITTED, where both read the same head; SQLite's constraint codes, which its
+ * write lock makes unlikely but not impossible with another program writing).
+ */
+export function isSeqTaken(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** Inserts rows in one transaction: all or none (ChainMovedError when another writer was first). */
 export interface AuditRowWriter {
   append(rows: readonly AuditRecordsTable[]): Promise<void>;
   close(): Promise<void>;
@@ -89,19 +99,27 @@ export class KyselyAuditStore implements AuditStore {
   async appendRecords(records: readonly AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (this.writer) return this.writer.append(records.map(recordRow));
-    await this.db.transaction().execute(async (trx) => {
-      const head = await headOf(trx);
-      if (records[0]!.prevHash !== (head?.hash ?? GENESIS_HASH)) {
-        throw new Error('the records do not continue the stored chain');
-      }
-      // SQLite caps bound parameters per statement: insert in slices.
-      for (let i = 0; i < records.length; i += 50) {
-        await trx
-          .insertInto('audit_records')
-          .values(records.slice(i, i + 50).map(recordRow))
-          .execute();
-      }
-    });
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const head = await headOf(trx);
+        if (
+          records[0]!.prevHash !== (head?.hash ?? GENESIS_HASH) ||
+          records[0]!.seq !== (head?.seq ?? 0) + 1
+        ) {
+          throw new ChainMovedError(head);
+        }
+        // SQLite caps bound parameters per statement: insert in slices.
+        for (let i = 0; i < records.length; i += 50) {
+          await trx
+            .insertInto('audit_records')
+            .values(records.slice(i, i + 50).map(recordRow))
+            .execute();
+        }
+      });
+    } catch (error) {
+      if (isSeqTaken(error)) throw new ChainMovedError(undefined, { cause: error });
+      throw error;
+    }
   }
 
   head(): Promise<ChainHead | null> {

@@ -1,7 +1,9 @@
 // The stores that share one metadata database, whichever dialect opened it.
 import type { AuditStore } from '../../ports/audit-store.js';
+import type { ClientTokenStore } from '../../ports/client-token-store.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { IdentityStore } from '../../ports/identity-store.js';
+import type { LeaseStore } from '../../ports/lease-store.js';
 import type { MetadataStore } from '../../ports/metadata-store.js';
 
 /** Closing `metadata` closes the database for them all. */
@@ -10,4 +12,6 @@ export interface MetadataStores {
   identity: IdentityStore;
   grants: GrantStore;
   audit: AuditStore;
+  leases: LeaseStore;
+  clientTokens: ClientTokenStore;
 }

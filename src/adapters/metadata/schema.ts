@@ -183,6 +183,21 @@ export interface GrantsTable {
   token_secret: Buffer;
 }
 
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+export interface ClientTokensTable {
+  tenant_id: string;
+  client_token: string;
+  /** SHA-256 hex of the request's parameters: the same token with others is refused. */
+  request_digest: string;
+  key_id: string;
+  created_at: number;
+}
+
 export interface Database {
   keys: KeysTable;
   key_tags: KeyTagsTable;
@@ -201,4 +216,6 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   material_destruction: MaterialDestructionTable;
   grants: GrantsTable;
+  leases: LeasesTable;
+  client_tokens: ClientTokensTable;
 }

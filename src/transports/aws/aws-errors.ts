@@ -38,6 +38,8 @@ const BY_CODE: Record<Exclude<ErrorCode, 'Conflict' | 'LimitExceeded'>, AwsError
   NotFound: { type: 'NotFoundException', status: 400 },
   KeyDisabled: { type: 'DisabledException', status: 400 },
   KeyPendingDeletion: { type: 'KMSInvalidStateException', status: 400 },
+  // The AWS dialect's CreateKey takes no client token; named as EC2 names the same refusal.
+  ClientTokenMismatch: { type: 'IdempotentParameterMismatchException', status: 400 },
   KeyExpired: { type: 'KMSInvalidStateException', status: 400 },
   PayloadTooLarge: { type: 'ValidationException', status: 400 },
   Unavailable: { type: 'DependencyTimeoutException', status: 503 },

@@ -13,6 +13,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   KeyDisabled: 409,
   KeyPendingDeletion: 409,
   KeyExpired: 409,
+  ClientTokenMismatch: 409,
   PayloadTooLarge: 413,
   LimitExceeded: 429,
   Unavailable: 503,

@@ -70,6 +70,14 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
             expiresAt: { type: 'string', format: 'date-time' },
             exportable: { type: 'boolean' },
             policy: { type: 'object', description: 'a key policy document, as PUT /v1/keys/{keyId}/policy' },
+            clientToken: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              pattern: '^[\\x20-\\x7e]+$',
+              description:
+                'makes retries safe: the same token and parameters within 24 h answer the key created first (201); other parameters are 409 ClientTokenMismatch',
+            },
           },
         },
         response: { 201: keyReply },

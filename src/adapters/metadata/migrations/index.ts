@@ -341,6 +341,35 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('key_versions').addColumn('material_digest_secret', 'blob').execute();
     },
   },
+  // Leases (services/lease.ts): which process does the cluster's scheduled work, until when. One
+  // row per kind of work, taken by one conditional upsert; bigint and varchar only, as on every
+  // dialect.
+  '0010_leases': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('holder', 'varchar(200)', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // Client tokens of CreateKey (docs/cluster.md): a retried request finds the key its first attempt
+  // created. The primary key makes two concurrent claims of one token one claim.
+  '0011_client_tokens': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('client_tokens')
+        .addColumn('tenant_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('client_token', 'varchar(64)', (c) => c.notNull())
+        .addColumn('request_digest', 'varchar(64)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('client_tokens_pk', ['tenant_id', 'client_token'])
+        .execute();
+      await db.schema.createIndex('client_tokens_created').on('client_tokens').column('created_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -13,6 +13,8 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
+import { KyselyClientTokenStore } from '../kysely-client-token-store.js';
+import { KyselyLeaseStore } from '../kysely-lease-store.js';
 import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
@@ -97,5 +99,7 @@ export async function openPostgresStores(settings: PostgresSettings): Promise<Me
     identity: new KyselyIdentityStore(db),
     grants: new KyselyGrantStore(db, 'postgres'),
     audit: new KyselyAuditStore(db),
+    leases: new KyselyLeaseStore(db),
+    clientTokens: new KyselyClientTokenStore(db),
   };
 }

@@ -8,7 +8,8 @@
 // sequence of rows.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { GENESIS_HASH } from '../../../domain/audit-record.js';
+import { GENESIS_HASH, type ChainHead } from '../../../domain/audit-record.js';
+import { ChainMovedError } from '../../../ports/audit-store.js';
 import type { AuditRecordsTable } from '../schema.js';
 
 /** The audit_records columns, in insert order (the worker's statement is built from them). */
@@ -29,6 +30,7 @@ const COLUMNS: readonly (keyof AuditRecordsTable)[] = [
   'hash',
 ];
 
+const SEQ = COLUMNS.indexOf('seq');
 const PREV_HASH = COLUMNS.indexOf('prev_hash');
 const HASH = COLUMNS.indexOf('hash');
 
@@ -39,48 +41,69 @@ const HASH = COLUMNS.indexOf('hash');
 // Batches arrive while one commits (the main thread does not wait for the last answer before it
 // sends the next): those waiting are committed together, in one transaction. Each must continue the
 // chain as committed, its first record's prev_hash the last committed record's hash: one computed
-// after a batch that failed is refused, and no record ever points at one that is not there.
+// after a batch that failed is refused, and no record ever points at one that is not there. A
+// refusal says "moved" with the head as read under the write lock: another process (a cluster
+// worker) appended first, and the caller chains the batch again from there.
 const WORKER_SCRIPT = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const { PREV_HASH, HASH, GENESIS_HASH } = workerData;
+const { SEQ, PREV_HASH, HASH, GENESIS_HASH } = workerData;
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('synchronous = ' + (workerData.fsync ? 'FULL' : 'NORMAL'));
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 const insert = db.prepare(workerData.insert);
-const storedHead = db.prepare('SELECT hash FROM audit_records ORDER BY seq DESC LIMIT 1').pluck();
+const storedHead = db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
 // IMMEDIATE: the head is read under the write lock, so no other connection can move it between
 // the check and the inserts.
 const append = db.transaction((batches) => {
-  let tail = storedHead.get() ?? GENESIS_HASH;
+  const head = storedHead.get();
+  let tail = head ? head.hash : GENESIS_HASH;
+  let tailSeq = head ? Number(head.seq) : 0;
   const accepted = [];
   for (const batch of batches) {
-    if (batch.rows[0][PREV_HASH] !== tail) {
-      answer(batch, 'the records do not continue the stored chain');
+    const first = batch.rows[0];
+    if (first[PREV_HASH] !== tail || first[SEQ] !== tailSeq + 1) {
+      answer(batch, 'the records do not continue the stored chain', tailSeq === 0 ? null : { seq: tailSeq, hash: tail });
       continue;
     }
     for (const row of batch.rows) insert.run(row);
     accepted.push(batch);
-    tail = batch.rows[batch.rows.length - 1][HASH];
+    const last = batch.rows[batch.rows.length - 1];
+    tail = last[HASH];
+    tailSeq = last[SEQ];
   }
   return accepted;
 });
 let waiting = [];
-const answer = (batch, error) => parentPort.postMessage(error === undefined ? { id: batch.id } : { id: batch.id, error });
+const answer = (batch, error, head) =>
+  parentPort.postMessage(error === undefined ? { id: batch.id } : head === undefined ? { id: batch.id, error } : { id: batch.id, error, moved: true, head });
 function commit() {
   const batches = waiting;
   waiting = [];
   try {
     for (const batch of append.immediate(batches)) answer(batch);
   } catch (error) {
-    // Refused batches were answered already; a second answer for the same id is ignored.
-    for (const batch of batches) answer(batch, String((error && error.message) || error));
+    // Refused batches were answered already; a second answer for the same id is ignored. A seq
+    // another writer took is the chain moving too (its head unknown here).
+    const code = error && error.code;
+    const taken = code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+    for (const batch of batches)
+      parentPort.postMessage({ id: batch.id, error: String((error && error.message) || error), moved: taken });
   }
 }
 parentPort.on('message', (batch) => {
   if (waiting.push(batch) === 1) setImmediate(commit);
 });
 `;
+
+/** The worker's answer to one batch: no error, or why; `moved` when another writer was first. */
+interface WriterAnswer {
+  id: number;
+  error?: string;
+  moved?: boolean;
+  /** With `moved`, the head under the write lock (null: empty) when the worker read it. */
+  head?: ChainHead | null;
+}
 
 interface Waiting {
   resolve: () => void;
@@ -154,16 +177,18 @@ export class AuditWriterThread {
         busyTimeoutMs: this.options.busyTimeoutMs,
         fsync: this.options.fsync,
         insert: `INSERT INTO audit_records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+        SEQ,
         PREV_HASH,
         HASH,
         GENESIS_HASH,
       },
     });
     worker.unref();
-    worker.on('message', ({ id, error }: { id: number; error?: string }) => {
+    worker.on('message', ({ id, error, moved, head }: WriterAnswer) => {
       const waiting = this.waiting.get(id);
       this.waiting.delete(id);
       if (error === undefined) waiting?.resolve();
+      else if (moved) waiting?.reject(new ChainMovedError(head, { cause: new Error(error) }));
       else waiting?.reject(new Error(error));
       if (this.waiting.size === 0) {
         worker.unref();

@@ -11,25 +11,19 @@ import {
   type SqliteDialectConfig,
 } from 'kysely';
 import { KmsError } from '../../../domain/errors.js';
-import type { AuditStore } from '../../../ports/audit-store.js';
-import type { GrantStore } from '../../../ports/grant-store.js';
-import type { IdentityStore } from '../../../ports/identity-store.js';
-import type { MetadataStore } from '../../../ports/metadata-store.js';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
+import { KyselyClientTokenStore } from '../kysely-client-token-store.js';
+import { KyselyLeaseStore } from '../kysely-lease-store.js';
 import { AuditWriterThread } from './audit-writer-thread.js';
 import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
 import { migrateToLatest } from '../migrations/index.js';
+import type { MetadataStores } from '../metadata-stores.js';
 import type { Database } from '../schema.js';
 
 /** The stores that share one database (closing metadata closes them all). */
-export interface SqliteStores {
-  metadata: MetadataStore;
-  identity: IdentityStore;
-  grants: GrantStore;
-  audit: AuditStore;
-}
+export type SqliteStores = MetadataStores;
 
 /**
  * Transactions take the write lock as they begin (BEGIN IMMEDIATE), waiting up to the busy timeout
@@ -120,6 +114,8 @@ export async function openSqliteStores(
         ? undefined
         : new AuditWriterThread(path, { busyTimeoutMs, fsync: options.auditFsync }),
     ),
+    leases: new KyselyLeaseStore(db),
+    clientTokens: new KyselyClientTokenStore(db),
   };
 }
 
@@ -135,5 +131,7 @@ export function openSqliteReadOnly(path: string): SqliteStores {
     identity: new KyselyIdentityStore(db),
     grants: new KyselyGrantStore(db),
     audit: new KyselyAuditStore(db),
+    leases: new KyselyLeaseStore(db),
+    clientTokens: new KyselyClientTokenStore(db),
   };
 }
