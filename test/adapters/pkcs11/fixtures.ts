@@ -31,6 +31,7 @@ export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
         })),
         rootKeyLabel: 'keyhaven-root',
         transportKeyLabel: 'keyhaven-transport',
+        replicationWindowSeconds: 86_400,
         sessionPoolSize: 4,
         sessionWaitMs: 2000,
         healthCheckSeconds: 0,

@@ -35,11 +35,15 @@ export interface ReplicaShape {
   objectClass: number;
   keyType: number;
   usage: { type: number; value: boolean }[];
+  /** CKA_ALLOWED_MECHANISMS of the original, when it has any. */
+  allowedMechanisms?: Buffer;
 }
 
 /**
  * Template of a copy unwrapped into another token: same label, class, type and usage as the original,
- * sensitive and not extractable. CKA_MODIFIABLE false comes last: SoftHSM 2.6 applies an unwrap
+ * sensitive and not extractable. It must name every attribute the unwrap-only transport object's
+ * CKA_UNWRAP_TEMPLATE forces, with the same value, or the token refuses (CKR_TEMPLATE_INCONSISTENT):
+ * TOKEN, PRIVATE, SENSITIVE, EXTRACTABLE, and UNWRAP and DERIVE (both in `usage`). CKA_MODIFIABLE false comes last: SoftHSM 2.6 applies an unwrap
  * template in order and refuses (CKR_ATTRIBUTE_READ_ONLY) any attribute after it.
  */
 export function replicaTemplate(label: string, shape: ReplicaShape): pkcs11js.Template {
@@ -53,6 +57,9 @@ export function replicaTemplate(label: string, shape: ReplicaShape): pkcs11js.Te
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
     ...shape.usage,
+    ...(shape.allowedMechanisms
+      ? [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: shape.allowedMechanisms }]
+      : []),
     { type: pkcs11js.CKA_MODIFIABLE, value: false },
   ];
 }
