@@ -98,3 +98,61 @@ export function attemptExtraction(options: {
   );
   return JSON.parse(output) as AttemptResults;
 }
+
+const DECRYPT_SCRIPT = String.raw`
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/package.json');
+const P = require('pkcs11js');
+const [modulePath, tokenLabel, pin, keyLabel, ciphertextHex, operation] = process.argv.slice(1);
+const lib = new P.PKCS11();
+lib.load(modulePath);
+lib.C_Initialize();
+const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
+const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+lib.C_Login(session, P.CKU_USER, pin);
+lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: keyLabel }, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }]);
+const [key] = lib.C_FindObjects(session, 1);
+lib.C_FindObjectsFinal(session);
+const ciphertext = Buffer.from(ciphertextHex, 'hex');
+try {
+  if (operation === 'sign') {
+    lib.C_SignInit(session, { mechanism: P.CKM_SHA256_RSA_PKCS }, key);
+    process.stdout.write('ALLOWED: ' + lib.C_Sign(session, ciphertext, Buffer.alloc(1024)).length);
+    process.exit(0);
+  }
+  lib.C_DecryptInit(session, { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P.CKM_SHA_1, mgf: P.CKG_MGF1_SHA1, source: 1 } }, key);
+  process.stdout.write('ALLOWED: ' + lib.C_Decrypt(session, ciphertext, Buffer.alloc(ciphertext.length)).toString());
+} catch (error) {
+  process.stdout.write(error.message);
+}
+`;
+
+/**
+ * Single-part C_Decrypt (RSA-OAEP SHA-1) of `input`, or C_Sign (SHA256-RSA-PKCS) of it, with the
+ * private key `keyLabel`; returns the result or the error.
+ */
+export function attemptRsaOperation(options: {
+  operation: 'decrypt' | 'sign';
+  env: Record<string, string>;
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  keyLabel: string;
+  input: Buffer;
+}): string {
+  return execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      DECRYPT_SCRIPT,
+      options.modulePath,
+      options.tokenLabel,
+      options.pin,
+      options.keyLabel,
+      options.input.toString('hex'),
+      options.operation,
+    ],
+    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}

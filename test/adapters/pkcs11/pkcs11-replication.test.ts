@@ -14,7 +14,7 @@ import type { KeyVersion } from '../../../src/domain/key.js';
 import type { KeySpec } from '../../../src/domain/key-spec.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
 import { attemptExtraction } from './extraction-attempts.js';
-import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+import { createPkcs11Fixture, defaultUsage, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
 
 describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
   let fixture: Pkcs11Fixture;
@@ -27,7 +27,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
 
   async function createRef(keySpec: KeySpec): Promise<VersionRef> {
     const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec);
+    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec, defaultUsage(keySpec));
     const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
     return { keyId, keySpec, version };
   }

@@ -7,6 +7,7 @@
 // RSA key pair that token generated for the purpose: it never exists in clear in this process.
 import pkcs11js from 'pkcs11js';
 import { withAttributeArray } from './pkcs11-attribute-array.js';
+import { mechanismList } from './pkcs11-templates.js';
 import type { Handle } from './pkcs11-object-policy.js';
 import type { Pkcs11Token, SessionScope } from './pkcs11-token.js';
 
@@ -45,13 +46,6 @@ const OAEP: pkcs11js.Mechanism = {
   } as pkcs11js.RsaOAEP,
 };
 const RECEIVER_BITS = 3072;
-
-/** Packs CK_MECHANISM_TYPEs for CKA_ALLOWED_MECHANISMS (an array of CK_ULONG, native order). */
-export function mechanismList(mechanisms: readonly number[]): Buffer {
-  const list = Buffer.alloc(mechanisms.length * 8);
-  mechanisms.forEach((mechanism, i) => list.writeBigUInt64LE(BigInt(mechanism), i * 8));
-  return list;
-}
 
 /** Whether this token holds both transport objects (each checked for its function on lookup). */
 export function hasTransportKey(scope: SessionScope, labels: TransportLabels): boolean {
