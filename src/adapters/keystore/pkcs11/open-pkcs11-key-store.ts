@@ -66,6 +66,7 @@ export async function openPkcs11KeyStore(config: Pkcs11Config, dataDir: string):
     const transportKey = await backends.replication.ensureTransportKey().catch(() => 'unavailable' as const);
     const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
     await backends.replication.catchUp();
+    for (const token of backends.tokens) token.startHealthChecks();
     return {
       root: opened.store,
       backend: new Pkcs11KeyBackend(backends),

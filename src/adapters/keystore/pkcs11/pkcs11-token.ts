@@ -117,10 +117,17 @@ export class Pkcs11Token {
       options.replicated,
     );
     this.breaker = new CircuitBreaker({ failureThreshold: options.failureThreshold, openMs: options.openMs });
-    if (options.healthCheckMs > 0) {
-      this.healthTimer = setInterval(() => void this.probe(), options.healthCheckMs);
-      this.healthTimer.unref();
-    }
+  }
+
+  /**
+   * Starts the background health probe (healthCheckMs; 0 = none). Called once the key store is open:
+   * a probe during set-up would see the root key missing, re-initialise the library and break the
+   * security officer's transport key set-up under way.
+   */
+  startHealthChecks(): void {
+    if (this.options.healthCheckMs <= 0 || this.healthTimer || this.closed) return;
+    this.healthTimer = setInterval(() => void this.probe(), this.options.healthCheckMs);
+    this.healthTimer.unref();
   }
 
   get name(): string {
