@@ -34,6 +34,11 @@ const pkcs11Schema = z
     rootKeyLabel: z.string().min(1).max(64).default('keyhaven-root'),
     /** Label of the shared AES key that carries key objects between backends (several backends only). */
     transportKeyLabel: z.string().min(1).max(64).default('keyhaven-transport'),
+    /**
+     * How long a new object may stay extractable (under the transport key only) while a backend
+     * lacks it; then it is sealed and the missing backends never get it (docs/hsm.md).
+     */
+    replicationWindowSeconds: z.number().min(1).default(86_400),
     sessionPoolSize: z.number().int().min(1).max(256).default(8),
     sessionWaitMs: z.number().int().min(1).default(5000),
     healthCheckSeconds: z.number().min(0).default(2),

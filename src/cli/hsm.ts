@@ -1,5 +1,7 @@
-// `keyhaven hsm init | status`: prepare the configured PKCS#11 token(s) (root key, mechanism check)
-// in process from the server's configuration, and show each HSM backend's state as the server sees it.
+// `keyhaven hsm init | status`: prepare the configured PKCS#11 token(s) (transport key, root key,
+// mechanism check) in process from the server's configuration, through openPkcs11KeyStore, the same
+// function the composition root opens the key store with (so both set things up in the same order),
+// and show each HSM backend's state as the server sees it.
 import type { Command } from 'commander';
 import { KEY_SPECS } from '../domain/key-spec.js';
 import { createClient, emit } from './cli-context.js';
@@ -25,9 +27,7 @@ export function registerHsmCommands(program: Command): void {
     )
     .action(async (_options: unknown, command: Command) => {
       const { loadConfig } = await import('../config.js');
-      const { createPkcs11Backends } = await import('../adapters/keystore/pkcs11/open-pkcs11-key-store.js');
-      const { Pkcs11RootKeyStore } = await import('../adapters/keystore/pkcs11/pkcs11-root-key-store.js');
-      const { Pkcs11Replication } = await import('../adapters/keystore/pkcs11/pkcs11-replication.js');
+      const { openPkcs11KeyStore } = await import('../adapters/keystore/pkcs11/open-pkcs11-key-store.js');
       const { HSM_KEY_SPECS, mechanismsFor } =
         await import('../adapters/keystore/pkcs11/pkcs11-key-backend.js');
       const { mkdirSync } = await import('node:fs');
@@ -39,12 +39,10 @@ export function registerHsmCommands(program: Command): void {
         );
       }
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      const backends = createPkcs11Backends({ ...pkcs11, healthCheckSeconds: 0 });
+      // No health probe or catch-up timer: this process only sets up and reports.
+      const store = await openPkcs11KeyStore({ ...pkcs11, healthCheckSeconds: 0 }, config.dataDir);
+      const { backends, transportKey } = store;
       try {
-        backends.replication = new Pkcs11Replication(backends, config.dataDir, pkcs11.transportKeyLabel, 0);
-        const opened = await Pkcs11RootKeyStore.open(backends, config.dataDir, pkcs11.rootKeyLabel);
-        const transportKey = await backends.replication.ensureTransportKey();
-        await backends.replication.catchUp();
         const report: {
           backend: string;
           tokenLabel: string;
@@ -66,9 +64,9 @@ export function registerHsmCommands(program: Command): void {
         }
         const summary = {
           rootKeyLabel: pkcs11.rootKeyLabel,
-          rootKey: opened.available ? (opened.created ? 'created' : 'present') : 'unavailable',
+          rootKey: store.available ? (store.rootKeyCreated ? 'created' : 'present') : 'unavailable',
           transportKey,
-          replicationProblem: backends.replication.problem,
+          replicationProblem: backends.replication?.problem,
           pendingReplications: Object.fromEntries(
             backends.tokens.map((t) => [t.name, backends.replication!.pendingFor(t.name)]),
           ),
@@ -82,7 +80,7 @@ export function registerHsmCommands(program: Command): void {
             ...(transportKey === 'not-needed'
               ? []
               : [
-                  `transport key "${pkcs11.transportKeyLabel}": ${transportKey}${summary.replicationProblem ? ` (${summary.replicationProblem})` : ''}`,
+                  `transport key "${pkcs11.transportKeyLabel}-wrap" / "-unwrap": ${transportKey}${summary.replicationProblem ? ` (${summary.replicationProblem})` : ''}`,
                   ...Object.entries(summary.pendingReplications)
                     .filter(([, count]) => count > 0)
                     .map(([name, count]) => `${name} still lacks ${count} object(s)`),
@@ -98,9 +96,9 @@ export function registerHsmCommands(program: Command): void {
             '',
           ].join('\n'),
         );
-        if (!opened.available || transportKey === 'unavailable') process.exitCode = 1;
+        if (!store.available || transportKey === 'unavailable') process.exitCode = 1;
       } finally {
-        await backends.close();
+        await store.root.close();
       }
     });
 

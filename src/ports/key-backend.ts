@@ -1,7 +1,13 @@
 // Port: where a key version's private/secret material is used. One implementation per protection
 // level: SOFTWARE (root-wrapped material used in process), later HSM (PKCS#11 objects) and EXTERNAL.
 // Operations with public keys only (verify, RSA encrypt, public-key export) need no backend.
-import type { KeySpec, MacAlgorithm, ProtectionLevel, SigningAlgorithm } from '../domain/key-spec.js';
+import type {
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  ProtectionLevel,
+  SigningAlgorithm,
+} from '../domain/key-spec.js';
 import type { KeyVersion } from '../domain/key.js';
 import type { BackendStatus, StatusOptions } from './root-key-store.js';
 
@@ -22,7 +28,16 @@ export interface NewVersionMaterial {
 
 export interface KeyBackend {
   readonly protectionLevel: ProtectionLevel;
-  createVersionMaterial(keyId: string, version: number, spec: KeySpec): Promise<NewVersionMaterial>;
+  /**
+   * `usage` lets a backend restrict the material to that one function (an HSM RSA key then signs or
+   * decrypts, not both); backends that enforce usage only in the service may ignore it.
+   */
+  createVersionMaterial(
+    keyId: string,
+    version: number,
+    spec: KeySpec,
+    usage?: KeyUsage,
+  ): Promise<NewVersionMaterial>;
   /** Takes plaintext material (raw symmetric bytes or PKCS#8 DER), already validated for the spec. */
   importVersionMaterial(
     keyId: string,

@@ -196,7 +196,7 @@ export class KeyService {
 
     let firstVersion: KeyVersion | null = null;
     if (origin === 'KEYHAVEN') {
-      const created = await backend.createVersionMaterial(keyId, 1, keySpec);
+      const created = await backend.createVersionMaterial(keyId, 1, keySpec, keyUsage);
       firstVersion = { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
     }
     const key: Key = {
@@ -420,7 +420,7 @@ export class KeyService {
     const backend = this.backendFor(key.protectionLevel);
     const now = this.clock.now();
     const version = key.currentVersion + 1;
-    const created = await backend.createVersionMaterial(key.keyId, version, key.keySpec);
+    const created = await backend.createVersionMaterial(key.keyId, version, key.keySpec, key.keyUsage);
     const newVersion: KeyVersion = {
       keyId: key.keyId,
       version,

@@ -116,7 +116,7 @@ export class SystemKeys {
   private async create(purpose: SystemKeyPurpose): Promise<Key> {
     const keyId = randomUUID();
     const now = this.clock.now();
-    const created = await this.backend.createVersionMaterial(keyId, 1, 'ECC_NIST_P256');
+    const created = await this.backend.createVersionMaterial(keyId, 1, 'ECC_NIST_P256', 'SIGN_VERIFY');
     const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
     const key: Key = {
       keyId,

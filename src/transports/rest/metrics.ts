@@ -1,7 +1,16 @@
 // Prometheus metrics: requests and latency per API action, the material cache's hit rate, and each
 // key-store backend's state (health, circuit, session pool, call latency) read from the key store's
 // status port at scrape time.
-import { Counter, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import {
+  Counter,
+  Registry,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricType,
+  type MetricValueWithName,
+} from 'prom-client';
 import type { MaterialCache } from '../../adapters/keystore/software/material-cache.js';
 import type { BackendStatus, CircuitStateName } from '../../ports/root-key-store.js';
 import { RequestMetrics } from './request-metrics.js';
@@ -127,8 +136,7 @@ export function createRestMetrics(
 
 /**
  * One scrape reads the backends' last known state once (no probe) and fills every backend gauge.
- * Call latency is exposed in histogram form (`_bucket{le}`, `_sum`, `_count`) from the backend's own
- * cumulative counts, so histogram_quantile() works on it.
+ * Call latency is a Prometheus histogram (`# TYPE ... histogram`: `_bucket{le}`, `_sum`, `_count`).
  */
 function registerBackendGauges(registry: Registry, read: () => Promise<BackendStatus[]>): void {
   let pending: Promise<BackendStatus[]> | undefined;
@@ -218,32 +226,7 @@ function registerBackendGauges(registry: Registry, read: () => Promise<BackendSt
       if (b.calls) g.set(ids(b), b.calls.failures);
     },
   );
-  gauge(
-    'keyhaven_keystore_backend_call_duration_seconds_bucket',
-    'Latency of successful backend calls: cumulative count at or below `le` seconds',
-    ['backend', 'kind', 'le'],
-    (g, b) => {
-      if (!b.calls) return;
-      for (const { le, count } of b.calls.latency.buckets) g.set({ ...ids(b), le: String(le) }, count);
-      g.set({ ...ids(b), le: '+Inf' }, b.calls.latency.count);
-    },
-  );
-  gauge(
-    'keyhaven_keystore_backend_call_duration_seconds_sum',
-    'Total seconds spent in successful backend calls',
-    ['backend', 'kind'],
-    (g, b) => {
-      if (b.calls) g.set(ids(b), b.calls.latency.sumSeconds);
-    },
-  );
-  gauge(
-    'keyhaven_keystore_backend_call_duration_seconds_count',
-    'Successful backend calls',
-    ['backend', 'kind'],
-    (g, b) => {
-      if (b.calls) g.set(ids(b), b.calls.latency.count);
-    },
-  );
+  new BackendCallDuration(registry, current);
   gauge(
     'keyhaven_keystore_backend_pending_replications',
     'Key objects a backend still lacks (replication between HSMs)',
@@ -252,4 +235,65 @@ function registerBackendGauges(registry: Registry, read: () => Promise<BackendSt
       if (b.pendingReplications !== undefined) g.set(ids(b), b.pendingReplications);
     },
   );
+}
+
+type DurationLabels = 'backend' | 'kind' | 'le';
+const HELP = 'Latency of successful key-store backend calls';
+
+/**
+ * keyhaven_keystore_backend_call_duration_seconds as a prom-client Histogram whose values come from
+ * each backend's own cumulative bucket counts at scrape time (the backend observes every call; the
+ * hot path touches no metrics object). get() and getForPromString() are what the registry reads.
+ */
+class BackendCallDuration extends Histogram<DurationLabels> {
+  constructor(
+    registry: Registry,
+    private readonly read: () => Promise<BackendStatus[]>,
+  ) {
+    super({
+      name: 'keyhaven_keystore_backend_call_duration_seconds',
+      help: HELP,
+      labelNames: ['backend', 'kind'],
+      registers: [registry],
+    });
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<DurationLabels>>> {
+    return this.fromBackends();
+  }
+
+  /** What the registry renders the text format from (prom-client prefers it over get()). */
+  async getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<DurationLabels>>> {
+    return this.fromBackends();
+  }
+
+  private async fromBackends(): Promise<MetricObjectWithValues<MetricValueWithName<DurationLabels>>> {
+    const name = 'keyhaven_keystore_backend_call_duration_seconds';
+    const values: MetricValueWithName<DurationLabels>[] = [];
+    for (const b of await this.read()) {
+      if (!b.calls) continue;
+      const labels = { backend: b.name, kind: b.kind };
+      const { buckets, count, sumSeconds } = b.calls.latency;
+      for (const bucket of buckets) {
+        values.push({
+          metricName: `${name}_bucket`,
+          labels: { ...labels, le: bucket.le },
+          value: bucket.count,
+        });
+      }
+      values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
+      values.push({ metricName: `${name}_sum`, labels, value: sumSeconds });
+      values.push({ metricName: `${name}_count`, labels, value: count });
+    }
+    // Not super.get(): prom-client's get() calls getForPromString(), which is this method.
+    return {
+      name,
+      help: HELP,
+      // prom-client declares MetricType a numeric enum, but its registry prints the string.
+      type: 'histogram' as unknown as MetricType,
+      aggregator: 'sum',
+      collect: () => undefined,
+      values,
+    };
+  }
 }

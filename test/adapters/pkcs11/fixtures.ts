@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pkcs11Config } from '../../../src/config.js';
+import { keyFamily, type KeySpec, type KeyUsage } from '../../../src/domain/key-spec.js';
 import { createSoftHsm, SO_PIN, type SoftHsm, type SoftHsmToken } from '../../helpers/softhsm.js';
 
 export interface Pkcs11Fixture {
@@ -31,6 +32,7 @@ export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
         })),
         rootKeyLabel: 'keyhaven-root',
         transportKeyLabel: 'keyhaven-transport',
+        replicationWindowSeconds: 86_400,
         sessionPoolSize: 4,
         sessionWaitMs: 2000,
         healthCheckSeconds: 0,
@@ -46,11 +48,23 @@ export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
   };
 }
 
+/** The usage a test key of `spec` gets unless the test names one (RSA keys: signing). */
+export function defaultUsage(spec: KeySpec): KeyUsage {
+  const family = keyFamily(spec);
+  if (family === 'AES') return 'ENCRYPT_DECRYPT';
+  if (family === 'HMAC') return 'GENERATE_VERIFY_MAC';
+  return 'SIGN_VERIFY';
+}
+
 /** Objects pkcs11-tool lists on a token, with the flags the issue asks to check. */
 export interface ListedObject {
   kind: string;
   label: string;
   flags: string[];
+  /** The `Usage:` line's functions (sign, decrypt, encrypt, verify, ...). */
+  usage: string[];
+  /** The `Allowed mechanisms:` line, as OpenSC names them (e.g. ECDSA, RSA-PKCS-OAEP). */
+  allowedMechanisms: string[];
 }
 
 /** Parses `pkcs11-tool --list-objects` output (OpenSC 0.2x): one block per object. */
@@ -60,7 +74,7 @@ export function parseListObjects(output: string): ListedObject[] {
   for (const line of output.split('\n')) {
     const header = /^(Secret Key|Private Key|Public Key|Certificate|Data) Object/.exec(line);
     if (header) {
-      current = { kind: header[1]!, label: '', flags: [] };
+      current = { kind: header[1]!, label: '', flags: [], usage: [], allowedMechanisms: [] };
       objects.push(current);
       continue;
     }
@@ -69,6 +83,10 @@ export function parseListObjects(output: string): ListedObject[] {
     if (label) current.label = label[1]!.trim();
     const access = /^\s+Access:\s+(.*)$/.exec(line);
     if (access) current.flags.push(...access[1]!.split(',').map((flag) => flag.trim()));
+    const usage = /^\s+Usage:\s+(.*)$/.exec(line);
+    if (usage) current.usage.push(...usage[1]!.split(',').map((use) => use.trim()));
+    const allowed = /^\s+Allowed mechanisms:\s+(.*)$/.exec(line);
+    if (allowed) current.allowedMechanisms.push(...allowed[1]!.split(',').map((m) => m.trim()));
   }
   return objects;
 }

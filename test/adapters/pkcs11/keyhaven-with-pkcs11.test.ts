@@ -122,6 +122,9 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
     expect(sample('keyhaven_keystore_backend_session_pool_size')).toBe(3);
     expect(sample('keyhaven_keystore_backend_sessions_in_use')).toBe(0);
     expect(sample('keyhaven_keystore_backend_sessions_open')).toBeGreaterThanOrEqual(1);
+    // A Prometheus histogram (not three gauges), so histogram_quantile() and recording rules apply.
+    expect(text).toContain('# TYPE keyhaven_keystore_backend_call_duration_seconds histogram');
+    expect(text).not.toMatch(/# TYPE keyhaven_keystore_backend_call_duration_seconds_(bucket|sum|count) /);
     const count = sample('keyhaven_keystore_backend_call_duration_seconds_count')!;
     expect(count).toBeGreaterThan(0);
     expect(sample('keyhaven_keystore_backend_call_duration_seconds_bucket', ',le="+Inf"')).toBe(count);

@@ -7,6 +7,8 @@ import {
   randomBytes,
   verify,
 } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   openPkcs11KeyStore,
@@ -14,11 +16,12 @@ import {
 } from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { KmsError } from '../../../src/domain/errors.js';
 import type { KeyVersion } from '../../../src/domain/key.js';
-import type { KeySpec, MacAlgorithm, SigningAlgorithm } from '../../../src/domain/key-spec.js';
+import type { KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm } from '../../../src/domain/key-spec.js';
 import { signingAlgorithmsFor } from '../../../src/domain/key-spec.js';
 import { verifySignature } from '../../../src/crypto/signature.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
-import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+import { attemptRsaOperation } from './extraction-attempts.js';
+import { createPkcs11Fixture, defaultUsage, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   const error = await promise.then(
@@ -33,9 +36,9 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
   let store: Pkcs11KeyStore;
   let counter = 0;
 
-  async function createRef(keySpec: KeySpec): Promise<VersionRef> {
+  async function createRef(keySpec: KeySpec, usage: KeyUsage = defaultUsage(keySpec)): Promise<VersionRef> {
     const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec);
+    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec, usage);
     const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
     return { keyId, keySpec, version };
   }
@@ -111,6 +114,105 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     expect(fromHsm.tag).toEqual(cipher.getAuthTag());
   });
 
+  it('gives an RSA key one function by its usage and restricts every key to its mechanisms (pkcs11-tool)', async () => {
+    const signing = await createRef('RSA_2048', 'SIGN_VERIFY');
+    const decrypting = await createRef('RSA_2048', 'ENCRYPT_DECRYPT');
+    const aes = await createRef('SYMMETRIC_DEFAULT');
+    const ec = await createRef('ECC_NIST_P256');
+    const hmac = await createRef('HMAC_256');
+    const objects = listed();
+    const object = (ref: VersionRef) => objects.find((o) => o.label === `keyhaven/${ref.keyId}/v1`)!;
+    expect(object(signing).usage).toContain('sign');
+    expect(object(signing).usage).not.toContain('decrypt');
+    expect(object(signing).allowedMechanisms).toEqual(
+      expect.arrayContaining(['RSA-PKCS-PSS', 'SHA256-RSA-PKCS']),
+    );
+    expect(object(signing).allowedMechanisms).not.toContain('RSA-PKCS-OAEP');
+    expect(object(decrypting).usage).toContain('decrypt');
+    expect(object(decrypting).usage).not.toContain('sign');
+    expect(object(decrypting).allowedMechanisms).toEqual(['RSA-PKCS-OAEP']);
+    expect(object(ec).allowedMechanisms).toEqual(['ECDSA']);
+    // The token itself refuses the other function, whatever the caller asks (user PIN, pkcs11js):
+    // C_Decrypt in one part, since SoftHSM has no multi-part RSA decryption for pkcs11-tool.
+    const attempt = (operation: 'decrypt' | 'sign', ref: VersionRef, input: Buffer) =>
+      attemptRsaOperation({
+        operation,
+        input,
+        env: fixture.hsm.env,
+        modulePath: fixture.hsm.modulePath,
+        tokenLabel: fixture.hsm.label,
+        pin: fixture.hsm.pin,
+        keyLabel: `keyhaven/${ref.keyId}/v1`,
+      });
+    const decryptWith = (ref: VersionRef) =>
+      attempt(
+        'decrypt',
+        ref,
+        publicEncrypt(
+          {
+            key: createPublicKey({ key: ref.version.publicKeySpki!, format: 'der', type: 'spki' }),
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: 'sha1',
+          },
+          Buffer.from('secret'),
+        ),
+      );
+    expect(decryptWith(signing)).toMatch(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    expect(decryptWith(decrypting)).toBe('ALLOWED: secret');
+    const input = join(fixture.dataDir, 'rsa-input.bin');
+    writeFileSync(input, Buffer.from('to be signed'));
+    expect(attempt('sign', decrypting, Buffer.from('to be signed'))).toMatch(
+      /CKR_KEY_FUNCTION_NOT_PERMITTED/,
+    );
+    expect(attempt('sign', signing, Buffer.from('to be signed'))).toBe('ALLOWED: 256');
+    // A mechanism outside CKA_ALLOWED_MECHANISMS is refused too (SHA-1 RSA is not in the list).
+    expect(() =>
+      fixture.hsm.pkcs11Tool([
+        '--sign',
+        '--label',
+        `keyhaven/${signing.keyId}/v1`,
+        '--mechanism',
+        'SHA1-RSA-PKCS',
+        '--input-file',
+        input,
+      ]),
+    ).toThrow(/CKR_MECHANISM_INVALID|CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    // OpenSC 0.23 prints no allowed mechanisms for secret keys: the token's refusals show them.
+    expect(() =>
+      fixture.hsm.pkcs11Tool([
+        '--encrypt',
+        '--label',
+        `keyhaven/${aes.keyId}/v1`,
+        '--mechanism',
+        'AES-CBC',
+        '--iv',
+        '00000000000000000000000000000000',
+        '--input-file',
+        input,
+      ]),
+    ).toThrow(/CKR_MECHANISM_INVALID|CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    expect(() =>
+      fixture.hsm.pkcs11Tool([
+        '--sign',
+        '--label',
+        `keyhaven/${hmac.keyId}/v1`,
+        '--mechanism',
+        'SHA512-HMAC',
+        '--input-file',
+        input,
+      ]),
+    ).toThrow(/CKR_MECHANISM_INVALID|CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    // While the permitted function works through Keyhaven.
+    const signature = await store.backend.sign(
+      signing,
+      'RSASSA_PKCS1_V1_5_SHA_256',
+      Buffer.from('ok'),
+      'RAW',
+    );
+    expect(signature).toHaveLength(256);
+    expect(await store.backend.mac(hmac, 'HMAC_SHA_256', Buffer.from('ok'))).toHaveLength(32);
+  });
+
   it.each(['RSA_2048', 'RSA_3072', 'ECC_NIST_P256', 'ECC_NIST_P384'] as const)(
     'signs with %s inside the HSM; node:crypto verifies with the exported public key',
     async (spec) => {
@@ -141,7 +243,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
   );
 
   it('decrypts RSAES-OAEP inside the HSM, one error for any bad ciphertext', async () => {
-    const ref = await createRef('RSA_2048');
+    const ref = await createRef('RSA_2048', 'ENCRYPT_DECRYPT');
     const publicKey = createPublicKey({ key: ref.version.publicKeySpki!, format: 'der', type: 'spki' });
     const plaintext = Buffer.from('a data key, say');
     const ciphertext = publicEncrypt(
@@ -162,7 +264,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
 
   it('answers ValidationError (not 500, not Unavailable) where the token lacks OAEP with SHA-256', async () => {
     // SoftHSM 2.6 implements CKM_RSA_PKCS_OAEP with SHA-1 only; a token that has SHA-256 decrypts.
-    const ref = await createRef('RSA_2048');
+    const ref = await createRef('RSA_2048', 'ENCRYPT_DECRYPT');
     const publicKey = createPublicKey({ key: ref.version.publicKeySpki!, format: 'der', type: 'spki' });
     const plaintext = Buffer.from('a data key, say');
     const ciphertext = publicEncrypt(

@@ -13,7 +13,8 @@ import { REPLICATION_FILE } from '../../../src/adapters/keystore/pkcs11/pkcs11-r
 import type { KeyVersion } from '../../../src/domain/key.js';
 import type { KeySpec } from '../../../src/domain/key-spec.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
-import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+import { attemptExtraction } from './extraction-attempts.js';
+import { createPkcs11Fixture, defaultUsage, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
 
 describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
   let fixture: Pkcs11Fixture;
@@ -26,7 +27,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
 
   async function createRef(keySpec: KeySpec): Promise<VersionRef> {
     const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec);
+    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec, defaultUsage(keySpec));
     const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
     return { keyId, keySpec, version };
   }
@@ -59,7 +60,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
   it('sets up the transport key in both tokens: public, trusted, wrap/unwrap only, not extractable', () => {
     expect(store.transportKey).toBe('created');
     for (const index of [0, 1]) {
-      const transport = objectOn(index, 'keyhaven-transport');
+      const transport = objectOn(index, 'keyhaven-transport-wrap');
       expect(transport?.kind).toBe('Secret Key');
       expect(transport?.flags).toEqual(expect.arrayContaining(['sensitive']));
       expect(transport?.flags).not.toContain('extractable');
@@ -156,11 +157,101 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
     expect(sealed.tag).toHaveLength(16);
   });
 
+  it('with only the user PIN, no wrap/unwrap sequence gives a readable copy of a key awaiting replication', async () => {
+    // The second backend is away (circuit open), so the new key stays extractable under trusted keys.
+    const second = store.backends.tokens[1]!;
+    second.breaker.failure();
+    const ref = await createRef('SYMMETRIC_DEFAULT');
+    const label = `keyhaven/${ref.keyId}/v1`;
+    expect(objectOn(0, label)?.flags).toContain('extractable');
+    const token = fixture.hsm.tokens[0]!;
+    const attack = (keyLabel: string) =>
+      attemptExtraction({
+        env: fixture.hsm.env,
+        modulePath: fixture.hsm.modulePath,
+        tokenLabel: token.label,
+        pin: token.pin,
+        keyLabel,
+        transportKeyLabel: 'keyhaven-transport',
+      });
+    const results = attack(label);
+    expect(results.found).toBe('yes,yes,yes');
+    expect(results['read CKA_VALUE']).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+    // Wrapping under the wrap-only object works (that is how copies are made), but the blob is useless:
+    expect(results['wrap under the wrap-only transport object']).toMatch(/^ALLOWED/);
+    expect(results['unwrap as sensitive=false, extractable=true']).toMatch(/CKR_TEMPLATE_INCONSISTENT/);
+    expect(results['unwrap as a public session object']).toMatch(/CKR_TEMPLATE_INCONSISTENT/);
+    expect(results['unwrap with the wrap-only transport object']).toMatch(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    expect(results['decrypt the blob with the unwrap-only transport object']).toMatch(
+      /CKR_KEY_FUNCTION_NOT_PERMITTED|CKR_MECHANISM_INVALID/,
+    );
+    expect(results['wrap under the unwrap-only transport object']).toMatch(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+    expect(results['wrap under a key of the attacker']).toMatch(/CKR_KEY_NOT_WRAPPABLE/);
+    expect(results['clear the unwrap template']).not.toMatch(/^ALLOWED/);
+    expect(results['copy the key without CKA_WRAP_WITH_TRUSTED']).not.toMatch(/^ALLOWED/);
+
+    // The root key, sealed once both tokens had it, cannot even be wrapped.
+    const root = attack('keyhaven-root');
+    expect(root['read CKA_VALUE']).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(root['wrap under the wrap-only transport object']).toMatch(/CKR_KEY_UNEXTRACTABLE/);
+    expect(root['wrap under a key of the attacker']).toMatch(/CKR_KEY_UNEXTRACTABLE|CKR_KEY_NOT_WRAPPABLE/);
+
+    second.breaker.success();
+    await store.backends.replication?.catchUp();
+    expect(objectOn(0, label)?.flags).not.toContain('extractable');
+    expect(objectOn(1, label)).toBeDefined();
+  });
+
   it('destroys a version on both tokens', async () => {
     const ref = await createRef('ECC_NIST_P256');
     const label = `keyhaven/${ref.keyId}/v1`;
     await store.backend.destroyVersionMaterial(ref);
     expect(objectOn(0, label)).toBeUndefined();
     expect(objectOn(1, label)).toBeUndefined();
+  });
+});
+
+describe('replication window (SoftHSM2)', () => {
+  let fixture: Pkcs11Fixture;
+  let store: Pkcs11KeyStore;
+
+  beforeAll(async () => {
+    fixture = createPkcs11Fixture(2);
+    const config = fixture.config(fixture.hsm.tokens, {
+      circuit: { failureThreshold: 1, openSeconds: 30 },
+      replicationWindowSeconds: 1,
+    });
+    store = await openPkcs11KeyStore(config, fixture.dataDir);
+  });
+  afterAll(async () => {
+    await store?.root.close();
+    fixture?.dispose();
+  });
+
+  it('seals an original whose copies did not happen within the window; it is never copied later', async () => {
+    const second = store.backends.tokens[1]!;
+    second.breaker.failure();
+    const keyId = '00000000-0000-4000-8000-0000000000aa';
+    await store.backend.createVersionMaterial(keyId, 1, 'SYMMETRIC_DEFAULT');
+    const label = `keyhaven/${keyId}/v1`;
+    const flagsOnFirst = () =>
+      parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects'], fixture.hsm.tokens[0])).find(
+        (o) => o.label === label,
+      )?.flags;
+    expect(flagsOnFirst()).toContain('extractable');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await store.backends.replication?.catchUp();
+    expect(flagsOnFirst()).not.toContain('extractable');
+    const file = JSON.parse(readFileSync(join(fixture.dataDir, REPLICATION_FILE), 'utf8')) as {
+      pending: { label: string; expired?: boolean }[];
+    };
+    expect(file.pending).toEqual([expect.objectContaining({ label, expired: true })]);
+
+    second.breaker.success();
+    await store.backends.replication?.catchUp();
+    // Still missing on the second token, and still counted.
+    expect(store.backends.replication?.pendingFor('hsm-2')).toBe(1);
+    const onSecond = parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects'], fixture.hsm.tokens[1]));
+    expect(onSecond.find((o) => o.label === label)).toBeUndefined();
   });
 });

@@ -35,6 +35,7 @@ export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
           openMs: config.circuit.openSeconds * 1000,
           healthCheckMs: config.healthCheckSeconds * 1000,
           probeLabel: config.rootKeyLabel,
+          replicated: config.backends.length > 1,
         }),
       );
     }
@@ -58,12 +59,14 @@ export async function openPkcs11KeyStore(config: Pkcs11Config, dataDir: string):
       dataDir,
       config.transportKeyLabel,
       config.healthCheckSeconds * 1000,
+      config.replicationWindowSeconds * 1000,
     );
     // The transport key first: the root key is copied to the other backends as soon as it is found
     // or made, which needs it (otherwise the copy fails and waits for the catch-up pass).
     const transportKey = await backends.replication.ensureTransportKey().catch(() => 'unavailable' as const);
     const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
     await backends.replication.catchUp();
+    for (const token of backends.tokens) token.startHealthChecks();
     return {
       root: opened.store,
       backend: new Pkcs11KeyBackend(backends),

@@ -15,6 +15,7 @@ import {
   hmacKeyLength,
   keyFamily,
   type KeySpec,
+  type KeyUsage,
   type MacAlgorithm,
   type SigningAlgorithm,
 } from '../../../domain/key-spec.js';
@@ -34,6 +35,8 @@ import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } fr
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
 import {
+  ALLOWED_MECHANISMS,
+  withMechanismRestriction,
   ecKeyPairTemplates,
   ecPublicKeySpki,
   rsaKeyPairTemplates,
@@ -123,7 +126,12 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   constructor(private readonly backends: Pkcs11Backends) {}
 
-  async createVersionMaterial(keyId: string, version: number, spec: KeySpec): Promise<NewVersionMaterial> {
+  async createVersionMaterial(
+    keyId: string,
+    version: number,
+    spec: KeySpec,
+    usage?: KeyUsage,
+  ): Promise<NewVersionMaterial> {
     if (!HSM_KEY_SPECS.includes(spec)) {
       throw validationError(
         `${spec} is not available with protection level HSM; use one of ${HSM_KEY_SPECS.join(', ')}`,
@@ -135,6 +143,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
     const objectClass = objectClassOf(spec);
     const replication = this.backends.replication;
     const replicable = replication?.enabled ?? false;
+    const rsaUsage = family === 'RSA' ? rsaUsageOf(spec, usage) : undefined;
     let source: Pkcs11Token | undefined;
     const publicKeySpki = await this.backends.run(async (scope, token) => {
       const { api, session } = scope;
@@ -142,51 +151,64 @@ export class Pkcs11KeyBackend implements KeyBackend {
       if (scope.find(label, objectClass)) {
         throw alreadyExists(`the token already holds an object labelled ${label}`);
       }
-      if (family === 'AES') {
-        await api.C_GenerateKeyAsync(
-          session,
-          { mechanism: pkcs11js.CKM_AES_KEY_GEN },
-          secretKeyTemplate({ label, keyType: pkcs11js.CKK_AES, length: 32, usage: 'encrypt', replicable }),
-        );
-        return null;
-      }
-      if (family === 'HMAC') {
-        await api.C_GenerateKeyAsync(
-          session,
-          { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
-          secretKeyTemplate({
+      return withMechanismRestriction(async (restrict) => {
+        if (family === 'AES') {
+          await api.C_GenerateKeyAsync(
+            session,
+            { mechanism: pkcs11js.CKM_AES_KEY_GEN },
+            secretKeyTemplate({
+              label,
+              keyType: pkcs11js.CKK_AES,
+              length: 32,
+              usage: 'encrypt',
+              replicable,
+              mechanisms: restrict ? ALLOWED_MECHANISMS.aes : undefined,
+            }),
+          );
+          return null;
+        }
+        if (family === 'HMAC') {
+          const algorithm = `HMAC_SHA_${spec.slice('HMAC_'.length)}` as MacAlgorithm;
+          await api.C_GenerateKeyAsync(
+            session,
+            { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
+            secretKeyTemplate({
+              label,
+              keyType: pkcs11js.CKK_GENERIC_SECRET,
+              length: hmacKeyLength[spec]!,
+              usage: 'mac',
+              replicable,
+              mechanisms: restrict ? [HMAC_MECHANISM[algorithm]] : undefined,
+            }),
+          );
+          return null;
+        }
+        if (family === 'RSA') {
+          const templates = rsaKeyPairTemplates({
             label,
-            keyType: pkcs11js.CKK_GENERIC_SECRET,
-            length: hmacKeyLength[spec]!,
-            usage: 'mac',
+            modulusBits: RSA_MODULUS_BITS[spec as keyof typeof RSA_MODULUS_BITS],
+            usage: rsaUsage!,
             replicable,
-          }),
-        );
-        return null;
-      }
-      if (family === 'RSA') {
-        const templates = rsaKeyPairTemplates(
-          label,
-          RSA_MODULUS_BITS[spec as keyof typeof RSA_MODULUS_BITS],
-          replicable,
-        );
+            restrictMechanisms: restrict,
+          });
+          const pair = await api.C_GenerateKeyPairAsync(
+            session,
+            { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+            templates.publicKey,
+            templates.privateKey,
+          );
+          return withSessionObject(scope, pair.publicKey, () => rsaPublicKeySpki(scope, pair.publicKey));
+        }
+        const ecSpec = spec as HsmEcSpec;
+        const templates = ecKeyPairTemplates(label, ecSpec, replicable, restrict);
         const pair = await api.C_GenerateKeyPairAsync(
           session,
-          { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+          { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
           templates.publicKey,
           templates.privateKey,
         );
-        return withSessionObject(scope, pair.publicKey, () => rsaPublicKeySpki(scope, pair.publicKey));
-      }
-      const ecSpec = spec as HsmEcSpec;
-      const templates = ecKeyPairTemplates(label, ecSpec, replicable);
-      const pair = await api.C_GenerateKeyPairAsync(
-        session,
-        { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
-        templates.publicKey,
-        templates.privateKey,
-      );
-      return withSessionObject(scope, pair.publicKey, () => ecPublicKeySpki(scope, pair.publicKey, ecSpec));
+        return withSessionObject(scope, pair.publicKey, () => ecPublicKeySpki(scope, pair.publicKey, ecSpec));
+      });
     });
     // Copied to the other backends before the version is acknowledged; a backend that is down gets
     // it from the catch-up pass (docs/hsm.md).
@@ -369,6 +391,13 @@ export class Pkcs11KeyBackend implements KeyBackend {
   private privateKey(scope: SessionScope, ref: VersionRef): Handle {
     return scope.require(this.labelOf(ref), pkcs11js.CKO_PRIVATE_KEY);
   }
+}
+
+/** An RSA key in the token either signs or decrypts (CKA_SIGN or CKA_DECRYPT), as its key usage says. */
+function rsaUsageOf(spec: KeySpec, usage: KeyUsage | undefined): 'sign' | 'decrypt' {
+  if (usage === 'SIGN_VERIFY') return 'sign';
+  if (usage === 'ENCRYPT_DECRYPT') return 'decrypt';
+  throw validationError(`an HSM ${spec} key needs key usage SIGN_VERIFY or ENCRYPT_DECRYPT`);
 }
 
 /** The class of the token object holding a version of `spec`: a secret key or a private key. */

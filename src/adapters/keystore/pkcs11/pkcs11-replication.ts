@@ -1,18 +1,25 @@
 // Replication of key objects between several PKCS#11 backends (docs/hsm.md "Several HSMs"). A shared
-// AES-256 transport key, imported by the security officer into every token as CKA_TRUSTED, carries
+// transport key (pkcs11-transport-key.ts: a wrap-only and an unwrap-only object per token) carries
 // each new object: made on one backend extractable only under trusted keys (CKA_WRAP_WITH_TRUSTED),
 // wrapped there (C_WrapKey), unwrapped into every other backend as a non-extractable copy, then
 // sealed on its source (CKA_EXTRACTABLE true -> false). What a backend missed while it was down is
-// listed in <dataDir>/pkcs11-replication.json and copied by a catch-up pass once it answers again.
-import { randomBytes } from 'node:crypto';
+// listed in <dataDir>/pkcs11-replication.json and copied by a catch-up pass once it answers again,
+// for at most `windowMs`: then the original is sealed anyway, so nothing stays extractable for long.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
 import { pkcs11Code, pkcs11ErrorName } from './pkcs11-errors.js';
+import type { Handle } from './pkcs11-object-policy.js';
 import { replicaTemplate, type ReplicaShape } from './pkcs11-templates.js';
-import type { Handle, Pkcs11Token, SessionScope } from './pkcs11-token.js';
+import type { Pkcs11Token, SessionScope } from './pkcs11-token.js';
+import {
+  distributeTransportKey,
+  hasTransportKey,
+  transportLabels,
+  type TransportLabels,
+} from './pkcs11-transport-key.js';
 
 export const REPLICATION_FILE = 'pkcs11-replication.json';
 
@@ -22,6 +29,10 @@ interface PendingObject {
   objectClass: number;
   source: string;
   missing: string[];
+  /** When the object was made (ISO 8601): it may stay extractable until createdAt + window. */
+  createdAt?: string;
+  /** The window passed: the original was sealed, the missing backends will never get it. */
+  expired?: boolean;
 }
 
 interface ReplicationFile {
@@ -57,13 +68,17 @@ export class Pkcs11Replication {
   private catchingUp: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly path: string;
+  private readonly transport: TransportLabels;
 
   constructor(
     private readonly backends: Pkcs11Backends,
     dataDir: string,
     readonly transportKeyLabel: string,
     catchUpMs: number,
+    /** How long an object may wait for its copies while extractable (config replicationWindowSeconds). */
+    private readonly windowMs = 86_400_000,
   ) {
+    this.transport = transportLabels(transportKeyLabel);
     this.path = join(dataDir, REPLICATION_FILE);
     this.pending = this.read();
     if (this.enabled && catchUpMs > 0) {
@@ -88,10 +103,10 @@ export class Pkcs11Replication {
   }
 
   /**
-   * Makes sure every token holds the same transport key. When any token lacks it, a fresh random
-   * value is imported into all of them (old copies destroyed first, so a half-finished setup is
-   * redone rather than left with two different keys), then zeroized. Needs every backend reachable
-   * and its SO PIN, and must run while nothing else uses the tokens (`hsm init`, start-up).
+   * Makes sure every token holds the same transport key. When any token lacks it, a fresh one is
+   * generated in the first token and sent to all (old copies destroyed first, so a half-finished
+   * setup is redone rather than left with two different keys). Needs every backend reachable and its
+   * SO PIN, and must run while nothing else uses the tokens (`hsm init`, start-up).
    */
   async ensureTransportKey(): Promise<TransportKeyState> {
     if (!this.enabled) return (this.transportState = 'not-needed');
@@ -99,7 +114,7 @@ export class Pkcs11Replication {
     const presence = await Promise.all(
       tokens.map((token) =>
         token
-          .run((scope) => scope.find(this.transportKeyLabel, pkcs11js.CKO_SECRET_KEY) !== undefined)
+          .run((scope) => hasTransportKey(scope, this.transport))
           .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
       ),
     );
@@ -116,23 +131,12 @@ export class Pkcs11Replication {
           : `no transport key yet and no soPin for ${noSoPin.join(', ')}`;
       return (this.transportState = 'unavailable');
     }
-    const value = randomBytes(32);
     try {
-      for (const token of tokens) {
-        await token.runAsSecurityOfficer((scope) => this.destroyTransportKeys(scope));
-        token.forgetHandle(this.transportKeyLabel, pkcs11js.CKO_SECRET_KEY);
-      }
-      for (const token of tokens) {
-        await token.runAsSecurityOfficer(({ api, session }) => {
-          api.C_CreateObject(session, transportKeyTemplate(this.transportKeyLabel, value));
-        });
-      }
+      await distributeTransportKey(tokens, this.transportKeyLabel);
     } catch (error) {
       this.transportProblem = `setting up the transport key failed: ${(error as Error).message}`;
       this.transportState = 'unavailable';
       throw error;
-    } finally {
-      value.fill(0);
     }
     this.transportProblem = undefined;
     return (this.transportState = 'created');
@@ -145,6 +149,8 @@ export class Pkcs11Replication {
    */
   async replicate(source: Pkcs11Token, label: string, objectClass: number): Promise<string[]> {
     if (!this.enabled) return [];
+    const entry = this.pending.find((p) => p.label === label);
+    const createdAt = entry?.createdAt ?? new Date().toISOString();
     const missing: string[] = [];
     let wrapped: Wrapped | undefined;
     let sealed = false;
@@ -172,7 +178,7 @@ export class Pkcs11Replication {
     }
     const before = JSON.stringify(this.pending);
     this.pending = this.pending.filter((p) => p.label !== label);
-    if (!sealed) this.pending.push({ label, objectClass, source: source.name, missing });
+    if (!sealed) this.pending.push({ label, objectClass, source: source.name, missing, createdAt });
     // Rewritten only when its content changes (usually not: a new object copied everywhere at once).
     if (JSON.stringify(this.pending) !== before) this.write();
     return missing;
@@ -186,8 +192,9 @@ export class Pkcs11Replication {
         for (const entry of [...this.pending]) {
           const source = this.backends.tokens.find((t) => t.name === entry.source);
           // The source is no longer configured: nothing can copy this object any more.
-          if (!source || source.circuit === 'open') continue;
-          await this.replicate(source, entry.label, entry.objectClass);
+          if (!source || source.circuit === 'open' || entry.expired) continue;
+          if (this.windowPassed(entry)) await this.expire(source, entry);
+          else await this.replicate(source, entry.label, entry.objectClass);
         }
       } finally {
         this.catchingUp = undefined;
@@ -207,11 +214,28 @@ export class Pkcs11Replication {
     clearInterval(this.timer);
   }
 
+  private windowPassed(entry: PendingObject): boolean {
+    // Entries written before createdAt existed start their window at this process's first look.
+    entry.createdAt ??= new Date().toISOString();
+    return Date.now() - Date.parse(entry.createdAt) > this.windowMs;
+  }
+
+  /** Seals the original for good; the entry stays (expired) so status keeps counting what is missing. */
+  private async expire(source: Pkcs11Token, entry: PendingObject): Promise<void> {
+    try {
+      await source.run((scope) => seal(scope, entry.label, entry.objectClass));
+    } catch {
+      return; // The source is away: tried again on the next pass.
+    }
+    entry.expired = true;
+    this.write();
+  }
+
   private wrap(scope: SessionScope, source: Pkcs11Token, label: string, objectClass: number): Wrapped {
     const { api, session } = scope;
     const key = scope.find(label, objectClass);
     if (!key) throw new KmsError('Unavailable', `${label} is missing from ${source.name}`);
-    const transport = this.transportKey(scope, source);
+    const transport = this.transportKey(scope, source, 'wrap');
     const [extractable] = api.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_EXTRACTABLE }]);
     if (!extractable?.value?.[0]) {
       throw new KmsError(
@@ -233,7 +257,7 @@ export class Pkcs11Replication {
   }
 
   private unwrap(scope: SessionScope, target: Pkcs11Token, label: string, wrapped: Wrapped): void {
-    const transport = this.transportKey(scope, target);
+    const transport = this.transportKey(scope, target, 'unwrap');
     try {
       scope.api.C_UnwrapKey(
         scope.session,
@@ -247,29 +271,15 @@ export class Pkcs11Replication {
     }
   }
 
-  private transportKey(scope: SessionScope, token: Pkcs11Token): Handle {
-    const handle = scope.find(this.transportKeyLabel, pkcs11js.CKO_SECRET_KEY);
+  private transportKey(scope: SessionScope, token: Pkcs11Token, use: 'wrap' | 'unwrap'): Handle {
+    const handle = scope.find(this.transport[use], pkcs11js.CKO_SECRET_KEY, `transport-${use}`);
     if (!handle) {
       throw new KmsError(
         'Unavailable',
-        `${token.name} has no transport key "${this.transportKeyLabel}" (run keyhaven hsm init with every backend's soPin)`,
+        `${token.name} has no transport key "${this.transport[use]}" (run keyhaven hsm init with every backend's soPin)`,
       );
     }
     return handle;
-  }
-
-  private destroyTransportKeys({ api, session }: SessionScope): void {
-    api.C_FindObjectsInit(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_LABEL, value: this.transportKeyLabel },
-    ]);
-    let found: Handle[];
-    try {
-      found = api.C_FindObjects(session, 16);
-    } finally {
-      api.C_FindObjectsFinal(session);
-    }
-    for (const handle of found) api.C_DestroyObject(session, handle);
   }
 
   private read(): PendingObject[] {
@@ -285,42 +295,18 @@ export class Pkcs11Replication {
   }
 }
 
-/**
- * The transport key: public, because SoftHSM lets the SO create public objects only
- * (CKR_USER_NOT_LOGGED_IN for CKA_PRIVATE true), and CKA_TRUSTED can only be set by the SO
- * (CKR_ATTRIBUTE_READ_ONLY for the user). It wraps and unwraps, nothing else, and never leaves.
- */
-function transportKeyTemplate(label: string, value: Buffer): pkcs11js.Template {
-  return [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-    { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_PRIVATE, value: false },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11js.CKA_TRUSTED, value: true },
-    { type: pkcs11js.CKA_WRAP, value: true },
-    { type: pkcs11js.CKA_UNWRAP, value: true },
-    { type: pkcs11js.CKA_ENCRYPT, value: false },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_SIGN, value: false },
-    { type: pkcs11js.CKA_DERIVE, value: false },
-    { type: pkcs11js.CKA_LABEL, value: label },
-    { type: pkcs11js.CKA_VALUE, value },
-  ];
-}
-
 /** The original's class, type and usage flags, so the copy allows exactly the same operations. */
 function readShape({ api, session }: SessionScope, key: Handle, objectClass: number): ReplicaShape {
   const secret = objectClass === pkcs11js.CKO_SECRET_KEY;
   const flags = secret
     ? [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY]
     : [pkcs11js.CKA_SIGN, pkcs11js.CKA_DECRYPT];
-  const [keyType, ...values] = api.C_GetAttributeValue(session, key, [
+  const [keyType, allowed, ...values] = api.C_GetAttributeValue(session, key, [
     { type: pkcs11js.CKA_KEY_TYPE },
+    { type: pkcs11js.CKA_ALLOWED_MECHANISMS },
     ...flags.map((type) => ({ type })),
   ]);
-  const usage = flags.map((type, i) => ({ type, value: values[i]?.value?.[0] === 1 }));
+  const usage: ReplicaShape['usage'] = flags.map((type, i) => ({ type, value: values[i]?.value?.[0] === 1 }));
   const off = secret
     ? [pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE]
     : [pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE];
@@ -328,6 +314,8 @@ function readShape({ api, session }: SessionScope, key: Handle, objectClass: num
     objectClass,
     keyType: keyType!.value!.readUInt32LE(0),
     usage: [...usage, ...off.map((type) => ({ type, value: false }))],
+    // The copy is restricted to the same mechanisms as the original (pkcs11-templates.ts).
+    allowedMechanisms: allowed?.value && allowed.value.length > 0 ? Buffer.from(allowed.value) : undefined,
   };
 }
 

@@ -13,7 +13,7 @@ import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/
 import { wrappingAad } from '../software/software-root-key-store.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
-import { secretKeyTemplate } from './pkcs11-templates.js';
+import { ALLOWED_MECHANISMS, secretKeyTemplate, withMechanismRestriction } from './pkcs11-templates.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
 /** Format byte of HSM-wrapped material (the sealed software root writes 0x01). */
@@ -87,16 +87,19 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
             `root key "${this.label}" is missing from the token, but ${this.markerPath} says this data directory has one`,
           );
         }
-        handle = await scope.api.C_GenerateKeyAsync(
-          scope.session,
-          { mechanism: pkcs11js.CKM_AES_KEY_GEN },
-          secretKeyTemplate({
-            label: this.label,
-            keyType: pkcs11js.CKK_AES,
-            length: 32,
-            usage: 'encrypt',
-            replicable: replication?.enabled ?? false,
-          }),
+        handle = await withMechanismRestriction((restrict) =>
+          scope.api.C_GenerateKeyAsync(
+            scope.session,
+            { mechanism: pkcs11js.CKM_AES_KEY_GEN },
+            secretKeyTemplate({
+              label: this.label,
+              keyType: pkcs11js.CKK_AES,
+              length: 32,
+              usage: 'encrypt',
+              replicable: replication?.enabled ?? false,
+              mechanisms: restrict ? ALLOWED_MECHANISMS.aes : undefined,
+            }),
+          ),
         );
         created = true;
       }

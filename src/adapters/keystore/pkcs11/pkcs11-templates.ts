@@ -3,13 +3,56 @@
 // value never leaves the HSM; public halves are session objects, read once and exported as SPKI.
 // With several backends a new key is made `replicable` instead: extractable only under a trusted
 // key (CKA_WRAP_WITH_TRUSTED, i.e. the SO's transport key) until every backend holds a copy, then
-// sealed (pkcs11-replication.ts).
+// sealed (pkcs11-replication.ts). Usage flags follow the key's usage (an RSA key signs or decrypts,
+// never both) and CKA_ALLOWED_MECHANISMS lists the mechanisms Keyhaven uses the key with.
 import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
+import { pkcs11Code } from './pkcs11-errors.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
 export type SecretKeyUsage = 'encrypt' | 'mac';
+export type RsaKeyUsage = 'sign' | 'decrypt';
+
+/** CKA_ALLOWED_MECHANISMS value: an array of CK_MECHANISM_TYPE (CK_ULONG, 8 bytes on LP64). */
+export function mechanismList(mechanisms: readonly number[]): Buffer {
+  const list = Buffer.alloc(mechanisms.length * 8);
+  mechanisms.forEach((mechanism, i) => list.writeBigUInt64LE(BigInt(mechanism), i * 8));
+  return list;
+}
+
+const allowed = (mechanisms: readonly number[] | undefined): pkcs11js.Template =>
+  mechanisms ? [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: mechanismList(mechanisms) }] : [];
+
+/**
+ * Generates with CKA_ALLOWED_MECHANISMS where the token knows it (SoftHSM 2.6 does, PKCS#11 v2.40
+ * §4.4); a token that answers CKR_ATTRIBUTE_TYPE_INVALID gets the same template without it.
+ */
+export async function withMechanismRestriction<T>(generate: (restrict: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await generate(true);
+  } catch (error) {
+    if (pkcs11Code(error) !== pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID) throw error;
+    return generate(false);
+  }
+}
+
+/** The mechanisms each kind of key is used with here (pkcs11-key-backend.ts, hsm-aes-gcm.ts). */
+export const ALLOWED_MECHANISMS = {
+  aes: [pkcs11js.CKM_AES_GCM],
+  rsaSign: [
+    pkcs11js.CKM_RSA_PKCS,
+    pkcs11js.CKM_RSA_PKCS_PSS,
+    pkcs11js.CKM_SHA256_RSA_PKCS,
+    pkcs11js.CKM_SHA384_RSA_PKCS,
+    pkcs11js.CKM_SHA512_RSA_PKCS,
+    pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
+    pkcs11js.CKM_SHA384_RSA_PKCS_PSS,
+    pkcs11js.CKM_SHA512_RSA_PKCS_PSS,
+  ],
+  rsaDecrypt: [pkcs11js.CKM_RSA_PKCS_OAEP],
+  ecdsa: [pkcs11js.CKM_ECDSA],
+} as const;
 
 /** Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34. */
 export const EC_PARAMS = {
@@ -35,11 +78,15 @@ export interface ReplicaShape {
   objectClass: number;
   keyType: number;
   usage: { type: number; value: boolean }[];
+  /** CKA_ALLOWED_MECHANISMS of the original, when it has any. */
+  allowedMechanisms?: Buffer;
 }
 
 /**
  * Template of a copy unwrapped into another token: same label, class, type and usage as the original,
- * sensitive and not extractable. CKA_MODIFIABLE false comes last: SoftHSM 2.6 applies an unwrap
+ * sensitive and not extractable. It must name every attribute the unwrap-only transport object's
+ * CKA_UNWRAP_TEMPLATE forces, with the same value, or the token refuses (CKR_TEMPLATE_INCONSISTENT):
+ * TOKEN, PRIVATE, SENSITIVE, EXTRACTABLE, and UNWRAP and DERIVE (both in `usage`). CKA_MODIFIABLE false comes last: SoftHSM 2.6 applies an unwrap
  * template in order and refuses (CKR_ATTRIBUTE_READ_ONLY) any attribute after it.
  */
 export function replicaTemplate(label: string, shape: ReplicaShape): pkcs11js.Template {
@@ -53,6 +100,9 @@ export function replicaTemplate(label: string, shape: ReplicaShape): pkcs11js.Te
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: Buffer.from(label) },
     ...shape.usage,
+    ...(shape.allowedMechanisms
+      ? [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: shape.allowedMechanisms }]
+      : []),
     { type: pkcs11js.CKA_MODIFIABLE, value: false },
   ];
 }
@@ -63,6 +113,8 @@ export function secretKeyTemplate(options: {
   length: number;
   usage: SecretKeyUsage;
   replicable?: boolean;
+  /** CKA_ALLOWED_MECHANISMS; left out for tokens that do not know the attribute. */
+  mechanisms?: readonly number[];
 }): pkcs11js.Template {
   const encrypt = options.usage === 'encrypt';
   return [
@@ -77,34 +129,55 @@ export function secretKeyTemplate(options: {
     { type: pkcs11js.CKA_WRAP, value: false },
     { type: pkcs11js.CKA_UNWRAP, value: false },
     { type: pkcs11js.CKA_DERIVE, value: false },
+    ...allowed(options.mechanisms),
   ];
 }
 
 /** The key pair's public template is a session object: the SPKI is kept in metadata instead. */
-export function rsaKeyPairTemplates(label: string, modulusBits: number, replicable = false) {
+export function rsaKeyPairTemplates(options: {
+  label: string;
+  modulusBits: number;
+  usage: RsaKeyUsage;
+  replicable?: boolean;
+  restrictMechanisms?: boolean;
+}) {
+  const { label, modulusBits, usage, replicable = false } = options;
+  const sign = usage === 'sign';
   const publicKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
     { type: pkcs11js.CKA_TOKEN, value: false },
     { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
     { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
-    { type: pkcs11js.CKA_VERIFY, value: true },
-    { type: pkcs11js.CKA_ENCRYPT, value: true },
+    { type: pkcs11js.CKA_VERIFY, value: sign },
+    { type: pkcs11js.CKA_ENCRYPT, value: !sign },
   ];
-  // Usage (sign or decrypt) is enforced by the service; the port does not pass it down.
+  // One function per key (the service also checks the usage): a signing key cannot decrypt.
   const privateKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
     ...protectedObject(label, replicable),
-    { type: pkcs11js.CKA_SIGN, value: true },
-    { type: pkcs11js.CKA_DECRYPT, value: true },
+    { type: pkcs11js.CKA_SIGN, value: sign },
+    { type: pkcs11js.CKA_DECRYPT, value: !sign },
     { type: pkcs11js.CKA_UNWRAP, value: false },
     { type: pkcs11js.CKA_DERIVE, value: false },
+    ...allowed(
+      options.restrictMechanisms === false
+        ? undefined
+        : sign
+          ? ALLOWED_MECHANISMS.rsaSign
+          : ALLOWED_MECHANISMS.rsaDecrypt,
+    ),
   ];
   return { publicKey, privateKey };
 }
 
-export function ecKeyPairTemplates(label: string, spec: HsmEcSpec, replicable = false) {
+export function ecKeyPairTemplates(
+  label: string,
+  spec: HsmEcSpec,
+  replicable = false,
+  restrictMechanisms = true,
+) {
   const publicKey: pkcs11js.Template = [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
@@ -120,6 +193,7 @@ export function ecKeyPairTemplates(label: string, spec: HsmEcSpec, replicable = 
     { type: pkcs11js.CKA_DECRYPT, value: false },
     { type: pkcs11js.CKA_UNWRAP, value: false },
     { type: pkcs11js.CKA_DERIVE, value: false },
+    ...allowed(restrictMechanisms ? ALLOWED_MECHANISMS.ecdsa : undefined),
   ];
   return { publicKey, privateKey };
 }

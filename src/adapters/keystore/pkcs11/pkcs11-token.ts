@@ -9,8 +9,10 @@ import type { BackendStatus, LatencyHistogram } from '../../../ports/root-key-st
 import { CircuitBreaker, type CircuitState } from '../circuit-breaker.js';
 import { classifyPkcs11Error, pkcs11Code, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
 import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-module.js';
+import { ObjectLookup } from './pkcs11-object-lookup.js';
+import type { Handle, ObjectRole } from './pkcs11-object-policy.js';
 
-export type Handle = Buffer;
+export type { Handle } from './pkcs11-object-policy.js';
 
 export interface Pkcs11TokenOptions {
   /** Name shown in /ready, /metrics and `keyhaven hsm status`. */
@@ -33,6 +35,8 @@ export interface Pkcs11TokenOptions {
   healthCheckMs: number;
   /** A secret-key label every healthy token holds (the root key): the probe looks it up afresh. */
   probeLabel?: string;
+  /** Several backends share objects by replication: keys may be copies (pkcs11-object-policy.ts). */
+  replicated: boolean;
 }
 
 /** What an operation gets: the library, a logged-in session it owns until it returns, and lookups. */
@@ -40,10 +44,14 @@ export interface SessionScope {
   api: Pkcs11Api;
   session: Handle;
   slot: Handle;
-  /** The handle of the object with this label and class, or undefined when there is none. */
-  find(label: string, objectClass: number): Handle | undefined;
+  /**
+   * The handle of our object with this label and class (`role` says what it must be; default a key),
+   * checked before first use; undefined when there is none. Throws UntrustedObjectError for an
+   * object under that label that fails the checks.
+   */
+  find(label: string, objectClass: number, role?: ObjectRole): Handle | undefined;
   /** Like find, for an object that must exist: its absence means the token is not the one we know. */
-  require(label: string, objectClass: number): Handle;
+  require(label: string, objectClass: number, role?: ObjectRole): Handle;
 }
 
 /** A backend failure (not the request's): the next backend in line may serve the request. */
@@ -93,7 +101,7 @@ export class Pkcs11Token {
   private open = 0;
   private inUse = 0;
   private waiters: Waiter[] = [];
-  private handles = new Map<string, Handle>();
+  private readonly objects: ObjectLookup;
   private lastError: string | undefined;
   private readonly stats = { operations: 0, failures: 0, latencyMs: 0 };
   private readonly latency = { sumSeconds: 0, counts: LATENCY_BUCKETS.map(() => 0) };
@@ -104,11 +112,22 @@ export class Pkcs11Token {
 
   constructor(readonly options: Pkcs11TokenOptions) {
     this.module = openPkcs11Module(options.module);
+    this.objects = new ObjectLookup(
+      { name: options.name, tokenLabel: options.tokenLabel },
+      options.replicated,
+    );
     this.breaker = new CircuitBreaker({ failureThreshold: options.failureThreshold, openMs: options.openMs });
-    if (options.healthCheckMs > 0) {
-      this.healthTimer = setInterval(() => void this.probe(), options.healthCheckMs);
-      this.healthTimer.unref();
-    }
+  }
+
+  /**
+   * Starts the background health probe (healthCheckMs; 0 = none). Called once the key store is open:
+   * a probe during set-up would see the root key missing, re-initialise the library and break the
+   * security officer's transport key set-up under way.
+   */
+  startHealthChecks(): void {
+    if (this.options.healthCheckMs <= 0 || this.healthTimer || this.closed) return;
+    this.healthTimer = setInterval(() => void this.probe(), this.options.healthCheckMs);
+    this.healthTimer.unref();
   }
 
   get name(): string {
@@ -290,7 +309,7 @@ export class Pkcs11Token {
   }
 
   forgetHandle(label: string, objectClass: number): void {
-    this.handles.delete(`${objectClass}:${label}`);
+    this.objects.forget(label, objectClass);
   }
 
   async close(): Promise<void> {
@@ -344,7 +363,7 @@ export class Pkcs11Token {
         return true;
       case 'object':
         // A logged-out session sees no private objects either: log in again before looking them up.
-        this.handles.clear();
+        this.objects.clear();
         this.loggedIn = false;
         return true;
       case 'token':
@@ -370,7 +389,7 @@ export class Pkcs11Token {
     this.dropIdleSessions();
     this.slot = undefined;
     this.loggedIn = false;
-    this.handles.clear();
+    this.objects.clear();
     this.generation = -1;
   }
 
@@ -381,32 +400,13 @@ export class Pkcs11Token {
       api,
       session,
       slot,
-      require: (label, objectClass) => {
-        const handle = scope.find(label, objectClass);
+      require: (label, objectClass, role) => {
+        const handle = scope.find(label, objectClass, role);
         if (!handle)
           throw new TokenLostError(`object "${label}" is missing from token "${this.options.tokenLabel}"`);
         return handle;
       },
-      find: (label, objectClass) => {
-        const key = `${objectClass}:${label}`;
-        const cached = this.handles.get(key);
-        if (cached) return cached;
-        api.C_FindObjectsInit(session, [
-          { type: pkcs11js.CKA_CLASS, value: objectClass },
-          { type: pkcs11js.CKA_LABEL, value: label },
-        ]);
-        let found: Handle[];
-        try {
-          found = api.C_FindObjects(session, 2);
-        } finally {
-          api.C_FindObjectsFinal(session);
-        }
-        if (found.length > 1) {
-          throw new KmsError('Internal', `HSM backend ${this.name} holds several objects labelled ${label}`);
-        }
-        if (found[0]) this.handles.set(key, found[0]);
-        return found[0];
-      },
+      find: (label, objectClass, role = 'key') => this.objects.find(api, session, label, objectClass, role),
     };
     return scope;
   }
@@ -490,7 +490,7 @@ export class Pkcs11Token {
     }
     this.slot = undefined;
     this.loggedIn = false;
-    this.handles.clear();
+    this.objects.clear();
     this.generation = this.module.generation;
   }
 

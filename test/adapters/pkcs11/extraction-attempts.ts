@@ -1,0 +1,158 @@
+// An attacker holding only the user PIN, as its own process with pkcs11js and nothing of Keyhaven:
+// tries every way we know to get a readable copy of a key object out of a token (issue 16). Each
+// attempt reports the PKCS#11 result; the test asserts each one was refused.
+import { execFileSync } from 'node:child_process';
+
+export interface AttemptResults {
+  [attempt: string]: string;
+}
+
+const SCRIPT = String.raw`
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/package.json');
+const P = require('pkcs11js');
+const [modulePath, tokenLabel, pin, keyLabel, wrapLabel, unwrapLabel] = process.argv.slice(1);
+const lib = new P.PKCS11();
+lib.load(modulePath);
+lib.C_Initialize();
+const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
+const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+lib.C_Login(session, P.CKU_USER, pin);
+const find = (label) => {
+  lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: label }]);
+  const [handle] = lib.C_FindObjects(session, 1);
+  lib.C_FindObjectsFinal(session);
+  return handle;
+};
+const results = {};
+const attempt = (name, run) => {
+  try {
+    results[name] = 'ALLOWED: ' + String(run());
+  } catch (error) {
+    results[name] = error.message;
+  }
+};
+const key = find(keyLabel);
+const wrap = find(wrapLabel);
+const unwrap = find(unwrapLabel);
+results.found = [key, wrap, unwrap].map((h) => (h ? 'yes' : 'no')).join(',');
+const [{ value: keyType }] = lib.C_GetAttributeValue(session, key, [{ type: P.CKA_KEY_TYPE }]);
+const [{ value: objectClass }] = lib.C_GetAttributeValue(session, key, [{ type: P.CKA_CLASS }]);
+const mechanism = { mechanism: keyType.readUInt32LE(0) === P.CKK_AES ? P.CKM_AES_KEY_WRAP : P.CKM_AES_KEY_WRAP_PAD };
+const readable = [
+  { type: P.CKA_CLASS, value: objectClass.readUInt32LE(0) },
+  { type: P.CKA_KEY_TYPE, value: keyType.readUInt32LE(0) },
+  { type: P.CKA_SENSITIVE, value: false },
+  { type: P.CKA_EXTRACTABLE, value: true },
+];
+attempt('read CKA_VALUE', () => lib.C_GetAttributeValue(session, key, [{ type: P.CKA_VALUE }])[0].value.length);
+let blob;
+attempt('wrap under the wrap-only transport object', () => (blob = lib.C_WrapKey(session, mechanism, wrap, key, Buffer.alloc(8192))).length);
+attempt('wrap under the unwrap-only transport object', () => lib.C_WrapKey(session, mechanism, unwrap, key, Buffer.alloc(8192)).length);
+const ownKey = lib.C_GenerateKey(session, { mechanism: P.CKM_AES_KEY_GEN }, [
+  { type: P.CKA_VALUE_LEN, value: 32 }, { type: P.CKA_TOKEN, value: false }, { type: P.CKA_WRAP, value: true },
+  { type: P.CKA_UNWRAP, value: true }, { type: P.CKA_EXTRACTABLE, value: true }, { type: P.CKA_SENSITIVE, value: false },
+]);
+attempt('wrap under a key of the attacker', () => lib.C_WrapKey(session, mechanism, ownKey, key, Buffer.alloc(8192)).length);
+if (blob) {
+  attempt('unwrap as sensitive=false, extractable=true', () => {
+    const copy = lib.C_UnwrapKey(session, mechanism, unwrap, blob, readable);
+    return lib.C_GetAttributeValue(session, copy, [{ type: P.CKA_VALUE }])[0].value.toString('hex');
+  });
+  attempt('unwrap as a public session object', () =>
+    lib.C_UnwrapKey(session, mechanism, unwrap, blob, [...readable.slice(0, 2), { type: P.CKA_TOKEN, value: false }, { type: P.CKA_PRIVATE, value: false }]));
+  attempt('unwrap with the wrap-only transport object', () => lib.C_UnwrapKey(session, mechanism, wrap, blob, readable));
+  attempt('decrypt the blob with the unwrap-only transport object', () => {
+    lib.C_DecryptInit(session, { mechanism: P.CKM_AES_ECB }, unwrap);
+    return lib.C_Decrypt(session, blob, Buffer.alloc(blob.length)).toString('hex');
+  });
+}
+attempt('clear the unwrap template', () => lib.C_SetAttributeValue(session, unwrap, [{ type: P.CKA_UNWRAP_TEMPLATE, value: Buffer.alloc(0) }]));
+attempt('copy the key without CKA_WRAP_WITH_TRUSTED', () => lib.C_CopyObject(session, key, [{ type: P.CKA_WRAP_WITH_TRUSTED, value: false }]));
+process.stdout.write(JSON.stringify(results));
+`;
+
+/** Runs the attempts in a child process against `keyLabel` on the token; returns each outcome. */
+export function attemptExtraction(options: {
+  env: Record<string, string>;
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  keyLabel: string;
+  transportKeyLabel: string;
+}): AttemptResults {
+  const output = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      SCRIPT,
+      options.modulePath,
+      options.tokenLabel,
+      options.pin,
+      options.keyLabel,
+      `${options.transportKeyLabel}-wrap`,
+      `${options.transportKeyLabel}-unwrap`,
+    ],
+    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return JSON.parse(output) as AttemptResults;
+}
+
+const DECRYPT_SCRIPT = String.raw`
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/package.json');
+const P = require('pkcs11js');
+const [modulePath, tokenLabel, pin, keyLabel, ciphertextHex, operation] = process.argv.slice(1);
+const lib = new P.PKCS11();
+lib.load(modulePath);
+lib.C_Initialize();
+const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
+const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+lib.C_Login(session, P.CKU_USER, pin);
+lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: keyLabel }, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }]);
+const [key] = lib.C_FindObjects(session, 1);
+lib.C_FindObjectsFinal(session);
+const ciphertext = Buffer.from(ciphertextHex, 'hex');
+try {
+  if (operation === 'sign') {
+    lib.C_SignInit(session, { mechanism: P.CKM_SHA256_RSA_PKCS }, key);
+    process.stdout.write('ALLOWED: ' + lib.C_Sign(session, ciphertext, Buffer.alloc(1024)).length);
+    process.exit(0);
+  }
+  lib.C_DecryptInit(session, { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P.CKM_SHA_1, mgf: P.CKG_MGF1_SHA1, source: 1 } }, key);
+  process.stdout.write('ALLOWED: ' + lib.C_Decrypt(session, ciphertext, Buffer.alloc(ciphertext.length)).toString());
+} catch (error) {
+  process.stdout.write(error.message);
+}
+`;
+
+/**
+ * Single-part C_Decrypt (RSA-OAEP SHA-1) of `input`, or C_Sign (SHA256-RSA-PKCS) of it, with the
+ * private key `keyLabel`; returns the result or the error.
+ */
+export function attemptRsaOperation(options: {
+  operation: 'decrypt' | 'sign';
+  env: Record<string, string>;
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  keyLabel: string;
+  input: Buffer;
+}): string {
+  return execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      DECRYPT_SCRIPT,
+      options.modulePath,
+      options.tokenLabel,
+      options.pin,
+      options.keyLabel,
+      options.input.toString('hex'),
+      options.operation,
+    ],
+    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
