@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ConfigError } from './config-error.js';
 import { describeSyntaxError, parseJsonOrLocate } from './json-position.js';
 import { CERTIFICATE_IDENTITY_FIELDS } from './domain/client-certificate.js';
 import { AES_GCM_MAX_MESSAGES, AES_GCM_ROTATE_AFTER } from './domain/seal-limits.js';
@@ -457,9 +458,7 @@ const configSchema = z
 
 export type KeyhavenConfig = z.infer<typeof configSchema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 

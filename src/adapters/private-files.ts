@@ -3,7 +3,7 @@
 // and group- or world-accessible ones (saying which chmod fixes them), rather than running with key
 // material others can read or replace.
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync } from 'node:fs';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config-error.js';
 
 const SHARED_BITS = 0o077;
 

@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { openSqliteReadOnly } from '../adapters/metadata/sqlite/open-sqlite.js';
 import { parseExportLine, MAX_EXPORT_LINE_LENGTH } from '../domain/audit-export.js';
 import { AuditChainVerifier, type AuditVerification } from '../domain/audit-verifier.js';
 import { SYSTEM_KEYS_TENANT } from '../domain/identity.js';
@@ -45,6 +44,9 @@ export function registerAuditCommands(program: Command): void {
 }
 
 async function verifyDatabase(path: string, pinned: KeyObject | undefined): Promise<AuditVerification> {
+  // Loaded here, not at the top: the SQLite adapter and Kysely are half of the modules the CLI
+  // would otherwise load, and every other command (each a process start) would pay for them.
+  const { openSqliteReadOnly } = await import('../adapters/metadata/sqlite/open-sqlite.js');
   const stores = openSqliteReadOnly(path);
   try {
     const keys = new Map<string, KeyObject>();

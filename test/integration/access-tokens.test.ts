@@ -105,9 +105,12 @@ describe('access tokens over REST', () => {
 
   it('refuses an expired token with 401, even one verified (and cached) moments before', async () => {
     const user = await createActor(system, tenantId, ['crypto-user']);
-    const token = (await tokenFor(user.api, { ttlSeconds: 1 })).body.accessToken;
+    // Five seconds, not one: the first use must come before the expiry, and on a loaded machine
+    // (two test files at a time, beside other work) a request can take over a second.
+    const token = (await tokenFor(user.api, { ttlSeconds: 5 })).body.accessToken;
     expect((await encrypt(as(token))).status).toBe(200);
-    await sleep(2100);
+    const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    await sleep(Math.max(0, exp * 1000 - Date.now()) + 1100);
     const refused = expectError(await encrypt(as(token)), 401, 'Unauthenticated');
     expect(refused.message).toMatch(/expired/);
   });

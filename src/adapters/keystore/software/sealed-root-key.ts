@@ -6,6 +6,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { RootKeyError } from './root-key-error.js';
 import { aesGcmDecrypt, aesGcmEncrypt } from '../../../crypto/aead.js';
 import { describeSyntaxError, parseJsonOrLocate } from '../../../json-position.js';
 import { assertPrivateFile } from '../../private-files.js';
@@ -63,9 +64,7 @@ const rootKeyFileSchema = z.discriminatedUnion('sealed', [
 
 type RootKeyFile = z.infer<typeof rootKeyFileSchema>;
 
-export class RootKeyError extends Error {
-  override name = 'RootKeyError';
-}
+export { RootKeyError };
 
 export interface LoadedRootKey {
   key: Buffer;
