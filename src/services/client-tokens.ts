@@ -15,6 +15,13 @@ export const CLIENT_TOKEN_PATTERN = /^[\x20-\x7e]{1,64}$/;
 export const CLIENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
 /** How long a retry waits for the first request with its token to finish creating the key. */
 const WAIT_FOR_FIRST_MS = 15_000;
+/**
+ * A claim this old whose key does not exist was abandoned: its process died between the claim and
+ * the key's creation (or the key was deleted since). It is released, so that the token is not stuck
+ * for the rest of its window. No creation takes this long (the database's statement timeout and
+ * the key store's call timeouts end it sooner).
+ */
+export const ABANDONED_CLAIM_MS = 60_000;
 const POLL_MS = 25;
 
 export class ClientTokens {
@@ -26,7 +33,7 @@ export class ClientTokens {
   /**
    * The key created for `token` in the caller's tenant: made now by `create(keyId)` if the token is
    * new (or forgotten), else the one made for it before, found by `find(keyId)`. The same token with
-   * other parameters is ClientTokenMismatch.
+   * other parameters, or from another principal, is ClientTokenMismatch.
    */
   async createOnce(
     ctx: RequestContext,
@@ -38,7 +45,9 @@ export class ClientTokens {
     if (typeof token !== 'string' || !CLIENT_TOKEN_PATTERN.test(token)) {
       throw validationError('clientToken must be 1-64 printable ASCII characters');
     }
-    const requestDigest = digestOf(request);
+    // The principal is part of what is compared: another principal's retry with the same token
+    // learns nothing of the key the first one created.
+    const requestDigest = digestOf({ principal: ctx.principal.id, request });
     const waitUntil = Date.now() + WAIT_FOR_FIRST_MS;
     for (;;) {
       const keyId = randomUUID();
@@ -67,6 +76,10 @@ export class ClientTokens {
       if (existing) {
         const key = await find(existing.keyId);
         if (key) return key;
+        if (existing.createdAt.getTime() <= now.getTime() - ABANDONED_CLAIM_MS) {
+          await this.store.release(ctx.tenant, token, existing.keyId);
+          continue;
+        }
       }
       // The first request with the token is still creating its key (or just failed to): wait.
       if (Date.now() >= waitUntil) {

@@ -1,0 +1,99 @@
+// ClientTokens over a real SQLite store: what a retry gets back, and the claims it must not honour
+// (another principal's, another request's, an abandoned one's).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStores } from '../../src/adapters/metadata/sqlite/open-sqlite.js';
+import type { MetadataStores } from '../../src/adapters/metadata/metadata-stores.js';
+import { KmsError } from '../../src/domain/errors.js';
+import type { RequestContext } from '../../src/domain/request-context.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { ABANDONED_CLAIM_MS, ClientTokens } from '../../src/services/client-tokens.js';
+import type { KeyDescription } from '../../src/services/key-records.js';
+import { adminContext } from '../helpers/request-context.js';
+
+describe('ClientTokens', () => {
+  let dir: string;
+  let stores: MetadataStores;
+  let tokens: ClientTokens;
+  /** Key ids "created" so far, as the key service would have them. */
+  let created: Set<string>;
+  const create = async (keyId: string) => {
+    created.add(keyId);
+    return { keyId } as unknown as KeyDescription;
+  };
+  const find = async (keyId: string) =>
+    created.has(keyId) ? ({ keyId } as unknown as KeyDescription) : undefined;
+  const asPrincipal = (id: string): RequestContext => {
+    const ctx = adminContext('CreateKey');
+    return { ...ctx, principal: { ...ctx.principal, id } };
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyhaven-client-tokens-'));
+    stores = await openSqliteStores(join(dir, 'keyhaven.db'), { auditFsync: false });
+    tokens = new ClientTokens(stores.clientTokens, systemClock);
+    created = new Set();
+  });
+
+  afterEach(async () => {
+    await stores.audit.close();
+    await stores.metadata.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a retry of the same request by the same principal gets the key the first attempt created', async () => {
+    const first = await tokens.createOnce(asPrincipal('p1'), 'tok-1', { keySpec: 'AES_256' }, create, find);
+    const again = await tokens.createOnce(asPrincipal('p1'), 'tok-1', { keySpec: 'AES_256' }, create, find);
+    expect(again.keyId).toBe(first.keyId);
+    expect(created.size).toBe(1);
+  });
+
+  it('the same token with other parameters, or from another principal, is ClientTokenMismatch', async () => {
+    await tokens.createOnce(asPrincipal('p1'), 'tok-2', { keySpec: 'AES_256' }, create, find);
+    for (const [principal, request] of [
+      ['p1', { keySpec: 'HMAC_256' }],
+      ['p2', { keySpec: 'AES_256' }],
+    ] as const) {
+      const failure = await tokens.createOnce(asPrincipal(principal), 'tok-2', request, create, find).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(KmsError);
+      expect((failure as KmsError).code).toBe('ClientTokenMismatch');
+    }
+    expect(created.size).toBe(1);
+  });
+
+  it('a claim whose key was never created is released once abandoned, and the retry creates the key', async () => {
+    const ctx = asPrincipal('p1');
+    // A failed creation releases its claim itself; a dead process cannot. Plant such a claim, with
+    // the digest a retry will compute (read from a claim the service made for the same request).
+    await tokens.createOnce(ctx, 'tok-4', { keySpec: 'AES_256' }, create, find);
+    const live = await stores.clientTokens.claim(ctx.tenant, 'tok-4', {
+      requestDigest: '',
+      keyId: '',
+      createdAt: new Date(),
+    });
+    if (live.claimed || !live.existing) throw new Error('tok-4 should be claimed');
+    const digest = live.existing.requestDigest;
+    await stores.clientTokens.claim(ctx.tenant, 'tok-5', {
+      requestDigest: digest,
+      keyId: 'never-created',
+      createdAt: new Date(Date.now() - ABANDONED_CLAIM_MS - 1000),
+    });
+    const key = await tokens.createOnce(ctx, 'tok-5', { keySpec: 'AES_256' }, create, find);
+    expect(key.keyId).not.toBe('never-created');
+    expect(created.has(key.keyId)).toBe(true);
+  });
+
+  it('concurrent identical requests create one key', async () => {
+    const ctx = asPrincipal('p1');
+    const keys = await Promise.all(
+      Array.from({ length: 8 }, () => tokens.createOnce(ctx, 'tok-6', { keySpec: 'AES_256' }, create, find)),
+    );
+    expect(new Set(keys.map((k) => k.keyId)).size).toBe(1);
+    expect(created.size).toBe(1);
+  });
+});
