@@ -1,16 +1,18 @@
-// Two Keyhaven instances in one test process, opened on the same SQLite file, stand for two
-// workers: each has its own connections, its own audit writer thread and its own caches.
+// Two Keyhaven instances in one test process, opened on the same SQLite file (or PostgreSQL
+// database), stand for two workers (or nodes): each has its own connections, its own audit writer
+// and its own caches.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { internalContext } from '../../src/domain/request-context.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
 import { openSqliteStores } from '../../src/adapters/metadata/sqlite/open-sqlite.js';
 import { Lease } from '../../src/services/lease.js';
 import type { AuditEntry } from '../../src/domain/audit-record.js';
+import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const entry = (action: string): AuditEntry => ({
   time: new Date().toISOString(),
@@ -23,15 +25,23 @@ const entry = (action: string): AuditEntry => ({
   latencyMs: 1,
 });
 
-describe('processes sharing one SQLite database', () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('processes sharing one %s database', (dialect) => {
   let dataDir: string;
   let instances: Keyhaven[];
+  let postgres: PostgresCluster | undefined;
+
+  beforeAll(async () => {
+    if (dialect === 'PostgreSQL') postgres = await startPostgres();
+  });
+  afterAll(async () => postgres?.remove());
 
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-shared-'));
-    const config = () => loadConfig({ KEYHAVEN_DATA_DIR: dataDir, KEYHAVEN_CONFIG: '' });
-    const first = await createKeyhaven(config());
-    instances = [first, await createKeyhaven(config())];
+    // One data directory: the two share its root key, as nodes share theirs (docs/deploy.md).
+    const env: Record<string, string> = { KEYHAVEN_DATA_DIR: dataDir, KEYHAVEN_CONFIG: '' };
+    if (postgres) env.KEYHAVEN_DATABASE_URL = await postgres.createDatabase();
+    const first = await createKeyhaven(loadConfig({ ...env }));
+    instances = [first, await createKeyhaven(loadConfig({ ...env }))];
   });
 
   afterEach(async () => {

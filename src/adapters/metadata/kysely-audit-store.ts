@@ -81,7 +81,13 @@ async function headOf(db: Kysely<Database> | Transaction<Database>): Promise<Cha
  */
 export function isSeqTaken(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    return true;
+  }
+  // The PostgreSQL driver maps a unique violation to a KmsError (postgres-errors.ts) that keeps the
+  // driver's error as its cause: look there too, or two nodes' appends would never be retried.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause !== undefined && cause !== error && isSeqTaken(cause);
 }
 
 /** Inserts rows in one transaction: all or none (ChainMovedError when another writer was first). */
