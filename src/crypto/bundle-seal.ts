@@ -20,6 +20,11 @@ import { AES_GCM_IV_LENGTH, AES_GCM_TAG_LENGTH, aesGcmDecrypt, aesGcmEncrypt } f
 export const DEFAULT_SCRYPT: ScryptParameters = { N: 2 ** 17, r: 8, p: 1 };
 /** What a bundle's header may ask for: a forged header must not make the server spend gigabytes. */
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+/**
+ * The most work (N·r·p) a bundle may ask for: twice the default. The header is the restorer's to
+ * choose, and each derivation holds a thread of libuv's small pool for its whole time.
+ */
+const MAX_SCRYPT_WORK = 2 * DEFAULT_SCRYPT.N * DEFAULT_SCRYPT.r * DEFAULT_SCRYPT.p;
 export const MIN_PASSPHRASE_LENGTH = 12;
 const KEY_BYTES = 32;
 
@@ -41,6 +46,11 @@ function checkScrypt(parameters: ScryptParameters): void {
   }
   if (scryptMemory(parameters) > MAX_SCRYPT_MEMORY) {
     throw validationError('the bundle asks for more scrypt memory than this server allows (256 MiB)');
+  }
+  if (N * r * p > MAX_SCRYPT_WORK) {
+    throw validationError(
+      'the bundle asks for more scrypt work than this server allows (N·r·p at most 2^21)',
+    );
   }
 }
 

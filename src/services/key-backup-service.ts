@@ -27,6 +27,7 @@ import {
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, type KeyState } from '../domain/key-state.js';
 import type { RequestContext } from '../domain/request-context.js';
+import { assertWellFormed } from '../domain/unicode.js';
 import { deriveBundleKey, openBundle, passphraseSeal, sealBundle } from '../crypto/bundle-seal.js';
 import { normalizeImportedMaterial, zeroize } from '../crypto/key-material.js';
 import type { Clock } from '../ports/clock.js';
@@ -38,7 +39,7 @@ import type { CryptoService } from './crypto-service.js';
 import type { KeyDirectory } from './key-directory.js';
 import { exportingBackend } from './key-export-service.js';
 import { assertAliasName, describeKey, freshKey, type KeyDescription } from './key-records.js';
-import type { KeyService } from './key-service.js';
+import { checkRotationPeriod, checkTags, type KeyService } from './key-service.js';
 import type { CheckedKeyPolicy } from './policy-service.js';
 
 export const MAX_BACKUP_KEYS = 100;
@@ -124,7 +125,12 @@ export class KeyBackupService {
     try {
       const bundled: BundledKey[] = [];
       for (const key of chosen) bundled.push(await this.bundledKey(key, material));
-      payload = encodePayload({ keys: bundled }, Buffer.concat(material.chunks));
+      const joined = Buffer.concat(material.chunks);
+      try {
+        payload = encodePayload({ keys: bundled }, joined);
+      } finally {
+        zeroize(joined);
+      }
       let seal: BundleSeal;
       if (input.passphrase !== undefined) {
         ({ seal, key: sealKey } = await passphraseSeal(input.passphrase));
@@ -162,7 +168,8 @@ export class KeyBackupService {
   }
 
   async restoreKeys(ctx: RequestContext, input: RestoreKeysInput): Promise<KeyDescription[]> {
-    await this.access.authorize(ctx, { actions: ['RestoreKey'] });
+    // A restore creates keys: it needs what creating them needs, beside its own action.
+    await this.access.authorize(ctx, { actions: ['RestoreKey', 'CreateKey'] });
     const { header } = decodeBundleHeader(input.bundle);
     const sealKey = await this.openingKey(ctx, header.seal, input.passphrase);
     let plaintext: Buffer;
@@ -317,6 +324,8 @@ export class KeyBackupService {
     bundled: BundledKey,
     material: Buffer,
   ): Promise<RestoredKey> {
+    // Authenticated, but by whoever held the passphrase: checked as a CreateKey request would be.
+    assertBundledKeyShape(bundled);
     const keySpec = bundled.keySpec as KeySpec;
     if (!KEY_SPECS.includes(keySpec))
       throw validationError(`the bundle holds an unknown key spec ${keySpec}`);
@@ -330,8 +339,14 @@ export class KeyBackupService {
     if (!PROTECTION_LEVELS.includes(protectionLevel)) {
       throw validationError(`the bundle holds protection level ${protectionLevel}`);
     }
+    if (keyUsage === 'KEY_AGREEMENT') throw validationError('KEY_AGREEMENT keys are not supported yet');
     const backend = this.keys.backendFor(protectionLevel);
     for (const alias of bundled.aliases) assertAliasName(alias);
+    assertWellFormed(bundled.description, 'description');
+    const origin: KeyOrigin = bundled.origin === 'EXTERNAL' ? 'EXTERNAL' : 'KEYHAVEN';
+    // A period CreateKey would refuse (negative, zero) would have the rotation job rotate the key
+    // again and again in one run.
+    const rotationPeriodDays = checkRotationPeriod(bundled.rotationPeriodDays, keySpec, origin);
     const now = this.clock.now();
     const key: Key = {
       keyId: bundled.keyId,
@@ -339,28 +354,35 @@ export class KeyBackupService {
       keyUsage,
       state,
       protectionLevel,
-      origin: bundled.origin === 'EXTERNAL' ? 'EXTERNAL' : ('KEYHAVEN' satisfies KeyOrigin),
+      origin,
       currentVersion: bundled.currentVersion,
       description: bundled.description,
-      tags: { ...bundled.tags },
+      tags: checkTags(bundled.tags),
       createdAt: date(bundled.createdAt),
       updatedAt: now,
-      rotationPeriodDays: bundled.rotationPeriodDays,
-      nextRotationAt: bundled.nextRotationAt === null ? null : date(bundled.nextRotationAt),
+      rotationPeriodDays,
+      nextRotationAt:
+        rotationPeriodDays === null || bundled.nextRotationAt === null ? null : date(bundled.nextRotationAt),
       expiresAt: bundled.expiresAt === null ? null : date(bundled.expiresAt),
       deletionDate: null,
       exportable: bundled.exportable === true,
       publicKeyOnly: bundled.publicKeyOnly === true,
       tenant: ctx.tenant,
     };
-    if (key.currentVersion !== 0 && !bundled.versions.some((v) => v.version === key.currentVersion)) {
+    const current = bundled.versions.find((v) => v.version === key.currentVersion);
+    if (key.currentVersion !== 0 && !current) {
       throw validationError(`the bundle lacks the current version of key ${key.keyId}`);
+    }
+    // Restored so, the key would be usable in name only: every operation would fail.
+    const usableInName = key.currentVersion === 0 || (!current!.material && !key.publicKeyOnly);
+    if (key.state !== 'PendingImport' && usableInName) {
+      throw validationError(`the bundle holds key ${key.keyId} without material for its current version`);
     }
     const versions: RestoredKey['versions'] = [];
     for (const bundledVersion of bundled.versions) {
       versions.push({
         version: await this.restoredVersion(key, backend, bundledVersion, material),
-        sealsReserved: Math.max(0, Math.trunc(bundledVersion.sealsReserved) || 0),
+        sealsReserved: bundledVersion.sealsReserved,
       });
     }
     return { key, versions, aliases: [...bundled.aliases] };
@@ -418,6 +440,72 @@ export class KeyBackupService {
       ...(bundled.rotation ? { rotation: bundled.rotation } : {}),
       materialFingerprint,
     };
+  }
+}
+
+/**
+ * The payload's structure, field by field: a bundle another tool wrote (or crafted) must fail with
+ * ValidationError, never with a TypeError deep in the restore (a 500).
+ */
+function assertBundledKeyShape(bundled: BundledKey): void {
+  const broken = (what: string) => validationError(`the bundle payload is malformed: ${what}`);
+  const k = bundled as unknown as Record<string, unknown>;
+  if (typeof k !== 'object' || k === null) throw broken('a key is not an object');
+  for (const field of [
+    'keyId',
+    'keySpec',
+    'keyUsage',
+    'state',
+    'protectionLevel',
+    'origin',
+    'description',
+    'createdAt',
+  ]) {
+    if (typeof k[field] !== 'string') throw broken(`${field} is not a string`);
+  }
+  for (const field of ['nextRotationAt', 'expiresAt']) {
+    if (k[field] !== null && typeof k[field] !== 'string') throw broken(`${field} is not a date or null`);
+  }
+  if (k.rotationPeriodDays !== null && typeof k.rotationPeriodDays !== 'number') {
+    throw broken('rotationPeriodDays is not a number or null');
+  }
+  if (!Number.isSafeInteger(k.currentVersion) || (k.currentVersion as number) < 0) {
+    throw broken('currentVersion is not a version number');
+  }
+  const tags = k.tags;
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) throw broken('tags is not an object');
+  if (Object.values(tags).some((v) => typeof v !== 'string')) throw broken('a tag value is not a string');
+  if (!Array.isArray(k.aliases) || k.aliases.some((a) => typeof a !== 'string')) {
+    throw broken('aliases is not a list of names');
+  }
+  if (!Array.isArray(k.versions)) throw broken('versions is not a list');
+  const seen = new Set<number>();
+  for (const v of k.versions as unknown[]) {
+    const version = v as Record<string, unknown>;
+    if (typeof version !== 'object' || version === null) throw broken('a version is not an object');
+    if (!Number.isSafeInteger(version.version) || (version.version as number) < 1) {
+      throw broken('a version number is not a positive integer');
+    }
+    if (seen.has(version.version as number)) throw broken(`version ${String(version.version)} appears twice`);
+    seen.add(version.version as number);
+    if (typeof version.createdAt !== 'string') throw broken('a version createdAt is not a string');
+    if (!Number.isSafeInteger(version.sealsReserved) || (version.sealsReserved as number) < 0) {
+      throw broken('a version sealsReserved is not a count');
+    }
+    if (version.publicKeySpki !== null && typeof version.publicKeySpki !== 'string') {
+      throw broken('a version publicKeySpki is not base64 or null');
+    }
+    if (
+      version.rotation !== null &&
+      version.rotation !== undefined &&
+      version.rotation !== 'AUTOMATIC' &&
+      version.rotation !== 'ON_DEMAND'
+    ) {
+      throw broken('a version rotation is not AUTOMATIC, ON_DEMAND or null');
+    }
+  }
+  if (k.policy !== null && (typeof k.policy !== 'object' || Array.isArray(k.policy))) {
+    throw broken('policy is not an object or null');
   }
 }
 

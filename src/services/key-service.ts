@@ -512,7 +512,8 @@ export class KeyService {
   }
 }
 
-function checkTags(tags: Record<string, string>): Record<string, string> {
+/** A key's tags as CreateKey and restores accept them. */
+export function checkTags(tags: Record<string, string>): Record<string, string> {
   const entries = Object.entries(tags);
   if (entries.length > MAX_TAGS) throw validationError(`at most ${MAX_TAGS} tags`);
   for (const [k, v] of entries) {
@@ -525,7 +526,8 @@ function checkTags(tags: Record<string, string>): Record<string, string> {
   return { ...tags };
 }
 
-function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrigin): number | null {
+/** A rotation period as CreateKey and restores accept it (null: no automatic rotation). */
+export function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrigin): number | null {
   if (days === null) return null;
   if (isAsymmetric(spec)) {
     throw validationError('automatic rotation is only available for symmetric and HMAC keys');

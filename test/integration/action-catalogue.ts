@@ -3,7 +3,7 @@
 // credential, fresh for each call where the action consumes it (a deletion, a revocation).
 import { constants, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
 import { passphraseSeal, sealBundle } from '../../src/crypto/bundle-seal.js';
-import { BUNDLE_FORMAT_NAME, encodePayload } from '../../src/domain/key-bundle.js';
+import { BUNDLE_FORMAT_NAME, encodePayload, type BundledKey } from '../../src/domain/key-bundle.js';
 import { b64, type Api, type ApiResponse } from './http.js';
 import { createKey } from './suite-server.js';
 
@@ -386,54 +386,52 @@ function exportWrappingKey(): Buffer {
   return wrappingSpki;
 }
 
-const BUNDLE_PASSPHRASE = 'catalogue passphrase';
+export const BUNDLE_PASSPHRASE = 'catalogue passphrase';
 
 /**
  * A bundle made here, as docs/api.md describes the format, of one SYMMETRIC_DEFAULT key that no
- * server has: restoring it succeeds wherever the caller may restore.
+ * server has: restoring it succeeds wherever the caller may restore (unless `mutate`, given the
+ * key's entry before it is sealed, spoils it). Sealed under BUNDLE_PASSPHRASE.
  */
-async function bundleOfNewKey(): Promise<Buffer> {
+export async function bundleOfNewKey(
+  mutate: (key: Record<string, unknown>) => void = () => undefined,
+): Promise<Buffer> {
   const keyId = randomUUID();
   const now = new Date().toISOString();
   const material = randomBytes(32);
-  const payload = encodePayload(
-    {
-      keys: [
-        {
-          keyId,
-          keySpec: 'SYMMETRIC_DEFAULT',
-          keyUsage: 'ENCRYPT_DECRYPT',
-          state: 'Enabled',
-          protectionLevel: 'SOFTWARE',
-          origin: 'KEYHAVEN',
-          currentVersion: 1,
-          description: 'restored by the action catalogue',
-          tags: {},
-          createdAt: now,
-          rotationPeriodDays: null,
-          nextRotationAt: null,
-          expiresAt: null,
-          exportable: false,
-          publicKeyOnly: false,
-          aliases: [],
-          policy: null,
-          versions: [
-            {
-              version: 1,
-              state: 'Enabled',
-              createdAt: now,
-              rotation: null,
-              material: { offset: 0, length: material.length },
-              publicKeySpki: null,
-              sealsReserved: 0,
-              fingerprint: null,
-            },
-          ],
-        },
-      ],
-    },
-    material,
-  );
+  const entry: Record<string, unknown> = {
+    keyId,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    state: 'Enabled',
+    protectionLevel: 'SOFTWARE',
+    origin: 'KEYHAVEN',
+    currentVersion: 1,
+    description: 'restored by the action catalogue',
+    tags: {},
+    createdAt: now,
+    rotationPeriodDays: null,
+    nextRotationAt: null,
+    expiresAt: null,
+    exportable: false,
+    publicKeyOnly: false,
+    aliases: [],
+    policy: null,
+    versions: [
+      {
+        version: 1,
+        state: 'Enabled',
+        createdAt: now,
+        rotation: null,
+        material: { offset: 0, length: material.length },
+        publicKeySpki: null,
+        sealsReserved: 0,
+        fingerprint: null,
+      },
+    ],
+  };
+  mutate(entry);
+  const payload = encodePayload({ keys: [entry as unknown as BundledKey] }, material);
   // The lowest cost the server accepts: the catalogue runs this once per role.
   const { seal, key } = await passphraseSeal(BUNDLE_PASSPHRASE, { N: 2 ** 14, r: 8, p: 1 });
   return sealBundle(

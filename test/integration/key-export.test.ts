@@ -20,6 +20,7 @@ import { encodeContext } from '../../src/domain/encryption-context.js';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, b64, expectError, unb64 } from './http.js';
+import { BUNDLE_PASSPHRASE, bundleOfNewKey } from './action-catalogue.js';
 import { attach, createActor, createPolicy } from './identity-fixtures.js';
 import { createKey, serverErrorLines } from './suite-server.js';
 import type { KeyReply, KeyView } from './wire-types.js';
@@ -454,6 +455,62 @@ describe('key export and backup over REST', () => {
           'AccessDenied',
         );
       }
+    });
+
+    it('refuses, as CreateKey would, a bundle whose key is malformed or impossible: 400, nothing restored', async () => {
+      const spoilers: [string, (key: Record<string, unknown>) => void][] = [
+        // A period CreateKey refuses: the rotation job would rotate the key without end.
+        [
+          'a negative rotation period',
+          (k) => Object.assign(k, { rotationPeriodDays: -1, nextRotationAt: '2000-01-01T00:00:00Z' }),
+        ],
+        ['versions that are no list', (k) => (k.versions = 'abc')],
+        ['tags with a value that is no string', (k) => (k.tags = { team: 7 })],
+        ['a description that is no string', (k) => (k.description = { text: 'x' })],
+        ['aliases that are no list', (k) => (k.aliases = 'alias/x')],
+        [
+          'a KEY_AGREEMENT key',
+          (k) =>
+            Object.assign(k, {
+              keySpec: 'ECC_NIST_P256',
+              keyUsage: 'KEY_AGREEMENT',
+              versions: [],
+              currentVersion: 0,
+            }),
+        ],
+        [
+          'an Enabled key without a current version',
+          (k) => Object.assign(k, { versions: [], currentVersion: 0 }),
+        ],
+        [
+          'a version twice',
+          (k) => (k.versions = [...(k.versions as unknown[]), ...(k.versions as unknown[])]),
+        ],
+        [
+          'a seal count that is no count',
+          (k) => ((k.versions as Record<string, unknown>[])[0]!.sealsReserved = 'many'),
+        ],
+      ];
+      for (const [what, spoil] of spoilers) {
+        let keyId = '';
+        const spoiled = await bundleOfNewKey((k) => {
+          keyId = k.keyId as string;
+          spoil(k);
+        });
+        const response = await apiB.post('/v1/keys/restore', {
+          bundle: b64(spoiled),
+          passphrase: BUNDLE_PASSPHRASE,
+        });
+        expect(response.status, `${what}: ${response.text}`).toBe(400);
+        expectError(response, 400, 'ValidationError');
+        expect((await apiB.get(`/v1/keys/${keyId}`)).status, what).toBe(404);
+      }
+      // The same bundle unspoiled restores: the refusals above are the spoilers' doing.
+      const sound = await apiB.post('/v1/keys/restore', {
+        bundle: b64(await bundleOfNewKey()),
+        passphrase: BUNDLE_PASSPHRASE,
+      });
+      expect(sound.status, sound.text).toBe(201);
     });
 
     it('answered no request with a 5xx', async () => {
