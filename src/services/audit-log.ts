@@ -41,11 +41,12 @@ export interface AuditLogOptions {
 }
 
 /**
- * Appends of one batch at most, when other writers keep moving the chain in between; then the
- * batch fails with Unavailable as any failed write. Each retry starts from the head the store
- * read under its write lock, so only a writer that appends in that instant defeats it.
+ * How long one batch keeps trying while other writers keep moving the chain in between; then it
+ * fails with Unavailable as any failed write. Each retry starts from the head the store read under
+ * its write lock, so only a writer that appends in that instant defeats it. The bound is time, not
+ * a count: with at most eight attempts, the two-worker test saw a 503 under CI's load.
  */
-const MAX_APPEND_ATTEMPTS = 8;
+const APPEND_RETRY_MS = 3000;
 
 export interface ListLogsInput {
   from?: string;
@@ -274,6 +275,7 @@ export class AuditLog {
    * chains them again from the stored head and tries again (bounded). Resolves with the count.
    */
   private async append(entries: readonly AuditEntry[]): Promise<number> {
+    const giveUpAt = Date.now() + APPEND_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       this.head ??= await this.store.head();
       let head = this.head;
@@ -287,11 +289,15 @@ export class AuditLog {
         this.head = head;
         return records.length;
       } catch (error) {
-        if (!(error instanceof ChainMovedError) || attempt >= MAX_APPEND_ATTEMPTS) throw error;
+        if (!(error instanceof ChainMovedError) || Date.now() >= giveUpAt) throw error;
         this.chainRetries++;
         this.head = error.head;
-        // Two writers that keep colliding fall out of step after a random pause or two.
-        if (attempt > 1) await new Promise((turn) => setTimeout(turn, Math.random() * attempt));
+        // Two writers that keep colliding fall out of step after a random pause or two, growing
+        // with each collision up to 50 ms.
+        if (attempt > 1) {
+          const pauseMs = Math.random() * Math.min(50, 2 ** attempt);
+          await new Promise((turn) => setTimeout(turn, pauseMs));
+        }
       }
     }
   }
