@@ -398,9 +398,6 @@ export class KeyBackupService {
     let stored: Buffer = Buffer.alloc(0);
     let publicKeySpki: Buffer | null = spki;
     if (bundled.material !== null) {
-      if (!Number.isInteger(bundled.version) || bundled.version < 1) {
-        throw validationError(`the bundle holds version ${bundled.version} of key ${key.keyId}`);
-      }
       // The same checks as an import: the spec's sizes, a private key's halves agree.
       const normalized = normalizeImportedMaterial(key.keySpec, materialAt(material, bundled.material));
       try {
