@@ -6,11 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { envWithoutKeyhaven } from '../../bench/processes.js';
 import { CLI_PATH } from '../helpers/server.js';
 
-/** A module.register() loader hook, as an --import data: URL, that prints each module's URL to stderr. */
+/**
+ * A module.register() loader hook, as an --import data: URL, that prints each module's URL to stderr.
+ * The hooks run on their own thread, whose process.stderr is relayed to the main thread
+ * asynchronously and lost when a command ends with process.exit() (commander's --help does): the
+ * hook writes to file descriptor 2 itself, synchronously.
+ */
 const hook = `data:text/javascript,${encodeURIComponent(
   `import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(
-  'export async function load(url, context, next) { process.stderr.write("loaded " + url + "\\\\n"); return next(url, context); }'
+  'import { writeSync } from "node:fs"; export async function load(url, context, next) { writeSync(2, "loaded " + url + "\\\\n"); return next(url, context); }'
 ));`,
 )}`;
 
