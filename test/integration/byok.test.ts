@@ -68,8 +68,8 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
     it('import parameters hold a single-use token and an RSA-3072 wrapping key for RSAES_OAEP_SHA_256, valid ~24 h', async () => {
       const key = await createKey(api, { origin: 'EXTERNAL' });
       const [first, second] = await Promise.all([
-        getImportParameters(api, key.keyId),
-        getImportParameters(api, key.keyId),
+        getImportParameters(api, key.keyId, 'server default'),
+        getImportParameters(api, key.keyId, 'server default'),
       ]);
       expect(first).toMatchObject({ keyId: key.keyId, wrappingAlgorithm: 'RSAES_OAEP_SHA_256' });
       expect(first.importToken).not.toBe(second.importToken);
