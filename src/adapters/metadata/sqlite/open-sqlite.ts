@@ -3,7 +3,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   Kysely,
+  SqliteAdapter,
   SqliteDialect,
+  type DialectAdapter,
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
@@ -68,6 +70,19 @@ class BusyAsUnavailable implements DatabaseConnection {
   }
 }
 
+/**
+ * SQLite's DDL is transactional, though Kysely's adapter says otherwise: saying so makes the
+ * migrator run all pending migrations in one transaction, as on PostgreSQL. A migration that fails
+ * then leaves the file as it was instead of half migrated, the transaction (BEGIN IMMEDIATE) holds
+ * the write lock against another process migrating the same file, and a fresh file costs one
+ * commit, one flush to the disk, instead of one per statement (about 0.5 s of a server's start).
+ */
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateTransactionsDialect extends SqliteDialect {
   constructor(private readonly settings: SqliteDialectConfig) {
     super(settings);
@@ -75,6 +90,10 @@ class ImmediateTransactionsDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new ImmediateTransactionsDriver(this.settings);
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlAdapter();
   }
 }
 
