@@ -367,8 +367,18 @@ const configSchema = z
       .object({
         intervalSeconds: z.number().int().min(1).default(60),
         usageFlushMs: z.number().int().min(10).default(1000),
+        /**
+         * How long the scheduled work's lease lasts unrenewed, i.e. how soon another process takes
+         * the work over when its holder dies (docs/cluster.md). Default: max(15, 3 x intervalSeconds).
+         */
+        leaseSeconds: z.number().int().min(2).max(86_400).optional(),
       })
       .strict()
+      // The holder renews it at every run: a lease shorter than two intervals would lapse between them.
+      .refine((jobs) => jobs.leaseSeconds === undefined || jobs.leaseSeconds >= 2 * jobs.intervalSeconds, {
+        message: 'leaseSeconds must be at least twice intervalSeconds (the holder renews it at each run)',
+        path: ['leaseSeconds'],
+      })
       .prefault({}),
     monitoring: z
       .object({

@@ -193,7 +193,7 @@ export async function createKeyhaven(
   // Scheduled work runs in one process at a time across all that share the database. The lease
   // outlives a few runs, so a holder that dies is replaced within it (docs/cluster.md).
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const leaseMs = Math.max(15_000, 3 * config.jobs.intervalSeconds * 1000);
+  const leaseMs = (config.jobs.leaseSeconds ?? Math.max(15, 3 * config.jobs.intervalSeconds)) * 1000;
   const jobsLease = new Lease(leaseStore, 'scheduled-key-jobs', holder, leaseMs, clock);
   const checkpointLease = new Lease(leaseStore, 'audit-checkpoints', holder, leaseMs, clock);
   const audit = new AuditLog(

@@ -69,8 +69,13 @@ interface Pending {
 
 const MAX_LIST = 1000;
 
+// As every 503 of a store that may be back in a moment (the reply replaced in audit-trail.ts too):
+// clients are told when to try again.
 const unavailable = (cause?: unknown) =>
-  new KmsError('Unavailable', 'the audit log cannot be written; the request was refused', { cause });
+  new KmsError('Unavailable', 'the audit log cannot be written; the request was refused', {
+    cause,
+    retryAfterSeconds: 1,
+  });
 
 export class AuditLog {
   private queue: Pending[] = [];

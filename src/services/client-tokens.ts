@@ -23,6 +23,8 @@ const WAIT_FOR_FIRST_MS = 15_000;
  */
 export const ABANDONED_CLAIM_MS = 60_000;
 const POLL_MS = 25;
+/** How often a release that failed (the database was down) is tried again. */
+export const RELEASE_RETRY_MS = 1000;
 
 export class ClientTokens {
   constructor(
@@ -58,7 +60,7 @@ export class ClientTokens {
           return await create(keyId);
         } catch (error) {
           // No key: the token is free again, for this client's retry or a concurrent twin's.
-          await this.store.release(ctx.tenant, token, keyId).catch(() => undefined);
+          await this.releaseFailedClaim(ctx.tenant, token, keyId, find);
           throw error;
         }
       }
@@ -89,6 +91,41 @@ export class ClientTokens {
       }
       await new Promise((turn) => setTimeout(turn, POLL_MS));
     }
+  }
+
+  /**
+   * Releases the claim of a creation that failed. When the database itself failed (it restarted
+   * under the request), the release fails too; left there, the claim would make every retry wait
+   * and answer 503 until it counts as abandoned a minute later. So it is tried again in the
+   * background, every second for half that time, and only while its key does not exist (a creation
+   * whose commit succeeded unacknowledged keeps its claim, so that the retry finds that key).
+   */
+  private async releaseFailedClaim(
+    tenantId: string,
+    token: string,
+    keyId: string,
+    find: (keyId: string) => Promise<KeyDescription | undefined>,
+  ): Promise<void> {
+    const attempt = async () => {
+      if (!(await find(keyId))) await this.store.release(tenantId, token, keyId);
+    };
+    if (
+      await attempt().then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    const giveUpAt = Date.now() + ABANDONED_CLAIM_MS / 2;
+    const retry = () => {
+      const timer = setTimeout(() => {
+        attempt().catch(() => {
+          if (Date.now() < giveUpAt) retry();
+        });
+      }, RELEASE_RETRY_MS);
+      timer.unref();
+    };
+    retry();
   }
 
   /** Forgets tokens older than the window (scheduled work). */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetadataStores } from '../../src/adapters/metadata/metadata-stores.js';
 import { openPostgresStores } from '../../src/adapters/metadata/postgres/open-postgres.js';
 import { PostgresChangeFeed } from '../../src/adapters/metadata/postgres/postgres-change-feed.js';
-import type { PostgresSettings } from '../../src/adapters/metadata/postgres/postgres-pool.js';
+import { createPool, type PostgresSettings } from '../../src/adapters/metadata/postgres/postgres-pool.js';
 import { redactDatabaseUrl } from '../../src/adapters/metadata/postgres/database-url.js';
 import type { Change } from '../../src/ports/change-feed.js';
 import { POSTGRES_PASSWORD, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -106,6 +106,31 @@ describe('the PostgreSQL metadata adapter', () => {
       expect(await stores.metadata.getKey(k.keyId)).toEqual(k);
     } finally {
       await stores.metadata.close();
+    }
+  });
+
+  it('survives a connection ended by the server while a statement runs on it: the statement fails, the pool serves on', async () => {
+    const url = await cluster.createDatabase();
+    const pool = createPool(settingsFor(url, { statementTimeoutMs: 10_000 }));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const busy = await pool.connect();
+      const { pid } = (await busy.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!;
+      const sleeping = busy.query('select pg_sleep(5)').then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+      // As a restarting server does to every session (57P01); the client then sees its socket end,
+      // an 'error' event on a connection the pool has lent out (which once ended the process).
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      expect(await sleeping).toBeInstanceOf(Error);
+      await new Promise((settle) => setTimeout(settle, 100));
+      busy.release(true);
+      expect((await pool.query<{ one: number }>('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await admin.end();
+      await pool.end();
     }
   });
 

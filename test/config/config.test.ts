@@ -397,3 +397,27 @@ describe('database configuration', () => {
     );
   });
 });
+
+describe('the scheduled work lease', () => {
+  const withJobs = (jobs: Record<string, unknown>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      writeFileSync(file, JSON.stringify({ dataDir: dir, jobs }));
+      return loadConfig({ KEYHAVEN_CONFIG: file }).jobs;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('is unset by default (the composition root derives it), and may be set to two intervals or more', () => {
+    expect(withJobs({}).leaseSeconds).toBeUndefined();
+    expect(withJobs({ intervalSeconds: 1, leaseSeconds: 3 }).leaseSeconds).toBe(3);
+    expect(withJobs({ intervalSeconds: 2, leaseSeconds: 4 }).leaseSeconds).toBe(4);
+  });
+
+  it('refuses a lease that would lapse between two runs of its holder', () => {
+    expect(() => withJobs({ intervalSeconds: 2, leaseSeconds: 3 })).toThrow(/jobs\.leaseSeconds.*twice/);
+    expect(() => withJobs({ leaseSeconds: 1 })).toThrow(/jobs\.leaseSeconds/);
+  });
+});

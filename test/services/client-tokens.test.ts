@@ -9,7 +9,7 @@ import type { MetadataStores } from '../../src/adapters/metadata/metadata-stores
 import { KmsError } from '../../src/domain/errors.js';
 import type { RequestContext } from '../../src/domain/request-context.js';
 import { systemClock } from '../../src/ports/clock.js';
-import { ABANDONED_CLAIM_MS, ClientTokens } from '../../src/services/client-tokens.js';
+import { ABANDONED_CLAIM_MS, ClientTokens, RELEASE_RETRY_MS } from '../../src/services/client-tokens.js';
 import type { KeyDescription } from '../../src/services/key-records.js';
 import { adminContext } from '../helpers/request-context.js';
 
@@ -85,6 +85,54 @@ describe('ClientTokens', () => {
     });
     const key = await tokens.createOnce(ctx, 'tok-5', { keySpec: 'AES_256' }, create, find);
     expect(key.keyId).not.toBe('never-created');
+    expect(created.has(key.keyId)).toBe(true);
+  });
+
+  it('a claim whose creation and release both failed (the database was down) is released once it is back', async () => {
+    const ctx = asPrincipal('p1');
+    // The real store, with its first release failing as a database that went away would.
+    let releasesRefused = 1;
+    const flaky = new ClientTokens(
+      {
+        claim: (...args) => stores.clientTokens.claim(...args),
+        purge: (...args) => stores.clientTokens.purge(...args),
+        release: async (...args) => {
+          if (releasesRefused-- > 0) throw new KmsError('Unavailable', 'the database is down');
+          return stores.clientTokens.release(...args);
+        },
+      },
+      systemClock,
+    );
+    const down = () => Promise.reject(new KmsError('Unavailable', 'the database is down'));
+    await expect(flaky.createOnce(ctx, 'tok-7', { keySpec: 'AES_256' }, down, find)).rejects.toMatchObject({
+      code: 'Unavailable',
+    });
+    // Released in the background a second later: the retry creates the key at once, instead of
+    // waiting (and answering 503) until the claim counts as abandoned a minute after it was made.
+    await new Promise((settle) => setTimeout(settle, RELEASE_RETRY_MS + 500));
+    const probe = await stores.clientTokens.claim(ctx.tenant, 'tok-7', {
+      requestDigest: 'probe',
+      keyId: 'probe',
+      createdAt: new Date(),
+    });
+    expect(probe.claimed).toBe(true);
+    await stores.clientTokens.release(ctx.tenant, 'tok-7', 'probe');
+    const key = await flaky.createOnce(ctx, 'tok-7', { keySpec: 'AES_256' }, create, find);
+    expect(created.has(key.keyId)).toBe(true);
+  });
+
+  it('a failed creation whose key exists after all keeps its claim: the retry gets that key', async () => {
+    const ctx = asPrincipal('p1');
+    // The commit succeeded but its answer was lost (the connection dropped): the creation throws.
+    const committedUnacknowledged = async (keyId: string) => {
+      await create(keyId);
+      throw new KmsError('Unavailable', 'connection terminated');
+    };
+    await expect(
+      tokens.createOnce(ctx, 'tok-8', { keySpec: 'AES_256' }, committedUnacknowledged, find),
+    ).rejects.toMatchObject({ code: 'Unavailable' });
+    const key = await tokens.createOnce(ctx, 'tok-8', { keySpec: 'AES_256' }, create, find);
+    expect(created.size).toBe(1);
     expect(created.has(key.keyId)).toBe(true);
   });
 

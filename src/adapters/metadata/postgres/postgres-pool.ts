@@ -78,5 +78,10 @@ export function createPool(settings: PostgresSettings, options: PoolOptions = {}
   // pool has already discarded it and opens a new one at the next checkout. Unhandled, the event
   // would end the process.
   pool.on('error', () => undefined);
+  // The same event on a connection in use (the server restarting or terminating it while a
+  // statement runs: 57P01, then "Connection terminated unexpectedly"): the pool listens only to its
+  // idle connections, and Kysely to none. The statement fails with the error anyway (Unavailable),
+  // and the pool discards the connection when it comes back; the event alone would end the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
