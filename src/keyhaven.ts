@@ -330,8 +330,11 @@ export async function createKeyhaven(
   };
 }
 
-/** The configured root of the key hierarchy, and the HSM backend when the key store has one. */
-async function openKeyStore(config: KeyhavenConfig): Promise<{
+/**
+ * The configured root of the key hierarchy, and the HSM backend when the key store has one (also
+ * used by `keyhaven backup verify`, which must open it exactly as the server does).
+ */
+export async function openKeyStore(config: KeyhavenConfig): Promise<{
   root: RootKeyStore;
   hsm?: KeyBackend;
   rootKey: { created: boolean; sealed: boolean };
