@@ -10,6 +10,7 @@ import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-ke
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
+import type { Pkcs11Replication } from './adapters/keystore/pkcs11/pkcs11-replication.js';
 import { openMetadataStores, openPostgresChangeFeed } from './adapters/metadata/open-metadata-stores.js';
 import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
 import { systemClock, type Clock } from './ports/clock.js';
@@ -108,7 +109,7 @@ export async function createKeyhaven(
 ): Promise<Keyhaven> {
   const clock = overrides.clock ?? systemClock;
   ensurePrivateDirectory(config.dataDir);
-  const { root, hsm, rootKey } = await openKeyStore(config);
+  const { root, hsm, rootKey, replication } = await openKeyStore(config);
   const {
     kind: metadataKind,
     metadata,
@@ -117,6 +118,7 @@ export async function createKeyhaven(
     audit: auditStore,
     leases: leaseStore,
     clientTokens: clientTokenStore,
+    replicationQueue,
   } = await openMetadataStores(config);
 
   // Every cache below announces its invalidations here; other processes' are applied at the end.
@@ -196,6 +198,10 @@ export async function createKeyhaven(
   const leaseMs = (config.jobs.leaseSeconds ?? Math.max(15, 3 * config.jobs.intervalSeconds)) * 1000;
   const jobsLease = new Lease(leaseStore, 'scheduled-key-jobs', holder, leaseMs, clock);
   const checkpointLease = new Lease(leaseStore, 'audit-checkpoints', holder, leaseMs, clock);
+  // HSM replication catch-up: the queue of copies still to make is in the database, so any node can
+  // make them, and one at a time does (docs/hsm.md, "Several HSMs: replication").
+  const replicationLease = new Lease(leaseStore, 'hsm-replication', holder, leaseMs, clock);
+  await replication?.share(replicationQueue, replicationLease);
   const audit = new AuditLog(
     auditStore,
     systemKeys,
@@ -324,22 +330,33 @@ export async function createKeyhaven(
       // Another process takes the work over at its next run instead of after the lease's expiry.
       await jobsLease.release().catch(() => undefined);
       await checkpointLease.release().catch(() => undefined);
+      await replicationLease.release().catch(() => undefined);
       await software.close();
       await metadata.close();
     },
   };
 }
 
-/** The configured root of the key hierarchy, and the HSM backend when the key store has one. */
-async function openKeyStore(config: KeyhavenConfig): Promise<{
+/**
+ * The configured root of the key hierarchy, and the HSM backend when the key store has one (also
+ * used by `keyhaven backup verify`, which must open it exactly as the server does).
+ */
+export async function openKeyStore(config: KeyhavenConfig): Promise<{
   root: RootKeyStore;
   hsm?: KeyBackend;
   rootKey: { created: boolean; sealed: boolean };
+  /** With several HSM backends: the copies between them, whose queue the database then keeps. */
+  replication?: Pkcs11Replication;
 }> {
   const { pkcs11 } = config.keyStore;
   if (config.keyStore.type === 'pkcs11' && pkcs11) {
     const store = await openPkcs11KeyStore(pkcs11, config.dataDir);
-    return { root: store.root, hsm: store.backend, rootKey: { created: store.rootKeyCreated, sealed: true } };
+    return {
+      root: store.root,
+      hsm: store.backend,
+      rootKey: { created: store.rootKeyCreated, sealed: true },
+      replication: store.backends.replication?.enabled ? store.backends.replication : undefined,
+    };
   }
   const rootKey = await loadOrCreateRootKey(config.dataDir, config.keyStore.rootPassphrase);
   return { root: new SoftwareRootKeyStore(rootKey.key), rootKey };

@@ -12,6 +12,7 @@ import { registerApiKeyCommands } from './api-keys.js';
 import { registerAuditCommands } from './audit.js';
 import { registerLogCommands } from './logs.js';
 import { registerAuthCommands } from './auth.js';
+import { registerBackupCommands } from './backup.js';
 import { ConfigError } from '../config-error.js';
 import { RootKeyError } from '../adapters/keystore/software/root-key-error.js';
 import { CliError } from './cli-error.js';
@@ -87,6 +88,7 @@ function buildProgram(): Command {
   registerServerCommand(program);
   registerHsmCommands(program);
   registerAuditCommands(program);
+  registerBackupCommands(program);
   registerLogCommands(program);
 
   program.addHelpText(

@@ -567,5 +567,33 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
         expect(await stores.grants.grantsOfKey(j.keyId)).toHaveLength(1);
       });
     });
+
+    describe('the HSM replication queue', () => {
+      const entry = {
+        label: 'keyhaven/k/v1',
+        objectClass: 4,
+        source: 'hsm-1',
+        missing: ['hsm-2', 'hsm-3'],
+        createdAt: '2030-01-01T00:00:00.000Z',
+        expired: false,
+      };
+
+      it('keeps one entry per label, seen from another connection, until it is removed', async () => {
+        await stores.replicationQueue.put(entry);
+        await other.replicationQueue.put({ ...entry, missing: ['hsm-3'], expired: true });
+        await stores.replicationQueue.put({
+          ...entry,
+          label: 'keyhaven/k/v2',
+          createdAt: '2030-01-02T00:00:00.000Z',
+        });
+        expect(await other.replicationQueue.list()).toEqual([
+          { ...entry, missing: ['hsm-3'], expired: true },
+          { ...entry, label: 'keyhaven/k/v2', createdAt: '2030-01-02T00:00:00.000Z' },
+        ]);
+        await other.replicationQueue.remove(entry.label);
+        await other.replicationQueue.remove('keyhaven/absent/v1');
+        expect((await stores.replicationQueue.list()).map((e) => e.label)).toEqual(['keyhaven/k/v2']);
+      });
+    });
   });
 }

@@ -24,7 +24,7 @@ const USER = 'keyhaven';
 /** The superuser's password: the URLs carry it, so redaction has something to hide. */
 export const POSTGRES_PASSWORD = 'pg-test-secret-4711';
 
-function serverBinaries(): string {
+export function serverBinaries(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)

@@ -5,6 +5,7 @@ import type { GrantStore } from '../../ports/grant-store.js';
 import type { IdentityStore } from '../../ports/identity-store.js';
 import type { LeaseStore } from '../../ports/lease-store.js';
 import type { MetadataStore } from '../../ports/metadata-store.js';
+import type { ReplicationQueue } from '../../ports/replication-queue.js';
 
 /** Closing `metadata` closes the database for them all. */
 export interface MetadataStores {
@@ -14,4 +15,5 @@ export interface MetadataStores {
   audit: AuditStore;
   leases: LeaseStore;
   clientTokens: ClientTokenStore;
+  replicationQueue: ReplicationQueue;
 }

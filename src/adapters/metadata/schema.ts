@@ -189,6 +189,17 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+export interface HsmReplicationPendingTable {
+  label: string;
+  object_class: number;
+  source: string;
+  /** JSON array of backend names. */
+  missing: string;
+  created_at: number;
+  /** 1 once the window passed and the original was sealed without its copies. */
+  expired: number;
+}
+
 export interface ClientTokensTable {
   tenant_id: string;
   client_token: string;
@@ -218,4 +229,5 @@ export interface Database {
   grants: GrantsTable;
   leases: LeasesTable;
   client_tokens: ClientTokensTable;
+  hsm_replication_pending: HsmReplicationPendingTable;
 }

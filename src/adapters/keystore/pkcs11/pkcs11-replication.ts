@@ -3,17 +3,20 @@
 // each new object: made on one backend extractable only under trusted keys (CKA_WRAP_WITH_TRUSTED),
 // wrapped there (C_WrapKey), unwrapped into every other backend as a non-extractable copy, then
 // sealed on its source (CKA_EXTRACTABLE true -> false). What a backend missed while it was down is
-// listed in <dataDir>/pkcs11-replication.json and copied by a catch-up pass once it answers again,
-// for at most `windowMs`: then the original is sealed anyway, so nothing stays extractable for long.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// queued (ports/replication-queue.ts: in the metadata database once the server has opened it, so
+// every node sees it; a file in the data directory before that) and copied by a catch-up pass once
+// it answers again, for at most `windowMs`: then the original is sealed anyway, so nothing stays
+// extractable for long. The pass runs in one process of the cluster at a time (the hsm-replication
+// lease), so two nodes never unwrap the same copy twice.
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
+import type { PendingReplication, ReplicationQueue } from '../../../ports/replication-queue.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
 import { pkcs11Code, pkcs11ErrorName } from './pkcs11-errors.js';
 import type { Handle } from './pkcs11-object-policy.js';
 import { replicaTemplate, type ReplicaShape } from './pkcs11-templates.js';
 import type { Pkcs11Token, SessionScope } from './pkcs11-token.js';
+import { FileReplicationQueue, REPLICATION_FILE } from './replication-file-queue.js';
 import {
   distributeTransportKey,
   hasTransportKey,
@@ -21,24 +24,15 @@ import {
   type TransportLabels,
 } from './pkcs11-transport-key.js';
 
-export const REPLICATION_FILE = 'pkcs11-replication.json';
+export { REPLICATION_FILE };
 
-/** An object that exists on `source` but not yet on every backend, or is not sealed there yet. */
-interface PendingObject {
-  label: string;
-  objectClass: number;
-  source: string;
-  missing: string[];
-  /** When the object was made (ISO 8601): it may stay extractable until createdAt + window. */
-  createdAt?: string;
-  /** The window passed: the original was sealed, the missing backends will never get it. */
-  expired?: boolean;
+/** What a lease offers (services/lease.ts): `work` runs only in the process that holds it. */
+export interface ExclusiveWork {
+  whileHeld<T>(work: () => Promise<T>): Promise<T | undefined>;
 }
 
-interface ReplicationFile {
-  version: 1;
-  pending: PendingObject[];
-}
+/** Alone with its queue (start-up, `keyhaven hsm init`): nobody else to leave the work to. */
+const alone: ExclusiveWork = { whileHeld: (work) => work() };
 
 export type TransportKeyState = 'present' | 'created' | 'unavailable' | 'not-needed';
 
@@ -62,12 +56,18 @@ const REFUSED_WRAP = new Set([
 ]);
 
 export class Pkcs11Replication {
-  private pending: PendingObject[];
+  /** The queue as last read or written by this process (status counts from it without a query). */
+  private pending: PendingReplication[] = [];
+  private queue: ReplicationQueue;
+  private exclusive: ExclusiveWork = alone;
+  /** Labels whose last change could not be written to the queue (the database away): written next pass. */
+  private readonly unsaved = new Set<string>();
   private transportState: TransportKeyState = 'unavailable';
   private transportProblem: string | undefined;
   private catchingUp: Promise<void> | undefined;
+  private copies = 0;
   private readonly timer: NodeJS.Timeout | undefined;
-  private readonly path: string;
+  private readonly file: FileReplicationQueue;
   private readonly transport: TransportLabels;
 
   constructor(
@@ -79,8 +79,8 @@ export class Pkcs11Replication {
     private readonly windowMs = 86_400_000,
   ) {
     this.transport = transportLabels(transportKeyLabel);
-    this.path = join(dataDir, REPLICATION_FILE);
-    this.pending = this.read();
+    this.file = new FileReplicationQueue(dataDir);
+    this.queue = this.file;
     if (this.enabled && catchUpMs > 0) {
       this.timer = setInterval(() => void this.catchUp(), catchUpMs);
       this.timer.unref();
@@ -90,6 +90,24 @@ export class Pkcs11Replication {
   /** Replication only exists with several backends; a single token keeps never-extractable keys. */
   get enabled(): boolean {
     return this.backends.tokens.length > 1;
+  }
+
+  /**
+   * From now on the queue is `queue` (the metadata database every node shares) and catch-up passes
+   * run only while `exclusive` (the hsm-replication lease) is held. What this node queued in its data
+   * directory's file before is moved there, and the file removed.
+   */
+  async share(queue: ReplicationQueue, exclusive: ExclusiveWork): Promise<void> {
+    for (const entry of await this.file.list()) await queue.put(entry);
+    this.file.delete();
+    this.queue = queue;
+    this.exclusive = exclusive;
+    this.pending = await queue.list();
+  }
+
+  /** Copies this process made onto other backends (inline and in catch-up passes). */
+  get copiesMade(): number {
+    return this.copies;
   }
 
   /** How many objects `backend` still lacks. */
@@ -163,6 +181,7 @@ export class Pkcs11Replication {
           wrapped ??= await source.run((scope) => this.wrap(scope, source, label, objectClass));
           const copy = wrapped;
           await target.run((scope) => this.unwrap(scope, target, label, copy));
+          this.copies++;
         } catch {
           missing.push(target.name);
         }
@@ -176,26 +195,38 @@ export class Pkcs11Replication {
     } finally {
       wrapped?.blob.fill(0);
     }
-    const before = JSON.stringify(this.pending);
-    this.pending = this.pending.filter((p) => p.label !== label);
-    if (!sealed) this.pending.push({ label, objectClass, source: source.name, missing, createdAt });
-    // Rewritten only when its content changes (usually not: a new object copied everywhere at once).
-    if (JSON.stringify(this.pending) !== before) this.write();
+    const next: PendingReplication | undefined = sealed
+      ? undefined
+      : { label, objectClass, source: source.name, missing, createdAt, expired: false };
+    // Written only when it changes (usually not: a new object copied everywhere at once).
+    if (JSON.stringify(entry) !== JSON.stringify(next)) await this.record(label, next);
     return missing;
   }
 
-  /** Retries every pending object (one pass at a time); cheap when nothing is pending. */
+  /**
+   * Retries every pending object (one pass at a time, and in one process of the cluster at a time);
+   * one small read of the queue when nothing is pending. Never throws.
+   */
   async catchUp(): Promise<void> {
-    if (this.pending.length === 0 || this.transportState === 'not-needed') return;
+    if (!this.enabled || this.transportState === 'not-needed') return;
     this.catchingUp ??= (async () => {
       try {
-        for (const entry of [...this.pending]) {
-          const source = this.backends.tokens.find((t) => t.name === entry.source);
-          // The source is no longer configured: nothing can copy this object any more.
-          if (!source || source.circuit === 'open' || entry.expired) continue;
-          if (this.windowPassed(entry)) await this.expire(source, entry);
-          else await this.replicate(source, entry.label, entry.objectClass);
-        }
+        await this.saveUnsaved();
+        this.pending = await this.queue.list();
+        if (this.pending.length === 0) return;
+        await this.exclusive.whileHeld(async () => {
+          // Read again under the lease: the previous holder may have copied some since.
+          this.pending = await this.queue.list();
+          for (const entry of [...this.pending]) {
+            const source = this.backends.tokens.find((t) => t.name === entry.source);
+            // The source is no longer configured: nothing can copy this object any more.
+            if (!source || source.circuit === 'open' || entry.expired) continue;
+            if (this.windowPassed(entry)) await this.expire(source, entry);
+            else await this.replicate(source, entry.label, entry.objectClass);
+          }
+        });
+      } catch {
+        // The queue (the database) is away: the next pass tries again.
       } finally {
         this.catchingUp = undefined;
       }
@@ -205,30 +236,50 @@ export class Pkcs11Replication {
 
   /** The object was destroyed everywhere: nothing left to replicate. */
   forget(label: string): void {
-    const before = this.pending.length;
-    this.pending = this.pending.filter((p) => p.label !== label);
-    if (this.pending.length !== before) this.write();
+    if (!this.pending.some((p) => p.label === label)) return;
+    void this.record(label, undefined);
   }
 
   close(): void {
     clearInterval(this.timer);
   }
 
-  private windowPassed(entry: PendingObject): boolean {
-    // Entries written before createdAt existed start their window at this process's first look.
-    entry.createdAt ??= new Date().toISOString();
+  private windowPassed(entry: PendingReplication): boolean {
     return Date.now() - Date.parse(entry.createdAt) > this.windowMs;
   }
 
+  /** Sets (or, undefined, removes) the label's entry here and in the queue; a failed write is retried. */
+  private async record(label: string, entry: PendingReplication | undefined): Promise<void> {
+    this.pending = this.pending.filter((p) => p.label !== label);
+    if (entry) this.pending.push(entry);
+    try {
+      if (entry) await this.queue.put(entry);
+      else await this.queue.remove(label);
+      this.unsaved.delete(label);
+    } catch {
+      this.unsaved.add(label);
+    }
+  }
+
+  private async saveUnsaved(): Promise<void> {
+    for (const label of [...this.unsaved]) {
+      await this.record(
+        label,
+        this.pending.find((p) => p.label === label),
+      );
+      // Still failing: leave the rest for the next pass, and keep this process's view until then.
+      if (this.unsaved.has(label)) throw new KmsError('Unavailable', 'the replication queue is unavailable');
+    }
+  }
+
   /** Seals the original for good; the entry stays (expired) so status keeps counting what is missing. */
-  private async expire(source: Pkcs11Token, entry: PendingObject): Promise<void> {
+  private async expire(source: Pkcs11Token, entry: PendingReplication): Promise<void> {
     try {
       await source.run((scope) => seal(scope, entry.label, entry.objectClass));
     } catch {
       return; // The source is away: tried again on the next pass.
     }
-    entry.expired = true;
-    this.write();
+    await this.record(entry.label, { ...entry, expired: true });
   }
 
   private wrap(scope: SessionScope, source: Pkcs11Token, label: string, objectClass: number): Wrapped {
@@ -280,18 +331,6 @@ export class Pkcs11Replication {
       );
     }
     return handle;
-  }
-
-  private read(): PendingObject[] {
-    if (!existsSync(this.path)) return [];
-    return (JSON.parse(readFileSync(this.path, 'utf8')) as ReplicationFile).pending;
-  }
-
-  private write(): void {
-    const file: ReplicationFile = { version: 1, pending: this.pending };
-    const temporary = `${this.path}.tmp`;
-    writeFileSync(temporary, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
-    renameSync(temporary, this.path);
   }
 }
 

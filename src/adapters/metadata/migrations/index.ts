@@ -370,6 +370,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('client_tokens_created').on('client_tokens').column('created_at').execute();
     },
   },
+  // HSM objects awaiting their copies on other backends (pkcs11-replication.ts), formerly a file in
+  // each node's data directory: in the database any node holding the hsm-replication lease can copy
+  // what another node could not.
+  '0012_hsm_replication_pending': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('hsm_replication_pending')
+        .addColumn('label', 'varchar(256)', (c) => c.primaryKey())
+        .addColumn('object_class', 'bigint', (c) => c.notNull())
+        .addColumn('source', 'varchar(128)', (c) => c.notNull())
+        .addColumn('missing', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expired', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -15,6 +15,7 @@ import type pg from 'pg';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
 import { KyselyClientTokenStore } from '../kysely-client-token-store.js';
 import { KyselyLeaseStore } from '../kysely-lease-store.js';
+import { KyselyReplicationQueue } from '../kysely-replication-queue.js';
 import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
 import { KyselyMetadataStore } from '../kysely-metadata-store.js';
@@ -101,5 +102,6 @@ export async function openPostgresStores(settings: PostgresSettings): Promise<Me
     audit: new KyselyAuditStore(db),
     leases: new KyselyLeaseStore(db),
     clientTokens: new KyselyClientTokenStore(db),
+    replicationQueue: new KyselyReplicationQueue(db),
   };
 }

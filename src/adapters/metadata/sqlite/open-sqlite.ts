@@ -16,6 +16,7 @@ import { KmsError } from '../../../domain/errors.js';
 import { KyselyAuditStore } from '../kysely-audit-store.js';
 import { KyselyClientTokenStore } from '../kysely-client-token-store.js';
 import { KyselyLeaseStore } from '../kysely-lease-store.js';
+import { KyselyReplicationQueue } from '../kysely-replication-queue.js';
 import { AuditWriterThread } from './audit-writer-thread.js';
 import { KyselyGrantStore } from '../kysely-grant-store.js';
 import { KyselyIdentityStore } from '../kysely-identity-store.js';
@@ -135,6 +136,7 @@ export async function openSqliteStores(
     ),
     leases: new KyselyLeaseStore(db),
     clientTokens: new KyselyClientTokenStore(db),
+    replicationQueue: new KyselyReplicationQueue(db),
   };
 }
 
@@ -152,5 +154,6 @@ export function openSqliteReadOnly(path: string): SqliteStores {
     audit: new KyselyAuditStore(db),
     leases: new KyselyLeaseStore(db),
     clientTokens: new KyselyClientTokenStore(db),
+    replicationQueue: new KyselyReplicationQueue(db),
   };
 }
