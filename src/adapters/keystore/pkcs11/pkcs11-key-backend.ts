@@ -99,7 +99,12 @@ const CKZ_DATA_SPECIFIED = 0x00000001;
 export function mechanismsFor(spec: KeySpec): Record<string, number> {
   switch (keyFamily(spec)) {
     case 'AES':
-      return { CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN, CKM_AES_GCM: pkcs11js.CKM_AES_GCM };
+      return {
+        CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
+        CKM_AES_GCM: pkcs11js.CKM_AES_GCM,
+        // wrap/unwrap only; encryption works without it.
+        CKM_AES_KEY_WRAP_PAD: pkcs11js.CKM_AES_KEY_WRAP_PAD,
+      };
     case 'HMAC': {
       const bits = spec.slice('HMAC_'.length);
       return {
