@@ -30,6 +30,8 @@ export function registerHsmCommands(program: Command): void {
       const { openPkcs11KeyStore } = await import('../adapters/keystore/pkcs11/open-pkcs11-key-store.js');
       const { HSM_KEY_SPECS, mechanismsFor } =
         await import('../adapters/keystore/pkcs11/pkcs11-key-backend.js');
+      const { HSM_OFFERED, HSM_NOT_OFFERED } =
+        await import('../adapters/keystore/pkcs11/hsm-capabilities.js');
       const { mkdirSync } = await import('node:fs');
       const config = loadConfig();
       const pkcs11 = config.keyStore.pkcs11;
@@ -72,6 +74,8 @@ export function registerHsmCommands(program: Command): void {
           ),
           hsmKeySpecs: HSM_KEY_SPECS,
           unsupportedKeySpecs: KEY_SPECS.filter((spec) => !HSM_KEY_SPECS.includes(spec)),
+          offered: HSM_OFFERED,
+          notOffered: HSM_NOT_OFFERED,
           backends: report,
         };
         emit(command, summary, () =>
@@ -92,8 +96,21 @@ export function registerHsmCommands(program: Command): void {
                     .map((m) => `${m.mechanism} (for ${m.specs.join(', ')})`)
                     .join('; ')}`,
             ),
-            `not offered at protection level HSM: ${summary.unsupportedKeySpecs.join(', ')}`,
+            ...(summary.unsupportedKeySpecs.length > 0
+              ? [`key specs not offered at protection level HSM: ${summary.unsupportedKeySpecs.join(', ')}`]
+              : []),
             '',
+            'offered at protection level HSM (inside the token):',
+            renderTable(HSM_OFFERED, [
+              { header: 'KEY SPEC', value: (o) => o.specs },
+              { header: 'OPERATIONS', value: (o) => o.operations },
+              { header: 'MECHANISMS', value: (o) => o.mechanisms },
+            ]),
+            'not offered at protection level HSM:',
+            renderTable(HSM_NOT_OFFERED, [
+              { header: 'FEATURE', value: (n) => n.feature },
+              { header: 'REASON', value: (n) => n.reason },
+            ]),
           ].join('\n'),
         );
         if (!store.available || transportKey === 'unavailable') process.exitCode = 1;

@@ -17,6 +17,8 @@ interface InitReport {
   pendingReplications: Record<string, number>;
   hsmKeySpecs: string[];
   unsupportedKeySpecs: string[];
+  offered: { specs: string; operations: string; mechanisms: string }[];
+  notOffered: { feature: string; reason: string }[];
   backends: {
     backend: string;
     tokenLabel: string;
@@ -64,13 +66,23 @@ describe('keyhaven hsm init (one SoftHSM2 token from KEYHAVEN_PKCS11_*)', () => 
 
     const result = ok(await runCli(['hsm', 'init'], { env }));
     const lines = result.out.trimEnd().split('\n');
-    expect(lines).toEqual([
+    expect(lines.slice(0, 4)).toEqual([
       'root key "keyhaven-root": created',
       `hsm-1 (token "${hsm.label}"): every mechanism the HSM key specs need is offered`,
-      'not offered at protection level HSM: ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519',
+      '',
+      'offered at protection level HSM (inside the token):',
     ]);
+    // Every key spec is offered; the tables name the operations and, for the rest, the reason.
+    expect(result.out).not.toContain('key specs not offered');
+    const row = (start: string) => lines.find((line) => line.startsWith(start)) ?? '';
+    expect(row('ECC_NIST_EDWARDS25519 ')).toMatch(/ED25519_SHA_512.*CKM_EDDSA/);
+    expect(row('ECC_NIST_P256/P384/P521, ECC_SECG_P256K1 ')).toMatch(/ECDSA.*CKM_ECDSA/);
+    expect(lines).toContain('not offered at protection level HSM:');
+    expect(row('ED25519_PH_SHA_512 ')).toMatch(/CK_EDDSA_PARAMS/);
+    expect(row('derive (HKDF) ')).toMatch(/CKM_HKDF_DERIVE/);
+    expect(row('import (origin EXTERNAL) ')).toMatch(/CKM_RSA_AES_KEY_WRAP/);
     // A single backend needs no transport key, so no line about one.
-    expect(result.out).not.toContain('transport key');
+    expect(result.out).not.toMatch(/^transport key/m);
     expect(existsSync(join(dataDir, 'pkcs11-root.json'))).toBe(true);
 
     const listing = hsm.pkcs11Tool(['--list-objects']);
@@ -88,11 +100,15 @@ describe('keyhaven hsm init (one SoftHSM2 token from KEYHAVEN_PKCS11_*)', () => 
       rootKey: 'present',
       transportKey: 'not-needed',
       pendingReplications: { 'hsm-1': 0 },
-      unsupportedKeySpecs: ['ECC_NIST_P521', 'ECC_SECG_P256K1', 'ECC_NIST_EDWARDS25519'],
+      unsupportedKeySpecs: [],
     });
     expect(report.hsmKeySpecs).toEqual(
-      expect.arrayContaining(['SYMMETRIC_DEFAULT', 'RSA_2048', 'ECC_NIST_P256']),
+      expect.arrayContaining(['SYMMETRIC_DEFAULT', 'RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P521']),
     );
+    expect(report.notOffered.map((n) => n.feature)).toEqual(
+      expect.arrayContaining(['ED25519_PH_SHA_512', 'derive (HKDF)', 'import (origin EXTERNAL)']),
+    );
+    expect(report.offered.map((o) => o.specs)).toContain('ECC_NIST_EDWARDS25519');
     // The check is by mechanism: SoftHSM 2.6.1 offers CKM_RSA_PKCS_OAEP (its SHA-1-only OAEP is refused
     // per request, see docs/hsm.md), and every other mechanism the HSM key specs need.
     expect(report.backends).toEqual([{ backend: 'hsm-1', tokenLabel: hsm.label, missingMechanisms: [] }]);

@@ -1,7 +1,7 @@
 // HSM-protected keys over real HTTP, against a server whose key store is a fresh SoftHSM2 token:
 // every supported spec works through the same API as SOFTWARE keys, each version is its own token
 // object, and without the token the root key (hence every SOFTWARE key) is unavailable.
-import { constants, createHash, createPublicKey, publicEncrypt, verify } from 'node:crypto';
+import { constants, createHash, createPublicKey, publicEncrypt, randomBytes, verify } from 'node:crypto';
 import { cpSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
@@ -169,9 +169,114 @@ describe('HSM-protected keys over REST (SoftHSM2)', () => {
     expect(opened.keyVersion).toBe(1);
   });
 
-  it('refuses specs and operations the HSM level does not offer with 400, never 500', async () => {
-    const ed = await api.post('/v1/keys', { keySpec: 'ECC_NIST_EDWARDS25519', protectionLevel: 'HSM' });
-    expect(ed.status).toBe(400);
+  it.each([
+    ['ECC_NIST_P521', 'ECDSA_SHA_512', 'sha512'],
+    ['ECC_SECG_P256K1', 'ECDSA_SHA_256', 'sha256'],
+  ])(
+    'signs with an HSM %s key: DER ECDSA that node:crypto verifies, RAW and DIGEST, many messages',
+    async (keySpec, algorithm, hash) => {
+      const key = await createHsmKey({ keySpec, keyUsage: 'SIGN_VERIFY' });
+      const { publicKey } = await api.ok<{ publicKey: string }>('GET', `/v1/keys/${key.keyId}/public-key`);
+      const pub = createPublicKey(publicKey);
+      for (let i = 0; i < 20; i++) {
+        const message = randomBytes(1 + i * 61);
+        const signed = await api.ok<Signed>('POST', '/v1/sign', {
+          keyId: key.keyId,
+          message: b64(message),
+          algorithm,
+        });
+        const signature = Buffer.from(signed.signature, 'base64');
+        expect(verify(hash, message, { key: pub, dsaEncoding: 'der' }, signature), `message ${i}`).toBe(true);
+        const pre = await api.ok<Signed>('POST', '/v1/sign', {
+          keyId: key.keyId,
+          message: b64(createHash(hash).update(message).digest()),
+          messageType: 'DIGEST',
+          algorithm,
+        });
+        const check = await api.ok<{ valid: boolean }>('POST', '/v1/verify', {
+          keyId: key.keyId,
+          message: b64(message),
+          signature: pre.signature,
+          algorithm,
+        });
+        expect(check.valid).toBe(true);
+      }
+      const object = labels().find((o) => o.label === `keyhaven/${key.keyId}/v1`);
+      expect(object?.flags).toEqual(expect.arrayContaining(['sensitive', 'never extractable']));
+    },
+  );
+
+  it('signs with an HSM Ed25519 key (ED25519_SHA_512, RAW); Ed25519ph and DIGEST answer 400', async () => {
+    const key = await createHsmKey({ keySpec: 'ECC_NIST_EDWARDS25519', keyUsage: 'SIGN_VERIFY' });
+    const { publicKey } = await api.ok<{ publicKey: string }>('GET', `/v1/keys/${key.keyId}/public-key`);
+    const pub = createPublicKey(publicKey);
+    for (let i = 0; i < 20; i++) {
+      const message = randomBytes(1 + i * 97);
+      const signed = await api.ok<Signed>('POST', '/v1/sign', {
+        keyId: key.keyId,
+        message: b64(message),
+        algorithm: 'ED25519_SHA_512',
+      });
+      const signature = Buffer.from(signed.signature, 'base64');
+      expect(signature).toHaveLength(64);
+      expect(verify(null, message, pub, signature), `message ${i}`).toBe(true);
+      const check = await api.ok<{ valid: boolean }>('POST', '/v1/verify', {
+        keyId: key.keyId,
+        message: b64(message),
+        signature: signed.signature,
+        algorithm: 'ED25519_SHA_512',
+      });
+      expect(check.valid).toBe(true);
+    }
+    const ph = await api.post<{ error: { code: string } }>('/v1/sign', {
+      keyId: key.keyId,
+      message: b64(createHash('sha512').update('m').digest()),
+      messageType: 'DIGEST',
+      algorithm: 'ED25519_PH_SHA_512',
+    });
+    expect(ph.status, ph.text).toBe(400);
+    expect(ph.text).toContain('ED25519_PH_SHA_512 is not available for HSM keys');
+    const digest = await api.post('/v1/sign', {
+      keyId: key.keyId,
+      message: b64(createHash('sha512').update('m').digest()),
+      messageType: 'DIGEST',
+      algorithm: 'ED25519_SHA_512',
+    });
+    expect(digest.status, digest.text).toBe(400);
+  });
+
+  it('wraps and unwraps (RFC 5649) with an HSM AES key; lengths the token would pad wrongly answer 400', async () => {
+    const key = await createHsmKey();
+    const material = randomBytes(32);
+    const wrapped = await api.ok<{ wrappedKey: string; keyVersion: number }>('POST', '/v1/wrap', {
+      keyId: key.keyId,
+      keyMaterial: b64(material),
+    });
+    expect(Buffer.from(wrapped.wrappedKey, 'base64')).toHaveLength(40);
+    const unwrapped = await api.ok<{ keyMaterial: string }>('POST', '/v1/unwrap', {
+      keyId: key.keyId,
+      wrappedKey: wrapped.wrappedKey,
+    });
+    expect(Buffer.from(unwrapped.keyMaterial, 'base64')).toEqual(material);
+    const changed = Buffer.from(wrapped.wrappedKey, 'base64');
+    changed[3]! ^= 1;
+    const bad = await api.post('/v1/unwrap', { keyId: key.keyId, wrappedKey: b64(changed) });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain('InvalidCiphertext');
+    const odd = await api.post('/v1/wrap', { keyId: key.keyId, keyMaterial: b64(randomBytes(20)) });
+    expect(odd.status, odd.text).toBe(400);
+    expect(odd.text).toContain('multiple of 8 bytes');
+    // After a rotation the older version still unwraps what it wrapped.
+    await api.ok('POST', `/v1/keys/${key.keyId}/rotate`, {});
+    const again = await api.ok<{ keyMaterial: string; keyVersion: number }>('POST', '/v1/unwrap', {
+      keyId: key.keyId,
+      wrappedKey: wrapped.wrappedKey,
+    });
+    expect(again.keyVersion).toBe(wrapped.keyVersion);
+    expect(Buffer.from(again.keyMaterial, 'base64')).toEqual(material);
+  });
+
+  it('refuses operations the HSM level does not offer with 400, never 500', async () => {
     const key = await createHsmKey();
     const derive = await api.post('/v1/derive', { keyId: key.keyId, context: 'x', length: 32 });
     expect(derive.status).toBe(400);

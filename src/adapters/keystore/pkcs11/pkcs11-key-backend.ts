@@ -19,10 +19,8 @@ import {
   type MacAlgorithm,
   type SigningAlgorithm,
 } from '../../../domain/key-spec.js';
-import { encodeEcdsaRawSignature } from '../../../crypto/ecdsa-der.js';
 import { RSA_MODULUS_BITS } from '../../../crypto/key-material.js';
 import { emsaPkcs1v15Encode, HASH_LENGTH, type SignatureHash } from '../../../crypto/rsa-emsa.js';
-import { digestForSigning } from '../../../crypto/signature.js';
 import type {
   KeyBackend,
   MessageType,
@@ -32,17 +30,16 @@ import type {
 } from '../../../ports/key-backend.js';
 import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } from './hsm-aes-gcm.js';
+import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ecSign, generateEcKeyPair } from './pkcs11-ec-keys.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import { hsmKwpUnwrap, hsmKwpWrap } from './pkcs11-key-wrap.js';
 import type { Pkcs11Backends } from './pkcs11-backends.js';
 import {
   ALLOWED_MECHANISMS,
   withMechanismRestriction,
-  ecKeyPairTemplates,
-  ecPublicKeySpki,
   rsaKeyPairTemplates,
   rsaPublicKeySpki,
   secretKeyTemplate,
-  type HsmEcSpec,
 } from './pkcs11-templates.js';
 import type { Handle, Pkcs11Token, SessionScope } from './pkcs11-token.js';
 
@@ -58,6 +55,9 @@ export const HSM_KEY_SPECS: readonly KeySpec[] = [
   'RSA_4096',
   'ECC_NIST_P256',
   'ECC_NIST_P384',
+  'ECC_NIST_P521',
+  'ECC_SECG_P256K1',
+  'ECC_NIST_EDWARDS25519',
 ];
 
 export const hsmObjectLabel = (keyId: string, version: number) => `keyhaven/${keyId}/v${version}`;
@@ -99,7 +99,12 @@ const CKZ_DATA_SPECIFIED = 0x00000001;
 export function mechanismsFor(spec: KeySpec): Record<string, number> {
   switch (keyFamily(spec)) {
     case 'AES':
-      return { CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN, CKM_AES_GCM: pkcs11js.CKM_AES_GCM };
+      return {
+        CKM_AES_KEY_GEN: pkcs11js.CKM_AES_KEY_GEN,
+        CKM_AES_GCM: pkcs11js.CKM_AES_GCM,
+        // wrap/unwrap only; encryption works without it.
+        CKM_AES_KEY_WRAP_PAD: pkcs11js.CKM_AES_KEY_WRAP_PAD,
+      };
     case 'HMAC': {
       const bits = spec.slice('HMAC_'.length);
       return {
@@ -116,6 +121,8 @@ export function mechanismsFor(spec: KeySpec): Record<string, number> {
         CKM_SHA256_RSA_PKCS: pkcs11js.CKM_SHA256_RSA_PKCS,
         CKM_SHA256_RSA_PKCS_PSS: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
       };
+    case 'ED25519':
+      return { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA };
     default:
       return { CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN, CKM_ECDSA: pkcs11js.CKM_ECDSA };
   }
@@ -162,7 +169,8 @@ export class Pkcs11KeyBackend implements KeyBackend {
               length: 32,
               usage: 'encrypt',
               replicable,
-              mechanisms: restrict ? ALLOWED_MECHANISMS.aes : undefined,
+              wrapping: !replicable,
+              mechanisms: restrict ? ALLOWED_MECHANISMS[replicable ? 'aes' : 'aesWrapping'] : undefined,
             }),
           );
           return null;
@@ -199,15 +207,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
           );
           return withSessionObject(scope, pair.publicKey, () => rsaPublicKeySpki(scope, pair.publicKey));
         }
-        const ecSpec = spec as HsmEcSpec;
-        const templates = ecKeyPairTemplates(label, ecSpec, replicable, restrict);
-        const pair = await api.C_GenerateKeyPairAsync(
-          session,
-          { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
-          templates.publicKey,
-          templates.privateKey,
-        );
-        return withSessionObject(scope, pair.publicKey, () => ecPublicKeySpki(scope, pair.publicKey, ecSpec));
+        return generateEcKeyPair(scope, { label, spec, replicable, restrictMechanisms: restrict });
       });
     });
     // Copied to the other backends before the version is acknowledged; a backend that is down gets
@@ -239,23 +239,21 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   async sign(ref: VersionRef, algorithm: SigningAlgorithm, message: Buffer, messageType: MessageType) {
     const family = keyFamily(ref.keySpec);
-    if (family !== 'RSA' && family !== 'EC') {
+    if (family === 'EC' || family === 'ED25519') {
+      return this.backends.run((scope) =>
+        ecSign(scope, this.privateKey(scope, ref), ref.keySpec, algorithm, message, messageType),
+      );
+    }
+    if (family !== 'RSA') {
       throw keyUsageMismatch(`key ${ref.keyId} (${ref.keySpec}) has no private key`);
     }
     const hash = hashOf(algorithm) as SignatureHash;
     if (messageType === 'DIGEST' && message.length !== HASH_LENGTH[hash]) {
       throw validationError(`a ${algorithm} digest must be exactly ${HASH_LENGTH[hash]} bytes`);
     }
-    const digest = () => (messageType === 'DIGEST' ? message : digestForSigning(algorithm, message));
     return this.backends.run(async (scope) => {
       const key = this.privateKey(scope, ref);
       const { api, session } = scope;
-      if (family === 'EC') {
-        // CKM_ECDSA signs a digest and returns r || s (PKCS#11 v2.40 §2.3.6); AWS returns DER.
-        api.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, key);
-        const raw = await api.C_SignAsync(session, digest(), Buffer.alloc(MAX_SIGNATURE_BYTES));
-        return encodeEcdsaRawSignature(raw);
-      }
       if (algorithm.startsWith('RSASSA_PSS_')) {
         const parameter: pkcs11js.RsaPSS = {
           type: pkcs11js.CK_PARAMS_RSA_PSS,
@@ -320,14 +318,16 @@ export class Pkcs11KeyBackend implements KeyBackend {
     });
   }
 
-  async wrapKey(): Promise<Buffer> {
-    // SoftHSM 2.6's CKM_AES_KEY_WRAP_PAD neither matches RFC 5649 nor strips padding on unwrap, and
-    // encrypting caller-supplied bytes as a key is not portable across tokens: not offered for now.
-    throw validationError('wrapKey is not supported for HSM keys; use a SOFTWARE key');
+  async wrapKey(ref: VersionRef, keyMaterial: Buffer): Promise<Buffer> {
+    this.expectWrapping(ref, 'key wrapping');
+    return this.backends.run((scope, token) =>
+      hsmKwpWrap(scope, token, this.secretKey(scope, ref), keyMaterial),
+    );
   }
 
-  async unwrapKey(): Promise<Buffer> {
-    throw validationError('unwrapKey is not supported for HSM keys; use a SOFTWARE key');
+  async unwrapKey(ref: VersionRef, wrappedKey: Buffer): Promise<Buffer> {
+    this.expectWrapping(ref, 'key unwrapping');
+    return this.backends.run((scope) => hsmKwpUnwrap(scope, this.secretKey(scope, ref), wrappedKey));
   }
 
   async deriveKey(): Promise<Buffer> {
@@ -366,6 +366,16 @@ export class Pkcs11KeyBackend implements KeyBackend {
   private expectFamily(ref: VersionRef, family: 'AES' | 'HMAC' | 'RSA', operation: string): void {
     if (keyFamily(ref.keySpec) !== family) {
       throw keyUsageMismatch(`${operation} is not possible with key ${ref.keyId} (${ref.keySpec})`);
+    }
+  }
+
+  /** Copies of a key on other backends could never unwrap (docs/hsm.md): one backend only. */
+  private expectWrapping(ref: VersionRef, operation: string): void {
+    this.expectFamily(ref, 'AES', operation);
+    if (this.backends.replication?.enabled) {
+      throw validationError(
+        `${operation} is not available for HSM keys with several HSM backends (a copied key cannot unwrap); use a SOFTWARE key`,
+      );
     }
   }
 

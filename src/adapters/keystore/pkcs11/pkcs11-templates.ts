@@ -40,6 +40,8 @@ export async function withMechanismRestriction<T>(generate: (restrict: boolean) 
 /** The mechanisms each kind of key is used with here (pkcs11-key-backend.ts, hsm-aes-gcm.ts). */
 export const ALLOWED_MECHANISMS = {
   aes: [pkcs11js.CKM_AES_GCM],
+  /** AES keys of a single backend also wrap and unwrap (RFC 5649: pkcs11-key-wrap.ts). */
+  aesWrapping: [pkcs11js.CKM_AES_GCM, pkcs11js.CKM_AES_KEY_WRAP_PAD],
   rsaSign: [
     pkcs11js.CKM_RSA_PKCS,
     pkcs11js.CKM_RSA_PKCS_PSS,
@@ -52,14 +54,26 @@ export const ALLOWED_MECHANISMS = {
   ],
   rsaDecrypt: [pkcs11js.CKM_RSA_PKCS_OAEP],
   ecdsa: [pkcs11js.CKM_ECDSA],
+  /** CKM_EDDSA (PKCS#11 v3.0 §2.3.14; pkcs11js 2.1 has no name for it). */
+  eddsa: [0x1057],
 } as const;
 
-/** Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34. */
+/**
+ * Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34,
+ * secp521r1 1.3.132.0.35, secp256k1 1.3.132.0.10. `crv` is the JWK name node:crypto imports.
+ */
 export const EC_PARAMS = {
   ECC_NIST_P256: { der: Buffer.from('06082a8648ce3d030107', 'hex'), crv: 'P-256', bytes: 32 },
   ECC_NIST_P384: { der: Buffer.from('06052b81040022', 'hex'), crv: 'P-384', bytes: 48 },
+  ECC_NIST_P521: { der: Buffer.from('06052b81040023', 'hex'), crv: 'P-521', bytes: 66 },
+  ECC_SECG_P256K1: { der: Buffer.from('06052b8104000a', 'hex'), crv: 'secp256k1', bytes: 32 },
 } as const;
 export type HsmEcSpec = keyof typeof EC_PARAMS;
+
+/** PKCS#11 v3.0 §2.3.5 (pkcs11js 2.1 has no name for it). */
+export const CKK_EC_EDWARDS = 0x40;
+/** CKA_EC_PARAMS of Ed25519: the curve OID 1.3.101.112, which v3.0 allows beside "edwards25519". */
+const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
 
 const protectedObject = (label: string, replicable = false): pkcs11js.Template => [
   { type: pkcs11js.CKA_TOKEN, value: true },
@@ -113,10 +127,16 @@ export function secretKeyTemplate(options: {
   length: number;
   usage: SecretKeyUsage;
   replicable?: boolean;
+  /**
+   * CKA_WRAP and CKA_UNWRAP (an encryption key that also serves /v1/wrap and /v1/unwrap). Never
+   * with `replicable`: the transport key's unwrap template forbids CKA_UNWRAP on every copy.
+   */
+  wrapping?: boolean;
   /** CKA_ALLOWED_MECHANISMS; left out for tokens that do not know the attribute. */
   mechanisms?: readonly number[];
 }): pkcs11js.Template {
   const encrypt = options.usage === 'encrypt';
+  const wrapping = encrypt && options.wrapping === true && options.replicable !== true;
   return [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: options.keyType },
@@ -126,8 +146,8 @@ export function secretKeyTemplate(options: {
     { type: pkcs11js.CKA_DECRYPT, value: encrypt },
     { type: pkcs11js.CKA_SIGN, value: !encrypt },
     { type: pkcs11js.CKA_VERIFY, value: !encrypt },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_WRAP, value: wrapping },
+    { type: pkcs11js.CKA_UNWRAP, value: wrapping },
     { type: pkcs11js.CKA_DERIVE, value: false },
     ...allowed(options.mechanisms),
   ];
@@ -198,7 +218,32 @@ export function ecKeyPairTemplates(
   return { publicKey, privateKey };
 }
 
-function attribute(scope: SessionScope, handle: Handle, type: number): Buffer {
+/**
+ * Ed25519 (PKCS#11 v3.0 §2.3.5): key type CKK_EC_EDWARDS (0x40), CKA_EC_PARAMS the curve OID
+ * 1.3.101.112 (RFC 8410); otherwise as ecKeyPairTemplates, signing with CKM_EDDSA only.
+ */
+export function ed25519KeyPairTemplates(label: string, replicable = false, restrictMechanisms = true) {
+  const publicKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+  ];
+  const privateKey: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS },
+    ...protectedObject(label, replicable),
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+    ...allowed(restrictMechanisms ? ALLOWED_MECHANISMS.eddsa : undefined),
+  ];
+  return { publicKey, privateKey };
+}
+
+export function attribute(scope: SessionScope, handle: Handle, type: number): Buffer {
   const [result] = scope.api.C_GetAttributeValue(scope.session, handle, [{ type }]);
   if (!result?.value)
     throw new KmsError('Internal', `the token returned no attribute 0x${type.toString(16)}`);
@@ -233,7 +278,7 @@ export function ecPublicKeySpki(scope: SessionScope, publicKey: Handle, spec: Hs
 }
 
 /** CKA_EC_POINT is DER OCTET STRING-wrapped per PKCS#11 v2.40, raw on some older tokens. */
-function unwrapOctetString(value: Buffer, pointLength: number): Buffer {
+export function unwrapOctetString(value: Buffer, pointLength: number): Buffer {
   if (value.length === pointLength) return value;
   const shortForm = value[0] === 0x04 && value[1] === pointLength && value.length === pointLength + 2;
   if (shortForm) return value.subarray(2);
