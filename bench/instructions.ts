@@ -55,7 +55,7 @@ import {
   type Operation,
   type Scenario,
 } from './scenarios.js';
-import { VARIANTS, checkoutVariants, type Variant } from './variants.js';
+import { VARIANTS, benchOnly, checkoutVariants, type Variant } from './variants.js';
 
 /**
  * Valgrind runs the servers about 50 times slower, so work on a timer (the key-metadata cache's
@@ -125,6 +125,11 @@ function readConfig() {
       const variant = VARIANTS.find((v) => v.name === name);
       if (!variant) throw new Error(`BENCH_VARIANTS: unknown variant "${name}"`);
       if (variant.reference !== 'keyhaven') throw new Error(`BENCH_VARIANTS: ${name} is an HSM variant`);
+      if (benchOnly(variant)) {
+        throw new Error(
+          `BENCH_VARIANTS: ${name} runs several processes or fills its store: npm run bench only`,
+        );
+      }
       return variant;
     }),
     ...checkoutVariants(process.env.BENCH_COMPARE_CHECKOUT),
@@ -174,9 +179,9 @@ function underCallgrind(dir: string, name: string): { options: SpawnOptions; pre
 const sequential = async (scenario: Scenario, requests: number) =>
   runLoad(
     {
-      host: scenario.target.host,
-      port: scenario.target.port,
-      requests: await encodeScenario(scenario),
+      endpoints: [
+        { host: scenario.target.host, port: scenario.target.port, requests: await encodeScenario(scenario) },
+      ],
       expectStatus: scenario.expectStatus,
     },
     { concurrency: 1, durationMs: 24 * 3600_000, maxRequests: requests, drainTimeoutMs: 60_000 },

@@ -2,14 +2,25 @@
 // time, sending pre-encoded requests over raw keep-alive sockets. It parses only what it needs from a
 // response (status line, Content-Length or chunked end, Connection: close), so it costs far less CPU
 // per request than node:http or fetch — which matters when it shares two cores with the server.
+// With several endpoints (the nodes of a cluster) the connections are spread over them in turn, as
+// a layer-4 load balancer in front of the nodes would spread its clients' connections.
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-export interface LoadTarget {
+export interface LoadEndpoint {
   host: string;
   port: number;
-  /** Complete HTTP/1.1 requests (head and body); connections cycle through them. */
+  /** Complete HTTP/1.1 requests (head and body) for this endpoint; connections cycle through them. */
   requests: Buffer[];
+}
+
+export interface LoadTarget {
+  /**
+   * Where the connections go: connection i to endpoints[i % n] (and back to the same one when it
+   * reconnects). Every endpoint's `requests` hold the same requests in the same order (only the
+   * Host header differs), so the request sequence does not depend on which node serves it.
+   */
+  endpoints: LoadEndpoint[];
   /** The status every response must have; anything else counts as an error. */
   expectStatus: number;
 }
@@ -21,11 +32,18 @@ export interface LoadOptions {
   drainTimeoutMs?: number;
   /** Stop after sending this many requests, even before the duration ends. */
   maxRequests?: number;
+  /**
+   * Index of the first request to send (default 0): a caller that continues where its previous run
+   * stopped (`firstRequest + sent`) walks through a large request pool instead of replaying its start.
+   */
+  firstRequest?: number;
 }
 
 export interface LoadResult {
   /** Requests that completed with the expected status within the measured window. */
   completed: number;
+  /** Requests written, answered or not. */
+  sent: number;
   errors: number;
   elapsedMs: number;
   requestsPerSecond: number;
@@ -88,16 +106,27 @@ function parseResponse(data: Buffer): ParsedResponse | undefined {
   return { status, length, bodyStart, close: /\r\nconnection:\s*close/.test(lower) };
 }
 
+/** The endpoint connection `connection` (0-based) of a run uses: the endpoints in turn. */
+export function endpointOf<E>(endpoints: readonly E[], connection: number): E {
+  if (endpoints.length === 0) throw new Error('a load target needs at least one endpoint');
+  return endpoints[connection % endpoints.length]!;
+}
+
 /** Runs a closed loop against the target for the given duration. */
 export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
   const { concurrency, durationMs } = options;
+  const lengths = new Set(target.endpoints.map((e) => e.requests.length));
+  if (lengths.size !== 1 || lengths.has(0)) {
+    throw new Error('every endpoint of a load target needs the same, non-empty list of requests');
+  }
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY;
   let latencies = new Float64Array(1 << 14);
   let completed = 0;
   let errors = 0;
   let firstError: string | undefined;
-  let nextRequest = 0;
+  const firstRequest = options.firstRequest ?? 0;
+  let nextRequest = firstRequest;
   const start = performance.now();
   const deadline = start + durationMs;
   let running = true;
@@ -116,7 +145,8 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     latencies[completed++] = ms;
   };
 
-  const workers = Array.from({ length: concurrency }, () => {
+  const workers = Array.from({ length: concurrency }, (_, connection) => {
+    const endpoint = endpointOf(target.endpoints, connection);
     let socket: Socket | undefined;
     let pending: Buffer = Buffer.alloc(0);
     let sentAt = 0;
@@ -126,7 +156,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
 
     const open = () => {
       pending = Buffer.alloc(0);
-      const s = connect({ host: target.host, port: target.port });
+      const s = connect({ host: endpoint.host, port: endpoint.port });
       socket = s;
       s.setNoDelay(true);
       s.on('connect', send);
@@ -146,11 +176,11 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     };
 
     const send = () => {
-      if (!running || performance.now() >= deadline || nextRequest >= maxRequests) {
+      if (!running || performance.now() >= deadline || nextRequest - firstRequest >= maxRequests) {
         stop();
         return;
       }
-      const request = target.requests[nextRequest++ % target.requests.length]!;
+      const request = endpoint.requests[nextRequest++ % endpoint.requests.length]!;
       inFlight = true;
       sentAt = performance.now();
       socket?.write(request);
@@ -222,6 +252,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const sorted = latencies.slice(0, completed).sort();
   return {
     completed,
+    sent: nextRequest - firstRequest,
     errors,
     elapsedMs,
     requestsPerSecond: (completed / elapsedMs) * 1000,

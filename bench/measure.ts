@@ -1,7 +1,9 @@
 // One measurement of one cell (a scenario at a concurrency) in one round: warm-up, then the measured
-// closed-loop run, with the server's and this process's CPU time around it.
-import { percentile, runLoad } from './load.js';
-import { encodeScenario, type Scenario } from './scenarios.js';
+// closed-loop run, with the server's and this process's CPU time around it. A scenario on several
+// nodes has its connections spread over them; its server CPU is that of every node (and of their
+// database server, when they share one).
+import { percentile, runLoad, type LoadEndpoint } from './load.js';
+import { encodeScenario, nodesOf, type Scenario } from './scenarios.js';
 
 export interface RoundSample {
   requests: number;
@@ -24,30 +26,54 @@ export interface MeasureOptions {
   warmupMs: number;
 }
 
-/** Pre-encoded requests per scenario, so every round replays the same bytes. */
-const encoded = new WeakMap<Scenario, Buffer[]>();
+/** Pre-encoded requests per scenario and node, so every round replays the same bytes. */
+const encoded = new WeakMap<Scenario, LoadEndpoint[]>();
+/**
+ * Where each scenario's next run starts in its request pool: each run continues where the last
+ * stopped, so a large pool (one key among 100,000 per request) is walked through, not replayed
+ * from its start by every warm-up and measurement.
+ */
+const cursors = new WeakMap<Scenario, number>();
+
+/** The CPU time of every process serving the scenario, or undefined if one cannot be read. */
+function serverCpuMs(scenario: Scenario): number | undefined {
+  let total = 0;
+  for (const source of [...nodesOf(scenario), ...(scenario.database ? [scenario.database] : [])]) {
+    const ms = source.cpuTimeMs();
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total;
+}
 
 export async function measureCell(scenario: Scenario, options: MeasureOptions): Promise<RoundSample> {
-  let requests = encoded.get(scenario);
-  if (!requests) {
-    requests = await encodeScenario(scenario);
+  let endpoints = encoded.get(scenario);
+  if (!endpoints) {
+    endpoints = await Promise.all(
+      nodesOf(scenario).map(async (node) => ({
+        host: node.host,
+        port: node.port,
+        requests: await encodeScenario(scenario, node),
+      })),
+    );
     // Signed requests expire: those are signed again for every cell.
-    if (!scenario.sign) encoded.set(scenario, requests);
+    if (!scenario.sign) encoded.set(scenario, endpoints);
   }
-  const target = {
-    host: scenario.target.host,
-    port: scenario.target.port,
-    requests,
-    expectStatus: scenario.expectStatus,
-  };
+  const target = { endpoints, expectStatus: scenario.expectStatus };
   const { concurrency, durationMs, warmupMs } = options;
+  const run = async (ms: number) => {
+    const firstRequest = cursors.get(scenario) ?? 0;
+    const result = await runLoad(target, { concurrency, durationMs: ms, firstRequest });
+    cursors.set(scenario, (firstRequest + result.sent) % endpoints[0]!.requests.length);
+    return result;
+  };
   // Every cell warms up: the cell before it in the round ran another route, maybe on another server.
-  if (warmupMs > 0) await runLoad(target, { concurrency, durationMs: warmupMs });
-  const serverBefore = scenario.target.cpuTimeMs();
+  if (warmupMs > 0) await run(warmupMs);
+  const serverBefore = serverCpuMs(scenario);
   const clientBefore = process.cpuUsage();
-  const load = await runLoad(target, { concurrency, durationMs });
+  const load = await run(durationMs);
   const clientCpu = process.cpuUsage(clientBefore);
-  const serverAfter = scenario.target.cpuTimeMs();
+  const serverAfter = serverCpuMs(scenario);
   const served = Math.max(load.completed, 1);
   return {
     requests: load.completed,

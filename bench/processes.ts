@@ -2,7 +2,7 @@
 // on a temporary data directory, and the bare-Fastify baseline. Mirrors test/helpers/server.ts,
 // which is not compiled into dist/.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,7 +40,10 @@ export interface BenchProcess {
   port: number;
   pid: number;
   output(): string;
-  /** CPU time (user + system, ms) the process has used so far, or undefined where /proc is missing. */
+  /**
+   * CPU time (user + system, ms) the process and its descendants (cluster workers) have used so
+   * far, or undefined where /proc is missing.
+   */
   cpuTimeMs(): number | undefined;
   stop(): Promise<void>;
 }
@@ -76,16 +79,22 @@ export interface KeyhavenSpawnOptions extends SpawnOptions {
   config?: Record<string, unknown>;
   /** The checkout whose `bin/keyhaven.js` runs (default: this one). */
   checkout?: string;
+  /**
+   * The bootstrap admin's token and access key pair (default: new random ones). The nodes of one
+   * cluster share them: the first node creates the admin in the shared database, the others find it.
+   */
+  credentials?: { token: string; accessKey: { accessKeyId: string; secretAccessKey: string } };
+  /**
+   * Runs once the data directory exists and before the server starts, with the server's
+   * environment: to put files there (a cluster's shared root key) or to fill its store.
+   */
+  prepare?: (dataDir: string, env: Record<string, string>) => Promise<void> | void;
 }
 
 export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise<KeyhavenProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-bench-'));
   const port = await freePort();
-  const token = `khk_bench_${randomBytes(16).toString('hex')}`;
-  const accessKey = {
-    accessKeyId: `AKIABENCH${randomBytes(6).toString('hex').toUpperCase()}`,
-    secretAccessKey: randomBytes(30).toString('base64'),
-  };
+  const { token, accessKey } = options.credentials ?? newCredentials();
   const configFile = join(dataDir, 'bench-config.json');
   if (options.config) writeFileSync(configFile, JSON.stringify(options.config, null, 2) + '\n');
   const env = {
@@ -103,6 +112,12 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
   const cli = join(options.checkout ?? repoRoot(), 'bin', 'keyhaven.js');
   let proc: BenchProcess;
   try {
+    if (options.prepare) {
+      const defined = Object.entries(env).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      );
+      await options.prepare(dataDir, Object.fromEntries(defined));
+    }
     proc = await launch(
       options.name ?? 'keyhaven',
       [...(options.nodeFlags ?? []), cli, 'server'],
@@ -122,6 +137,17 @@ export async function startKeyhaven(options: KeyhavenSpawnOptions = {}): Promise
     async stop() {
       await proc.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A bootstrap admin token and access key pair for a new server (or cluster). */
+export function newCredentials(): NonNullable<KeyhavenSpawnOptions['credentials']> {
+  return {
+    token: `khk_bench_${randomBytes(16).toString('hex')}`,
+    accessKey: {
+      accessKeyId: `AKIABENCH${randomBytes(6).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(30).toString('base64'),
     },
   };
 }
@@ -168,7 +194,7 @@ async function launch(
     port,
     pid,
     output: () => output,
-    cpuTimeMs: () => cpuTimeMs(pid),
+    cpuTimeMs: () => processTreeCpuMs(pid),
     stop: () => stopChild(child),
   };
 }
@@ -239,18 +265,55 @@ function healthProbe(url: string, tls: ClientTlsOptions | undefined): () => Prom
 
 let clockTicks: number | undefined;
 
-/** utime + stime from /proc/<pid>/stat, in ms (Linux only). */
-function cpuTimeMs(pid: number): number | undefined {
+/** The fields of /proc/<pid>/stat from "state" (field 3) on; the command name may hold spaces. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at "state" (field 3).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    clockTicks ??= readClockTicks();
-    return (ticks / clockTicks) * 1000;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/**
+ * utime + stime of `pid` and of every live descendant, plus the cutime + cstime of each (children
+ * that exited and were waited for), from /proc, in ms (Linux only; undefined without /proc or once
+ * `pid` is gone). One scan of /proc: a cluster's workers and a PostgreSQL server's backends count
+ * with their parent.
+ */
+export function processTreeCpuMs(pid: number): number | undefined {
+  const own = statFields(pid);
+  if (!own) return undefined;
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, string[]>([[pid, own]]);
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    entries = [];
+  }
+  for (const entry of entries) {
+    const fields = statFields(entry);
+    if (!fields) continue;
+    const child = Number(entry);
+    const parent = Number(fields[1]);
+    stats.set(child, child === pid ? own : fields);
+    const siblings = children.get(parent);
+    if (siblings) siblings.push(child);
+    else children.set(parent, [child]);
+  }
+  let ticks = 0;
+  const seen = new Set<number>();
+  for (const queue = [pid]; queue.length > 0;) {
+    const next = queue.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    const fields = stats.get(next);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    queue.push(...(children.get(next) ?? []));
+  }
+  clockTicks ??= readClockTicks();
+  return (ticks / clockTicks) * 1000;
 }
 
 function readClockTicks(): number {

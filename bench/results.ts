@@ -88,77 +88,83 @@ export function buildResults(
 ): BenchResult[] {
   const rows = new Set(scenarios.map(rowLabel));
   return scenarios.flatMap((scenario) =>
-    concurrencies.map((concurrency): BenchResult => {
-      const row = rowLabel(scenario);
-      const rounds = samples.rounds(row, concurrency);
-      const value = (pick: (s: RoundSample) => number | null) => samples.values(row, concurrency, pick);
-      const baseline = (pick: (s: RoundSample) => number | null) =>
-        samples.values('baseline', concurrency, pick);
-      const rps = (s: RoundSample) => s.requestsPerSecond;
-      const p50 = (s: RoundSample) => s.p50Ms;
-      const cpu = (s: RoundSample) => s.serverCpuUsPerRequest;
-      const ratioOf = (numerator: (number | null)[], denominator: (number | null)[]) =>
-        summarize(perRoundRatios(numerator, denominator));
-      const throughput = rows.has('baseline') ? ratioOf(value(rps), baseline(rps)) : null;
-      const floor =
-        rows.has('aead-floor') && AEAD_OPERATIONS.includes(scenario.operation)
-          ? ratioOf(value(rps), samples.values('aead-floor', concurrency, rps))
-          : null;
-      const latency = rows.has('baseline') ? ratioOf(value(p50), baseline(p50)) : null;
-      const cpuRatio = rows.has('baseline') ? ratioOf(baseline(cpu), value(cpu)) : null;
-      const median = (pick: (s: RoundSample) => number | null) => summarize(nonNull(value(pick))).median;
-      const firstError = rounds.find((s) => s.firstError)?.firstError;
-      return {
-        operation: scenario.operation,
-        variant: scenario.variant ?? null,
-        row,
-        server: scenario.target.name,
-        description: scenario.description,
-        concurrency,
-        rounds: rounds.length,
-        requests: rounds.reduce((sum, s) => sum + s.requests, 0),
-        errors: samples.errors(row, concurrency),
-        ...(firstError ? { firstError } : {}),
-        requestsPerSecond: median(rps),
-        p50Ms: median(p50),
-        p90Ms: median((s) => s.p90Ms),
-        p99Ms: median((s) => s.p99Ms),
-        maxMs: median((s) => s.maxMs),
-        serverCpuUsPerRequest: finiteOrNull(median(cpu)),
-        clientCpuUsPerRequest: median((s) => s.clientCpuUsPerRequest),
-        throughputRatio: throughput ? finiteOrNull(throughput.median) : null,
-        latencyRatio: latency ? finiteOrNull(latency.median) : null,
-        cpuRatio: cpuRatio ? finiteOrNull(cpuRatio.median) : null,
-        floorRatio: floor ? finiteOrNull(floor.median) : null,
-        spread: {
-          requestsPerSecond: summarize(nonNull(value(rps))),
-          p50Ms: summarize(nonNull(value(p50))),
-          p99Ms: summarize(nonNull(value((s) => s.p99Ms))),
-          throughputRatio: throughput,
-          floorRatio: floor,
-        },
-        perRound: rounds,
-      };
-    }),
+    // A row that does not run at a concurrency (a variant's `concurrencies`) has no result there.
+    concurrencies
+      .filter((concurrency) => samples.rounds(rowLabel(scenario), concurrency).length > 0)
+      .map((concurrency): BenchResult => {
+        const row = rowLabel(scenario);
+        const rounds = samples.rounds(row, concurrency);
+        const value = (pick: (s: RoundSample) => number | null) => samples.values(row, concurrency, pick);
+        const baseline = (pick: (s: RoundSample) => number | null) =>
+          samples.values('baseline', concurrency, pick);
+        const rps = (s: RoundSample) => s.requestsPerSecond;
+        const p50 = (s: RoundSample) => s.p50Ms;
+        const cpu = (s: RoundSample) => s.serverCpuUsPerRequest;
+        const ratioOf = (numerator: (number | null)[], denominator: (number | null)[]) =>
+          summarize(perRoundRatios(numerator, denominator));
+        const throughput = rows.has('baseline') ? ratioOf(value(rps), baseline(rps)) : null;
+        const floor =
+          rows.has('aead-floor') && AEAD_OPERATIONS.includes(scenario.operation)
+            ? ratioOf(value(rps), samples.values('aead-floor', concurrency, rps))
+            : null;
+        const latency = rows.has('baseline') ? ratioOf(value(p50), baseline(p50)) : null;
+        const cpuRatio = rows.has('baseline') ? ratioOf(baseline(cpu), value(cpu)) : null;
+        const median = (pick: (s: RoundSample) => number | null) => summarize(nonNull(value(pick))).median;
+        const firstError = rounds.find((s) => s.firstError)?.firstError;
+        return {
+          operation: scenario.operation,
+          variant: scenario.variant ?? null,
+          row,
+          server: scenario.target.name,
+          description: scenario.description,
+          concurrency,
+          rounds: rounds.length,
+          requests: rounds.reduce((sum, s) => sum + s.requests, 0),
+          errors: samples.errors(row, concurrency),
+          ...(firstError ? { firstError } : {}),
+          requestsPerSecond: median(rps),
+          p50Ms: median(p50),
+          p90Ms: median((s) => s.p90Ms),
+          p99Ms: median((s) => s.p99Ms),
+          maxMs: median((s) => s.maxMs),
+          serverCpuUsPerRequest: finiteOrNull(median(cpu)),
+          clientCpuUsPerRequest: median((s) => s.clientCpuUsPerRequest),
+          throughputRatio: throughput ? finiteOrNull(throughput.median) : null,
+          latencyRatio: latency ? finiteOrNull(latency.median) : null,
+          cpuRatio: cpuRatio ? finiteOrNull(cpuRatio.median) : null,
+          floorRatio: floor ? finiteOrNull(floor.median) : null,
+          spread: {
+            requestsPerSecond: summarize(nonNull(value(rps))),
+            p50Ms: summarize(nonNull(value(p50))),
+            p99Ms: summarize(nonNull(value((s) => s.p99Ms))),
+            throughputRatio: throughput,
+            floorRatio: floor,
+          },
+          perRound: rounds,
+        };
+      }),
   );
 }
 
-/** Every named ratio at every concurrency, from req/s round by round. */
+/** Every named ratio at every concurrency where both its rows ran, from req/s round by round. */
 export function buildRatios(
   definitions: readonly RatioDefinition[],
   concurrencies: readonly number[],
   samples: SampleTable,
 ): RatioResult[] {
   const rps = (s: RoundSample) => s.requestsPerSecond;
+  const ran = (row: string, concurrency: number) => samples.rounds(row, concurrency).length > 0;
   return definitions.flatMap((definition) =>
-    concurrencies.map((concurrency) =>
-      summarizeRatio(
-        definition,
-        concurrency,
-        samples.values(definition.numerator, concurrency, rps),
-        samples.values(definition.denominator, concurrency, rps),
+    concurrencies
+      .filter((c) => ran(definition.numerator, c) && ran(definition.denominator, c))
+      .map((concurrency) =>
+        summarizeRatio(
+          definition,
+          concurrency,
+          samples.values(definition.numerator, concurrency, rps),
+          samples.values(definition.denominator, concurrency, rps),
+        ),
       ),
-    ),
   );
 }
 

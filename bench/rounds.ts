@@ -23,14 +23,18 @@ export interface Cell<Row> {
 
 /**
  * Every (row, concurrency) cell of round `round`, once: grouped by concurrency, the groups and the
- * rows inside each group both in `roundOrder`.
+ * rows inside each group both in `roundOrder`. With `runsAt`, a row that does not run at a
+ * concurrency has no cell there (the others keep their order).
  */
 export function roundSchedule<Row>(
   rows: readonly Row[],
   concurrencies: readonly number[],
   round: number,
+  runsAt: (row: Row, concurrency: number) => boolean = () => true,
 ): Cell<Row>[] {
   return roundOrder(concurrencies, round).flatMap((concurrency) =>
-    roundOrder(rows, round).map((row) => ({ row, concurrency })),
+    roundOrder(rows, round)
+      .filter((row) => runsAt(row, concurrency))
+      .map((row) => ({ row, concurrency })),
   );
 }

@@ -2,7 +2,9 @@
 // by interleaved rounds so that ratios are read from one method on a noisy shared machine.
 //
 // Every server is started once: the baseline (bare Fastify, with its AEAD-floor route), Keyhaven,
-// Keyhaven on a SoftHSM2 token (HSM rows) and one extra Keyhaven per variant (bench/variants.ts).
+// Keyhaven on a SoftHSM2 token (HSM rows) and one extra Keyhaven per variant (bench/variants.ts):
+// for the scale variants several nodes on a throwaway PostgreSQL server, worker processes, or a
+// store filled with many keys before the server starts.
 // Each round then measures every (row, concurrency) cell once, warm-up first, in an order that
 // alternates and rotates between rounds (bench/rounds.ts). After the rounds it prints per cell the
 // median req/s and latency and the spread of the rounds, the ratios computed round by round (a
@@ -35,14 +37,25 @@
 //   BENCH_NODE_FLAGS    extra node flags for every server, space-separated (e.g. GC settings)
 //   BENCH_ENFORCE=1     exit non-zero when a target fails
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { hsmObjectLabel } from '../src/adapters/keystore/pkcs11/pkcs11-key-backend.js';
+import { ROOT_KEY_FILE } from '../src/adapters/keystore/software/sealed-root-key.js';
+import { fillTemplate, type FilledStore } from './fill-keys.js';
 import { RAW_CALLS, RawToken, type RawCall, type RawRate } from './hsm-ceiling.js';
 import { measureCell } from './measure.js';
-import { startBaseline, startKeyhaven, resolveFromRoot, type KeyhavenProcess } from './processes.js';
+import { postgresInstalled, startPostgres, type PostgresCluster } from './postgres.js';
+import {
+  newCredentials,
+  startBaseline,
+  startKeyhaven,
+  resolveFromRoot,
+  type KeyhavenProcess,
+  type KeyhavenSpawnOptions,
+} from './processes.js';
 import { formatSummary, summarizeFile } from './profile.js';
 import { ratioDefinitions } from './ratios.js';
 import { formatCeiling, formatLegend, formatRatios, formatRawRate, formatResults } from './report.js';
@@ -60,15 +73,22 @@ import {
   OPERATIONS,
   buildScenarios,
   buildVariantScenarios,
-  preflight,
+  preflightNodes,
   rowLabel,
+  spreadOverKeys,
   type HsmKeys,
   type Operation,
   type Scenario,
 } from './scenarios.js';
 import { createSoftHsmToken, findSoftHsmModule, softHsmVersion, type BenchToken } from './softhsm.js';
 import { TARGETS, checkTargets } from './targets.js';
-import { VARIANTS, checkoutVariants, variantProblem, type Variant } from './variants.js';
+import {
+  VARIANTS,
+  checkoutVariants,
+  variantConcurrencies,
+  variantProblem,
+  type Variant,
+} from './variants.js';
 
 interface BenchConfig {
   rounds: number;
@@ -154,7 +174,21 @@ function readConfig(): BenchConfig {
   let variants = [...VARIANTS, ...compared]
     .filter((v) => !namedVariants || namedVariants.includes(v.name) || compared.includes(v))
     .map((v) => ({ ...v, operations: v.operations.filter((op) => operations.includes(op)) }))
-    .filter((v) => v.operations.length > 0);
+    .filter((v) => v.operations.length > 0)
+    .filter((v) => {
+      if (variantConcurrencies(v, concurrencies).length > 0) return true;
+      process.stderr.write(
+        `note: variant ${v.name} runs at concurrency ${v.concurrencies!.join('/')} only, which BENCH_CONCURRENCY leaves out.\n`,
+      );
+      return false;
+    });
+  if (variants.some((v) => v.database === 'postgres') && !postgresInstalled()) {
+    if (variants.some((v) => v.database === 'postgres' && namedVariants?.includes(v.name))) {
+      throw new Error('BENCH_VARIANTS names a PostgreSQL variant but postgresql is not installed');
+    }
+    process.stderr.write('note: PostgreSQL is not installed: skipping the PostgreSQL variants.\n');
+    variants = variants.filter((v) => v.database !== 'postgres');
+  }
 
   const wantsHsm =
     operations.some((op) => HSM_OPERATIONS.includes(op)) ||
@@ -275,16 +309,32 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
     cleanups.push(() => created.dispose());
     return created;
   };
-  const start = async (name: string, env: Record<string, string>, variant?: Variant) => {
+  const start = async (
+    name: string,
+    env: Record<string, string>,
+    variant?: Variant,
+    node?: Pick<KeyhavenSpawnOptions, 'credentials' | 'prepare'>,
+  ) => {
     const server = await startKeyhaven({
       name,
       nodeFlags: serverFlags(profileDir, name),
       env: { ...env, ...variant?.env },
       config: keyhavenConfig(variant?.config),
       checkout: variant?.checkout,
+      ...node,
     });
     cleanups.push(() => server.stop());
     return server;
+  };
+
+  let postgres: PostgresCluster | undefined;
+  const database = async () => {
+    if (!postgres) {
+      const started = await startPostgres({ fsync: true });
+      cleanups.push(() => started.remove());
+      postgres = started;
+    }
+    return postgres;
   };
 
   const keyhaven = await start('keyhaven', {});
@@ -301,20 +351,114 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
   for (const variant of config.variants) {
     // An HSM variant gets a token of its own: two servers never share a token's objects.
     const env = variant.reference === 'keyhaven-hsm' ? newToken().keyhavenEnv : {};
-    const server = await start(`${variant.reference}@${variant.name}`, env, variant);
-    const own = await buildVariantScenarios(server, variant.name, variant.operations, variant.principal);
+    if (variant.database === 'postgres') {
+      const pg = await database();
+      env.KEYHAVEN_DATABASE_URL = await pg.createDatabase(`bench_${variant.name.replace(/-/g, '_')}`);
+      // The nodes share the root key as a cluster's do: one sealed file, one passphrase.
+      env.KEYHAVEN_ROOT_PASSPHRASE = `bench-${randomBytes(12).toString('hex')}`;
+    }
+    const nodes = await startNodes(variant, env, start);
+    const server = nodes[0]!;
+    let own = await buildVariantScenarios(server, variant.name, variant.operations, variant.principal);
+    if (nodes.length > 1 || variant.database === 'postgres') {
+      own = own.map((scenario) => ({
+        ...scenario,
+        nodes,
+        ...(variant.database === 'postgres' && postgres ? { database: postgres } : {}),
+      }));
+    }
+    const filled = filledKeys.get(server);
+    if (filled) {
+      own = own.map((scenario) =>
+        scenario.operation === 'encrypt'
+          ? { ...scenario, bodies: spreadOverKeys(scenario.bodies, filled, KEY_REQUEST_POOL) }
+          : scenario,
+      );
+    }
     // A variant's rows follow their reference rows, so the two are measured next to each other.
     for (const scenario of own) {
       const after = scenarios.reduce((last, s, i) => (s.operation === scenario.operation ? i : last), -1);
       scenarios.splice(after + 1, 0, scenario);
     }
   }
-  for (const scenario of scenarios) await preflight(scenario);
+  for (const scenario of scenarios) await preflightNodes(scenario);
   return {
     scenarios,
     ...(hsmToken ? { hsmToken } : {}),
     ...(built.hsmKeys ? { hsmKeys: built.hsmKeys } : {}),
   };
+}
+
+/**
+ * Requests in the pool of a row whose store was filled: each names one of the keys at random, and
+ * each cell continues where the row's last stopped, so over a run most requests of a 100,000-key
+ * row name a key none of the recent ones did. The same size for every filled row, so the load
+ * generator walks through as much memory for 100 keys as for 100,000.
+ */
+const KEY_REQUEST_POOL = 50_000;
+
+/** The keys each request of a server whose store `keys` filled names one of (`keysUsed`). */
+const filledKeys = new WeakMap<KeyhavenProcess, string[]>();
+
+/** One filled template data directory per number of keys, shared by the servers that want it. */
+const filledStores = new Map<number, Promise<FilledStore>>();
+
+function filledStore(count: number): Promise<FilledStore> {
+  let store = filledStores.get(count);
+  if (!store) {
+    const began = performance.now();
+    store = fillTemplate(count).then((filled) => {
+      cleanups.push(() => filled.dispose());
+      process.stderr.write(
+        `  ${count.toLocaleString('en')} keys written to a store in ${((performance.now() - began) / 1000).toFixed(1)} s\n`,
+      );
+      return filled;
+    });
+    filledStores.set(count, store);
+  }
+  return store;
+}
+
+type StartServer = (
+  name: string,
+  env: Record<string, string>,
+  variant?: Variant,
+  node?: Pick<KeyhavenSpawnOptions, 'credentials' | 'prepare'>,
+) => Promise<KeyhavenProcess>;
+
+/**
+ * The variant's server: one process, or its `nodes`, started one after another on the same
+ * database with the same bootstrap admin. The first creates the sealed root key (and, with `keys`,
+ * has its store filled before it starts); each further node gets a copy of that file before it
+ * starts, as an operator copies it to every node.
+ */
+async function startNodes(
+  variant: Variant,
+  env: Record<string, string>,
+  start: StartServer,
+): Promise<KeyhavenProcess[]> {
+  const count = variant.nodes ?? 1;
+  const credentials = newCredentials();
+  const name = (i: number) => `${variant.reference}@${variant.name}${count > 1 ? `#${i + 1}` : ''}`;
+  const filled = variant.keys === undefined ? undefined : await filledStore(variant.keys);
+  const first = await start(name(0), env, variant, {
+    credentials,
+    ...(filled ? { prepare: (dataDir: string) => filled.copyInto(dataDir) } : {}),
+  });
+  if (filled) {
+    const used = filled.keyIds.slice(0, variant.keysUsed ?? filled.keyIds.length);
+    filledKeys.set(first, used);
+  }
+  const nodes = [first];
+  for (let i = 1; i < count; i++) {
+    nodes.push(
+      await start(name(i), env, variant, {
+        credentials,
+        prepare: (dataDir) => copyFileSync(join(first.dataDir, ROOT_KEY_FILE), join(dataDir, ROOT_KEY_FILE)),
+      }),
+    );
+  }
+  return nodes;
 }
 
 async function main(): Promise<number> {
@@ -354,13 +498,17 @@ async function main(): Promise<number> {
       rawRates = await measureCeiling(config, hsmToken, servers.hsmKeys, calls, log);
     }
 
-    const cellCount = scenarios.length * config.concurrencies.length;
+    const runsAt = (scenario: Scenario, concurrency: number) => {
+      const variant = config.variants.find((v) => v.name === scenario.variant);
+      return !variant || variantConcurrencies(variant, config.concurrencies).includes(concurrency);
+    };
+    const cellCount = roundSchedule(scenarios, config.concurrencies, 0, runsAt).length;
     log(
-      `  ${scenarios.length} rows × ${config.concurrencies.length} concurrencies = ${cellCount} cells per round`,
+      `  ${scenarios.length} rows × ${config.concurrencies.length} concurrencies: ${cellCount} cells per round`,
     );
     for (let round = 0; round < config.rounds; round++) {
       const roundStart = performance.now();
-      const cells = roundSchedule(scenarios, config.concurrencies, round);
+      const cells = roundSchedule(scenarios, config.concurrencies, round, runsAt);
       schedule.push(cells.map((cell) => `${rowLabel(cell.row)} c=${cell.concurrency}`));
       for (const { row: scenario, concurrency } of cells) {
         const sample = await measureCell(scenario, {

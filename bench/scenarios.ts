@@ -27,7 +27,15 @@ export interface Scenario {
   /** The variant (bench/variants.ts) whose server runs it; absent on the reference servers. */
   variant?: string;
   description: string;
+  /** The server the scenario was set up on and checked against; the load goes to `nodes`. */
   target: BenchProcess;
+  /**
+   * The processes the load is spread over, connection by connection (the nodes of a cluster on one
+   * database, `target` first); absent: `target` alone.
+   */
+  nodes?: BenchProcess[];
+  /** A database server the nodes use (PostgreSQL): its CPU counts with the nodes' per request. */
+  database?: { cpuTimeMs(): number | undefined };
   method: 'POST';
   path: string;
   headers: Record<string, string>;
@@ -449,6 +457,41 @@ export async function buildVariantScenarios(
 export const rowLabel = (scenario: Pick<Scenario, 'operation' | 'variant'>): string =>
   scenario.variant ? `${scenario.operation}@${scenario.variant}` : scenario.operation;
 
+/** The processes a scenario's load goes to: its nodes, or its target alone. */
+export const nodesOf = (scenario: Scenario): BenchProcess[] => scenario.nodes ?? [scenario.target];
+
+/**
+ * `count` request bodies like the scenario's (cycling through its payloads), each naming a key
+ * drawn at random from `keyIds` (with replacement): a pool in which consecutive requests use
+ * unrelated keys, so a store of many keys is really looked up, not one cached key.
+ */
+export function spreadOverKeys(
+  bodies: readonly unknown[],
+  keyIds: readonly string[],
+  count: number,
+  random: () => number = Math.random,
+): unknown[] {
+  if (keyIds.length === 0 || bodies.length === 0) throw new Error('spreadOverKeys needs keys and bodies');
+  return Array.from({ length: count }, (_, i) => ({
+    ...(bodies[i % bodies.length] as Json),
+    keyId: keyIds[Math.min(keyIds.length - 1, Math.floor(random() * keyIds.length))],
+  }));
+}
+
+/**
+ * Sends one request of the scenario to every node it spreads over and checks each answer: the
+ * nodes of a cluster must all serve the keys set up on the first.
+ */
+export async function preflightNodes(scenario: Scenario): Promise<void> {
+  for (const node of nodesOf(scenario)) {
+    try {
+      await preflight({ ...scenario, target: node });
+    } catch (error) {
+      throw new Error(`${node.name}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
 /** Sends one request of the scenario and checks its status and response fields. */
 export async function preflight(scenario: Scenario): Promise<void> {
   const result = scenario.sign
@@ -483,9 +526,9 @@ async function callSigned(scenario: Scenario): Promise<{ status: number; json: J
   }
 }
 
-/** The scenario's requests as bytes on the wire; signed ones signed now. */
-export async function encodeScenario(scenario: Scenario): Promise<Buffer[]> {
-  const { host, port } = scenario.target;
+/** The scenario's requests to `node` (default its target) as bytes on the wire; signed ones signed now. */
+export async function encodeScenario(scenario: Scenario, node = scenario.target): Promise<Buffer[]> {
+  const { host, port } = node;
   return Promise.all(
     scenario.bodies.map(async (body) => {
       const headers = scenario.sign ? await scenario.sign(JSON.stringify(body)) : scenario.headers;

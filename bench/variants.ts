@@ -42,7 +42,35 @@ export interface Variant {
    * (`operation@name ÷ operation@other`): what two differences from the reference cost together.
    */
   over?: readonly string[];
+  /**
+   * Keyhaven processes serving the variant (default 1): the nodes of one cluster, on one database
+   * (`database: 'postgres'`), with the same sealed root key file and passphrase and the same
+   * bootstrap admin. The load spreads its connections over them in turn.
+   */
+  nodes?: number;
+  /**
+   * `postgres`: the variant's nodes keep their metadata in a database of their own on the bench's
+   * PostgreSQL server (KEYHAVEN_DATABASE_URL) instead of SQLite in the data directory.
+   */
+  database?: 'postgres';
+  /**
+   * Keys in the store before the rounds (filled in bulk, bench/fill-keys.ts); each encrypt request
+   * names one of them, drawn at random.
+   */
+  keys?: number;
+  /**
+   * With `keys`: the requests draw their key from the first `keysUsed` of them only (default all):
+   * the working set of a smaller store in a large one, to compare the lookup alone.
+   */
+  keysUsed?: number;
+  /** The concurrencies its rows run at, of those the run measures (default: all of them). */
+  concurrencies?: readonly number[];
 }
+
+/** Most nodes a variant may have: they all run on this machine. */
+export const MAX_NODES = 8;
+/** Most keys a variant may fill its store with. */
+export const MAX_KEYS = 1_000_000;
 
 /** Operations a checkout comparison measures unless BENCH_OPS narrows them. */
 const CHECKOUT_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign'];
@@ -67,6 +95,9 @@ export function checkoutVariants(dirs: string | undefined): Variant[] {
       checkout: dir,
     }));
 }
+
+/** Settings of the uncached key-store rows: every request reads its key from the store. */
+const UNCACHED = { cache: { maxEntries: 0, keyMetadataTtlMs: 0 } };
 
 export const VARIANTS: readonly Variant[] = [
   {
@@ -118,6 +149,91 @@ export const VARIANTS: readonly Variant[] = [
     operations: ['encrypt'],
     over: ['audit-off'],
   },
+  {
+    name: 'pg-1',
+    description:
+      "one node on PostgreSQL (a database of its own on the bench's PostgreSQL server, fsync on) " +
+      "instead of SQLite, its root key sealed under a passphrase as a cluster's nodes share it",
+    reference: 'keyhaven',
+    database: 'postgres',
+    operations: ['encrypt', 'decrypt'],
+  },
+  {
+    name: 'pg-2',
+    description:
+      'two nodes of @pg-1 on one PostgreSQL database, with the same sealed root key; the ' +
+      'connections alternate between them',
+    reference: 'keyhaven',
+    database: 'postgres',
+    nodes: 2,
+    operations: ['encrypt', 'decrypt'],
+    // At concurrency 1 there is one connection, so one node would serve everything.
+    concurrencies: [16, 64],
+    over: ['pg-1'],
+  },
+  {
+    name: 'pg-3',
+    description: 'three nodes of @pg-1 on one PostgreSQL database; the connections go to each in turn',
+    reference: 'keyhaven',
+    database: 'postgres',
+    nodes: 3,
+    operations: ['encrypt', 'decrypt'],
+    concurrencies: [16, 64],
+    over: ['pg-1'],
+  },
+  {
+    name: 'workers-2',
+    description:
+      'server.workers 2 (KEYHAVEN_WORKERS): two worker processes sharing the port through ' +
+      'node:cluster and the SQLite file',
+    env: { KEYHAVEN_WORKERS: '2' },
+    reference: 'keyhaven',
+    operations: ['encrypt'],
+    concurrencies: [16, 64],
+  },
+  {
+    name: 'keys-100',
+    description: '100 keys in the store, each request names one at random (all of them fit the caches)',
+    reference: 'keyhaven',
+    keys: 100,
+    operations: ['encrypt'],
+    concurrencies: [1, 16],
+  },
+  {
+    name: 'keys-100k',
+    description:
+      '100,000 keys in the store, each request names one at random: most miss the 10,000-entry ' +
+      'caches (read from the store, unwrapped) and take a first AES-GCM seal block for their version',
+    reference: 'keyhaven',
+    keys: 100_000,
+    operations: ['encrypt'],
+    concurrencies: [1, 16],
+    over: ['keys-100'],
+  },
+  {
+    name: 'keys-100-uncached',
+    description:
+      '@keys-100 with cache.maxEntries 0 and cache.keyMetadataTtlMs 0: every request reads its key ' +
+      'from the store and unwraps its material',
+    reference: 'keyhaven',
+    config: UNCACHED,
+    keys: 100,
+    operations: ['encrypt'],
+    concurrencies: [1, 16],
+  },
+  {
+    name: 'keys-100k-uncached',
+    description:
+      '100,000 keys in the store, the caches of @keys-100-uncached, each request names one of the ' +
+      'same 100 keys: over it, what the lookup costs in a store 1,000 times as large',
+    reference: 'keyhaven',
+    config: UNCACHED,
+    keys: 100_000,
+    keysUsed: 100,
+    operations: ['encrypt'],
+    concurrencies: [1, 16],
+    over: ['keys-100-uncached'],
+  },
 ];
 
 /**
@@ -148,6 +264,8 @@ export function variantProblem(
       return `variant ${variant.name}: a principal without roles or key policy is allowed nothing`;
     }
   }
+  const scale = scaleProblem(variant);
+  if (scale) return `variant ${variant.name}: ${scale}`;
   for (const name of variant.over ?? []) {
     const other = variants.find((v) => v.name === name);
     if (!other || other === variant) return `variant ${variant.name}: over names no other variant "${name}"`;
@@ -157,6 +275,66 @@ export function variantProblem(
     if (!variant.operations.some((op) => other.operations.includes(op))) {
       return `variant ${variant.name}: over ${name}, which runs none of its operations`;
     }
+    const common = (variant.concurrencies ?? []).filter(
+      (c) => other.concurrencies === undefined || other.concurrencies.includes(c),
+    );
+    if (variant.concurrencies && common.length === 0) {
+      return `variant ${variant.name}: over ${name}, which runs at none of its concurrencies`;
+    }
   }
   return undefined;
 }
+
+/** What is wrong with the variant's nodes, database, keys or concurrencies, if anything. */
+function scaleProblem(variant: Variant): string | undefined {
+  const { nodes, database, keys, concurrencies } = variant;
+  if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES)) {
+    return `nodes must be an integer from 1 to ${MAX_NODES}`;
+  }
+  if ((nodes ?? 1) > 1 && database !== 'postgres') {
+    return 'several nodes need a database they share: database postgres';
+  }
+  if (database && variant.reference !== 'keyhaven')
+    return `database ${database} needs the keyhaven reference`;
+  if ((database || (nodes ?? 1) > 1 || keys !== undefined) && variant.checkout) {
+    return 'a checkout comparison runs one server on SQLite, with the bench keys';
+  }
+  if (keys !== undefined) {
+    if (!Number.isInteger(keys) || keys < 1 || keys > MAX_KEYS) {
+      return `keys must be an integer from 1 to ${MAX_KEYS.toLocaleString('en')}`;
+    }
+    const others = variant.operations.filter((op) => op !== 'encrypt');
+    if (others.length > 0) return `keys spreads encrypt requests over the keys; not ${others.join(', ')}`;
+    if (variant.principal) return 'keys: the filled keys have no key policy for a principal';
+  }
+  if (variant.keysUsed !== undefined) {
+    if (keys === undefined) return 'keysUsed needs keys';
+    if (!Number.isInteger(variant.keysUsed) || variant.keysUsed < 1 || variant.keysUsed > keys) {
+      return `keysUsed must be an integer from 1 to keys (${keys})`;
+    }
+  }
+  if (concurrencies !== undefined) {
+    if (concurrencies.length === 0 || concurrencies.some((c) => !Number.isInteger(c) || c < 1)) {
+      return 'concurrencies must list positive integers';
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The concurrencies the variant's rows run at in a run measuring `measured`: those it lists that
+ * the run measures, or all of them.
+ */
+export function variantConcurrencies(variant: Variant, measured: readonly number[]): number[] {
+  return variant.concurrencies ? measured.filter((c) => variant.concurrencies!.includes(c)) : [...measured];
+}
+
+/**
+ * Whether the variant needs what only `npm run bench` sets up (several nodes or worker processes,
+ * PostgreSQL, a filled store): instruction counts measure one process per server.
+ */
+export const benchOnly = (variant: Variant): boolean =>
+  (variant.nodes ?? 1) > 1 ||
+  variant.database !== undefined ||
+  variant.keys !== undefined ||
+  Number(variant.env?.KEYHAVEN_WORKERS ?? 1) > 1;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RoundSample } from '../../bench/measure.js';
 import type { BenchProcess } from '../../bench/processes.js';
-import { SampleTable, buildResults } from '../../bench/results.js';
+import { SampleTable, buildRatios, buildResults } from '../../bench/results.js';
 import type { Operation, Scenario } from '../../bench/scenarios.js';
 
 const sample = (requestsPerSecond: number, p50Ms = 1, errors = 0): RoundSample => ({
@@ -61,5 +61,30 @@ describe('bench results', () => {
     const [row] = buildResults([scenario('encrypt', 'no-cache')], [1], samples);
     expect(row).toMatchObject({ row: 'encrypt@no-cache', variant: 'no-cache', server: 'keyhaven@no-cache' });
     expect(row).toMatchObject({ errors: 2, firstError: 'HTTP 500', throughputRatio: null, floorRatio: null });
+  });
+
+  it('reports no cell and no ratio at a concurrency where a row did not run', () => {
+    const samples = new SampleTable();
+    for (const v of [100, 110]) {
+      samples.add('encrypt', 1, sample(v));
+      samples.add('encrypt', 16, sample(v * 3));
+      samples.add('encrypt@pg-2', 16, sample(v * 2));
+    }
+    const results = buildResults([scenario('encrypt'), scenario('encrypt', 'pg-2')], [1, 16], samples);
+    expect(results.map((r) => `${r.row} ${r.concurrency}`)).toEqual([
+      'encrypt 1',
+      'encrypt 16',
+      'encrypt@pg-2 16',
+    ]);
+    const definition = {
+      name: 'encrypt@pg-2 ÷ encrypt',
+      kind: 'variant' as const,
+      numerator: 'encrypt@pg-2',
+      denominator: 'encrypt',
+      meaning: '',
+    };
+    const ratios = buildRatios([definition], [1, 16], samples);
+    expect(ratios.map((r) => r.concurrency)).toEqual([16]);
+    expect(ratios[0]!.summary.median).toBeCloseTo(2 / 3);
   });
 });

@@ -47,4 +47,15 @@ describe('bench round order', () => {
     }
     expect(roundSchedule(rows, [1, 16, 64], 1)[0]).toEqual({ row: 'sign', concurrency: 64 });
   });
+
+  it('leaves out the cells of rows that do not run at a concurrency, keeping the others in order', () => {
+    const rows = ['encrypt', 'encrypt@pg-1', 'encrypt@pg-2'];
+    const runsAt = (row: string, concurrency: number) => row !== 'encrypt@pg-2' || concurrency !== 1;
+    for (let round = 0; round < 4; round++) {
+      const all = roundSchedule(rows, [1, 16], round);
+      const cells = roundSchedule(rows, [1, 16], round, runsAt);
+      expect(cells).toEqual(all.filter((c) => runsAt(c.row, c.concurrency)));
+      expect(cells).toHaveLength(5);
+    }
+  });
 });
