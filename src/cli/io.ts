@@ -1,8 +1,11 @@
 // Where commands read and write bytes: a file or stdin/stdout ("-"). File outputs are written to a
 // temporary file beside the target and renamed on success, so a failed or tampered decryption never
-// leaves a partial file that looks complete.
+// leaves a partial file that looks complete. The rename also makes an output's mode its own: the
+// file is new (O_EXCL) with the mode asked for, never an existing file that keeps wider permissions,
+// and a target that is a symbolic link is refused, never followed (a link planted where a secret
+// is written would otherwise send the secret wherever it points).
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync } from 'node:fs';
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -53,7 +56,7 @@ export interface OutputSink {
 }
 
 export interface OutputOptions {
-  /** File mode for a new file; 0o600 for plaintext. */
+  /** The output file's mode (before the umask), whether or not the path existed; 0o600 for secrets. */
   mode?: number;
 }
 
@@ -66,7 +69,8 @@ export function openOutput(
     return { stream: forwardTo(stdout), commit: async () => undefined, abort: async () => undefined };
   }
   const target = path!;
-  const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+  refuseSymbolicLink(target);
+  const temporary = temporaryBeside(target);
   const stream = createWriteStream(temporary, { flags: 'wx', mode: options.mode ?? 0o666 });
   return {
     stream,
@@ -93,10 +97,37 @@ export async function writeOutput(
     process.stdout.write(data);
     return;
   }
+  const target = path!;
+  refuseSymbolicLink(target);
+  const temporary = temporaryBeside(target);
   try {
-    await writeFile(path!, data, { mode: options.mode ?? 0o666 });
+    await writeFile(temporary, data, { mode: options.mode ?? 0o666, flag: 'wx' });
+    await rename(temporary, target);
   } catch (cause) {
-    throw fileError(`cannot write ${path}`, cause);
+    await unlink(temporary).catch(() => undefined);
+    throw fileError(`cannot write ${target}`, cause);
+  }
+}
+
+/** A fresh name beside `target` (same directory, so the rename stays on one file system). */
+function temporaryBeside(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+}
+
+/**
+ * Refuses a target that is a symbolic link, with a message that says so. This is the clear
+ * refusal, not the protection: a link planted after the check is replaced by the rename, not
+ * followed.
+ */
+function refuseSymbolicLink(target: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(target).isSymbolicLink();
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(`cannot write ${target}`, cause);
+  }
+  if (isLink) {
+    throw new CliError('IOError', `cannot write ${target}: it is a symbolic link; name the file itself`);
   }
 }
 

@@ -15,12 +15,13 @@ export type ClaimOutcome =
 
 export interface ClientTokenStore {
   /**
-   * Claims `token` in `tenantId` for the key about to be created, in one insert that a unique
-   * constraint decides, never a check followed by an insert.
+   * Claims `token` of `principalId` in `tenantId` for the key about to be created, in one insert
+   * that a unique constraint decides, never a check followed by an insert. Each principal has its
+   * own tokens: another principal's claim of the same string neither blocks nor reveals this one.
    */
-  claim(tenantId: string, token: string, claim: ClientTokenClaim): Promise<ClaimOutcome>;
+  claim(tenantId: string, principalId: string, token: string, claim: ClientTokenClaim): Promise<ClaimOutcome>;
   /** Removes the claim of `keyId` (its creation failed, or it expired), if it is still that one. */
-  release(tenantId: string, token: string, keyId: string): Promise<void>;
+  release(tenantId: string, principalId: string, token: string, keyId: string): Promise<void>;
   /** Forgets claims made before `before` (tokens are remembered for a bounded time). */
   purge(before: Date): Promise<number>;
 }

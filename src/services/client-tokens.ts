@@ -2,7 +2,8 @@
 // (a timeout, a dropped connection, a worker that died) gets the key its first attempt created,
 // not a second key. The token is claimed in the database before the key is created, by an insert
 // a unique constraint decides, so concurrent identical requests on any process create one key.
-// Tokens are remembered for 24 hours, as AWS's ClientToken windows.
+// Tokens are remembered for 24 hours, as AWS's ClientToken windows, and belong to the principal that
+// sent them: the same string from two principals is two tokens.
 import { createHash, randomUUID } from 'node:crypto';
 import { KmsError, validationError } from '../domain/errors.js';
 import type { RequestContext } from '../domain/request-context.js';
@@ -33,9 +34,10 @@ export class ClientTokens {
   ) {}
 
   /**
-   * The key created for `token` in the caller's tenant: made now by `create(keyId)` if the token is
-   * new (or forgotten), else the one made for it before, found by `find(keyId)`. The same token with
-   * other parameters, or from another principal, is ClientTokenMismatch.
+   * The key created for the caller's `token`: made now by `create(keyId)` if the token is new (or
+   * forgotten), else the one made for it before, found by `find(keyId)`. The same token with other
+   * parameters is ClientTokenMismatch. Another principal's token of the same string is another
+   * token: claimed apart, it can neither block this one nor learn of its key.
    */
   async createOnce(
     ctx: RequestContext,
@@ -47,26 +49,29 @@ export class ClientTokens {
     if (typeof token !== 'string' || !CLIENT_TOKEN_PATTERN.test(token)) {
       throw validationError('clientToken must be 1-64 printable ASCII characters');
     }
-    // The principal is part of what is compared: another principal's retry with the same token
-    // learns nothing of the key the first one created.
-    const requestDigest = digestOf({ principal: ctx.principal.id, request });
+    const principal = ctx.principal.id;
+    const requestDigest = digestOf(request);
     const waitUntil = Date.now() + WAIT_FOR_FIRST_MS;
     for (;;) {
       const keyId = randomUUID();
       const now = this.clock.now();
-      const outcome = await this.store.claim(ctx.tenant, token, { requestDigest, keyId, createdAt: now });
+      const outcome = await this.store.claim(ctx.tenant, principal, token, {
+        requestDigest,
+        keyId,
+        createdAt: now,
+      });
       if (outcome.claimed) {
         try {
           return await create(keyId);
         } catch (error) {
           // No key: the token is free again, for this client's retry or a concurrent twin's.
-          await this.releaseFailedClaim(ctx.tenant, token, keyId, find);
+          await this.releaseFailedClaim(ctx.tenant, principal, token, keyId, find);
           throw error;
         }
       }
       const existing = outcome.existing;
       if (existing && existing.createdAt.getTime() <= now.getTime() - CLIENT_TOKEN_TTL_MS) {
-        await this.store.release(ctx.tenant, token, existing.keyId);
+        await this.store.release(ctx.tenant, principal, token, existing.keyId);
         continue;
       }
       if (existing && existing.requestDigest !== requestDigest) {
@@ -79,7 +84,7 @@ export class ClientTokens {
         const key = await find(existing.keyId);
         if (key) return key;
         if (existing.createdAt.getTime() <= now.getTime() - ABANDONED_CLAIM_MS) {
-          await this.store.release(ctx.tenant, token, existing.keyId);
+          await this.store.release(ctx.tenant, principal, token, existing.keyId);
           continue;
         }
       }
@@ -102,12 +107,13 @@ export class ClientTokens {
    */
   private async releaseFailedClaim(
     tenantId: string,
+    principalId: string,
     token: string,
     keyId: string,
     find: (keyId: string) => Promise<KeyDescription | undefined>,
   ): Promise<void> {
     const attempt = async () => {
-      if (!(await find(keyId))) await this.store.release(tenantId, token, keyId);
+      if (!(await find(keyId))) await this.store.release(tenantId, principalId, token, keyId);
     };
     if (
       await attempt().then(

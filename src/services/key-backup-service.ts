@@ -39,7 +39,7 @@ import type { CryptoService } from './crypto-service.js';
 import type { KeyDirectory } from './key-directory.js';
 import { exportingBackend } from './key-export-service.js';
 import { assertAliasName, describeKey, freshKey, type KeyDescription } from './key-records.js';
-import { checkRotationPeriod, checkTags, type KeyService } from './key-service.js';
+import { checkExportable, checkRotationPeriod, checkTags, type KeyService } from './key-service.js';
 import type { CheckedKeyPolicy } from './policy-service.js';
 
 export const MAX_BACKUP_KEYS = 100;
@@ -341,6 +341,7 @@ export class KeyBackupService {
     }
     if (keyUsage === 'KEY_AGREEMENT') throw validationError('KEY_AGREEMENT keys are not supported yet');
     const backend = this.keys.backendFor(protectionLevel);
+    checkExportable(bundled.exportable === true, backend);
     for (const alias of bundled.aliases) assertAliasName(alias);
     assertWellFormed(bundled.description, 'description');
     const origin: KeyOrigin = bundled.origin === 'EXTERNAL' ? 'EXTERNAL' : 'KEYHAVEN';

@@ -177,6 +177,7 @@ export class KeyService {
     if (origin === 'EXTERNAL' && protectionLevel !== 'SOFTWARE') {
       throw validationError('imported key material (origin EXTERNAL) is only supported for SOFTWARE keys');
     }
+    checkExportable(input.exportable ?? false, backend);
     if (input.alias !== undefined) assertAliasName(input.alias);
     if (input.description !== undefined) assertWellFormed(input.description, 'description');
     const tags = checkTags(input.tags ?? {});
@@ -513,6 +514,19 @@ export class KeyService {
 }
 
 /** A key's tags as CreateKey and restores accept them. */
+/**
+ * `exportable: true` only where the material can ever leave its backend: a key whose backend never
+ * hands material out (the PKCS#11 backend keeps every version non-extractable) would carry a flag
+ * that promises an export every ExportKey and BackupKey then refuses.
+ */
+export function checkExportable(exportable: boolean, backend: KeyBackend): void {
+  if (exportable && !backend.exportVersionMaterial) {
+    throw validationError(
+      `${backend.protectionLevel} keys cannot be exportable: the ${backend.protectionLevel} backend never lets key material leave it`,
+    );
+  }
+}
+
 export function checkTags(tags: Record<string, string>): Record<string, string> {
   const entries = Object.entries(tags);
   if (entries.length > MAX_TAGS) throw validationError(`at most ${MAX_TAGS} tags`);

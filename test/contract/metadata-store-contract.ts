@@ -477,6 +477,54 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
       });
     });
 
+    describe('client tokens', () => {
+      const claim = (keyId: string, requestDigest = 'd'.repeat(64)) => ({
+        requestDigest,
+        keyId,
+        createdAt: new Date(5000),
+      });
+
+      it("keeps each principal's tokens apart: the same string claimed by two principals is two claims", async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        expect(
+          await stores.clientTokens.claim('acme', 'principal-b', 'tok', claim(b, 'b'.repeat(64))),
+        ).toEqual({
+          claimed: true,
+        });
+        expect(await other.clientTokens.claim('acme', 'principal-a', 'tok', claim(a))).toEqual({
+          claimed: true,
+        });
+        expect(await stores.clientTokens.claim('acme', 'principal-a', 'tok', claim(randomUUID()))).toEqual({
+          claimed: false,
+          existing: claim(a),
+        });
+        // Releasing one principal's claim leaves the other's.
+        await stores.clientTokens.release('acme', 'principal-b', 'tok', b);
+        expect(
+          await other.clientTokens.claim('acme', 'principal-a', 'tok', claim(randomUUID())),
+        ).toMatchObject({
+          claimed: false,
+          existing: { keyId: a },
+        });
+        expect(await stores.clientTokens.claim('acme', 'principal-b', 'tok', claim(b))).toEqual({
+          claimed: true,
+        });
+        expect(await stores.clientTokens.claim('other', 'principal-a', 'tok', claim(a))).toEqual({
+          claimed: true,
+        });
+      });
+
+      it('lets exactly one of concurrent claims of one principal token win', async () => {
+        const handles = [stores, other];
+        const outcomes = await Promise.all(
+          Array.from({ length: RACERS }, (_, i) =>
+            handles[i % 2]!.clientTokens.claim('acme', 'principal-a', 'raced', claim(randomUUID())),
+          ),
+        );
+        expect(outcomes.filter((o) => o.claimed)).toHaveLength(1);
+      });
+    });
+
     describe('identity', () => {
       it('keeps tenant and principal names unique, also between concurrent creates', async () => {
         const t = tenant('team-a', 5);

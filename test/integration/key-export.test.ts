@@ -534,25 +534,47 @@ describe('HSM keys (SoftHSM2)', () => {
     hsm?.dispose();
   });
 
-  it('refuses to export or back up an HSM key that is not exportable, and one the HSM cannot wrap out (409 UnsupportedOperation)', async () => {
+  it('refuses to export or back up an HSM key (409 UnsupportedOperation)', async () => {
     const spki = rsaPair(2048).publicKey;
     const sealed = await createKey(api, { protectionLevel: 'HSM' });
-    const exportable = await createKey(api, { protectionLevel: 'HSM', exportable: true });
-    for (const key of [sealed, exportable]) {
-      const refused = expectError(await api.get(exportPath(key.keyId, spki)), 409, 'Conflict');
-      expect(refused.message).toMatch(
-        key === sealed ? /not exportable|not created exportable/ : /cannot wrap/,
-      );
-      expectError(
-        await api.post('/v1/keys/backup', { keyIds: [key.keyId], passphrase: PASSPHRASE }),
-        409,
-        'Conflict',
-      );
-    }
-    // A SOFTWARE key beside them backs up (disaster recovery needs no exportable flag).
+    const refused = expectError(await api.get(exportPath(sealed.keyId, spki)), 409, 'Conflict');
+    expect(refused.message).toMatch(/not exportable|not created exportable/);
+    expectError(
+      await api.post('/v1/keys/backup', { keyIds: [sealed.keyId], passphrase: PASSPHRASE }),
+      409,
+      'Conflict',
+    );
+    // A SOFTWARE key beside it backs up (disaster recovery needs no exportable flag).
     const software = await createKey(api);
     expect(
       (await api.post('/v1/keys/backup', { keyIds: [software.keyId], passphrase: PASSPHRASE })).status,
     ).toBe(200);
+  });
+
+  it('refuses to create an exportable HSM key (400 ValidationError): the HSM never lets its material out', async () => {
+    const before = (await api.get<{ keys: unknown[] }>('/v1/keys?limit=1000')).body.keys.length;
+    const refused = expectError(
+      await api.post('/v1/keys', { protectionLevel: 'HSM', exportable: true }),
+      400,
+      'ValidationError',
+    );
+    expect(refused.message).toMatch(/HSM keys cannot be exportable/);
+    expect((await api.get<{ keys: unknown[] }>('/v1/keys?limit=1000')).body.keys).toHaveLength(before);
+    // exportable: false is what an HSM key is anyway, and is accepted as such.
+    const plain = await api.post<{ key: { exportable: boolean } }>('/v1/keys', {
+      protectionLevel: 'HSM',
+      exportable: false,
+    });
+    expect(plain.status, plain.text).toBe(201);
+    expect(plain.body.key.exportable).toBe(false);
+    // A restore is held to the same rule: a bundle (made elsewhere) asking for an exportable HSM key.
+    let keyId = '';
+    const asked = await bundleOfNewKey((k) => {
+      keyId = k.keyId as string;
+      Object.assign(k, { protectionLevel: 'HSM', exportable: true });
+    });
+    const restore = await api.post('/v1/keys/restore', { bundle: b64(asked), passphrase: BUNDLE_PASSPHRASE });
+    expect(expectError(restore, 400, 'ValidationError').message).toMatch(/HSM keys cannot be exportable/);
+    expectError(await api.get(`/v1/keys/${keyId}`), 404, 'NotFound');
   });
 });

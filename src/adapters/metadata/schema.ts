@@ -202,6 +202,7 @@ export interface HsmReplicationPendingTable {
 
 export interface ClientTokensTable {
   tenant_id: string;
+  principal_id: string;
   client_token: string;
   /** SHA-256 hex of the request's parameters: the same token with others is refused. */
   request_digest: string;

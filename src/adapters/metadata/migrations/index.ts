@@ -386,6 +386,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Client tokens belong to a principal (found by review): keyed by tenant and token alone, another
+  // principal of the tenant could claim a token first and make every CreateKey of the token's owner
+  // answer ClientTokenMismatch for 24 hours. Neither dialect changes a primary key in place, so the
+  // table is made anew. Claims made before cannot be given a principal (the table never held one)
+  // and are dropped: a retry across the upgrade of a request sent before it creates a new key.
+  '0013_client_tokens_per_principal': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.dropTable('client_tokens').execute();
+      await db.schema
+        .createTable('client_tokens')
+        .addColumn('tenant_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('principal_id', 'varchar(256)', (c) => c.notNull())
+        .addColumn('client_token', 'varchar(64)', (c) => c.notNull())
+        .addColumn('request_digest', 'varchar(64)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('client_tokens_pk', ['tenant_id', 'principal_id', 'client_token'])
+        .execute();
+      await db.schema.createIndex('client_tokens_created').on('client_tokens').column('created_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
