@@ -1,10 +1,14 @@
 // In-process fixtures for the PKCS#11 adapter tests: one SoftHSM2 instance per test file (the
 // library reads SOFTHSM2_CONF once, at C_Initialize), and tokens/stores built from its tokens.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pkcs11Config } from '../../../src/config.js';
+import { KmsError } from '../../../src/domain/errors.js';
+import type { KeyVersion } from '../../../src/domain/key.js';
 import { keyFamily, type KeySpec, type KeyUsage } from '../../../src/domain/key-spec.js';
+import type { KeyBackend, VersionRef } from '../../../src/ports/key-backend.js';
 import { createSoftHsm, SO_PIN, type SoftHsm, type SoftHsmToken } from '../../helpers/softhsm.js';
 
 export interface Pkcs11Fixture {
@@ -54,6 +58,27 @@ export function defaultUsage(spec: KeySpec): KeyUsage {
   if (family === 'AES') return 'ENCRYPT_DECRYPT';
   if (family === 'HMAC') return 'GENERATE_VERIFY_MAC';
   return 'SIGN_VERIFY';
+}
+
+/** The code of the KmsError `promise` rejects with (a description if it resolves or throws another). */
+export async function kmsErrorCode(promise: Promise<unknown>): Promise<string | undefined> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return error instanceof KmsError ? error.code : `not a KmsError: ${String(error)}`;
+}
+
+/** Makes version 1 of a new key of `keySpec` on `backend` and returns its reference. */
+export async function createVersionRef(
+  backend: KeyBackend,
+  keySpec: KeySpec,
+  usage: KeyUsage = defaultUsage(keySpec),
+): Promise<VersionRef> {
+  const keyId = randomUUID();
+  const created = await backend.createVersionMaterial(keyId, 1, keySpec, usage);
+  const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
+  return { keyId, keySpec, version };
 }
 
 /** Objects pkcs11-tool lists on a token, with the flags the issue asks to check. */

@@ -11,22 +11,18 @@ import {
 } from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { CKM_EDDSA } from '../../../src/adapters/keystore/pkcs11/pkcs11-ec-keys.js';
 import { ed25519KeyPairTemplates } from '../../../src/adapters/keystore/pkcs11/pkcs11-templates.js';
-import { KmsError } from '../../../src/domain/errors.js';
-import type { KeyVersion } from '../../../src/domain/key.js';
 import { signingAlgorithmsFor, type KeySpec } from '../../../src/domain/key-spec.js';
 import { ed25519phVerify } from '../../../src/crypto/ed25519ph.js';
 import { decodeEcdsaSignature } from '../../../src/crypto/ecdsa-der.js';
 import { verifySignature } from '../../../src/crypto/signature.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
-import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return error instanceof KmsError ? error.code : `not a KmsError: ${String(error)}`;
-}
+import {
+  createPkcs11Fixture,
+  parseListObjects,
+  type Pkcs11Fixture,
+  createVersionRef,
+  kmsErrorCode,
+} from './fixtures.js';
 
 const ECDSA_SPECS = [
   { spec: 'ECC_NIST_P521', curve: 'secp521r1', hash: 'sha512', scalarBytes: 66 },
@@ -37,14 +33,7 @@ const MESSAGES = 40;
 describe('HSM EC keys (P-521, secp256k1, Ed25519) on SoftHSM2', () => {
   let fixture: Pkcs11Fixture;
   let store: Pkcs11KeyStore;
-  let counter = 0;
-
-  async function createRef(keySpec: KeySpec): Promise<VersionRef> {
-    const keyId = `00000000-0000-4000-9000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec, 'SIGN_VERIFY');
-    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
-    return { keyId, keySpec, version };
-  }
+  const createRef = (keySpec: KeySpec): Promise<VersionRef> => createVersionRef(store.backend, keySpec);
 
   beforeAll(async () => {
     fixture = createPkcs11Fixture();
@@ -101,10 +90,10 @@ describe('HSM EC keys (P-521, secp256k1, Ed25519) on SoftHSM2', () => {
           verify(hash, Buffer.concat([message, Buffer.of(1)]), { key: publicKey, dsaEncoding: 'der' }, raw),
         ).toBe(false);
       }
-      expect(await codeOf(store.backend.sign(ref, algorithm!, Buffer.alloc(20), 'DIGEST'))).toBe(
+      expect(await kmsErrorCode(store.backend.sign(ref, algorithm!, Buffer.alloc(20), 'DIGEST'))).toBe(
         'ValidationError',
       );
-      expect(await codeOf(store.backend.sign(ref, 'ED25519_SHA_512', Buffer.from('m'), 'RAW'))).toBe(
+      expect(await kmsErrorCode(store.backend.sign(ref, 'ED25519_SHA_512', Buffer.from('m'), 'RAW'))).toBe(
         'ValidationError',
       );
     },
@@ -125,16 +114,16 @@ describe('HSM EC keys (P-521, secp256k1, Ed25519) on SoftHSM2', () => {
       expect(verify(null, Buffer.concat([message, Buffer.of(0)]), publicKey, signature)).toBe(false);
     }
     // As SOFTWARE keys: pure Ed25519 signs messages, not digests.
-    expect(await codeOf(store.backend.sign(ref, 'ED25519_SHA_512', randomBytes(64), 'DIGEST'))).toBe(
+    expect(await kmsErrorCode(store.backend.sign(ref, 'ED25519_SHA_512', randomBytes(64), 'DIGEST'))).toBe(
       'ValidationError',
     );
-    expect(await codeOf(store.backend.sign(ref, 'ED25519_PH_SHA_512', randomBytes(64), 'DIGEST'))).toBe(
+    expect(await kmsErrorCode(store.backend.sign(ref, 'ED25519_PH_SHA_512', randomBytes(64), 'DIGEST'))).toBe(
       'ValidationError',
     );
-    expect(await codeOf(store.backend.sign(ref, 'ECDSA_SHA_256', randomBytes(32), 'DIGEST'))).toBe(
+    expect(await kmsErrorCode(store.backend.sign(ref, 'ECDSA_SHA_256', randomBytes(32), 'DIGEST'))).toBe(
       'ValidationError',
     );
-    expect(await codeOf(store.backend.sign(ref, 'ED25519_SHA_512', Buffer.alloc(0), 'RAW'))).toBe(
+    expect(await kmsErrorCode(store.backend.sign(ref, 'ED25519_SHA_512', Buffer.alloc(0), 'RAW'))).toBe(
       'ValidationError',
     );
   });

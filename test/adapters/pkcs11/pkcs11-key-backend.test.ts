@@ -15,33 +15,24 @@ import {
   type Pkcs11KeyStore,
 } from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { KmsError } from '../../../src/domain/errors.js';
-import type { KeyVersion } from '../../../src/domain/key.js';
 import type { KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm } from '../../../src/domain/key-spec.js';
 import { signingAlgorithmsFor } from '../../../src/domain/key-spec.js';
 import { verifySignature } from '../../../src/crypto/signature.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
 import { attemptRsaOperation } from './extraction-attempts.js';
-import { createPkcs11Fixture, defaultUsage, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return error instanceof KmsError ? error.code : `not a KmsError: ${String(error)}`;
-}
+import {
+  createPkcs11Fixture,
+  parseListObjects,
+  type Pkcs11Fixture,
+  createVersionRef,
+  kmsErrorCode,
+} from './fixtures.js';
 
 describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
   let fixture: Pkcs11Fixture;
   let store: Pkcs11KeyStore;
-  let counter = 0;
-
-  async function createRef(keySpec: KeySpec, usage: KeyUsage = defaultUsage(keySpec)): Promise<VersionRef> {
-    const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(keyId, 1, keySpec, usage);
-    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
-    return { keyId, keySpec, version };
-  }
+  const createRef = (keySpec: KeySpec, usage?: KeyUsage): Promise<VersionRef> =>
+    createVersionRef(store.backend, keySpec, usage);
 
   const listed = () => parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects']));
 
@@ -76,8 +67,10 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
       expect(await store.backend.decrypt(ref, iv, ciphertext, tag, aad)).toEqual(plaintext);
       const badTag = Buffer.from(tag);
       badTag[0]! ^= 1;
-      expect(await codeOf(store.backend.decrypt(ref, iv, ciphertext, badTag, aad))).toBe('InvalidCiphertext');
-      expect(await codeOf(store.backend.decrypt(ref, iv, ciphertext, tag, Buffer.from('other')))).toBe(
+      expect(await kmsErrorCode(store.backend.decrypt(ref, iv, ciphertext, badTag, aad))).toBe(
+        'InvalidCiphertext',
+      );
+      expect(await kmsErrorCode(store.backend.decrypt(ref, iv, ciphertext, tag, Buffer.from('other')))).toBe(
         'InvalidCiphertext',
       );
     }
@@ -237,7 +230,9 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
         expect(verify(`sha${hash}`, message, options, raw), `${algorithm} node`).toBe(true);
       }
       expect(
-        await codeOf(store.backend.sign(ref, signingAlgorithmsFor(spec)[0]!, Buffer.alloc(5), 'DIGEST')),
+        await kmsErrorCode(
+          store.backend.sign(ref, signingAlgorithmsFor(spec)[0]!, Buffer.alloc(5), 'DIGEST'),
+        ),
       ).toBe('ValidationError');
     },
   );
@@ -253,12 +248,12 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     expect(await store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', ciphertext)).toEqual(plaintext);
     const tampered = Buffer.from(ciphertext);
     tampered[10]! ^= 1;
-    expect(await codeOf(store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', tampered))).toBe(
+    expect(await kmsErrorCode(store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', tampered))).toBe(
       'InvalidCiphertext',
     );
-    expect(await codeOf(store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', ciphertext.subarray(1)))).toBe(
-      'InvalidCiphertext',
-    );
+    expect(
+      await kmsErrorCode(store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', ciphertext.subarray(1))),
+    ).toBe('InvalidCiphertext');
     expect(store.backends.primary.circuit).toBe('closed');
   });
 
@@ -296,13 +291,15 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
 
   it('refuses operations it cannot do inside the token', async () => {
     const ref = await createRef('SYMMETRIC_DEFAULT');
-    expect(await codeOf(store.backend.deriveKey())).toBe('ValidationError');
-    expect(await codeOf(store.backend.importVersionMaterial())).toBe('ValidationError');
+    expect(await kmsErrorCode(store.backend.deriveKey())).toBe('ValidationError');
+    expect(await kmsErrorCode(store.backend.importVersionMaterial())).toBe('ValidationError');
     expect(
-      await codeOf(store.backend.sign(ref, 'ECDSA_SHA_256' as SigningAlgorithm, Buffer.alloc(1), 'RAW')),
+      await kmsErrorCode(
+        store.backend.sign(ref, 'ECDSA_SHA_256' as SigningAlgorithm, Buffer.alloc(1), 'RAW'),
+      ),
     ).toBe('KeyUsageMismatch');
     const hmac = await createRef('HMAC_256');
-    expect(await codeOf(store.backend.wrapKey(hmac, randomBytes(32)))).toBe('KeyUsageMismatch');
+    expect(await kmsErrorCode(store.backend.wrapKey(hmac, randomBytes(32)))).toBe('KeyUsageMismatch');
   });
 
   it('refuses a stored reference that names another version (no swapping blobs)', async () => {
@@ -310,7 +307,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     const b = await createRef('SYMMETRIC_DEFAULT');
     const swapped: VersionRef = { ...a, version: { ...a.version, material: b.version.material } };
     expect(
-      await codeOf(store.backend.encrypt(swapped, randomBytes(12), Buffer.from('x'), Buffer.alloc(0))),
+      await kmsErrorCode(store.backend.encrypt(swapped, randomBytes(12), Buffer.from('x'), Buffer.alloc(0))),
     ).toBe('Internal');
   });
 
@@ -327,7 +324,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     expect(labels()).toContain(`keyhaven/${ref.keyId}/v2`);
     // Idempotent: the deletion job may run again after a partial failure.
     await store.backend.destroyVersionMaterial(ref);
-    expect(await codeOf(store.backend.sign(ref, 'ECDSA_SHA_256', Buffer.from('m'), 'RAW'))).toBe(
+    expect(await kmsErrorCode(store.backend.sign(ref, 'ECDSA_SHA_256', Buffer.from('m'), 'RAW'))).toBe(
       'Unavailable',
     );
   });

@@ -13,9 +13,14 @@ import { hsmKwpUnwrap, hsmKwpWrap } from '../../../src/adapters/keystore/pkcs11/
 import type { SessionScope } from '../../../src/adapters/keystore/pkcs11/pkcs11-token.js';
 import { aesKwpUnwrap, aesKwpWrap } from '../../../src/crypto/keywrap.js';
 import { KmsError } from '../../../src/domain/errors.js';
-import type { KeyVersion } from '../../../src/domain/key.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
-import { createPkcs11Fixture, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
+import {
+  createPkcs11Fixture,
+  parseListObjects,
+  type Pkcs11Fixture,
+  createVersionRef,
+  kmsErrorCode,
+} from './fixtures.js';
 
 interface KwpVector {
   tcId: number;
@@ -32,14 +37,6 @@ const vectors: KwpVector[] = (
   }
 ).testGroups.flatMap((group) => group.tests);
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return error instanceof KmsError ? error.code : `not a KmsError: ${String(error)}`;
-}
-
 /** A session AES key of a known value (test data only), able to wrap and unwrap. */
 function sessionKek(scope: SessionScope, value: Buffer) {
   return scope.api.C_CreateObject(scope.session, [
@@ -55,19 +52,7 @@ function sessionKek(scope: SessionScope, value: Buffer) {
 describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
   let fixture: Pkcs11Fixture;
   let store: Pkcs11KeyStore;
-  let counter = 0;
-
-  async function createRef(): Promise<VersionRef> {
-    const keyId = `00000000-0000-4000-a000-${String(++counter).padStart(12, '0')}`;
-    const created = await store.backend.createVersionMaterial(
-      keyId,
-      1,
-      'SYMMETRIC_DEFAULT',
-      'ENCRYPT_DECRYPT',
-    );
-    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...created };
-    return { keyId, keySpec: 'SYMMETRIC_DEFAULT', version };
-  }
+  const createRef = (): Promise<VersionRef> => createVersionRef(store.backend, 'SYMMETRIC_DEFAULT');
 
   beforeAll(async () => {
     fixture = createPkcs11Fixture();
@@ -172,16 +157,16 @@ describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
       const wrapped = await store.backend.wrapKey(ref, material);
       expect(wrapped).toHaveLength(length + 8);
       expect(await store.backend.unwrapKey(ref, wrapped)).toEqual(material);
-      expect(await codeOf(store.backend.unwrapKey(other, wrapped))).toBe('InvalidCiphertext');
+      expect(await kmsErrorCode(store.backend.unwrapKey(other, wrapped))).toBe('InvalidCiphertext');
       const changed = Buffer.from(wrapped);
       changed[length % wrapped.length]! ^= 1;
-      expect(await codeOf(store.backend.unwrapKey(ref, changed))).toBe('InvalidCiphertext');
+      expect(await kmsErrorCode(store.backend.unwrapKey(ref, changed))).toBe('InvalidCiphertext');
     }
     // Short blobs and material this token would pad wrongly: clear 4xx codes, no 500.
-    expect(await codeOf(store.backend.unwrapKey(ref, Buffer.alloc(12)))).toBe('InvalidCiphertext');
-    expect(await codeOf(store.backend.unwrapKey(ref, randomBytes(40)))).toBe('InvalidCiphertext');
-    expect(await codeOf(store.backend.wrapKey(ref, randomBytes(20)))).toBe('ValidationError');
-    expect(await codeOf(store.backend.wrapKey(ref, Buffer.alloc(0)))).toBe('ValidationError');
+    expect(await kmsErrorCode(store.backend.unwrapKey(ref, Buffer.alloc(12)))).toBe('InvalidCiphertext');
+    expect(await kmsErrorCode(store.backend.unwrapKey(ref, randomBytes(40)))).toBe('InvalidCiphertext');
+    expect(await kmsErrorCode(store.backend.wrapKey(ref, randomBytes(20)))).toBe('ValidationError');
+    expect(await kmsErrorCode(store.backend.wrapKey(ref, Buffer.alloc(0)))).toBe('ValidationError');
     // The key object may wrap and unwrap, is still sensitive and never extractable, and the
     // session objects the material passed through are gone.
     const objects = parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects']));
