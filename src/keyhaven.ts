@@ -18,7 +18,8 @@ import { LocalChangeFeed, type ChangeFeed } from './ports/change-feed.js';
 import type { KeyBackend } from './ports/key-backend.js';
 import type { IdentityStore } from './ports/identity-store.js';
 import type { MetadataStore } from './ports/metadata-store.js';
-import type { BackendStatus, RootKeyStore } from './ports/root-key-store.js';
+import type { KeyStoreStatus } from './ports/key-store-status.js';
+import type { RootKeyStore } from './ports/root-key-store.js';
 import { AccessControl } from './services/access-control.js';
 import { AccessTokenService } from './services/access-token-service.js';
 import { AliasService } from './services/alias-service.js';
@@ -89,8 +90,8 @@ export interface Keyhaven {
   runScheduledJobs(): Promise<KeyJobsReport & { heldElsewhere?: true }>;
   /** The last background probe of the key store and the database (never a probe per call). */
   readiness(): Promise<Readiness>;
-  /** Key-store backends' last known state and statistics, without probing them (for /metrics). */
-  backendStatistics(): Promise<BackendStatus[]>;
+  /** The key store's parts (sealed root, HSM backends): last known state and statistics, without probing (for /metrics). */
+  keyStoreStatistics(): Promise<KeyStoreStatus[]>;
   close(): Promise<void>;
 }
 
@@ -318,7 +319,7 @@ export async function createKeyhaven(
       return report ?? { rotated: 0, deleted: 0, destroyed: 0, failures: [], heldElsewhere: true };
     },
     readiness: () => readiness.current(),
-    async backendStatistics() {
+    async keyStoreStatistics() {
       return software.status({ probe: false });
     },
     async close() {
@@ -355,7 +356,7 @@ export async function openKeyStore(config: KeyhavenConfig): Promise<{
       root: store.root,
       hsm: store.backend,
       rootKey: { created: store.rootKeyCreated, sealed: true },
-      replication: store.backends.replication?.enabled ? store.backends.replication : undefined,
+      replication: store.failover.replication?.enabled ? store.failover.replication : undefined,
     };
   }
   const rootKey = await loadOrCreateRootKey(config.dataDir, config.keyStore.rootPassphrase);

@@ -43,14 +43,14 @@ export function registerHsmCommands(program: Command): void {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       // No health probe or catch-up timer: this process only sets up and reports.
       const store = await openPkcs11KeyStore({ ...pkcs11, healthCheckSeconds: 0 }, config.dataDir);
-      const { backends, transportKey } = store;
+      const { failover, transportKey } = store;
       try {
         const report: {
           backend: string;
           tokenLabel: string;
           missingMechanisms: { mechanism: string; specs: string[] }[];
         }[] = [];
-        for (const token of backends.tokens) {
+        for (const token of failover.tokens) {
           const offered = new Set(await token.mechanisms());
           const missing = new Map<string, string[]>();
           for (const spec of HSM_KEY_SPECS) {
@@ -68,9 +68,9 @@ export function registerHsmCommands(program: Command): void {
           rootKeyLabel: pkcs11.rootKeyLabel,
           rootKey: store.available ? (store.rootKeyCreated ? 'created' : 'present') : 'unavailable',
           transportKey,
-          replicationProblem: backends.replication?.problem,
+          replicationProblem: failover.replication?.problem,
           pendingReplications: Object.fromEntries(
-            backends.tokens.map((t) => [t.name, backends.replication!.pendingFor(t.name)]),
+            failover.tokens.map((t) => [t.name, failover.replication!.pendingFor(t.name)]),
           ),
           hsmKeySpecs: HSM_KEY_SPECS,
           unsupportedKeySpecs: KEY_SPECS.filter((spec) => !HSM_KEY_SPECS.includes(spec)),

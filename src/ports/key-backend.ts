@@ -9,7 +9,7 @@ import type {
   SigningAlgorithm,
 } from '../domain/key-spec.js';
 import type { KeyVersion } from '../domain/key.js';
-import type { BackendStatus, StatusOptions } from './root-key-store.js';
+import type { KeyStoreStatus, StatusOptions } from './key-store-status.js';
 
 export type MessageType = 'RAW' | 'DIGEST';
 export type RsaEncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
@@ -77,6 +77,6 @@ export interface KeyBackend {
   exportVersionMaterial?(ref: VersionRef): Promise<Buffer>;
   /** Destroys the material irrevocably (after the deletion window). */
   destroyVersionMaterial(ref: VersionRef): Promise<void>;
-  status(options?: StatusOptions): Promise<BackendStatus[]>;
+  status(options?: StatusOptions): Promise<KeyStoreStatus[]>;
   close(): Promise<void>;
 }

@@ -119,7 +119,7 @@ export class KeyService {
   constructor(
     private readonly metadata: MetadataStore,
     private readonly directory: KeyDirectory,
-    private readonly backends: Partial<Record<ProtectionLevel, KeyBackend>>,
+    private readonly keyBackends: Partial<Record<ProtectionLevel, KeyBackend>>,
     private readonly root: RootKeyStore,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
@@ -130,7 +130,7 @@ export class KeyService {
   ) {}
 
   backendFor(level: ProtectionLevel): KeyBackend {
-    const backend = this.backends[level];
+    const backend = this.keyBackends[level];
     if (!backend) {
       throw validationError(`protection level ${level} is not available with the configured key store`);
     }
@@ -485,7 +485,7 @@ export class KeyService {
   }
 
   private evictMaterial(key: Key): void {
-    this.backends[key.protectionLevel]?.evictKey(key.keyId);
+    this.keyBackends[key.protectionLevel]?.evictKey(key.keyId);
   }
 
   /** Read, change in memory, write with an optimistic check, invalidate caches: all or nothing. */

@@ -2,11 +2,11 @@
 // store or the database itself (an anonymous caller could otherwise make the server probe every HSM
 // backend, and start a replication catch-up, as often as it likes). The probe runs on a timer; the
 // answer is the last result.
-import type { BackendStatus } from '../ports/root-key-store.js';
+import type { KeyStoreStatus } from '../ports/key-store-status.js';
 
 export interface Readiness {
   ready: boolean;
-  backends: BackendStatus[];
+  backends: KeyStoreStatus[];
   /** When the probe that produced this answer ran. */
   checkedAt: Date;
 }
@@ -17,7 +17,7 @@ export class ReadinessMonitor {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly probe: () => Promise<BackendStatus[]>,
+    private readonly probe: () => Promise<KeyStoreStatus[]>,
     private readonly intervalMs: number,
   ) {}
 

@@ -1,9 +1,9 @@
 // A circuit breaker per key-store backend (DESIGN.md "Failure is a normal input"): after
 // `failureThreshold` consecutive failures the circuit opens and calls fail fast for `openMs`; then
 // one probe call is let through (half-open): its success closes the circuit, its failure re-opens it.
-import type { CircuitStateName } from '../../ports/root-key-store.js';
+import type { CircuitStateName } from '../../ports/key-store-status.js';
 
-/** The states of the port's status report (BackendStatus.circuit). */
+/** The states of the port's status report (KeyStoreStatus.circuit). */
 export type CircuitState = CircuitStateName;
 
 export interface CircuitBreakerOptions {

@@ -141,7 +141,7 @@ export async function buildRestApp(
   const knownNetworks = networkMatcher(keyhaven.config.monitoring.knownNetworks);
   const metrics = createRestMetrics(
     keyhaven.materialCache,
-    () => keyhaven.backendStatistics(),
+    () => keyhaven.keyStoreStatistics(),
     keyhaven.audit,
   );
 

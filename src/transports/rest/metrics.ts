@@ -12,7 +12,7 @@ import {
   type MetricValueWithName,
 } from 'prom-client';
 import type { MaterialCache } from '../../adapters/keystore/software/material-cache.js';
-import type { BackendStatus, CircuitStateName } from '../../ports/root-key-store.js';
+import type { CircuitStateName, KeyStoreStatus } from '../../ports/key-store-status.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /** The audit log's counts since start, read at scrape time. */
@@ -46,7 +46,7 @@ export const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'h
 
 export function createRestMetrics(
   cache: MaterialCache,
-  backendStatistics: () => Promise<BackendStatus[]> = async () => [],
+  keyStoreStatistics: () => Promise<KeyStoreStatus[]> = async () => [],
   audit: AuditCounts = { recordsWritten: 0, writeFailures: 0 },
 ): RestMetrics {
   const registry = new Registry();
@@ -114,7 +114,7 @@ export function createRestMetrics(
       this.set(audit.writeFailures);
     },
   });
-  registerBackendGauges(registry, backendStatistics);
+  registerBackendGauges(registry, keyStoreStatistics);
   return {
     contentType: registry.contentType,
     observe: (action, statusCode, seconds) => requests.observe(action, statusCode, seconds),
@@ -138,8 +138,8 @@ export function createRestMetrics(
  * One scrape reads the backends' last known state once (no probe) and fills every backend gauge.
  * Call latency is a Prometheus histogram (`# TYPE ... histogram`: `_bucket{le}`, `_sum`, `_count`).
  */
-function registerBackendGauges(registry: Registry, read: () => Promise<BackendStatus[]>): void {
-  let pending: Promise<BackendStatus[]> | undefined;
+function registerBackendGauges(registry: Registry, read: () => Promise<KeyStoreStatus[]>): void {
+  let pending: Promise<KeyStoreStatus[]> | undefined;
   // Every gauge's collect() runs in the same scrape: share one read between them.
   const current = () => {
     pending ??= read().finally(() => queueMicrotask(() => (pending = undefined)));
@@ -149,7 +149,7 @@ function registerBackendGauges(registry: Registry, read: () => Promise<BackendSt
     name: string,
     help: string,
     labelNames: readonly L[],
-    fill: (g: Gauge<L>, backend: BackendStatus) => void,
+    fill: (g: Gauge<L>, backend: KeyStoreStatus) => void,
   ) =>
     new Gauge<L>({
       name,
@@ -161,7 +161,7 @@ function registerBackendGauges(registry: Registry, read: () => Promise<BackendSt
         for (const backend of await current()) fill(this, backend);
       },
     });
-  const ids = (b: BackendStatus) => ({ backend: b.name, kind: b.kind });
+  const ids = (b: KeyStoreStatus) => ({ backend: b.name, kind: b.kind });
 
   gauge(
     'keyhaven_keystore_backend_healthy',
@@ -248,7 +248,7 @@ const HELP = 'Latency of successful key-store backend calls';
 class BackendCallDuration extends Histogram<DurationLabels> {
   constructor(
     registry: Registry,
-    private readonly read: () => Promise<BackendStatus[]>,
+    private readonly read: () => Promise<KeyStoreStatus[]>,
   ) {
     super({
       name: 'keyhaven_keystore_backend_call_duration_seconds',

@@ -31,7 +31,7 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
     config.keyStore.pkcs11!.healthCheckSeconds = 0;
     keyhaven = await createKeyhaven(config, { clock: { now: () => now } });
     const root = (keyhaven.keys as unknown as { root: Pkcs11RootKeyStore }).root;
-    token = root.backends.primary;
+    token = root.failover.primary;
   });
   afterAll(async () => {
     await keyhaven?.close();
@@ -108,7 +108,7 @@ describe('Keyhaven with the pkcs11 key store (in process)', () => {
   it('exposes each backend to Prometheus: health, circuit, session pool and a latency histogram', async () => {
     const key = await keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     await keyhaven.crypto.encrypt(ctx, key.keyId, Buffer.from('counted'));
-    const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.backendStatistics());
+    const metrics = createRestMetrics(keyhaven.materialCache, () => keyhaven.keyStoreStatistics());
     const text = await metrics.render();
     const sample = (name: string, labels = '') => {
       const line = text

@@ -131,7 +131,7 @@ describe('HSM EC keys (P-521, secp256k1, Ed25519) on SoftHSM2', () => {
   it('does not offer Ed25519ph: SoftHSM 2.6 ignores CK_EDDSA_PARAMS and signs pure Ed25519', async () => {
     const message = Buffer.from('prehashed?');
     const digest = createHash('sha512').update(message).digest();
-    const outcome = await store.backends.run(async (scope) => {
+    const outcome = await store.failover.run(async (scope) => {
       const { api, session } = scope;
       const templates = ed25519KeyPairTemplates('probe-ed25519ph', false, false);
       const sessionOnly = (t: pkcs11js.Template) =>

@@ -74,7 +74,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
         'InvalidCiphertext',
       );
     }
-    expect(store.backends.primary.circuit).toBe('closed');
+    expect(store.failover.primary.circuit).toBe('closed');
   });
 
   it('produces exactly the AES-GCM output of the same key in software (the shared ciphertext format)', async () => {
@@ -84,7 +84,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     const iv = randomBytes(12);
     const aad = randomBytes(40);
     const plaintext = randomBytes(100);
-    const fromHsm = await store.backends.run(async (scope) => {
+    const fromHsm = await store.failover.run(async (scope) => {
       const pkcs11js = (await import('pkcs11js')).default;
       const handle = scope.api.C_CreateObject(scope.session, [
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
@@ -254,7 +254,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
     expect(
       await kmsErrorCode(store.backend.rsaDecrypt(ref, 'RSAES_OAEP_SHA_1', ciphertext.subarray(1))),
     ).toBe('InvalidCiphertext');
-    expect(store.backends.primary.circuit).toBe('closed');
+    expect(store.failover.primary.circuit).toBe('closed');
   });
 
   it('answers ValidationError (not 500, not Unavailable) where the token lacks OAEP with SHA-256', async () => {
@@ -271,7 +271,7 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
       (error: unknown) => (error instanceof KmsError ? error.code : error),
     );
     expect([true, 'ValidationError']).toContain(outcome);
-    expect(store.backends.primary.circuit).toBe('closed');
+    expect(store.failover.primary.circuit).toBe('closed');
   });
 
   it.each(['HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512'] as const)(

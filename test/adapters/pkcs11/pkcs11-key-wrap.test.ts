@@ -64,7 +64,7 @@ describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
   });
 
   it(`unwraps every Wycheproof aes_kwp vector as RFC 5649 says (${vectors.length} vectors, inside the token)`, async () => {
-    const outcomes = await store.backends.run(async (scope) => {
+    const outcomes = await store.failover.run(async (scope) => {
       const results: { tcId: number; result: string; got: string }[] = [];
       for (const vector of vectors) {
         const kek = sessionKek(scope, Buffer.from(vector.key, 'hex'));
@@ -92,7 +92,7 @@ describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
 
   it('wraps as RFC 5649 (Wycheproof) where the length is a multiple of 8, and refuses other lengths SoftHSM pads', async () => {
     const valid = vectors.filter((v) => v.result === 'valid' && v.msg.length > 0);
-    const outcomes = await store.backends.run(async (scope, token) => {
+    const outcomes = await store.failover.run(async (scope, token) => {
       const results: { vector: KwpVector; got: string }[] = [];
       for (const vector of valid) {
         const kek = sessionKek(scope, Buffer.from(vector.key, 'hex'));
@@ -126,7 +126,7 @@ describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
   it("shows why: SoftHSM 2.6's CKM_AES_KEY_WRAP_PAD zero-pads 20 bytes to 24 before wrapping", async () => {
     const kekValue = randomBytes(32);
     const material = randomBytes(20);
-    const wrapped = await store.backends.run(async (scope) => {
+    const wrapped = await store.failover.run(async (scope) => {
       const { api, session } = scope;
       const kek = sessionKek(scope, kekValue);
       const target = api.C_CreateObject(session, [
@@ -174,7 +174,7 @@ describe('HSM key wrap (RFC 5649) on SoftHSM2', () => {
     expect(object.usage).toEqual(expect.arrayContaining(['encrypt', 'decrypt', 'wrap', 'unwrap']));
     expect(object.flags).toEqual(expect.arrayContaining(['sensitive', 'never extractable']));
     expect(object.flags).not.toContain('extractable');
-    await store.backends.run((scope) => {
+    await store.failover.run((scope) => {
       scope.api.C_FindObjectsInit(scope.session, [{ type: pkcs11js.CKA_TOKEN, value: false }]);
       const left = scope.api.C_FindObjects(scope.session, 10);
       scope.api.C_FindObjectsFinal(scope.session);

@@ -34,13 +34,13 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
 
   /** Runs `work` with the first backend's circuit held open, so the second token serves it alone. */
   async function onSecondOnly<T>(work: () => Promise<T>): Promise<T> {
-    const primary = store.backends.primary;
+    const primary = store.failover.primary;
     primary.breaker.failure();
     expect(primary.circuit).toBe('open');
-    const before = store.backends.tokens[1]!.statistics().operations;
+    const before = store.failover.tokens[1]!.statistics().operations;
     try {
       const result = await work();
-      expect(store.backends.tokens[1]!.statistics().operations).toBeGreaterThan(before);
+      expect(store.failover.tokens[1]!.statistics().operations).toBeGreaterThan(before);
       return result;
     } finally {
       primary.breaker.success();
@@ -142,7 +142,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
     let statuses = await store.root.status();
     for (let attempt = 0; attempt < 40 && statuses[1]?.pendingReplications !== 0; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await store.backends.replication?.catchUp();
+      await store.failover.replication?.catchUp();
       statuses = await store.root.status();
     }
     expect(statuses[1]).toMatchObject({ healthy: true, pendingReplications: 0 });
@@ -159,7 +159,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
 
   it('with only the user PIN, no wrap/unwrap sequence gives a readable copy of a key awaiting replication', async () => {
     // The second backend is away (circuit open), so the new key stays extractable under trusted keys.
-    const second = store.backends.tokens[1]!;
+    const second = store.failover.tokens[1]!;
     second.breaker.failure();
     const ref = await createRef('SYMMETRIC_DEFAULT');
     const label = `keyhaven/${ref.keyId}/v1`;
@@ -197,7 +197,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
     expect(root['wrap under a key of the attacker']).toMatch(/CKR_KEY_UNEXTRACTABLE|CKR_KEY_NOT_WRAPPABLE/);
 
     second.breaker.success();
-    await store.backends.replication?.catchUp();
+    await store.failover.replication?.catchUp();
     expect(objectOn(0, label)?.flags).not.toContain('extractable');
     expect(objectOn(1, label)).toBeDefined();
   });
@@ -229,7 +229,7 @@ describe('replication window (SoftHSM2)', () => {
   });
 
   it('seals an original whose copies did not happen within the window; it is never copied later', async () => {
-    const second = store.backends.tokens[1]!;
+    const second = store.failover.tokens[1]!;
     second.breaker.failure();
     const keyId = '00000000-0000-4000-8000-0000000000aa';
     await store.backend.createVersionMaterial(keyId, 1, 'SYMMETRIC_DEFAULT');
@@ -240,7 +240,7 @@ describe('replication window (SoftHSM2)', () => {
       )?.flags;
     expect(flagsOnFirst()).toContain('extractable');
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    await store.backends.replication?.catchUp();
+    await store.failover.replication?.catchUp();
     expect(flagsOnFirst()).not.toContain('extractable');
     const file = JSON.parse(readFileSync(join(fixture.dataDir, REPLICATION_FILE), 'utf8')) as {
       pending: { label: string; expired?: boolean }[];
@@ -248,9 +248,9 @@ describe('replication window (SoftHSM2)', () => {
     expect(file.pending).toEqual([expect.objectContaining({ label, expired: true })]);
 
     second.breaker.success();
-    await store.backends.replication?.catchUp();
+    await store.failover.replication?.catchUp();
     // Still missing on the second token, and still counted.
-    expect(store.backends.replication?.pendingFor('hsm-2')).toBe(1);
+    expect(store.failover.replication?.pendingFor('hsm-2')).toBe(1);
     const onSecond = parseListObjects(fixture.hsm.pkcs11Tool(['--list-objects'], fixture.hsm.tokens[1]));
     expect(onSecond.find((o) => o.label === label)).toBeUndefined();
   });

@@ -59,7 +59,7 @@ describe('Pkcs11RootKeyStore on SoftHSM2', () => {
     tampered[20]! ^= 1;
     await expectCode(store.root.unwrapKeyMaterial(tampered, 'key-a', 3), 'Unavailable');
     // A failed tag is the data's fault: the circuit stays closed.
-    expect(store.backends.primary.circuit).toBe('closed');
+    expect(store.failover.primary.circuit).toBe('closed');
   });
 
   it('wraps empty material too', async () => {
@@ -91,7 +91,7 @@ describe('Pkcs11RootKeyStore on SoftHSM2', () => {
     expect(status[0]).toMatchObject({ name: 'hsm-1', kind: 'pkcs11', healthy: false });
     await expectCode(store.root.unwrapKeyMaterial(wrapped, 'key-r', 1), 'Unavailable');
     await expectCode(store.root.unwrapKeyMaterial(wrapped, 'key-r', 1), 'Unavailable');
-    expect(store.backends.primary.circuit).not.toBe('closed');
+    expect(store.failover.primary.circuit).not.toBe('closed');
 
     cpSync(saved, tokenDir, { recursive: true });
     await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -101,7 +101,7 @@ describe('Pkcs11RootKeyStore on SoftHSM2', () => {
       if (!recovered) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(recovered?.toString()).toBe('survives');
-    expect(store.backends.primary.circuit).toBe('closed');
+    expect(store.failover.primary.circuit).toBe('closed');
     expect((await store.root.status())[0]?.healthy).toBe(true);
   });
 

@@ -49,7 +49,7 @@ describe('HSM replication catch-up across two nodes sharing one database (SoftHS
     config.metadata.path = database;
     const keyhaven = await createKeyhaven(config);
     const root = (keyhaven.keys as unknown as { root: Pkcs11RootKeyStore }).root;
-    return { keyhaven, root, replication: root.backends.replication! };
+    return { keyhaven, root, replication: root.failover.replication! };
   }
 
   /**
@@ -57,13 +57,13 @@ describe('HSM replication catch-up across two nodes sharing one database (SoftHS
    * background pass copies it before the test looks): one copy left to make, until bringBack().
    */
   async function keyMissingOnSecond(node: Node): Promise<string> {
-    for (const each of nodes) each.root.backends.tokens[1]!.breaker.failure();
+    for (const each of nodes) each.root.failover.tokens[1]!.breaker.failure();
     const key = await node.keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     return `keyhaven/${key.keyId}/v1`;
   }
 
   function bringBack(): void {
-    for (const each of nodes) each.root.backends.tokens[1]!.breaker.success();
+    for (const each of nodes) each.root.failover.tokens[1]!.breaker.success();
   }
 
   let firstLabel = '';
@@ -96,7 +96,7 @@ describe('HSM replication catch-up across two nodes sharing one database (SoftHS
     await first.replication.catchUp();
     expect(first.replication.pendingFor('hsm-2')).toBe(1);
     expect(
-      (await first.keyhaven.backendStatistics()).find((s) => s.name === 'hsm-2')?.pendingReplications,
+      (await first.keyhaven.keyStoreStatistics()).find((s) => s.name === 'hsm-2')?.pendingReplications,
     ).toBe(1);
     copiesBefore = nodes.map((n) => n.replication.copiesMade);
     bringBack();

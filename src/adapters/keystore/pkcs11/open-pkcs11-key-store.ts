@@ -1,7 +1,7 @@
 // Opens the pkcs11 key store from configuration: one Pkcs11Token per configured backend (in failover
 // order), the root key store over them, and the HSM key backend sharing the same sessions.
 import type { Pkcs11Config } from '../../../config.js';
-import { Pkcs11Backends } from './pkcs11-backends.js';
+import { TokenFailover } from './pkcs11-token-failover.js';
 import { Pkcs11KeyBackend } from './pkcs11-key-backend.js';
 import { Pkcs11Replication, type TransportKeyState } from './pkcs11-replication.js';
 import { Pkcs11RootKeyStore } from './pkcs11-root-key-store.js';
@@ -10,7 +10,7 @@ import { Pkcs11Token } from './pkcs11-token.js';
 export interface Pkcs11KeyStore {
   root: Pkcs11RootKeyStore;
   backend: Pkcs11KeyBackend;
-  backends: Pkcs11Backends;
+  failover: TokenFailover;
   rootKeyCreated: boolean;
   /** With several backends: whether the shared transport key was found, made, or is missing. */
   transportKey: TransportKeyState;
@@ -18,7 +18,7 @@ export interface Pkcs11KeyStore {
   available: boolean;
 }
 
-export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
+export function createTokenFailover(config: Pkcs11Config): TokenFailover {
   const tokens: Pkcs11Token[] = [];
   try {
     for (const [index, backend] of config.backends.entries()) {
@@ -43,7 +43,7 @@ export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
     for (const token of tokens) void token.close();
     throw error;
   }
-  return new Pkcs11Backends(tokens);
+  return new TokenFailover(tokens);
 }
 
 /**
@@ -52,31 +52,31 @@ export function createPkcs11Backends(config: Pkcs11Config): Pkcs11Backends {
  * served: the transport key setup logs the SO in, which PKCS#11 allows only while no user works.
  */
 export async function openPkcs11KeyStore(config: Pkcs11Config, dataDir: string): Promise<Pkcs11KeyStore> {
-  const backends = createPkcs11Backends(config);
+  const failover = createTokenFailover(config);
   try {
-    backends.replication = new Pkcs11Replication(
-      backends,
+    failover.replication = new Pkcs11Replication(
+      failover,
       dataDir,
       config.transportKeyLabel,
       config.healthCheckSeconds * 1000,
       config.replicationWindowSeconds * 1000,
     );
-    // The transport key first: the root key is copied to the other backends as soon as it is found
+    // The transport key first: the root key is copied to the other tokens as soon as it is found
     // or made, which needs it (otherwise the copy fails and waits for the catch-up pass).
-    const transportKey = await backends.replication.ensureTransportKey().catch(() => 'unavailable' as const);
-    const opened = await Pkcs11RootKeyStore.open(backends, dataDir, config.rootKeyLabel);
-    await backends.replication.catchUp();
-    for (const token of backends.tokens) token.startHealthChecks();
+    const transportKey = await failover.replication.ensureTransportKey().catch(() => 'unavailable' as const);
+    const opened = await Pkcs11RootKeyStore.open(failover, dataDir, config.rootKeyLabel);
+    await failover.replication.catchUp();
+    for (const token of failover.tokens) token.startHealthChecks();
     return {
       root: opened.store,
-      backend: new Pkcs11KeyBackend(backends),
-      backends,
+      backend: new Pkcs11KeyBackend(failover),
+      failover,
       rootKeyCreated: opened.created,
       transportKey,
       available: opened.available,
     };
   } catch (error) {
-    await backends.close();
+    await failover.close();
     throw error;
   }
 }

@@ -28,12 +28,12 @@ import type {
   RsaEncryptionAlgorithm,
   VersionRef,
 } from '../../../ports/key-backend.js';
-import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-status.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } from './hsm-aes-gcm.js';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ecSign, generateEcKeyPair } from './pkcs11-ec-keys.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import { hsmKwpUnwrap, hsmKwpWrap } from './pkcs11-key-wrap.js';
-import type { Pkcs11Backends } from './pkcs11-backends.js';
+import type { TokenFailover } from './pkcs11-token-failover.js';
 import {
   ALLOWED_MECHANISMS,
   withMechanismRestriction,
@@ -131,7 +131,7 @@ export function mechanismsFor(spec: KeySpec): Record<string, number> {
 export class Pkcs11KeyBackend implements KeyBackend {
   readonly protectionLevel = 'HSM' as const;
 
-  constructor(private readonly backends: Pkcs11Backends) {}
+  constructor(private readonly failover: TokenFailover) {}
 
   async createVersionMaterial(
     keyId: string,
@@ -148,11 +148,11 @@ export class Pkcs11KeyBackend implements KeyBackend {
     const material = Buffer.from(label, 'utf8');
     const family = keyFamily(spec);
     const objectClass = objectClassOf(spec);
-    const replication = this.backends.replication;
+    const replication = this.failover.replication;
     const replicable = replication?.enabled ?? false;
     const rsaUsage = family === 'RSA' ? rsaUsageOf(spec, usage) : undefined;
     let source: Pkcs11Token | undefined;
-    const publicKeySpki = await this.backends.run(async (scope, token) => {
+    const publicKeySpki = await this.failover.run(async (scope, token) => {
       const { api, session } = scope;
       source = token;
       if (scope.find(label, objectClass)) {
@@ -222,12 +222,12 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   async encrypt(ref: VersionRef, iv: Buffer, plaintext: Buffer, aad: Buffer) {
     this.expectFamily(ref, 'AES', 'symmetric encryption');
-    return this.backends.run((scope) => hsmGcmEncrypt(scope, this.secretKey(scope, ref), iv, aad, plaintext));
+    return this.failover.run((scope) => hsmGcmEncrypt(scope, this.secretKey(scope, ref), iv, aad, plaintext));
   }
 
   async decrypt(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer> {
     this.expectFamily(ref, 'AES', 'symmetric decryption');
-    return this.backends.run(async (scope) => {
+    return this.failover.run(async (scope) => {
       try {
         return await hsmGcmDecrypt(scope, this.secretKey(scope, ref), iv, aad, ciphertext, tag);
       } catch (error) {
@@ -240,7 +240,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
   async sign(ref: VersionRef, algorithm: SigningAlgorithm, message: Buffer, messageType: MessageType) {
     const family = keyFamily(ref.keySpec);
     if (family === 'EC' || family === 'ED25519') {
-      return this.backends.run((scope) =>
+      return this.failover.run((scope) =>
         ecSign(scope, this.privateKey(scope, ref), ref.keySpec, algorithm, message, messageType),
       );
     }
@@ -251,7 +251,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
     if (messageType === 'DIGEST' && message.length !== HASH_LENGTH[hash]) {
       throw validationError(`a ${algorithm} digest must be exactly ${HASH_LENGTH[hash]} bytes`);
     }
-    return this.backends.run(async (scope) => {
+    return this.failover.run(async (scope) => {
       const key = this.privateKey(scope, ref);
       const { api, session } = scope;
       if (algorithm.startsWith('RSASSA_PSS_')) {
@@ -279,7 +279,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   async mac(ref: VersionRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
     this.expectFamily(ref, 'HMAC', 'MAC generation');
-    return this.backends.run(async (scope) => {
+    return this.failover.run(async (scope) => {
       const { api, session } = scope;
       api.C_SignInit(session, { mechanism: HMAC_MECHANISM[algorithm] }, this.secretKey(scope, ref));
       // pkcs11js refuses an empty input buffer; C_SignFinal alone is the MAC of the empty message.
@@ -301,7 +301,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
       mgf: MGF1[hash],
       source: CKZ_DATA_SPECIFIED,
     };
-    return this.backends.run(async (scope) => {
+    return this.failover.run(async (scope) => {
       const { api, session } = scope;
       api.C_DecryptInit(
         session,
@@ -320,14 +320,14 @@ export class Pkcs11KeyBackend implements KeyBackend {
 
   async wrapKey(ref: VersionRef, keyMaterial: Buffer): Promise<Buffer> {
     this.expectWrapping(ref, 'key wrapping');
-    return this.backends.run((scope, token) =>
+    return this.failover.run((scope, token) =>
       hsmKwpWrap(scope, token, this.secretKey(scope, ref), keyMaterial),
     );
   }
 
   async unwrapKey(ref: VersionRef, wrappedKey: Buffer): Promise<Buffer> {
     this.expectWrapping(ref, 'key unwrapping');
-    return this.backends.run((scope) => hsmKwpUnwrap(scope, this.secretKey(scope, ref), wrappedKey));
+    return this.failover.run((scope) => hsmKwpUnwrap(scope, this.secretKey(scope, ref), wrappedKey));
   }
 
   async deriveKey(): Promise<Buffer> {
@@ -343,12 +343,12 @@ export class Pkcs11KeyBackend implements KeyBackend {
     if (ref.version.material.length === 0) return;
     const label = this.labelOf(ref);
     const objectClass = objectClassOf(ref.keySpec);
-    const errors = await this.backends.runOnEach((scope, token) => {
+    const errors = await this.failover.runOnEach((scope, token) => {
       const handle = scope.find(label, objectClass);
       token.forgetHandle(label, objectClass);
       if (handle) scope.api.C_DestroyObject(scope.session, handle);
     });
-    if (errors.length === 0) this.backends.replication?.forget(label);
+    if (errors.length === 0) this.failover.replication?.forget(label);
     if (errors.length > 0) {
       throw new KmsError('Unavailable', `could not destroy ${label} on every HSM backend; will retry`, {
         cause: errors[0],
@@ -356,8 +356,8 @@ export class Pkcs11KeyBackend implements KeyBackend {
     }
   }
 
-  async status(options?: StatusOptions): Promise<BackendStatus[]> {
-    return this.backends.status(options);
+  async status(options?: StatusOptions): Promise<KeyStoreStatus[]> {
+    return this.failover.status(options);
   }
 
   /** The backends are shared with (and closed by) the PKCS#11 root key store. */
@@ -372,7 +372,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
   /** Copies of a key on other backends could never unwrap (docs/hsm.md): one backend only. */
   private expectWrapping(ref: VersionRef, operation: string): void {
     this.expectFamily(ref, 'AES', operation);
-    if (this.backends.replication?.enabled) {
+    if (this.failover.replication?.enabled) {
       throw validationError(
         `${operation} is not available for HSM keys with several HSM backends (a copied key cannot unwrap); use a SOFTWARE key`,
       );

@@ -11,7 +11,7 @@
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
 import type { PendingReplication, ReplicationQueue } from '../../../ports/replication-queue.js';
-import type { Pkcs11Backends } from './pkcs11-backends.js';
+import type { TokenFailover } from './pkcs11-token-failover.js';
 import { pkcs11Code, pkcs11ErrorName } from './pkcs11-errors.js';
 import type { Handle } from './pkcs11-object-policy.js';
 import { replicaTemplate, type ReplicaShape } from './pkcs11-templates.js';
@@ -71,7 +71,7 @@ export class Pkcs11Replication {
   private readonly transport: TransportLabels;
 
   constructor(
-    private readonly backends: Pkcs11Backends,
+    private readonly failover: TokenFailover,
     dataDir: string,
     readonly transportKeyLabel: string,
     catchUpMs: number,
@@ -89,7 +89,7 @@ export class Pkcs11Replication {
 
   /** Replication only exists with several backends; a single token keeps never-extractable keys. */
   get enabled(): boolean {
-    return this.backends.tokens.length > 1;
+    return this.failover.tokens.length > 1;
   }
 
   /**
@@ -128,7 +128,7 @@ export class Pkcs11Replication {
    */
   async ensureTransportKey(): Promise<TransportKeyState> {
     if (!this.enabled) return (this.transportState = 'not-needed');
-    const tokens = this.backends.tokens;
+    const tokens = this.failover.tokens;
     const presence = await Promise.all(
       tokens.map((token) =>
         token
@@ -173,7 +173,7 @@ export class Pkcs11Replication {
     let wrapped: Wrapped | undefined;
     let sealed = false;
     try {
-      for (const target of this.backends.tokens) {
+      for (const target of this.failover.tokens) {
         if (target === source) continue;
         try {
           const present = await target.run((scope) => scope.find(label, objectClass) !== undefined);
@@ -218,7 +218,7 @@ export class Pkcs11Replication {
           // Read again under the lease: the previous holder may have copied some since.
           this.pending = await this.queue.list();
           for (const entry of [...this.pending]) {
-            const source = this.backends.tokens.find((t) => t.name === entry.source);
+            const source = this.failover.tokens.find((t) => t.name === entry.source);
             // The source is no longer configured: nothing can copy this object any more.
             if (!source || source.circuit === 'open' || entry.expired) continue;
             if (this.windowPassed(entry)) await this.expire(source, entry);

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { AES_GCM_IV_LENGTH, AES_GCM_TAG_LENGTH } from '../../../crypto/aead.js';
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-status.js';
+import type { RootKeyStore } from '../../../ports/root-key-store.js';
 import { wrappingAad } from '../software/software-root-key-store.js';
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt } from './hsm-aes-gcm.js';
-import type { Pkcs11Backends } from './pkcs11-backends.js';
+import type { TokenFailover } from './pkcs11-token-failover.js';
 import { ALLOWED_MECHANISMS, secretKeyTemplate, withMechanismRestriction } from './pkcs11-templates.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
@@ -44,7 +45,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   private verifying: Promise<boolean> | undefined;
 
   private constructor(
-    readonly backends: Pkcs11Backends,
+    readonly failover: TokenFailover,
     readonly label: string,
     private readonly markerPath: string,
   ) {}
@@ -53,9 +54,9 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
    * Finds the root key in the token, or creates it on the first start of this data directory.
    * An unreachable token does not stop the start: operations answer Unavailable until it returns.
    */
-  static async open(backends: Pkcs11Backends, dataDir: string, label: string): Promise<OpenedRootKey> {
-    const store = new Pkcs11RootKeyStore(backends, label, join(dataDir, ROOT_MARKER_FILE));
-    await backends.primary.connect().catch((error: unknown) => {
+  static async open(failover: TokenFailover, dataDir: string, label: string): Promise<OpenedRootKey> {
+    const store = new Pkcs11RootKeyStore(failover, label, join(dataDir, ROOT_MARKER_FILE));
+    await failover.primary.connect().catch((error: unknown) => {
       if (!(error instanceof KmsError)) throw error;
     });
     try {
@@ -76,8 +77,8 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   /** Creates the root key if this data directory never had one; checks it otherwise. */
   private async ensureRootKey(): Promise<boolean> {
     const marker = this.readMarker();
-    const replication = this.backends.replication;
-    const { created, source } = await this.backends.run(async (scope, token) => {
+    const replication = this.failover.replication;
+    const { created, source } = await this.failover.run(async (scope, token) => {
       let handle = scope.find(this.label, pkcs11js.CKO_SECRET_KEY);
       let created = false;
       if (!handle) {
@@ -123,7 +124,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
   async wrapKeyMaterial(material: Buffer, keyId: string, version: number): Promise<Buffer> {
     if (!this.verified) await this.verify();
     const iv = randomBytes(AES_GCM_IV_LENGTH);
-    const { ciphertext, tag } = await this.backends.run(async (scope) =>
+    const { ciphertext, tag } = await this.failover.run(async (scope) =>
       hsmGcmEncrypt(scope, this.rootHandle(scope), iv, wrappingAad(keyId, version), material),
     );
     return Buffer.concat([Buffer.of(WRAP_FORMAT), iv, ciphertext, tag]);
@@ -140,7 +141,7 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
     const iv = wrapped.subarray(1, 1 + AES_GCM_IV_LENGTH);
     const ciphertext = wrapped.subarray(1 + AES_GCM_IV_LENGTH, wrapped.length - AES_GCM_TAG_LENGTH);
     const tag = wrapped.subarray(wrapped.length - AES_GCM_TAG_LENGTH);
-    return this.backends.run(async (scope) => {
+    return this.failover.run(async (scope) => {
       try {
         return await hsmGcmDecrypt(
           scope,
@@ -164,12 +165,12 @@ export class Pkcs11RootKeyStore implements RootKeyStore {
     });
   }
 
-  async status(options?: StatusOptions): Promise<BackendStatus[]> {
-    return this.backends.status(options);
+  async status(options?: StatusOptions): Promise<KeyStoreStatus[]> {
+    return this.failover.status(options);
   }
 
   async close(): Promise<void> {
-    await this.backends.close();
+    await this.failover.close();
   }
 
   private rootHandle(scope: SessionScope): Handle {

@@ -1,18 +1,23 @@
-// One configured PKCS#11 backend: a library, the slot holding the token with a given label, a bounded
-// pool of logged-in sessions reused across requests, cached object handles, and a circuit breaker.
-// Recovery is automatic: a dead session is replaced, a lost login is redone, and a token that went
+// One configured HSM backend: a PKCS#11 library and the token with a given label, reached through a
+// pool of logged-in sessions (pkcs11-session-pool.ts, pkcs11-token-login.ts), with cached object
+// handles (pkcs11-object-lookup.ts), statistics and a circuit breaker. This file holds what ties them
+// together: running an operation, with one retry after repairing what failed. Recovery is automatic: a dead session is replaced, a lost login is redone, and a token that went
 // away is looked up again (re-initialising the library if need be) the next time the circuit allows.
 import pkcs11js from 'pkcs11js';
 import { ConfigError } from '../../../config.js';
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus, LatencyHistogram } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus } from '../../../ports/key-store-status.js';
 import { CircuitBreaker, type CircuitState } from '../circuit-breaker.js';
-import { classifyPkcs11Error, pkcs11Code, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
+import { classifyPkcs11Error, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
 import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-module.js';
 import { ObjectLookup } from './pkcs11-object-lookup.js';
 import type { Handle, ObjectRole } from './pkcs11-object-policy.js';
+import { SessionPool, TokenLostError } from './pkcs11-session-pool.js';
+import { TokenLogin } from './pkcs11-token-login.js';
+import { TokenStatistics } from './pkcs11-token-statistics.js';
 
 export type { Handle } from './pkcs11-object-policy.js';
+export { SESSION_FLAGS, TokenLostError } from './pkcs11-session-pool.js';
 
 export interface Pkcs11TokenOptions {
   /** Name shown in /ready, /metrics and `keyhaven hsm status`. */
@@ -61,15 +66,8 @@ export class HsmUnavailableError extends KmsError {
   }
 }
 
-/**
- * The token is missing, or misses an object it must hold. Repaired like a token failure (SoftHSM
- * shows a token directory that was restored only after re-initialisation), then reported Unavailable.
- */
-export class TokenLostError extends Error {
-  override name = 'TokenLostError';
-}
-
-export interface TokenStatistics {
+/** Counters and session use of one token (tests and the bench read them). */
+export interface TokenStatisticsSnapshot {
   operations: number;
   failures: number;
   /** Exponentially weighted mean latency of successful operations, in milliseconds. */
@@ -79,36 +77,41 @@ export interface TokenStatistics {
   sessionsWaiting: number;
 }
 
-/** Upper bounds (seconds) of the latency histogram: HSM calls take from ~0.1 ms to seconds (RSA-4096). */
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/**
+ * Runs the health probe every `intervalMs` in the background (never keeping the process alive). Some
+ * tokens (SoftHSM among them) keep serving cached objects after the device is gone; the probe
+ * notices, so the circuit opens before requests depend on it.
+ */
+class HealthCheckTimer {
+  private timer: NodeJS.Timeout | undefined;
 
-interface Waiter {
-  resolve: (session: Handle) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  constructor(
+    private readonly intervalMs: number,
+    private readonly probe: () => Promise<unknown>,
+  ) {}
+
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.probe(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
-
-export const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
 export class Pkcs11Token {
   readonly breaker: CircuitBreaker;
   private readonly module: Pkcs11Module;
-  private slot: Handle | undefined;
-  /** Module generation the slot, sessions, login and handles belong to. */
-  private generation = -1;
-  private loggedIn = false;
-  private idle: Handle[] = [];
-  private open = 0;
-  private inUse = 0;
-  private waiters: Waiter[] = [];
+  private readonly sessions: SessionPool;
+  private readonly login: TokenLogin;
   private readonly objects: ObjectLookup;
-  private lastError: string | undefined;
-  private readonly stats = { operations: 0, failures: 0, latencyMs: 0 };
-  private readonly latency = { sumSeconds: 0, counts: LATENCY_BUCKETS.map(() => 0) };
+  private readonly stats = new TokenStatistics();
+  private readonly healthChecks: HealthCheckTimer;
   /** Outcome of the last health probe (undefined before the first). */
   private lastProbeHealthy: boolean | undefined;
   private closed = false;
-  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly options: Pkcs11TokenOptions) {
     this.module = openPkcs11Module(options.module);
@@ -116,7 +119,20 @@ export class Pkcs11Token {
       { name: options.name, tokenLabel: options.tokenLabel },
       options.replicated,
     );
+    this.login = new TokenLogin(options.name, options.pin, options.soPin);
+    this.sessions = new SessionPool(this.module, {
+      name: options.name,
+      tokenLabel: options.tokenLabel,
+      size: options.sessionPoolSize,
+      waitMs: options.sessionWaitMs,
+      prepare: (api, session) => this.login.ensure(api, session),
+      onNewGeneration: () => {
+        this.login.forget();
+        this.objects.clear();
+      },
+    });
     this.breaker = new CircuitBreaker({ failureThreshold: options.failureThreshold, openMs: options.openMs });
+    this.healthChecks = new HealthCheckTimer(options.healthCheckMs, () => this.probe());
   }
 
   /**
@@ -125,9 +141,7 @@ export class Pkcs11Token {
    * security officer's transport key set-up under way.
    */
   startHealthChecks(): void {
-    if (this.options.healthCheckMs <= 0 || this.healthTimer || this.closed) return;
-    this.healthTimer = setInterval(() => void this.probe(), this.options.healthCheckMs);
-    this.healthTimer.unref();
+    if (!this.closed) this.healthChecks.start();
   }
 
   get name(): string {
@@ -151,11 +165,12 @@ export class Pkcs11Token {
       let session: Handle | undefined;
       let healthy = true;
       try {
-        session = await this.acquire();
-        if (!this.loggedIn) await this.module.call((api) => this.logIn(api, session!));
+        session = await this.sessions.acquire();
+        if (!this.login.current) await this.module.call((api) => this.login.ensure(api, session!));
         const scope = this.scope(session);
         const result = await this.module.call(() => operation(scope));
-        this.recordSuccess(performance.now() - started);
+        this.breaker.success();
+        this.stats.recordSuccess(performance.now() - started);
         return result;
       } catch (error) {
         if (error instanceof KmsError) {
@@ -168,7 +183,7 @@ export class Pkcs11Token {
         healthy = failure !== 'session' && failure !== 'token';
         if (!(await this.repair(failure)) || attempt === 1) break;
       } finally {
-        if (session) this.release(session, healthy);
+        if (session) this.sessions.release(session, healthy);
       }
     }
     if (failure === 'unsupported' || failure === 'input') {
@@ -181,7 +196,8 @@ export class Pkcs11Token {
       );
     }
     const reason = lastFailure instanceof TokenLostError ? lastFailure.message : pkcs11ErrorName(lastFailure);
-    this.recordFailure(reason);
+    this.breaker.failure();
+    this.stats.recordFailure(reason);
     throw new HsmUnavailableError(`HSM backend ${this.name} failed: ${reason}`, { cause: lastFailure });
   }
 
@@ -203,7 +219,7 @@ export class Pkcs11Token {
    * Health check for /ready and the background probe, through the circuit: the token answers
    * C_GetTokenInfo and still holds the probe object (looked up afresh, not from the handle cache).
    */
-  async probe(): Promise<BackendStatus> {
+  async probe(): Promise<KeyStoreStatus> {
     const label = this.options.probeLabel;
     try {
       await this.run((scope) => {
@@ -222,31 +238,21 @@ export class Pkcs11Token {
   }
 
   /** The last known state, without touching the token (for metrics scrapes). */
-  snapshot(): BackendStatus {
-    const s = this.statistics();
+  snapshot(): KeyStoreStatus {
     const circuit = this.circuit;
+    const { open, inUse, waiting, max } = this.sessions.counts();
     return {
       name: this.name,
       kind: 'pkcs11',
       healthy: this.lastProbeHealthy !== false && circuit === 'closed',
       detail: this.describe(),
       circuit,
-      sessions: {
-        inUse: s.sessionsInUse,
-        open: s.sessionsOpen,
-        max: this.options.sessionPoolSize,
-        waiting: s.sessionsWaiting,
+      sessions: { inUse, open, max, waiting },
+      calls: {
+        total: this.stats.operations + this.stats.failures,
+        failures: this.stats.failures,
+        latency: this.stats.latencyHistogram(),
       },
-      calls: { total: s.operations + s.failures, failures: s.failures, latency: this.latencyHistogram() },
-    };
-  }
-
-  private latencyHistogram(): LatencyHistogram {
-    let cumulative = 0;
-    return {
-      count: this.stats.operations,
-      sumSeconds: this.latency.sumSeconds,
-      buckets: LATENCY_BUCKETS.map((le, i) => ({ le, count: (cumulative += this.latency.counts[i]!) })),
     };
   }
 
@@ -254,12 +260,15 @@ export class Pkcs11Token {
     return this.breaker.state;
   }
 
-  statistics(): TokenStatistics {
+  statistics(): TokenStatisticsSnapshot {
+    const sessions = this.sessions.counts();
     return {
-      ...this.stats,
-      sessionsOpen: this.open,
-      sessionsInUse: this.inUse,
-      sessionsWaiting: this.waiters.length,
+      operations: this.stats.operations,
+      failures: this.stats.failures,
+      latencyMs: this.stats.latencyMs,
+      sessionsOpen: sessions.open,
+      sessionsInUse: sessions.inUse,
+      sessionsWaiting: sessions.waiting,
     };
   }
 
@@ -269,38 +278,12 @@ export class Pkcs11Token {
    * so this logs every session out: call it only while nothing else uses the token (init, start-up).
    */
   async runAsSecurityOfficer<T>(operation: (scope: SessionScope) => Promise<T> | T): Promise<T> {
-    const soPin = this.options.soPin;
-    if (soPin === undefined) {
+    if (this.options.soPin === undefined) {
       throw new KmsError('Unavailable', `HSM backend ${this.name} has no security officer PIN (soPin)`);
     }
-    return this.run(async (scope) => {
-      const { api, session } = scope;
-      try {
-        api.C_Logout(session);
-      } catch {
-        // Not logged in: nothing to undo.
-      }
-      this.loggedIn = false;
-      try {
-        api.C_Login(session, pkcs11js.CKU_SO, soPin);
-      } catch (error) {
-        // A refused SO PIN is the configuration's fault, not the token's: keep the circuit out of it.
-        throw new KmsError(
-          'Unavailable',
-          `HSM backend ${this.name} refused the security officer login (${pkcs11ErrorName(error)})`,
-          { cause: error },
-        );
-      }
-      try {
-        return await operation(scope);
-      } finally {
-        try {
-          api.C_Logout(session);
-        } catch {
-          // The session may be gone; the next operation logs in afresh anyway.
-        }
-      }
-    });
+    return this.run((scope) =>
+      this.login.asSecurityOfficer(scope.api, scope.session, () => operation(scope)),
+    );
   }
 
   /** Mechanisms the token offers (for `keyhaven hsm init`). */
@@ -315,38 +298,19 @@ export class Pkcs11Token {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.healthTimer);
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new KmsError('Unavailable', `HSM backend ${this.name} is closing`));
-    }
-    for (const session of this.idle.splice(0)) this.closeSession(session);
+    this.healthChecks.stop();
+    this.sessions.close();
     this.module.release();
   }
 
   private describe(): string {
-    const s = this.statistics();
+    const { open, inUse, max } = this.sessions.counts();
+    const lastError = this.stats.lastError;
     return (
-      `token "${this.options.tokenLabel}", circuit ${this.circuit}, sessions ${s.sessionsInUse}/${s.sessionsOpen}` +
-      ` in use (max ${this.options.sessionPoolSize}), latency ${s.latencyMs.toFixed(2)} ms` +
-      (this.lastError && this.circuit !== 'closed' ? `, last error ${this.lastError}` : '')
+      `token "${this.options.tokenLabel}", circuit ${this.circuit}, sessions ${inUse}/${open}` +
+      ` in use (max ${max}), latency ${this.stats.latencyMs.toFixed(2)} ms` +
+      (lastError && this.circuit !== 'closed' ? `, last error ${lastError}` : '')
     );
-  }
-
-  private recordSuccess(ms: number): void {
-    this.breaker.success();
-    this.stats.operations++;
-    this.stats.latencyMs = this.stats.operations === 1 ? ms : this.stats.latencyMs * 0.9 + ms * 0.1;
-    const seconds = ms / 1000;
-    this.latency.sumSeconds += seconds;
-    const bucket = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
-    if (bucket >= 0) this.latency.counts[bucket]!++;
-  }
-
-  private recordFailure(reason: string): void {
-    this.breaker.failure();
-    this.stats.failures++;
-    this.lastError = reason;
   }
 
   /** Repairs what `failure` says is broken; returns whether a retry can help. */
@@ -355,19 +319,22 @@ export class Pkcs11Token {
       case 'session':
         // One dead session usually means all of them died (token reset, C_CloseAllSessions), and
         // with the last session the token forgets the login: private objects would look absent.
-        this.dropIdleSessions();
-        this.loggedIn = false;
+        this.sessions.dropIdle();
+        this.login.forget();
         return true;
       case 'login':
-        this.loggedIn = false;
+        this.login.forget();
         return true;
       case 'object':
         // A logged-out session sees no private objects either: log in again before looking them up.
         this.objects.clear();
-        this.loggedIn = false;
+        this.login.forget();
         return true;
       case 'token':
-        this.invalidate();
+        // Slot, login, idle sessions and handles are all looked up afresh on next use.
+        this.sessions.invalidate();
+        this.login.forget();
+        this.objects.clear();
         // SoftHSM (and some vendor libraries) only see a token that came back after re-initialising.
         await this.module.reinitialize();
         return true;
@@ -376,26 +343,9 @@ export class Pkcs11Token {
     }
   }
 
-  /** Closes the pooled idle sessions (sessions in use are left to their current operation). */
-  private dropIdleSessions(): void {
-    for (const session of this.idle.splice(0)) {
-      this.closeSession(session);
-      this.open--;
-    }
-  }
-
-  /** Drops the slot, login, idle sessions and handles: all are looked up afresh on next use. */
-  private invalidate(): void {
-    this.dropIdleSessions();
-    this.slot = undefined;
-    this.loggedIn = false;
-    this.objects.clear();
-    this.generation = -1;
-  }
-
   private scope(session: Handle): SessionScope {
     const api = this.module.api;
-    const slot = this.slot!;
+    const slot = this.sessions.slot;
     const scope: SessionScope = {
       api,
       session,
@@ -409,126 +359,5 @@ export class Pkcs11Token {
       find: (label, objectClass, role = 'key') => this.objects.find(api, session, label, objectClass, role),
     };
     return scope;
-  }
-
-  /** Borrows a session: an idle one, a new one while the pool has room, else waits in line. */
-  private async acquire(): Promise<Handle> {
-    this.syncGeneration();
-    const idle = this.idle.pop();
-    if (idle) {
-      this.inUse++;
-      return idle;
-    }
-    if (this.open < this.options.sessionPoolSize) {
-      this.open++;
-      try {
-        const session = await this.module.call(() => this.openSession());
-        this.inUse++;
-        return session;
-      } catch (error) {
-        this.open--;
-        throw error;
-      }
-    }
-    return new Promise<Handle>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: (session) => {
-          this.inUse++;
-          resolve(session);
-        },
-        reject,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(
-            new KmsError(
-              'Unavailable',
-              `HSM backend ${this.name}: no free session within ${this.options.sessionWaitMs} ms`,
-            ),
-          );
-        }, this.options.sessionWaitMs),
-      };
-      this.waiters.push(waiter);
-    });
-  }
-
-  private release(session: Handle, healthy: boolean): void {
-    this.inUse--;
-    const current = this.generation === this.module.generation && this.slot !== undefined;
-    if (!healthy || !current || this.closed) {
-      this.closeSession(session);
-      this.open--;
-      const waiter = this.waiters.shift();
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        // The freed place goes to the first waiter, who opens a session of its own.
-        this.acquire().then(
-          (fresh) => {
-            this.inUse--;
-            waiter.resolve(fresh);
-          },
-          (error: Error) => waiter.reject(error),
-        );
-      }
-      return;
-    }
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(session);
-    } else {
-      this.idle.push(session);
-    }
-  }
-
-  /** After the library was re-initialised (by this token or another on it), nothing old is valid. */
-  private syncGeneration(): void {
-    if (this.generation === this.module.generation) return;
-    if (this.generation !== -1) {
-      // Sessions of an older generation died with C_Finalize: forget them without closing.
-      this.open -= this.idle.length;
-      this.idle = [];
-    }
-    this.slot = undefined;
-    this.loggedIn = false;
-    this.objects.clear();
-    this.generation = this.module.generation;
-  }
-
-  private openSession(): Handle {
-    const api = this.module.api;
-    this.slot ??= this.findSlot(api);
-    const session = api.C_OpenSession(this.slot, SESSION_FLAGS);
-    try {
-      if (!this.loggedIn) this.logIn(api, session);
-    } catch (error) {
-      this.closeSession(session);
-      throw error;
-    }
-    return session;
-  }
-
-  /** PKCS#11 login is per application and token: one C_Login serves every session. */
-  private logIn(api: Pkcs11Api, session: Handle): void {
-    try {
-      api.C_Login(session, pkcs11js.CKU_USER, this.options.pin);
-    } catch (error) {
-      if (pkcs11Code(error) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw error;
-    }
-    this.loggedIn = true;
-  }
-
-  private findSlot(api: Pkcs11Api): Handle {
-    for (const slot of api.C_GetSlotList(true)) {
-      if (api.C_GetTokenInfo(slot).label.trimEnd() === this.options.tokenLabel) return slot;
-    }
-    throw new TokenLostError(`no token labelled "${this.options.tokenLabel}" is present`);
-  }
-
-  private closeSession(session: Handle): void {
-    try {
-      this.module.api.C_CloseSession(session);
-    } catch {
-      // The session may already be gone with its token; there is nothing left to free.
-    }
   }
 }

@@ -22,7 +22,8 @@ import type {
   RsaEncryptionAlgorithm,
   VersionRef,
 } from '../../../ports/key-backend.js';
-import type { BackendStatus, RootKeyStore, StatusOptions } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-status.js';
+import type { RootKeyStore } from '../../../ports/root-key-store.js';
 import { MaterialCache, type CachedMaterial } from './material-cache.js';
 
 const cacheId = (keyId: string, version: number) => `${keyId}:${version}`;
@@ -122,7 +123,7 @@ export class SoftwareKeyBackend implements KeyBackend {
     this.cache.remove(cacheId(ref.keyId, ref.version.version));
   }
 
-  async status(options?: StatusOptions): Promise<BackendStatus[]> {
+  async status(options?: StatusOptions): Promise<KeyStoreStatus[]> {
     return this.root.status(options);
   }
 

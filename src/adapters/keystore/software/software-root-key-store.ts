@@ -2,7 +2,8 @@
 // data, so a wrapped blob only unwraps for the version it was made for.
 import { AES_GCM_IV_LENGTH, AES_GCM_TAG_LENGTH, aesGcmDecrypt, aesGcmEncrypt } from '../../../crypto/aead.js';
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus, RootKeyStore } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus } from '../../../ports/key-store-status.js';
+import type { RootKeyStore } from '../../../ports/root-key-store.js';
 
 const WRAP_FORMAT = 0x01;
 
@@ -46,7 +47,7 @@ export class SoftwareRootKeyStore implements RootKeyStore {
     }
   }
 
-  async status(): Promise<BackendStatus[]> {
+  async status(): Promise<KeyStoreStatus[]> {
     return [{ name: 'software-root', kind: 'software', healthy: true }];
   }
 

@@ -2,11 +2,11 @@
 // circuit admits it and fails over to the next when that backend fails (HsmUnavailableError);
 // a request's own errors (bad ciphertext, bad input) are returned at once, never retried elsewhere.
 import { KmsError } from '../../../domain/errors.js';
-import type { BackendStatus, StatusOptions } from '../../../ports/root-key-store.js';
+import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-status.js';
 import type { Pkcs11Replication } from './pkcs11-replication.js';
 import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
 
-export class Pkcs11Backends {
+export class TokenFailover {
   /** Copies key objects between the backends (set when the key store opens with a data directory). */
   replication: Pkcs11Replication | undefined;
 
@@ -49,7 +49,7 @@ export class Pkcs11Backends {
     return errors;
   }
 
-  async status(options: StatusOptions = {}): Promise<BackendStatus[]> {
+  async status(options: StatusOptions = {}): Promise<KeyStoreStatus[]> {
     const statuses =
       options.probe === false
         ? this.tokens.map((token) => token.snapshot())
