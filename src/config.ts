@@ -26,6 +26,8 @@ const pkcs11BackendSchema = z
      */
     soPin: z.string().min(1).optional(),
     sessionPoolSize: z.number().int().min(1).max(256).optional(),
+    /** Overrides keyStore.pkcs11.synchronousCalls for this backend. */
+    synchronousCalls: z.boolean().optional(),
   })
   .strict();
 
@@ -42,6 +44,12 @@ const pkcs11Schema = z
     replicationWindowSeconds: z.number().min(1).default(86_400),
     sessionPoolSize: z.number().int().min(1).max(256).default(8),
     sessionWaitMs: z.number().int().min(1).default(5000),
+    /**
+     * Short token calls (encrypt, sign, wrap...) run on the event loop's thread, not libuv's pool:
+     * faster for a token that answers in microseconds (SoftHSM, PCIe), wrong for a network HSM
+     * (pkcs11-synchronous-calls.ts, docs/hsm.md "Speed").
+     */
+    synchronousCalls: z.boolean().default(false),
     healthCheckSeconds: z.number().min(0).default(2),
     circuit: z
       .object({
@@ -493,7 +501,7 @@ function setDefined(target: Record<string, unknown>, key: string, value: unknown
 
 /**
  * KEYHAVEN_PKCS11_MODULE, _TOKEN and _PIN configure (or override) the first backend, so a single HSM
- * needs no file; `pinEnv` entries are resolved here, the one place that reads the environment.
+ * needs no file (_SYNCHRONOUS_CALLS sets synchronousCalls for all); `pinEnv` entries are resolved here, the one place that reads the environment.
  * Returns the names of the variables read for `pinEnv`/`soPinEnv`.
  */
 function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {
@@ -502,6 +510,7 @@ function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {
   setDefined(fromEnv, 'tokenLabel', env.KEYHAVEN_PKCS11_TOKEN);
   setDefined(fromEnv, 'pin', env.KEYHAVEN_PKCS11_PIN);
   const pkcs11 = { ...((keyStore.pkcs11 as Record<string, unknown>) ?? {}) };
+  setDefined(pkcs11, 'synchronousCalls', booleanFromEnv(env, 'KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS'));
   const backends = Array.isArray(pkcs11.backends)
     ? (pkcs11.backends as unknown[]).map((b) => ({ ...(b as Record<string, unknown>) }))
     : [];

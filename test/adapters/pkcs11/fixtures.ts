@@ -39,6 +39,7 @@ export function createPkcs11Fixture(tokenCount = 1): Pkcs11Fixture {
         replicationWindowSeconds: 86_400,
         sessionPoolSize: 4,
         sessionWaitMs: 2000,
+        synchronousCalls: false,
         healthCheckSeconds: 0,
         circuit: { failureThreshold: 2, openSeconds: 0.3 },
         ...overrides,

@@ -18,8 +18,25 @@ describe('pkcs11 key store configuration', () => {
       backends: [{ module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'keyhaven', pin: '1234' }],
       rootKeyLabel: 'keyhaven-root',
       sessionPoolSize: 8,
+      synchronousCalls: false,
       circuit: { failureThreshold: 3, openSeconds: 5 },
     });
+  });
+
+  it('turns synchronous calls on from KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS and refuses a value that is not a boolean', () => {
+    const env = {
+      KEYHAVEN_DATA_DIR: '/tmp/kh',
+      KEYHAVEN_KEYSTORE: 'pkcs11',
+      KEYHAVEN_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      KEYHAVEN_PKCS11_TOKEN: 'keyhaven',
+      KEYHAVEN_PKCS11_PIN: '1234',
+    };
+    expect(
+      loadConfig({ ...env, KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS: 'true' }).keyStore.pkcs11?.synchronousCalls,
+    ).toBe(true);
+    expect(() => loadConfig({ ...env, KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS: 'yes' })).toThrow(
+      /KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS must be 1 or 0/,
+    );
   });
 
   it('reads an ordered list of backends from the file, PINs from named variables, env overriding the first', () => {

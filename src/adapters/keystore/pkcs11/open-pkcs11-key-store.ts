@@ -31,6 +31,7 @@ export function createTokenFailover(config: Pkcs11Config): TokenFailover {
           soPin: backend.soPin,
           sessionPoolSize: backend.sessionPoolSize ?? config.sessionPoolSize,
           sessionWaitMs: config.sessionWaitMs,
+          synchronousCalls: backend.synchronousCalls ?? config.synchronousCalls,
           failureThreshold: config.circuit.failureThreshold,
           openMs: config.circuit.openSeconds * 1000,
           healthCheckMs: config.healthCheckSeconds * 1000,

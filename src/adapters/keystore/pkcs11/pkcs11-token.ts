@@ -13,6 +13,7 @@ import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-mo
 import { ObjectLookup } from './pkcs11-object-lookup.js';
 import type { Handle, ObjectRole } from './pkcs11-object-policy.js';
 import { SessionPool, TokenLostError } from './pkcs11-session-pool.js';
+import { synchronousCalls } from './pkcs11-synchronous-calls.js';
 import { TokenLogin } from './pkcs11-token-login.js';
 import { TokenStatistics } from './pkcs11-token-statistics.js';
 
@@ -30,6 +31,8 @@ export interface Pkcs11TokenOptions {
   sessionPoolSize: number;
   /** How long a request waits for a free session before failing with Unavailable. */
   sessionWaitMs: number;
+  /** Short calls run synchronously on the event loop (pkcs11-synchronous-calls.ts). */
+  synchronousCalls?: boolean;
   failureThreshold: number;
   openMs: number;
   /**
@@ -104,6 +107,8 @@ class HealthCheckTimer {
 export class Pkcs11Token {
   readonly breaker: CircuitBreaker;
   private readonly module: Pkcs11Module;
+  /** The library as operations see it: its own Async calls, or synchronous ones (the option). */
+  private readonly operationApi: Pkcs11Api;
   private readonly sessions: SessionPool;
   private readonly login: TokenLogin;
   private readonly objects: ObjectLookup;
@@ -115,6 +120,7 @@ export class Pkcs11Token {
 
   constructor(readonly options: Pkcs11TokenOptions) {
     this.module = openPkcs11Module(options.module);
+    this.operationApi = options.synchronousCalls ? synchronousCalls(this.module.api) : this.module.api;
     this.objects = new ObjectLookup(
       { name: options.name, tokenLabel: options.tokenLabel },
       options.replicated,
@@ -344,7 +350,7 @@ export class Pkcs11Token {
   }
 
   private scope(session: Handle): SessionScope {
-    const api = this.module.api;
+    const api = this.operationApi;
     const slot = this.sessions.slot;
     const scope: SessionScope = {
       api,
