@@ -101,6 +101,15 @@ const UNCACHED = { cache: { maxEntries: 0, keyMetadataTtlMs: 0 } };
 
 export const VARIANTS: readonly Variant[] = [
   {
+    name: 'hsm-async',
+    description:
+      'keyStore.pkcs11.synchronousCalls false (the default): each PKCS#11 call goes through ' +
+      "libuv's thread pool and back; the HSM reference runs short calls on the event loop's thread",
+    env: { KEYHAVEN_PKCS11_SYNCHRONOUS_CALLS: '0' },
+    reference: 'keyhaven-hsm',
+    operations: ['hsm-encrypt', 'hsm-sign'],
+  },
+  {
     name: 'no-cache',
     description:
       'cache.maxEntries 0: every request unwraps the key material under the root key (sign also ' +
