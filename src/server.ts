@@ -14,6 +14,7 @@ import { loadSeedFile } from './seed-file.js';
 import { SeedError } from './services/key-seeder.js';
 import { loadServerTls } from './server-tls.js';
 import { buildRestApp } from './transports/rest/app.js';
+import { redactDatabaseUrl } from './adapters/metadata/postgres/database-url.js';
 
 export interface RunningServer {
   url: string;
@@ -69,7 +70,7 @@ export async function startServer(
   log(
     options.worker
       ? `keyhaven: worker ${process.pid} listening on ${url}`
-      : `keyhaven: listening on ${url} (data directory ${config.dataDir})`,
+      : `keyhaven: listening on ${url} (data directory ${config.dataDir}, metadata ${describeDatabase(config)})`,
   );
   // Work that fell due while the server was down runs once it serves: a backend that is down delays
   // that work, never the start (the server runs degraded, /ready says why).
@@ -192,6 +193,11 @@ function announceStartup(
  * The primary's first start: the checks, the root key, the migrations, the admin key and the seed,
  * then the stores close again; workers fork only after it, so none of it happens twice.
  */
+/** Where the metadata lives, for the start-up line: never the database password. */
+function describeDatabase(config: KeyhavenConfig): string {
+  return config.database.url === undefined ? 'SQLite' : redactDatabaseUrl(config.database.url);
+}
+
 async function prepareDataDirectory(config: KeyhavenConfig): Promise<void> {
   const listenSecurity = checkListenSecurity(config.server);
   if (config.server.tls) loadServerTls(config.server.tls);

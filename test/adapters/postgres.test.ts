@@ -139,6 +139,12 @@ describe('the PostgreSQL metadata adapter', () => {
       'postgres://keyhaven:***@db:5432/kh?sslmode=require',
     );
     expect(redactDatabaseUrl(`not a url ${POSTGRES_PASSWORD}`)).not.toContain(POSTGRES_PASSWORD);
+    // libpq (and pg) also take the password as a query parameter, in any letter case.
+    const inQuery = redactDatabaseUrl(
+      `postgres://db:5432/kh?user=keyhaven&password=${POSTGRES_PASSWORD}&sslmode=require&SSLPassword=${POSTGRES_PASSWORD}`,
+    );
+    expect(inQuery).not.toContain(POSTGRES_PASSWORD);
+    expect(inQuery).toBe('postgres://db:5432/kh?user=keyhaven&password=***&sslmode=require&SSLPassword=***');
   });
 
   describe('the change feed', () => {

@@ -85,6 +85,10 @@ describe('the server on PostgreSQL', () => {
       expect.objectContaining({ name: 'metadata', kind: 'postgres', healthy: true }),
     );
     expect(server.output()).not.toContain(POSTGRES_PASSWORD);
+    // The start-up line names the database, with its password replaced.
+    expect(server.output()).toMatch(
+      /listening on .*metadata postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/keyhaven/,
+    );
   });
 
   it('answers 503 Unavailable while PostgreSQL is down, and recovers without a restart', async () => {
