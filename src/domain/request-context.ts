@@ -29,6 +29,12 @@ export interface RequestFacts {
   keyId?: string;
   keyVersion?: number;
   /**
+   * Every key a request acted on, when it names several (a backup or restore of many keys): the
+   * request then leaves one audit record per key, each with its keyId, so that a search by any of
+   * them finds it. keyId is then the first.
+   */
+  keyIds?: readonly string[];
+  /**
    * The tenant of that key, when it is not the caller's (a system administrator acting on a
    * tenant's key): the record belongs to the key's tenant, so that its auditors see it.
    */

@@ -119,6 +119,8 @@ export class KeyBackupService {
       assertNotPendingDeletion(key);
       chosen.push(key);
     }
+    ctx.facts.keyId = chosen[0]!.keyId;
+    ctx.facts.keyIds = chosen.map((k) => k.keyId);
     const material = new MaterialPart();
     let sealKey: Buffer | undefined;
     let payload: Buffer | undefined;
@@ -195,6 +197,7 @@ export class KeyBackupService {
       }
       if (ids.length === 0) throw validationError('the bundle holds no keys');
       ctx.facts.keyId = ids[0];
+      ctx.facts.keyIds = ids;
       for (const bundled of payload.keys) {
         const restored = await this.restoredKey(ctx, bundled, material);
         written.push(restored);

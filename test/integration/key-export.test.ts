@@ -393,6 +393,27 @@ describe('key export and backup over REST', () => {
       expect(macVerified.valid).toBe(true);
     });
 
+    it('leaves an audit record naming each key of a backup and of a restore, all of the one request', async () => {
+      type Logs = { records: { keyId?: string; action: string; result: string; requestId: string }[] };
+      const recordsOf = async (api: Api, keyId: string, action: string) =>
+        (await api.ok<Logs>('GET', `/v1/logs?keyId=${keyId}&action=${action}&limit=10`)).records;
+      for (const [api, action] of [
+        [apiA, 'BackupKey'],
+        [apiB, 'RestoreKey'],
+      ] as const) {
+        const requestIds = new Set<string>();
+        for (const key of [rotated, signer, mac]) {
+          const records = await recordsOf(api, key.keyId, action);
+          const allowed = records.filter((r) => r.result === 'allow');
+          expect(allowed, `${action} of ${key.keyId}`).toHaveLength(1);
+          requestIds.add(allowed[0]!.requestId);
+        }
+        expect(requestIds.size).toBe(1);
+      }
+      const verified = await apiB.ok<{ valid: boolean }>('GET', '/v1/logs/verify');
+      expect(verified.valid).toBe(true);
+    });
+
     it('refuses a bundle naming a key id that exists (409 Conflict) and restores none of its keys', async () => {
       const fresh = await createKey(apiA, { description: 'new on A' });
       const mixed = await apiA.ok<BackupReply>('POST', '/v1/keys/backup', {

@@ -26,7 +26,7 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
     const unrecorded = routeConfigOf(request).public && request.headers.authorization === undefined;
     if (unrecorded || request.audited) return done(null, payload);
     request.audited = true;
-    audit.record(auditEntryOf(request, reply)).then(
+    Promise.all(auditEntriesOf(request, reply).map((entry) => audit.record(entry))).then(
       () => done(null, payload),
       () => {
         request.errorCode = 'Unavailable';
@@ -61,7 +61,24 @@ export function recordBeforeReplying(
 ): Promise<void> {
   request.errorCode = errorCode;
   request.audited = true;
-  return audit.record(auditEntryOf(request, reply));
+  return Promise.all(auditEntriesOf(request, reply).map((entry) => audit.record(entry))).then(
+    () => undefined,
+  );
+}
+
+/**
+ * The records of a request: one, or one per key when it acted on several (RequestFacts.keyIds),
+ * all alike but for the keyId (and the version, which only a single-key record carries).
+ */
+export function auditEntriesOf(request: FastifyRequest, reply: FastifyReply): AuditEntry[] {
+  const entry = auditEntryOf(request, reply);
+  const keyIds = request.keyhavenContext?.facts.keyIds;
+  if (keyIds === undefined || keyIds.length < 2) return [entry];
+  return keyIds.map((keyId) => {
+    const each: AuditEntry = { ...entry, keyId: text(keyId) };
+    delete each.keyVersion;
+    return each;
+  });
 }
 
 /** The record of a request: who, what, on which key, how it ended. Never a body, never a secret. */
