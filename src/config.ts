@@ -501,7 +501,8 @@ function setDefined(target: Record<string, unknown>, key: string, value: unknown
 
 /**
  * KEYHAVEN_PKCS11_MODULE, _TOKEN and _PIN configure (or override) the first backend, so a single HSM
- * needs no file (_SYNCHRONOUS_CALLS sets synchronousCalls for all); `pinEnv` entries are resolved here, the one place that reads the environment.
+ * needs no file (_SYNCHRONOUS_CALLS sets synchronousCalls for all); `pinEnv` entries are resolved
+ * here, the one place that reads the environment.
  * Returns the names of the variables read for `pinEnv`/`soPinEnv`.
  */
 function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {

@@ -90,7 +90,10 @@ export interface Keyhaven {
   runScheduledJobs(): Promise<KeyJobsReport & { heldElsewhere?: true }>;
   /** The last background probe of the key store and the database (never a probe per call). */
   readiness(): Promise<Readiness>;
-  /** The key store's parts (sealed root, HSM backends): last known state and statistics, without probing (for /metrics). */
+  /**
+   * The key store's parts (sealed root, HSM backends): last known state and statistics, without
+   * probing them (for /metrics).
+   */
   keyStoreStatistics(): Promise<KeyStoreStatus[]>;
   close(): Promise<void>;
 }

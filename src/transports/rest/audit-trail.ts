@@ -26,7 +26,7 @@ export function recordEveryRequest(app: FastifyInstance, audit: AuditLog): void 
     const unrecorded = routeConfigOf(request).public && request.headers.authorization === undefined;
     if (unrecorded || request.audited) return done(null, payload);
     request.audited = true;
-    Promise.all(auditEntriesOf(request, reply).map((entry) => audit.record(entry))).then(
+    recordRequest(audit, request, reply).then(
       () => done(null, payload),
       () => {
         request.errorCode = 'Unavailable';
@@ -61,16 +61,19 @@ export function recordBeforeReplying(
 ): Promise<void> {
   request.errorCode = errorCode;
   request.audited = true;
-  return Promise.all(auditEntriesOf(request, reply).map((entry) => audit.record(entry))).then(
-    () => undefined,
-  );
+  return recordRequest(audit, request, reply);
+}
+
+/** Writes the request's records (auditEntriesOf): one, or one per key it acted on. */
+async function recordRequest(audit: AuditLog, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await Promise.all(auditEntriesOf(request, reply).map((entry) => audit.record(entry)));
 }
 
 /**
  * The records of a request: one, or one per key when it acted on several (RequestFacts.keyIds),
  * all alike but for the keyId (and the version, which only a single-key record carries).
  */
-export function auditEntriesOf(request: FastifyRequest, reply: FastifyReply): AuditEntry[] {
+function auditEntriesOf(request: FastifyRequest, reply: FastifyReply): AuditEntry[] {
   const entry = auditEntryOf(request, reply);
   const keyIds = request.keyhavenContext?.facts.keyIds;
   if (keyIds === undefined || keyIds.length < 2) return [entry];

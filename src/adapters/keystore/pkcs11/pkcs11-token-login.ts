@@ -13,7 +13,6 @@ export class TokenLogin {
   constructor(
     private readonly tokenName: string,
     private readonly pin: string,
-    private readonly soPin: string | undefined,
   ) {}
 
   /** Logs the user in through `session` unless the application already is. */
@@ -40,10 +39,12 @@ export class TokenLogin {
    * Runs `operation` logged in as the security officer, then logs out; the next operation logs the
    * user in again. This logs every session of the token out: only while nothing else uses it.
    */
-  async asSecurityOfficer<T>(api: Pkcs11Api, session: Handle, operation: () => Promise<T> | T): Promise<T> {
-    if (this.soPin === undefined) {
-      throw new KmsError('Unavailable', `HSM backend ${this.tokenName} has no security officer PIN (soPin)`);
-    }
+  async asSecurityOfficer<T>(
+    api: Pkcs11Api,
+    session: Handle,
+    soPin: string,
+    operation: () => Promise<T> | T,
+  ): Promise<T> {
     try {
       api.C_Logout(session);
     } catch {
@@ -51,7 +52,7 @@ export class TokenLogin {
     }
     this.loggedIn = false;
     try {
-      api.C_Login(session, pkcs11js.CKU_SO, this.soPin);
+      api.C_Login(session, pkcs11js.CKU_SO, soPin);
     } catch (error) {
       // A refused SO PIN is the configuration's fault, not the token's: keep the circuit out of it.
       throw new KmsError(

@@ -1,8 +1,9 @@
 // One configured HSM backend: a PKCS#11 library and the token with a given label, reached through a
 // pool of logged-in sessions (pkcs11-session-pool.ts, pkcs11-token-login.ts), with cached object
 // handles (pkcs11-object-lookup.ts), statistics and a circuit breaker. This file holds what ties them
-// together: running an operation, with one retry after repairing what failed. Recovery is automatic: a dead session is replaced, a lost login is redone, and a token that went
-// away is looked up again (re-initialising the library if need be) the next time the circuit allows.
+// together: running an operation, with one retry after repairing what failed. Recovery is
+// automatic: a dead session is replaced, a lost login is redone, and a token that went away is
+// looked up again (re-initialising the library if need be) the next time the circuit allows.
 import pkcs11js from 'pkcs11js';
 import { ConfigError } from '../../../config.js';
 import { KmsError } from '../../../domain/errors.js';
@@ -125,7 +126,7 @@ export class Pkcs11Token {
       { name: options.name, tokenLabel: options.tokenLabel },
       options.replicated,
     );
-    this.login = new TokenLogin(options.name, options.pin, options.soPin);
+    this.login = new TokenLogin(options.name, options.pin);
     this.sessions = new SessionPool(this.module, {
       name: options.name,
       tokenLabel: options.tokenLabel,
@@ -284,11 +285,12 @@ export class Pkcs11Token {
    * so this logs every session out: call it only while nothing else uses the token (init, start-up).
    */
   async runAsSecurityOfficer<T>(operation: (scope: SessionScope) => Promise<T> | T): Promise<T> {
-    if (this.options.soPin === undefined) {
+    const soPin = this.options.soPin;
+    if (soPin === undefined) {
       throw new KmsError('Unavailable', `HSM backend ${this.name} has no security officer PIN (soPin)`);
     }
     return this.run((scope) =>
-      this.login.asSecurityOfficer(scope.api, scope.session, () => operation(scope)),
+      this.login.asSecurityOfficer(scope.api, scope.session, soPin, () => operation(scope)),
     );
   }
 
