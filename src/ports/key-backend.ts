@@ -26,8 +26,47 @@ export interface NewVersionMaterial {
   publicKeySpki: Buffer | null;
 }
 
+/** An import's wrapping key held by the backend (its private half never leaves it). */
+export interface ImportWrappingKey {
+  /** Opaque blob kept with the import token: names the key pair in the backend. */
+  reference: Buffer;
+  publicKeySpki: Buffer;
+}
+
+export interface ImportedVersionMaterial extends NewVersionMaterial {
+  /**
+   * A fixed function of the imported material computed by the backend (a key check value): it
+   * identifies the material, and stands in for it in the key's material id, without revealing it.
+   */
+  checkValue: Buffer;
+}
+
+/**
+ * Import where the backend unwraps the caller's wrapped material inside itself (an HSM), so it is
+ * never in clear in this process. Backends without it get the material unwrapped by the service
+ * and passed to importVersionMaterial.
+ */
+export interface WrappedImport {
+  /** The wrapping algorithms (AWS names) the backend can unwrap with, preferred first. */
+  readonly algorithms: readonly string[];
+  /** Key specs it can import (symmetric ones: asymmetric material cannot be checked unseen). */
+  readonly keySpecs: readonly KeySpec[];
+  createWrappingKey(id: string, modulusBits: number, expiresAt: Date): Promise<ImportWrappingKey>;
+  /** Unwraps `encrypted` with the wrapping key into the version's material; consumes the key. */
+  importWrapped(input: {
+    keyId: string;
+    version: number;
+    spec: KeySpec;
+    reference: Buffer;
+    encrypted: Buffer;
+  }): Promise<ImportedVersionMaterial>;
+  /** Destroys a wrapping key no longer needed (best effort: expired ones are swept anyway). */
+  discardWrappingKey(reference: Buffer): Promise<void>;
+}
+
 export interface KeyBackend {
   readonly protectionLevel: ProtectionLevel;
+  readonly wrappedImport?: WrappedImport;
   /**
    * `usage` lets a backend restrict the material to that one function (an HSM RSA key then signs or
    * decrypts, not both); backends that enforce usage only in the service may ignore it.

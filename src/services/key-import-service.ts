@@ -31,7 +31,8 @@ import {
 } from '../crypto/import-wrapping.js';
 import { materialDigest, newFingerprintSecret, sameDigest } from '../crypto/material-fingerprint.js';
 import type { Clock } from '../ports/clock.js';
-import type { MetadataStore } from '../ports/metadata-store.js';
+import type { WrappedImport } from '../ports/key-backend.js';
+import type { ImportToken, MetadataStore } from '../ports/metadata-store.js';
 import type { RootKeyStore } from '../ports/root-key-store.js';
 import type { AccessControl } from './access-control.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -95,6 +96,15 @@ const DEFAULT_WRAPPING_KEY_SPEC: ImportWrappingKeySpec = 'RSA_3072';
 /** Imported keys do not rotate: their material is version 1, imported again after a deletion. */
 const IMPORTED_VERSION = 1;
 
+/** What an import knows before it writes: the earlier version (a re-import), the key's expiry, now. */
+interface ImportState {
+  previous: KeyVersion | undefined;
+  expiresAt: Date | null;
+  now: Date;
+}
+
+const RSA_BITS: Record<ImportWrappingKeySpec, number> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
+
 /** Root-key binding of a key's fingerprint secret, apart from any version's material. */
 const fingerprintBinding = (keyId: string) => `material-id:${keyId}`;
 
@@ -118,9 +128,13 @@ export class KeyImportService {
     assertExternal(key);
     assertTransition(key, 'import');
     const wrappingKeySpec = options.wrappingKeySpec ?? DEFAULT_WRAPPING_KEY_SPEC;
-    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial(wrappingKeySpec);
     const id = randomBytes(24).toString('base64url');
     const expiresAt = new Date(this.clock.now().getTime() + IMPORT_TOKEN_TTL_MS);
+    const inBackend = this.keys.backendFor(key.protectionLevel).wrappedImport;
+    if (inBackend) {
+      return this.backendImportParameters(key, inBackend, id, expiresAt, wrappingKeySpec, options);
+    }
+    const { material: pkcs8, publicKeySpki } = await generateKeyMaterial(wrappingKeySpec);
     try {
       const wrappedPrivateKey = await this.root.wrapKeyMaterial(pkcs8, `import:${id}`, 0);
       await this.metadata.saveImportToken({
@@ -175,7 +189,9 @@ export class KeyImportService {
     }
     const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
     if (!token) throw invalidImportToken('the import token is unknown, spent, or belongs to another key');
+    const inBackend = this.keys.backendFor(key.protectionLevel).wrappedImport;
     if (token.expiresAt <= now) {
+      await inBackend?.discardWrappingKey(token.wrappedPrivateKey).catch(() => undefined);
       throw expiredImportToken('the import token has expired; request new import parameters');
     }
     const algorithm = (token.wrappingAlgorithm ??
@@ -189,6 +205,9 @@ export class KeyImportService {
       throw validationError(`the import token was issued for ${algorithm}, not ${input.wrappingAlgorithm}`);
     }
 
+    if (inBackend) {
+      return this.importInBackend(key, inBackend, token, algorithm, input, { previous, expiresAt, now });
+    }
     const wrappingKey = await this.root.unwrapKeyMaterial(token.wrappedPrivateKey, `import:${token.id}`, 0);
     let material: Buffer;
     try {
@@ -253,6 +272,17 @@ export class KeyImportService {
     } finally {
       zeroize(material);
     }
+    return this.saveImported(key, version, { previous, expiresAt, now }, materialType, keyMaterialId);
+  }
+
+  /** Writes the imported version and the key's new state; the caller's checks are done. */
+  private async saveImported(
+    key: Key,
+    version: KeyVersion,
+    { previous, expiresAt, now }: ImportState,
+    materialType: KeyMaterialType,
+    keyMaterialId: string,
+  ): Promise<KeyWithMaterial> {
     const next: Key = {
       ...key,
       state: 'Enabled',
@@ -269,6 +299,114 @@ export class KeyImportService {
       this.directory.forget(key.keyId);
     }
     return { ...(await describeKey(this.metadata, next)), keyMaterialId };
+  }
+
+  /**
+   * Import parameters whose wrapping key the key's backend holds (an HSM makes the key pair in the
+   * token), for the algorithms it can unwrap with inside itself.
+   */
+  private async backendImportParameters(
+    key: Key,
+    backend: WrappedImport,
+    id: string,
+    expiresAt: Date,
+    wrappingKeySpec: ImportWrappingKeySpec,
+    options: ImportParametersOptions,
+  ): Promise<ImportParameters> {
+    const wrappingAlgorithm = (options.wrappingAlgorithm ?? backend.algorithms[0]) as ImportWrappingAlgorithm;
+    if (!backend.algorithms.includes(wrappingAlgorithm)) {
+      throw unsupportedOperation(
+        `${key.protectionLevel} keys take material wrapped with ${backend.algorithms.join(', ')} (the HSM unwraps it inside itself; docs/hsm.md "Import"), not ${wrappingAlgorithm}`,
+      );
+    }
+    const made = await backend.createWrappingKey(id, RSA_BITS[wrappingKeySpec], expiresAt);
+    try {
+      // Bound to the algorithm: the backend can unwrap with no other.
+      await this.metadata.saveImportToken({
+        id,
+        keyId: key.keyId,
+        wrappedPrivateKey: made.reference,
+        expiresAt,
+        wrappingAlgorithm,
+      });
+    } catch (error) {
+      await backend.discardWrappingKey(made.reference).catch(() => undefined);
+      throw error;
+    }
+    return {
+      keyId: key.keyId,
+      importToken: id,
+      wrappingPublicKey: publicKeyFromSpki(made.publicKeySpki).export({
+        format: 'pem',
+        type: 'spki',
+      }) as string,
+      wrappingPublicKeySpki: made.publicKeySpki,
+      wrappingAlgorithm,
+      wrappingKeySpec,
+      expiresAt,
+    };
+  }
+
+  /** The backend unwraps the material into the version itself; the service sees its check value only. */
+  private async importInBackend(
+    key: Key,
+    backend: WrappedImport,
+    token: ImportToken,
+    algorithm: ImportWrappingAlgorithm,
+    input: ImportKeyMaterialInput,
+    state: ImportState,
+  ): Promise<KeyWithMaterial> {
+    if (!backend.algorithms.includes(algorithm) || (input.keyMaterialType ?? 'SYMMETRIC') !== 'SYMMETRIC') {
+      await backend.discardWrappingKey(token.wrappedPrivateKey).catch(() => undefined);
+      if (!backend.algorithms.includes(algorithm)) {
+        throw unsupportedOperation(`${key.protectionLevel} keys take ${backend.algorithms.join(', ')} only`);
+      }
+      throw validationError(`${key.protectionLevel} keys take SYMMETRIC key material only`);
+    }
+    const made = await backend.importWrapped({
+      keyId: key.keyId,
+      version: IMPORTED_VERSION,
+      spec: key.keySpec,
+      reference: token.wrappedPrivateKey,
+      encrypted: input.encryptedKeyMaterial,
+    });
+    let version: KeyVersion;
+    let keyMaterialId: string;
+    try {
+      const fingerprint = await this.fingerprintOf(key.keyId, made.checkValue, state.previous);
+      keyMaterialId = fingerprint.digest.toString('hex');
+      if (input.expectedMaterialId !== undefined && input.expectedMaterialId !== keyMaterialId) {
+        throw incorrectKeyMaterial(`the key material is not ${input.expectedMaterialId}`);
+      }
+      version = {
+        keyId: key.keyId,
+        version: IMPORTED_VERSION,
+        state: 'Enabled',
+        createdAt: state.previous?.createdAt ?? state.now,
+        material: made.material,
+        publicKeySpki: null,
+        materialFingerprint: fingerprint,
+      };
+    } catch (error) {
+      // Refused material leaves nothing behind in the backend.
+      await this.keys
+        .backendFor(key.protectionLevel)
+        .destroyVersionMaterial({
+          keyId: key.keyId,
+          keySpec: key.keySpec,
+          version: {
+            keyId: key.keyId,
+            version: IMPORTED_VERSION,
+            state: 'Enabled',
+            createdAt: state.now,
+            material: made.material,
+            publicKeySpki: null,
+          },
+        })
+        .catch(() => undefined);
+      throw error;
+    }
+    return this.saveImported(key, version, state, 'SYMMETRIC', keyMaterialId);
   }
 
   /**

@@ -174,9 +174,7 @@ export class KeyService {
     const protectionLevel = input.protectionLevel ?? 'SOFTWARE';
     const backend = this.backendFor(protectionLevel);
     const origin = input.origin ?? 'KEYHAVEN';
-    if (origin === 'EXTERNAL' && protectionLevel !== 'SOFTWARE') {
-      throw validationError('imported key material (origin EXTERNAL) is only supported for SOFTWARE keys');
-    }
+    if (origin === 'EXTERNAL') checkImportable(backend, keySpec);
     checkExportable(input.exportable ?? false, backend);
     if (input.alias !== undefined) assertAliasName(input.alias);
     if (input.description !== undefined) assertWellFormed(input.description, 'description');
@@ -541,6 +539,19 @@ export function checkTags(tags: Record<string, string>): Record<string, string> 
 }
 
 /** A rotation period as CreateKey and restores accept it (null: no automatic rotation). */
+/** SOFTWARE keys take any imported material; a backend that unwraps it itself, the specs it lists. */
+function checkImportable(backend: KeyBackend, keySpec: KeySpec): void {
+  if (backend.protectionLevel === 'SOFTWARE') return;
+  const specs = backend.wrappedImport?.keySpecs ?? [];
+  if (!specs.includes(keySpec)) {
+    throw validationError(
+      specs.length === 0
+        ? `imported key material (origin EXTERNAL) is not supported for ${backend.protectionLevel} keys`
+        : `imported key material (origin EXTERNAL) for ${backend.protectionLevel} keys: key spec ${keySpec} is not importable; use one of ${specs.join(', ')}`,
+    );
+  }
+}
+
 export function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrigin): number | null {
   if (days === null) return null;
   if (isAsymmetric(spec)) {

@@ -80,7 +80,8 @@ describe('keyhaven hsm init (one SoftHSM2 token from KEYHAVEN_PKCS11_*)', () => 
     expect(lines).toContain('not offered at protection level HSM:');
     expect(row('ED25519_PH_SHA_512 ')).toMatch(/CK_EDDSA_PARAMS/);
     expect(row('derive (HKDF) ')).toMatch(/CKM_HKDF_DERIVE/);
-    expect(row('import (origin EXTERNAL) ')).toMatch(/CKM_RSA_AES_KEY_WRAP/);
+    expect(row('import wrapped RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_* ')).toMatch(/CKM_RSA_AES_KEY_WRAP/);
+    expect(row('SYMMETRIC_DEFAULT, HMAC_224/256/384/512 ')).toMatch(/import .*RSAES_OAEP_SHA_1/);
     // A single backend needs no transport key, so no line about one.
     expect(result.out).not.toMatch(/^transport key/m);
     expect(existsSync(join(dataDir, 'pkcs11-root.json'))).toBe(true);
@@ -106,7 +107,7 @@ describe('keyhaven hsm init (one SoftHSM2 token from KEYHAVEN_PKCS11_*)', () => 
       expect.arrayContaining(['SYMMETRIC_DEFAULT', 'RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P521']),
     );
     expect(report.notOffered.map((n) => n.feature)).toEqual(
-      expect.arrayContaining(['ED25519_PH_SHA_512', 'derive (HKDF)', 'import (origin EXTERNAL)']),
+      expect.arrayContaining(['ED25519_PH_SHA_512', 'derive (HKDF)', 'import of asymmetric material']),
     );
     expect(report.offered.map((o) => o.specs)).toContain('ECC_NIST_EDWARDS25519');
     // The check is by mechanism: SoftHSM 2.6.1 offers CKM_RSA_PKCS_OAEP (its SHA-1-only OAEP is refused

@@ -156,3 +156,85 @@ export function attemptRsaOperation(options: {
     { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
 }
+
+const IMPORT_SCRIPT = String.raw`
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/package.json');
+const P = require('pkcs11js');
+const [modulePath, tokenLabel, pin, importLabel, blobHex] = process.argv.slice(1);
+const lib = new P.PKCS11();
+lib.load(modulePath);
+lib.C_Initialize();
+const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
+const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+lib.C_Login(session, P.CKU_USER, pin);
+lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: importLabel }, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }]);
+const [key] = lib.C_FindObjects(session, 1);
+lib.C_FindObjectsFinal(session);
+const blob = Buffer.from(blobHex, 'hex');
+const oaep = { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P.CKM_SHA_1, mgf: P.CKG_MGF1_SHA1, source: 1 } };
+const results = { found: key ? 'yes' : 'no' };
+const attempt = (name, run) => {
+  try {
+    results[name] = 'ALLOWED: ' + String(run());
+  } catch (error) {
+    results[name] = error.message;
+  }
+};
+const value = (handle) => lib.C_GetAttributeValue(session, handle, [{ type: P.CKA_VALUE }])[0].value.toString('hex');
+const secret = (keyType, extra) => [{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }, { type: P.CKA_KEY_TYPE, value: keyType }, ...extra];
+attempt('decrypt the wrapped material', () => {
+  lib.C_DecryptInit(session, oaep, key);
+  return lib.C_Decrypt(session, blob, Buffer.alloc(blob.length)).toString('hex');
+});
+attempt('unwrap as sensitive=false, extractable=true', () =>
+  value(lib.C_UnwrapKey(session, oaep, key, blob, secret(P.CKK_GENERIC_SECRET, [
+    { type: P.CKA_TOKEN, value: false }, { type: P.CKA_SENSITIVE, value: false }, { type: P.CKA_EXTRACTABLE, value: true }]))));
+attempt('unwrap as a public session object', () =>
+  lib.C_UnwrapKey(session, oaep, key, blob, secret(P.CKK_AES, [{ type: P.CKA_TOKEN, value: false }, { type: P.CKA_PRIVATE, value: false }])));
+attempt('unwrap with the template forced, then wrap under a key of the attacker', () => {
+  const copy = lib.C_UnwrapKey(session, oaep, key, blob, secret(P.CKK_AES, [
+    { type: P.CKA_TOKEN, value: true }, { type: P.CKA_PRIVATE, value: true }, { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false }, { type: P.CKA_DERIVE, value: false }, { type: P.CKA_LABEL, value: 'attacker-copy' }]));
+  const own = lib.C_GenerateKey(session, { mechanism: P.CKM_AES_KEY_GEN }, [
+    { type: P.CKA_VALUE_LEN, value: 32 }, { type: P.CKA_TOKEN, value: false }, { type: P.CKA_WRAP, value: true }]);
+  try {
+    return lib.C_WrapKey(session, { mechanism: P.CKM_AES_KEY_WRAP_PAD }, own, copy, Buffer.alloc(1024)).length;
+  } finally {
+    lib.C_DestroyObject(session, copy);
+  }
+});
+attempt('clear the unwrap template', () => lib.C_SetAttributeValue(session, key, [{ type: P.CKA_UNWRAP_TEMPLATE, value: Buffer.alloc(0) }]));
+attempt('allow decryption', () => lib.C_SetAttributeValue(session, key, [{ type: P.CKA_DECRYPT, value: true }]));
+attempt('copy the key with decryption allowed', () => lib.C_CopyObject(session, key, [{ type: P.CKA_DECRYPT, value: true }]));
+process.stdout.write(JSON.stringify(results));
+`;
+
+/**
+ * With the user PIN and wrapped material captured on its way to an HSM import, tries to read the
+ * material through the import's wrapping key (`importLabel`) while it exists; returns each outcome.
+ */
+export function attemptImportExtraction(options: {
+  env: Record<string, string>;
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  importLabel: string;
+  wrapped: Buffer;
+}): AttemptResults {
+  const output = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      IMPORT_SCRIPT,
+      options.modulePath,
+      options.tokenLabel,
+      options.pin,
+      options.importLabel,
+      options.wrapped.toString('hex'),
+    ],
+    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return JSON.parse(output) as AttemptResults;
+}

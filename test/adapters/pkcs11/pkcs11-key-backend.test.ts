@@ -47,7 +47,11 @@ describe('Pkcs11KeyBackend (protection level HSM) on SoftHSM2', () => {
 
   it('keeps each version as a labelled, sensitive, non-extractable token object', async () => {
     const ref = await createRef('SYMMETRIC_DEFAULT');
-    expect(ref.version.material.toString()).toBe(`keyhaven/${ref.keyId}/v1`);
+    // The blob: the object's label, then a zero byte, "generated" (1) and its 16-byte check value.
+    const label = Buffer.from(`keyhaven/${ref.keyId}/v1`);
+    expect(ref.version.material.subarray(0, label.length)).toEqual(label);
+    expect([...ref.version.material.subarray(label.length, label.length + 2)]).toEqual([0, 1]);
+    expect(ref.version.material.length).toBe(label.length + 2 + 16);
     const object = listed().find((o) => o.label === `keyhaven/${ref.keyId}/v1`);
     expect(object?.kind).toBe('Secret Key');
     expect(object?.flags).toEqual(expect.arrayContaining(['sensitive', 'never extractable']));

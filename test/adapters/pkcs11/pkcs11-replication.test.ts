@@ -1,8 +1,17 @@
 // Several PKCS#11 backends on two SoftHSM2 tokens, in process: the transport key set up by the SO,
 // the root key and every HSM key copied to both tokens (sensitive, not extractable), operations
 // served by the second token alone with the same results, and catch-up for a token that was away.
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import {
+  constants,
+  createCipheriv,
+  createPublicKey,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+  verify,
+} from 'node:crypto';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import pkcs11js from 'pkcs11js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,10 +19,12 @@ import {
   type Pkcs11KeyStore,
 } from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import { REPLICATION_FILE } from '../../../src/adapters/keystore/pkcs11/pkcs11-replication.js';
+import type { KmsError } from '../../../src/domain/errors.js';
 import type { KeyVersion } from '../../../src/domain/key.js';
 import type { KeySpec } from '../../../src/domain/key-spec.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
 import { attemptExtraction } from './extraction-attempts.js';
+import { plantSecretKey } from './plant-object.js';
 import { createPkcs11Fixture, defaultUsage, parseListObjects, type Pkcs11Fixture } from './fixtures.js';
 
 describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
@@ -116,6 +127,138 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
     expect(verify('sha256', message, rsaPublic, opened.rsa)).toBe(true);
     const ecPublic = createPublicKey({ key: ec.version.publicKeySpki!, format: 'der', type: 'spki' });
     expect(verify('sha384', message, { key: ecPublic, dsaEncoding: 'der' }, opened.ec)).toBe(true);
+  });
+
+  it('copies P-521 and secp256k1 keys; the second token alone signs with the same keys', async () => {
+    const cases = [
+      ['ECC_NIST_P521', 'ECDSA_SHA_512', 'sha512'],
+      ['ECC_SECG_P256K1', 'ECDSA_SHA_256', 'sha256'],
+    ] as const;
+    const message = Buffer.from('signed on the second token');
+    for (const [spec, algorithm, hash] of cases) {
+      const ref = await createRef(spec);
+      expect(objectOn(1, `keyhaven/${ref.keyId}/v1`)?.flags).not.toContain('extractable');
+      const signature = await onSecondOnly(() => store.backend.sign(ref, algorithm, message, 'RAW'));
+      const publicKey = createPublicKey({ key: ref.version.publicKeySpki!, format: 'der', type: 'spki' });
+      expect(verify(hash, message, { key: publicKey, dsaEncoding: 'der' }, signature), spec).toBe(true);
+    }
+  });
+
+  it('refuses Ed25519 keys with several backends where the token cannot copy them (SoftHSM 2.6.1), leaving nothing behind', async () => {
+    const before = objectsOn(0).length;
+    const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+    const refused = await store.backend
+      .createVersionMaterial(keyId, 1, 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY')
+      .then(
+        () => 'created',
+        (error: KmsError) => `${error.code}: ${error.message}`,
+      );
+    expect(refused).toMatch(
+      /^ValidationError: ECC_NIST_EDWARDS25519 keys cannot be copied .*CKR_KEY_NOT_WRAPPABLE/,
+    );
+    expect(objectsOn(0)).toHaveLength(before);
+    expect(store.failover.replication?.pendingFor('hsm-2')).toBe(0);
+  });
+
+  it('copies imported material to the second token, which opens what the first sealed and keeps its check', async () => {
+    const parameters = await store.backend.wrappedImport.createWrappingKey(
+      'replicated-import',
+      2048,
+      new Date(Date.now() + 86_400_000),
+    );
+    const keyId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+    const material = randomBytes(32);
+    const made = await store.backend.wrappedImport.importWrapped({
+      keyId,
+      version: 1,
+      spec: 'SYMMETRIC_DEFAULT',
+      reference: parameters.reference,
+      encrypted: publicEncrypt(
+        {
+          key: createPublicKey({ key: parameters.publicKeySpki, format: 'der', type: 'spki' }),
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha1',
+        },
+        material,
+      ),
+    });
+    const ref: VersionRef = {
+      keyId,
+      keySpec: 'SYMMETRIC_DEFAULT',
+      version: { keyId, version: 1, state: 'Enabled', createdAt: new Date(), ...made },
+    };
+    for (const index of [0, 1]) {
+      const object = objectOn(index, `keyhaven/${keyId}/v1`);
+      expect(object?.flags).toContain('sensitive');
+      expect(object?.flags).not.toContain('extractable');
+    }
+    const iv = randomBytes(12);
+    const aad = Buffer.from('imported');
+    const sealed = await store.backend.encrypt(ref, iv, Buffer.from('from the first token'), aad);
+    const opened = await onSecondOnly(() =>
+      store.backend.decrypt(ref, iv, sealed.ciphertext, sealed.tag, aad),
+    );
+    expect(opened.toString()).toBe('from the first token');
+    // The same bytes sealed by node:crypto open on the token: the copy holds the imported material.
+    const cipher = createCipheriv('aes-256-gcm', material, iv).setAAD(aad);
+    const ciphertext = Buffer.concat([cipher.update('sealed outside'), cipher.final()]);
+    const outside = await onSecondOnly(() =>
+      store.backend.decrypt(ref, iv, ciphertext, cipher.getAuthTag(), aad),
+    );
+    expect(outside.toString()).toBe('sealed outside');
+  });
+
+  it('refuses objects planted in place of copies: an AES key with another value, an EC key that is not the recorded one', async () => {
+    const aes = await createRef('SYMMETRIC_DEFAULT');
+    const ec = await createRef('ECC_NIST_P384');
+    const second = fixture.hsm.tokens[1]!;
+    const aesLabel = `keyhaven/${aes.keyId}/v1`;
+    const ecLabel = `keyhaven/${ec.keyId}/v1`;
+    // Someone holding the user PIN replaces both copies with keys whose values they know.
+    fixture.hsm.pkcs11Tool(['--delete-object', '--type', 'secrkey', '--label', aesLabel], second);
+    plantSecretKey({
+      env: fixture.hsm.env,
+      modulePath: fixture.hsm.modulePath,
+      tokenLabel: second.label,
+      pin: second.pin,
+      label: aesLabel,
+      isPrivate: true,
+      extractable: false,
+    });
+    const pem = join(fixture.dataDir, 'planted-p384.der');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    writeFileSync(pem, privateKey.export({ format: 'der', type: 'pkcs8' }));
+    fixture.hsm.pkcs11Tool(['--delete-object', '--type', 'privkey', '--label', ecLabel], second);
+    fixture.hsm.pkcs11Tool(
+      [
+        '--write-object',
+        pem,
+        '--type',
+        'privkey',
+        '--label',
+        ecLabel,
+        '--private',
+        '--sensitive',
+        '--usage-sign',
+      ],
+      second,
+    );
+    // As after a restart: nothing of the second token is cached.
+    store.failover.tokens[1]!.forgetHandle(aesLabel, pkcs11js.CKO_SECRET_KEY);
+    store.failover.tokens[1]!.forgetHandle(ecLabel, pkcs11js.CKO_PRIVATE_KEY);
+    const message = (error: unknown) => (error as Error).message;
+    const aesRefusal = await onSecondOnly(() =>
+      store.backend.encrypt(aes, randomBytes(12), Buffer.from('x'), Buffer.alloc(0)),
+    ).then(() => 'encrypted', message);
+    expect(aesRefusal).toMatch(/does not hold the material recorded for it/);
+    const ecRefusal = await onSecondOnly(() =>
+      store.backend.sign(ec, 'ECDSA_SHA_384', Buffer.from('x'), 'RAW'),
+    ).then(() => 'signed', message);
+    expect(ecRefusal).toMatch(/is not the private half of the public key recorded for it/);
+    // The first token's originals still serve.
+    expect((await store.backend.sign(ec, 'ECDSA_SHA_384', Buffer.from('x'), 'RAW')).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it('records what a token missed while it was away and copies it once the token is back', async () => {

@@ -49,6 +49,11 @@ export const HSM_OFFERED: readonly OfferedOperation[] = [
     operations: 'sign ED25519_SHA_512 (RAW)',
     mechanisms: 'CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA',
   },
+  {
+    specs: 'SYMMETRIC_DEFAULT, HMAC_224/256/384/512',
+    operations: 'import (origin EXTERNAL) wrapped RSAES_OAEP_SHA_1, unwrapped by the token',
+    mechanisms: 'CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS_OAEP (unwrap)',
+  },
 ];
 
 export const HSM_NOT_OFFERED: readonly NotOffered[] = [
@@ -75,9 +80,14 @@ export const HSM_NOT_OFFERED: readonly NotOffered[] = [
     reason: 'token lacks CKM_HKDF_DERIVE (PKCS#11 v3.0)',
   },
   {
-    feature: 'import (origin EXTERNAL)',
+    feature: 'import wrapped RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_*',
     reason:
-      'token lacks CKM_RSA_AES_KEY_WRAP and OAEP with SHA-256; the SHA-1 path works in the token but material ids need the clear material (docs/hsm.md)',
+      'token lacks OAEP with SHA-256 and CKM_RSA_AES_KEY_WRAP; the two-step form would leave an AES key that unwraps under any template (docs/hsm.md)',
+  },
+  {
+    feature: 'import of asymmetric material',
+    reason:
+      'the public key could not be checked against the unwrapped private key without the clear material',
   },
   {
     feature: 'export, backup',

@@ -37,8 +37,8 @@ function writeUlong(target: Buffer, value: bigint, offset: number): void {
 
 /**
  * Calls `use` with `{ type, value }` whose value is `template` as a CK_ATTRIBUTE array. The native
- * copies of the inner values live only for the duration of `use`, which must therefore make its
- * PKCS#11 call synchronously (C_CreateObject, C_UnwrapKey; not their Async variants).
+ * copies of the inner values live for the duration of `use`: until it returns, or, when it returns
+ * a promise (an Async PKCS#11 call), until that promise settles.
  */
 export function withAttributeArray<T>(
   type: number,
@@ -46,6 +46,10 @@ export function withAttributeArray<T>(
   use: (attribute: pkcs11js.Attribute) => T,
 ): T {
   const allocations: unknown[] = [];
+  const free = () => {
+    for (const native of allocations) koffi.free(native);
+  };
+  let pending = false;
   try {
     const array = Buffer.alloc(template.length * ATTRIBUTE_BYTES);
     template.forEach((attribute, index) => {
@@ -58,8 +62,13 @@ export function withAttributeArray<T>(
       array.writeBigUInt64LE(koffi.address(native), offset + ULONG_BYTES);
       writeUlong(array, BigInt(bytes.length), offset + ULONG_BYTES + POINTER_BYTES);
     });
-    return use({ type, value: array });
+    const result = use({ type, value: array });
+    if (result instanceof Promise) {
+      pending = true;
+      return result.finally(free) as T;
+    }
+    return result;
   } finally {
-    for (const native of allocations) koffi.free(native);
+    if (!pending) free();
   }
 }

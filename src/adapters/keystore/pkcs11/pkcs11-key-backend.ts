@@ -32,7 +32,11 @@ import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-sta
 import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } from './hsm-aes-gcm.js';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ecSign, generateEcKeyPair } from './pkcs11-ec-keys.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import { expectCheckValue, expectPrivateHalfOf, keyCheckValue } from './pkcs11-content-checks.js';
+import { Pkcs11WrappedImport } from './pkcs11-key-import.js';
 import { hsmKwpUnwrap, hsmKwpWrap } from './pkcs11-key-wrap.js';
+import type { ObjectRole } from './pkcs11-object-policy.js';
+import { NotCopyableError } from './pkcs11-replication.js';
 import type { TokenFailover } from './pkcs11-token-failover.js';
 import {
   ALLOWED_MECHANISMS,
@@ -42,6 +46,12 @@ import {
   secretKeyTemplate,
 } from './pkcs11-templates.js';
 import type { Handle, Pkcs11Token, SessionScope } from './pkcs11-token.js';
+import {
+  decodeVersionReference,
+  encodeVersionReference,
+  hsmObjectLabel,
+  type VersionReference,
+} from './pkcs11-version-reference.js';
 
 /** Key specs the HSM protection level offers: those PKCS#11 v2.40 tokens commonly implement. */
 export const HSM_KEY_SPECS: readonly KeySpec[] = [
@@ -60,7 +70,7 @@ export const HSM_KEY_SPECS: readonly KeySpec[] = [
   'ECC_NIST_EDWARDS25519',
 ];
 
-export const hsmObjectLabel = (keyId: string, version: number) => `keyhaven/${keyId}/v${version}`;
+export { hsmObjectLabel } from './pkcs11-version-reference.js';
 
 const HASH_MECHANISM: Record<SignatureHash | 'sha224' | 'sha1', number> = {
   sha1: pkcs11js.CKM_SHA_1,
@@ -130,8 +140,12 @@ export function mechanismsFor(spec: KeySpec): Record<string, number> {
 
 export class Pkcs11KeyBackend implements KeyBackend {
   readonly protectionLevel = 'HSM' as const;
+  /** BYOK: material unwrapped by the token into the version's object (pkcs11-key-import.ts). */
+  readonly wrappedImport: Pkcs11WrappedImport;
 
-  constructor(private readonly failover: TokenFailover) {}
+  constructor(private readonly failover: TokenFailover) {
+    this.wrappedImport = new Pkcs11WrappedImport(failover);
+  }
 
   async createVersionMaterial(
     keyId: string,
@@ -145,13 +159,13 @@ export class Pkcs11KeyBackend implements KeyBackend {
       );
     }
     const label = hsmObjectLabel(keyId, version);
-    const material = Buffer.from(label, 'utf8');
     const family = keyFamily(spec);
     const objectClass = objectClassOf(spec);
     const replication = this.failover.replication;
     const replicable = replication?.enabled ?? false;
     const rsaUsage = family === 'RSA' ? rsaUsageOf(spec, usage) : undefined;
     let source: Pkcs11Token | undefined;
+    let checkValue: Buffer | undefined;
     const publicKeySpki = await this.failover.run(async (scope, token) => {
       const { api, session } = scope;
       source = token;
@@ -160,7 +174,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
       }
       return withMechanismRestriction(async (restrict) => {
         if (family === 'AES') {
-          await api.C_GenerateKeyAsync(
+          const handle = await api.C_GenerateKeyAsync(
             session,
             { mechanism: pkcs11js.CKM_AES_KEY_GEN },
             secretKeyTemplate({
@@ -173,11 +187,12 @@ export class Pkcs11KeyBackend implements KeyBackend {
               mechanisms: restrict ? ALLOWED_MECHANISMS[replicable ? 'aes' : 'aesWrapping'] : undefined,
             }),
           );
+          checkValue = keyCheckValue(scope, handle, spec);
           return null;
         }
         if (family === 'HMAC') {
           const algorithm = `HMAC_SHA_${spec.slice('HMAC_'.length)}` as MacAlgorithm;
-          await api.C_GenerateKeyAsync(
+          const handle = await api.C_GenerateKeyAsync(
             session,
             { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
             secretKeyTemplate({
@@ -189,6 +204,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
               mechanisms: restrict ? [HMAC_MECHANISM[algorithm]] : undefined,
             }),
           );
+          checkValue = keyCheckValue(scope, handle, spec);
           return null;
         }
         if (family === 'RSA') {
@@ -212,12 +228,37 @@ export class Pkcs11KeyBackend implements KeyBackend {
     });
     // Copied to the other backends before the version is acknowledged; a backend that is down gets
     // it from the catch-up pass (docs/hsm.md).
-    if (replication && source) await replication.replicate(source, label, objectClass);
-    return { material, publicKeySpki };
+    if (replication && source) await this.replicateOrDiscard(source, label, objectClass, spec);
+    return { material: encodeVersionReference({ label, checkValue }), publicKeySpki };
+  }
+
+  /** Clear material never enters an HSM through this process: imports go through wrappedImport. */
+  /** A key the token can never copy to the other backends would not survive a failover: refused. */
+  private async replicateOrDiscard(
+    source: Pkcs11Token,
+    label: string,
+    objectClass: number,
+    spec: KeySpec,
+  ): Promise<void> {
+    try {
+      await this.failover.replication!.replicate(source, label, objectClass);
+    } catch (error) {
+      if (!(error instanceof NotCopyableError)) throw error;
+      await source.run((scope) => {
+        const handle = scope.find(label, objectClass);
+        source.forgetHandle(label, objectClass);
+        if (handle) scope.api.C_DestroyObject(scope.session, handle);
+      });
+      throw validationError(
+        `${spec} keys cannot be copied between these HSM backends (${error.message}); with several backends use another key spec, or configure one backend`,
+      );
+    }
   }
 
   async importVersionMaterial(): Promise<NewVersionMaterial> {
-    throw validationError('importing key material is not supported for HSM keys');
+    throw validationError(
+      'HSM keys take imported material only wrapped to their import parameters (the token unwraps it)',
+    );
   }
 
   async encrypt(ref: VersionRef, iv: Buffer, plaintext: Buffer, aad: Buffer) {
@@ -341,10 +382,11 @@ export class Pkcs11KeyBackend implements KeyBackend {
   /** C_DestroyObject on every backend that holds the version; absent objects are already gone. */
   async destroyVersionMaterial(ref: VersionRef): Promise<void> {
     if (ref.version.material.length === 0) return;
-    const label = this.labelOf(ref);
+    const reference = this.referenceOf(ref);
+    const label = reference.label;
     const objectClass = objectClassOf(ref.keySpec);
     const errors = await this.failover.runOnEach((scope, token) => {
-      const handle = scope.find(label, objectClass);
+      const handle = scope.find(label, objectClass, roleOf(reference));
       token.forgetHandle(label, objectClass);
       if (handle) scope.api.C_DestroyObject(scope.session, handle);
     });
@@ -379,27 +421,38 @@ export class Pkcs11KeyBackend implements KeyBackend {
     }
   }
 
-  private labelOf(ref: VersionRef): string {
+  private referenceOf(ref: VersionRef): VersionReference {
     const label = hsmObjectLabel(ref.keyId, ref.version.version);
     // The blob names the object; it must be this version's, so blobs cannot be swapped between keys.
     if (ref.version.state !== 'Enabled' || ref.version.material.length === 0) {
       throw new KmsError('Unavailable', `key material of ${ref.keyId} v${ref.version.version} is destroyed`);
     }
-    if (!ref.version.material.equals(Buffer.from(label, 'utf8'))) {
+    const reference = decodeVersionReference(ref.version.material);
+    if (reference.label !== label) {
       throw new KmsError(
         'Internal',
         `stored HSM reference of ${ref.keyId} v${ref.version.version} is not its own`,
       );
     }
-    return label;
+    return reference;
   }
 
+  /** Checked for its content (the recorded check value) on each token's first use. */
   private secretKey(scope: SessionScope, ref: VersionRef): Handle {
-    return scope.require(this.labelOf(ref), pkcs11js.CKO_SECRET_KEY);
+    const reference = this.referenceOf(ref);
+    const { label, checkValue } = reference;
+    if (!checkValue) return scope.require(label, pkcs11js.CKO_SECRET_KEY);
+    const verify = expectCheckValue(scope, ref.keySpec, checkValue, { label });
+    return scope.require(label, pkcs11js.CKO_SECRET_KEY, roleOf(reference), verify);
   }
 
+  /** Checked to be the private half of the recorded public key on each token's first use. */
   private privateKey(scope: SessionScope, ref: VersionRef): Handle {
-    return scope.require(this.labelOf(ref), pkcs11js.CKO_PRIVATE_KEY);
+    const { label } = this.referenceOf(ref);
+    const spki = ref.version.publicKeySpki;
+    if (!spki) return scope.require(label, pkcs11js.CKO_PRIVATE_KEY);
+    const verify = expectPrivateHalfOf(scope, ref.keySpec, spki, { label });
+    return scope.require(label, pkcs11js.CKO_PRIVATE_KEY, 'key', verify);
   }
 }
 
@@ -409,6 +462,8 @@ function rsaUsageOf(spec: KeySpec, usage: KeyUsage | undefined): 'sign' | 'decry
   if (usage === 'ENCRYPT_DECRYPT') return 'decrypt';
   throw validationError(`an HSM ${spec} key needs key usage SIGN_VERIFY or ENCRYPT_DECRYPT`);
 }
+
+const roleOf = (reference: VersionReference): ObjectRole => (reference.checkValue ? 'imported-key' : 'key');
 
 /** The class of the token object holding a version of `spec`: a secret key or a private key. */
 function objectClassOf(spec: KeySpec): number {

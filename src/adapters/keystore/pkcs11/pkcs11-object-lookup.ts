@@ -1,13 +1,17 @@
 // Finds our objects in one token by label and class, checks them once (pkcs11-object-policy.ts) and
 // caches their handles: the hot path is one Map lookup. A cache entry is dropped when its object is
-// destroyed, and all of them when the token's sessions, login or library generation change.
+// destroyed, and all of them when the token's sessions, login or library generation change. A
+// caller may add a proof of content (`verify`, e.g. a key check value), run once per handle.
 import { KmsError } from '../../../domain/errors.js';
 import type { Pkcs11Api } from './pkcs11-module.js';
 import { checkObject, searchTemplate, type Handle, type ObjectRole } from './pkcs11-object-policy.js';
 import type pkcs11js from 'pkcs11js';
 
+/** Throws when the object's content is not what the caller recorded; runs before first use. */
+export type ObjectVerifier = (handle: Handle) => void;
+
 export class ObjectLookup {
-  private readonly handles = new Map<string, Handle>();
+  private readonly handles = new Map<string, { handle: Handle; verified: boolean }>();
 
   constructor(
     private readonly token: { name: string; tokenLabel: string },
@@ -22,10 +26,17 @@ export class ObjectLookup {
     label: string,
     objectClass: number,
     role: ObjectRole,
+    verify?: ObjectVerifier,
   ): Handle | undefined {
     const key = `${objectClass}:${label}`;
     const cached = this.handles.get(key);
-    if (cached) return cached;
+    if (cached) {
+      if (verify && !cached.verified) {
+        verify(cached.handle);
+        cached.verified = true;
+      }
+      return cached.handle;
+    }
     const handle = this.search(api, session, label, searchTemplate(label, objectClass, role));
     if (!handle) {
       // Nothing of the expected kind: an object of another visibility (a public or session object
@@ -35,7 +46,8 @@ export class ObjectLookup {
       return undefined;
     }
     this.check(api, session, handle, label, role);
-    this.handles.set(key, handle);
+    verify?.(handle);
+    this.handles.set(key, { handle, verified: verify !== undefined });
     return handle;
   }
 

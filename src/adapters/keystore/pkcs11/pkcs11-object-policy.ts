@@ -2,16 +2,25 @@
 // HSM is trusted by its label alone). Keys are searched as private token objects and checked to be
 // sensitive, never-extractable and generated in the token (CKA_LOCAL); with several backends a key
 // may instead be a copy (unwrapped, so neither local nor never-extractable) or an original waiting
-// to be copied (extractable, but only under a trusted key). The transport objects are public (the
-// SO can create nothing else) and are checked for the one function each may have.
+// to be copied (extractable, but only under a trusted key). Imported keys (BYOK, pkcs11-key-import.ts)
+// are unwrapped, so neither local nor never-extractable: their checks add a proof of content, the
+// key check value recorded at import (pkcs11-content-checks.ts). The import wrapping keys must be
+// generated in the token and able to unwrap only. The transport objects are public (the SO can
+// create nothing else) and are checked for the one function each may have.
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
 import type { Pkcs11Api } from './pkcs11-module.js';
 
 export type Handle = Buffer;
 
-/** `key`: a root key or HSM key version; the transport objects move keys between backends. */
-export type ObjectRole = 'key' | 'transport-wrap' | 'transport-unwrap';
+/**
+ * `key`: a root key or generated HSM key version; `imported-key`: a version whose material was
+ * imported; `import-key`: the RSA key an import's material is wrapped to; the transport objects
+ * move keys between backends.
+ */
+export type ObjectRole = 'key' | 'imported-key' | 'import-key' | 'transport-wrap' | 'transport-unwrap';
+
+const isTransport = (role: ObjectRole) => role === 'transport-wrap' || role === 'transport-unwrap';
 
 /** An object under a label we own whose attributes break the rules: never used, never replaced. */
 export class UntrustedObjectError extends KmsError {
@@ -43,7 +52,7 @@ export function searchTemplate(label: string, objectClass: number, role: ObjectR
     { type: pkcs11js.CKA_CLASS, value: objectClass },
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_PRIVATE, value: role === 'key' },
+    { type: pkcs11js.CKA_PRIVATE, value: !isTransport(role) },
   ];
 }
 
@@ -58,7 +67,24 @@ function rulesFor(role: ObjectRole, replicated: boolean): Rules {
     [pkcs11js.CKA_TOKEN, true],
     [pkcs11js.CKA_SENSITIVE, true],
   ];
-  if (role === 'key') {
+  if (role === 'import-key') {
+    return {
+      required: [
+        ...object,
+        [pkcs11js.CKA_PRIVATE, true],
+        [pkcs11js.CKA_EXTRACTABLE, false],
+        [pkcs11js.CKA_NEVER_EXTRACTABLE, true],
+        [pkcs11js.CKA_LOCAL, true],
+        [pkcs11js.CKA_MODIFIABLE, false],
+        [pkcs11js.CKA_DECRYPT, false],
+        [pkcs11js.CKA_UNWRAP, true],
+      ],
+    };
+  }
+  if (role === 'imported-key' && !replicated) {
+    return { required: [...object, [pkcs11js.CKA_PRIVATE, true], [pkcs11js.CKA_EXTRACTABLE, false]] };
+  }
+  if (role === 'key' || role === 'imported-key') {
     if (!replicated) {
       return {
         required: [

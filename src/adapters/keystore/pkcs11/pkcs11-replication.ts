@@ -161,9 +161,10 @@ export class Pkcs11Replication {
   }
 
   /**
-   * Copies `label` from `source` to every backend lacking it, then seals it on `source`. Never
-   * throws: what could not be done is recorded and retried by catchUp(). Returns the backends
-   * that still lack the object.
+   * Copies `label` from `source` to every backend lacking it, then seals it on `source`. What
+   * could not be done is recorded and retried by catchUp(); returns the backends that still lack
+   * the object. Throws only NotCopyableError: the token can never wrap this kind of key (SoftHSM
+   * 2.6.1 and Ed25519), so nothing is recorded.
    */
   async replicate(source: Pkcs11Token, label: string, objectClass: number): Promise<string[]> {
     if (!this.enabled) return [];
@@ -182,7 +183,11 @@ export class Pkcs11Replication {
           const copy = wrapped;
           await target.run((scope) => this.unwrap(scope, target, label, copy));
           this.copies++;
-        } catch {
+        } catch (error) {
+          if (error instanceof NotCopyableError) {
+            if (entry) await this.record(label, undefined);
+            throw error;
+          }
           missing.push(target.name);
         }
       }
@@ -190,7 +195,8 @@ export class Pkcs11Replication {
         await source.run((scope) => seal(scope, label, objectClass));
         sealed = true;
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof NotCopyableError) throw error;
       // Sealing failed (the source went away): the entry stays pending with nothing missing.
     } finally {
       wrapped?.blob.fill(0);
@@ -222,7 +228,7 @@ export class Pkcs11Replication {
             // The source is no longer configured: nothing can copy this object any more.
             if (!source || source.circuit === 'open' || entry.expired) continue;
             if (this.windowPassed(entry)) await this.expire(source, entry);
-            else await this.replicate(source, entry.label, entry.objectClass);
+            else await this.replicate(source, entry.label, entry.objectClass).catch(ignoreNotCopyable);
           }
         });
       } catch {
@@ -303,6 +309,9 @@ export class Pkcs11Replication {
       const blob = api.C_WrapKey(session, { mechanism }, transport, key, Buffer.alloc(MAX_WRAPPED_BYTES));
       return { blob, mechanism, shape };
     } catch (error) {
+      if (pkcs11Code(error) === pkcs11js.CKR_KEY_NOT_WRAPPABLE) {
+        throw new NotCopyableError(`${source.name} cannot wrap ${label} (CKR_KEY_NOT_WRAPPABLE)`);
+      }
       throw refused(error, `${source.name} refused to wrap ${label}`);
     }
   }
@@ -368,6 +377,17 @@ function seal({ api, session, find }: SessionScope, label: string, objectClass: 
 }
 
 /** A wrap/unwrap refusal is the object's or key's, not the token's health: keep it off the circuit. */
+/** The source token can never wrap this kind of key, so no backend can ever get a copy. */
+export class NotCopyableError extends KmsError {
+  constructor(message: string) {
+    super('ValidationError', message);
+  }
+}
+
+function ignoreNotCopyable(error: unknown): void {
+  if (!(error instanceof NotCopyableError)) throw error;
+}
+
 function refused(error: unknown, message: string): unknown {
   const code = pkcs11Code(error);
   if (code === undefined || !REFUSED_WRAP.has(code)) return error;

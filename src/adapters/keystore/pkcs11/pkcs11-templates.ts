@@ -58,6 +58,14 @@ export const ALLOWED_MECHANISMS = {
   eddsa: [0x1057],
 } as const;
 
+/** The HMAC mechanism of each HMAC key spec. */
+export const HMAC_SPEC_MECHANISM: Readonly<Record<string, number>> = {
+  HMAC_224: pkcs11js.CKM_SHA224_HMAC,
+  HMAC_256: pkcs11js.CKM_SHA256_HMAC,
+  HMAC_384: pkcs11js.CKM_SHA384_HMAC,
+  HMAC_512: pkcs11js.CKM_SHA512_HMAC,
+};
+
 /**
  * Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34,
  * secp521r1 1.3.132.0.35, secp256k1 1.3.132.0.10. `crv` is the JWK name node:crypto imports.

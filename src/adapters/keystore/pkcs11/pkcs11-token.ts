@@ -11,7 +11,7 @@ import type { KeyStoreStatus } from '../../../ports/key-store-status.js';
 import { CircuitBreaker, type CircuitState } from '../circuit-breaker.js';
 import { classifyPkcs11Error, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
 import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-module.js';
-import { ObjectLookup } from './pkcs11-object-lookup.js';
+import { ObjectLookup, type ObjectVerifier } from './pkcs11-object-lookup.js';
 import type { Handle, ObjectRole } from './pkcs11-object-policy.js';
 import { SessionPool, TokenLostError } from './pkcs11-session-pool.js';
 import { synchronousCalls } from './pkcs11-synchronous-calls.js';
@@ -58,9 +58,9 @@ export interface SessionScope {
    * checked before first use; undefined when there is none. Throws UntrustedObjectError for an
    * object under that label that fails the checks.
    */
-  find(label: string, objectClass: number, role?: ObjectRole): Handle | undefined;
+  find(label: string, objectClass: number, role?: ObjectRole, verify?: ObjectVerifier): Handle | undefined;
   /** Like find, for an object that must exist: its absence means the token is not the one we know. */
-  require(label: string, objectClass: number, role?: ObjectRole): Handle;
+  require(label: string, objectClass: number, role?: ObjectRole, verify?: ObjectVerifier): Handle;
 }
 
 /** A backend failure (not the request's): the next backend in line may serve the request. */
@@ -358,13 +358,14 @@ export class Pkcs11Token {
       api,
       session,
       slot,
-      require: (label, objectClass, role) => {
-        const handle = scope.find(label, objectClass, role);
+      require: (label, objectClass, role, verify) => {
+        const handle = scope.find(label, objectClass, role, verify);
         if (!handle)
           throw new TokenLostError(`object "${label}" is missing from token "${this.options.tokenLabel}"`);
         return handle;
       },
-      find: (label, objectClass, role = 'key') => this.objects.find(api, session, label, objectClass, role),
+      find: (label, objectClass, role = 'key', verify) =>
+        this.objects.find(api, session, label, objectClass, role, verify),
     };
     return scope;
   }

@@ -1,0 +1,390 @@
+// BYOK into the token (issue 16 §2; docs/hsm.md "Import"): the import wrapping key is an RSA key
+// pair generated in the token whose private half can only unwrap, with CKA_UNWRAP_TEMPLATE forcing
+// every key it unwraps to be a private, sensitive token object that is not extractable (or, with
+// several backends, extractable only under the trusted transport key). The caller's material,
+// RSAES_OAEP_SHA_1-wrapped to it, is unwrapped by the token straight into the key version's object:
+// it is never in clear in this process, and a holder of the user PIN who captured the wrapped
+// material cannot unwrap it into anything readable. The key pair is used once, then destroyed;
+// unused ones are destroyed once their import token has expired.
+import { createPublicKey } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import {
+  alreadyExists,
+  expiredImportToken,
+  invalidCiphertext,
+  invalidImportToken,
+  KmsError,
+  validationError,
+} from '../../../domain/errors.js';
+import type {
+  ImportedVersionMaterial,
+  ImportWrappingKey,
+  WrappedImport,
+} from '../../../ports/key-backend.js';
+import { keyFamily, type KeySpec } from '../../../domain/key-spec.js';
+import { HMAC_IMPORT_LENGTH } from '../../../crypto/key-material.js';
+import { tokenAnswers } from './hsm-aes-gcm.js';
+import { withAttributeArray, type ScalarAttribute } from './pkcs11-attribute-array.js';
+import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import type { Handle } from './pkcs11-object-policy.js';
+import {
+  ALLOWED_MECHANISMS,
+  HMAC_SPEC_MECHANISM,
+  mechanismList,
+  secretKeyTemplate,
+  withMechanismRestriction,
+} from './pkcs11-templates.js';
+import { keyCheckValue } from './pkcs11-content-checks.js';
+import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
+import type { TokenFailover } from './pkcs11-token-failover.js';
+import { encodeVersionReference, hsmObjectLabel } from './pkcs11-version-reference.js';
+
+const IMPORT_KEY_PREFIX = 'keyhaven-import/';
+
+/**
+ * The wrapping algorithms the token can unwrap with inside itself. SoftHSM 2.6.1's
+ * CKM_RSA_PKCS_OAEP has SHA-1 only and it lacks CKM_RSA_AES_KEY_WRAP; the two-step form of
+ * RSA_AES_KEY_WRAP (OAEP into an AES key, then CKM_AES_KEY_WRAP_PAD) would leave an intermediate
+ * key that a PIN holder could unwrap the material with under any template.
+ */
+export const HSM_IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_1'] as const;
+
+/** The label carries the expiry, so that expired key pairs can be found and destroyed. */
+export const importKeyLabel = (id: string, expiresAt: Date) =>
+  `${IMPORT_KEY_PREFIX}${expiresAt.getTime()}/${id}`;
+
+export const isImportKeyLabel = (label: string) => /^keyhaven-import\/\d+\/[\w-]+$/.test(label);
+
+const OAEP_SHA_1: pkcs11js.Mechanism = {
+  mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
+  parameter: {
+    type: pkcs11js.CK_PARAMS_RSA_OAEP,
+    hashAlg: pkcs11js.CKM_SHA_1,
+    mgf: pkcs11js.CKG_MGF1_SHA1,
+    source: 1, // CKZ_DATA_SPECIFIED
+  } as pkcs11js.RsaOAEP,
+};
+
+/** Forced on every key the import wrapping key unwraps (PKCS#11 v2.40 §4.8). */
+function forcedOnImport(replicable: boolean): ScalarAttribute[] {
+  return [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    replicable
+      ? { type: pkcs11js.CKA_WRAP_WITH_TRUSTED, value: true }
+      : { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+  ];
+}
+
+/** Generates the import wrapping key pair in the token; returns the public half as SPKI. */
+export async function generateImportKey(
+  scope: SessionScope,
+  label: string,
+  modulusBits: number,
+  replicable: boolean,
+): Promise<Buffer> {
+  const { api, session } = scope;
+  const pair = await withMechanismRestriction((restrict) =>
+    withAttributeArray(pkcs11js.CKA_UNWRAP_TEMPLATE, forcedOnImport(replicable), (unwrapTemplate) =>
+      api.C_GenerateKeyPairAsync(
+        session,
+        { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+        [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+          { type: pkcs11js.CKA_TOKEN, value: false },
+          { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
+          { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
+          { type: pkcs11js.CKA_ENCRYPT, value: false },
+          { type: pkcs11js.CKA_VERIFY, value: false },
+          { type: pkcs11js.CKA_WRAP, value: false },
+        ],
+        [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_PRIVATE, value: true },
+          { type: pkcs11js.CKA_SENSITIVE, value: true },
+          { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+          { type: pkcs11js.CKA_UNWRAP, value: true },
+          { type: pkcs11js.CKA_DECRYPT, value: false },
+          { type: pkcs11js.CKA_SIGN, value: false },
+          { type: pkcs11js.CKA_DERIVE, value: false },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          ...(restrict
+            ? [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: mechanismList([pkcs11js.CKM_RSA_PKCS_OAEP]) }]
+            : []),
+          unwrapTemplate,
+          // Last: SoftHSM 2.6 refuses every attribute that follows CKA_MODIFIABLE false.
+          { type: pkcs11js.CKA_MODIFIABLE, value: false },
+        ],
+      ),
+    ),
+  );
+  try {
+    const [modulus, exponent] = api.C_GetAttributeValue(session, pair.publicKey, [
+      { type: pkcs11js.CKA_MODULUS },
+      { type: pkcs11js.CKA_PUBLIC_EXPONENT },
+    ]);
+    return createPublicKey({
+      key: {
+        kty: 'RSA',
+        n: modulus!.value!.toString('base64url'),
+        e: exponent!.value!.toString('base64url'),
+      },
+      format: 'jwk',
+    }).export({ format: 'der', type: 'spki' });
+  } finally {
+    api.C_DestroyObject(session, pair.publicKey);
+  }
+}
+
+/**
+ * The template of an imported secret key: what a generated one of the spec gets (usage flags,
+ * allowed mechanisms), without CKA_VALUE_LEN (the material sets it), with every attribute the
+ * import key forces, and CKA_MODIFIABLE last.
+ */
+export function importedKeyTemplate(
+  label: string,
+  spec: KeySpec,
+  replicable: boolean,
+  restrict: boolean,
+): pkcs11js.Template {
+  const family = keyFamily(spec);
+  const hmacMechanism = family === 'HMAC' ? HMAC_SPEC_MECHANISM[spec] : undefined;
+  const template = secretKeyTemplate({
+    label,
+    keyType: family === 'AES' ? pkcs11js.CKK_AES : pkcs11js.CKK_GENERIC_SECRET,
+    length: 0,
+    usage: family === 'AES' ? 'encrypt' : 'mac',
+    replicable,
+    wrapping: family === 'AES' && !replicable,
+    mechanisms: !restrict
+      ? undefined
+      : family === 'AES'
+        ? ALLOWED_MECHANISMS[replicable ? 'aes' : 'aesWrapping']
+        : [hmacMechanism!],
+  }).filter(({ type }) => type !== pkcs11js.CKA_VALUE_LEN && type !== pkcs11js.CKA_MODIFIABLE);
+  return [...template, { type: pkcs11js.CKA_MODIFIABLE, value: replicable }];
+}
+
+/** Unwraps `encrypted` with the import key into a new object; InvalidCiphertext when it was not wrapped to it. */
+export function unwrapImported(
+  scope: SessionScope,
+  importKey: Handle,
+  encrypted: Buffer,
+  template: pkcs11js.Template,
+): Handle {
+  const { api, session, slot } = scope;
+  try {
+    return api.C_UnwrapKey(session, OAEP_SHA_1, importKey, encrypted, template);
+  } catch (error) {
+    // OAEP decoding failed (SoftHSM 2.6 says CKR_GENERAL_ERROR: the data's fault if the token
+    // still answers); one answer for every such failure, as RFC 8017 §7.1.2 advises.
+    const dataFault =
+      classifyPkcs11Error(error) === 'input' ||
+      (pkcs11Code(error) === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(api, slot));
+    if (dataFault) {
+      throw invalidCiphertext('encryptedKeyMaterial could not be unwrapped with the import wrapping key');
+    }
+    throw error;
+  }
+}
+
+/**
+ * Whether the token's CKA_VALUE_LEN of an imported key fits the spec (AES-256, the HMAC spec's
+ * import range). A token that does not record it for unwrapped keys (SoftHSM 2.6.1 reports 0)
+ * answers undefined: the length is then only as certain as the key check value's computation makes
+ * it (an AES key of other than 16, 24 or 32 bytes fails there).
+ */
+export function importedLengthFits(scope: SessionScope, handle: Handle, spec: KeySpec): boolean | undefined {
+  const [value] = scope.api.C_GetAttributeValue(scope.session, handle, [{ type: pkcs11js.CKA_VALUE_LEN }]);
+  const bytes = value?.value && value.value.length > 0 ? Number(value.value.readBigUInt64LE(0)) : 0;
+  if (bytes === 0) return undefined;
+  if (keyFamily(spec) === 'AES') return bytes === 32;
+  const range = HMAC_IMPORT_LENGTH[spec];
+  return range !== undefined && bytes >= range.min && bytes <= range.max;
+}
+
+/** Destroys import key pairs whose import token has expired (found by their label); returns their labels. */
+export function sweepExpiredImportKeys({ api, session }: SessionScope, now: Date): string[] {
+  api.C_FindObjectsInit(session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_UNWRAP, value: true },
+  ]);
+  let found: Handle[];
+  try {
+    found = api.C_FindObjects(session, 256);
+  } finally {
+    api.C_FindObjectsFinal(session);
+  }
+  const destroyed: string[] = [];
+  for (const handle of found) {
+    const [value] = api.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }]);
+    const label = value?.value?.toString('utf8') ?? '';
+    if (!isImportKeyLabel(label)) continue;
+    const expiresAt = Number(label.split('/')[1]);
+    if (expiresAt > now.getTime()) continue;
+    api.C_DestroyObject(session, handle);
+    destroyed.push(label);
+  }
+  return destroyed;
+}
+
+/** The import's wrapping key was used or is no longer wanted. */
+export function destroyImportKey(scope: SessionScope, handle: Handle): void {
+  try {
+    scope.api.C_DestroyObject(scope.session, handle);
+  } catch (error) {
+    throw new KmsError('Unavailable', 'could not destroy the import wrapping key', { cause: error });
+  }
+}
+
+/** The HSM backend's WrappedImport (ports/key-backend.ts). */
+export class Pkcs11WrappedImport implements WrappedImport {
+  readonly algorithms = HSM_IMPORT_WRAPPING_ALGORITHMS;
+  readonly keySpecs = HSM_IMPORTABLE_SPECS;
+
+  constructor(
+    private readonly failover: TokenFailover,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async createWrappingKey(id: string, modulusBits: number, expiresAt: Date): Promise<ImportWrappingKey> {
+    const label = importKeyLabel(id, expiresAt);
+    const replicable = this.failover.replication?.enabled ?? false;
+    const publicKeySpki = await this.failover.run(async (scope, token) => {
+      for (const swept of sweepExpiredImportKeys(scope, this.clock())) {
+        token.forgetHandle(swept, pkcs11js.CKO_PRIVATE_KEY);
+      }
+      return generateImportKey(scope, label, modulusBits, replicable);
+    });
+    return { reference: Buffer.from(label, 'utf8'), publicKeySpki };
+  }
+
+  async importWrapped(input: {
+    keyId: string;
+    version: number;
+    spec: KeySpec;
+    reference: Buffer;
+    encrypted: Buffer;
+  }): Promise<ImportedVersionMaterial> {
+    const { keyId, version, spec } = input;
+    if (!HSM_IMPORTABLE_SPECS.includes(spec)) {
+      throw validationError(`HSM keys take imported material for ${HSM_IMPORTABLE_SPECS.join(', ')} only`);
+    }
+    const importLabel = input.reference.toString('utf8');
+    const label = hsmObjectLabel(keyId, version);
+    const replication = this.failover.replication;
+    const replicable = replication?.enabled ?? false;
+    const { token, checkValue } = await this.onHolder(importLabel, async (scope, importKey) => {
+      try {
+        if (scope.find(label, pkcs11js.CKO_SECRET_KEY, 'imported-key')) {
+          throw alreadyExists(`the token already holds an object labelled ${label}`);
+        }
+        const handle = await withMechanismRestriction(async (restrict) =>
+          unwrapImported(
+            scope,
+            importKey,
+            input.encrypted,
+            importedKeyTemplate(label, spec, replicable, restrict),
+          ),
+        );
+        try {
+          if (importedLengthFits(scope, handle, spec) === false) throw wrongMaterial(spec);
+          return checkValueOrRefuse(scope, handle, spec);
+        } catch (error) {
+          scope.api.C_DestroyObject(scope.session, handle);
+          throw error;
+        }
+      } finally {
+        // Single use, whatever the outcome: the import token that named it is spent. Should the
+        // token fail now, the sweep destroys the key pair once the import token has expired.
+        try {
+          destroyImportKey(scope, importKey);
+        } catch {
+          // Left to the sweep.
+        }
+      }
+    });
+    if (replication && replicable) await replication.replicate(token, label, pkcs11js.CKO_SECRET_KEY);
+    return {
+      material: encodeVersionReference({ label, checkValue, imported: true }),
+      publicKeySpki: null,
+      checkValue,
+    };
+  }
+
+  async discardWrappingKey(reference: Buffer): Promise<void> {
+    const label = reference.toString('utf8');
+    if (!isImportKeyLabel(label)) return;
+    await this.failover.runOnEach((scope, token) => {
+      const handle = scope.find(label, pkcs11js.CKO_PRIVATE_KEY, 'import-key');
+      token.forgetHandle(label, pkcs11js.CKO_PRIVATE_KEY);
+      if (handle) destroyImportKey(scope, handle);
+    });
+  }
+
+  /** Runs `use` on the backend holding the import key: it was made on one backend only. */
+  private async onHolder<T>(
+    importLabel: string,
+    use: (scope: SessionScope, importKey: Handle) => Promise<T>,
+  ): Promise<{ token: Pkcs11Token; checkValue: T }> {
+    if (!isImportKeyLabel(importLabel)) throw invalidImportToken('the import token names no wrapping key');
+    let unavailable: Error | undefined;
+    for (const token of this.failover.tokens) {
+      try {
+        const result = await token.run(async (scope) => {
+          const importKey = scope.find(importLabel, pkcs11js.CKO_PRIVATE_KEY, 'import-key');
+          if (!importKey) return undefined;
+          try {
+            return { value: await use(scope, importKey) };
+          } finally {
+            // `use` destroyed it.
+            token.forgetHandle(importLabel, pkcs11js.CKO_PRIVATE_KEY);
+          }
+        });
+        if (result) return { token, checkValue: result.value };
+      } catch (error) {
+        if (!(error instanceof HsmUnavailableError)) throw error;
+        unavailable = error;
+      }
+    }
+    if (unavailable) {
+      throw new KmsError(
+        'Unavailable',
+        `the HSM backend holding this import's wrapping key is unavailable: ${unavailable.message}`,
+        { cause: unavailable },
+      );
+    }
+    throw expiredImportToken('the import wrapping key is gone from the HSM; request new import parameters');
+  }
+}
+
+/** Symmetric specs only: an asymmetric key's public half could not be checked against it unseen. */
+export const HSM_IMPORTABLE_SPECS: readonly KeySpec[] = [
+  'SYMMETRIC_DEFAULT',
+  'HMAC_224',
+  'HMAC_256',
+  'HMAC_384',
+  'HMAC_512',
+];
+
+const wrongMaterial = (spec: KeySpec) =>
+  validationError(`the imported material is not a valid ${spec} key (wrong length)`);
+
+/** The key check value; a key the token cannot compute one with (an AES key of 20 bytes) is refused. */
+function checkValueOrRefuse(scope: SessionScope, handle: Handle, spec: KeySpec): Buffer {
+  try {
+    return keyCheckValue(scope, handle, spec);
+  } catch (error) {
+    const code = pkcs11Code(error);
+    const material =
+      code === pkcs11js.CKR_KEY_SIZE_RANGE ||
+      code === pkcs11js.CKR_MECHANISM_INVALID ||
+      code === pkcs11js.CKR_KEY_TYPE_INCONSISTENT;
+    if (material && tokenAnswers(scope.api, scope.slot)) throw wrongMaterial(spec);
+    throw error;
+  }
+}
