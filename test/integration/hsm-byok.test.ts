@@ -1,14 +1,23 @@
 // BYOK into the HSM over real HTTP (issue 16 §2), against a server on a fresh SoftHSM2 token: an
 // HSM key with origin EXTERNAL takes symmetric material wrapped RSAES_OAEP_SHA_1 to a key pair the
 // token made; the token then holds exactly that material (its wraps and MACs match node:crypto's
-// with the same bytes), re-imports are held to it, and refusals leave nothing in the token.
-import { constants, createHmac, publicEncrypt, randomBytes } from 'node:crypto';
+// with the same bytes), re-imports are held to it, refusals leave nothing in the token, and the
+// AWS SDK takes the same path through the AWS dialect.
+import { constants, createHmac, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aesKwpUnwrap } from '../../src/crypto/keywrap.js';
 import { parseListObjects } from '../adapters/pkcs11/fixtures.js';
 import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import {
+  DecryptCommand,
+  EncryptCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+} from '@aws-sdk/client-kms';
+import { accessKeyOf, clientFor } from './aws-fixtures.js';
 import { Api, b64 } from './http.js';
+import { createActor, createTenant } from './identity-fixtures.js';
 import type { ImportParametersReply, KeyReply, KeyView } from './wire-types.js';
 
 interface ImportReply extends KeyReply {
@@ -168,5 +177,64 @@ describe('import of key material into HSM keys over REST (SoftHSM2)', () => {
     expect(described.key.state).toBe('PendingImport');
     expect(labelled(`keyhaven/${key.keyId}/v1`)).toEqual([]);
     expect(objects().filter((o) => o.label.startsWith('keyhaven-import/'))).toEqual([]);
+  });
+
+  it('takes the import through the AWS dialect with the AWS SDK (RSAES_OAEP_SHA_1)', async () => {
+    const { tenantId } = await createTenant(api);
+    const tenantAdmin = await createActor(api, tenantId, ['admin']);
+    const client = clientFor(server, await accessKeyOf(api, tenantAdmin.principal.principalId));
+    try {
+      const created = await tenantAdmin.api.post<KeyReply>('/v1/keys', {
+        protectionLevel: 'HSM',
+        origin: 'EXTERNAL',
+      });
+      expect(created.status, created.text).toBe(201);
+      const KeyId = created.body.key.keyId;
+      const refused = await client
+        .send(
+          new GetParametersForImportCommand({
+            KeyId,
+            WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+            WrappingKeySpec: 'RSA_2048',
+          }),
+        )
+        .then(
+          () => 'accepted',
+          (error: Error) => error.name,
+        );
+      expect(refused).toBe('UnsupportedOperationException');
+      const parameters = await client.send(
+        new GetParametersForImportCommand({
+          KeyId,
+          WrappingAlgorithm: 'RSAES_OAEP_SHA_1',
+          WrappingKeySpec: 'RSA_2048',
+        }),
+      );
+      const publicKey = createPublicKey({
+        key: Buffer.from(parameters.PublicKey!),
+        format: 'der',
+        type: 'spki',
+      });
+      const material = randomBytes(32);
+      await client.send(
+        new ImportKeyMaterialCommand({
+          KeyId,
+          ImportToken: parameters.ImportToken,
+          EncryptedKeyMaterial: publicEncrypt(
+            { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+            material,
+          ),
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        }),
+      );
+      const sealed = await client.send(
+        new EncryptCommand({ KeyId, Plaintext: Buffer.from('via the AWS SDK') }),
+      );
+      const opened = await client.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob }));
+      expect(Buffer.from(opened.Plaintext!).toString()).toBe('via the AWS SDK');
+      expect(labelled(`keyhaven/${KeyId}/v1`)).toHaveLength(1);
+    } finally {
+      client.destroy();
+    }
   });
 });
