@@ -1,23 +1,14 @@
 // An attacker holding only the user PIN, as its own process with pkcs11js and nothing of Keyhaven:
 // tries every way we know to get a readable copy of a key object out of a token (issue 16). Each
 // attempt reports the PKCS#11 result; the test asserts each one was refused.
-import { execFileSync } from 'node:child_process';
+import { runAsPinHolder } from './pin-holder-script.js';
 
 export interface AttemptResults {
   [attempt: string]: string;
 }
 
 const SCRIPT = String.raw`
-import { createRequire } from 'node:module';
-const require = createRequire(process.cwd() + '/package.json');
-const P = require('pkcs11js');
-const [modulePath, tokenLabel, pin, keyLabel, wrapLabel, unwrapLabel] = process.argv.slice(1);
-const lib = new P.PKCS11();
-lib.load(modulePath);
-lib.C_Initialize();
-const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
-const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
-lib.C_Login(session, P.CKU_USER, pin);
+const [keyLabel, wrapLabel, unwrapLabel] = args;
 const find = (label) => {
   lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: label }]);
   const [handle] = lib.C_FindObjects(session, 1);
@@ -81,35 +72,16 @@ export function attemptExtraction(options: {
   keyLabel: string;
   transportKeyLabel: string;
 }): AttemptResults {
-  const output = execFileSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      SCRIPT,
-      options.modulePath,
-      options.tokenLabel,
-      options.pin,
-      options.keyLabel,
-      `${options.transportKeyLabel}-wrap`,
-      `${options.transportKeyLabel}-unwrap`,
-    ],
-    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const output = runAsPinHolder(options, SCRIPT, [
+    options.keyLabel,
+    `${options.transportKeyLabel}-wrap`,
+    `${options.transportKeyLabel}-unwrap`,
+  ]);
   return JSON.parse(output) as AttemptResults;
 }
 
 const DECRYPT_SCRIPT = String.raw`
-import { createRequire } from 'node:module';
-const require = createRequire(process.cwd() + '/package.json');
-const P = require('pkcs11js');
-const [modulePath, tokenLabel, pin, keyLabel, ciphertextHex, operation] = process.argv.slice(1);
-const lib = new P.PKCS11();
-lib.load(modulePath);
-lib.C_Initialize();
-const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
-const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
-lib.C_Login(session, P.CKU_USER, pin);
+const [keyLabel, ciphertextHex, operation] = args;
 lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: keyLabel }, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }]);
 const [key] = lib.C_FindObjects(session, 1);
 lib.C_FindObjectsFinal(session);
@@ -140,34 +112,15 @@ export function attemptRsaOperation(options: {
   keyLabel: string;
   input: Buffer;
 }): string {
-  return execFileSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      DECRYPT_SCRIPT,
-      options.modulePath,
-      options.tokenLabel,
-      options.pin,
-      options.keyLabel,
-      options.input.toString('hex'),
-      options.operation,
-    ],
-    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  return runAsPinHolder(options, DECRYPT_SCRIPT, [
+    options.keyLabel,
+    options.input.toString('hex'),
+    options.operation,
+  ]);
 }
 
 const IMPORT_SCRIPT = String.raw`
-import { createRequire } from 'node:module';
-const require = createRequire(process.cwd() + '/package.json');
-const P = require('pkcs11js');
-const [modulePath, tokenLabel, pin, importLabel, blobHex] = process.argv.slice(1);
-const lib = new P.PKCS11();
-lib.load(modulePath);
-lib.C_Initialize();
-const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tokenLabel);
-const session = lib.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
-lib.C_Login(session, P.CKU_USER, pin);
+const [importLabel, blobHex] = args;
 lib.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: importLabel }, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }]);
 const [key] = lib.C_FindObjects(session, 1);
 lib.C_FindObjectsFinal(session);
@@ -222,19 +175,9 @@ export function attemptImportExtraction(options: {
   importLabel: string;
   wrapped: Buffer;
 }): AttemptResults {
-  const output = execFileSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      IMPORT_SCRIPT,
-      options.modulePath,
-      options.tokenLabel,
-      options.pin,
-      options.importLabel,
-      options.wrapped.toString('hex'),
-    ],
-    { env: { ...process.env, ...options.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const output = runAsPinHolder(options, IMPORT_SCRIPT, [
+    options.importLabel,
+    options.wrapped.toString('hex'),
+  ]);
   return JSON.parse(output) as AttemptResults;
 }
