@@ -162,6 +162,14 @@ export class KyselyMetadataStore implements MetadataStore {
           .executeTakeFirstOrThrow();
         if (Number(row.n) >= maxKeys) throw keyQuotaReached(maxKeys);
       }
+      // A fixed id (a client token's, a seed file's) may be taken; a concurrent create of the same
+      // id that passes this check too meets the primary key (PostgreSQL: the same AlreadyExists).
+      const taken = await trx
+        .selectFrom('keys')
+        .select('key_id')
+        .where('key_id', '=', key.keyId)
+        .executeTakeFirst();
+      if (taken) throw alreadyExists(`key ${key.keyId} exists already`);
       await trx.insertInto('keys').values(keyToRow(key)).execute();
       await this.writeTags(trx, key);
       if (firstVersion) await this.insertVersion(trx, firstVersion);
