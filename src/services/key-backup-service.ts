@@ -61,8 +61,9 @@ export interface RestoreKeysInput {
 export interface BundlePolicies {
   keyPolicyInForce(keyId: string): Promise<CheckedKeyPolicy | null>;
   checkKeyPolicy(ctx: RequestContext, document: unknown): Promise<CheckedKeyPolicy>;
-  createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<unknown>;
-  deleteKeyPolicy(keyId: string): Promise<void>;
+  createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<{ policyId: string }>;
+  /** Only the policy `policyId`, which this restore wrote. */
+  deleteKeyPolicy(keyId: string, policyId: string): Promise<void>;
 }
 
 /** Binds a bundle's data key to its purpose: no other ciphertext under the key opens a bundle. */
@@ -216,12 +217,18 @@ export class KeyBackupService {
     const maxKeys = (await this.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
     const withPolicy = written.filter(({ key }) => policies.has(key.keyId));
     let aliases: Map<string, string[]>;
+    const policiesWritten: { keyId: string; policyId: string }[] = [];
     try {
       // Policies first, as KeyService.createKey: a key never exists without the policy it had.
-      for (const { key } of withPolicy) await this.policies.createKeyPolicy(key, policies.get(key.keyId)!);
+      for (const { key } of withPolicy) {
+        const { policyId } = await this.policies.createKeyPolicy(key, policies.get(key.keyId)!);
+        policiesWritten.push({ keyId: key.keyId, policyId });
+      }
       aliases = await this.metadata.restoreKeys(written, Number.isFinite(maxKeys) ? maxKeys : undefined);
     } catch (error) {
-      for (const { key } of withPolicy) await this.policies.deleteKeyPolicy(key.keyId);
+      // Only what this restore wrote: a concurrent restore of the same key may have won, its
+      // policy (and any PutKeyPolicy since) is that key's now.
+      for (const { keyId, policyId } of policiesWritten) await this.policies.deleteKeyPolicy(keyId, policyId);
       await this.discard(written);
       throw error;
     } finally {

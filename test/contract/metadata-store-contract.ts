@@ -556,6 +556,26 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
         for (const r of rejected) expect(r.reason).toMatchObject({ code: 'LimitExceeded' });
         expect(await stores.metadata.countKeys('quota')).toBe(maxKeys);
       });
+
+      it('never lets concurrent restores, nor restores racing creates, pass a tenant key quota', async () => {
+        const handles = [stores, other];
+        const maxKeys = 3;
+        const { fulfilled, rejected } = await settleAll(
+          Array.from({ length: RACERS }, (_, i): Promise<unknown> => {
+            const k = key({ tenant: 'quota' });
+            const metadata = handles[i % 2]!.metadata;
+            return i % 4 === 0
+              ? metadata.createKey(k, version(k), [], maxKeys)
+              : metadata.restoreKeys(
+                  [{ key: k, versions: [{ version: version(k), sealsReserved: 0 }], aliases: [] }],
+                  maxKeys,
+                );
+          }),
+        );
+        expect(fulfilled).toHaveLength(maxKeys);
+        for (const r of rejected) expect(r.reason).toMatchObject({ code: 'LimitExceeded' });
+        expect(await stores.metadata.countKeys('quota')).toBe(maxKeys);
+      });
     });
 
     describe('client tokens', () => {
