@@ -1,8 +1,10 @@
 // Key backup and restore (POST /v1/keys/backup, /v1/keys/restore; Vault transit's backup/restore):
 // chosen keys with every version, their metadata, aliases and key policy, as one bundle
 // (domain/key-bundle.ts) sealed under a passphrase or a Keyhaven key, recreated with the same ids
-// in the caller's tenant of this or another deployment. All or nothing: a bundle that does not
-// open, or names a key that exists, restores nothing.
+// in the caller's tenant of this or another deployment (an id held by a key the caller cannot see
+// gets a fresh one). All or nothing: a bundle that does not open, or names a key that exists in
+// the caller's sight, restores nothing.
+import { randomUUID } from 'node:crypto';
 import { KmsError, alreadyExists, validationError } from '../domain/errors.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import {
@@ -27,6 +29,7 @@ import {
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, type KeyState } from '../domain/key-state.js';
+import { canSeeTenant } from '../domain/identity.js';
 import type { RequestContext } from '../domain/request-context.js';
 import { deriveBundleKey, openBundle, passphraseSeal, sealBundle } from '../crypto/bundle-seal.js';
 import { normalizeImportedMaterial, zeroize } from '../crypto/key-material.js';
@@ -199,19 +202,26 @@ export class KeyBackupService {
       }
       if (new Set(ids).size !== ids.length) throw validationError('the bundle names a key twice');
       // Quick refusal before any work; the store checks again in the transaction that writes.
+      const restoredIds: string[] = [];
       for (const id of ids) {
         if (!UUID.test(id)) throw validationError(`the bundle names a key id that is not a UUID: ${id}`);
-        if (await this.metadata.getKey(id))
+        const existing = await this.metadata.getKey(id);
+        if (existing && canSeeTenant(ctx.principal, existing.tenant)) {
           throw alreadyExists(`key ${id} exists already; nothing was restored`);
+        }
+        // Key ids are global, but another tenant's key must answer as one that does not exist
+        // (docs/api.md): the bundled key comes back under a fresh id, as a 201 like any other.
+        restoredIds.push(existing ? randomUUID() : id);
       }
       if (ids.length === 0) throw validationError('the bundle holds no keys');
-      ctx.facts.keyId = ids[0];
-      ctx.facts.keyIds = ids;
-      for (const bundled of payload.keys) {
-        const restored = await this.restoredKey(ctx, bundled, material);
+      ctx.facts.keyId = restoredIds[0];
+      ctx.facts.keyIds = restoredIds;
+      for (const [i, bundled] of payload.keys.entries()) {
+        const restored = await this.restoredKey(ctx, bundled, restoredIds[i]!, material);
         written.push(restored);
-        if (bundled.policy)
-          policies.set(bundled.keyId, await this.restoredPolicy(ctx, bundled, restored.key));
+        if (bundled.policy) {
+          policies.set(restored.key.keyId, await this.restoredPolicy(ctx, bundled, restored.key));
+        }
       }
     } catch (error) {
       await this.discard(written);
@@ -349,9 +359,9 @@ export class KeyBackupService {
       throw malformed('policy.awsSource is not a string or null');
     }
     if (awsSource === null) {
-      return inField(key.keyId, 'policy', () => this.policies.checkKeyPolicy(ctx, document, key));
+      return inField(bundled.keyId, 'policy', () => this.policies.checkKeyPolicy(ctx, document, key));
     }
-    return inField(key.keyId, 'policy.awsSource', () =>
+    return inField(bundled.keyId, 'policy.awsSource', () =>
       this.policies.checkKeyPolicy(ctx, new AwsPolicyText(awsSource), key),
     );
   }
@@ -360,6 +370,7 @@ export class KeyBackupService {
   private async restoredKey(
     ctx: RequestContext,
     bundled: BundledKey,
+    keyId: string,
     material: Buffer,
   ): Promise<RestoredKey> {
     // Authenticated, but by whoever held the passphrase: each field checked as the write paths
@@ -402,7 +413,7 @@ export class KeyBackupService {
       parseFutureDate(bundled.expiresAt ?? undefined, now, 'expiresAt'),
     );
     const key: Key = {
-      keyId: id,
+      keyId,
       keySpec,
       keyUsage,
       state,
@@ -424,12 +435,12 @@ export class KeyBackupService {
     };
     const current = bundled.versions.find((v) => v.version === key.currentVersion);
     if (key.currentVersion !== 0 && !current) {
-      throw validationError(`the bundle lacks the current version of key ${key.keyId}`);
+      throw validationError(`the bundle lacks the current version of key ${id}`);
     }
     // Restored so, the key would be usable in name only: every operation would fail.
     const usableInName = key.currentVersion === 0 || (!current!.material && !key.publicKeyOnly);
     if (key.state !== 'PendingImport' && usableInName) {
-      throw validationError(`the bundle holds key ${key.keyId} without material for its current version`);
+      throw validationError(`the bundle holds key ${id} without material for its current version`);
     }
     const versions: RestoredKey['versions'] = [];
     for (const bundledVersion of bundled.versions) {
