@@ -24,6 +24,7 @@ import {
   KEY_SPECS,
   PROTECTION_LEVELS,
   allowedUsages,
+  isAsymmetric,
   type KeySpec,
   type KeyUsage,
   type ProtectionLevel,
@@ -32,7 +33,7 @@ import { assertNotPendingDeletion, type KeyState } from '../domain/key-state.js'
 import { canSeeTenant } from '../domain/identity.js';
 import type { RequestContext } from '../domain/request-context.js';
 import { deriveBundleKey, openBundle, passphraseSeal, sealBundle } from '../crypto/bundle-seal.js';
-import { normalizeImportedMaterial, zeroize } from '../crypto/key-material.js';
+import { normalizeImportedMaterial, normalizeImportedPublicKey, zeroize } from '../crypto/key-material.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { MetadataStore, RestoredKey } from '../ports/metadata-store.js';
@@ -438,6 +439,17 @@ export class KeyBackupService {
       throw validationError(`the bundle lacks the current version of key ${id}`);
     }
     // Restored so, the key would be usable in name only: every operation would fail.
+    if (key.publicKeyOnly) {
+      // As an import of a public key (ImportKeyMaterial's PUBLIC_KEY): its public half, never more.
+      const halves = bundled.versions.filter((v) => v.material !== null || v.publicKeySpki === null);
+      if (halves.length > 0 || !isAsymmetric(keySpec)) {
+        throw inBundle(
+          id,
+          'publicKeyOnly',
+          'a verify-only key holds the public key of an asymmetric spec, and only that',
+        );
+      }
+    }
     const usableInName = key.currentVersion === 0 || (!current!.material && !key.publicKeyOnly);
     if (key.state !== 'PendingImport' && usableInName) {
       throw validationError(`the bundle holds key ${id} without material for its current version`);
@@ -445,7 +457,7 @@ export class KeyBackupService {
     const versions: RestoredKey['versions'] = [];
     for (const bundledVersion of bundled.versions) {
       versions.push({
-        version: await this.restoredVersion(key, backend, bundledVersion, material),
+        version: await this.restoredVersion(key, id, backend, bundledVersion, material),
         sealsReserved: bundledVersion.sealsReserved,
       });
     }
@@ -454,11 +466,18 @@ export class KeyBackupService {
 
   private async restoredVersion(
     key: Key,
+    bundledKeyId: string,
     backend: KeyBackend,
     bundled: BundledVersion,
     material: Buffer,
   ): Promise<KeyVersion> {
-    const spki = bundled.publicKeySpki === null ? null : Buffer.from(bundled.publicKeySpki, 'base64');
+    // The check an imported public key meets: a DER SPKI of the key's spec (none for a symmetric one).
+    const spki =
+      bundled.publicKeySpki === null
+        ? null
+        : inField(bundledKeyId, `versions[${bundled.version}].publicKeySpki`, () =>
+            normalizeImportedPublicKey(key.keySpec, Buffer.from(bundled.publicKeySpki!, 'base64')),
+          );
     let stored: Buffer = Buffer.alloc(0);
     let publicKeySpki: Buffer | null = spki;
     if (bundled.material !== null) {

@@ -592,6 +592,12 @@ describe('key export and backup over REST', () => {
         ],
         ['an exportable flag that is no boolean', 'exportable', (k) => (k.exportable = 'yes')],
         [
+          'a public key that is no SPKI (and a symmetric key has none)',
+          'publicKeySpki',
+          (k) => ((k.versions as Record<string, unknown>[])[0]!.publicKeySpki = b64('not a public key')),
+        ],
+        ['a symmetric key that claims to be verify-only', 'publicKeyOnly', (k) => (k.publicKeyOnly = true)],
+        [
           'a fingerprint whose digest is no base64 text',
           'fingerprint',
           (k) =>
