@@ -142,7 +142,8 @@ deployment sharing the HSM and the key). HSM keys back up only when exportable.`
       'after',
       `
 Every key of the bundle is recreated in your tenant with its versions, metadata, free aliases and
-key policy; if any of its key ids exists, nothing is restored (409).`,
+key policy; if any of its key ids exists in your tenant, nothing is restored (409). An id held in a
+tenant you cannot see is not yours to take: that key gets a fresh id (the KEY ID column shows it).`,
     )
     .action(async (file: string, options: RestoreOptions, command: Command) => {
       const bundle = await readInput(file);

@@ -2,7 +2,8 @@
 import type { KeySpec, KeyUsage, ProtectionLevel } from './key-spec.js';
 import type { KeyState } from './key-state.js';
 
-export type KeyOrigin = 'KEYHAVEN' | 'EXTERNAL';
+export const KEY_ORIGINS = ['KEYHAVEN', 'EXTERNAL'] as const;
+export type KeyOrigin = (typeof KEY_ORIGINS)[number];
 
 export interface Key {
   keyId: string;

@@ -1,8 +1,10 @@
 // Key backup and restore (POST /v1/keys/backup, /v1/keys/restore; Vault transit's backup/restore):
 // chosen keys with every version, their metadata, aliases and key policy, as one bundle
 // (domain/key-bundle.ts) sealed under a passphrase or a Keyhaven key, recreated with the same ids
-// in the caller's tenant of this or another deployment. All or nothing: a bundle that does not
-// open, or names a key that exists, restores nothing.
+// in the caller's tenant of this or another deployment (an id held by a key the caller cannot see
+// gets a fresh one). All or nothing: a bundle that does not open, or names a key that exists in
+// the caller's sight, restores nothing.
+import { randomUUID } from 'node:crypto';
 import { KmsError, alreadyExists, validationError } from '../domain/errors.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import {
@@ -16,20 +18,22 @@ import {
   type BundleSeal,
   type MaterialSpan,
 } from '../domain/key-bundle.js';
-import type { Key, KeyOrigin, KeyVersion } from '../domain/key.js';
+import { AwsPolicyText } from '../domain/aws-policy.js';
+import { KEY_ORIGINS, type Key, type KeyOrigin, type KeyVersion } from '../domain/key.js';
 import {
   KEY_SPECS,
   PROTECTION_LEVELS,
   allowedUsages,
+  isAsymmetric,
   type KeySpec,
   type KeyUsage,
   type ProtectionLevel,
 } from '../domain/key-spec.js';
 import { assertNotPendingDeletion, type KeyState } from '../domain/key-state.js';
+import { canSeeTenant } from '../domain/identity.js';
 import type { RequestContext } from '../domain/request-context.js';
-import { assertWellFormed } from '../domain/unicode.js';
 import { deriveBundleKey, openBundle, passphraseSeal, sealBundle } from '../crypto/bundle-seal.js';
-import { normalizeImportedMaterial, zeroize } from '../crypto/key-material.js';
+import { normalizeImportedMaterial, normalizeImportedPublicKey, zeroize } from '../crypto/key-material.js';
 import type { Clock } from '../ports/clock.js';
 import type { KeyBackend } from '../ports/key-backend.js';
 import type { MetadataStore, RestoredKey } from '../ports/metadata-store.js';
@@ -38,7 +42,14 @@ import type { AccessControl } from './access-control.js';
 import type { CryptoService } from './crypto-service.js';
 import type { KeyDirectory } from './key-directory.js';
 import { exportingBackend } from './key-export-service.js';
-import { assertAliasName, describeKey, freshKey, type KeyDescription } from './key-records.js';
+import {
+  assertAliasName,
+  checkDescription,
+  describeKey,
+  freshKey,
+  parseFutureDate,
+  type KeyDescription,
+} from './key-records.js';
 import { checkExportable, checkRotationPeriod, checkTags, type KeyService } from './key-service.js';
 import type { CheckedKeyPolicy } from './policy-service.js';
 
@@ -60,9 +71,11 @@ export interface RestoreKeysInput {
 /** Where backup reads, and restore writes, key policies (PolicyService). */
 export interface BundlePolicies {
   keyPolicyInForce(keyId: string): Promise<CheckedKeyPolicy | null>;
-  checkKeyPolicy(ctx: RequestContext, document: unknown): Promise<CheckedKeyPolicy>;
-  createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<unknown>;
-  deleteKeyPolicy(keyId: string): Promise<void>;
+  /** PutKeyPolicy's check, for the key as it will be restored. */
+  checkKeyPolicy(ctx: RequestContext, document: unknown, key: Key): Promise<CheckedKeyPolicy>;
+  createKeyPolicy(key: Key, checked: CheckedKeyPolicy): Promise<{ policyId: string }>;
+  /** Only the policy `policyId`, which this restore wrote. */
+  deleteKeyPolicy(keyId: string, policyId: string): Promise<void>;
 }
 
 /** Binds a bundle's data key to its purpose: no other ciphertext under the key opens a bundle. */
@@ -190,20 +203,25 @@ export class KeyBackupService {
       }
       if (new Set(ids).size !== ids.length) throw validationError('the bundle names a key twice');
       // Quick refusal before any work; the store checks again in the transaction that writes.
+      const restoredIds: string[] = [];
       for (const id of ids) {
         if (!UUID.test(id)) throw validationError(`the bundle names a key id that is not a UUID: ${id}`);
-        if (await this.metadata.getKey(id))
+        const existing = await this.metadata.getKey(id);
+        if (existing && canSeeTenant(ctx.principal, existing.tenant)) {
           throw alreadyExists(`key ${id} exists already; nothing was restored`);
+        }
+        // Key ids are global, but another tenant's key must answer as one that does not exist
+        // (docs/api.md): the bundled key comes back under a fresh id, as a 201 like any other.
+        restoredIds.push(existing ? randomUUID() : id);
       }
       if (ids.length === 0) throw validationError('the bundle holds no keys');
-      ctx.facts.keyId = ids[0];
-      ctx.facts.keyIds = ids;
-      for (const bundled of payload.keys) {
-        const restored = await this.restoredKey(ctx, bundled, material);
+      ctx.facts.keyId = restoredIds[0];
+      ctx.facts.keyIds = restoredIds;
+      for (const [i, bundled] of payload.keys.entries()) {
+        const restored = await this.restoredKey(ctx, bundled, restoredIds[i]!, material);
         written.push(restored);
         if (bundled.policy) {
-          const checked = await this.policies.checkKeyPolicy(ctx, bundled.policy.document);
-          policies.set(bundled.keyId, { document: checked.document, awsSource: bundled.policy.awsSource });
+          policies.set(restored.key.keyId, await this.restoredPolicy(ctx, bundled, restored.key));
         }
       }
     } catch (error) {
@@ -216,12 +234,18 @@ export class KeyBackupService {
     const maxKeys = (await this.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
     const withPolicy = written.filter(({ key }) => policies.has(key.keyId));
     let aliases: Map<string, string[]>;
+    const policiesWritten: { keyId: string; policyId: string }[] = [];
     try {
       // Policies first, as KeyService.createKey: a key never exists without the policy it had.
-      for (const { key } of withPolicy) await this.policies.createKeyPolicy(key, policies.get(key.keyId)!);
+      for (const { key } of withPolicy) {
+        const { policyId } = await this.policies.createKeyPolicy(key, policies.get(key.keyId)!);
+        policiesWritten.push({ keyId: key.keyId, policyId });
+      }
       aliases = await this.metadata.restoreKeys(written, Number.isFinite(maxKeys) ? maxKeys : undefined);
     } catch (error) {
-      for (const { key } of withPolicy) await this.policies.deleteKeyPolicy(key.keyId);
+      // Only what this restore wrote: a concurrent restore of the same key may have won, its
+      // policy (and any PutKeyPolicy since) is that key's now.
+      for (const { keyId, policyId } of policiesWritten) await this.policies.deleteKeyPolicy(keyId, policyId);
       await this.discard(written);
       throw error;
     } finally {
@@ -321,71 +345,119 @@ export class KeyBackupService {
     return opened.plaintext;
   }
 
+  /**
+   * The key policy as PutKeyPolicy would take it for the key: one written in AWS's language is
+   * checked, and translated here, from its source text (the text is what GetKeyPolicy shows, so the
+   * document in force must be its translation, never a document carried beside it).
+   */
+  private async restoredPolicy(
+    ctx: RequestContext,
+    bundled: BundledKey,
+    key: Key,
+  ): Promise<CheckedKeyPolicy> {
+    const { document, awsSource } = bundled.policy as { document: unknown; awsSource: unknown };
+    if (awsSource !== null && typeof awsSource !== 'string') {
+      throw malformed('policy.awsSource is not a string or null');
+    }
+    if (awsSource === null) {
+      return inField(bundled.keyId, 'policy', () => this.policies.checkKeyPolicy(ctx, document, key));
+    }
+    return inField(bundled.keyId, 'policy.awsSource', () =>
+      this.policies.checkKeyPolicy(ctx, new AwsPolicyText(awsSource), key),
+    );
+  }
+
   /** The key as this deployment will hold it: checked, material wrapped by this root key. */
   private async restoredKey(
     ctx: RequestContext,
     bundled: BundledKey,
+    keyId: string,
     material: Buffer,
   ): Promise<RestoredKey> {
-    // Authenticated, but by whoever held the passphrase: checked as a CreateKey request would be.
+    // Authenticated, but by whoever held the passphrase: each field checked as the write paths
+    // check it (CreateKey, UpdateKey), every refusal naming the key and the field.
     assertBundledKeyShape(bundled);
+    const id = bundled.keyId;
     const keySpec = bundled.keySpec as KeySpec;
-    if (!KEY_SPECS.includes(keySpec))
-      throw validationError(`the bundle holds an unknown key spec ${keySpec}`);
+    if (!KEY_SPECS.includes(keySpec)) throw inBundle(id, 'keySpec', `unknown key spec ${keySpec}`);
     const keyUsage = bundled.keyUsage as KeyUsage;
     if (!allowedUsages(keySpec).includes(keyUsage)) {
-      throw validationError(`the bundle holds key usage ${keyUsage}, not valid for ${keySpec}`);
+      throw inBundle(id, 'keyUsage', `${keyUsage} is not valid for ${keySpec}`);
     }
+    if (keyUsage === 'KEY_AGREEMENT')
+      throw inBundle(id, 'keyUsage', 'KEY_AGREEMENT keys are not supported yet');
     const state = bundled.state as KeyState;
-    if (!RESTORABLE_STATES.includes(state)) throw validationError(`the bundle holds a key in state ${state}`);
+    if (!RESTORABLE_STATES.includes(state)) throw inBundle(id, 'state', `a key in state ${state}`);
     const protectionLevel = bundled.protectionLevel as ProtectionLevel;
     if (!PROTECTION_LEVELS.includes(protectionLevel)) {
-      throw validationError(`the bundle holds protection level ${protectionLevel}`);
+      throw inBundle(id, 'protectionLevel', `unknown protection level ${protectionLevel}`);
     }
-    if (keyUsage === 'KEY_AGREEMENT') throw validationError('KEY_AGREEMENT keys are not supported yet');
+    const origin = bundled.origin as KeyOrigin;
+    if (!KEY_ORIGINS.includes(origin)) throw inBundle(id, 'origin', `unknown origin ${origin}`);
     const backend = this.keys.backendFor(protectionLevel);
-    checkExportable(bundled.exportable === true, backend);
-    for (const alias of bundled.aliases) assertAliasName(alias);
-    assertWellFormed(bundled.description, 'description');
-    const origin: KeyOrigin = bundled.origin === 'EXTERNAL' ? 'EXTERNAL' : 'KEYHAVEN';
+    inField(id, 'exportable', () => checkExportable(bundled.exportable, backend));
+    for (const alias of bundled.aliases) inField(id, 'aliases', () => assertAliasName(alias));
+    const description = inField(id, 'description', () => checkDescription(bundled.description));
+    const tags = inField(id, 'tags', () => checkTags(bundled.tags));
     // A period CreateKey would refuse (negative, zero) would have the rotation job rotate the key
     // again and again in one run.
-    const rotationPeriodDays = checkRotationPeriod(bundled.rotationPeriodDays, keySpec, origin);
+    const rotationPeriodDays = inField(id, 'rotationPeriodDays', () =>
+      checkRotationPeriod(bundled.rotationPeriodDays, keySpec, origin),
+    );
+    if (rotationPeriodDays !== null && bundled.nextRotationAt === null) {
+      throw inBundle(id, 'nextRotationAt', 'a key with a rotation period needs its next rotation date');
+    }
     const now = this.clock.now();
+    // As CreateKey's and ImportKeyMaterial's: a key whose expiry has passed would lose its material
+    // to the expiry job on arrival.
+    const expiresAt = inField(id, 'expiresAt', () =>
+      parseFutureDate(bundled.expiresAt ?? undefined, now, 'expiresAt'),
+    );
     const key: Key = {
-      keyId: bundled.keyId,
+      keyId,
       keySpec,
       keyUsage,
       state,
       protectionLevel,
       origin,
       currentVersion: bundled.currentVersion,
-      description: bundled.description,
-      tags: checkTags(bundled.tags),
-      createdAt: date(bundled.createdAt),
+      description,
+      tags,
+      createdAt: date(id, 'createdAt', bundled.createdAt),
       updatedAt: now,
       rotationPeriodDays,
       nextRotationAt:
-        rotationPeriodDays === null || bundled.nextRotationAt === null ? null : date(bundled.nextRotationAt),
-      expiresAt: bundled.expiresAt === null ? null : date(bundled.expiresAt),
+        rotationPeriodDays === null ? null : date(id, 'nextRotationAt', bundled.nextRotationAt!),
+      expiresAt,
       deletionDate: null,
-      exportable: bundled.exportable === true,
-      publicKeyOnly: bundled.publicKeyOnly === true,
+      exportable: bundled.exportable,
+      publicKeyOnly: bundled.publicKeyOnly,
       tenant: ctx.tenant,
     };
     const current = bundled.versions.find((v) => v.version === key.currentVersion);
     if (key.currentVersion !== 0 && !current) {
-      throw validationError(`the bundle lacks the current version of key ${key.keyId}`);
+      throw validationError(`the bundle lacks the current version of key ${id}`);
     }
     // Restored so, the key would be usable in name only: every operation would fail.
+    if (key.publicKeyOnly) {
+      // As an import of a public key (ImportKeyMaterial's PUBLIC_KEY): its public half, never more.
+      const halves = bundled.versions.filter((v) => v.material !== null || v.publicKeySpki === null);
+      if (halves.length > 0 || !isAsymmetric(keySpec)) {
+        throw inBundle(
+          id,
+          'publicKeyOnly',
+          'a verify-only key holds the public key of an asymmetric spec, and only that',
+        );
+      }
+    }
     const usableInName = key.currentVersion === 0 || (!current!.material && !key.publicKeyOnly);
     if (key.state !== 'PendingImport' && usableInName) {
-      throw validationError(`the bundle holds key ${key.keyId} without material for its current version`);
+      throw validationError(`the bundle holds key ${id} without material for its current version`);
     }
     const versions: RestoredKey['versions'] = [];
     for (const bundledVersion of bundled.versions) {
       versions.push({
-        version: await this.restoredVersion(key, backend, bundledVersion, material),
+        version: await this.restoredVersion(key, id, backend, bundledVersion, material),
         sealsReserved: bundledVersion.sealsReserved,
       });
     }
@@ -394,11 +466,18 @@ export class KeyBackupService {
 
   private async restoredVersion(
     key: Key,
+    bundledKeyId: string,
     backend: KeyBackend,
     bundled: BundledVersion,
     material: Buffer,
   ): Promise<KeyVersion> {
-    const spki = bundled.publicKeySpki === null ? null : Buffer.from(bundled.publicKeySpki, 'base64');
+    // The check an imported public key meets: a DER SPKI of the key's spec (none for a symmetric one).
+    const spki =
+      bundled.publicKeySpki === null
+        ? null
+        : inField(bundledKeyId, `versions[${bundled.version}].publicKeySpki`, () =>
+            normalizeImportedPublicKey(key.keySpec, Buffer.from(bundled.publicKeySpki!, 'base64')),
+          );
     let stored: Buffer = Buffer.alloc(0);
     let publicKeySpki: Buffer | null = spki;
     if (bundled.material !== null) {
@@ -435,7 +514,7 @@ export class KeyBackupService {
       keyId: key.keyId,
       version: bundled.version,
       state: bundled.material === null && !key.publicKeyOnly ? 'Destroyed' : 'Enabled',
-      createdAt: date(bundled.createdAt),
+      createdAt: date(key.keyId, `versions[${bundled.version}].createdAt`, bundled.createdAt),
       material: stored,
       publicKeySpki,
       ...(bundled.rotation ? { rotation: bundled.rotation } : {}),
@@ -449,7 +528,7 @@ export class KeyBackupService {
  * ValidationError, never with a TypeError deep in the restore (a 500).
  */
 function assertBundledKeyShape(bundled: BundledKey): void {
-  const broken = (what: string) => validationError(`the bundle payload is malformed: ${what}`);
+  const broken = malformed;
   const k = bundled as unknown as Record<string, unknown>;
   if (typeof k !== 'object' || k === null) throw broken('a key is not an object');
   for (const field of [
@@ -466,6 +545,9 @@ function assertBundledKeyShape(bundled: BundledKey): void {
   }
   for (const field of ['nextRotationAt', 'expiresAt']) {
     if (k[field] !== null && typeof k[field] !== 'string') throw broken(`${field} is not a date or null`);
+  }
+  for (const field of ['exportable', 'publicKeyOnly']) {
+    if (typeof k[field] !== 'boolean') throw broken(`${field} is not a boolean`);
   }
   if (k.rotationPeriodDays !== null && typeof k.rotationPeriodDays !== 'number') {
     throw broken('rotationPeriodDays is not a number or null');
@@ -504,15 +586,59 @@ function assertBundledKeyShape(bundled: BundledKey): void {
     ) {
       throw broken('a version rotation is not AUTOMATIC, ON_DEMAND or null');
     }
+    if (
+      version.material !== null &&
+      (typeof version.material !== 'object' || Array.isArray(version.material))
+    ) {
+      throw broken('a version material is not a span or null');
+    }
+    const fingerprint = version.fingerprint as Record<string, unknown> | null;
+    if (
+      fingerprint !== null &&
+      (typeof fingerprint !== 'object' ||
+        typeof fingerprint.digest !== 'string' ||
+        typeof fingerprint.secret !== 'object' ||
+        fingerprint.secret === null)
+    ) {
+      throw broken('a version fingerprint is not {digest, secret} or null');
+    }
   }
   if (k.policy !== null && (typeof k.policy !== 'object' || Array.isArray(k.policy))) {
     throw broken('policy is not an object or null');
   }
 }
 
-function date(value: string): Date {
+const malformed = (what: string) => validationError(`the bundle payload is malformed: ${what}`);
+
+/** A refusal of one bundled key's field, naming both. */
+const inBundle = (keyId: string, field: string, message: string) =>
+  validationError(`the bundle's key ${keyId}, ${field}: ${message}`);
+
+/**
+ * Runs a write path's own check on a bundled field; its ValidationError (of whatever kind) is
+ * reworded to name the bundled key and the field, its cause kept.
+ */
+function inField<T>(keyId: string, field: string, check: () => T): T {
+  const renamed = (error: unknown) =>
+    error instanceof KmsError && error.code === 'ValidationError'
+      ? new KmsError('ValidationError', `the bundle's key ${keyId}, ${field}: ${error.message}`, {
+          cause: error,
+          ...(error.validation ? { validation: error.validation } : {}),
+        })
+      : error;
+  try {
+    const result = check();
+    return (
+      result instanceof Promise ? result.catch((error: unknown) => Promise.reject(renamed(error))) : result
+    ) as T;
+  } catch (error) {
+    throw renamed(error);
+  }
+}
+
+/** A date as the write paths take one (an ISO 8601 date-time), naming the field. */
+function date(keyId: string, field: string, value: string): Date {
   const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime()))
-    throw new KmsError('ValidationError', `the bundle holds a bad date ${value}`);
+  if (Number.isNaN(parsed.getTime())) throw inBundle(keyId, field, 'must be an ISO 8601 date-time');
   return parsed;
 }

@@ -1,6 +1,7 @@
 // What every service that writes key records shares: the key as stored now (never the cached copy a
 // write must not start from), its description with aliases, and the rules of the record's fields.
 import { validationError } from '../domain/errors.js';
+import { assertWellFormed } from '../domain/unicode.js';
 import type { Key } from '../domain/key.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
@@ -35,6 +36,18 @@ export function assertAliasName(name: string): void {
     );
   }
   if (name.startsWith('alias/aws/')) throw validationError('alias/aws/ is reserved');
+}
+
+/** A key's description, as AWS's Description: at most 8192 characters (UTF-16 code units). */
+export const MAX_DESCRIPTION_LENGTH = 8192;
+
+/** A description as every write of one takes it (CreateKey, UpdateKey, a restore). */
+export function checkDescription(description: string): string {
+  if (description.length > MAX_DESCRIPTION_LENGTH) {
+    throw validationError(`description is at most ${MAX_DESCRIPTION_LENGTH} characters`);
+  }
+  assertWellFormed(description, 'description');
+  return description;
 }
 
 export function parseFutureDate(value: string | undefined, now: Date, field: string): Date | null {

@@ -40,6 +40,7 @@ import type { RootKeyStore } from '../ports/root-key-store.js';
 import { fullAliasName, type KeyDirectory } from './key-directory.js';
 import {
   assertAliasName,
+  checkDescription,
   describeKey,
   freshKey,
   laterThan,
@@ -177,7 +178,7 @@ export class KeyService {
     if (origin === 'EXTERNAL') checkImportable(backend, keySpec);
     checkExportable(input.exportable ?? false, backend);
     if (input.alias !== undefined) assertAliasName(input.alias);
-    if (input.description !== undefined) assertWellFormed(input.description, 'description');
+    if (input.description !== undefined) checkDescription(input.description);
     const tags = checkTags(input.tags ?? {});
     const policy =
       input.policy === undefined ? undefined : await this.tenancy.checkKeyPolicy(ctx, input.policy);
@@ -281,8 +282,7 @@ export class KeyService {
       assertNotPendingDeletion(key);
       const next = { ...key };
       if (input.description !== undefined) {
-        assertWellFormed(input.description, 'description');
-        next.description = input.description;
+        next.description = checkDescription(input.description);
       }
       if (input.tags !== undefined) next.tags = checkTags(input.tags);
       if (input.rotationPeriodDays !== undefined) {

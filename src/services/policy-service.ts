@@ -283,12 +283,16 @@ export class PolicyService {
     return view(record, [first], now);
   }
 
-  /** Removes a key policy whose key could not be written (KeyService.createKey's compensation). */
-  async deleteKeyPolicy(keyId: string): Promise<void> {
-    const record = await this.identity.getKeyPolicy(keyId);
-    if (!record) return;
-    await this.identity.deletePolicy(record.policyId);
-    this.access.invalidatePolicy(record.policyId, keyId);
+  /**
+   * Removes a key policy whose key could not be written (KeyService.createKey's compensation).
+   * Given `policyId`, only that policy: a restore that lost a race to another restore of the same
+   * key undoes its own write, never the winner's policy nor the versions added to it since.
+   */
+  async deleteKeyPolicy(keyId: string, policyId?: string): Promise<void> {
+    const id = policyId ?? (await this.identity.getKeyPolicy(keyId))?.policyId;
+    if (id === undefined) return;
+    await this.identity.deletePolicy(id);
+    this.access.invalidatePolicy(id, keyId);
   }
 
   async simulate(ctx: RequestContext, input: SimulationInput): Promise<Decision> {

@@ -85,6 +85,48 @@ describe('the PostgreSQL metadata adapter', () => {
     }
   });
 
+  it('words a unique violation met after the check passed as the check would have (the alias taken)', async () => {
+    const url = await cluster.createDatabase();
+    const stores = await openPostgresStores(settingsFor(url, { statementTimeoutMs: 10_000 }));
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    try {
+      const first = key();
+      await stores.metadata.createKey(first, null, []);
+      // Another node's uncommitted alias: the store's check does not see it, its insert waits.
+      await writer.query('begin');
+      await writer.query(
+        `insert into aliases (tenant_id, name, key_id, created_at) values ('acme', 'alias/held', $1, 1)`,
+        [first.keyId],
+      );
+      const second = key();
+      const creating = stores.metadata.createKey(second, null, ['alias/held']);
+      const outcome = creating.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      for (;;) {
+        const waiting = await writer.query(
+          `select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`,
+        );
+        if (waiting.rowCount) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await writer.query('commit');
+      const error = await outcome;
+      expect(error).toMatchObject({
+        code: 'Conflict',
+        conflict: 'AlreadyExists',
+        message: 'alias alias/held already exists',
+        cause: { code: '23505', constraint: 'tenant_aliases_pk' },
+      });
+      expect(await stores.metadata.getKey(second.keyId)).toBeUndefined();
+    } finally {
+      await writer.end();
+      await stores.metadata.close();
+    }
+  });
+
   it('answers Unavailable while the server is down and serves again once it is back, on the same pool', async () => {
     const url = await cluster.createDatabase();
     const stores: MetadataStores = await openPostgresStores(settingsFor(url));

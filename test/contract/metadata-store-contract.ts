@@ -95,6 +95,9 @@ const tenant = (name: string, maxKeys?: number): Tenant => ({
   updatedAt: new Date(1000),
 });
 
+/** What every dialect answers for a name or id that is taken: the same code and message. */
+const alreadyExists = (message: string) => ({ code: 'Conflict', conflict: 'AlreadyExists', message });
+
 /** How many concurrent callers each race has. */
 const RACERS = 8;
 
@@ -353,7 +356,8 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
           ),
         );
         expect(fulfilled).toHaveLength(1);
-        for (const r of rejected) expect(r.reason).toMatchObject({ conflict: 'AlreadyExists' });
+        for (const r of rejected)
+          expect(r.reason).toMatchObject(alreadyExists('alias alias/raced already exists'));
       });
 
       it('lets exactly one of concurrent key creates naming the same alias win', async () => {
@@ -363,11 +367,88 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
           keys.map((k, i) => handles[i % 2]!.metadata.createKey(k, version(k), ['alias/first'])),
         );
         expect(fulfilled).toHaveLength(1);
-        for (const r of rejected) expect(r.reason).toMatchObject({ conflict: 'AlreadyExists' });
+        // The same answer whether the loser's check saw the winner's alias or its insert met the
+        // winner's row (PostgreSQL's unique violation, mapped by constraint name).
+        for (const r of rejected)
+          expect(r.reason).toMatchObject(alreadyExists('alias alias/first already exists'));
         // The losers left nothing behind (all or nothing).
         expect(await stores.metadata.countKeys('acme')).toBe(1);
         const winner = await stores.metadata.resolveAlias('acme', 'alias/first');
         expect(await stores.metadata.getKey(winner!)).toBeDefined();
+      });
+    });
+
+    describe('unique ids and names', () => {
+      it('refuses a key whose id exists, naming the id, also between concurrent creates and restores', async () => {
+        const k = key();
+        await stores.metadata.createKey(k, version(k), []);
+        await expect(stores.metadata.createKey(key({ keyId: k.keyId }), null, [])).rejects.toMatchObject(
+          alreadyExists(`key ${k.keyId} exists already`),
+        );
+        const handles = [stores, other];
+        const raced = key();
+        const { fulfilled, rejected } = await settleAll(
+          Array.from({ length: RACERS }, (_, i): Promise<unknown> => {
+            const copy = key({ keyId: raced.keyId });
+            return i % 2 === 0
+              ? handles[(i / 2) % 2]!.metadata.createKey(copy, version(copy), [])
+              : handles[((i - 1) / 2) % 2]!.metadata.restoreKeys([
+                  { key: copy, versions: [{ version: version(copy), sealsReserved: 0 }], aliases: [] },
+                ]);
+          }),
+        );
+        expect(fulfilled).toHaveLength(1);
+        for (const r of rejected) {
+          expect(r.reason).toMatchObject(alreadyExists(`key ${raced.keyId} exists already`));
+        }
+        expect(await stores.metadata.countKeys('acme')).toBe(2);
+      });
+
+      it('names the taken tenant, principal or key policy, also between concurrent creates', async () => {
+        const handles = [stores, other];
+        const tenants = await settleAll(
+          Array.from({ length: RACERS }, (_, i) => handles[i % 2]!.identity.createTenant(tenant('team-b'))),
+        );
+        expect(tenants.fulfilled).toHaveLength(1);
+        for (const r of tenants.rejected) {
+          expect(r.reason).toMatchObject(alreadyExists('a tenant named team-b already exists'));
+        }
+        const principals = await settleAll(
+          Array.from({ length: RACERS }, (_, i) =>
+            handles[i % 2]!.identity.createPrincipal(principal('svc-b')),
+          ),
+        );
+        expect(principals.fulfilled).toHaveLength(1);
+        for (const r of principals.rejected) {
+          expect(r.reason).toMatchObject(alreadyExists('a principal named svc-b already exists'));
+        }
+        const k = key();
+        await stores.metadata.createKey(k, null, []);
+        const policies = await settleAll(
+          Array.from({ length: RACERS }, (_, i) => {
+            const policyId = randomUUID();
+            return handles[i % 2]!.identity.createPolicy(
+              {
+                policyId,
+                name: `key policy ${i}`,
+                tenantId: 'acme',
+                keyId: k.keyId,
+                createdAt: new Date(1000),
+              },
+              {
+                policyId,
+                version: 1,
+                document: { statements: [] },
+                effectiveAt: new Date(1000),
+                createdAt: new Date(1000),
+              },
+            );
+          }),
+        );
+        expect(policies.fulfilled).toHaveLength(1);
+        for (const r of policies.rejected) {
+          expect(r.reason).toMatchObject(alreadyExists(`key ${k.keyId} already has a policy`));
+        }
       });
     });
 
@@ -469,6 +550,26 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
           Array.from({ length: RACERS }, (_, i) => {
             const k = key({ tenant: 'quota' });
             return handles[i % 2]!.metadata.createKey(k, version(k), [], maxKeys);
+          }),
+        );
+        expect(fulfilled).toHaveLength(maxKeys);
+        for (const r of rejected) expect(r.reason).toMatchObject({ code: 'LimitExceeded' });
+        expect(await stores.metadata.countKeys('quota')).toBe(maxKeys);
+      });
+
+      it('never lets concurrent restores, nor restores racing creates, pass a tenant key quota', async () => {
+        const handles = [stores, other];
+        const maxKeys = 3;
+        const { fulfilled, rejected } = await settleAll(
+          Array.from({ length: RACERS }, (_, i): Promise<unknown> => {
+            const k = key({ tenant: 'quota' });
+            const metadata = handles[i % 2]!.metadata;
+            return i % 4 === 0
+              ? metadata.createKey(k, version(k), [], maxKeys)
+              : metadata.restoreKeys(
+                  [{ key: k, versions: [{ version: version(k), sealsReserved: 0 }], aliases: [] }],
+                  maxKeys,
+                );
           }),
         );
         expect(fulfilled).toHaveLength(maxKeys);

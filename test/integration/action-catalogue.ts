@@ -391,7 +391,8 @@ export const BUNDLE_PASSPHRASE = 'catalogue passphrase';
 /**
  * A bundle made here, as docs/api.md describes the format, of one SYMMETRIC_DEFAULT key that no
  * server has: restoring it succeeds wherever the caller may restore (unless `mutate`, given the
- * key's entry before it is sealed, spoils it). Sealed under BUNDLE_PASSPHRASE.
+ * key's entry before it is sealed, spoils it; the header names the entry's keyId as `mutate` left
+ * it). Sealed under BUNDLE_PASSPHRASE.
  */
 export async function bundleOfNewKey(
   mutate: (key: Record<string, unknown>) => void = () => undefined,
@@ -436,7 +437,7 @@ export async function bundleOfNewKey(
   const { seal, key } = await passphraseSeal(BUNDLE_PASSPHRASE, { N: 2 ** 14, r: 8, p: 1 });
   return sealBundle(
     key,
-    { format: BUNDLE_FORMAT_NAME, version: 1, createdAt: now, keyIds: [keyId], seal },
+    { format: BUNDLE_FORMAT_NAME, version: 1, createdAt: now, keyIds: [entry.keyId as string], seal },
     payload,
   );
 }

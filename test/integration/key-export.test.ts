@@ -27,6 +27,22 @@ import type { KeyReply, KeyView } from './wire-types.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 
+/** A Keyhaven key policy that lets nobody in. */
+const NOBODY_POLICY = {
+  statements: [
+    {
+      sid: 'nobody',
+      effect: 'allow',
+      principals: ['principal:nobody'],
+      actions: ['Decrypt'],
+      resources: ['*'],
+    },
+  ],
+};
+
+/** A bundled key policy: NOBODY_POLICY, and the AWS text given as its source. */
+const policyWith = (awsSource: unknown) => ({ document: NOBODY_POLICY, awsSource });
+
 interface ExportReply {
   keyId: string;
   keySpec: string;
@@ -526,12 +542,132 @@ describe('key export and backup over REST', () => {
         expectError(response, 400, 'ValidationError');
         expect((await apiB.get(`/v1/keys/${keyId}`)).status, what).toBe(404);
       }
+      // The same checks as the write paths of each field (CreateKey, UpdateKey, PutKeyPolicy), each
+      // refusal naming the field, and nothing of the bundle left: no key, alias or key policy.
+      const awsPolicy = (statement: Record<string, unknown>) =>
+        JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
+      const fieldSpoilers: [string, string, (key: Record<string, unknown>) => void][] = [
+        [
+          'an awsSource that is no AWS policy text',
+          'awsSource',
+          (k) => (k.policy = policyWith('not a policy')),
+        ],
+        ['an awsSource that is no string', 'awsSource', (k) => (k.policy = policyWith(7))],
+        [
+          'an awsSource longer than PutKeyPolicy takes',
+          'awsSource',
+          (k) => (k.policy = policyWith(awsPolicy({ Sid: 'x'.repeat(33_000), Effect: 'Allow' }))),
+        ],
+        [
+          'an awsSource naming an account that is not the tenant',
+          'awsSource',
+          (k) =>
+            (k.policy = policyWith(
+              awsPolicy({
+                Effect: 'Allow',
+                Principal: { AWS: 'arn:aws:iam::999999999999:root' },
+                Action: 'kms:*',
+                Resource: '*',
+              }),
+            )),
+        ],
+        [
+          'a description longer than CreateKey takes',
+          'description',
+          (k) => (k.description = 'd'.repeat(8193)),
+        ],
+        [
+          'more tags than CreateKey takes',
+          'tags',
+          (k) => (k.tags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, 'v']))),
+        ],
+        ['a reserved alias', 'aliases', (k) => (k.aliases = ['alias/aws/s3'])],
+        ['an origin that does not exist', 'origin', (k) => (k.origin = 'AWS_CLOUDHSM')],
+        ['an expiry that has passed', 'expiresAt', (k) => (k.expiresAt = '2001-01-01T00:00:00Z')],
+        ['a date that is no date', 'createdAt', (k) => (k.createdAt = 'yesterday')],
+        [
+          'a rotation period without its next rotation',
+          'nextRotationAt',
+          (k) => Object.assign(k, { rotationPeriodDays: 90, nextRotationAt: null }),
+        ],
+        ['an exportable flag that is no boolean', 'exportable', (k) => (k.exportable = 'yes')],
+        [
+          'a public key that is no SPKI (and a symmetric key has none)',
+          'publicKeySpki',
+          (k) => ((k.versions as Record<string, unknown>[])[0]!.publicKeySpki = b64('not a public key')),
+        ],
+        ['a symmetric key that claims to be verify-only', 'publicKeyOnly', (k) => (k.publicKeyOnly = true)],
+        [
+          'a fingerprint whose digest is no base64 text',
+          'fingerprint',
+          (k) =>
+            ((k.versions as Record<string, unknown>[])[0]!.fingerprint = {
+              digest: 12,
+              secret: { offset: 0, length: 32 },
+            }),
+        ],
+      ];
+      for (const [what, field, spoil] of fieldSpoilers) {
+        let keyId = '';
+        const alias = `alias/spoiled-${Date.now()}-${field}`;
+        const spoiled = await bundleOfNewKey((k) => {
+          keyId = k.keyId as string;
+          k.aliases = [alias];
+          k.policy = policyWith(null);
+          spoil(k);
+        });
+        const response = await apiB.post('/v1/keys/restore', {
+          bundle: b64(spoiled),
+          passphrase: BUNDLE_PASSPHRASE,
+        });
+        expect(response.status, `${what}: ${response.text}`).toBe(400);
+        const error = expectError(response, 400, 'ValidationError');
+        expect(error.message, what).toContain(field);
+        expect((await apiB.get(`/v1/keys/${keyId}`)).status, what).toBe(404);
+        const aliases = await apiB.ok<{ aliases: { aliasName: string }[] }>('GET', '/v1/aliases');
+        expect(JSON.stringify(aliases), what).not.toContain(alias);
+      }
       // The same bundle unspoiled restores: the refusals above are the spoilers' doing.
       const sound = await apiB.post('/v1/keys/restore', {
         bundle: b64(await bundleOfNewKey()),
         passphrase: BUNDLE_PASSPHRASE,
       });
       expect(sound.status, sound.text).toBe(201);
+    });
+
+    it("restores a key policy written in AWS's language as PutKeyPolicy would: from its source, never a document beside it", async () => {
+      const source = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'root',
+            Effect: 'Allow',
+            Principal: { AWS: 'arn:aws:iam::111122223333:root' }, // the default tenant's account (config)
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      });
+      // The document beside the source would let nobody in: the source says otherwise.
+      let keyId = '';
+      const bundle = await bundleOfNewKey((k) => {
+        keyId = k.keyId as string;
+        k.policy = policyWith(source);
+      });
+      const restored = await apiB.post('/v1/keys/restore', {
+        bundle: b64(bundle),
+        passphrase: BUNDLE_PASSPHRASE,
+      });
+      expect(restored.status, restored.text).toBe(201);
+      const kept = await apiB.ok<{ document: unknown }>('GET', `/v1/keys/${keyId}/policy`);
+      const key = await createKey(apiB, { description: 'same policy, put' });
+      const put = await apiB.ok<{ document: unknown }>('PUT', `/v1/keys/${key.keyId}/policy`, {
+        document: JSON.parse(source) as unknown,
+      });
+      expect(kept.document).not.toEqual(NOBODY_POLICY);
+      expect(JSON.stringify(kept.document).replaceAll(keyId, 'KEY')).toBe(
+        JSON.stringify(put.document).replaceAll(key.keyId, 'KEY'),
+      );
     });
 
     it('answered no request with a 5xx', async () => {

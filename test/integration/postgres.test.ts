@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_PASSWORD, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, b64, expectError, ref } from './http.js';
-import { statement } from './identity-fixtures.js';
+import { BUNDLE_PASSPHRASE, bundleOfNewKey } from './action-catalogue.js';
+import { createActor, createTenant, statement } from './identity-fixtures.js';
 import { createKey } from './suite-server.js';
 import type { DecryptReply, EncryptReply, KeyReply } from './wire-types.js';
 
@@ -89,6 +90,52 @@ describe('the server on PostgreSQL', () => {
     expect(server.output()).toMatch(
       /listening on .*metadata postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/keyhaven/,
     );
+  });
+
+  it("never lets concurrent restores and creates pass a tenant's key quota (PostgreSQL's READ COMMITTED)", async () => {
+    const maxKeys = 3;
+    const tenant = await createTenant(api, { maxKeys });
+    const admin = await createActor(api, tenant.tenantId, ['admin']);
+    const bundles = await Promise.all(Array.from({ length: 6 }, () => bundleOfNewKey()));
+    const replies = await Promise.all([
+      ...bundles.map((bundle) =>
+        admin.api.post('/v1/keys/restore', { bundle: b64(bundle), passphrase: BUNDLE_PASSPHRASE }),
+      ),
+      ...bundles.map(() => admin.api.post('/v1/keys', {})),
+    ]);
+    const written = replies.filter((r) => r.status === 201);
+    expect(written).toHaveLength(maxKeys);
+    for (const refused of replies.filter((r) => r.status !== 201)) expectError(refused, 429, 'LimitExceeded');
+    const listed = await admin.api.ok<{ keys: unknown[] }>('GET', '/v1/keys');
+    expect(listed.keys).toHaveLength(maxKeys);
+  });
+
+  it("keeps the key policy of the one restore that wins a race, and a PutKeyPolicy's version after it", async () => {
+    const document = {
+      statements: [statement('allow', 'nobody', ['Decrypt'], { sid: 'raced' })],
+    };
+    let keyId = '';
+    const raced = b64(
+      await bundleOfNewKey((k) => {
+        keyId = k.keyId as string;
+        k.policy = { document, awsSource: null };
+      }),
+    );
+    const restore = () => api.post('/v1/keys/restore', { bundle: raced, passphrase: BUNDLE_PASSPHRASE });
+    const first = await Promise.all(Array.from({ length: 6 }, restore));
+    expect(first.filter((r) => r.status === 201)).toHaveLength(1);
+    for (const lost of first.filter((r) => r.status !== 201)) expectError(lost, 409, 'Conflict');
+    // A loser's undoing removed only what it wrote itself: the winner's policy is in force.
+    expect(await api.ok('GET', `/v1/keys/${keyId}/policy`)).toMatchObject({ version: 1, document });
+    const changed = { statements: [statement('allow', 'nobody', ['Decrypt'], { sid: 'changed' })] };
+    const racing = await Promise.all([
+      api.put(`/v1/keys/${keyId}/policy`, { document: changed }),
+      restore(),
+      restore(),
+    ]);
+    expect(racing[0]!.status, racing[0]!.text).toBe(200);
+    for (const lost of racing.slice(1)) expectError(lost, 409, 'Conflict');
+    expect(await api.ok('GET', `/v1/keys/${keyId}/policy`)).toMatchObject({ version: 2, document: changed });
   });
 
   it('answers 503 Unavailable while PostgreSQL is down, and recovers without a restart', async () => {

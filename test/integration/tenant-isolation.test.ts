@@ -7,12 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessApp, type InProcessApp } from '../helpers/in-process-app.js';
 import {
   ACTION_REQUESTS,
+  BUNDLE_PASSPHRASE,
+  bundleOfNewKey,
   prepareFixtures,
   send,
   type ActionRequest,
   type Fixtures,
 } from './action-catalogue.js';
-import { Api, expectError, type ApiResponse } from './http.js';
+import { Api, b64, expectError, type ApiResponse } from './http.js';
 import { createActor, createTenant, type Actor } from './identity-fixtures.js';
 import { createKey } from './suite-server.js';
 
@@ -103,6 +105,56 @@ describe('tenant isolation over REST', () => {
       expect(masked(theirs, everyId)).toEqual(masked(nobodys, everyId));
     });
   }
+
+  it("RestoreKey: a bundle naming another tenant's key id answers as one naming an unknown id (restored under a fresh id)", async () => {
+    const theirs = await createKey(owner.api, { description: "the owner's" });
+    const sealed = await owner.api.ok<{ ciphertext: string }>('POST', '/v1/encrypt', {
+      keyId: theirs.keyId,
+      plaintext: b64('owner data'),
+    });
+    const createdAt = new Date().toISOString();
+    const naming = async (keyId: string) =>
+      b64(
+        await bundleOfNewKey((k) => {
+          Object.assign(k, { keyId, createdAt });
+        }),
+      );
+    const unknownId = randomUUID();
+    const restore = async (api: Api, keyId: string) =>
+      api.post<{ keys: { keyId: string }[] }>('/v1/keys/restore', {
+        bundle: await naming(keyId),
+        passphrase: BUNDLE_PASSPHRASE,
+      });
+    const toTheirs = await restore(outsider.api, theirs.keyId);
+    const toNobodys = await restore(outsider.api, unknownId);
+    expect(toTheirs.status, toTheirs.text).toBe(201);
+    const freshId = toTheirs.body.keys[0]!.keyId;
+    const everyId = [theirs.keyId, unknownId, freshId];
+    expect(masked(toTheirs, everyId)).toEqual(masked(toNobodys, everyId));
+    // An unknown id is kept; the other tenant's is not taken over, the copy has an id of its own.
+    expect(toNobodys.body.keys[0]!.keyId).toBe(unknownId);
+    expect(freshId).not.toBe(theirs.keyId);
+    const copied = await outsider.api.ok<{ ciphertext: string }>('POST', '/v1/encrypt', {
+      keyId: freshId,
+      plaintext: b64('copy'),
+    });
+    const opened = await outsider.api.ok<{ plaintext: string }>('POST', '/v1/decrypt', {
+      ciphertext: copied.ciphertext,
+    });
+    expect(Buffer.from(opened.plaintext, 'base64').toString()).toBe('copy');
+    // The owner's key is as it was, and still the owner's alone.
+    const owned = await owner.api.ok<{ plaintext: string }>('POST', '/v1/decrypt', {
+      ciphertext: sealed.ciphertext,
+    });
+    expect(Buffer.from(owned.plaintext, 'base64').toString()).toBe('owner data');
+    expect(
+      (await owner.api.ok<{ key: { tenant: string } }>('GET', `/v1/keys/${theirs.keyId}`)).key.tenant,
+    ).toBe(fixtures.tenantId);
+    expectError(await outsider.api.get(`/v1/keys/${theirs.keyId}`), 404, 'NotFound');
+    // A caller who sees the key (the owner, a system administrator) is told it exists.
+    expectError(await restore(owner.api, theirs.keyId), 409, 'Conflict');
+    expectError(await restore(new Api(server.url, server.token), theirs.keyId), 409, 'Conflict');
+  });
 
   it("left the owner's objects as they were", async () => {
     const key = await owner.api.get<{ key: { state: string; description: string } }>(

@@ -162,6 +162,14 @@ export class KyselyMetadataStore implements MetadataStore {
           .executeTakeFirstOrThrow();
         if (Number(row.n) >= maxKeys) throw keyQuotaReached(maxKeys);
       }
+      // A fixed id (a client token's, a seed file's) may be taken; a concurrent create of the same
+      // id that passes this check too meets the primary key (PostgreSQL: the same AlreadyExists).
+      const taken = await trx
+        .selectFrom('keys')
+        .select('key_id')
+        .where('key_id', '=', key.keyId)
+        .executeTakeFirst();
+      if (taken) throw alreadyExists(`key ${key.keyId} exists already`);
       await trx.insertInto('keys').values(keyToRow(key)).execute();
       await this.writeTags(trx, key);
       if (firstVersion) await this.insertVersion(trx, firstVersion);
@@ -187,20 +195,24 @@ export class KyselyMetadataStore implements MetadataStore {
     return this.db.transaction().execute(async (trx) => {
       const ids = keys.map((entry) => entry.key.keyId);
       if (ids.length === 0) return new Map();
+      // Under each tenant's lock, as createKey: concurrent restores and creates count one after
+      // the other, never past the quota. In one order, so two restores never wait on each other.
+      const tenants = [...new Set(keys.map(({ key }) => key.tenant))].sort();
+      for (const tenant of tenants) await serializeOn(trx, this.dialect, `keys:${tenant}`);
       const existing = await trx.selectFrom('keys').select('key_id').where('key_id', 'in', ids).execute();
       if (existing.length > 0) {
         throw alreadyExists(`key ${existing.map((row) => row.key_id).join(', ')} exists already`);
       }
       if (maxKeys !== undefined) {
-        const tenants = new Map<string, number>();
-        for (const { key } of keys) tenants.set(key.tenant, (tenants.get(key.tenant) ?? 0) + 1);
-        for (const [tenant, adding] of tenants) {
+        const adding = new Map<string, number>();
+        for (const { key } of keys) adding.set(key.tenant, (adding.get(key.tenant) ?? 0) + 1);
+        for (const [tenant, count] of adding) {
           const row = await trx
             .selectFrom('keys')
             .select((eb) => eb.fn.countAll().as('n'))
             .where('tenant', '=', tenant)
             .executeTakeFirstOrThrow();
-          if (Number(row.n) + adding > maxKeys) throw keyQuotaReached(maxKeys);
+          if (Number(row.n) + count > maxKeys) throw keyQuotaReached(maxKeys);
         }
       }
       const given = new Map<string, string[]>();

@@ -1,5 +1,6 @@
 // REST routes for keys (API.md "Keys"): parse, call one KeyService method, shape the reply.
 import type { FastifyInstance } from 'fastify';
+import { KEY_ORIGINS } from '../../domain/key.js';
 import type { KeyState } from '../../domain/key-state.js';
 import type { Keyhaven } from '../../keyhaven.js';
 import {
@@ -9,6 +10,7 @@ import {
   type ImportWrappingAlgorithm,
   type KeyMaterialType,
 } from '../../services/key-import-service.js';
+import { MAX_DESCRIPTION_LENGTH } from '../../services/key-records.js';
 import type { CreateKeyInput, UpdateKeyInput } from '../../services/key-service.js';
 import { USAGE_OPERATIONS } from '../../services/usage-recorder.js';
 import {
@@ -62,10 +64,10 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
             keySpec,
             keyUsage,
             alias: { type: 'string', maxLength: 256 },
-            description: { type: 'string', maxLength: 8192 },
+            description: { type: 'string', maxLength: MAX_DESCRIPTION_LENGTH },
             tags,
             protectionLevel,
-            origin: enumOf(['KEYHAVEN', 'EXTERNAL']),
+            origin: enumOf(KEY_ORIGINS),
             rotationPeriodDays: { type: 'integer' },
             expiresAt: { type: 'string', format: 'date-time' },
             exportable: { type: 'boolean' },
@@ -193,7 +195,7 @@ export function registerKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): voi
           type: 'object',
           additionalProperties: false,
           properties: {
-            description: { type: 'string', maxLength: 8192 },
+            description: { type: 'string', maxLength: MAX_DESCRIPTION_LENGTH },
             tags,
             rotationPeriodDays: { type: ['integer', 'null'] },
             expiresAt: { type: ['string', 'null'], format: 'date-time' },

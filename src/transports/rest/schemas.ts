@@ -9,6 +9,7 @@ import {
   PROTECTION_LEVELS,
   SIGNING_ALGORITHMS,
 } from '../../domain/key-spec.js';
+import { KEY_ORIGINS } from '../../domain/key.js';
 import { KEY_STATES } from '../../domain/key-state.js';
 
 /** Standard base64 with padding (API.md conventions); views.ts fromB64 checks the alphabet. */
@@ -84,7 +85,7 @@ export const keyObject = {
     keyUsage,
     state: keyState,
     protectionLevel,
-    origin: enumOf(['KEYHAVEN', 'EXTERNAL']),
+    origin: enumOf(KEY_ORIGINS),
     currentVersion: { type: 'integer' },
     createdAt: dateTime,
     description: { type: 'string' },

@@ -8,6 +8,7 @@ import {
   MIN_DELETION_WINDOW_DAYS,
 } from '../../../domain/key.js';
 import { unsupportedOperation } from '../../../domain/errors.js';
+import { MAX_DESCRIPTION_LENGTH } from '../../../services/key-records.js';
 import { keyArn } from '../key-references.js';
 import {
   epochSeconds,
@@ -57,7 +58,7 @@ export const KEY_ACTIONS: AwsActions = {
     if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') {
       throw unsupportedOperation(`Origin ${origin} is not served by Keyhaven`);
     }
-    const description = optionalString(input, 'Description', 8192);
+    const description = optionalString(input, 'Description', MAX_DESCRIPTION_LENGTH);
     const tags = optionalTags(input);
     const key = await call.keyhaven.keys.createKey(call.ctx, {
       ...(keySpec ? { keySpec } : {}),
@@ -96,7 +97,7 @@ export const KEY_ACTIONS: AwsActions = {
 
   async UpdateKeyDescription(call) {
     const reference = keyRef(call);
-    const description = requiredText(call.input, 'Description', 8192);
+    const description = requiredText(call.input, 'Description', MAX_DESCRIPTION_LENGTH);
     await call.keyhaven.keys.updateKey(call.ctx, reference, { description });
     return {};
   },
