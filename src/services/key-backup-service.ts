@@ -50,7 +50,13 @@ import {
   parseFutureDate,
   type KeyDescription,
 } from './key-records.js';
-import { checkExportable, checkRotationPeriod, checkTags, type KeyService } from './key-service.js';
+import {
+  checkExportable,
+  checkImportable,
+  checkRotationPeriod,
+  checkTags,
+  type KeyService,
+} from './key-service.js';
 import type { CheckedKeyPolicy } from './policy-service.js';
 
 export const MAX_BACKUP_KEYS = 100;
@@ -395,6 +401,7 @@ export class KeyBackupService {
     const origin = bundled.origin as KeyOrigin;
     if (!KEY_ORIGINS.includes(origin)) throw inBundle(id, 'origin', `unknown origin ${origin}`);
     const backend = this.keys.backendFor(protectionLevel);
+    if (origin === 'EXTERNAL') inField(id, 'origin', () => checkImportable(backend, keySpec));
     inField(id, 'exportable', () => checkExportable(bundled.exportable, backend));
     for (const alias of bundled.aliases) inField(id, 'aliases', () => assertAliasName(alias));
     const description = inField(id, 'description', () => checkDescription(bundled.description));

@@ -540,7 +540,7 @@ export function checkTags(tags: Record<string, string>): Record<string, string> 
 
 /** A rotation period as CreateKey and restores accept it (null: no automatic rotation). */
 /** SOFTWARE keys take any imported material; a backend that unwraps it itself, the specs it lists. */
-function checkImportable(backend: KeyBackend, keySpec: KeySpec): void {
+export function checkImportable(backend: KeyBackend, keySpec: KeySpec): void {
   if (backend.protectionLevel === 'SOFTWARE') return;
   const specs = backend.wrappedImport?.keySpecs ?? [];
   if (!specs.includes(keySpec)) {

@@ -733,5 +733,23 @@ describe('HSM keys (SoftHSM2)', () => {
     const restore = await api.post('/v1/keys/restore', { bundle: b64(asked), passphrase: BUNDLE_PASSPHRASE });
     expect(expectError(restore, 400, 'ValidationError').message).toMatch(/HSM keys cannot be exportable/);
     expectError(await api.get(`/v1/keys/${keyId}`), 404, 'NotFound');
+    // And to CreateKey's rule on imported material: HSM keys take it for symmetric specs only.
+    const external = await bundleOfNewKey((k) => {
+      keyId = k.keyId as string;
+      Object.assign(k, {
+        protectionLevel: 'HSM',
+        origin: 'EXTERNAL',
+        keySpec: 'ECC_NIST_P256',
+        keyUsage: 'SIGN_VERIFY',
+      });
+    });
+    const importable = await api.post('/v1/keys/restore', {
+      bundle: b64(external),
+      passphrase: BUNDLE_PASSPHRASE,
+    });
+    expect(expectError(importable, 400, 'ValidationError').message).toMatch(
+      /origin: .*key spec ECC_NIST_P256 is not importable/,
+    );
+    expectError(await api.get(`/v1/keys/${keyId}`), 404, 'NotFound');
   });
 });
