@@ -215,6 +215,11 @@ export async function createKeyhaven(
       checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
       maxBatch: config.audit.maxBatch,
       checkpointLease,
+      // Said aloud: a chain that stops verifying is tampering with the database, or its corruption.
+      onCheckpointRefused: ({ seq, reason }) =>
+        console.error(
+          `keyhaven: audit checkpoint refused: the chain does not verify at seq ${seq}: ${reason}`,
+        ),
     },
     config.audit.enabled,
   );
