@@ -231,10 +231,11 @@ export async function createKeyhaven(
     async (keyId, version) => {
       const ctx = internalContext('RotateKey', randomUUID());
       const startedAt = Date.now();
-      const rotated = await keys.rotateDue(ctx, keyId, version);
-      if (!rotated) return;
-      ctx.facts.keyVersion = rotated.currentVersion;
-      await audit.recordInternal(ctx, rotated.tenant, { startedAt });
+      // Its record is written in the new version's transaction, as a scheduled rotation's.
+      await keys.rotateDue(ctx, keyId, version, (rotated) => {
+        ctx.facts.keyVersion = rotated.currentVersion;
+        return audit.internalEntry(ctx, rotated.tenant, { startedAt });
+      });
     },
   );
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);

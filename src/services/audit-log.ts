@@ -161,7 +161,21 @@ export class AuditLog {
     tenantId: string,
     outcome: { startedAt: number; errorCode?: string },
   ): Promise<void> {
-    if (!this.enabled) return;
+    const entry = this.internalEntry(ctx, tenantId, outcome);
+    if (entry) await this.record(entry).catch(() => undefined);
+  }
+
+  /**
+   * The record recordInternal would write, for a store to write in the transaction of the work
+   * itself (a scheduled rotation: both land or neither); undefined while the log is disabled. The
+   * log's own appends find the chain moved by it and chain again, as after another process's.
+   */
+  internalEntry(
+    ctx: RequestContext,
+    tenantId: string,
+    outcome: { startedAt: number; errorCode?: string },
+  ): AuditEntry | undefined {
+    if (!this.enabled) return undefined;
     const entry: AuditEntry = {
       time: this.clock.now().toISOString(),
       requestId: ctx.requestId,
@@ -175,7 +189,7 @@ export class AuditLog {
     if (ctx.facts.keyId !== undefined) entry.keyId = ctx.facts.keyId;
     if (ctx.facts.keyVersion !== undefined) entry.keyVersion = ctx.facts.keyVersion;
     if (outcome.errorCode !== undefined) entry.errorCode = outcome.errorCode;
-    await this.record(entry).catch(() => undefined);
+    return entry;
   }
 
   /** Signs the chain's head if it moved since the last checkpoint. */
