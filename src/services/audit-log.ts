@@ -380,6 +380,9 @@ export class AuditLog {
         verifier.addRecord(item.record);
         last = { seq: item.record.seq, hash: item.record.hash };
       }
+      // Refused either way: a chain that stays broken is walked only up to the break at each try,
+      // not through every record appended since.
+      if (verifier.broken) break;
     }
     const verdict = verifier.finish();
     if (verdict.firstInvalid) return verdict.firstInvalid;
