@@ -54,7 +54,6 @@ export interface MaterialFingerprint {
   wrappedSecret: Buffer;
 }
 
-/** A version from the server's own schedule (or the AES-GCM bound), or one a caller asked for. */
 /**
  * The record of a key whose one version's material the server generated: Enabled, at version 1,
  * with no rotation period, expiry, deletion date, export or imported material, made `now`. The
@@ -93,6 +92,7 @@ export function firstVersion(
   return { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
 }
 
+/** A version from the server's own schedule (or the AES-GCM bound), or one a caller asked for. */
 export type RotationKind = 'AUTOMATIC' | 'ON_DEMAND';
 
 export const MIN_ROTATION_DAYS = 90;
