@@ -36,14 +36,22 @@ describe('cache.keyMetadataMaxEntries', () => {
     [2, 2, 2],
     [3, 1, 1],
   ] as const) {
-    it(`at ${maxEntries}, three keys used in turn read the first key's version ${readsOfTheFirst} time(s) and reserve its seals ${reservations} time(s)`, async () => {
+    it(`at ${maxEntries}, three keys used in turn read the first key and its version ${readsOfTheFirst} time(s) and reserve its seals ${reservations} time(s)`, async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'keyhaven-cache-sizes-'));
       const config = loadConfig({ KEYHAVEN_DATA_DIR: dataDir });
       config.cache.keyMetadataMaxEntries = maxEntries;
+      // Nothing expires during the test: only the bound makes a cache read the store again.
+      config.cache.keyMetadataTtlMs = 600_000;
       keyhaven = await createKeyhaven(config);
       const keys: string[] = [];
       for (let i = 0; i < 3; i++) keys.push((await keyhaven.keys.createKey(ctx, {})).keyId);
       const store = keyhaven.metadata;
+      const getKey = store.getKey.bind(store);
+      const keyReads: string[] = [];
+      store.getKey = async (keyId) => {
+        keyReads.push(keyId);
+        return getKey(keyId);
+      };
       const getVersion = store.getVersion.bind(store);
       const versionReads: string[] = [];
       store.getVersion = async (keyId, version) => {
@@ -57,6 +65,7 @@ describe('cache.keyMetadataMaxEntries', () => {
         return reserveSeals(keyId, ...rest);
       };
       for (const keyId of [...keys, keys[0]!]) await keyhaven.crypto.encrypt(ctx, keyId, Buffer.from('x'));
+      expect(keyReads.filter((keyId) => keyId === keys[0])).toHaveLength(readsOfTheFirst);
       expect(versionReads.filter((keyId) => keyId === keys[0])).toHaveLength(readsOfTheFirst);
       expect(reserved.filter((keyId) => keyId === keys[0])).toHaveLength(reservations);
       // A dropped budget's unused seals are lost, never reused: the count only grows.
