@@ -2,7 +2,8 @@
 // with 100,000 keys in the store. 100,000 REST calls would take minutes (create-key serves a few
 // hundred to two thousand a second here); instead this process opens a data directory with the
 // server's own composition root, generates and root-wraps each key's material with the SOFTWARE
-// backend, exactly as CreateKey does, and writes the keys in large transactions through the
+// backend, exactly as CreateKey does, builds each record as the server's own keys are built
+// (generatedKey), and writes the keys in large transactions through the
 // metadata store's bulk path (restoreKeys, the one key backups restore through). The directory's
 // root key and SQLite file are then copied into each server's data directory before it starts, so
 // servers with the same number of keys share one fill; each finds the keys as it finds any other.
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT_KEY_FILE } from '../src/adapters/keystore/software/sealed-root-key.js';
 import { loadConfig } from '../src/config.js';
-import type { Key, KeyVersion } from '../src/domain/key.js';
+import { firstVersion, generatedKey } from '../src/domain/key.js';
 import { DEFAULT_TENANT } from '../src/domain/request-context.js';
 import { createKeyhaven } from '../src/keyhaven.js';
 import type { RestoredKey } from '../src/ports/metadata-store.js';
@@ -38,27 +39,17 @@ export async function fillKeys(env: Record<string, string>, count: number): Prom
       for (let i = 0; i < BATCH && ids.length + batch.length < count; i++) {
         const keyId = randomUUID();
         const created = await backend.createVersionMaterial(keyId, 1, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
-        const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
-        const key: Key = {
-          keyId,
-          keySpec: 'SYMMETRIC_DEFAULT',
-          keyUsage: 'ENCRYPT_DECRYPT',
-          state: 'Enabled',
-          protectionLevel: 'SOFTWARE',
-          origin: 'KEYHAVEN',
-          currentVersion: 1,
-          description: '',
-          tags: {},
-          createdAt: now,
-          updatedAt: now,
-          rotationPeriodDays: null,
-          nextRotationAt: null,
-          expiresAt: null,
-          deletionDate: null,
-          exportable: false,
-          publicKeyOnly: false,
-          tenant: DEFAULT_TENANT,
-        };
+        const version = firstVersion(keyId, now, created);
+        const key = generatedKey(
+          {
+            keyId,
+            keySpec: 'SYMMETRIC_DEFAULT',
+            keyUsage: 'ENCRYPT_DECRYPT',
+            protectionLevel: 'SOFTWARE',
+            tenant: DEFAULT_TENANT,
+          },
+          now,
+        );
         batch.push({ key, versions: [{ version, sealsReserved: 0 }], aliases: [] });
       }
       await keyhaven.metadata.restoreKeys(batch);

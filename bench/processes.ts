@@ -220,7 +220,7 @@ export async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<
 }
 
 /**
- * Polls `${url}/health`; rejects with the output if the process exits or is not ready within 30 s.
+ * Polls `${url}/health`; rejects with the output if the process exits or is not ready in time (30 s by default).
  * An https `url` needs `tls`: the CA that issued the server's certificate and, when the server
  * requires mutual TLS, a client certificate and key.
  */
@@ -244,7 +244,7 @@ export async function waitUntilReady(
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`${url}: not ready within 30 s:\n${output()}`);
+  throw new Error(`${url}: not ready within ${timeoutMs / 1000} s:\n${output()}`);
 }
 
 /** Whether GET /health answers 2xx: over the global fetch, or the SDK's https client with `tls`. */

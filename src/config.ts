@@ -365,9 +365,16 @@ const configSchema = z
       .prefault({}),
     cache: z
       .object({
+        /** Unwrapped key versions in the material cache (0: none, every use unwraps). */
         maxEntries: z.number().int().min(0).default(10_000),
         ttlSeconds: z.number().int().min(1).default(300),
         keyMetadataTtlMs: z.number().int().min(0).default(1000),
+        /**
+         * Entries each per-key cache holds before it starts over: key records, aliases and versions,
+         * grants, key policies and AES-GCM seal budgets (one per key version). A working set of
+         * more keys than this reads them from the database again, and reserves seals again.
+         */
+        keyMetadataMaxEntries: z.number().int().min(1).default(10_000),
       })
       .strict()
       .prefault({}),

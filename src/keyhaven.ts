@@ -135,12 +135,26 @@ export async function createKeyhaven(
   const materialCache = new MaterialCache(config.cache.maxEntries, config.cache.ttlSeconds * 1000);
   materialCache.startSweeping();
   const software = new SoftwareKeyBackend(root, materialCache);
-  const directory = new KeyDirectory(metadata, config.cache.keyMetadataTtlMs, 10_000, announce);
+  const { keyMetadataMaxEntries } = config.cache;
+  const directory = new KeyDirectory(
+    metadata,
+    config.cache.keyMetadataTtlMs,
+    keyMetadataMaxEntries,
+    announce,
+  );
   const usage = new UsageRecorder(metadata, clock);
   const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
   const identityTtlMs = config.cache.keyMetadataTtlMs;
-  const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs, 10_000, announce);
-  const access = new AccessControl(identity, directory, clock, identityTtlMs, keyGrants, 10_000, announce);
+  const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs, keyMetadataMaxEntries, announce);
+  const access = new AccessControl(
+    identity,
+    directory,
+    clock,
+    identityTtlMs,
+    keyGrants,
+    keyMetadataMaxEntries,
+    announce,
+  );
   // In the HSM when there is one: a database administrator must not be able to sign for the server.
   const systemKeys = new SystemKeys(metadata, hsm ?? software, hsm ? 'HSM' : 'SOFTWARE', clock, announce);
   const tokens = new AccessTokenService(systemKeys, access, config.auth.accessTokens, clock);
@@ -215,21 +229,31 @@ export async function createKeyhaven(
       checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
       maxBatch: config.audit.maxBatch,
       checkpointLease,
+      // Said aloud: a chain that stops verifying is tampering with the database, or its corruption.
+      onCheckpointRefused: ({ seq, reason }) =>
+        console.error(
+          `keyhaven: audit checkpoint refused: the chain does not verify at seq ${seq}: ${reason}`,
+        ),
     },
     config.audit.enabled,
   );
   await audit.start();
   const seals = new SealBudget(
     metadata,
-    { rotateAfter: config.limits.aesGcmRotateAfter, maxMessages: config.limits.aesGcmMaxMessages },
+    {
+      rotateAfter: config.limits.aesGcmRotateAfter,
+      maxMessages: config.limits.aesGcmMaxMessages,
+      maxTrackedVersions: keyMetadataMaxEntries,
+    },
     // A version near the bound rotates as the server's own work, not as the caller whose seal hit it.
     async (keyId, version) => {
       const ctx = internalContext('RotateKey', randomUUID());
       const startedAt = Date.now();
-      const rotated = await keys.rotateDue(ctx, keyId, version);
-      if (!rotated) return;
-      ctx.facts.keyVersion = rotated.currentVersion;
-      await audit.recordInternal(ctx, rotated.tenant, { startedAt });
+      // Its record is written in the new version's transaction, as a scheduled rotation's.
+      await keys.rotateDue(ctx, keyId, version, (rotated) => {
+        ctx.facts.keyVersion = rotated.currentVersion;
+        return audit.internalEntry(ctx, rotated.tenant, { startedAt });
+      });
     },
   );
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);

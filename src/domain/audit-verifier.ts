@@ -146,6 +146,11 @@ export class AuditChainVerifier {
     else this.match(checkpoint, hash);
   }
 
+  /** Whether something was found wrong already (the verdict can only say so too). */
+  get broken(): boolean {
+    return this.firstInvalid !== undefined;
+  }
+
   /** The verdict; records and checkpoints can no longer be added. */
   finish(): AuditVerification {
     if (this.result) return this.result;

@@ -55,6 +55,44 @@ export interface MaterialFingerprint {
   wrappedSecret: Buffer;
 }
 
+/**
+ * The record of a key whose one version's material the server generated: Enabled, at version 1,
+ * with no rotation period, expiry, deletion date, export or imported material, made `now`. The
+ * server's signing keys (system-keys.ts) and the benchmark's filled keys are built here, so that a
+ * field added to Key is given to both at once.
+ */
+export function generatedKey(
+  fields: Pick<Key, 'keyId' | 'keySpec' | 'keyUsage' | 'protectionLevel' | 'tenant'> &
+    Partial<Pick<Key, 'description' | 'tags'>>,
+  now: Date,
+): Key {
+  return {
+    description: '',
+    tags: {},
+    ...fields,
+    state: 'Enabled',
+    origin: 'KEYHAVEN',
+    currentVersion: 1,
+    createdAt: now,
+    updatedAt: now,
+    rotationPeriodDays: null,
+    nextRotationAt: null,
+    expiresAt: null,
+    deletionDate: null,
+    exportable: false,
+    publicKeyOnly: false,
+  };
+}
+
+/** The first version of a generatedKey, holding the material its backend made. */
+export function firstVersion(
+  keyId: string,
+  now: Date,
+  created: Pick<KeyVersion, 'material' | 'publicKeySpki'>,
+): KeyVersion {
+  return { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
+}
+
 /** A version from the server's own schedule (or the AES-GCM bound), or one a caller asked for. */
 export type RotationKind = 'AUTOMATIC' | 'ON_DEMAND';
 

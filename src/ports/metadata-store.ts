@@ -2,6 +2,7 @@
 // holds principals, credentials and policies).
 // One Kysely implementation serves SQLite now and PostgreSQL later; every multi-row change is one
 // transaction, so a failed write leaves no partial state.
+import type { AuditEntry } from '../domain/audit-record.js';
 import type { Key, KeyVersion } from '../domain/key.js';
 import type { KeySpec, ProtectionLevel } from '../domain/key-spec.js';
 import type { KeyState } from '../domain/key-state.js';
@@ -97,8 +98,12 @@ export interface MetadataStore {
   listKeys(filter: KeyListFilter): Promise<{ keys: Key[]; nextCursor: string | null }>;
   /** Writes the key's mutable fields; fails with Conflict if updatedAt changed since it was read. */
   updateKey(key: Key, expectedUpdatedAt: Date): Promise<void>;
-  /** Adds a version and moves the key to it, in one transaction. */
-  addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void>;
+  /**
+   * Adds a version and moves the key to it, in one transaction; with `audit`, that transaction also
+   * chains its record onto the stored audit chain (the server's own rotations: a process that dies
+   * midway leaves both or neither). Another writer appending first makes it run again, whole.
+   */
+  addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date, audit?: AuditEntry): Promise<void>;
   /**
    * Writes the key (now without material) and, in the same transaction, queues its Enabled versions'
    * material for destruction and marks those versions Destroyed, their material erased: the rows and

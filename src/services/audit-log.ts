@@ -6,8 +6,9 @@
 // the chain's head is signed by the audit key, held by the key store, so that rewriting history and
 // re-hashing it is detected. Several processes may append to one chain (cluster workers, nodes on
 // one database): an append that finds the chain moved is chained again from the stored head and
-// retried, and checkpoints sign the stored head, by whichever process holds the checkpoint lease. Listing is tenant-scoped; verification and export cover the whole chain
-// and are for system auditors.
+// retried, and checkpoints sign the stored head, by whichever process holds the checkpoint lease,
+// once the records since the last checkpoint verify. Listing is tenant-scoped; verification and
+// export cover the whole chain and are for system auditors.
 import { createPublicKey } from 'node:crypto';
 import {
   chainRecord,
@@ -38,6 +39,11 @@ export interface AuditLogOptions {
   maxBatch: number;
   /** Who signs the periodic checkpoints when several processes share the chain (default: this one). */
   checkpointLease?: ExclusiveWork;
+  /**
+   * Told when a checkpoint is refused because the records since the last authentic checkpoint do
+   * not verify: the seq and the verifier's reason, which names seqs and fields, never their values.
+   */
+  onCheckpointRefused?: (refusal: { seq: number; reason: string }) => void;
 }
 
 /**
@@ -92,6 +98,10 @@ export class AuditLog {
   recordsWritten = 0;
   /** Appends chained again because another process had moved the chain (for /metrics). */
   chainRetries = 0;
+  /** Checkpoints not signed because the chain since the last one did not verify (for /metrics). */
+  checkpointRefusals = 0;
+  /** The seq of the last refusal told: one broken record is logged once, counted at every try. */
+  private refusedAt: number | undefined;
 
   constructor(
     private readonly store: AuditStore,
@@ -151,7 +161,21 @@ export class AuditLog {
     tenantId: string,
     outcome: { startedAt: number; errorCode?: string },
   ): Promise<void> {
-    if (!this.enabled) return;
+    const entry = this.internalEntry(ctx, tenantId, outcome);
+    if (entry) await this.record(entry).catch(() => undefined);
+  }
+
+  /**
+   * The record recordInternal would write, for a store to write in the transaction of the work
+   * itself (a scheduled rotation: both land or neither); undefined while the log is disabled. The
+   * log's own appends find the chain moved by it and chain again, as after another process's.
+   */
+  internalEntry(
+    ctx: RequestContext,
+    tenantId: string,
+    outcome: { startedAt: number; errorCode?: string },
+  ): AuditEntry | undefined {
+    if (!this.enabled) return undefined;
     const entry: AuditEntry = {
       time: this.clock.now().toISOString(),
       requestId: ctx.requestId,
@@ -165,7 +189,7 @@ export class AuditLog {
     if (ctx.facts.keyId !== undefined) entry.keyId = ctx.facts.keyId;
     if (ctx.facts.keyVersion !== undefined) entry.keyVersion = ctx.facts.keyVersion;
     if (outcome.errorCode !== undefined) entry.errorCode = outcome.errorCode;
-    await this.record(entry).catch(() => undefined);
+    return entry;
   }
 
   /** Signs the chain's head if it moved since the last checkpoint. */
@@ -307,12 +331,26 @@ export class AuditLog {
     }
   }
 
+  /**
+   * Signs the stored head (other processes append to the same chain, not only this one), once the
+   * records from the last authentic checkpoint up to it verify: a signature over a head whose chain
+   * was edited since would vouch for the edit. A chain that does not verify is not signed; the
+   * refusal is counted and told (seq and reason, never a record's content), and the next try walks
+   * it again, so a store put right is signed then.
+   */
   private async signHead(): Promise<void> {
     while (this.flushing) await this.flushing;
-    // The stored head, not this process's: other processes append to the same chain.
     const head = await this.store.head();
     this.signedThrough = Math.max(this.signedThrough, (await this.store.lastCheckpoint())?.seq ?? 0);
     if (!head || head.seq <= this.signedThrough) return;
+    const refusal = await this.chainUpTo(head);
+    if (refusal) {
+      this.checkpointRefusals++;
+      if (this.refusedAt !== refusal.seq) this.options.onCheckpointRefused?.(refusal);
+      this.refusedAt = refusal.seq;
+      return;
+    }
+    this.refusedAt = undefined;
     const key = await this.systemKeys.signingKey('audit-checkpoint');
     const unsigned: UnsignedAuditCheckpoint = {
       seq: head.seq,
@@ -325,6 +363,33 @@ export class AuditLog {
     const signature = await key.sign(checkpointSigningBytes(unsigned));
     await this.store.addCheckpoint({ ...unsigned, signature: signature.toString('base64') });
     this.signedThrough = head.seq;
+  }
+
+  /**
+   * Verifies the records after the last authentic checkpoint before `head` up to it, ending at
+   * `head` itself; undefined when they do, else where and why not.
+   */
+  private async chainUpTo(head: ChainHead): Promise<{ seq: number; reason: string } | undefined> {
+    const verifyCheckpoint = await this.checkpointVerifier();
+    const anchor = await this.authenticCheckpointBefore(head.seq + 1, verifyCheckpoint);
+    const verifier = new AuditChainVerifier({ verifyCheckpoint, ...(anchor ? { startAfter: anchor } : {}) });
+    let last: ChainHead | undefined;
+    for await (const item of walkChain(this.store, anchor?.seq ?? 0, head.seq)) {
+      if (item.type === 'checkpoint') verifier.addCheckpoint(item.checkpoint);
+      else {
+        verifier.addRecord(item.record);
+        last = { seq: item.record.seq, hash: item.record.hash };
+      }
+      // Refused either way: a chain that stays broken is walked only up to the break at each try,
+      // not through every record appended since.
+      if (verifier.broken) break;
+    }
+    const verdict = verifier.finish();
+    if (verdict.firstInvalid) return verdict.firstInvalid;
+    if (last?.seq !== head.seq || last.hash !== head.hash) {
+      return { seq: head.seq, reason: `record ${head.seq} changed while the chain was verified` };
+    }
+    return undefined;
   }
 
   /**
@@ -349,15 +414,25 @@ export class AuditLog {
       range.to === undefined ? undefined : ((await this.store.lastSeqBefore(instant(range.to, 'to'))) ?? 0);
     if (range.from === undefined) return { upTo };
     const first = await this.store.firstSeqFrom(instant(range.from, 'from'));
-    let checkpoint = first === undefined ? undefined : await this.store.lastCheckpointBefore(first);
+    const anchor =
+      first === undefined ? undefined : await this.authenticCheckpointBefore(first, verifyCheckpoint);
+    return anchor ? { anchor, upTo } : { upTo };
+  }
+
+  /** The last checkpoint covering a seq below `seq` whose signature verifies, as a chain head. */
+  private async authenticCheckpointBefore(
+    seq: number,
+    verifyCheckpoint: (bytes: Buffer, checkpoint: AuditCheckpoint) => boolean,
+  ): Promise<ChainHead | undefined> {
+    let checkpoint = await this.store.lastCheckpointBefore(seq);
     while (checkpoint) {
       const { signature, ...unsigned } = checkpoint;
       if (signature && verifyCheckpoint(checkpointSigningBytes(unsigned), checkpoint)) {
-        return { anchor: { seq: checkpoint.seq, hash: checkpoint.hash }, upTo };
+        return { seq: checkpoint.seq, hash: checkpoint.hash };
       }
       checkpoint = await this.store.lastCheckpointBefore(checkpoint.seq);
     }
-    return { upTo };
+    return undefined;
   }
 }
 

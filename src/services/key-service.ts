@@ -3,6 +3,7 @@
 // BYOK import in key-import-service.ts, the background work (due rotations and deletions) in
 // scheduled-key-jobs.ts.
 import { createPublicKey, randomUUID } from 'node:crypto';
+import type { AuditEntry } from '../domain/audit-record.js';
 import type { RequestContext } from '../domain/request-context.js';
 import { assertWellFormed } from '../domain/unicode.js';
 import {
@@ -400,14 +401,24 @@ export class KeyService {
     ctx: RequestContext,
     keyId: string,
     fromVersion: number,
+    auditEntry?: (rotated: Key) => AuditEntry | undefined,
   ): Promise<KeyDescription | undefined> {
     const key = await freshKey(ctx, this.metadata, this.directory, keyId);
     await this.access.authorize(ctx, { actions: ['RotateKey'], key });
     if (key.currentVersion !== fromVersion) return undefined;
-    return this.addVersion(key, fromVersion);
+    return this.addVersion(key, fromVersion, auditEntry);
   }
 
-  private async addVersion(key: Key, fromVersion: number | undefined): Promise<KeyDescription> {
+  /**
+   * With `auditEntry`, the rotation's audit record (given the key as rotated) is written in the
+   * transaction that adds the version: a process killed midway leaves neither, never a version
+   * nobody recorded making.
+   */
+  private async addVersion(
+    key: Key,
+    fromVersion: number | undefined,
+    auditEntry?: (rotated: Key) => AuditEntry | undefined,
+  ): Promise<KeyDescription> {
     assertTransition(key, 'rotate');
     if (key.origin === 'EXTERNAL')
       throw unsupportedOperation(`key ${key.keyId} holds imported material and cannot be rotated`);
@@ -435,7 +446,7 @@ export class KeyService {
       nextRotationAt: key.rotationPeriodDays ? addDays(now, key.rotationPeriodDays) : null,
     };
     try {
-      await this.metadata.addVersion(next, newVersion, key.updatedAt);
+      await this.metadata.addVersion(next, newVersion, key.updatedAt, auditEntry?.(next));
     } catch (error) {
       // All-or-nothing (Vault transit's rotate): material of a version never recorded is destroyed.
       await backend.destroyVersionMaterial({ keyId: key.keyId, keySpec: key.keySpec, version: newVersion });

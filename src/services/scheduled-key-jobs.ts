@@ -42,7 +42,7 @@ export class ScheduledKeyJobs {
     private readonly directory: KeyDirectory,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
-    private readonly audit: Pick<AuditLog, 'recordInternal'>,
+    private readonly audit: Pick<AuditLog, 'recordInternal' | 'internalEntry'>,
   ) {}
 
   private running: Promise<KeyJobsReport> | undefined;
@@ -82,11 +82,12 @@ export class ScheduledKeyJobs {
         // Only from the version that was due: another process's run may have rotated it already.
         const ctx = internalContext('RotateKey', randomUUID(), key.tenant);
         const startedAt = Date.now();
-        const rotatedKey = await this.keys.rotateDue(ctx, key.keyId, key.currentVersion);
-        if (!rotatedKey) return;
-        ctx.facts.keyVersion = rotatedKey.currentVersion;
-        await this.audit.recordInternal(ctx, key.tenant, { startedAt });
-        rotated++;
+        // The RotateKey record is written in the version's own transaction: both land or neither.
+        const rotatedKey = await this.keys.rotateDue(ctx, key.keyId, key.currentVersion, (rotated) => {
+          ctx.facts.keyVersion = rotated.currentVersion;
+          return this.audit.internalEntry(ctx, rotated.tenant, { startedAt });
+        });
+        if (rotatedKey) rotated++;
       },
       (key, error) => failures.push({ job: 'rotate', keyId: key.keyId, ...describe(error) }),
     );

@@ -3,6 +3,10 @@
 // count is monotonic across restarts and processes and the hot path touches the store once per
 // block. A version past `rotateAfter` is rotated in the background; one at `maxMessages` seals
 // nothing more (LimitExceeded), which is where keys that cannot rotate (imported material) stop.
+// A version's first seal in each process waits for its first block (a conditional UPDATE): only the
+// store knows how many seals other processes and earlier runs reserved, so sealing before it answers
+// could pass maxMessages (an imported key at its bound, a version whose rotation keeps failing). The
+// writes that can be saved are the repeats: budgets dropped at maxTrackedVersions reserve again.
 import { KmsError } from '../domain/errors.js';
 import type { Key } from '../domain/key.js';
 import { KeyVersionMap } from '../domain/key-version-map.js';
@@ -11,6 +15,11 @@ import type { MetadataStore } from '../ports/metadata-store.js';
 export interface SealLimits {
   rotateAfter: number;
   maxMessages: number;
+  /**
+   * Versions whose budgets are held at once (cache.keyMetadataMaxEntries); past it they are all
+   * dropped, their unused reservations lost (never reused), and each version reserves again.
+   */
+  maxTrackedVersions?: number;
 }
 
 interface VersionBudget {
@@ -49,7 +58,7 @@ export class SealBudget {
   take(key: Key, version: number): Promise<void> | undefined {
     let budget = this.budgets.get(key.keyId, version);
     if (!budget) {
-      if (this.budgets.size >= MAX_TRACKED_VERSIONS) this.budgets.clear(); // unused reservations are lost, never reused
+      if (this.budgets.size >= (this.limits.maxTrackedVersions ?? MAX_TRACKED_VERSIONS)) this.budgets.clear();
       budget = { next: 0, end: 0, block: FIRST_BLOCK, rotationRequested: false, exhausted: false };
       this.budgets.set(key.keyId, version, budget);
     }

@@ -3,7 +3,7 @@
 // by the root key), recorded in the reserved system tenant that no principal can see, and found
 // again at start-up by its purpose tag. Only this service signs with them.
 import { createPublicKey, randomBytes, randomUUID, verify, type KeyObject } from 'node:crypto';
-import type { Key, KeyVersion } from '../domain/key.js';
+import { firstVersion, generatedKey, type Key, type KeyVersion } from '../domain/key.js';
 import type { ProtectionLevel } from '../domain/key-spec.js';
 import { SYSTEM_KEYS_TENANT } from '../domain/identity.js';
 import type { KeyBackend } from '../ports/key-backend.js';
@@ -117,27 +117,19 @@ export class SystemKeys {
     const keyId = randomUUID();
     const now = this.clock.now();
     const created = await this.backend.createVersionMaterial(keyId, 1, 'ECC_NIST_P256', 'SIGN_VERIFY');
-    const version: KeyVersion = { keyId, version: 1, state: 'Enabled', createdAt: now, ...created };
-    const key: Key = {
-      keyId,
-      keySpec: 'ECC_NIST_P256',
-      keyUsage: 'SIGN_VERIFY',
-      state: 'Enabled',
-      protectionLevel: this.protectionLevel,
-      origin: 'KEYHAVEN',
-      currentVersion: 1,
-      description: `Keyhaven ${purpose} signing key`,
-      tags: { [PURPOSE_TAG]: purpose },
-      createdAt: now,
-      updatedAt: now,
-      rotationPeriodDays: null,
-      nextRotationAt: null,
-      expiresAt: null,
-      deletionDate: null,
-      exportable: false,
-      publicKeyOnly: false,
-      tenant: SYSTEM_KEYS_TENANT,
-    };
+    const version = firstVersion(keyId, now, created);
+    const key = generatedKey(
+      {
+        keyId,
+        keySpec: 'ECC_NIST_P256',
+        keyUsage: 'SIGN_VERIFY',
+        protectionLevel: this.protectionLevel,
+        description: `Keyhaven ${purpose} signing key`,
+        tags: { [PURPOSE_TAG]: purpose },
+        tenant: SYSTEM_KEYS_TENANT,
+      },
+      now,
+    );
     try {
       await this.metadata.createKey(key, version, []);
     } catch (error) {

@@ -193,6 +193,31 @@ describe('configuration', () => {
     }
   });
 
+  it('reads the size of the per-key caches apart from the material cache', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      const load = (content: unknown) => {
+        writeFileSync(file, JSON.stringify(content));
+        return loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: dir });
+      };
+      expect(load({}).cache).toEqual({
+        maxEntries: 10_000,
+        ttlSeconds: 300,
+        keyMetadataTtlMs: 1000,
+        keyMetadataMaxEntries: 10_000,
+      });
+      expect(load({ cache: { maxEntries: 0, keyMetadataMaxEntries: 200_000 } }).cache).toMatchObject({
+        maxEntries: 0,
+        keyMetadataMaxEntries: 200_000,
+      });
+      // Zero would leave nothing cached and every seal reserving: the material cache alone turns off.
+      expect(() => load({ cache: { keyMetadataMaxEntries: 0 } })).toThrow(/keyMetadataMaxEntries/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('checks monitoring.knownNetworks and the audit settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
     try {

@@ -5,7 +5,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetadataStores } from '../../src/adapters/metadata/metadata-stores.js';
+import { chainRecord, GENESIS_HASH, recordHash, type AuditEntry } from '../../src/domain/audit-record.js';
 import { sameParameters, type Grant } from '../../src/domain/grant.js';
+import { ChainMovedError } from '../../src/ports/audit-store.js';
 import type { Key, KeyVersion } from '../../src/domain/key.js';
 import type { PrincipalRecord, Tenant } from '../../src/domain/identity.js';
 
@@ -55,6 +57,19 @@ const version = (k: Key, n = 1, overrides: Partial<KeyVersion> = {}): KeyVersion
   material: Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(16)]),
   publicKeySpki: null,
   ...overrides,
+});
+
+/** The record of a scheduled rotation of `k` to `keyVersion` (0: another record of the log). */
+const rotateEntry = (k: Key, keyVersion: number): AuditEntry => ({
+  time: new Date(3000).toISOString(),
+  requestId: randomUUID(),
+  tenantId: k.tenant,
+  principalId: 'system',
+  action: keyVersion === 0 ? 'ListKeys' : 'RotateKey',
+  result: 'allow',
+  sourceIp: '',
+  latencyMs: 1,
+  ...(keyVersion === 0 ? {} : { keyId: k.keyId, keyVersion }),
 });
 
 const grant = (keyId: string, overrides: Partial<Grant> = {}): Grant => ({
@@ -194,6 +209,65 @@ export function describeMetadataStoreContract(dialect: string, createDatabase: C
           stores.metadata.addVersion({ ...rotated, currentVersion: 3 }, version(k, 3), updated.updatedAt),
         ).rejects.toMatchObject({ conflict: 'ConcurrentModification' });
         expect(await stores.metadata.getVersion(k.keyId, 3)).toBeUndefined();
+      });
+
+      it('adds a version and its audit record in one transaction: both, chained onto the stored head, or neither', async () => {
+        const k = key();
+        await stores.metadata.createKey(k, version(k), []);
+        await stores.audit.appendRecords([chainRecord(null, rotateEntry(k, 0))]);
+        const rotated = { ...k, currentVersion: 2, updatedAt: new Date(2000) };
+        await stores.metadata.addVersion(rotated, version(k, 2), k.updatedAt, rotateEntry(k, 2));
+        expect((await stores.metadata.getKey(k.keyId))?.currentVersion).toBe(2);
+        const [first, second] = await stores.audit.recordsAfter(0, 10);
+        expect(second).toMatchObject({ seq: 2, prevHash: first!.hash, action: 'RotateKey', keyVersion: 2 });
+        expect(second!.hash).toBe(recordHash(second!));
+        expect(await stores.audit.head()).toEqual({ seq: 2, hash: second!.hash });
+        // The key moved since it was read: no version, and no record of one.
+        await expect(
+          stores.metadata.addVersion(
+            { ...rotated, currentVersion: 3 },
+            version(k, 3),
+            k.updatedAt,
+            rotateEntry(k, 3),
+          ),
+        ).rejects.toMatchObject({ conflict: 'ConcurrentModification' });
+        expect(await stores.metadata.getVersion(k.keyId, 3)).toBeUndefined();
+        expect((await stores.audit.head())?.seq).toBe(2);
+      });
+
+      it('chains the records of concurrent rotations of different keys, each once, whoever appends between', async () => {
+        const keys = Array.from({ length: RACERS }, () => key());
+        for (const k of keys) await stores.metadata.createKey(k, version(k), []);
+        const handles = [stores, other];
+        await Promise.all([
+          ...keys.map((k, i) =>
+            handles[i % 2]!.metadata.addVersion(
+              { ...k, currentVersion: 2, updatedAt: new Date(2000) },
+              version(k, 2),
+              k.updatedAt,
+              rotateEntry(k, 2),
+            ),
+          ),
+          // The audit log's own appends, racing for the same seqs.
+          ...handles.map(async (handle) => {
+            for (let attempt = 0; ; attempt++) {
+              try {
+                return await handle.audit.appendRecords([
+                  chainRecord(await handle.audit.head(), rotateEntry(keys[0]!, 0)),
+                ]);
+              } catch (error) {
+                if (!(error instanceof ChainMovedError) || attempt > 100) throw error;
+              }
+            }
+          }),
+        ]);
+        const records = await stores.audit.recordsAfter(0, 100);
+        expect(records.map((r) => r.seq)).toEqual(Array.from({ length: RACERS + 2 }, (_, i) => i + 1));
+        records.forEach((r, i) => expect(r.prevHash).toBe(i === 0 ? GENESIS_HASH : records[i - 1]!.hash));
+        expect(new Set(records.filter((r) => r.keyVersion === 2).map((r) => r.keyId))).toEqual(
+          new Set(keys.map((k) => k.keyId)),
+        );
+        for (const k of keys) expect((await stores.metadata.getKey(k.keyId))?.currentVersion).toBe(2);
       });
 
       it('lets exactly one of concurrent updates from the same read win', async () => {

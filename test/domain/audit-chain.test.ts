@@ -907,6 +907,15 @@ describe('AuditChainVerifier on malformed input and misuse', () => {
     );
   });
 
+  it('says it is broken from the first record that does not verify, so that a walk may stop there', () => {
+    const verifier = new AuditChainVerifier({ verifyCheckpoint });
+    verifier.addRecord(recordAt(1));
+    expect(verifier.broken).toBe(false);
+    verifier.addRecord({ ...recordAt(2), principalId: 'someone else' });
+    expect(verifier.broken).toBe(true);
+    expect(verifier.finish().firstInvalid?.seq).toBe(2);
+  });
+
   it('gives one verdict, and takes nothing after it', () => {
     const verifier = new AuditChainVerifier({ verifyCheckpoint });
     verifier.addRecord(recordAt(1));

@@ -414,6 +414,73 @@ describe('audit log', () => {
   });
 });
 
+describe('audit checkpoints over a chain edited since the last one', () => {
+  it('refuses to sign a head whose records since the last checkpoint do not verify, and says so without their content', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'keyhaven-audit-checkpoint-'));
+    const configWith = (checkpointIntervalSeconds: number) => {
+      const file = join(scratch, `config-${checkpointIntervalSeconds}.json`);
+      writeFileSync(file, JSON.stringify({ audit: { checkpointIntervalSeconds } }));
+      return file;
+    };
+    // No periodic checkpoint at first: only the one at shutdown.
+    const server = await startServer({ env: { KEYHAVEN_CONFIG: configWith(86_400) } });
+    const api = new Api(server.url, server.token);
+    const file = join(server.dataDir, 'keyhaven.db');
+    const checkpointSeqs = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const rows = db.prepare('select seq from audit_checkpoints order by seq').all() as { seq: number }[];
+        return rows.map((row) => Number(row.seq));
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      await createKey(api);
+      await server.restart();
+      const signed = checkpointSeqs().at(-1)!;
+      expect(signed).toBeGreaterThan(0);
+      await createKey(api);
+      await api.get('/v1/keys');
+      // Someone with the file rewrites a record after that checkpoint, as the server runs, and
+      // leaves its hash: the next checkpoint would cover the edit.
+      const marker = `edited-${randomBytes(8).toString('hex')}`;
+      const db = new Database(file);
+      const edited = signed + 1;
+      expect(
+        db.prepare('update audit_records set principal_id = ? where seq = ?').run(marker, edited).changes,
+      ).toBe(1);
+      db.close();
+
+      await server.stop();
+      expect(checkpointSeqs().at(-1)).toBe(signed);
+      expect(server.output()).toContain(
+        `audit checkpoint refused: the chain does not verify at seq ${edited}`,
+      );
+      expect(server.output()).not.toContain(marker);
+
+      // Signed every second while records arrive: each refusal shows in the metrics too.
+      await server.restart({ KEYHAVEN_CONFIG: configWith(1) });
+      let refused = 0;
+      for (let tries = 0; tries < 100 && refused === 0; tries++) {
+        await api.get('/v1/keys');
+        await new Promise((turn) => setTimeout(turn, 200));
+        const metrics = await api.get('/metrics');
+        refused = Number(/^keyhaven_audit_checkpoints_refused_total (\d+)/m.exec(metrics.text)?.[1] ?? 0);
+      }
+      expect(refused).toBeGreaterThan(0);
+      await server.stop();
+      expect(checkpointSeqs().at(-1)).toBe(signed);
+      expect(server.output()).not.toContain(marker);
+      const verified = await runCli(['--json', 'audit', 'verify', '--db', file]);
+      expect((JSON.parse(verified.out) as Verification).firstInvalid?.seq).toBe(edited);
+    } finally {
+      await server.dispose();
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('audit log, failing closed', () => {
   it('answers 503 while records cannot be written, refuses new requests, and recovers by itself', async () => {
     const server = await startServer();

@@ -71,6 +71,43 @@ describe('scheduled key jobs', () => {
     expect(records).toMatchObject([{ principalId: 'system', keyVersion: 2, result: 'allow', sourceIp: '' }]);
   });
 
+  it('writes a scheduled rotation and its RotateKey record together, or neither', async () => {
+    const key = await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 });
+    clock.advanceDays(91);
+    // The audit record cannot be written (another program refuses inserts into the real file).
+    const db = new Database(join(dataDir, 'keyhaven.db'));
+    db.exec(
+      "create trigger refuse_audit before insert on audit_records begin select raise(abort, 'refused'); end",
+    );
+    const refused = await keyhaven.runScheduledJobs();
+    expect(refused.rotated).toBe(0);
+    expect(refused.failures).toEqual([expect.objectContaining({ job: 'rotate', keyId: key.keyId })]);
+    const versions = () => db.prepare('select version from key_versions where key_id = ?').all(key.keyId);
+    expect(versions()).toEqual([{ version: 1 }]);
+    expect((await keyhaven.keys.describeKey(ctx, key.keyId)).currentVersion).toBe(1);
+
+    db.exec('drop trigger refuse_audit');
+    expect((await keyhaven.runScheduledJobs()).rotated).toBe(1);
+    expect(versions()).toEqual([{ version: 1 }, { version: 2 }]);
+    const rotations = db
+      .prepare("select key_version from audit_records where action = 'RotateKey' and key_id = ?")
+      .all(key.keyId);
+    db.close();
+    expect(rotations).toEqual([{ key_version: 2 }]);
+    // The log's own appends chain after the record the rotation wrote, though it did not write it.
+    await keyhaven.audit.record({
+      time: clock.now().toISOString(),
+      requestId: randomUUID(),
+      tenantId: key.tenant,
+      principalId: 'system',
+      action: 'ListKeys',
+      result: 'allow',
+      sourceIp: '',
+      latencyMs: 0,
+    });
+    expect((await keyhaven.audit.verifyLogs(ctx, {})).valid).toBe(true);
+  });
+
   it('does not rotate a disabled key when its period elapses', async () => {
     const key = await keyhaven.keys.createKey(ctx, { rotationPeriodDays: 90 });
     await keyhaven.keys.disableKey(ctx, key.keyId);

@@ -3,8 +3,10 @@
 // thread, sqlite/audit-writer-thread.ts).
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import {
+  chainRecord,
   GENESIS_HASH,
   type AuditCheckpoint,
+  type AuditEntry,
   type AuditRecord,
   type AuditResult,
   type ChainHead,
@@ -88,6 +90,38 @@ export function isSeqTaken(error: unknown): boolean {
   // driver's error as its cause: look there too, or two nodes' appends would never be retried.
   const cause = (error as { cause?: unknown } | null)?.cause;
   return cause !== undefined && cause !== error && isSeqTaken(cause);
+}
+
+/**
+ * Chains `entry` onto the stored head and inserts it, inside the caller's transaction: the record
+ * of a change written in the change's own transaction (a scheduled rotation), so that neither lands
+ * without the other. Another writer taking the same seq first fails the transaction (isSeqTaken).
+ */
+export async function appendEntryIn(trx: Transaction<Database>, entry: AuditEntry): Promise<void> {
+  await trx
+    .insertInto('audit_records')
+    .values(recordRow(chainRecord(await headOf(trx), entry)))
+    .execute();
+}
+
+/**
+ * How long a transaction that appends a record keeps being run again while other writers take its
+ * seq first (PostgreSQL's READ COMMITTED lets both read one head): as the audit log's own appends.
+ */
+const SEQ_RETRY_MS = 3000;
+
+/** Runs `transaction` again, from the start, while its record's seq was taken by another writer. */
+export async function retryWhileSeqTaken<T>(transaction: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + SEQ_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if (!isSeqTaken(error) || Date.now() >= giveUpAt) throw error;
+      // Writers that keep colliding fall out of step after a random pause, growing up to 50 ms.
+      await new Promise((turn) => setTimeout(turn, Math.random() * Math.min(50, 2 ** attempt)));
+    }
+  }
 }
 
 /** Inserts rows in one transaction: all or none (ChainMovedError when another writer was first). */

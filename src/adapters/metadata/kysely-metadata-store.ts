@@ -11,6 +11,7 @@ import {
   invalidMarker,
   keyQuotaReached,
 } from '../../domain/errors.js';
+import type { AuditEntry } from '../../domain/audit-record.js';
 import type { Key, KeyVersion, KeyVersionState, RotationKind } from '../../domain/key.js';
 import { DEFAULT_TENANT } from '../../domain/request-context.js';
 import type { KeySpec, KeyUsage, ProtectionLevel } from '../../domain/key-spec.js';
@@ -29,6 +30,7 @@ import type {
   UsageCounts,
 } from '../../ports/metadata-store.js';
 import type { AliasesTable, Database, KeysTable, KeyVersionsTable } from './schema.js';
+import { appendEntryIn, retryWhileSeqTaken } from './kysely-audit-store.js';
 import { serializeOn, type SqlDialect } from './sql-dialect.js';
 
 const toMs = (d: Date | null) => (d === null ? null : d.getTime());
@@ -309,11 +311,19 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  async addVersion(key: Key, version: KeyVersion, expectedUpdatedAt: Date): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await this.writeKeyRow(trx, key, expectedUpdatedAt);
-      await this.insertVersion(trx, version);
-    });
+  async addVersion(
+    key: Key,
+    version: KeyVersion,
+    expectedUpdatedAt: Date,
+    audit?: AuditEntry,
+  ): Promise<void> {
+    const write = () =>
+      this.db.transaction().execute(async (trx) => {
+        await this.writeKeyRow(trx, key, expectedUpdatedAt);
+        await this.insertVersion(trx, version);
+        if (audit) await appendEntryIn(trx, audit);
+      });
+    await (audit ? retryWhileSeqTaken(write) : write());
   }
 
   async destroyImportedMaterial(

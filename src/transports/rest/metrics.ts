@@ -19,6 +19,7 @@ import { RequestMetrics } from './request-metrics.js';
 export interface AuditCounts {
   recordsWritten: number;
   writeFailures: number;
+  checkpointRefusals: number;
 }
 
 /** How a request ended, for the counters the alerting rules watch (docs/alerting-rules.yml). */
@@ -47,7 +48,7 @@ export const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'h
 export function createRestMetrics(
   cache: MaterialCache,
   keyStoreStatistics: () => Promise<KeyStoreStatus[]> = async () => [],
-  audit: AuditCounts = { recordsWritten: 0, writeFailures: 0 },
+  audit: AuditCounts = { recordsWritten: 0, writeFailures: 0, checkpointRefusals: 0 },
 ): RestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keyhaven_process_' });
@@ -112,6 +113,14 @@ export function createRestMetrics(
     registers: [registry],
     collect() {
       this.set(audit.writeFailures);
+    },
+  });
+  new Gauge({
+    name: 'keyhaven_audit_checkpoints_refused_total',
+    help: 'Checkpoints not signed since start because the chain since the last one does not verify',
+    registers: [registry],
+    collect() {
+      this.set(audit.checkpointRefusals);
     },
   });
   registerBackendGauges(registry, keyStoreStatistics);
