@@ -51,7 +51,13 @@ export interface WrappedImport {
   readonly algorithms: readonly string[];
   /** Key specs it can import (symmetric ones: asymmetric material cannot be checked unseen). */
   readonly keySpecs: readonly KeySpec[];
-  createWrappingKey(id: string, modulusBits: number, expiresAt: Date): Promise<ImportWrappingKey>;
+  /** A new wrapping key for the key's import `id`; the key's earlier ones may be destroyed. */
+  createWrappingKey(
+    keyId: string,
+    id: string,
+    modulusBits: number,
+    expiresAt: Date,
+  ): Promise<ImportWrappingKey>;
   /** Unwraps `encrypted` with the wrapping key into the version's material; consumes the key. */
   importWrapped(input: {
     keyId: string;

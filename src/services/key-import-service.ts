@@ -187,11 +187,16 @@ export class KeyImportService {
     if (!hadMaterial && (input.importType === 'EXISTING_KEY_MATERIAL' || input.expectedMaterialId)) {
       throw incorrectKeyMaterial(`key ${key.keyId} never had key material: import new key material`);
     }
+    const inBackend = this.keys.backendFor(key.protectionLevel).wrappedImport;
+    if (inBackend && (input.keyMaterialType ?? 'SYMMETRIC') !== 'SYMMETRIC') {
+      throw validationError(`${key.protectionLevel} keys take SYMMETRIC key material only`);
+    }
     const token = await this.metadata.takeImportToken(input.importToken, key.keyId);
     if (!token) throw invalidImportToken('the import token is unknown, spent, or belongs to another key');
-    const inBackend = this.keys.backendFor(key.protectionLevel).wrappedImport;
+    // The token is spent: a wrapping key the backend holds for it goes too, whatever follows fails.
+    const discard = () => inBackend?.discardWrappingKey(token.wrappedPrivateKey).catch(() => undefined);
     if (token.expiresAt <= now) {
-      await inBackend?.discardWrappingKey(token.wrappedPrivateKey).catch(() => undefined);
+      await discard();
       throw expiredImportToken('the import token has expired; request new import parameters');
     }
     const algorithm = (token.wrappingAlgorithm ??
@@ -202,6 +207,7 @@ export class KeyImportService {
       input.wrappingAlgorithm &&
       input.wrappingAlgorithm !== algorithm
     ) {
+      await discard();
       throw validationError(`the import token was issued for ${algorithm}, not ${input.wrappingAlgorithm}`);
     }
 
@@ -319,7 +325,7 @@ export class KeyImportService {
         `${key.protectionLevel} keys take material wrapped with ${backend.algorithms.join(', ')} (the HSM unwraps it inside itself; docs/hsm.md "Import"), not ${wrappingAlgorithm}`,
       );
     }
-    const made = await backend.createWrappingKey(id, RSA_BITS[wrappingKeySpec], expiresAt);
+    const made = await backend.createWrappingKey(key.keyId, id, RSA_BITS[wrappingKeySpec], expiresAt);
     try {
       // Bound to the algorithm: the backend can unwrap with no other.
       await this.metadata.saveImportToken({
@@ -356,12 +362,9 @@ export class KeyImportService {
     input: ImportKeyMaterialInput,
     state: ImportState,
   ): Promise<KeyWithMaterial> {
-    if (!backend.algorithms.includes(algorithm) || (input.keyMaterialType ?? 'SYMMETRIC') !== 'SYMMETRIC') {
+    if (!backend.algorithms.includes(algorithm)) {
       await backend.discardWrappingKey(token.wrappedPrivateKey).catch(() => undefined);
-      if (!backend.algorithms.includes(algorithm)) {
-        throw unsupportedOperation(`${key.protectionLevel} keys take ${backend.algorithms.join(', ')} only`);
-      }
-      throw validationError(`${key.protectionLevel} keys take SYMMETRIC key material only`);
+      throw unsupportedOperation(`${key.protectionLevel} keys take ${backend.algorithms.join(', ')} only`);
     }
     const made = await backend.importWrapped({
       keyId: key.keyId,
@@ -370,15 +373,13 @@ export class KeyImportService {
       reference: token.wrappedPrivateKey,
       encrypted: input.encryptedKeyMaterial,
     });
-    let version: KeyVersion;
-    let keyMaterialId: string;
     try {
       const fingerprint = await this.fingerprintOf(key.keyId, made.checkValue, state.previous);
-      keyMaterialId = fingerprint.digest.toString('hex');
+      const keyMaterialId = fingerprint.digest.toString('hex');
       if (input.expectedMaterialId !== undefined && input.expectedMaterialId !== keyMaterialId) {
         throw incorrectKeyMaterial(`the key material is not ${input.expectedMaterialId}`);
       }
-      version = {
+      const version: KeyVersion = {
         keyId: key.keyId,
         version: IMPORTED_VERSION,
         state: 'Enabled',
@@ -387,8 +388,10 @@ export class KeyImportService {
         publicKeySpki: null,
         materialFingerprint: fingerprint,
       };
+      return await this.saveImported(key, version, state, 'SYMMETRIC', keyMaterialId);
     } catch (error) {
-      // Refused material leaves nothing behind in the backend.
+      // Refused material, or a save that failed (the key changed meanwhile, the database went
+      // away), leaves nothing behind in the backend.
       await this.keys
         .backendFor(key.protectionLevel)
         .destroyVersionMaterial({
@@ -406,7 +409,6 @@ export class KeyImportService {
         .catch(() => undefined);
       throw error;
     }
-    return this.saveImported(key, version, state, 'SYMMETRIC', keyMaterialId);
   }
 
   /**

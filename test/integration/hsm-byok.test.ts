@@ -29,7 +29,9 @@ describe('import of key material into HSM keys over REST (SoftHSM2)', () => {
   let server: TestServer;
   let api: Api;
   const objects = () => parseListObjects(hsm.pkcs11Tool(['--list-objects']));
-  const labelled = (label: string) => objects().filter((o) => o.label === label);
+  /** The objects of a key version: each import's object is labelled under the version's label. */
+  const labelled = (label: string) =>
+    objects().filter((o) => o.label === label || o.label.startsWith(`${label}/`));
 
   const createExternalKey = async (keySpec = 'SYMMETRIC_DEFAULT'): Promise<KeyView> => {
     const response = await api.post<KeyReply>('/v1/keys', {
@@ -176,7 +178,9 @@ describe('import of key material into HSM keys over REST (SoftHSM2)', () => {
     const described = await api.ok<KeyReply>('GET', `/v1/keys/${key.keyId}`);
     expect(described.key.state).toBe('PendingImport');
     expect(labelled(`keyhaven/${key.keyId}/v1`)).toEqual([]);
-    expect(objects().filter((o) => o.label.startsWith('keyhaven-import/'))).toEqual([]);
+    // Spent tokens took their pairs along; the PRIVATE_KEY import was refused before its token
+    // was spent, so that token and its pair are still there for a corrected request.
+    expect(objects().filter((o) => o.label.startsWith('keyhaven-import/'))).toHaveLength(1);
   });
 
   it('takes the import through the AWS dialect with the AWS SDK (RSAES_OAEP_SHA_1)', async () => {

@@ -160,6 +160,7 @@ attempt('unwrap with the template forced, then wrap under a key of the attacker'
 attempt('clear the unwrap template', () => lib.C_SetAttributeValue(session, key, [{ type: P.CKA_UNWRAP_TEMPLATE, value: Buffer.alloc(0) }]));
 attempt('allow decryption', () => lib.C_SetAttributeValue(session, key, [{ type: P.CKA_DECRYPT, value: true }]));
 attempt('copy the key with decryption allowed', () => lib.C_CopyObject(session, key, [{ type: P.CKA_DECRYPT, value: true }]));
+attempt('copy the key as it is (to outlive its single use)', () => lib.C_CopyObject(session, key, [{ type: P.CKA_TOKEN, value: false }]));
 process.stdout.write(JSON.stringify(results));
 `;
 

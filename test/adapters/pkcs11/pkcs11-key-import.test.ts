@@ -4,11 +4,13 @@
 // material (results match node:crypto's with the same bytes); what a PIN holder can try with a
 // captured blob is refused; and an object planted under an imported key's label is refused.
 import { constants, createHmac, createPublicKey, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   openPkcs11KeyStore,
   type Pkcs11KeyStore,
 } from '../../../src/adapters/keystore/pkcs11/open-pkcs11-key-store.js';
+import { decodeVersionReference } from '../../../src/adapters/keystore/pkcs11/pkcs11-version-reference.js';
 import { aesKwpUnwrap } from '../../../src/crypto/keywrap.js';
 import type { KmsError } from '../../../src/domain/errors.js';
 import type { KeySpec } from '../../../src/domain/key-spec.js';
@@ -42,6 +44,7 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
 
   async function importKey(spec: KeySpec, material: Buffer, keyId = randomUUID()) {
     const parameters = await store.backend.wrappedImport.createWrappingKey(
+      keyId,
       randomUUID(),
       2048,
       new Date(Date.now() + DAY_MS),
@@ -72,12 +75,13 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
 
   it('makes the wrapping key pair in the token: private half unwrap-only, sensitive, not extractable', async () => {
     const parameters = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'pair-check',
       2048,
       new Date(Date.now() + DAY_MS),
     );
     const label = parameters.reference.toString('utf8');
-    expect(label).toMatch(/^keyhaven-import\/\d+\/pair-check$/);
+    expect(label).toMatch(/^keyhaven-import\/[\w-]+\/\d+\/pair-check$/);
     const pair = objects().find((o) => o.label === label);
     expect(pair?.kind).toBe('Private Key');
     expect(pair?.usage).toEqual(['unwrap']);
@@ -99,7 +103,8 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
     const sealed = await store.backend.encrypt(ref, randomBytes(12), Buffer.from('hello'), Buffer.alloc(0));
     expect(sealed.tag).toHaveLength(16);
     // The object: sensitive, not extractable, not local (it was unwrapped); the key pair is gone.
-    const object = objects().find((o) => o.label === `keyhaven/${ref.keyId}/v1`);
+    // Each import's object is labelled under the version's label.
+    const object = objects().find((o) => o.label.startsWith(`keyhaven/${ref.keyId}/v1/`));
     expect(object?.flags).toContain('sensitive');
     expect(object?.flags).not.toContain('extractable');
     expect(object?.flags).not.toContain('local');
@@ -133,6 +138,7 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
 
   it('refuses material the wrapping key did not wrap, material of an impossible length, and asymmetric specs', async () => {
     const parameters = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'tamper',
       2048,
       new Date(Date.now() + DAY_MS),
@@ -153,9 +159,10 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
         }),
       ),
     ).toBe('ExpiredImportToken');
-    expect(objects().some((o) => o.label === `keyhaven/${keyId}/v1`)).toBe(false);
+    expect(objects().some((o) => o.label.startsWith(`keyhaven/${keyId}/v1`))).toBe(false);
 
     const twenty = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'short',
       2048,
       new Date(Date.now() + DAY_MS),
@@ -171,7 +178,7 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
         }),
       ),
     ).toBe('ValidationError');
-    expect(objects().some((o) => o.label === `keyhaven/${keyId}/v1`)).toBe(false);
+    expect(objects().some((o) => o.label.startsWith(`keyhaven/${keyId}/v1`))).toBe(false);
     expect(
       await kmsErrorCode(
         store.backend.wrappedImport.importWrapped({ ...input, spec: 'ECC_NIST_P256', encrypted }),
@@ -183,6 +190,7 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
   it('with the user PIN and a captured wrapped blob, nothing readable comes out of the wrapping key', async () => {
     const material = randomBytes(32);
     const parameters = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'attack',
       2048,
       new Date(Date.now() + DAY_MS),
@@ -197,7 +205,7 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
     });
     expect(results.found).toBe('yes');
     const { found: _found, ...attempts } = results;
-    expect(Object.keys(attempts)).toHaveLength(7);
+    expect(Object.keys(attempts)).toHaveLength(8);
     for (const [attempt, outcome] of Object.entries(attempts)) {
       expect(outcome, attempt).toMatch(/^CKR_/);
       expect(outcome, attempt).not.toContain(material.toString('hex'));
@@ -207,14 +215,80 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
     await store.backend.wrappedImport.discardWrappingKey(parameters.reference);
   });
 
+  it('keeps one wrapping key pair per key: new parameters destroy the earlier pair', async () => {
+    const keyId = randomUUID();
+    const first = await store.backend.wrappedImport.createWrappingKey(
+      keyId,
+      'first',
+      2048,
+      new Date(Date.now() + DAY_MS),
+    );
+    const second = await store.backend.wrappedImport.createWrappingKey(
+      keyId,
+      'second',
+      2048,
+      new Date(Date.now() + DAY_MS),
+    );
+    expect(importLabels().map((o) => o.label)).toEqual([second.reference.toString('utf8')]);
+    expect(
+      await refusal(
+        store.backend.wrappedImport.importWrapped({
+          keyId,
+          version: 1,
+          spec: 'SYMMETRIC_DEFAULT',
+          reference: first.reference,
+          encrypted: oaepSha1(first.publicKeySpki, randomBytes(32)),
+        }),
+      ),
+    ).toBe('ExpiredImportToken');
+    await store.backend.wrappedImport.discardWrappingKey(second.reference);
+  });
+
+  it('gives each import an object of its own: replaying the destruction of an earlier import leaves a re-import intact', async () => {
+    const keyId = randomUUID();
+    const material = randomBytes(32);
+    const first = await importKey('SYMMETRIC_DEFAULT', material, keyId);
+    await store.backend.destroyVersionMaterial(first.ref);
+    const again = await importKey('SYMMETRIC_DEFAULT', material, keyId);
+    expect(decodeVersionReference(again.made.material).label).not.toBe(
+      decodeVersionReference(first.made.material).label,
+    );
+    expect(again.made.checkValue).toEqual(first.made.checkValue);
+    // A destruction still queued for the first import runs late (the backend was down).
+    await store.backend.destroyVersionMaterial(first.ref);
+    const sample = randomBytes(16);
+    expect(aesKwpUnwrap(material, await store.backend.wrapKey(again.ref, sample))).toEqual(sample);
+  });
+
+  it('a version whose object is gone fails alone: Unavailable, the token neither repaired nor counted against its circuit', async () => {
+    const { ref } = await importKey('SYMMETRIC_DEFAULT', randomBytes(32));
+    const { label } = decodeVersionReference(ref.version.material);
+    fixture.hsm.pkcs11Tool(['--delete-object', '--type', 'secrkey', '--label', label]);
+    const token = store.failover.primary;
+    token.forgetHandle(label, pkcs11js.CKO_SECRET_KEY);
+    const before = token.statistics();
+    expect(
+      await kmsErrorCode(store.backend.encrypt(ref, randomBytes(12), Buffer.from('x'), Buffer.alloc(0))),
+    ).toBe('Unavailable');
+    expect(token.circuit).toBe('closed');
+    expect(token.statistics().failures).toBe(before.failures);
+    // Other keys are served as before.
+    const other = await importKey('SYMMETRIC_DEFAULT', randomBytes(32));
+    expect(
+      (await store.backend.encrypt(other.ref, randomBytes(12), Buffer.from('x'), Buffer.alloc(0))).tag,
+    ).toHaveLength(16);
+  });
+
   it('sweeps wrapping key pairs whose import token expired when the next one is made', async () => {
     const expired = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'old',
       2048,
       new Date(Date.now() - 1000),
     );
     expect(objects().some((o) => o.label === expired.reference.toString('utf8'))).toBe(true);
     const fresh = await store.backend.wrappedImport.createWrappingKey(
+      randomUUID(),
       'new',
       2048,
       new Date(Date.now() + DAY_MS),
@@ -237,7 +311,8 @@ describe('import of key material into the HSM (SoftHSM2)', () => {
 
   it("refuses an object planted under an imported key's label with another value (its check value differs)", async () => {
     const { ref } = await importKey('SYMMETRIC_DEFAULT', randomBytes(32));
-    const label = `keyhaven/${ref.keyId}/v1`;
+    const { label } = decodeVersionReference(ref.version.material);
+    expect(label.startsWith(`keyhaven/${ref.keyId}/v1/`)).toBe(true);
     // A PIN holder replaces the object with one whose value they know, then the store reopens.
     await store.root.close();
     fixture.hsm.pkcs11Tool(['--delete-object', '--type', 'secrkey', '--label', label]);

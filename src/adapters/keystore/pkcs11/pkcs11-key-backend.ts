@@ -428,7 +428,9 @@ export class Pkcs11KeyBackend implements KeyBackend {
       throw new KmsError('Unavailable', `key material of ${ref.keyId} v${ref.version.version} is destroyed`);
     }
     const reference = decodeVersionReference(ref.version.material);
-    if (reference.label !== label) {
+    // Imported material has a label of its own per import (pkcs11-key-import.ts), under the version's.
+    const own = reference.label === label || (reference.imported && reference.label.startsWith(`${label}/`));
+    if (!own) {
       throw new KmsError(
         'Internal',
         `stored HSM reference of ${ref.keyId} v${ref.version.version} is not its own`,
@@ -463,7 +465,7 @@ function rsaUsageOf(spec: KeySpec, usage: KeyUsage | undefined): 'sign' | 'decry
   throw validationError(`an HSM ${spec} key needs key usage SIGN_VERIFY or ENCRYPT_DECRYPT`);
 }
 
-const roleOf = (reference: VersionReference): ObjectRole => (reference.checkValue ? 'imported-key' : 'key');
+const roleOf = (reference: VersionReference): ObjectRole => (reference.imported ? 'imported-key' : 'key');
 
 /** The class of the token object holding a version of `spec`: a secret key or a private key. */
 function objectClassOf(spec: KeySpec): number {

@@ -6,14 +6,14 @@
 // it is never in clear in this process, and a holder of the user PIN who captured the wrapped
 // material cannot unwrap it into anything readable. The key pair is used once, then destroyed;
 // unused ones are destroyed once their import token has expired.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import {
-  alreadyExists,
   expiredImportToken,
   invalidCiphertext,
   invalidImportToken,
   KmsError,
+  unsupportedOperation,
   validationError,
 } from '../../../domain/errors.js';
 import type {
@@ -26,7 +26,7 @@ import { HMAC_IMPORT_LENGTH } from '../../../crypto/key-material.js';
 import { tokenAnswers } from './hsm-aes-gcm.js';
 import { withAttributeArray, type ScalarAttribute } from './pkcs11-attribute-array.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
-import type { Handle } from './pkcs11-object-policy.js';
+import { UntrustedObjectError, type Handle } from './pkcs11-object-policy.js';
 import {
   ALLOWED_MECHANISMS,
   HMAC_SPEC_MECHANISM,
@@ -37,7 +37,7 @@ import {
 import { keyCheckValue } from './pkcs11-content-checks.js';
 import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
 import type { TokenFailover } from './pkcs11-token-failover.js';
-import { encodeVersionReference, hsmObjectLabel } from './pkcs11-version-reference.js';
+import { encodeVersionReference, importedObjectLabel } from './pkcs11-version-reference.js';
 
 const IMPORT_KEY_PREFIX = 'keyhaven-import/';
 
@@ -49,11 +49,16 @@ const IMPORT_KEY_PREFIX = 'keyhaven-import/';
  */
 export const HSM_IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_1'] as const;
 
-/** The label carries the expiry, so that expired key pairs can be found and destroyed. */
-export const importKeyLabel = (id: string, expiresAt: Date) =>
-  `${IMPORT_KEY_PREFIX}${expiresAt.getTime()}/${id}`;
+/**
+ * The label carries the key and the expiry, so that a key has one outstanding pair (new parameters
+ * destroy the previous pair, as a bound on what one key can keep in the token) and expired pairs
+ * can be found and destroyed.
+ */
+export const importKeyLabel = (keyId: string, id: string, expiresAt: Date) =>
+  `${IMPORT_KEY_PREFIX}${keyId}/${expiresAt.getTime()}/${id}`;
 
-export const isImportKeyLabel = (label: string) => /^keyhaven-import\/\d+\/[\w-]+$/.test(label);
+const IMPORT_KEY_LABEL = /^keyhaven-import\/([\w-]+)\/(\d+)\/[\w-]+$/;
+export const isImportKeyLabel = (label: string) => IMPORT_KEY_LABEL.test(label);
 
 const OAEP_SHA_1: pkcs11js.Mechanism = {
   mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
@@ -66,6 +71,33 @@ const OAEP_SHA_1: pkcs11js.Mechanism = {
 };
 
 /** Forced on every key the import wrapping key unwraps (PKCS#11 v2.40 §4.8). */
+const IMPORT_KEY_MECHANISMS = mechanismList([pkcs11js.CKM_RSA_PKCS_OAEP]);
+
+async function refuseUnrestricted<T>(generate: () => Promise<T>): Promise<T> {
+  try {
+    return await generate();
+  } catch (error) {
+    if (pkcs11Code(error) !== pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID) throw error;
+    throw unsupportedOperation(
+      'this HSM cannot restrict a key to one mechanism (CKA_ALLOWED_MECHANISMS), which importing into it requires',
+    );
+  }
+}
+
+/** The import key must be restricted to OAEP (its boolean attributes are checked by the object policy). */
+export function expectImportKeyRestricted(scope: SessionScope, where: { label: string }) {
+  return (handle: Handle): void => {
+    const [value] = scope.api.C_GetAttributeValue(scope.session, handle, [
+      { type: pkcs11js.CKA_ALLOWED_MECHANISMS },
+    ]);
+    if (!value?.value?.equals(IMPORT_KEY_MECHANISMS)) {
+      throw new UntrustedObjectError(
+        `refusing object "${where.label}": an import key must be restricted to CKM_RSA_PKCS_OAEP`,
+      );
+    }
+  };
+}
+
 function forcedOnImport(replicable: boolean): ScalarAttribute[] {
   return [
     { type: pkcs11js.CKA_TOKEN, value: true },
@@ -86,7 +118,9 @@ export async function generateImportKey(
   replicable: boolean,
 ): Promise<Buffer> {
   const { api, session } = scope;
-  const pair = await withMechanismRestriction((restrict) =>
+  // Never without CKA_ALLOWED_MECHANISMS: an unrestricted key would also unwrap with CKM_RSA_PKCS,
+  // a padding oracle on captured material (Bleichenbacher); a token without it cannot import.
+  const pair = await refuseUnrestricted(() =>
     withAttributeArray(pkcs11js.CKA_UNWRAP_TEMPLATE, forcedOnImport(replicable), (unwrapTemplate) =>
       api.C_GenerateKeyPairAsync(
         session,
@@ -111,9 +145,9 @@ export async function generateImportKey(
           { type: pkcs11js.CKA_SIGN, value: false },
           { type: pkcs11js.CKA_DERIVE, value: false },
           { type: pkcs11js.CKA_LABEL, value: label },
-          ...(restrict
-            ? [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: mechanismList([pkcs11js.CKM_RSA_PKCS_OAEP]) }]
-            : []),
+          { type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: IMPORT_KEY_MECHANISMS },
+          // No copy may outlive the single use (PKCS#11 v2.40 §4.4).
+          { type: pkcs11js.CKA_COPYABLE, value: false },
           unwrapTemplate,
           // Last: SoftHSM 2.6 refuses every attribute that follows CKA_MODIFIABLE false.
           { type: pkcs11js.CKA_MODIFIABLE, value: false },
@@ -206,16 +240,25 @@ export function importedLengthFits(scope: SessionScope, handle: Handle, spec: Ke
   return range !== undefined && bytes >= range.min && bytes <= range.max;
 }
 
-/** Destroys import key pairs whose import token has expired (found by their label); returns their labels. */
-export function sweepExpiredImportKeys({ api, session }: SessionScope, now: Date): string[] {
+/**
+ * Destroys import key pairs whose import token has expired, and `keyId`'s earlier pairs (found by
+ * their label); returns their labels.
+ */
+export function sweepImportKeys({ api, session }: SessionScope, now: Date, keyId?: string): string[] {
   api.C_FindObjectsInit(session, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_UNWRAP, value: true },
   ]);
-  let found: Handle[];
+  const found: Handle[] = [];
   try {
-    found = api.C_FindObjects(session, 256);
+    for (
+      let page = api.C_FindObjects(session, 256);
+      page.length > 0;
+      page = api.C_FindObjects(session, 256)
+    ) {
+      found.push(...page);
+    }
   } finally {
     api.C_FindObjectsFinal(session);
   }
@@ -223,9 +266,10 @@ export function sweepExpiredImportKeys({ api, session }: SessionScope, now: Date
   for (const handle of found) {
     const [value] = api.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }]);
     const label = value?.value?.toString('utf8') ?? '';
-    if (!isImportKeyLabel(label)) continue;
-    const expiresAt = Number(label.split('/')[1]);
-    if (expiresAt > now.getTime()) continue;
+    const match = IMPORT_KEY_LABEL.exec(label);
+    if (!match) continue;
+    const expired = Number(match[2]) <= now.getTime();
+    if (!expired && match[1] !== keyId) continue;
     api.C_DestroyObject(session, handle);
     destroyed.push(label);
   }
@@ -251,16 +295,26 @@ export class Pkcs11WrappedImport implements WrappedImport {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async createWrappingKey(id: string, modulusBits: number, expiresAt: Date): Promise<ImportWrappingKey> {
-    const label = importKeyLabel(id, expiresAt);
+  async createWrappingKey(
+    keyId: string,
+    id: string,
+    modulusBits: number,
+    expiresAt: Date,
+  ): Promise<ImportWrappingKey> {
+    const label = importKeyLabel(keyId, id, expiresAt);
     const replicable = this.failover.replication?.enabled ?? false;
-    const publicKeySpki = await this.failover.run(async (scope, token) => {
-      for (const swept of sweepExpiredImportKeys(scope, this.clock())) {
-        token.forgetHandle(swept, pkcs11js.CKO_PRIVATE_KEY);
-      }
-      return generateImportKey(scope, label, modulusBits, replicable);
-    });
+    // The key's earlier pairs go on every backend (a pair is made on one only).
+    await this.failover.runOnEach((scope, token) => this.sweep(scope, token, keyId));
+    const publicKeySpki = await this.failover.run((scope) =>
+      generateImportKey(scope, label, modulusBits, replicable),
+    );
     return { reference: Buffer.from(label, 'utf8'), publicKeySpki };
+  }
+
+  private sweep(scope: SessionScope, token: Pkcs11Token, keyId?: string): void {
+    for (const swept of sweepImportKeys(scope, this.clock(), keyId)) {
+      token.forgetHandle(swept, pkcs11js.CKO_PRIVATE_KEY);
+    }
   }
 
   async importWrapped(input: {
@@ -275,14 +329,11 @@ export class Pkcs11WrappedImport implements WrappedImport {
       throw validationError(`HSM keys take imported material for ${HSM_IMPORTABLE_SPECS.join(', ')} only`);
     }
     const importLabel = input.reference.toString('utf8');
-    const label = hsmObjectLabel(keyId, version);
+    const label = importedObjectLabel(keyId, version, randomBytes(9).toString('base64url'));
     const replication = this.failover.replication;
     const replicable = replication?.enabled ?? false;
     const { token, checkValue } = await this.onHolder(importLabel, async (scope, importKey) => {
       try {
-        if (scope.find(label, pkcs11js.CKO_SECRET_KEY, 'imported-key')) {
-          throw alreadyExists(`the token already holds an object labelled ${label}`);
-        }
         const handle = await withMechanismRestriction(async (restrict) =>
           unwrapImported(
             scope,
@@ -336,7 +387,12 @@ export class Pkcs11WrappedImport implements WrappedImport {
     for (const token of this.failover.tokens) {
       try {
         const result = await token.run(async (scope) => {
-          const importKey = scope.find(importLabel, pkcs11js.CKO_PRIVATE_KEY, 'import-key');
+          const importKey = scope.find(
+            importLabel,
+            pkcs11js.CKO_PRIVATE_KEY,
+            'import-key',
+            expectImportKeyRestricted(scope, { label: importLabel }),
+          );
           if (!importKey) return undefined;
           try {
             return { value: await use(scope, importKey) };

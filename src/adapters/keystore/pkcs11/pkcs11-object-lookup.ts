@@ -11,7 +11,8 @@ import type pkcs11js from 'pkcs11js';
 export type ObjectVerifier = (handle: Handle) => void;
 
 export class ObjectLookup {
-  private readonly handles = new Map<string, { handle: Handle; verified: boolean }>();
+  /** The roles each handle was checked for: a lookup for another role checks it again. */
+  private readonly handles = new Map<string, { handle: Handle; roles: Set<ObjectRole>; verified: boolean }>();
 
   constructor(
     private readonly token: { name: string; tokenLabel: string },
@@ -31,6 +32,10 @@ export class ObjectLookup {
     const key = `${objectClass}:${label}`;
     const cached = this.handles.get(key);
     if (cached) {
+      if (!cached.roles.has(role)) {
+        this.check(api, session, cached.handle, label, role);
+        cached.roles.add(role);
+      }
       if (verify && !cached.verified) {
         verify(cached.handle);
         cached.verified = true;
@@ -47,7 +52,7 @@ export class ObjectLookup {
     }
     this.check(api, session, handle, label, role);
     verify?.(handle);
-    this.handles.set(key, { handle, verified: verify !== undefined });
+    this.handles.set(key, { handle, roles: new Set([role]), verified: verify !== undefined });
     return handle;
   }
 

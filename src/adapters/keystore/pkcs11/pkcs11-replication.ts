@@ -185,7 +185,12 @@ export class Pkcs11Replication {
           this.copies++;
         } catch (error) {
           if (error instanceof NotCopyableError) {
-            if (entry) await this.record(label, undefined);
+            // An entry from before such keys were refused: sealed, so that it stops being
+            // extractable, and no longer pending.
+            if (entry) {
+              await source.run((scope) => seal(scope, label, objectClass)).catch(() => undefined);
+              await this.record(label, undefined);
+            }
             throw error;
           }
           missing.push(target.name);

@@ -360,9 +360,17 @@ export class Pkcs11Token {
       slot,
       require: (label, objectClass, role, verify) => {
         const handle = scope.find(label, objectClass, role, verify);
-        if (!handle)
-          throw new TokenLostError(`object "${label}" is missing from token "${this.options.tokenLabel}"`);
-        return handle;
+        if (handle) return handle;
+        const missing = `object "${label}" is missing from token "${this.options.tokenLabel}"`;
+        // One key's object gone from a token that still holds its root key is that key's problem
+        // (a copy still to make, a destroyed version): the next backend may serve it, and this
+        // one is neither repaired nor counted against its circuit. Otherwise the token is not the
+        // one we know.
+        const probe = this.options.probeLabel;
+        if (probe !== undefined && label !== probe && scope.find(probe, pkcs11js.CKO_SECRET_KEY)) {
+          throw new HsmUnavailableError(missing);
+        }
+        throw new TokenLostError(missing);
       },
       find: (label, objectClass, role = 'key', verify) =>
         this.objects.find(api, session, label, objectClass, role, verify),

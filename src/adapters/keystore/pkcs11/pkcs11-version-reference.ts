@@ -15,6 +15,14 @@ const IMPORTED = 0x02;
 
 export const hsmObjectLabel = (keyId: string, version: number) => `keyhaven/${keyId}/v${version}`;
 
+/**
+ * Each import's object has a label of its own, so that what is left of an earlier import (a
+ * destruction still queued, an object whose save failed, a concurrent import elsewhere) never
+ * meets, or is mistaken for, the object of a later one.
+ */
+export const importedObjectLabel = (keyId: string, version: number, importId: string) =>
+  `${hsmObjectLabel(keyId, version)}/${importId}`;
+
 export function encodeVersionReference({ label, checkValue, imported }: VersionReference): Buffer {
   const name = Buffer.from(label, 'utf8');
   if (!checkValue) return name;
