@@ -106,11 +106,22 @@ describe('KmsIntegrationService failover: the first provider’s process stops m
     expect(awsFailures.length).toBe(3);
     expect(awsFailures.every((c) => c.errorCode === 'Unavailable')).toBe(true);
 
-    // Past the recovery timeout, still down: the circuit turns half-open, lets exactly one probe
-    // through (its retry is refused by the re-opened circuit), and opens again.
+    const gauge = async () =>
+      (await service.metricsRegistry.metrics()).match(
+        /keyhaven_integration_circuit_state\{provider="aws"\} (\d)/,
+      )?.[1];
+    expect(await gauge()).toBe('2');
+
+    // Past the recovery timeout, still down: the circuit turns half-open and lets exactly one probe
+    // through while five requests arrive at once (its retry and the others are refused), then opens again.
     await sleep(RECOVERY_TIMEOUT_MS - (Date.now() - openedAt!) + 100);
     const callsBeforeProbe = service.getAuditLog().filter((c) => c.provider === 'aws').length;
-    await step('down');
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => service.encrypt('stream', `burst ${i}`).then((r) => r.provider)),
+    );
+    figures.requests += burst.length;
+    for (const provider of burst) figures.servedBy[provider]!++;
+    expect(burst).toEqual(Array(5).fill('keyhaven'));
     const probes = service
       .getAuditLog()
       .filter((c) => c.provider === 'aws')
@@ -138,6 +149,7 @@ describe('KmsIntegrationService failover: the first provider’s process stops m
     }
     expect(closedAt, 'the circuit never closed').toBeDefined();
     expect(breaker.getState()).toEqual({ state: 'closed', failureCount: 0 });
+    expect(await gauge()).toBe('0');
     const next = await service.encrypt('stream', 'after recovery');
     expect(next.provider).toBe('aws');
 
