@@ -105,7 +105,8 @@ export interface HealthReport {
   results: ProviderHealth[];
 }
 
-export type CiphertextInput = Bytes | { ciphertext: Bytes; provider: string };
+/** Bare ciphertext, or encrypt's result (its provider, and the key reference it used when present). */
+export type CiphertextInput = Bytes | { ciphertext: Bytes; provider: string; keyRef?: string };
 
 interface ResolvedProvider extends RegisteredProvider {
   timeoutMs: number;
@@ -212,8 +213,10 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
     const tagged = !(input instanceof Uint8Array);
     const ciphertext = tagged ? input.ciphertext : input;
     const candidates = tagged ? [this.getProvider(input.provider).name] : this.order;
+    // The reference encrypt used, so that a mapping changed since does not strand the ciphertext.
+    const usedRef = tagged ? input.keyRef : undefined;
     return this.operation('decrypt', keyId, candidates, async (name, keyRef, context) => {
-      const { plaintext } = await this.provider(name).decrypt(keyRef, ciphertext, context);
+      const { plaintext } = await this.provider(name).decrypt(usedRef ?? keyRef, ciphertext, context);
       return { plaintext, keyId };
     });
   }
@@ -296,7 +299,8 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
   /**
    * Encrypts `data` under a fresh 256-bit data key (AES-256-GCM, here), and wraps the data key with
    * `kekId` at every configured provider that answers, so that any of them can open it later. A
-   * provider down at the time is left out of the envelope; when none answers, AllProvidersFailedError.
+   * provider that fails to wrap (down, circuit open, or refusing) is left out of the envelope, its
+   * failure in the audit trail and metrics; when none wraps, AllProvidersFailedError.
    */
   async envelopeEncrypt(data: Bytes | string, kekId: string): Promise<Envelope> {
     const started = performance.now();

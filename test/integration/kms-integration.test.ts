@@ -1,6 +1,7 @@
 // The integration layer (src/integration) against two real Keyhaven processes: the AWS adapter
 // through one's AWS endpoint (real @aws-sdk/client-kms, SigV4, HTTP), the Keyhaven adapter through
 // the other's REST API with the SDK. Fallback, envelopes, cache, audit, metrics and health.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +124,26 @@ describe('KmsIntegrationService: AWS adapter via Keyhaven’s AWS endpoint, Keyh
     for (const name of ['aws', 'keyhaven']) {
       expect(service.getProvider(name).circuitBreaker.getState().state).toBe('closed');
     }
+  });
+
+  it('a well-formed key id that exists nowhere is NotFound at each provider, tried once each, and trips no circuit', async () => {
+    const missing = randomUUID();
+    const before = service.getAuditLog().length;
+    const error = (await service.encrypt(missing, 'x').catch((e: unknown) => e)) as AllProvidersFailedError;
+    expect(error.failures.map((f) => [f.provider, (f.error as { code?: string }).code])).toEqual([
+      ['aws', 'NotFound'],
+      ['keyhaven', 'NotFound'],
+    ]);
+    expect(
+      service
+        .getAuditLog()
+        .slice(before)
+        .map((c) => [c.provider, c.keyRef, c.attempt]),
+    ).toEqual([
+      ['aws', missing, 0],
+      ['keyhaven', missing, 0],
+    ]);
+    expect(service.getProvider('aws').circuitBreaker.getState().failureCount).toBe(0);
   });
 
   it('an envelope carries the data key wrapped by every provider, and either one opens it', async () => {
