@@ -106,6 +106,13 @@ describe('KmsIntegrationService failover: the first provider’s process stops m
     expect(awsFailures.length).toBe(3);
     expect(awsFailures.every((c) => c.errorCode === 'Unavailable')).toBe(true);
 
+    const health = await service.healthCheck();
+    expect(health).toMatchObject({ overallStatus: 'degraded', healthyProviders: 1, totalProviders: 2 });
+    expect(health.results.map((r) => [r.provider, r.healthy, r.errorCode, r.circuit.state])).toEqual([
+      ['aws', false, 'Unavailable', 'open'],
+      ['keyhaven', true, undefined, 'closed'],
+    ]);
+
     const gauge = async () =>
       (await service.metricsRegistry.metrics()).match(
         /keyhaven_integration_circuit_state\{provider="aws"\} (\d)/,
@@ -171,8 +178,10 @@ describe('KmsIntegrationService failover: the first provider’s process stops m
       requests: figures.requests,
       failedRequests: figures.failedRequests,
       servedBy: figures.servedBy,
-      awsProviderCalls: log.filter((c) => c.provider === 'aws').length,
-      awsProviderFailures: log.filter((c) => c.provider === 'aws' && !c.success).length,
+      // Calls that carried an operation (health checks apart).
+      awsProviderCalls: log.filter((c) => c.provider === 'aws' && c.operation !== 'health').length,
+      awsProviderFailures: log.filter((c) => c.provider === 'aws' && c.operation !== 'health' && !c.success)
+        .length,
       halfOpenProbesWhileDown: 1,
       msStopToOpen: openedAt! - stoppedAt,
       msOpenToClosed: closedAt! - openedAt!,

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyhavenClient } from '../../src/client/index.js';
 import {
@@ -27,6 +28,7 @@ describe('KmsIntegrationService: AWS adapter via Keyhaven’s AWS endpoint, Keyh
   let keyhaven: KeyhavenSide;
   let service: KmsIntegrationService;
   const events: OperationEvent[] = [];
+  const registry = new Registry();
 
   beforeAll(async () => {
     [aws, keyhaven] = await Promise.all([startAwsSide(), startKeyhavenSide()]);
@@ -37,6 +39,7 @@ describe('KmsIntegrationService: AWS adapter via Keyhaven’s AWS endpoint, Keyh
       },
       fallbackOrder: ['aws', 'keyhaven'],
       envelopeCache: { ttl: 60_000, maxUses: 2 },
+      metricsRegistry: registry,
     });
     service.on('operation', (event) => events.push(event));
     await service.generateKey('orders', { description: 'orders data' });
@@ -248,7 +251,8 @@ describe('KmsIntegrationService: AWS adapter via Keyhaven’s AWS endpoint, Keyh
   });
 
   it('exposes Prometheus metrics per provider: calls, failures, latency and circuit state', async () => {
-    const text = await service.metricsRegistry.metrics();
+    expect(service.metricsRegistry).toBe(registry);
+    const text = await registry.metrics();
     expect(text).toMatch(
       /keyhaven_integration_provider_calls_total\{provider="aws",operation="encrypt"\} [1-9]/,
     );
