@@ -75,7 +75,7 @@ export class AwsKmsProvider implements KmsProvider {
         abortSignal: context.signal,
       }),
     );
-    return { plaintext: Buffer.from(out.Plaintext!) };
+    return { plaintext: takeSecret(out.Plaintext!) };
   }
 
   async generateDataKey(keyRef: string, context: CallContext) {
@@ -84,7 +84,7 @@ export class AwsKmsProvider implements KmsProvider {
         abortSignal: context.signal,
       }),
     );
-    return { plaintext: Buffer.from(out.Plaintext!), ciphertext: Buffer.from(out.CiphertextBlob!) };
+    return { plaintext: takeSecret(out.Plaintext!), ciphertext: Buffer.from(out.CiphertextBlob!) };
   }
 
   async sign(keyRef: string, message: Bytes, algorithm: string, context: CallContext) {
@@ -155,6 +155,13 @@ export class AwsKmsProvider implements KmsProvider {
       throw awsErrorToProviderError(error);
     }
   }
+}
+
+/** A copy of secret bytes the SDK decoded, zeroizing the SDK's array so one copy is left to the caller. */
+function takeSecret(bytes: Uint8Array): Buffer {
+  const copy = Buffer.from(bytes);
+  bytes.fill(0);
+  return copy;
 }
 
 function toKeyInfo(metadata: KeyMetadata): ProviderKeyInfo {
