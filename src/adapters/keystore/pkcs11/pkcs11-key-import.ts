@@ -37,6 +37,7 @@ import {
 import { keyCheckValue } from './pkcs11-content-checks.js';
 import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
 import type { TokenFailover } from './pkcs11-token-failover.js';
+import { OAEP_SHA_1 } from './pkcs11-transport-key.js';
 import { encodeVersionReference, importedObjectLabel } from './pkcs11-version-reference.js';
 
 const IMPORT_KEY_PREFIX = 'keyhaven-import/';
@@ -59,16 +60,6 @@ export const importKeyLabel = (keyId: string, id: string, expiresAt: Date) =>
 
 const IMPORT_KEY_LABEL = /^keyhaven-import\/([\w-]+)\/(\d+)\/[\w-]+$/;
 export const isImportKeyLabel = (label: string) => IMPORT_KEY_LABEL.test(label);
-
-const OAEP_SHA_1: pkcs11js.Mechanism = {
-  mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
-  parameter: {
-    type: pkcs11js.CK_PARAMS_RSA_OAEP,
-    hashAlg: pkcs11js.CKM_SHA_1,
-    mgf: pkcs11js.CKG_MGF1_SHA1,
-    source: 1, // CKZ_DATA_SPECIFIED
-  } as pkcs11js.RsaOAEP,
-};
 
 /** Forced on every key the import wrapping key unwraps (PKCS#11 v2.40 §4.8). */
 const IMPORT_KEY_MECHANISMS = mechanismList([pkcs11js.CKM_RSA_PKCS_OAEP]);

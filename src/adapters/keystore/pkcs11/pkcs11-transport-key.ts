@@ -35,8 +35,8 @@ const FORCED_ON_UNWRAP = [
   { type: pkcs11js.CKA_MODIFIABLE, value: false },
 ];
 
-/** CKM_RSA_PKCS_OAEP with SHA-1, the one OAEP hash SoftHSM 2.6 implements; it only carries 32 bytes. */
-const OAEP: pkcs11js.Mechanism = {
+/** CKM_RSA_PKCS_OAEP with SHA-1, the one OAEP hash SoftHSM 2.6 implements (BYOK uses it too). */
+export const OAEP_SHA_1: pkcs11js.Mechanism = {
   mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
   parameter: {
     type: pkcs11js.CK_PARAMS_RSA_OAEP,
@@ -157,7 +157,9 @@ function wrapFreshKey({ api, session }: SessionScope, receivers: Receiver[]): Bu
         { type: pkcs11js.CKA_TRUSTED, value: true },
       ]);
       try {
-        return Buffer.from(api.C_WrapKey(session, OAEP, wrapping, value, Buffer.alloc(RECEIVER_BITS / 8)));
+        return Buffer.from(
+          api.C_WrapKey(session, OAEP_SHA_1, wrapping, value, Buffer.alloc(RECEIVER_BITS / 8)),
+        );
       } finally {
         api.C_DestroyObject(session, wrapping);
       }
@@ -192,7 +194,7 @@ function receive(
   ];
   // CKA_MODIFIABLE false last: SoftHSM 2.6 refuses every attribute that follows it in a template.
   try {
-    api.C_UnwrapKey(session, OAEP, privateKey, blob, [
+    api.C_UnwrapKey(session, OAEP_SHA_1, privateKey, blob, [
       ...common(labels.wrap),
       { type: pkcs11js.CKA_TRUSTED, value: true },
       { type: pkcs11js.CKA_WRAP, value: true },
@@ -200,7 +202,7 @@ function receive(
       { type: pkcs11js.CKA_MODIFIABLE, value: false },
     ]);
     withAttributeArray(pkcs11js.CKA_UNWRAP_TEMPLATE, FORCED_ON_UNWRAP, (unwrapTemplate) =>
-      api.C_UnwrapKey(session, OAEP, privateKey, blob, [
+      api.C_UnwrapKey(session, OAEP_SHA_1, privateKey, blob, [
         ...common(labels.unwrap),
         { type: pkcs11js.CKA_WRAP, value: false },
         { type: pkcs11js.CKA_UNWRAP, value: true },
