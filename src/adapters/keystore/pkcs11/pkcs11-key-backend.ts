@@ -33,7 +33,7 @@ import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } fr
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ecSign, generateEcKeyPair } from './pkcs11-ec-keys.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import { expectCheckValue, expectPrivateHalfOf, keyCheckValue } from './pkcs11-content-checks.js';
-import { Pkcs11WrappedImport } from './pkcs11-key-import.js';
+import { Pkcs11WrappedImport } from './pkcs11-wrapped-import.js';
 import { hsmKwpUnwrap, hsmKwpWrap } from './pkcs11-key-wrap.js';
 import type { ObjectRole } from './pkcs11-object-policy.js';
 import { NotCopyableError } from './pkcs11-replication.js';

@@ -1,28 +1,16 @@
-// BYOK into the token (issue 16 §2; docs/hsm.md "Import"): the import wrapping key is an RSA key
-// pair generated in the token whose private half can only unwrap, with CKA_UNWRAP_TEMPLATE forcing
-// every key it unwraps to be a private, sensitive token object that is not extractable (or, with
+// BYOK into the token, its token-level steps (issue 16 §2; docs/hsm.md "Import"; the backend's part
+// is pkcs11-wrapped-import.ts): the import wrapping key is an RSA key pair generated in the token
+// whose private half can only unwrap, with CKA_UNWRAP_TEMPLATE forcing every key it unwraps to be a private, sensitive token object that is not extractable (or, with
 // several backends, extractable only under the trusted transport key). The caller's material,
 // RSAES_OAEP_SHA_1-wrapped to it, is unwrapped by the token straight into the key version's object:
 // it is never in clear in this process, and a holder of the user PIN who captured the wrapped
 // material cannot unwrap it into anything readable. The key pair is used once, then destroyed;
 // unused ones are destroyed once their import token has expired.
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import {
-  expiredImportToken,
-  invalidCiphertext,
-  invalidImportToken,
-  KmsError,
-  unsupportedOperation,
-  validationError,
-} from '../../../domain/errors.js';
-import type {
-  ImportedVersionMaterial,
-  ImportWrappingKey,
-  WrappedImport,
-} from '../../../ports/key-backend.js';
-import { keyFamily, type KeySpec } from '../../../domain/key-spec.js';
 import { HMAC_IMPORT_LENGTH } from '../../../crypto/key-material.js';
+import { invalidCiphertext, KmsError, unsupportedOperation } from '../../../domain/errors.js';
+import { keyFamily, type KeySpec } from '../../../domain/key-spec.js';
 import { tokenAnswers } from './hsm-aes-gcm.js';
 import { withAttributeArray, type ScalarAttribute } from './pkcs11-attribute-array.js';
 import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
@@ -32,13 +20,9 @@ import {
   HMAC_SPEC_MECHANISM,
   mechanismList,
   secretKeyTemplate,
-  withMechanismRestriction,
 } from './pkcs11-templates.js';
-import { keyCheckValue } from './pkcs11-content-checks.js';
-import { HsmUnavailableError, type Pkcs11Token, type SessionScope } from './pkcs11-token.js';
-import type { TokenFailover } from './pkcs11-token-failover.js';
+import type { SessionScope } from './pkcs11-token.js';
 import { OAEP_SHA_1 } from './pkcs11-transport-key.js';
-import { encodeVersionReference, importedObjectLabel } from './pkcs11-version-reference.js';
 
 const IMPORT_KEY_PREFIX = 'keyhaven-import/';
 
@@ -61,7 +45,6 @@ export const importKeyLabel = (keyId: string, id: string, expiresAt: Date) =>
 const IMPORT_KEY_LABEL = /^keyhaven-import\/([\w-]+)\/(\d+)\/[\w-]+$/;
 export const isImportKeyLabel = (label: string) => IMPORT_KEY_LABEL.test(label);
 
-/** Forced on every key the import wrapping key unwraps (PKCS#11 v2.40 §4.8). */
 const IMPORT_KEY_MECHANISMS = mechanismList([pkcs11js.CKM_RSA_PKCS_OAEP]);
 
 async function refuseUnrestricted<T>(generate: () => Promise<T>): Promise<T> {
@@ -89,6 +72,7 @@ export function expectImportKeyRestricted(scope: SessionScope, where: { label: s
   };
 }
 
+/** Forced on every key the import wrapping key unwraps (PKCS#11 v2.40 §4.8). */
 function forcedOnImport(replicable: boolean): ScalarAttribute[] {
   return [
     { type: pkcs11js.CKA_TOKEN, value: true },
@@ -273,165 +257,5 @@ export function destroyImportKey(scope: SessionScope, handle: Handle): void {
     scope.api.C_DestroyObject(scope.session, handle);
   } catch (error) {
     throw new KmsError('Unavailable', 'could not destroy the import wrapping key', { cause: error });
-  }
-}
-
-/** The HSM backend's WrappedImport (ports/key-backend.ts). */
-export class Pkcs11WrappedImport implements WrappedImport {
-  readonly algorithms = HSM_IMPORT_WRAPPING_ALGORITHMS;
-  readonly keySpecs = HSM_IMPORTABLE_SPECS;
-
-  constructor(
-    private readonly failover: TokenFailover,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
-
-  async createWrappingKey(
-    keyId: string,
-    id: string,
-    modulusBits: number,
-    expiresAt: Date,
-  ): Promise<ImportWrappingKey> {
-    const label = importKeyLabel(keyId, id, expiresAt);
-    const replicable = this.failover.replication?.enabled ?? false;
-    // The key's earlier pairs go on every backend (a pair is made on one only).
-    await this.failover.runOnEach((scope, token) => this.sweep(scope, token, keyId));
-    const publicKeySpki = await this.failover.run((scope) =>
-      generateImportKey(scope, label, modulusBits, replicable),
-    );
-    return { reference: Buffer.from(label, 'utf8'), publicKeySpki };
-  }
-
-  private sweep(scope: SessionScope, token: Pkcs11Token, keyId?: string): void {
-    for (const swept of sweepImportKeys(scope, this.clock(), keyId)) {
-      token.forgetHandle(swept, pkcs11js.CKO_PRIVATE_KEY);
-    }
-  }
-
-  async importWrapped(input: {
-    keyId: string;
-    version: number;
-    spec: KeySpec;
-    reference: Buffer;
-    encrypted: Buffer;
-  }): Promise<ImportedVersionMaterial> {
-    const { keyId, version, spec } = input;
-    if (!HSM_IMPORTABLE_SPECS.includes(spec)) {
-      throw validationError(`HSM keys take imported material for ${HSM_IMPORTABLE_SPECS.join(', ')} only`);
-    }
-    const importLabel = input.reference.toString('utf8');
-    const label = importedObjectLabel(keyId, version, randomBytes(9).toString('base64url'));
-    const replication = this.failover.replication;
-    const replicable = replication?.enabled ?? false;
-    const { token, checkValue } = await this.onHolder(importLabel, async (scope, importKey) => {
-      try {
-        const handle = await withMechanismRestriction(async (restrict) =>
-          unwrapImported(
-            scope,
-            importKey,
-            input.encrypted,
-            importedKeyTemplate(label, spec, replicable, restrict),
-          ),
-        );
-        try {
-          if (importedLengthFits(scope, handle, spec) === false) throw wrongMaterial(spec);
-          return checkValueOrRefuse(scope, handle, spec);
-        } catch (error) {
-          scope.api.C_DestroyObject(scope.session, handle);
-          throw error;
-        }
-      } finally {
-        // Single use, whatever the outcome: the import token that named it is spent. Should the
-        // token fail now, the sweep destroys the key pair once the import token has expired.
-        try {
-          destroyImportKey(scope, importKey);
-        } catch {
-          // Left to the sweep.
-        }
-      }
-    });
-    if (replication && replicable) await replication.replicate(token, label, pkcs11js.CKO_SECRET_KEY);
-    return {
-      material: encodeVersionReference({ label, checkValue, imported: true }),
-      publicKeySpki: null,
-      checkValue,
-    };
-  }
-
-  async discardWrappingKey(reference: Buffer): Promise<void> {
-    const label = reference.toString('utf8');
-    if (!isImportKeyLabel(label)) return;
-    await this.failover.runOnEach((scope, token) => {
-      const handle = scope.find(label, pkcs11js.CKO_PRIVATE_KEY, 'import-key');
-      token.forgetHandle(label, pkcs11js.CKO_PRIVATE_KEY);
-      if (handle) destroyImportKey(scope, handle);
-    });
-  }
-
-  /** Runs `use` on the backend holding the import key: it was made on one backend only. */
-  private async onHolder<T>(
-    importLabel: string,
-    use: (scope: SessionScope, importKey: Handle) => Promise<T>,
-  ): Promise<{ token: Pkcs11Token; checkValue: T }> {
-    if (!isImportKeyLabel(importLabel)) throw invalidImportToken('the import token names no wrapping key');
-    let unavailable: Error | undefined;
-    for (const token of this.failover.tokens) {
-      try {
-        const result = await token.run(async (scope) => {
-          const importKey = scope.find(
-            importLabel,
-            pkcs11js.CKO_PRIVATE_KEY,
-            'import-key',
-            expectImportKeyRestricted(scope, { label: importLabel }),
-          );
-          if (!importKey) return undefined;
-          try {
-            return { value: await use(scope, importKey) };
-          } finally {
-            // `use` destroyed it.
-            token.forgetHandle(importLabel, pkcs11js.CKO_PRIVATE_KEY);
-          }
-        });
-        if (result) return { token, checkValue: result.value };
-      } catch (error) {
-        if (!(error instanceof HsmUnavailableError)) throw error;
-        unavailable = error;
-      }
-    }
-    if (unavailable) {
-      throw new KmsError(
-        'Unavailable',
-        `the HSM backend holding this import's wrapping key is unavailable: ${unavailable.message}`,
-        { cause: unavailable },
-      );
-    }
-    throw expiredImportToken('the import wrapping key is gone from the HSM; request new import parameters');
-  }
-}
-
-/** Symmetric specs only: an asymmetric key's public half could not be checked against it unseen. */
-export const HSM_IMPORTABLE_SPECS: readonly KeySpec[] = [
-  'SYMMETRIC_DEFAULT',
-  'HMAC_224',
-  'HMAC_256',
-  'HMAC_384',
-  'HMAC_512',
-];
-
-const wrongMaterial = (spec: KeySpec) =>
-  validationError(`the imported material is not a valid ${spec} key (wrong length)`);
-
-/** The key check value; a key the token cannot compute one with (an AES key of 20 bytes) is refused. */
-function checkValueOrRefuse(scope: SessionScope, handle: Handle, spec: KeySpec): Buffer {
-  try {
-    return keyCheckValue(scope, handle, spec);
-  } catch (error) {
-    const code = pkcs11Code(error);
-    const material =
-      code === pkcs11js.CKR_KEY_SIZE_RANGE ||
-      code === pkcs11js.CKR_MECHANISM_INVALID ||
-      code === pkcs11js.CKR_KEY_TYPE_INCONSISTENT;
-    if (material && tokenAnswers(scope.api, scope.slot)) throw wrongMaterial(spec);
-    throw error;
   }
 }
