@@ -549,7 +549,6 @@ export function checkTags(tags: Record<string, string>): Record<string, string> 
   return { ...tags };
 }
 
-/** A rotation period as CreateKey and restores accept it (null: no automatic rotation). */
 /** SOFTWARE keys take any imported material; a backend that unwraps it itself, the specs it lists. */
 export function checkImportable(backend: KeyBackend, keySpec: KeySpec): void {
   if (backend.protectionLevel === 'SOFTWARE') return;
@@ -563,6 +562,7 @@ export function checkImportable(backend: KeyBackend, keySpec: KeySpec): void {
   }
 }
 
+/** A rotation period as CreateKey and restores accept it (null: no automatic rotation). */
 export function checkRotationPeriod(days: number | null, spec: KeySpec, origin: KeyOrigin): number | null {
   if (days === null) return null;
   if (isAsymmetric(spec)) {

@@ -232,7 +232,6 @@ export class Pkcs11KeyBackend implements KeyBackend {
     return { material: encodeVersionReference({ label, checkValue }), publicKeySpki };
   }
 
-  /** Clear material never enters an HSM through this process: imports go through wrappedImport. */
   /** A key the token can never copy to the other backends would not survive a failover: refused. */
   private async replicateOrDiscard(
     source: Pkcs11Token,
@@ -255,6 +254,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
     }
   }
 
+  /** Clear material never enters an HSM through this process: imports go through wrappedImport. */
   async importVersionMaterial(): Promise<NewVersionMaterial> {
     throw validationError(
       'HSM keys take imported material only wrapped to their import parameters (the token unwraps it)',

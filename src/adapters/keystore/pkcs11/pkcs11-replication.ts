@@ -381,7 +381,6 @@ function seal({ api, session, find }: SessionScope, label: string, objectClass: 
   api.C_SetAttributeValue(session, key, [{ type: pkcs11js.CKA_EXTRACTABLE, value: false }]);
 }
 
-/** A wrap/unwrap refusal is the object's or key's, not the token's health: keep it off the circuit. */
 /** The source token can never wrap this kind of key, so no backend can ever get a copy. */
 export class NotCopyableError extends KmsError {
   constructor(message: string) {
@@ -393,6 +392,7 @@ function ignoreNotCopyable(error: unknown): void {
   if (!(error instanceof NotCopyableError)) throw error;
 }
 
+/** A wrap/unwrap refusal is the object's or key's, not the token's health: keep it off the circuit. */
 function refused(error: unknown, message: string): unknown {
   const code = pkcs11Code(error);
   if (code === undefined || !REFUSED_WRAP.has(code)) return error;
