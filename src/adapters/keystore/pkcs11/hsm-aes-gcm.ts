@@ -2,7 +2,7 @@
 // crypto/aead.ts computes in process, so HSM keys share the SOFTWARE ciphertext format.
 import pkcs11js from 'pkcs11js';
 import { AES_GCM_TAG_LENGTH } from '../../../crypto/aead.js';
-import { pkcs11Code } from './pkcs11-errors.js';
+import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
 /** The tag did not verify (wrong key, tampered data or associated data). */
@@ -69,6 +69,16 @@ export async function hsmGcmDecrypt(
     }
     throw error;
   }
+}
+
+/**
+ * Whether a failed call was the request data's fault rather than the token's: an input error, or
+ * SoftHSM 2.6's CKR_GENERAL_ERROR for data it rejects (OAEP padding, a wrap's integrity check) from a
+ * token that still answers.
+ */
+export function isRequestFault(scope: SessionScope, error: unknown): boolean {
+  if (classifyPkcs11Error(error) === 'input') return true;
+  return pkcs11Code(error) === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(scope.api, scope.slot);
 }
 
 /** Whether the token still answers C_GetTokenInfo (a failure was then the data's, not the token's). */

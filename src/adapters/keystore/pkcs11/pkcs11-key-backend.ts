@@ -29,9 +29,8 @@ import type {
   VersionRef,
 } from '../../../ports/key-backend.js';
 import type { KeyStoreStatus, StatusOptions } from '../../../ports/key-store-status.js';
-import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, tokenAnswers } from './hsm-aes-gcm.js';
+import { GcmAuthenticationError, hsmGcmDecrypt, hsmGcmEncrypt, isRequestFault } from './hsm-aes-gcm.js';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ecSign, generateEcKeyPair } from './pkcs11-ec-keys.js';
-import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
 import { expectCheckValue, expectPrivateHalfOf, keyCheckValue } from './pkcs11-content-checks.js';
 import { Pkcs11WrappedImport } from './pkcs11-wrapped-import.js';
 import { hsmKwpUnwrap, hsmKwpWrap } from './pkcs11-key-wrap.js';
@@ -480,10 +479,4 @@ function withSessionObject<T>(scope: SessionScope, handle: Handle, read: () => T
   } finally {
     scope.api.C_DestroyObject(scope.session, handle);
   }
-}
-
-/** Whether a failed decryption was the data's fault rather than the token's. */
-function isRequestFault(scope: SessionScope, error: unknown): boolean {
-  if (classifyPkcs11Error(error) === 'input') return true;
-  return pkcs11Code(error) === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(scope.api, scope.slot);
 }

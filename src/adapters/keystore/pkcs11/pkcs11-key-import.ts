@@ -11,9 +11,9 @@ import pkcs11js from 'pkcs11js';
 import { HMAC_IMPORT_LENGTH } from '../../../crypto/key-material.js';
 import { invalidCiphertext, KmsError, unsupportedOperation } from '../../../domain/errors.js';
 import { keyFamily, type KeySpec } from '../../../domain/key-spec.js';
-import { tokenAnswers } from './hsm-aes-gcm.js';
+import { isRequestFault } from './hsm-aes-gcm.js';
 import { withAttributeArray, type ScalarAttribute } from './pkcs11-attribute-array.js';
-import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import { pkcs11Code } from './pkcs11-errors.js';
 import { UntrustedObjectError, type Handle } from './pkcs11-object-policy.js';
 import {
   ALLOWED_MECHANISMS,
@@ -184,16 +184,11 @@ export function unwrapImported(
   encrypted: Buffer,
   template: pkcs11js.Template,
 ): Handle {
-  const { api, session, slot } = scope;
   try {
-    return api.C_UnwrapKey(session, OAEP_SHA_1, importKey, encrypted, template);
+    return scope.api.C_UnwrapKey(scope.session, OAEP_SHA_1, importKey, encrypted, template);
   } catch (error) {
-    // OAEP decoding failed (SoftHSM 2.6 says CKR_GENERAL_ERROR: the data's fault if the token
-    // still answers); one answer for every such failure, as RFC 8017 §7.1.2 advises.
-    const dataFault =
-      classifyPkcs11Error(error) === 'input' ||
-      (pkcs11Code(error) === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(api, slot));
-    if (dataFault) {
+    // OAEP decoding failed: one answer for every such failure, as RFC 8017 §7.1.2 advises.
+    if (isRequestFault(scope, error)) {
       throw invalidCiphertext('encryptedKeyMaterial could not be unwrapped with the import wrapping key');
     }
     throw error;

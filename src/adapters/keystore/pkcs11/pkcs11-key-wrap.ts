@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { invalidCiphertext, validationError } from '../../../domain/errors.js';
 import { aesKwpWrap } from '../../../crypto/keywrap.js';
-import { tokenAnswers } from './hsm-aes-gcm.js';
-import { classifyPkcs11Error, pkcs11Code } from './pkcs11-errors.js';
+import { isRequestFault } from './hsm-aes-gcm.js';
+import { pkcs11Code } from './pkcs11-errors.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
 const KWP = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
@@ -72,11 +72,8 @@ export async function hsmKwpUnwrap(scope: SessionScope, kek: Handle, wrapped: Bu
     // The integrity check failed (SoftHSM 2.6 says CKR_GENERAL_ERROR: the data's fault if the
     // token still answers), or this version may not unwrap (made before HSM keys could): either
     // way the blob is not this version's, and the service tries the next one.
-    const code = pkcs11Code(error);
     const dataFault =
-      classifyPkcs11Error(error) === 'input' ||
-      code === pkcs11js.CKR_KEY_FUNCTION_NOT_PERMITTED ||
-      (code === pkcs11js.CKR_GENERAL_ERROR && tokenAnswers(api, scope.slot));
+      isRequestFault(scope, error) || pkcs11Code(error) === pkcs11js.CKR_KEY_FUNCTION_NOT_PERMITTED;
     if (dataFault) {
       throw invalidCiphertext('wrapped key is invalid or was not wrapped with this key');
     }
