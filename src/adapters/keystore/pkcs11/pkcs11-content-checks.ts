@@ -20,7 +20,7 @@ import { keyFamily, type KeySpec } from '../../../domain/key-spec.js';
 import { gcmMechanism } from './hsm-aes-gcm.js';
 import { CKM_EDDSA } from './pkcs11-ec-keys.js';
 import { UntrustedObjectError, type Handle } from './pkcs11-object-policy.js';
-import { HMAC_SPEC_MECHANISM } from './pkcs11-templates.js';
+import { hmacMechanismOf } from './pkcs11-templates.js';
 import type { SessionScope } from './pkcs11-token.js';
 
 const CHECK_INPUT = Buffer.from('keyhaven key check value v1', 'utf8');
@@ -33,7 +33,7 @@ export function keyCheckValue({ api, session }: SessionScope, handle: Handle, sp
     api.C_EncryptInit(session, gcmMechanism(CHECK_IV, CHECK_INPUT), handle);
     return Buffer.from(api.C_EncryptFinal(session, Buffer.alloc(16)));
   }
-  const mechanism = HMAC_SPEC_MECHANISM[spec];
+  const mechanism = hmacMechanismOf(spec);
   if (family !== 'HMAC' || mechanism === undefined) {
     throw new KmsError('Internal', `no key check value for ${spec}`);
   }

@@ -39,6 +39,8 @@ import { NotCopyableError } from './pkcs11-replication.js';
 import type { TokenFailover } from './pkcs11-token-failover.js';
 import {
   ALLOWED_MECHANISMS,
+  HMAC_MECHANISM,
+  hmacMechanismOf,
   withMechanismRestriction,
   rsaKeyPairTemplates,
   rsaPublicKeySpki,
@@ -94,12 +96,6 @@ const RSA_PSS_WITH_HASH: Record<SignatureHash, number> = {
   sha384: pkcs11js.CKM_SHA384_RSA_PKCS_PSS,
   sha512: pkcs11js.CKM_SHA512_RSA_PKCS_PSS,
 };
-const HMAC_MECHANISM: Record<MacAlgorithm, number> = {
-  HMAC_SHA_224: pkcs11js.CKM_SHA224_HMAC,
-  HMAC_SHA_256: pkcs11js.CKM_SHA256_HMAC,
-  HMAC_SHA_384: pkcs11js.CKM_SHA384_HMAC,
-  HMAC_SHA_512: pkcs11js.CKM_SHA512_HMAC,
-};
 const MAX_SIGNATURE_BYTES = 512;
 /** PKCS#11 v2.40 §2.1.8: the OAEP encoding parameter source (pkcs11js exports no CKZ_* names). */
 const CKZ_DATA_SPECIFIED = 0x00000001;
@@ -118,7 +114,7 @@ export function mechanismsFor(spec: KeySpec): Record<string, number> {
       const bits = spec.slice('HMAC_'.length);
       return {
         CKM_GENERIC_SECRET_KEY_GEN: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN,
-        [`CKM_SHA${bits}_HMAC`]: HMAC_MECHANISM[`HMAC_SHA_${bits}` as MacAlgorithm],
+        [`CKM_SHA${bits}_HMAC`]: hmacMechanismOf(spec)!,
       };
     }
     case 'RSA':
@@ -190,7 +186,6 @@ export class Pkcs11KeyBackend implements KeyBackend {
           return null;
         }
         if (family === 'HMAC') {
-          const algorithm = `HMAC_SHA_${spec.slice('HMAC_'.length)}` as MacAlgorithm;
           const handle = await api.C_GenerateKeyAsync(
             session,
             { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
@@ -200,7 +195,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
               length: hmacKeyLength[spec]!,
               usage: 'mac',
               replicable,
-              mechanisms: restrict ? [HMAC_MECHANISM[algorithm]] : undefined,
+              mechanisms: restrict ? [hmacMechanismOf(spec)!] : undefined,
             }),
           );
           checkValue = keyCheckValue(scope, handle, spec);

@@ -15,12 +15,7 @@ import { isRequestFault } from './hsm-aes-gcm.js';
 import { withAttributeArray, type ScalarAttribute } from './pkcs11-attribute-array.js';
 import { pkcs11Code } from './pkcs11-errors.js';
 import { UntrustedObjectError, type Handle } from './pkcs11-object-policy.js';
-import {
-  ALLOWED_MECHANISMS,
-  HMAC_SPEC_MECHANISM,
-  mechanismList,
-  secretKeyTemplate,
-} from './pkcs11-templates.js';
+import { ALLOWED_MECHANISMS, hmacMechanismOf, mechanismList, secretKeyTemplate } from './pkcs11-templates.js';
 import type { SessionScope } from './pkcs11-token.js';
 import { OAEP_SHA_1 } from './pkcs11-transport-key.js';
 
@@ -160,7 +155,6 @@ export function importedKeyTemplate(
   restrict: boolean,
 ): pkcs11js.Template {
   const family = keyFamily(spec);
-  const hmacMechanism = family === 'HMAC' ? HMAC_SPEC_MECHANISM[spec] : undefined;
   const template = secretKeyTemplate({
     label,
     keyType: family === 'AES' ? pkcs11js.CKK_AES : pkcs11js.CKK_GENERIC_SECRET,
@@ -172,7 +166,7 @@ export function importedKeyTemplate(
       ? undefined
       : family === 'AES'
         ? ALLOWED_MECHANISMS[replicable ? 'aes' : 'aesWrapping']
-        : [hmacMechanism!],
+        : [hmacMechanismOf(spec)!],
   }).filter(({ type }) => type !== pkcs11js.CKA_VALUE_LEN && type !== pkcs11js.CKA_MODIFIABLE);
   return [...template, { type: pkcs11js.CKA_MODIFIABLE, value: replicable }];
 }

@@ -8,6 +8,7 @@
 import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { KmsError } from '../../../domain/errors.js';
+import type { KeySpec, MacAlgorithm } from '../../../domain/key-spec.js';
 import { pkcs11Code } from './pkcs11-errors.js';
 import type { Handle, SessionScope } from './pkcs11-token.js';
 
@@ -58,13 +59,17 @@ export const ALLOWED_MECHANISMS = {
   eddsa: [0x1057],
 } as const;
 
-/** The HMAC mechanism of each HMAC key spec. */
-export const HMAC_SPEC_MECHANISM: Readonly<Record<string, number>> = {
-  HMAC_224: pkcs11js.CKM_SHA224_HMAC,
-  HMAC_256: pkcs11js.CKM_SHA256_HMAC,
-  HMAC_384: pkcs11js.CKM_SHA384_HMAC,
-  HMAC_512: pkcs11js.CKM_SHA512_HMAC,
+/** The HMAC mechanism of each MAC algorithm. */
+export const HMAC_MECHANISM: Readonly<Record<MacAlgorithm, number>> = {
+  HMAC_SHA_224: pkcs11js.CKM_SHA224_HMAC,
+  HMAC_SHA_256: pkcs11js.CKM_SHA256_HMAC,
+  HMAC_SHA_384: pkcs11js.CKM_SHA384_HMAC,
+  HMAC_SHA_512: pkcs11js.CKM_SHA512_HMAC,
 };
+
+/** The HMAC mechanism an HMAC key spec is used with (HMAC_256: CKM_SHA256_HMAC); undefined for others. */
+export const hmacMechanismOf = (spec: KeySpec): number | undefined =>
+  HMAC_MECHANISM[`HMAC_SHA_${spec.slice('HMAC_'.length)}` as MacAlgorithm];
 
 /**
  * Named-curve OIDs as DER (CKA_EC_PARAMS): prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34,
