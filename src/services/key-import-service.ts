@@ -373,39 +373,28 @@ export class KeyImportService {
       reference: token.wrappedPrivateKey,
       encrypted: input.encryptedKeyMaterial,
     });
+    const stored: KeyVersion = {
+      keyId: key.keyId,
+      version: IMPORTED_VERSION,
+      state: 'Enabled',
+      createdAt: state.previous?.createdAt ?? state.now,
+      material: made.material,
+      publicKeySpki: null,
+    };
     try {
       const fingerprint = await this.fingerprintOf(key.keyId, made.checkValue, state.previous);
       const keyMaterialId = fingerprint.digest.toString('hex');
       if (input.expectedMaterialId !== undefined && input.expectedMaterialId !== keyMaterialId) {
         throw incorrectKeyMaterial(`the key material is not ${input.expectedMaterialId}`);
       }
-      const version: KeyVersion = {
-        keyId: key.keyId,
-        version: IMPORTED_VERSION,
-        state: 'Enabled',
-        createdAt: state.previous?.createdAt ?? state.now,
-        material: made.material,
-        publicKeySpki: null,
-        materialFingerprint: fingerprint,
-      };
+      const version = { ...stored, materialFingerprint: fingerprint };
       return await this.saveImported(key, version, state, 'SYMMETRIC', keyMaterialId);
     } catch (error) {
       // Refused material, or a save that failed (the key changed meanwhile, the database went
       // away), leaves nothing behind in the backend.
       await this.keys
         .backendFor(key.protectionLevel)
-        .destroyVersionMaterial({
-          keyId: key.keyId,
-          keySpec: key.keySpec,
-          version: {
-            keyId: key.keyId,
-            version: IMPORTED_VERSION,
-            state: 'Enabled',
-            createdAt: state.now,
-            material: made.material,
-            publicKeySpki: null,
-          },
-        })
+        .destroyVersionMaterial({ keyId: key.keyId, keySpec: key.keySpec, version: stored })
         .catch(() => undefined);
       throw error;
     }

@@ -237,11 +237,7 @@ export class Pkcs11KeyBackend implements KeyBackend {
       await this.failover.replication!.replicate(source, label, objectClass);
     } catch (error) {
       if (!(error instanceof NotCopyableError)) throw error;
-      await source.run((scope) => {
-        const handle = scope.find(label, objectClass);
-        source.forgetHandle(label, objectClass);
-        if (handle) scope.api.C_DestroyObject(scope.session, handle);
-      });
+      await source.run((scope) => destroyObject(scope, source, label, objectClass, 'key'));
       throw validationError(
         `${spec} keys cannot be copied between these HSM backends (${error.message}); with several backends use another key spec, or configure one backend`,
       );
@@ -379,11 +375,9 @@ export class Pkcs11KeyBackend implements KeyBackend {
     const reference = this.referenceOf(ref);
     const label = reference.label;
     const objectClass = objectClassOf(ref.keySpec);
-    const errors = await this.failover.runOnEach((scope, token) => {
-      const handle = scope.find(label, objectClass, roleOf(reference));
-      token.forgetHandle(label, objectClass);
-      if (handle) scope.api.C_DestroyObject(scope.session, handle);
-    });
+    const errors = await this.failover.runOnEach((scope, token) =>
+      destroyObject(scope, token, label, objectClass, roleOf(reference)),
+    );
     if (errors.length === 0) this.failover.replication?.forget(label);
     if (errors.length > 0) {
       throw new KmsError('Unavailable', `could not destroy ${label} on every HSM backend; will retry`, {
@@ -460,6 +454,19 @@ function rsaUsageOf(spec: KeySpec, usage: KeyUsage | undefined): 'sign' | 'decry
 }
 
 const roleOf = (reference: VersionReference): ObjectRole => (reference.imported ? 'imported-key' : 'key');
+
+/** Destroys our object under `label` in this token, if it holds one, and forgets its handle. */
+function destroyObject(
+  scope: SessionScope,
+  token: Pkcs11Token,
+  label: string,
+  objectClass: number,
+  role: ObjectRole,
+): void {
+  const handle = scope.find(label, objectClass, role);
+  token.forgetHandle(label, objectClass);
+  if (handle) scope.api.C_DestroyObject(scope.session, handle);
+}
 
 /** The class of the token object holding a version of `spec`: a secret key or a private key. */
 function objectClassOf(spec: KeySpec): number {

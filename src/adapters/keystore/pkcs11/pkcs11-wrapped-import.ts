@@ -79,31 +79,21 @@ export class Pkcs11WrappedImport implements WrappedImport {
     const label = importedObjectLabel(keyId, version, randomBytes(9).toString('base64url'));
     const replication = this.failover.replication;
     const replicable = replication?.enabled ?? false;
-    const { token, checkValue } = await this.onHolder(importLabel, async (scope, importKey) => {
+    const { token, result: checkValue } = await this.onHolder(importLabel, async (scope, importKey) => {
+      const handle = await withMechanismRestriction(async (restrict) =>
+        unwrapImported(
+          scope,
+          importKey,
+          input.encrypted,
+          importedKeyTemplate(label, spec, replicable, restrict),
+        ),
+      );
       try {
-        const handle = await withMechanismRestriction(async (restrict) =>
-          unwrapImported(
-            scope,
-            importKey,
-            input.encrypted,
-            importedKeyTemplate(label, spec, replicable, restrict),
-          ),
-        );
-        try {
-          if (importedLengthFits(scope, handle, spec) === false) throw wrongMaterial(spec);
-          return checkValueOrRefuse(scope, handle, spec);
-        } catch (error) {
-          scope.api.C_DestroyObject(scope.session, handle);
-          throw error;
-        }
-      } finally {
-        // Single use, whatever the outcome: the import token that named it is spent. Should the
-        // token fail now, the sweep destroys the key pair once the import token has expired.
-        try {
-          destroyImportKey(scope, importKey);
-        } catch {
-          // Left to the sweep.
-        }
+        if (importedLengthFits(scope, handle, spec) === false) throw wrongMaterial(spec);
+        return checkValueOrRefuse(scope, handle, spec);
+      } catch (error) {
+        scope.api.C_DestroyObject(scope.session, handle);
+        throw error;
       }
     });
     if (replication && replicable) await replication.replicate(token, label, pkcs11js.CKO_SECRET_KEY);
@@ -124,11 +114,15 @@ export class Pkcs11WrappedImport implements WrappedImport {
     });
   }
 
-  /** Runs `use` on the backend holding the import key: it was made on one backend only. */
+  /**
+   * Runs `use` on the backend holding the import key (it was made on one backend only), then
+   * destroys the key: single use, whatever the outcome, since the import token that named it is
+   * spent. Should the token fail then, the sweep destroys it once the import token has expired.
+   */
   private async onHolder<T>(
     importLabel: string,
     use: (scope: SessionScope, importKey: Handle) => Promise<T>,
-  ): Promise<{ token: Pkcs11Token; checkValue: T }> {
+  ): Promise<{ token: Pkcs11Token; result: T }> {
     if (!isImportKeyLabel(importLabel)) throw invalidImportToken('the import token names no wrapping key');
     let unavailable: Error | undefined;
     for (const token of this.failover.tokens) {
@@ -144,11 +138,15 @@ export class Pkcs11WrappedImport implements WrappedImport {
           try {
             return { value: await use(scope, importKey) };
           } finally {
-            // `use` destroyed it.
             token.forgetHandle(importLabel, pkcs11js.CKO_PRIVATE_KEY);
+            try {
+              destroyImportKey(scope, importKey);
+            } catch {
+              // Left to the sweep.
+            }
           }
         });
-        if (result) return { token, checkValue: result.value };
+        if (result) return { token, result: result.value };
       } catch (error) {
         if (!(error instanceof HsmUnavailableError)) throw error;
         unavailable = error;
