@@ -63,6 +63,65 @@ const pkcs11Schema = z
 
 export type Pkcs11Config = z.infer<typeof pkcs11Schema>;
 
+// One external KMS provider for EXTERNAL keys (docs/external-keys.md). Credentials may be given
+// inline or, better, by the name of an environment variable (`tokenEnv`, `secretAccessKeyEnv`),
+// read once at start-up like a PKCS#11 PIN.
+const circuitOptions = {
+  /** Consecutive provider faults that open its circuit. */
+  failureThreshold: z.number().int().min(1).optional(),
+  /** Milliseconds an open circuit waits before its one half-open probe. */
+  recoveryTimeoutMs: z.number().int().min(1).optional(),
+  /** Per-attempt deadline in milliseconds. */
+  timeoutMs: z.number().int().min(1).optional(),
+  /** Retries after the first attempt, for retryable errors only. */
+  retries: z.number().int().min(0).max(10).optional(),
+};
+
+const externalProviderSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('keyhaven'),
+      name: z.string().min(1).max(64),
+      /** Base URL of the other Keyhaven server's REST API. */
+      url: z.url(),
+      token: z.string().min(1, 'a keyhaven provider needs token (or tokenEnv)'),
+      ...circuitOptions,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('aws-kms'),
+      name: z.string().min(1).max(64),
+      region: z.string().min(1),
+      /** An AWS KMS-compatible endpoint (another Keyhaven's AWS dialect); AWS's own when absent. */
+      endpoint: z.url().optional(),
+      /** Static credentials; absent: the AWS SDK's default chain (environment, profile, role). */
+      accessKeyId: z.string().min(1).optional(),
+      secretAccessKey: z.string().min(1).optional(),
+      ...circuitOptions,
+    })
+    .strict()
+    .refine((p) => (p.accessKeyId === undefined) === (p.secretAccessKey === undefined), {
+      message: 'accessKeyId and secretAccessKey (or secretAccessKeyEnv) go together',
+    }),
+]);
+
+const externalSchema = z
+  .object({
+    /** Tried in this order to open a message; every one wraps each new message's data key. */
+    providers: z
+      .array(externalProviderSchema)
+      .min(1)
+      .max(16)
+      .refine((providers) => new Set(providers.map((p) => p.name)).size === providers.length, {
+        message: 'provider names must be unique',
+      }),
+  })
+  .strict();
+
+export type ExternalKeyStoreConfig = z.infer<typeof externalSchema>;
+export type ExternalProviderConfig = ExternalKeyStoreConfig['providers'][number];
+
 const pemPath = z.string().min(1);
 
 // PEM file paths only: the server reads and checks the files at start-up (src/server-tls.ts), so a
@@ -332,6 +391,8 @@ const configSchema = z
         type: z.enum(['software', 'pkcs11']).default('software'),
         rootPassphrase: z.string().min(8, 'rootPassphrase must have at least 8 characters').optional(),
         pkcs11: pkcs11Schema.optional(),
+        /** External KMS providers holding EXTERNAL keys (beside either root). */
+        external: externalSchema.optional(),
       })
       .strict()
       .refine((keyStore) => keyStore.type !== 'pkcs11' || keyStore.pkcs11 !== undefined, {
@@ -541,6 +602,32 @@ function overlayPkcs11(keyStore: Record<string, unknown>, env: Env): string[] {
   return pinEnvNames;
 }
 
+/**
+ * External providers' `tokenEnv` and `secretAccessKeyEnv` are resolved here, as PINs are.
+ * Returns the names of the variables read.
+ */
+function overlayExternal(keyStore: Record<string, unknown>, env: Env): string[] {
+  const external = keyStore.external as Record<string, unknown> | undefined;
+  if (!external || !Array.isArray(external.providers)) return [];
+  const names: string[] = [];
+  const providers = (external.providers as unknown[]).map((p) => {
+    const provider = { ...(p as Record<string, unknown>) };
+    for (const [field, variable] of [
+      ['token', 'tokenEnv'],
+      ['secretAccessKey', 'secretAccessKeyEnv'],
+    ] as const) {
+      const name = provider[variable];
+      if (typeof name !== 'string') continue;
+      setDefined(provider, field, provider[field] ?? env[name]);
+      names.push(name);
+      delete provider[variable];
+    }
+    return provider;
+  });
+  keyStore.external = { ...external, providers };
+  return names;
+}
+
 /** Secrets the environment may carry; removed from it once read (see forgetSecrets). */
 const SECRET_VARIABLES = [
   'KEYHAVEN_ROOT_PASSPHRASE',
@@ -677,7 +764,7 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   overlayTls(server, env);
   setDefined(keyStore, 'rootPassphrase', env.KEYHAVEN_ROOT_PASSPHRASE);
   setDefined(keyStore, 'type', env.KEYHAVEN_KEYSTORE);
-  const pinVariables = overlayPkcs11(keyStore, env);
+  const pinVariables = [...overlayPkcs11(keyStore, env), ...overlayExternal(keyStore, env)];
   setDefined(merged, 'logLevel', env.KEYHAVEN_LOG_LEVEL);
   setDefined(merged, 'adminToken', env.KEYHAVEN_ADMIN_TOKEN);
   overlayAdminAccessKey(merged, env);

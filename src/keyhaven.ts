@@ -8,6 +8,7 @@ import { ensurePrivateDirectory } from './adapters/private-files.js';
 import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
+import { openExternalKeyStore } from './adapters/keystore/external/open-external-key-store.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
 import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import type { Pkcs11Replication } from './adapters/keystore/pkcs11/pkcs11-replication.js';
@@ -16,6 +17,8 @@ import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import { LocalChangeFeed, type ChangeFeed } from './ports/change-feed.js';
 import type { KeyBackend } from './ports/key-backend.js';
+import type { ProtectionLevel } from './domain/key-spec.js';
+import { Registry } from 'prom-client';
 import type { IdentityStore } from './ports/identity-store.js';
 import type { MetadataStore } from './ports/metadata-store.js';
 import type { KeyStoreStatus } from './ports/key-store-status.js';
@@ -95,6 +98,8 @@ export interface Keyhaven {
    * probing them (for /metrics).
    */
   keyStoreStatistics(): Promise<KeyStoreStatus[]>;
+  /** Metrics the key store keeps itself (EXTERNAL providers' calls, latency, circuits), for /metrics. */
+  keyStoreMetrics?: Registry;
   close(): Promise<void>;
 }
 
@@ -143,7 +148,16 @@ export async function createKeyhaven(
     announce,
   );
   const usage = new UsageRecorder(metadata, clock);
-  const backends = hsm ? { SOFTWARE: software, HSM: hsm } : { SOFTWARE: software };
+  // EXTERNAL keys' providers keep their own metrics (calls, failures, latency, circuit): /metrics adds them.
+  const keyStoreMetrics = config.keyStore.external ? new Registry() : undefined;
+  const external = config.keyStore.external
+    ? openExternalKeyStore(config.keyStore.external, keyStoreMetrics).backend
+    : undefined;
+  const backends: Partial<Record<ProtectionLevel, KeyBackend>> = {
+    SOFTWARE: software,
+    ...(hsm ? { HSM: hsm } : {}),
+    ...(external ? { EXTERNAL: external } : {}),
+  };
   const identityTtlMs = config.cache.keyMetadataTtlMs;
   const keyGrants = new KeyGrants(grantStore, config.cache.keyMetadataTtlMs, keyMetadataMaxEntries, announce);
   const access = new AccessControl(
@@ -272,7 +286,7 @@ export async function createKeyhaven(
   );
   const jobs = new ScheduledKeyJobs(metadata, keys, directory, usage, clock, audit);
   const readiness = new ReadinessMonitor(async () => {
-    const backends = await software.status();
+    const backends = [...(await software.status()), ...((await external?.status()) ?? [])];
     let databaseHealthy = true;
     try {
       await metadata.ping();
@@ -287,7 +301,7 @@ export async function createKeyhaven(
     key(keyId) {
       directory.drop(keyId);
       // A disabled, deleted or re-imported key's material must not stay usable here either.
-      for (const backend of Object.values(backends)) backend.evictKey(keyId);
+      for (const backend of Object.values(backends)) backend!.evictKey(keyId);
     },
     grants: (keyId) => keyGrants.drop(keyId),
     policy: (policyId, keyId) => access.dropPolicy(policyId, keyId),
@@ -347,8 +361,12 @@ export async function createKeyhaven(
     },
     readiness: () => readiness.current(),
     async keyStoreStatistics() {
-      return software.status({ probe: false });
+      return [
+        ...(await software.status({ probe: false })),
+        ...((await external?.status({ probe: false })) ?? []),
+      ];
     },
+    keyStoreMetrics,
     async close() {
       readiness.close();
       await invalidation.close();
@@ -360,6 +378,7 @@ export async function createKeyhaven(
       await checkpointLease.release().catch(() => undefined);
       await replicationLease.release().catch(() => undefined);
       await software.close();
+      await external?.close();
       await metadata.close();
     },
   };

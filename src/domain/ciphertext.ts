@@ -2,15 +2,17 @@
 //   0      format byte (0x01)
 //   1..16  key id (UUID, 16 bytes)
 //   17..20 key version (uint32 BE)
-//   21     algorithm (0x01 = AES-256-GCM)
-//   22..33 IV (12 bytes)
-//   34..   AEAD ciphertext, then the 16-byte tag
+//   21     algorithm (0x01 = AES-256-GCM; 0x02 = the key backend's own sealed form)
+//   22..33 IV (12 bytes; with 0x02, 12 random bytes the backend may use as its IV)
+//   34..   AEAD ciphertext, then the 16-byte tag (with 0x02: the backend's sealed bytes)
 // The header (bytes 0..33) followed by the canonical encryption context is the associated data, so a
 // flipped bit anywhere, or another context, fails authentication.
 import { invalidCiphertext, KmsError } from './errors.js';
 
 export const CIPHERTEXT_FORMAT_V1 = 0x01;
 export const ALGORITHM_AES_256_GCM = 0x01;
+/** Sealed by the key's backend in its own form (ports/key-backend.ts OwnSealing): EXTERNAL keys. */
+export const ALGORITHM_BACKEND_SEALED = 0x02;
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
 export const CIPHERTEXT_HEADER_LENGTH = 1 + 16 + 4 + 1 + IV_LENGTH;
@@ -25,6 +27,9 @@ export interface CiphertextHeader {
 
 export interface ParsedCiphertext extends CiphertextHeader {
   header: Buffer;
+  /** Everything after the header (the backend's sealed bytes, with ALGORITHM_BACKEND_SEALED). */
+  body: Buffer;
+  /** AES-256-GCM only: the body without its tag, and the tag. */
   ciphertext: Buffer;
   tag: Buffer;
 }
@@ -82,13 +87,16 @@ export function parseCiphertext(blob: Buffer): ParsedCiphertext {
   if (blob.length < CIPHERTEXT_OVERHEAD) throw invalidCiphertext('ciphertext is too short');
   if (blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
   const algorithm = blob[21]!;
-  if (algorithm !== ALGORITHM_AES_256_GCM) throw invalidCiphertext();
+  if (algorithm !== ALGORITHM_AES_256_GCM && algorithm !== ALGORITHM_BACKEND_SEALED) {
+    throw invalidCiphertext();
+  }
   return {
     keyId: bytesToUuid(blob.subarray(1, 17)),
     keyVersion: blob.readUInt32BE(17),
     algorithm,
     iv: blob.subarray(22, 22 + IV_LENGTH),
     header: blob.subarray(0, CIPHERTEXT_HEADER_LENGTH),
+    body: blob.subarray(CIPHERTEXT_HEADER_LENGTH),
     ciphertext: blob.subarray(CIPHERTEXT_HEADER_LENGTH, blob.length - TAG_LENGTH),
     tag: blob.subarray(blob.length - TAG_LENGTH),
   };

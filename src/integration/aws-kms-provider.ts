@@ -60,6 +60,11 @@ export class AwsKmsProvider implements KmsProvider {
 
   constructor(private readonly client: KMSClient) {}
 
+  /** Releases the client's sockets (KMSClient.destroy). */
+  close(): void {
+    this.client.destroy();
+  }
+
   async encrypt(keyRef: string, plaintext: Bytes, context: CallContext) {
     const out = await this.call(() =>
       this.client.send(new EncryptCommand({ KeyId: keyRef, Plaintext: plaintext }), {

@@ -105,6 +105,13 @@ export interface HealthReport {
   results: ProviderHealth[];
 }
 
+/** A data key wrapped by one provider under one of its keys. */
+export interface WrappedKey {
+  provider: string;
+  keyRef: string;
+  ciphertext: Buffer;
+}
+
 /** Bare ciphertext, or encrypt's result (its provider, and the key reference it used when present). */
 export type CiphertextInput = Bytes | { ciphertext: Bytes; provider: string; keyRef?: string };
 
@@ -258,24 +265,37 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
    * Providers that fail are listed in `failures`; when all fail, AllProvidersFailedError.
    */
   async generateKey(keyId: string, options: GenerateKeyOptions = {}) {
-    const started = performance.now();
     const mapped = this.order.filter((name) => this.mapping.resolve(name, keyId) !== keyId);
     if (mapped.length > 0) {
       throw new IntegrationConfigError(`key ${keyId} is already mapped at ${mapped.join(', ')}`);
     }
     const description = options.description ?? `keyhaven-integration key ${keyId}`;
+    const { keys, failures } = await this.createKeys(keyId, { ...options, description });
+    for (const [name, info] of Object.entries(keys)) this.mapping.set(name, keyId, info.keyRef);
+    return { keyId, keys, failures };
+  }
+
+  /**
+   * Creates a key at every configured provider, without mapping it (generateKey maps it; Keyhaven's
+   * EXTERNAL keys record the references themselves). `label` names the call in the audit trail.
+   * Not retried: a lost answer could leave a second key. When all fail, AllProvidersFailedError.
+   */
+  async createKeys(
+    label: string,
+    options: GenerateKeyOptions,
+  ): Promise<{ keys: Record<string, ProviderKeyInfo>; failures: ProviderFailure[] }> {
+    const started = performance.now();
     const outcomes = await Promise.all(
       this.order.map(async (name) => {
         try {
           const info = await this.callProvider(
             name,
             'generateKey',
-            keyId,
+            label,
             undefined,
             { retries: 0 },
-            (context) => this.provider(name).generateKey({ ...options, description }, context),
+            (context) => this.provider(name).generateKey(options, context),
           );
-          this.mapping.set(name, keyId, info.keyRef);
           return { name, info };
         } catch (error) {
           return { name, error: error as Error };
@@ -289,9 +309,9 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
       else failures.push({ provider: outcome.name, error: outcome.error! });
     }
     const served = Object.keys(keys);
-    this.emitOperation('generateKey', served[0] ?? null, keyId, started, served.length > 0);
+    this.emitOperation('generateKey', served[0] ?? null, label, started, served.length > 0, failures);
     if (served.length === 0) throw new AllProvidersFailedError('generateKey', failures);
-    return { keyId, keys, failures };
+    return { keys, failures };
   }
 
   // ---- Envelope encryption -----------------------------------------------------------------------
@@ -307,33 +327,19 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
     const dataKey = randomBytes(32);
     try {
       const sealed = sealPayload(dataKey, kekId, toBytes(data));
-      const outcomes = await Promise.all(
-        this.order.map(async (name) => {
-          const keyRef = this.mapping.resolve(name, kekId);
-          try {
-            const { ciphertext } = await this.callProvider(
-              name,
-              'wrapDataKey',
-              kekId,
-              keyRef,
-              {},
-              (context) => this.provider(name).encrypt(keyRef, dataKey, context),
-            );
-            return { wrapped: { provider: name, keyRef, ciphertext: ciphertext.toString('base64') } };
-          } catch (error) {
-            return { failure: { provider: name, error: error as Error } };
-          }
-        }),
-      );
-      const wrappedKeys = outcomes.flatMap((o) => (o.wrapped ? [o.wrapped as WrappedDataKey] : []));
-      const success = wrappedKeys.length > 0;
-      this.emitOperation('envelopeEncrypt', wrappedKeys[0]?.provider ?? null, kekId, started, success);
-      if (!success) {
-        throw new AllProvidersFailedError(
-          'envelopeEncrypt',
-          outcomes.flatMap((o) => (o.failure ? [o.failure] : [])),
-        );
-      }
+      const references = this.order.map((provider) => ({
+        provider,
+        keyRef: this.mapping.resolve(provider, kekId),
+      }));
+      const { wrapped, failures } = await this.wrapEverywhere(kekId, dataKey, references);
+      const success = wrapped.length > 0;
+      this.emitOperation('envelopeEncrypt', wrapped[0]?.provider ?? null, kekId, started, success);
+      if (!success) throw new AllProvidersFailedError('envelopeEncrypt', failures);
+      const wrappedKeys: WrappedDataKey[] = wrapped.map((w) => ({
+        provider: w.provider,
+        keyRef: w.keyRef,
+        ciphertext: w.ciphertext.toString('base64'),
+      }));
       return { version: ENVELOPE_VERSION, algorithm: ENVELOPE_ALGORITHM, kekId, ...sealed, wrappedKeys };
     } finally {
       dataKey.fill(0);
@@ -352,64 +358,133 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
       this.emitOperation('envelopeDecrypt', hit.provider, envelope.kekId, started, true);
       return { plaintext: hit.result, provider: hit.provider, cached: true };
     }
-    const wrappings = this.order.flatMap((name) => envelope.wrappedKeys.filter((w) => w.provider === name));
-    if (wrappings.length === 0) {
+    if (!envelope.wrappedKeys.some((w) => this.registered.has(w.provider))) {
       throw new InvalidEnvelopeError('no provider that wrapped this envelope is configured');
     }
+    try {
+      const opened = await this.unwrapDataKey(
+        envelope.kekId,
+        envelope.wrappedKeys.map((w) => ({ ...w, ciphertext: Buffer.from(w.ciphertext, 'base64') })),
+        (dataKey, provider) => {
+          const plaintext = openPayload(dataKey, envelope);
+          this.cache?.put(cacheId, dataKey, provider);
+          return plaintext;
+        },
+      );
+      this.emitOperation('envelopeDecrypt', opened.provider, envelope.kekId, started, true);
+      return { plaintext: opened.result, provider: opened.provider, cached: false };
+    } catch (error) {
+      const failures = error instanceof AllProvidersFailedError ? [...error.failures] : [];
+      this.emitOperation('envelopeDecrypt', null, envelope.kekId, started, false, failures);
+      throw error;
+    }
+  }
+
+  /**
+   * Wraps `dataKey` at each of `references`' providers at once (each under its key reference). A
+   * provider that fails (down, circuit open, or refusing) is left out, with its failure listed; the
+   * caller decides whether what was wrapped is enough.
+   */
+  async wrapEverywhere(
+    kekId: string,
+    dataKey: Bytes,
+    references: readonly { provider: string; keyRef: string }[],
+  ): Promise<{ wrapped: WrappedKey[]; failures: ProviderFailure[] }> {
+    const outcomes = await Promise.all(
+      references.map(async ({ provider, keyRef }) => {
+        try {
+          if (!this.registered.has(provider)) {
+            throw new IntegrationConfigError(`no provider named ${provider}`);
+          }
+          const { ciphertext } = await this.callProvider(
+            provider,
+            'wrapDataKey',
+            kekId,
+            keyRef,
+            {},
+            (context) => this.provider(provider).encrypt(keyRef, dataKey, context),
+          );
+          return { wrapped: { provider, keyRef, ciphertext } };
+        } catch (error) {
+          return { failure: { provider, error: error as Error } };
+        }
+      }),
+    );
+    return {
+      wrapped: outcomes.flatMap((o) => (o.wrapped ? [o.wrapped] : [])),
+      failures: outcomes.flatMap((o) => (o.failure ? [o.failure] : [])),
+    };
+  }
+
+  /**
+   * Unwraps a data key with the first provider, in fallback order, among those that wrapped it, and
+   * hands it to `use` (which may throw to try the next one: a key that does not open what it should).
+   * The data key is zeroized when `use` returns. Wrappings by unconfigured providers are skipped.
+   */
+  async unwrapDataKey<T>(
+    kekId: string,
+    wrappings: readonly WrappedKey[],
+    use: (dataKey: Buffer, provider: string) => T,
+  ): Promise<{ result: T; provider: string }> {
+    const ordered = this.order.flatMap((name) => wrappings.filter((w) => w.provider === name));
     const failures: ProviderFailure[] = [];
-    for (const wrapped of wrappings) {
+    for (const wrapped of ordered) {
       let dataKey: Buffer;
       try {
         ({ plaintext: dataKey } = await this.callProvider(
           wrapped.provider,
           'unwrapDataKey',
-          envelope.kekId,
+          kekId,
           wrapped.keyRef,
           {},
-          (context) =>
-            this.provider(wrapped.provider).decrypt(
-              wrapped.keyRef,
-              Buffer.from(wrapped.ciphertext, 'base64'),
-              context,
-            ),
+          (context) => this.provider(wrapped.provider).decrypt(wrapped.keyRef, wrapped.ciphertext, context),
         ));
       } catch (error) {
         failures.push({ provider: wrapped.provider, error: error as Error });
         continue;
       }
       try {
-        const plaintext = openPayload(dataKey, envelope);
-        this.cache?.put(cacheId, dataKey, wrapped.provider);
-        this.emitOperation('envelopeDecrypt', wrapped.provider, envelope.kekId, started, true);
-        return { plaintext, provider: wrapped.provider, cached: false };
+        return { result: use(dataKey, wrapped.provider), provider: wrapped.provider };
       } catch (error) {
         failures.push({ provider: wrapped.provider, error: error as Error });
       } finally {
         dataKey.fill(0);
       }
     }
-    this.emitOperation('envelopeDecrypt', null, envelope.kekId, started, false, failures);
-    throw new AllProvidersFailedError('envelopeDecrypt', failures);
+    throw new AllProvidersFailedError('unwrapDataKey', failures);
   }
 
   // ---- Health --------------------------------------------------------------------------------------
 
-  /** Asks every provider at once; does not move circuit breakers (their state is reported beside). */
-  async healthCheck(): Promise<HealthReport> {
+  /**
+   * Asks every provider at once. Circuit breakers are left as they are, unless `probeOpenCircuits`:
+   * then a provider whose circuit is not closed is asked through it, as its half-open probe once the
+   * recovery timeout has passed (an answer closes the circuit, a fault opens it again), so that a
+   * provider no traffic reaches still recovers (Keyhaven's readiness probe uses it).
+   */
+  async healthCheck(options: { probeOpenCircuits?: boolean } = {}): Promise<HealthReport> {
     const results = await Promise.all(
       this.order.map(async (name): Promise<ProviderHealth> => {
         const registered = this.registered.get(name)!;
         const started = performance.now();
         let errorCode: string | undefined;
+        const throughCircuit =
+          options.probeOpenCircuits === true && registered.circuitBreaker.getState().state !== 'closed';
         try {
-          await withTimeout(`${name} health`, registered.timeoutMs, (context) =>
-            registered.provider.health(context),
-          );
+          if (throughCircuit) {
+            await this.callProvider(name, 'health', '', undefined, { retries: 0 }, (context) =>
+              registered.provider.health(context),
+            );
+          } else {
+            await withTimeout(`${name} health`, registered.timeoutMs, (context) =>
+              registered.provider.health(context),
+            );
+          }
         } catch (error) {
           errorCode = codeOf(error as Error);
         }
         const latencyMs = performance.now() - started;
-        this.record(name, 'health', undefined, undefined, 0, latencyMs, errorCode);
+        if (!throughCircuit) this.record(name, 'health', undefined, undefined, 0, latencyMs, errorCode);
         return {
           provider: name,
           kind: registered.kind,
@@ -424,6 +499,11 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
     const overallStatus =
       healthyProviders === results.length ? 'healthy' : healthyProviders === 0 ? 'unhealthy' : 'degraded';
     return { overallStatus, healthyProviders, totalProviders: results.length, results };
+  }
+
+  /** Closes every provider's client (each that has a close); the service is not used afterwards. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.registered.values()].map(async (r) => r.provider.close?.()));
   }
 
   // ---- plumbing --------------------------------------------------------------------------------------

@@ -54,4 +54,6 @@ export interface KmsProvider {
   generateKey(options: GenerateKeyOptions, context: CallContext): Promise<ProviderKeyInfo>;
   /** Resolves when the provider answers; throws a ProviderError when it does not. */
   health(context: CallContext): Promise<void>;
+  /** Releases the SDK client's connections (optional: adapters whose client holds none omit it). */
+  close?(): Promise<void> | void;
 }

@@ -1,6 +1,7 @@
 // Port: where a key version's private/secret material is used. One implementation per protection
-// level: SOFTWARE (root-wrapped material used in process), later HSM (PKCS#11 objects) and EXTERNAL.
-// Operations with public keys only (verify, RSA encrypt, public-key export) need no backend.
+// level: SOFTWARE (root-wrapped material used in process), HSM (PKCS#11 objects) and EXTERNAL (keys
+// held by external KMS providers, several side by side). Operations with public keys only (verify,
+// RSA encrypt, public-key export) need no backend.
 import type {
   KeySpec,
   KeyUsage,
@@ -70,9 +71,25 @@ export interface WrappedImport {
   discardWrappingKey(reference: Buffer): Promise<void>;
 }
 
+/**
+ * Symmetric encryption in the backend's own sealed form, for a backend whose keys do not run
+ * AES-GCM with an IV the service chooses (an external KMS wraps a fresh data key per message). The
+ * ciphertext carries `algorithm` in its header and the sealed bytes after it (domain/ciphertext.ts);
+ * `aad` is the header and encoded context, as for AES-GCM, and `nonce` the header's 12 random bytes.
+ */
+export interface OwnSealing {
+  /** The ciphertext header's algorithm byte for this form (domain/ciphertext.ts). */
+  readonly algorithm: number;
+  seal(ref: VersionRef, nonce: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer>;
+  /** Throws KmsError InvalidCiphertext when `sealed` does not open under `ref` and `aad`. */
+  open(ref: VersionRef, nonce: Buffer, sealed: Buffer, aad: Buffer): Promise<Buffer>;
+}
+
 export interface KeyBackend {
   readonly protectionLevel: ProtectionLevel;
   readonly wrappedImport?: WrappedImport;
+  /** Present on backends that seal messages in their own form; the others implement encrypt/decrypt. */
+  readonly sealing?: OwnSealing;
   /**
    * `usage` lets a backend restrict the material to that one function (an HSM RSA key then signs or
    * decrypts, not both); backends that enforce usage only in the service may ignore it.
@@ -91,13 +108,14 @@ export interface KeyBackend {
     material: Buffer,
     publicKeySpki: Buffer | null,
   ): Promise<NewVersionMaterial>;
-  encrypt(
+  /** AES-256-GCM under the version with the service's IV (ciphertext algorithm 1); absent with `sealing`. */
+  encrypt?(
     ref: VersionRef,
     iv: Buffer,
     plaintext: Buffer,
     aad: Buffer,
   ): Promise<{ ciphertext: Buffer; tag: Buffer }>;
-  decrypt(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer>;
+  decrypt?(ref: VersionRef, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Promise<Buffer>;
   sign(
     ref: VersionRef,
     algorithm: SigningAlgorithm,

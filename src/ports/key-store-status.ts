@@ -25,6 +25,11 @@ export interface KeyStoreStatus {
   calls?: { total: number; failures: number; latency: LatencyHistogram };
   /** Key objects this HSM backend still lacks (replication between HSMs). */
   pendingReplications?: number;
+  /**
+   * Parts that stand in for one another (EXTERNAL providers): the store is ready while one part of
+   * the group is healthy. A part without a group must be healthy itself.
+   */
+  failoverGroup?: string;
 }
 
 export interface StatusOptions {

@@ -39,7 +39,7 @@ import { macMatches } from '../crypto/mac.js';
 import { rsaOaepEncrypt, rsaOaepMaxPlaintext } from '../crypto/rsa-oaep.js';
 import { pooledRandomBytes } from '../crypto/random-pool.js';
 import { verifySignature } from '../crypto/signature.js';
-import type { MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/key-backend.js';
+import type { KeyBackend, MessageType, RsaEncryptionAlgorithm, VersionRef } from '../ports/key-backend.js';
 import type { Clock } from '../ports/clock.js';
 import type { AccessControl } from './access-control.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -117,6 +117,10 @@ const ASYMMETRIC_ENCRYPT = ['AsymmetricEncrypt'];
 const ASYMMETRIC_DECRYPT = ['AsymmetricDecrypt'];
 const REENCRYPT_FROM_RSA = ['ReEncrypt', 'AsymmetricDecrypt'];
 const REENCRYPT_TO_RSA = ['ReEncrypt', 'AsymmetricEncrypt'];
+
+/** A backend without its own sealed form runs AES-256-GCM (ports/key-backend.ts). */
+const noAesGcm = (backend: KeyBackend) =>
+  new KmsError('Internal', `the ${backend.protectionLevel} backend has no symmetric encryption`);
 
 const isRsaAlgorithm = (algorithm: EncryptionAlgorithm | undefined): algorithm is RsaEncryptionAlgorithm =>
   algorithm === 'RSAES_OAEP_SHA_1' || algorithm === 'RSAES_OAEP_SHA_256';
@@ -473,18 +477,32 @@ export class CryptoService {
     const { key, ref } = await this.usable(ctx, use, 'ENCRYPT_DECRYPT', 'protect');
     requireSymmetric(key, 'symmetric encryption');
     const encodedContext = encodeContext(context, CIPHERTEXT_HEADER_LENGTH);
+    const backend = this.keys.backendFor(key.protectionLevel);
+    const iv = pooledRandomBytes(12);
+    const { sealing } = backend;
+    if (sealing) {
+      // A fresh data key per message: no AES-GCM message bound applies to the version.
+      const { header, aad } = sealingData(
+        { keyId: key.keyId, keyVersion: ref.version.version, algorithm: sealing.algorithm, iv },
+        encodedContext,
+      );
+      const sealed = await sealing.seal(ref, iv, plaintext, aad);
+      return {
+        keyId: key.keyId,
+        keyVersion: ref.version.version,
+        ciphertext: Buffer.concat([header, sealed]),
+      };
+    }
     // Counted against the version's AES-GCM message bound, once the request is known to be valid;
     // synchronous while its block lasts.
     const reserving = this.seals.take(key, ref.version.version);
     if (reserving) await reserving;
-    const iv = pooledRandomBytes(12);
     const { header, aad } = sealingData(
       { keyId: key.keyId, keyVersion: ref.version.version, algorithm: ALGORITHM_AES_256_GCM, iv },
       encodedContext,
     );
-    const { ciphertext, tag } = await this.keys
-      .backendFor(key.protectionLevel)
-      .encrypt(ref, iv, plaintext, aad);
+    if (!backend.encrypt) throw noAesGcm(backend);
+    const { ciphertext, tag } = await backend.encrypt(ref, iv, plaintext, aad);
     return {
       keyId: key.keyId,
       keyVersion: ref.version.version,
@@ -492,7 +510,6 @@ export class CryptoService {
     };
   }
 
-  /** RSAES-OAEP with the key's public half (no backend needed), as the actions authorized. */
   private async sealRsa(
     ctx: RequestContext,
     actions: readonly string[],
@@ -556,9 +573,17 @@ export class CryptoService {
     ctx.facts.keyVersion ??= parsed.keyVersion;
     const ref = await this.versionRef(key, parsed.keyVersion);
     const aad = openingData(parsed.header, encodeContext(context, CIPHERTEXT_HEADER_LENGTH));
-    const plaintext = await this.keys
-      .backendFor(key.protectionLevel)
-      .decrypt(ref, parsed.iv, parsed.ciphertext, parsed.tag, aad);
+    const backend = this.keys.backendFor(key.protectionLevel);
+    // The form must be the key's backend's own: an AES-GCM ciphertext under an EXTERNAL key, or a
+    // sealed one under a SOFTWARE key, is as invalid as a flipped bit.
+    const expected = backend.sealing?.algorithm ?? ALGORITHM_AES_256_GCM;
+    if (parsed.algorithm !== expected) throw new KmsError('InvalidCiphertext', 'ciphertext is not valid');
+    if (backend.sealing) {
+      const plaintext = await backend.sealing.open(ref, parsed.iv, parsed.body, aad);
+      return { keyId: key.keyId, keyVersion: parsed.keyVersion, plaintext };
+    }
+    if (!backend.decrypt) throw noAesGcm(backend);
+    const plaintext = await backend.decrypt(ref, parsed.iv, parsed.ciphertext, parsed.tag, aad);
     return { keyId: key.keyId, keyVersion: parsed.keyVersion, plaintext };
   }
 

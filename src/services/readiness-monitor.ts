@@ -36,7 +36,7 @@ export class ReadinessMonitor {
   /** Probes now; concurrent calls share one probe. */
   refresh(): Promise<Readiness> {
     this.pending ??= this.probe()
-      .then((backends) => ({ ready: backends.every((b) => b.healthy), backends, checkedAt: new Date() }))
+      .then((backends) => ({ ready: isReady(backends), backends, checkedAt: new Date() }))
       .then((readiness) => (this.last = readiness))
       .finally(() => (this.pending = undefined));
     return this.pending;
@@ -46,4 +46,17 @@ export class ReadinessMonitor {
     clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** Every part healthy, except that of a failover group one healthy part is enough. */
+export function isReady(parts: readonly KeyStoreStatus[]): boolean {
+  const groups = new Map<string, boolean>();
+  for (const part of parts) {
+    if (part.failoverGroup === undefined) {
+      if (!part.healthy) return false;
+    } else {
+      groups.set(part.failoverGroup, (groups.get(part.failoverGroup) ?? false) || part.healthy);
+    }
+  }
+  return [...groups.values()].every(Boolean);
 }

@@ -143,6 +143,7 @@ export async function buildRestApp(
     keyhaven.materialCache,
     () => keyhaven.keyStoreStatistics(),
     keyhaven.audit,
+    keyhaven.keyStoreMetrics,
   );
 
   app.addSchema(keyObject);

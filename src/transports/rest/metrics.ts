@@ -49,6 +49,8 @@ export function createRestMetrics(
   cache: MaterialCache,
   keyStoreStatistics: () => Promise<KeyStoreStatus[]> = async () => [],
   audit: AuditCounts = { recordsWritten: 0, writeFailures: 0, checkpointRefusals: 0 },
+  /** The key store's own metrics (EXTERNAL providers' calls, failures, latency, circuit state). */
+  keyStoreMetrics?: Registry,
 ): RestMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keyhaven_process_' });
@@ -139,7 +141,8 @@ export function createRestMetrics(
         if (!outcome.fromKnownNetwork) deniedUnknownNetwork.inc({ tenant, action });
       }
     },
-    render: async () => `${await registry.metrics()}\n${requests.render()}`,
+    render: async () =>
+      `${await registry.metrics()}\n${keyStoreMetrics ? `${await keyStoreMetrics.metrics()}\n` : ''}${requests.render()}`,
   };
 }
 

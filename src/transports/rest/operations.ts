@@ -34,6 +34,11 @@ export function registerOperationsRoutes(
       detail: { type: 'string' },
       circuit: { type: 'string', enum: CIRCUIT_STATES },
       pendingReplications: { type: 'integer' },
+      failoverGroup: {
+        type: 'string',
+        description:
+          'parts that stand in for one another (EXTERNAL providers): one healthy part keeps the server ready',
+      },
     },
   };
   const readinessReply = {

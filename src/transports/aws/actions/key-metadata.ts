@@ -14,12 +14,13 @@ export function keyMetadata(key: KeyDescription, arns: ArnScope): Members {
     Description: key.description,
     KeyUsage: key.keyUsage,
     KeyState: key.state,
-    Origin: key.origin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS',
+    Origin: originOf(key),
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
     MultiRegion: false,
   };
+  if (key.protectionLevel === 'EXTERNAL') metadata.CustomKeyStoreId = EXTERNAL_KEY_STORE_ID;
   if (key.deletionDate) metadata.DeletionDate = epochSeconds(key.deletionDate);
   if (key.expiresAt) {
     metadata.ValidTo = epochSeconds(key.expiresAt);
@@ -33,4 +34,16 @@ export function keyMetadata(key: KeyDescription, arns: ArnScope): Members {
   const mac = macAlgorithmFor(key.keySpec);
   if (key.keyUsage === 'GENERATE_VERIFY_MAC' && mac) metadata.MacAlgorithms = [mac];
   return metadata;
+}
+
+/**
+ * The id AWS's CustomKeyStoreId takes for Keyhaven's external key store: its configured providers
+ * (docs/external-keys.md), which hold every EXTERNAL key.
+ */
+export const EXTERNAL_KEY_STORE_ID = 'keyhaven-external';
+
+/** AWS's origin: EXTERNAL_KEY_STORE for keys held outside (Keyhaven's EXTERNAL protection level). */
+function originOf(key: KeyDescription): string {
+  if (key.protectionLevel === 'EXTERNAL') return 'EXTERNAL_KEY_STORE';
+  return key.origin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS';
 }

@@ -7,7 +7,7 @@ import {
   MAX_DELETION_WINDOW_DAYS,
   MIN_DELETION_WINDOW_DAYS,
 } from '../../../domain/key.js';
-import { unsupportedOperation } from '../../../domain/errors.js';
+import { notFound, unsupportedOperation, validationError } from '../../../domain/errors.js';
 import { MAX_DESCRIPTION_LENGTH } from '../../../services/key-records.js';
 import { keyArn } from '../key-references.js';
 import {
@@ -21,7 +21,7 @@ import {
 } from '../wire.js';
 import { checkGrantTokens, keyRef, type AwsActions } from './action-call.js';
 import { truncation } from './marker-pages.js';
-import { keyMetadata } from './key-metadata.js';
+import { EXTERNAL_KEY_STORE_ID, keyMetadata } from './key-metadata.js';
 
 export const KEY_ACTIONS: AwsActions = {
   async DescribeKey(call) {
@@ -40,12 +40,6 @@ export const KEY_ACTIONS: AwsActions = {
     if (optionalBoolean(input, 'MultiRegion') === true) {
       throw unsupportedOperation('multi-Region keys are not served by Keyhaven');
     }
-    if (
-      optionalString(input, 'CustomKeyStoreId') !== undefined ||
-      optionalString(input, 'XksKeyId') !== undefined
-    ) {
-      throw unsupportedOperation('custom key stores are not served by Keyhaven');
-    }
     const keySpec =
       optionalEnum(input, 'KeySpec', KEY_SPECS) ?? optionalEnum(input, 'CustomerMasterKeySpec', KEY_SPECS);
     const keyUsage = optionalEnum(input, 'KeyUsage', KEY_USAGES);
@@ -55,8 +49,22 @@ export const KEY_ACTIONS: AwsActions = {
       'AWS_CLOUDHSM',
       'EXTERNAL_KEY_STORE',
     ] as const);
-    if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') {
-      throw unsupportedOperation(`Origin ${origin} is not served by Keyhaven`);
+    if (origin === 'AWS_CLOUDHSM') throw unsupportedOperation(`Origin ${origin} is not served by Keyhaven`);
+    // Keyhaven's one external key store is its configured providers (docs/external-keys.md): an
+    // EXTERNAL key is created at each of them, so no XksKeyId names one key outside.
+    const customKeyStoreId = optionalString(input, 'CustomKeyStoreId');
+    if (optionalString(input, 'XksKeyId') !== undefined) {
+      throw unsupportedOperation(
+        'XksKeyId is not served by Keyhaven: an EXTERNAL_KEY_STORE key is created at every configured provider',
+      );
+    }
+    if (customKeyStoreId !== undefined && customKeyStoreId !== EXTERNAL_KEY_STORE_ID) {
+      throw notFound(
+        `custom key store ${customKeyStoreId} does not exist (Keyhaven's is ${EXTERNAL_KEY_STORE_ID})`,
+      );
+    }
+    if (customKeyStoreId !== undefined && origin !== 'EXTERNAL_KEY_STORE') {
+      throw validationError('CustomKeyStoreId goes with Origin EXTERNAL_KEY_STORE');
     }
     const description = optionalString(input, 'Description', MAX_DESCRIPTION_LENGTH);
     const tags = optionalTags(input);
@@ -64,6 +72,7 @@ export const KEY_ACTIONS: AwsActions = {
       ...(keySpec ? { keySpec } : {}),
       ...(keyUsage ? { keyUsage } : {}),
       ...(origin === 'EXTERNAL' ? { origin: 'EXTERNAL' as const } : {}),
+      ...(origin === 'EXTERNAL_KEY_STORE' ? { protectionLevel: 'EXTERNAL' as const } : {}),
       ...(description !== undefined ? { description } : {}),
       ...(tags ? { tags } : {}),
       ...(policy !== undefined ? { policy: new AwsPolicyText(policy) } : {}),
