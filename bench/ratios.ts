@@ -48,6 +48,12 @@ const FIXED_RATIOS: readonly RatioDefinition[] = [
   ),
   ratio('hsm-encrypt', 'encrypt', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
   ratio('hsm-sign', 'sign', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
+  ratio(
+    'external-encrypt',
+    'encrypt',
+    'feature',
+    'EXTERNAL key (data key wrapped at two providers, a Keyhaven process on the same machine) ÷ SOFTWARE key',
+  ),
 ];
 
 /**

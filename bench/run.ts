@@ -22,7 +22,8 @@
 //   BENCH_CONCURRENCY   comma-separated concurrencies (default 1,16,64)
 //   BENCH_OPS           comma-separated operations (default all; the baseline always runs, the AEAD
 //                       floor with encrypt; the HSM ones are skipped with a note when SoftHSM2 is not
-//                       installed, unless named)
+//                       installed, unless named; external-encrypt starts two more servers: the EXTERNAL
+//                       keys' server and its provider)
 //   BENCH_VARIANTS      comma-separated variant names, or "none" (default all in bench/variants.ts);
 //                       a variant runs those of its operations that BENCH_OPS selects
 //   BENCH_COMPARE_CHECKOUT  built checkouts of other commits, comma-separated: adds a variant
@@ -70,6 +71,8 @@ import {
 import { roundSchedule } from './rounds.js';
 import {
   HSM_OPERATIONS,
+  EXTERNAL_OPERATIONS,
+  type ExternalSetup,
   OPERATIONS,
   buildScenarios,
   buildVariantScenarios,
@@ -352,7 +355,32 @@ async function startServers(config: BenchConfig, profileDir: string | undefined)
     hsmToken = newToken();
     hsm = await start('keyhaven-hsm', { ...hsmToken.keyhavenEnv, ...HSM_REFERENCE_ENV });
   }
-  const built = await buildScenarios(keyhaven, baseline, hsm);
+  let external: ExternalSetup | undefined;
+  if (config.operations.some((op) => EXTERNAL_OPERATIONS.includes(op))) {
+    // One provider process reached two ways (its REST API, its AWS dialect with SigV4): every
+    // message's data key is wrapped twice, as with two providers (docs/external-keys.md).
+    const provider = await start('keyhaven-provider', {});
+    const providers = {
+      providers: [
+        {
+          type: 'aws-kms',
+          name: 'provider-aws',
+          endpoint: provider.url,
+          region: 'us-east-1',
+          ...provider.accessKey,
+        },
+        { type: 'keyhaven', name: 'provider-rest', url: provider.url, token: provider.token },
+      ],
+    };
+    const server = await startKeyhaven({
+      name: 'keyhaven-external',
+      nodeFlags: serverFlags(profileDir, 'keyhaven-external'),
+      config: { ...keyhavenConfig(), keyStore: { external: providers } },
+    });
+    cleanups.push(() => server.stop());
+    external = { server, provider };
+  }
+  const built = await buildScenarios(keyhaven, baseline, hsm, external);
   const scenarios = built.scenarios.filter((s) => config.operations.includes(s.operation));
   for (const variant of config.variants) {
     // An HSM variant gets a token of its own: two servers never share a token's objects.

@@ -17,10 +17,19 @@ export const OPERATIONS = [
   'create-key',
   'hsm-encrypt',
   'hsm-sign',
+  'external-encrypt',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 /** Operations served by the second server, on the pkcs11 key store (SoftHSM2). */
 export const HSM_OPERATIONS: readonly Operation[] = ['hsm-encrypt', 'hsm-sign'];
+/** Operations served by a server whose EXTERNAL keys are held by a provider process (docs/external-keys.md). */
+export const EXTERNAL_OPERATIONS: readonly Operation[] = ['external-encrypt'];
+
+/** The reference server for EXTERNAL rows, and the provider process behind it. */
+export interface ExternalSetup {
+  server: KeyhavenProcess;
+  provider: BenchProcess;
+}
 
 export interface Scenario {
   operation: Operation;
@@ -319,17 +328,56 @@ async function hsmScenarios(
 }
 
 /**
+ * Creates an EXTERNAL key on `external.server`, checks a round trip, and builds its encrypt row: the
+ * provider process's CPU counts with the server's per request (as a database's does).
+ */
+async function externalScenarios(external: ExternalSetup, plaintexts: string[]): Promise<Scenario[]> {
+  const { server, provider } = external;
+  const auth = { Authorization: `Bearer ${server.token}` };
+  const created = await must(server, '/v1/keys', auth, { protectionLevel: 'EXTERNAL' }, 201);
+  const key = created.key as Json;
+  if (key.protectionLevel !== 'EXTERNAL') {
+    throw new Error(`setup: an EXTERNAL key was created as ${String(key.protectionLevel)}`);
+  }
+  const keyId = key.keyId as string;
+  const sealed = await must(server, '/v1/encrypt', auth, {
+    keyId,
+    plaintext: plaintexts[0],
+    context: CONTEXT,
+  });
+  const opened = await must(server, '/v1/decrypt', auth, { ciphertext: sealed.ciphertext, context: CONTEXT });
+  if (opened.plaintext !== plaintexts[0])
+    throw new Error('setup: EXTERNAL decrypt did not return the plaintext');
+  return [
+    {
+      ...keyhavenScenario(
+        server,
+        'external-encrypt',
+        'POST /v1/encrypt, EXTERNAL key at two providers (one Keyhaven process, via REST and via its AWS dialect), 256-byte plaintext with a context',
+        '/v1/encrypt',
+        plaintexts.map((plaintext) => ({ keyId, plaintext, context: CONTEXT })),
+        ['keyId', 'keyVersion', 'ciphertext'],
+      ),
+      database: { cpuTimeMs: () => provider.cpuTimeMs() },
+    },
+  ];
+}
+
+/**
  * Creates the benchmark keys and builds every scenario; with `hsm` (a server on the pkcs11 key store)
- * also the HSM scenarios, whose keys are returned for the raw ceiling measurement.
+ * also the HSM scenarios, whose keys are returned for the raw ceiling measurement; with `external`
+ * the EXTERNAL-key row.
  */
 export async function buildScenarios(
   keyhaven: KeyhavenProcess,
   baseline: BenchProcess,
   hsm?: KeyhavenProcess,
+  external?: ExternalSetup,
 ): Promise<{ scenarios: Scenario[]; hsmKeys?: HsmKeys }> {
   const plaintexts = newPlaintexts();
   const software = await softwareScenarios(keyhaven, plaintexts);
   const onHsm = hsm ? await hsmScenarios(hsm, plaintexts) : undefined;
+  const onExternal = external ? await externalScenarios(external, plaintexts) : [];
 
   // The baseline server's routes get the encrypt scenario's request bytes (Authorization included).
   const baselineScenario = (
@@ -366,6 +414,7 @@ export async function buildScenarios(
     ),
     ...software.scenarios,
     ...(onHsm?.scenarios ?? []),
+    ...onExternal,
   ];
   return onHsm ? { scenarios, hsmKeys: onHsm.hsmKeys } : { scenarios };
 }

@@ -3,7 +3,7 @@
 // operation in the same round. To measure a new switch (audit, policies, SigV4, ...), add a row.
 import { basename } from 'node:path';
 import { BUILTIN_ROLES } from '../src/domain/builtin-roles.js';
-import { HSM_OPERATIONS, type BenchPrincipal, type Operation } from './scenarios.js';
+import { EXTERNAL_OPERATIONS, HSM_OPERATIONS, type BenchPrincipal, type Operation } from './scenarios.js';
 
 /** The servers a variant can be compared with: SOFTWARE key store, or pkcs11 on a SoftHSM2 token. */
 export type ReferenceServer = 'keyhaven' | 'keyhaven-hsm';
@@ -257,7 +257,10 @@ export function variantProblem(
   const served = (op: Operation) =>
     variant.reference === 'keyhaven-hsm'
       ? HSM_OPERATIONS.includes(op)
-      : !HSM_OPERATIONS.includes(op) && op !== 'baseline' && op !== 'aead-floor';
+      : !HSM_OPERATIONS.includes(op) &&
+        !EXTERNAL_OPERATIONS.includes(op) &&
+        op !== 'baseline' &&
+        op !== 'aead-floor';
   const foreign = variant.operations.filter((op) => !served(op));
   if (foreign.length > 0) {
     return `variant ${variant.name}: ${foreign.join(', ')} not served by the ${variant.reference} server`;
