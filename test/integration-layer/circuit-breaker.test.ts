@@ -86,4 +86,47 @@ describe('CircuitBreaker', () => {
     cb.releaseProbe();
     expect(cb.getState()).toEqual({ state: 'closed', failureCount: 0 });
   });
+
+  it('reports an open circuit past its recovery timeout as half-open before any call arrives', () => {
+    const { cb, clock, changes } = breaker(1, 1000);
+    cb.recordFailure();
+    clock.now = 1000;
+    expect(cb.getState().state).toBe('half-open');
+    expect(changes).toEqual(['open']);
+  });
+
+  it('counts the times it opened from closed, not each failed probe', () => {
+    const { cb, clock } = breaker(2, 100);
+    cb.recordFailure();
+    cb.recordFailure();
+    clock.now = 100;
+    expect(cb.tryAcquire()).toBe(true);
+    cb.recordFailure();
+    expect(cb.opened).toBe(1);
+    clock.now = 200;
+    expect(cb.tryAcquire()).toBe(true);
+    cb.recordSuccess();
+    cb.recordFailure();
+    cb.recordFailure();
+    expect(cb.opened).toBe(2);
+  });
+
+  it("with probeAnsweredWithClientError 'release' (HSM backends), a client error only frees the probe slot", () => {
+    const clock = { now: 0 };
+    const cb = new CircuitBreaker({
+      failureThreshold: 1,
+      recoveryTimeoutMs: 100,
+      probeAnsweredWithClientError: 'release',
+      now: () => clock.now,
+    });
+    cb.recordFailure();
+    clock.now = 100;
+    expect(cb.tryAcquire()).toBe(true);
+    expect(cb.tryAcquire()).toBe(false);
+    cb.releaseProbe();
+    expect(cb.getState().state).toBe('half-open');
+    expect(cb.tryAcquire()).toBe(true);
+    cb.recordSuccess();
+    expect(cb.getState()).toEqual({ state: 'closed', failureCount: 0 });
+  });
 });

@@ -46,7 +46,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
   /** Runs `work` with the first backend's circuit held open, so the second token serves it alone. */
   async function onSecondOnly<T>(work: () => Promise<T>): Promise<T> {
     const primary = store.failover.primary;
-    primary.breaker.failure();
+    primary.breaker.recordFailure();
     expect(primary.circuit).toBe('open');
     const before = store.failover.tokens[1]!.statistics().operations;
     try {
@@ -54,7 +54,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
       expect(store.failover.tokens[1]!.statistics().operations).toBeGreaterThan(before);
       return result;
     } finally {
-      primary.breaker.success();
+      primary.breaker.recordSuccess();
     }
   }
 
@@ -304,7 +304,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
   it('with only the user PIN, no wrap/unwrap sequence gives a readable copy of a key awaiting replication', async () => {
     // The second backend is away (circuit open), so the new key stays extractable under trusted keys.
     const second = store.failover.tokens[1]!;
-    second.breaker.failure();
+    second.breaker.recordFailure();
     const ref = await createRef('SYMMETRIC_DEFAULT');
     const label = `keyhaven/${ref.keyId}/v1`;
     expect(objectOn(0, label)?.flags).toContain('extractable');
@@ -340,7 +340,7 @@ describe('replication between two PKCS#11 backends (SoftHSM2)', () => {
     expect(root['wrap under the wrap-only transport object']).toMatch(/CKR_KEY_UNEXTRACTABLE/);
     expect(root['wrap under a key of the attacker']).toMatch(/CKR_KEY_UNEXTRACTABLE|CKR_KEY_NOT_WRAPPABLE/);
 
-    second.breaker.success();
+    second.breaker.recordSuccess();
     await store.failover.replication?.catchUp();
     expect(objectOn(0, label)?.flags).not.toContain('extractable');
     expect(objectOn(1, label)).toBeDefined();
@@ -374,7 +374,7 @@ describe('replication window (SoftHSM2)', () => {
 
   it('seals an original whose copies did not happen within the window; it is never copied later', async () => {
     const second = store.failover.tokens[1]!;
-    second.breaker.failure();
+    second.breaker.recordFailure();
     const keyId = '00000000-0000-4000-8000-0000000000aa';
     await store.backend.createVersionMaterial(keyId, 1, 'SYMMETRIC_DEFAULT');
     const label = `keyhaven/${keyId}/v1`;
@@ -391,7 +391,7 @@ describe('replication window (SoftHSM2)', () => {
     };
     expect(file.pending).toEqual([expect.objectContaining({ label, expired: true })]);
 
-    second.breaker.success();
+    second.breaker.recordSuccess();
     await store.failover.replication?.catchUp();
     // Still missing on the second token, and still counted.
     expect(store.failover.replication?.pendingFor('hsm-2')).toBe(1);

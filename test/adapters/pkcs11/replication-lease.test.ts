@@ -57,13 +57,13 @@ describe('HSM replication catch-up across two nodes sharing one database (SoftHS
    * background pass copies it before the test looks): one copy left to make, until bringBack().
    */
   async function keyMissingOnSecond(node: Node): Promise<string> {
-    for (const each of nodes) each.root.failover.tokens[1]!.breaker.failure();
+    for (const each of nodes) each.root.failover.tokens[1]!.breaker.recordFailure();
     const key = await node.keyhaven.keys.createKey(ctx, { protectionLevel: 'HSM' });
     return `keyhaven/${key.keyId}/v1`;
   }
 
   function bringBack(): void {
-    for (const each of nodes) each.root.failover.tokens[1]!.breaker.success();
+    for (const each of nodes) each.root.failover.tokens[1]!.breaker.recordSuccess();
   }
 
   let firstLabel = '';

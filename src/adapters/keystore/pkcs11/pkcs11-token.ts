@@ -8,7 +8,7 @@ import pkcs11js from 'pkcs11js';
 import { ConfigError } from '../../../config.js';
 import { KmsError } from '../../../domain/errors.js';
 import type { KeyStoreStatus } from '../../../ports/key-store-status.js';
-import { CircuitBreaker, type CircuitState } from '../circuit-breaker.js';
+import { CircuitBreaker, type CircuitState } from '../../../integration/circuit-breaker.js';
 import { classifyPkcs11Error, pkcs11ErrorName, type Pkcs11Failure } from './pkcs11-errors.js';
 import { openPkcs11Module, type Pkcs11Api, type Pkcs11Module } from './pkcs11-module.js';
 import { ObjectLookup, type ObjectVerifier } from './pkcs11-object-lookup.js';
@@ -138,7 +138,12 @@ export class Pkcs11Token {
         this.objects.clear();
       },
     });
-    this.breaker = new CircuitBreaker({ failureThreshold: options.failureThreshold, openMs: options.openMs });
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.failureThreshold,
+      recoveryTimeoutMs: options.openMs,
+      // A refusal of one request (a key's object, a mechanism) says nothing of the token.
+      probeAnsweredWithClientError: 'release',
+    });
     this.healthChecks = new HealthCheckTimer(options.healthCheckMs, () => this.probe());
   }
 
@@ -176,13 +181,13 @@ export class Pkcs11Token {
         if (!this.login.current) await this.module.call((api) => this.login.ensure(api, session!));
         const scope = this.scope(session);
         const result = await this.module.call(() => operation(scope));
-        this.breaker.success();
+        this.breaker.recordSuccess();
         this.stats.recordSuccess(performance.now() - started);
         return result;
       } catch (error) {
         if (error instanceof KmsError) {
           // The operation's own verdict on the request (or a full pool): says nothing about the token.
-          this.breaker.release();
+          this.breaker.releaseProbe();
           throw error;
         }
         lastFailure = error;
@@ -195,7 +200,7 @@ export class Pkcs11Token {
     }
     if (failure === 'unsupported' || failure === 'input') {
       // The token refused this request (a mechanism or parameter it lacks, input it rejects).
-      this.breaker.release();
+      this.breaker.releaseProbe();
       throw new KmsError(
         'ValidationError',
         `HSM backend ${this.name} cannot perform this operation (${pkcs11ErrorName(lastFailure)})`,
@@ -203,7 +208,7 @@ export class Pkcs11Token {
       );
     }
     const reason = lastFailure instanceof TokenLostError ? lastFailure.message : pkcs11ErrorName(lastFailure);
-    this.breaker.failure();
+    this.breaker.recordFailure();
     this.stats.recordFailure(reason);
     throw new HsmUnavailableError(`HSM backend ${this.name} failed: ${reason}`, { cause: lastFailure });
   }
@@ -264,7 +269,7 @@ export class Pkcs11Token {
   }
 
   get circuit(): CircuitState {
-    return this.breaker.state;
+    return this.breaker.getState().state;
   }
 
   statistics(): TokenStatisticsSnapshot {
