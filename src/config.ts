@@ -116,6 +116,11 @@ const externalSchema = z
       .refine((providers) => new Set(providers.map((p) => p.name)).size === providers.length, {
         message: 'provider names must be unique',
       }),
+    /**
+     * How long a message waits for the other providers' wrapping once one provider has wrapped its
+     * data key: a slower one is left out of that message instead of holding every request up.
+     */
+    wrapGraceMs: z.number().int().min(0).max(60_000).default(500),
   })
   .strict();
 

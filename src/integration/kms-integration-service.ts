@@ -383,37 +383,68 @@ export class KmsIntegrationService extends EventEmitter<{ operation: [OperationE
   /**
    * Wraps `dataKey` at each of `references`' providers at once (each under its key reference). A
    * provider that fails (down, circuit open, or refusing) is left out, with its failure listed; the
-   * caller decides whether what was wrapped is enough.
+   * caller decides whether what was wrapped is enough. With `graceMs`, the answer comes at most
+   * that long after the first provider wrapped: one that is slower (hung until its timeout, say) is
+   * left out as `Timeout`, so it does not hold every caller up. Each call gets its own copy of the
+   * data key, zeroized when that call ends, so the caller may zeroize `dataKey` on return.
    */
   async wrapEverywhere(
     kekId: string,
     dataKey: Bytes,
     references: readonly { provider: string; keyRef: string }[],
+    options: { graceMs?: number } = {},
   ): Promise<{ wrapped: WrappedKey[]; failures: ProviderFailure[] }> {
-    const outcomes = await Promise.all(
-      references.map(async ({ provider, keyRef }) => {
-        try {
-          if (!this.registered.has(provider)) {
-            throw new IntegrationConfigError(`no provider named ${provider}`);
-          }
-          const { ciphertext } = await this.callProvider(
-            provider,
-            'wrapDataKey',
-            kekId,
-            keyRef,
-            {},
-            (context) => this.provider(provider).encrypt(keyRef, dataKey, context),
-          );
-          return { wrapped: { provider, keyRef, ciphertext } };
-        } catch (error) {
-          return { failure: { provider, error: error as Error } };
-        }
-      }),
+    const outcomes: ({ wrapped: WrappedKey } | { failure: ProviderFailure } | undefined)[] = references.map(
+      () => undefined,
     );
-    return {
-      wrapped: outcomes.flatMap((o) => (o.wrapped ? [o.wrapped] : [])),
-      failures: outcomes.flatMap((o) => (o.failure ? [o.failure] : [])),
-    };
+    let endGrace: (() => void) | undefined;
+    const graceOver = new Promise<void>((resolve) => (endGrace = resolve));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const calls = references.map(async ({ provider, keyRef }, index) => {
+      const copy = Buffer.from(dataKey);
+      try {
+        if (!this.registered.has(provider)) {
+          throw new IntegrationConfigError(`no provider named ${provider}`);
+        }
+        const { ciphertext } = await this.callProvider(
+          provider,
+          'wrapDataKey',
+          kekId,
+          keyRef,
+          {},
+          (context) => this.provider(provider).encrypt(keyRef, copy, context),
+        );
+        outcomes[index] = { wrapped: { provider, keyRef, ciphertext } };
+        if (options.graceMs !== undefined && graceTimer === undefined) {
+          graceTimer = setTimeout(() => endGrace!(), options.graceMs);
+        }
+      } catch (error) {
+        outcomes[index] = { failure: { provider, error: error as Error } };
+      } finally {
+        copy.fill(0);
+      }
+    });
+    await Promise.race([Promise.all(calls), graceOver]);
+    clearTimeout(graceTimer);
+    const wrapped: WrappedKey[] = [];
+    const failures: ProviderFailure[] = [];
+    references.forEach(({ provider }, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) {
+        failures.push({
+          provider,
+          error: new ProviderError(
+            'Timeout',
+            `${provider} did not wrap within ${options.graceMs} ms of the first`,
+          ),
+        });
+      } else if ('wrapped' in outcome) {
+        wrapped.push(outcome.wrapped);
+      } else {
+        failures.push(outcome.failure);
+      }
+    });
+    return { wrapped, failures };
   }
 
   /**

@@ -44,6 +44,7 @@ export class ExternalKeyBackend implements KeyBackend {
   constructor(
     private readonly providers: KmsIntegrationService,
     private readonly providerNames: readonly string[],
+    private readonly options: { wrapGraceMs?: number } = {},
   ) {
     this.sealing = {
       algorithm: ALGORITHM_BACKEND_SEALED,
@@ -90,6 +91,7 @@ export class ExternalKeyBackend implements KeyBackend {
         versionLabel(ref.keyId, ref.version.version),
         dataKey,
         references,
+        this.options.wrapGraceMs === undefined ? {} : { graceMs: this.options.wrapGraceMs },
       );
       if (wrapped.length === 0) throw unavailable('no external provider could wrap the data key', failures);
       const wrappings = wrapped.map((w) => ({
