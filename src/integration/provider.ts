@@ -1,5 +1,5 @@
-// The small interface every KMS provider adapter implements (AWS KMS, Keyhaven; Azure and Google
-// later). Key references are the provider's own names for a key; the service maps logical ids to them.
+// The small interface every KMS provider adapter implements (AWS KMS, Azure Key Vault, Google Cloud
+// KMS, Keyhaven). Key references are the provider's own names for a key; the service maps logical ids to them.
 
 export type Bytes = Uint8Array;
 
