@@ -11,7 +11,7 @@ import {
   type SignatureAlgorithm,
 } from '@azure/keyvault-keys';
 import { decodeEcdsaSignature, encodeEcdsaRawSignature } from '../crypto/ecdsa-der.js';
-import { ProviderError, type ProviderErrorCode } from './errors.js';
+import { ProviderError, requestFreeCause, type ProviderErrorCode } from './errors.js';
 import type { Bytes, CallContext, GenerateKeyOptions, KmsProvider, ProviderKeyInfo } from './provider.js';
 
 export interface AzureKeyVaultProviderOptions {
@@ -67,6 +67,7 @@ export function azureErrorToProviderError(
   operation: AzureOperation = 'other',
 ): ProviderError {
   if (error instanceof ProviderError) return error;
+  const cause = requestFreeCause(error);
   const e = error as {
     name?: string;
     statusCode?: number;
@@ -74,18 +75,17 @@ export function azureErrorToProviderError(
     details?: { error?: { innererror?: { code?: string } } };
   };
   const name = e?.name ?? 'Error';
-  if (name === 'AbortError')
-    return new ProviderError('Timeout', 'Azure Key Vault call aborted', { cause: error });
+  if (name === 'AbortError') return new ProviderError('Timeout', 'Azure Key Vault call aborted', { cause });
   if (name !== 'RestError') {
     // The SDK refused before sending (a key operation the key does not allow, a bad argument).
     return new ProviderError('InvalidRequest', `Azure Key Vault client refused the call (${name})`, {
-      cause: error,
+      cause,
     });
   }
   const status = e.statusCode;
   if (status === undefined) {
     return new ProviderError('Unavailable', `Azure Key Vault: no answer (${e.code ?? name})`, {
-      cause: error,
+      cause,
     });
   }
   const innerCode = e.details?.error?.innererror?.code;
@@ -93,13 +93,13 @@ export function azureErrorToProviderError(
   const what = `Azure Key Vault answered ${e.code ?? 'an error'} (HTTP ${status})`;
   // Key Vault answers an unwrapKey of bytes its key did not wrap with 400 BadParameter.
   if (operation === 'unwrapKey' && status === 400)
-    return new ProviderError('InvalidCiphertext', what, { cause: error });
-  if (mapped) return new ProviderError(mapped, what, { cause: error });
-  if (status === 401 || status === 403) return new ProviderError('AccessDenied', what, { cause: error });
-  if (status === 404) return new ProviderError('NotFound', what, { cause: error });
-  if (status === 429) return new ProviderError('Throttled', what, { cause: error });
-  if (status >= 500) return new ProviderError('Unavailable', what, { cause: error });
-  return new ProviderError('InvalidRequest', what, { cause: error });
+    return new ProviderError('InvalidCiphertext', what, { cause });
+  if (mapped) return new ProviderError(mapped, what, { cause });
+  if (status === 401 || status === 403) return new ProviderError('AccessDenied', what, { cause });
+  if (status === 404) return new ProviderError('NotFound', what, { cause });
+  if (status === 429) return new ProviderError('Throttled', what, { cause });
+  if (status >= 500) return new ProviderError('Unavailable', what, { cause });
+  return new ProviderError('InvalidRequest', what, { cause });
 }
 
 interface ResolvedKey {

@@ -2,6 +2,7 @@
 // local HTTPS stand-in for Key Vault: Azure cannot be reached from here. The stand-in does real
 // RSA-OAEP-256, A256KW and signatures, so round trips, tampering and the SDK's wire format are checked.
 import { createHash, createPublicKey, verify as verifySignature, type JsonWebKey } from 'node:crypto';
+import { inspect } from 'node:util';
 import type { TokenCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +153,23 @@ describe('AzureKeyVaultProvider against a local HTTPS stand-in speaking the Key 
       state: 'closed',
       failureCount: 0,
     });
+  });
+
+  it('a failed call’s error carries no plaintext, even deep in its cause (the SDK error keeps the request)', async () => {
+    const { keyRef } = await provider.generateKey({}, context());
+    await provider.encrypt(keyRef, Buffer.alloc(32), context()); // resolve the key first
+    const secret = Buffer.from('plaintext that must not leak!!!!');
+    vault.injectFaults({ status: 503, code: 'ServiceUnavailable', pathSuffix: '/wrapkey' });
+    const error = await provider.encrypt(keyRef, secret, context()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'Unavailable' });
+    const dump = inspect(error, { depth: Infinity, showHidden: true });
+    expect(dump).toContain('ServiceUnavailable');
+    // The SDK's RestError holds the sent request (its body: the plaintext); the cause kept is a summary.
+    expect((error as Error).cause).toMatchObject({ name: 'RestError', status: 503 });
+    expect((error as Error).cause).not.toHaveProperty('request');
+    for (const encoding of ['base64url', 'base64', 'hex', 'utf8'] as const) {
+      expect(dump).not.toContain(secret.toString(encoding));
+    }
   });
 
   it('a missing key is NotFound; keyInfo reads getKey', async () => {
