@@ -83,7 +83,7 @@ export class FakeAzureKeyVault {
   private readonly keys = new Map<string, StoredKey[]>();
   private readonly faults: InjectedFault[] = [];
   private server: Server | undefined;
-  private port = 0;
+  port = 0;
 
   constructor(
     private readonly tls: { cert: Buffer; key: Buffer },
