@@ -5,7 +5,7 @@ export type Bytes = Uint8Array;
 
 /** What a provider reports of a key, in one vocabulary whatever the provider. */
 export interface ProviderKeyInfo {
-  /** The provider's reference to the key (an AWS key id or ARN, a Keyhaven key id). */
+  /** The provider's reference to the key (an AWS key id or ARN, a Key Vault key id URL, a Cloud KMS resource name, a Keyhaven key id). */
   keyRef: string;
   keySpec: string;
   keyUsage: string;
