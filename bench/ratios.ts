@@ -48,6 +48,30 @@ const FIXED_RATIOS: readonly RatioDefinition[] = [
   ),
   ratio('hsm-encrypt', 'encrypt', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
   ratio('hsm-sign', 'sign', 'feature', 'HSM key (SoftHSM2, pkcs11 key store) ÷ SOFTWARE key'),
+  ratio(
+    'envelope-encrypt',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeEncrypt (local AES-GCM, data key wrapped by one Keyhaven encrypt through the SDK) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeDecrypt, data-key cache off (one Keyhaven decrypt per call) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt-cached',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeDecrypt, data-key cache on (no provider call once cached) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt-cached',
+    'envelope-decrypt',
+    'feature',
+    'what the data-key cache buys an envelope decrypt',
+  ),
 ];
 
 /**
