@@ -2,7 +2,8 @@
 // closed-loop run, with the server's and this process's CPU time around it. A scenario on several
 // nodes has its connections spread over them; its server CPU is that of every node (and of their
 // database server, when they share one).
-import { percentile, runLoad, type LoadEndpoint } from './load.js';
+import { runInProcess } from './envelope.js';
+import { percentile, runLoad, type LoadEndpoint, type LoadResult } from './load.js';
 import { encodeScenario, nodesOf, type Scenario } from './scenarios.js';
 
 export interface RoundSample {
@@ -47,6 +48,19 @@ function serverCpuMs(scenario: Scenario): number | undefined {
 }
 
 export async function measureCell(scenario: Scenario, options: MeasureOptions): Promise<RoundSample> {
+  const work = scenario.inProcess;
+  if (work) {
+    return measureRuns(scenario, options, async (ms) => {
+      const firstRequest = cursors.get(scenario) ?? 0;
+      const result = await runInProcess(work, {
+        concurrency: options.concurrency,
+        durationMs: ms,
+        firstRequest,
+      });
+      cursors.set(scenario, (firstRequest + result.sent) % work.poolSize);
+      return result;
+    });
+  }
   let endpoints = encoded.get(scenario);
   if (!endpoints) {
     endpoints = await Promise.all(
@@ -60,13 +74,21 @@ export async function measureCell(scenario: Scenario, options: MeasureOptions): 
     if (!scenario.sign) encoded.set(scenario, endpoints);
   }
   const target = { endpoints, expectStatus: scenario.expectStatus };
-  const { concurrency, durationMs, warmupMs } = options;
-  const run = async (ms: number) => {
+  const pool = endpoints[0]!.requests.length;
+  return measureRuns(scenario, options, async (ms) => {
     const firstRequest = cursors.get(scenario) ?? 0;
-    const result = await runLoad(target, { concurrency, durationMs: ms, firstRequest });
-    cursors.set(scenario, (firstRequest + result.sent) % endpoints[0]!.requests.length);
+    const result = await runLoad(target, { concurrency: options.concurrency, durationMs: ms, firstRequest });
+    cursors.set(scenario, (firstRequest + result.sent) % pool);
     return result;
-  };
+  });
+}
+
+/** Warm-up, then the measured run, with the server's and this process's CPU time around it. */
+async function measureRuns(
+  scenario: Scenario,
+  { durationMs, warmupMs }: MeasureOptions,
+  run: (ms: number) => Promise<LoadResult>,
+): Promise<RoundSample> {
   // Every cell warms up: the cell before it in the round ran another route, maybe on another server.
   if (warmupMs > 0) await run(warmupMs);
   const serverBefore = serverCpuMs(scenario);

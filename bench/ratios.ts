@@ -54,6 +54,30 @@ const FIXED_RATIOS: readonly RatioDefinition[] = [
     'feature',
     'EXTERNAL key (data key wrapped at two providers, a Keyhaven process on the same machine) ÷ SOFTWARE key',
   ),
+  ratio(
+    'envelope-encrypt',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeEncrypt (local AES-GCM, data key wrapped by one Keyhaven encrypt through the SDK) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeDecrypt, data-key cache off (one Keyhaven decrypt per call) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt-cached',
+    'encrypt',
+    'feature',
+    'KmsIntegrationService.envelopeDecrypt, data-key cache on (no provider call once cached) ÷ REST encrypt',
+  ),
+  ratio(
+    'envelope-decrypt-cached',
+    'envelope-decrypt',
+    'feature',
+    'what the data-key cache buys an envelope decrypt',
+  ),
 ];
 
 /**

@@ -12,6 +12,9 @@
 // median, checks the targets (bench/targets.ts) and writes everything, per-round values included,
 // as JSON. See docs/benchmark.md.
 //
+// The envelope rows (bench/envelope.ts) measure the integration library in this process: a
+// KmsIntegrationService over the Keyhaven server, its data-key cache off and on.
+//
 // The HSM rows' ceiling, the raw PKCS#11 call rate of their token, is measured in this process
 // (pkcs11js on the same key objects) before the rounds, while nothing else runs.
 //

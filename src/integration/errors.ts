@@ -95,3 +95,19 @@ export function codeOf(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : error.name;
 }
+
+/**
+ * What an SDK error says, without the request it carries: the Azure RestError and the GaxiosError
+ * keep the sent request (its body holds the plaintext or key being wrapped), so an adapter whose SDK
+ * does that keeps this summary as the cause instead: name, code, HTTP status and the service's message.
+ */
+export function requestFreeCause(error: unknown): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const e = error as Error & { code?: unknown; status?: unknown; statusCode?: unknown };
+  const summary = new Error(e.message) as Error & { code?: unknown; status?: unknown };
+  summary.name = e.name;
+  if (e.code !== undefined) summary.code = e.code;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : e.status;
+  if (typeof status === 'number') summary.status = status;
+  return summary;
+}

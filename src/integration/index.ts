@@ -1,5 +1,5 @@
 // The KMS integration layer: `new KmsIntegrationService({ providers, fallbackOrder })` over provider
-// adapters (AWS KMS, Keyhaven), usable by applications on their own (docs/integration.md).
+// adapters (AWS KMS, Azure Key Vault, Google Cloud KMS, Keyhaven), usable by applications on their own (docs/integration.md).
 export {
   KmsIntegrationService,
   type CiphertextInput,
@@ -12,6 +12,17 @@ export {
   type RegisteredProvider,
 } from './kms-integration-service.js';
 export { AwsKmsProvider, awsErrorToProviderError } from './aws-kms-provider.js';
+export {
+  AzureKeyVaultProvider,
+  azureErrorToProviderError,
+  type AzureKeyVaultProviderOptions,
+} from './azure-key-vault-provider.js';
+export {
+  GoogleCloudKmsProvider,
+  googleErrorToProviderError,
+  type GoogleCloudKmsProviderOptions,
+} from './google-cloud-kms-provider.js';
+export { crc32c } from './crc32c.js';
 export { KeyhavenProvider, keyhavenErrorToProviderError } from './keyhaven-provider.js';
 export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 export { backoffDelay, isRetryable, withRetries, type RetryOptions } from './retry-policy.js';

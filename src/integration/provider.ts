@@ -1,11 +1,11 @@
-// The small interface every KMS provider adapter implements (AWS KMS, Keyhaven; Azure and Google
-// later). Key references are the provider's own names for a key; the service maps logical ids to them.
+// The small interface every KMS provider adapter implements (AWS KMS, Azure Key Vault, Google Cloud
+// KMS, Keyhaven). Key references are the provider's own names for a key; the service maps logical ids to them.
 
 export type Bytes = Uint8Array;
 
 /** What a provider reports of a key, in one vocabulary whatever the provider. */
 export interface ProviderKeyInfo {
-  /** The provider's reference to the key (an AWS key id or ARN, a Keyhaven key id). */
+  /** The provider's reference to the key (an AWS key id or ARN, a Key Vault key id URL, a Cloud KMS resource name, a Keyhaven key id). */
   keyRef: string;
   keySpec: string;
   keyUsage: string;
