@@ -65,6 +65,8 @@ import type {
   DataKeyPairResult,
   DataKeyPairSpec,
   DataKeyResult,
+  DecryptForRecipientInput,
+  DecryptForRecipientResult,
   DecryptInput,
   DecryptResult,
   DeriveKeyInput,
@@ -389,6 +391,32 @@ export class KeyhavenClient {
     return toDecryptResult(
       await this.object({ method: 'POST', path: '/v1/decrypt', body: decryptBody(input) }),
     );
+  }
+
+  /**
+   * Decrypts with the plaintext sealed to `recipient` (CMS EnvelopedData): it never crosses the wire
+   * in the clear. Open it with the recipient's private key (`openssl cms -decrypt -inform DER`).
+   */
+  async decryptForRecipient(input: DecryptForRecipientInput): Promise<DecryptForRecipientResult> {
+    const { recipient } = input;
+    const body = await this.object({
+      method: 'POST',
+      path: '/v1/decrypt',
+      body: {
+        ...decryptBody(input),
+        recipient: compact({
+          publicKey: 'publicKey' in recipient ? toBase64(recipient.publicKey) : undefined,
+          attestationDocument:
+            'attestationDocument' in recipient ? toBase64(recipient.attestationDocument) : undefined,
+          keyEncryptionAlgorithm: recipient.keyEncryptionAlgorithm,
+        }),
+      },
+    });
+    return {
+      keyId: str(body, 'keyId'),
+      keyVersion: num(body, 'keyVersion'),
+      ciphertextForRecipient: bytes(body, 'ciphertextForRecipient'),
+    };
   }
 
   /** Decrypts and encrypts again under `destinationKeyId` without the plaintext leaving the server. */

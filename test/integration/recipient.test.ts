@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyhavenClient, KeyhavenError } from '../../src/client/index.js';
 import type { AuditRecord } from '../../src/domain/audit-record.js';
 import {
   attestationDocument,
@@ -245,6 +246,41 @@ describe('recipient-bound decryption', () => {
       });
       expectSuccess(bound);
       expect(open(unb64(bound.body.ciphertextForRecipient))).toEqual(plaintext);
+    });
+  });
+
+  describe('the SDK and the OpenAPI document', () => {
+    it('KeyhavenClient.decryptForRecipient answers the envelope, and a bad recipient as KeyhavenError', async () => {
+      const key = await createKey(admin.api);
+      const client = new KeyhavenClient({ endpoint: server.url, token: server.token });
+      const plaintext = Buffer.from('through the SDK');
+      const { ciphertext } = await client.encrypt({ keyId: key.keyId, plaintext });
+      const bound = await client.decryptForRecipient({
+        ciphertext,
+        recipient: { publicKey: recipient.spki },
+      });
+      expect(bound).toMatchObject({ keyId: key.keyId, keyVersion: 1 });
+      expect(open(bound.ciphertextForRecipient)).toEqual(plaintext);
+      const attested = await client.decryptForRecipient({
+        ciphertext,
+        recipient: { attestationDocument: document() },
+      });
+      expect(open(attested.ciphertextForRecipient)).toEqual(plaintext);
+      const error = await client
+        .decryptForRecipient({ ciphertext, recipient: { publicKey: Buffer.from('garbage') } })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeyhavenError);
+      expect(error).toMatchObject({ code: 'ValidationError', status: 400 });
+    });
+
+    it('/openapi.json declares the recipient member and ciphertextForRecipient on /v1/decrypt', async () => {
+      const spec = await system.get<{
+        paths: Record<string, { post: { requestBody: unknown; responses: unknown } }>;
+      }>('/openapi.json', { token: null });
+      const decrypt = JSON.stringify(spec.body.paths['/v1/decrypt']!.post);
+      expect(decrypt).toContain('"recipient"');
+      expect(decrypt).toContain('"attestationDocument"');
+      expect(decrypt).toContain('"ciphertextForRecipient"');
     });
   });
 
