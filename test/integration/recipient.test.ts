@@ -223,6 +223,40 @@ describe('recipient-bound decryption', () => {
       expect((await user.api.post('/v1/decrypt', { ciphertext })).status).toBe(200);
     });
 
+    it('POST /v1/datakey with a recipient answers the data key sealed to it, beside its ciphertext', async () => {
+      const key = await createKey(admin.api);
+      const response = await user.api.post<Record<string, string>>('/v1/datakey', {
+        keyId: key.keyId,
+        keySpec: 'AES_256',
+        recipient: { publicKey: b64(recipient.spki) },
+      });
+      expectSuccess(response);
+      expect(Object.keys(response.body).sort()).toEqual([
+        'ciphertext',
+        'ciphertextForRecipient',
+        'keyId',
+        'keyVersion',
+      ]);
+      const dataKey = open(unb64(response.body.ciphertextForRecipient!));
+      expect(dataKey).toHaveLength(32);
+      const decrypted = await user.api.post<{ plaintext: string }>('/v1/decrypt', {
+        ciphertext: response.body.ciphertext,
+      });
+      expect(unb64(decrypted.body.plaintext)).toEqual(dataKey);
+      expect((await auditOf(response.headers.get('x-request-id')!))[0]).toMatchObject({
+        action: 'GenerateDataKeyForRecipient',
+      });
+      expectError(
+        await user.api.post('/v1/datakey', {
+          keyId: key.keyId,
+          withoutPlaintext: true,
+          recipient: { publicKey: b64(recipient.spki) },
+        }),
+        400,
+        'ValidationError',
+      );
+    });
+
     it('a key policy with recipientBound: false denies plain decryption and lets recipient-bound decryption through', async () => {
       const key = await createKey(admin.api);
       const plaintext = Buffer.from('only ever sealed');
@@ -300,6 +334,26 @@ describe('recipient-bound decryption', () => {
       expect(answer.Plaintext).toBeUndefined();
       expect(answer.KeyId).toBe(`arn:aws:kms:us-east-1:${account}:key/${key.keyId}`);
       expect(answer.EncryptionAlgorithm).toBe('SYMMETRIC_DEFAULT');
+      expect(open(Buffer.from(answer.CiphertextForRecipient!))).toEqual(plaintext);
+    });
+
+    it('Decrypt of an RSAES-OAEP ciphertext under an RSA key seals its plaintext too', async () => {
+      const key = await createKey(admin.api, { keySpec: 'RSA_2048', keyUsage: 'ENCRYPT_DECRYPT' });
+      const plaintext = Buffer.from('asymmetric, then sealed');
+      const EncryptionAlgorithm = 'RSAES_OAEP_SHA_256' as const;
+      const { CiphertextBlob } = await kms.send(
+        new EncryptCommand({ KeyId: key.keyId, Plaintext: plaintext, EncryptionAlgorithm }),
+      );
+      const answer = await kms.send(
+        new DecryptCommand({
+          KeyId: key.keyId,
+          CiphertextBlob,
+          EncryptionAlgorithm,
+          Recipient: awsRecipient(),
+        }),
+      );
+      expect(answer.Plaintext).toBeUndefined();
+      expect(answer.EncryptionAlgorithm).toBe(EncryptionAlgorithm);
       expect(open(Buffer.from(answer.CiphertextForRecipient!))).toEqual(plaintext);
     });
 
