@@ -75,10 +75,14 @@ export function verifyAttestationDocument(
     throw refused(`cabundle is not a list of 1 to ${MAX_CHAIN} certificates`);
   const chain = bundle.map((der, i) => certificate(bytes(der, `cabundle[${i}]`), `cabundle[${i}]`));
   verifyChain([...chain, leaf], anchors, now);
+  // ES384 is ECDSA on P-384: a leaf with another key would have crypto.verify check another scheme.
+  const leafKey = leaf.publicKey;
+  if (leafKey.asymmetricKeyType !== 'ec' || leafKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw refused('its certificate does not hold a P-384 key');
 
   // Sig_structure (RFC 9052 §4.4): ["Signature1", protected, external_aad = h'', payload].
   const toBeSigned = encodeSigStructure(protectedBytes, payload);
-  const signed = verify('sha384', toBeSigned, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  const signed = verify('sha384', toBeSigned, { key: leafKey, dsaEncoding: 'ieee-p1363' }, signature);
   if (!signed) throw refused('its signature does not verify with its certificate');
 
   return { moduleId, timestamp, pcrs: pcrsOf(field(claims, 'pcrs')), ...publicKeyOf(claims) };

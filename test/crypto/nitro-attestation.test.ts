@@ -100,6 +100,13 @@ describe('verifyAttestationDocument', () => {
     expect(refusal(() => verifyAttestationDocument(spliced, anchors, new Date()))).toContain('broken');
   });
 
+  it('refuses a leaf whose key is not P-384, even under a trusted root', () => {
+    const p256 = createAttestationPki(dir, 'p256', 'prime256v1');
+    const document = attestationDocument(p256, { publicKey: recipientSpki, pcrs });
+    const root = new X509Certificate(readFileSync(p256.rootPemPath));
+    expect(refusal(() => verifyAttestationDocument(document, [root], new Date()))).toContain('P-384');
+  });
+
   it('refuses a chain that is not valid at the time of the request', () => {
     const document = attestationDocument(pki, { publicKey: recipientSpki, pcrs });
     const later = new Date(Date.now() + 60 * 86_400_000);

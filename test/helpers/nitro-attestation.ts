@@ -64,8 +64,8 @@ export interface AttestationPki {
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
-/** root CA -> intermediate CA -> ES384 leaf, all P-384, in `dir` under `name`-prefixed files. */
-export function createAttestationPki(dir: string, name: string): AttestationPki {
+/** root CA -> intermediate CA -> leaf (ES384: P-384), in `dir` under `name`-prefixed files. */
+export function createAttestationPki(dir: string, name: string, leafCurve = 'secp384r1'): AttestationPki {
   const file = (suffix: string) => join(dir, `${name}-${suffix}`);
   const ext = file('ext.cnf');
   writeFileSync(
@@ -82,7 +82,8 @@ export function createAttestationPki(dir: string, name: string): AttestationPki 
     ].join('\n'),
   );
   for (const part of ['root', 'int', 'leaf']) {
-    openssl(dir, ['ecparam', '-name', 'secp384r1', '-genkey', '-noout', '-out', file(`${part}.key`)]);
+    const curve = part === 'leaf' ? leafCurve : 'secp384r1';
+    openssl(dir, ['ecparam', '-name', curve, '-genkey', '-noout', '-out', file(`${part}.key`)]);
   }
   openssl(dir, [
     'req',
