@@ -1,5 +1,5 @@
 // Recipient-bound results (docs/api.md "Recipient-bound results", AWS KMS's Recipient): Decrypt,
-// GenerateDataKey and GenerateRandom through the same CryptoService methods as ever, their plaintext
+// GenerateDataKey, GenerateDataKeyPair and GenerateRandom through the same CryptoService methods as ever, their plaintext
 // then sealed as CMS EnvelopedData to the recipient's RSA key and zeroized. The recipient is checked
 // first (a bad key or document fails before any key is touched), and becomes a request fact that the
 // policies (keyhaven:RecipientBound, kms:RecipientAttestation:*) and the audit record see.
@@ -9,7 +9,7 @@ import { publicKeyFromSpki, zeroize } from '../crypto/key-material.js';
 import { verifyAttestationDocument } from '../crypto/nitro-attestation.js';
 import type { EncryptionContext } from '../domain/encryption-context.js';
 import { validationError } from '../domain/errors.js';
-import type { DataKeySize } from '../domain/key-spec.js';
+import type { DataKeyPairSpec, DataKeySize } from '../domain/key-spec.js';
 import {
   RECIPIENT_MAX_MODULUS_BITS,
   RECIPIENT_MIN_MODULUS_BITS,
@@ -82,6 +82,26 @@ export class RecipientBinding {
       keyVersion: result.keyVersion,
       ciphertext: result.ciphertext,
       ...sealed(bound, result.plaintext!),
+    };
+  }
+
+  /** The private key (PKCS#8 DER) sealed to the recipient, beside its ciphertext and public key. */
+  async generateDataKeyPair(
+    ctx: RequestContext,
+    recipient: RecipientInput,
+    keyId: string,
+    keyPairSpec: DataKeyPairSpec,
+    context?: EncryptionContext,
+  ): Promise<RecipientDataKeyResult & { keyPairSpec: DataKeyPairSpec; publicKey: Buffer }> {
+    const bound = this.bind(ctx, recipient);
+    const result = await this.crypto.generateDataKeyPair(ctx, keyId, keyPairSpec, context);
+    return {
+      keyId: result.keyId,
+      keyVersion: result.keyVersion,
+      ciphertext: result.ciphertext,
+      keyPairSpec: result.keyPairSpec,
+      publicKey: result.publicKey,
+      ...sealed(bound, result.privateKeyPlaintext!),
     };
   }
 

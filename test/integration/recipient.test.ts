@@ -8,11 +8,18 @@ import {
   DecryptCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  GenerateDataKeyPairCommand,
   GenerateRandomCommand,
   PutKeyPolicyCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyhavenClient, KeyhavenError } from '../../src/client/index.js';
 import type { AuditRecord } from '../../src/domain/audit-record.js';
@@ -23,7 +30,7 @@ import {
   type AttestationPki,
 } from '../helpers/nitro-attestation.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { accessKeyOf, clientFor, failure } from './aws-fixtures.js';
+import { accessKeyOf, clientFor, failure, signedFetch, type AccessKey } from './aws-fixtures.js';
 import { Api, b64, expectError, expectSuccess, unb64 } from './http.js';
 import { createActor, createTenant, statement, type Actor } from './identity-fixtures.js';
 import { OpensslWorkspace } from './openssl.js';
@@ -55,6 +62,7 @@ describe('recipient-bound decryption', () => {
   let admin: Actor;
   let user: Actor;
   let kms: KMSClient;
+  let userAccessKey: AccessKey;
   let recipient: RecipientKey;
   const clients: KMSClient[] = [];
 
@@ -118,7 +126,8 @@ describe('recipient-bound decryption', () => {
     tenantId = (await createTenant(system)).tenantId;
     admin = await createActor(system, tenantId, ['admin']);
     user = await createActor(system, tenantId, ['crypto-user']);
-    kms = clientFor(server, await accessKeyOf(system, user.principal.principalId));
+    userAccessKey = await accessKeyOf(system, user.principal.principalId);
+    kms = clientFor(server, userAccessKey);
     clients.push(kms);
     const arn = (
       await kms.send(
@@ -367,6 +376,47 @@ describe('recipient-bound decryption', () => {
       expect(dataKey).toHaveLength(32);
       const again = await kms.send(new DecryptCommand({ CiphertextBlob: answer.CiphertextBlob }));
       expect(Buffer.from(again.Plaintext!)).toEqual(dataKey);
+    });
+
+    it('GenerateDataKeyPair seals the private key (PKCS#8) to the recipient, beside its ciphertext and public key', async () => {
+      const key = await createKey(admin.api);
+      const answer = await kms.send(
+        new GenerateDataKeyPairCommand({
+          KeyId: key.keyId,
+          KeyPairSpec: 'ECC_NIST_P256',
+          Recipient: awsRecipient(),
+        }),
+      );
+      expect(answer.PrivateKeyPlaintext).toBeUndefined();
+      const privateKey = createPrivateKey({
+        key: open(Buffer.from(answer.CiphertextForRecipient!)),
+        format: 'der',
+        type: 'pkcs8',
+      });
+      expect(createPublicKey(privateKey).export({ type: 'spki', format: 'der' })).toEqual(
+        Buffer.from(answer.PublicKey!),
+      );
+      const again = await kms.send(new DecryptCommand({ CiphertextBlob: answer.PrivateKeyCiphertextBlob }));
+      expect(
+        createPrivateKey({ key: Buffer.from(again.Plaintext!), format: 'der', type: 'pkcs8' }).equals(
+          privateKey,
+        ),
+      ).toBe(true);
+    });
+
+    it('Recipient on an action that has no such member (Encrypt) is UnsupportedOperationException', async () => {
+      const key = await createKey(admin.api);
+      const answer = await signedFetch(
+        server,
+        userAccessKey,
+        'Encrypt',
+        JSON.stringify({
+          KeyId: key.keyId,
+          Plaintext: b64('x'),
+          Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: b64(document()) },
+        }),
+      );
+      expect(answer).toMatchObject({ status: 400, body: { __type: 'UnsupportedOperationException' } });
     });
 
     it('GenerateRandom seals the random bytes to the recipient', async () => {

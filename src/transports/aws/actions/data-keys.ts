@@ -55,8 +55,25 @@ async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Pro
 }
 
 async function generateDataKeyPair(call: ActionCall, withoutPlaintext: boolean): Promise<Members> {
-  checkCommonMembers(call.input);
+  checkCommonMembers(call.input, !withoutPlaintext);
   const keyPairSpec = requiredEnum(call.input, 'KeyPairSpec', DATA_KEY_PAIR_SPECS);
+  const recipient = optionalRecipient(call.input);
+  if (recipient) {
+    const bound = await call.keyhaven.recipients.generateDataKeyPair(
+      call.ctx,
+      recipient,
+      keyRef(call),
+      keyPairSpec,
+      optionalContext(call.input),
+    );
+    return {
+      PrivateKeyCiphertextBlob: blob(bound.ciphertext),
+      PublicKey: blob(bound.publicKey),
+      KeyId: usedKeyArn(call, bound.keyId),
+      KeyPairSpec: bound.keyPairSpec,
+      CiphertextForRecipient: blob(bound.ciphertextForRecipient),
+    };
+  }
   const result = await call.keyhaven.crypto.generateDataKeyPair(
     call.ctx,
     keyRef(call),
