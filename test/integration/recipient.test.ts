@@ -316,6 +316,20 @@ describe('recipient-bound decryption', () => {
       expect(error).toMatchObject({ code: 'ValidationError', status: 400 });
     });
 
+    it('KeyhavenClient.decryptSealed decrypts through its own ephemeral key: the reply carries no plaintext', async () => {
+      const key = await createKey(admin.api);
+      const client = new KeyhavenClient({ endpoint: server.url, token: server.token });
+      const plaintext = Buffer.from('never on the wire in the clear');
+      const { ciphertext } = await client.encrypt({ keyId: key.keyId, plaintext });
+      for (let i = 0; i < 2; i++) {
+        expect(await client.decryptSealed({ ciphertext })).toMatchObject({ keyId: key.keyId, plaintext });
+      }
+      const records = (await system.get<{ records: AuditRecord[] }>(`/v1/logs?limit=1000&keyId=${key.keyId}`))
+        .body.records;
+      expect(records.filter((r) => r.action === 'DecryptForRecipient')).toHaveLength(2);
+      expect(records.filter((r) => r.action === 'Decrypt')).toHaveLength(0);
+    });
+
     it('/openapi.json declares the recipient member and ciphertextForRecipient on /v1/decrypt', async () => {
       const spec = await system.get<{
         paths: Record<string, { post: { requestBody: unknown; responses: unknown } }>;
