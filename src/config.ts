@@ -514,6 +514,18 @@ const configSchema = z
       .strict()
       .optional(),
     auth: authSchema.prefault({}),
+    /** Recipient-bound results (docs/api.md "Recipient-bound results"). */
+    recipient: z
+      .object({
+        /**
+         * PEM files of the roots attestation documents must chain to (the AWS Nitro Enclaves root,
+         * KEYHAVEN_RECIPIENT_ATTESTATION_ROOTS, comma-separated). None: attestation documents are
+         * refused, and public-key recipients still accepted.
+         */
+        attestationRoots: z.array(pemPath).max(16).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** Keys and aliases created at start-up if absent, for development and tests (docs/aws.md). */
     seedFile: z.string().min(1).optional(),
     /** The AWS KMS dialect on `POST /` (docs/aws.md). */
@@ -778,6 +790,13 @@ export function loadConfig(processEnv: Env = process.env): KeyhavenConfig {
   setDefined(aws, 'region', env.KEYHAVEN_AWS_REGION);
   setDefined(aws, 'accountId', env.KEYHAVEN_AWS_ACCOUNT_ID);
   merged.aws = aws;
+  const roots = env.KEYHAVEN_RECIPIENT_ATTESTATION_ROOTS;
+  if (roots !== undefined && roots !== '') {
+    merged.recipient = {
+      ...((fileConfig.recipient as Record<string, unknown>) ?? {}),
+      attestationRoots: roots.split(',').map((path) => path.trim()),
+    };
+  }
   merged.database = overlayDatabase(fileConfig.database, env);
   merged.server = server;
   merged.keyStore = keyStore;

@@ -34,6 +34,8 @@ import { CacheInvalidation } from './services/cache-invalidation.js';
 import { ClientTokens } from './services/client-tokens.js';
 import { Lease } from './services/lease.js';
 import { CryptoService } from './services/crypto-service.js';
+import { RecipientBinding } from './services/recipient-binding.js';
+import { loadAttestationRoots } from './attestation-roots.js';
 import { GrantService } from './services/grant-service.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyGrants } from './services/key-grants.js';
@@ -63,6 +65,8 @@ export interface Keyhaven {
   /** Creates a seed file's absent keys and aliases (KEYHAVEN_SEED_FILE). */
   seeder: KeySeeder;
   crypto: CryptoService;
+  /** Decrypt, GenerateDataKey and GenerateRandom with their result sealed to a recipient's key. */
+  recipients: RecipientBinding;
   auth: AuthService;
   /** SigV4 for the AWS KMS dialect: access key pairs. */
   signatures: SignatureAuthenticator;
@@ -117,6 +121,8 @@ export async function createKeyhaven(
   overrides: KeyhavenOverrides = {},
 ): Promise<Keyhaven> {
   const clock = overrides.clock ?? systemClock;
+  // Read before anything is opened: a bad file fails the start with nothing to close.
+  const attestationRoots = loadAttestationRoots(config.recipient.attestationRoots);
   ensurePrivateDirectory(config.dataDir);
   const { root, hsm, rootKey, replication } = await openKeyStore(config);
   const {
@@ -271,6 +277,7 @@ export async function createKeyhaven(
     },
   );
   const crypto = new CryptoService(keys, directory, usage, clock, seals, access);
+  const recipients = new RecipientBinding(crypto, attestationRoots, clock);
   const exports = new KeyExportService(metadata, directory, keys, clock, access);
   const backups = new KeyBackupService(
     metadata,
@@ -335,6 +342,7 @@ export async function createKeyhaven(
     backups,
     seeder: new KeySeeder(keys, imports, aliases, tenants, audit),
     crypto,
+    recipients,
     auth,
     signatures,
     tokens,

@@ -1,5 +1,7 @@
 // KeyhavenClient: one typed method per REST endpoint of API.md (keys, cryptographic operations,
 // identity and policy, operations). Bytes in, bytes out; base64 and JSON stay on the wire.
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import type {
   AuditPublicKey,
   AuditRecord,
@@ -9,6 +11,7 @@ import type {
   LogRange,
 } from './audit-types.js';
 import { KeyhavenError } from './errors.js';
+import { openRecipientEnvelope } from './recipient-envelope.js';
 import { HttpTransport, type HttpRequest, type HttpTransportOptions } from './http-transport.js';
 import type {
   AccessKey,
@@ -65,6 +68,8 @@ import type {
   DataKeyPairResult,
   DataKeyPairSpec,
   DataKeyResult,
+  DecryptForRecipientInput,
+  DecryptForRecipientResult,
   DecryptInput,
   DecryptResult,
   DeriveKeyInput,
@@ -141,8 +146,12 @@ export function isBatchError<T>(result: BatchResult<T>): result is BatchItemErro
 /** createKey's attempts when the answer is lost (safe: they share one client token). */
 const CREATE_ATTEMPTS = 3;
 
+const generateRsaKeyPair = promisify(generateKeyPair);
+
 export class KeyhavenClient {
   private readonly http: HttpTransport;
+  /** decryptSealed's recipient key pair, made at its first call. */
+  private ephemeralKeyPair?: Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
   constructor(options: KeyhavenClientOptions) {
     this.http = new HttpTransport(options);
@@ -389,6 +398,51 @@ export class KeyhavenClient {
     return toDecryptResult(
       await this.object({ method: 'POST', path: '/v1/decrypt', body: decryptBody(input) }),
     );
+  }
+
+  /**
+   * Decrypts with the plaintext sealed to `recipient` (CMS EnvelopedData): it never crosses the wire
+   * in the clear. Open it with the recipient's private key (`openssl cms -decrypt -inform DER`).
+   */
+  async decryptForRecipient(input: DecryptForRecipientInput): Promise<DecryptForRecipientResult> {
+    const { recipient } = input;
+    const body = await this.object({
+      method: 'POST',
+      path: '/v1/decrypt',
+      body: {
+        ...decryptBody(input),
+        recipient: compact({
+          publicKey: 'publicKey' in recipient ? toBase64(recipient.publicKey) : undefined,
+          attestationDocument:
+            'attestationDocument' in recipient ? toBase64(recipient.attestationDocument) : undefined,
+          keyEncryptionAlgorithm: recipient.keyEncryptionAlgorithm,
+        }),
+      },
+    });
+    return {
+      keyId: str(body, 'keyId'),
+      keyVersion: num(body, 'keyVersion'),
+      ciphertextForRecipient: bytes(body, 'ciphertextForRecipient'),
+    };
+  }
+
+  /**
+   * Decrypts with the plaintext sealed, on the wire, to an RSA key pair of this client's own (made
+   * once, kept in memory only), and opened here: the plaintext never crosses the wire in the
+   * clear, even inside TLS. Needs a server that serves recipients (docs/api.md).
+   */
+  async decryptSealed(input: DecryptInput): Promise<DecryptResult> {
+    this.ephemeralKeyPair ??= generateRsaKeyPair('rsa', { modulusLength: 2048 });
+    const { publicKey, privateKey } = await this.ephemeralKeyPair;
+    const sealed = await this.decryptForRecipient({
+      ...input,
+      recipient: { publicKey: publicKey.export({ type: 'spki', format: 'der' }) },
+    });
+    return {
+      keyId: sealed.keyId,
+      keyVersion: sealed.keyVersion,
+      plaintext: openRecipientEnvelope(sealed.ciphertextForRecipient, privateKey),
+    };
   }
 
   /** Decrypts and encrypts again under `destinationKeyId` without the plaintext leaving the server. */

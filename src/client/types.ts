@@ -222,6 +222,25 @@ export interface DecryptResult {
   plaintext: Buffer;
 }
 
+/**
+ * Who the plaintext is sealed to (docs/api.md "Recipient-bound results"): an RSA key of 2048 to
+ * 4096 bits as a DER SubjectPublicKeyInfo, or an AWS Nitro attestation document carrying one.
+ */
+export type Recipient =
+  | { publicKey: Bytes; keyEncryptionAlgorithm?: 'RSAES_OAEP_SHA_256' }
+  | { attestationDocument: Bytes; keyEncryptionAlgorithm?: 'RSAES_OAEP_SHA_256' };
+
+export interface DecryptForRecipientInput extends DecryptInput {
+  recipient: Recipient;
+}
+
+export interface DecryptForRecipientResult {
+  keyId: string;
+  keyVersion: number;
+  /** DER CMS EnvelopedData (RFC 5652) that only the recipient's private key opens. */
+  ciphertextForRecipient: Buffer;
+}
+
 export interface ReencryptInput {
   ciphertext: Bytes;
   context?: EncryptionContext;

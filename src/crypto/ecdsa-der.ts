@@ -1,17 +1,11 @@
 // DER encoding of ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 §2.2.3), the
 // signature format AWS KMS returns. Decoding is strict DER: BER variants are forgeries' raw material.
+import { derLength } from './der-writer.js';
 
 const bytesToBigInt = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
 
 const TAG_SEQUENCE = 0x30;
 const TAG_INTEGER = 0x02;
-
-function encodeLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
 
 function encodeInteger(value: bigint): Buffer {
   let hex = value.toString(16);
@@ -19,12 +13,12 @@ function encodeInteger(value: bigint): Buffer {
   let content = Buffer.from(hex, 'hex');
   // A leading 1 bit would make the INTEGER negative (X.690 §8.3.2): prefix a zero octet.
   if ((content[0] ?? 0) & 0x80) content = Buffer.concat([Buffer.from([0]), content]);
-  return Buffer.concat([Buffer.from([TAG_INTEGER]), encodeLength(content.length), content]);
+  return Buffer.concat([Buffer.from([TAG_INTEGER]), derLength(content.length), content]);
 }
 
 export function encodeEcdsaSignature(r: bigint, s: bigint): Buffer {
   const body = Buffer.concat([encodeInteger(r), encodeInteger(s)]);
-  return Buffer.concat([Buffer.from([TAG_SEQUENCE]), encodeLength(body.length), body]);
+  return Buffer.concat([Buffer.from([TAG_SEQUENCE]), derLength(body.length), body]);
 }
 
 /** DER from the fixed-width r || s form (IEEE P1363) that PKCS#11's CKM_ECDSA and noble return. */

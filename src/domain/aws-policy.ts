@@ -14,6 +14,7 @@ import type { PrincipalType } from './identity.js';
 import {
   globMatches,
   parsePolicyDocument,
+  parseRecipientAttestation,
   type Conditions,
   type ContextValueCondition,
   type PolicyDocument,
@@ -436,6 +437,22 @@ function conditionsOf(input: unknown, at: string, scope: AwsPolicyScope): Transl
           if (!ACCOUNT.test(account)) throw refuse(`${where}: "${account}" is not an account id`);
           return tenantOf(account, where, scope);
         });
+      } else if (key.startsWith('kms:recipientattestation:')) {
+        // AWS documents StringEqualsIgnoreCase for these; the digests are hex, so both compare alike.
+        if (operator !== 'StringEqualsIgnoreCase' && operator !== 'StringEquals') throw unsupported();
+        const pcr = name.slice('kms:RecipientAttestation:'.length);
+        conditions.recipientAttestation ??= {};
+        if (conditions.recipientAttestation[pcr]) throw refuse(`${where}: given twice`);
+        Object.assign(
+          conditions.recipientAttestation,
+          parseRecipientAttestation({ [pcr]: values }, where, refuse),
+        );
+      } else if (key === 'keyhaven:recipientbound') {
+        // Keyhaven's own key (AWS has none for a plain public-key recipient): docs/policies.md.
+        if (operator !== 'Bool' || values.length !== 1 || !['true', 'false'].includes(values[0]!))
+          throw refuse(`${where}: use Bool with "true" or "false"`);
+        if (conditions.recipientBound !== undefined) throw refuse(`${where}: given twice`);
+        conditions.recipientBound = values[0] === 'true';
       } else if (key === 'kms:viaservice') {
         if (operator === 'StringEquals' || operator === 'StringLike') result.never = true;
         else if (operator !== 'StringNotEquals' && operator !== 'StringNotLike') throw unsupported();

@@ -5,6 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import { validationError } from './errors.js';
 import type { EncryptionContext } from './encryption-context.js';
+import { pcrIndexOf, recipientAttestationValue, type RecipientFacts } from './recipient.js';
 
 export type Effect = 'allow' | 'deny';
 
@@ -52,6 +53,17 @@ export interface Conditions {
   context?: Record<string, string>;
   keyTags?: Record<string, string>;
   principalAttributes?: Record<string, string>;
+  /**
+   * true: the request's result must be sealed to a recipient (domain/recipient.ts); false: it must
+   * not be. AWS policies say it as `Bool {"keyhaven:RecipientBound": "true"}`.
+   */
+  recipientBound?: boolean;
+  /**
+   * The recipient came in a verified attestation document whose PCRs have one of these values
+   * (hex, compared ignoring case), by name: `ImageSha384` (PCR0) or `PCR<n>`. AWS's
+   * `kms:RecipientAttestation:ImageSha384` and `kms:RecipientAttestation:PCR<n>`.
+   */
+  recipientAttestation?: Record<string, string[]>;
 }
 
 export interface Statement {
@@ -76,6 +88,8 @@ export interface AccessRequest {
     attributes: Readonly<Record<string, string>>;
   };
   action: string;
+  /** The recipient the result is sealed to, when it is (RequestFacts.recipient). */
+  recipient?: RecipientFacts;
   /** The key acted on; absent for actions on no key (CreateKey, ListKeys, GenerateRandom...). */
   key?: { keyId: string; aliases: readonly string[]; tags: Readonly<Record<string, string>> };
   context?: EncryptionContext;
@@ -176,6 +190,8 @@ function parseConditions(input: unknown, at: string): Conditions {
       'contextKeys',
       'keyTags',
       'principalAttributes',
+      'recipientBound',
+      'recipientAttestation',
     ],
     at,
   );
@@ -197,7 +213,40 @@ function parseConditions(input: unknown, at: string): Conditions {
   for (const field of ['context', 'keyTags', 'principalAttributes'] as const) {
     if (raw[field] !== undefined) conditions[field] = stringMap(raw[field], `${at}.${field}`);
   }
+  if (raw.recipientBound !== undefined) {
+    if (typeof raw.recipientBound !== 'boolean')
+      throw malformed(`${at}.recipientBound must be true or false`);
+    conditions.recipientBound = raw.recipientBound;
+  }
+  if (raw.recipientAttestation !== undefined) {
+    conditions.recipientAttestation = parseRecipientAttestation(
+      raw.recipientAttestation,
+      `${at}.recipientAttestation`,
+    );
+  }
   return conditions;
+}
+
+/** `ImageSha384` or `PCR0`..`PCR31`, each to a list of hex digests. */
+export function parseRecipientAttestation(
+  input: unknown,
+  at: string,
+  fail: (message: string) => Error = malformed,
+): Record<string, string[]> {
+  const raw = object(input, at);
+  const entries = Object.entries(raw);
+  if (entries.length === 0 || entries.length > 33) throw fail(`${at} must name 1 to 33 PCRs`);
+  const condition: Record<string, string[]> = {};
+  for (const [name, values] of entries) {
+    if (pcrIndexOf(name) === undefined) throw fail(`${at}: "${name}" is not ImageSha384 or PCR0 to PCR31`);
+    const digests = strings(values, `${at}.${name}`);
+    for (const digest of digests) {
+      if (!/^([0-9a-f]{2}){32,64}$/i.test(digest))
+        throw fail(`${at}.${name}: "${digest}" is not a hex digest`);
+    }
+    condition[name] = digests.map((digest) => digest.toLowerCase());
+  }
+  return condition;
 }
 
 function parseContextValues(input: unknown, at: string): ContextValueCondition[] {
@@ -357,7 +406,28 @@ function conditionsHold(
   ) {
     return false;
   }
+  if (
+    conditions.recipientBound !== undefined &&
+    conditions.recipientBound !== (request.recipient !== undefined)
+  )
+    return false;
+  if (
+    conditions.recipientAttestation &&
+    !attestationHolds(conditions.recipientAttestation, request.recipient)
+  )
+    return false;
   return true;
+}
+
+/** Every named PCR is attested with one of its values (a request without an attested recipient: none is). */
+function attestationHolds(
+  required: Record<string, string[]>,
+  recipient: RecipientFacts | undefined,
+): boolean {
+  return Object.entries(required).every(([name, values]) => {
+    const actual = recipientAttestationValue(recipient, name);
+    return actual !== undefined && values.includes(actual);
+  });
 }
 
 /** Every required pair is present; with `wildcard`, a required "*" accepts any value. */

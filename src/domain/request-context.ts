@@ -2,6 +2,7 @@
 // (REST today; the AWS KMS dialect and later transports the same way) and every service method
 // receives, so that authorization and audit, when they are added, see the same facts whatever the
 // wire. Pure data: building it is the transport's job, deciding on it the services'.
+import type { RecipientFacts } from './recipient.js';
 
 /** An authenticated caller (domain/identity.ts keeps the stored record it comes from). */
 export interface Principal {
@@ -41,6 +42,11 @@ export interface RequestFacts {
   keyTenant?: string;
   /** The grant that allowed the request, when no policy did (domain/grant.ts). */
   grantId?: string;
+  /**
+   * The request's result is sealed to a recipient (domain/recipient.ts): set before the request is
+   * authorized, so that the policies' recipient conditions and the audit record see it.
+   */
+  recipient?: RecipientFacts;
 }
 
 export interface RequestContext {

@@ -24,6 +24,7 @@ import {
   type PolicyDocument,
   type PolicyVersionRef,
 } from '../domain/policy.js';
+import type { RecipientFacts } from '../domain/recipient.js';
 import type { Principal, RequestContext } from '../domain/request-context.js';
 import type { Clock } from '../ports/clock.js';
 import type { IdentityStore, PolicyVersion } from '../ports/identity-store.js';
@@ -96,7 +97,14 @@ export class AccessControl {
     const at = this.clock.now();
     let unallowed: Unallowed | undefined;
     for (const [index, action] of target.actions.entries()) {
-      const request = { action, key: target.key, context: target.context, sourceIp: ctx.sourceIp, at };
+      const request = {
+        action,
+        key: target.key,
+        context: target.context,
+        sourceIp: ctx.sourceIp,
+        at,
+        recipient: ctx.facts.recipient,
+      };
       const decision = this.decideFromCache(ctx.principal, request);
       if (decision === undefined) return this.authorizeLoading(ctx, target, index, at, unallowed);
       if (!decision.allowed) {
@@ -194,6 +202,7 @@ export class AccessControl {
         context: target.context,
         sourceIp: ctx.sourceIp,
         at,
+        recipient: ctx.facts.recipient,
       });
       if (!decision.allowed) {
         if (decision.decidedBy !== null) throw accessDenied(ctx, action, target, decision);
@@ -308,6 +317,8 @@ interface AccessQuestion {
   context?: EncryptionContext;
   sourceIp: string;
   at: Date;
+  /** The request's result is sealed to this recipient (RequestFacts.recipient). */
+  recipient?: RecipientFacts | undefined;
 }
 
 /** Key-policy actions of a key's admins ignore the key policy itself (its lockout safety). */
@@ -350,6 +361,7 @@ function evaluate(
     action: request.action,
     ...(key ? { key: { keyId: key.keyId, tags: key.tags, aliases } } : {}),
     ...(request.context ? { context: request.context } : {}),
+    ...(request.recipient ? { recipient: request.recipient } : {}),
     sourceIp: request.sourceIp,
     at: request.at,
   };

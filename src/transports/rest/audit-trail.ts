@@ -89,12 +89,15 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   const status = reply.statusCode;
   const principal = request.principal;
   const facts = request.keyhavenContext?.facts ?? {};
+  const action = routeConfigOf(request).action ?? (request.is404 ? 'UnknownRoute' : 'Unknown');
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     requestId: text(request.id),
     tenantId: text(facts.keyTenant ?? principal?.tenant ?? ''),
     principalId: text(principal?.id ?? ''),
-    action: routeConfigOf(request).action ?? (request.is404 ? 'UnknownRoute' : 'Unknown'),
+    // A recipient-bound request (domain/recipient.ts) is told apart by its action's name, which the
+    // kh-audit-v1 record format has room for: Decrypt becomes DecryptForRecipient.
+    action: facts.recipient ? `${action}ForRecipient` : action,
     result: resultOf(status, request.errorCode),
     sourceIp: text(request.ip ?? ''),
     latencyMs: Math.max(0, Math.round(reply.elapsedTime)),

@@ -6,6 +6,7 @@ import { validationError } from '../../../domain/errors.js';
 import { blob, optionalContext, optionalEnum, optionalInteger, requiredEnum, type Members } from '../wire.js';
 import { keyRef, usedKeyArn, type ActionCall, type AwsActions } from './action-call.js';
 import { checkCommonMembers } from './common-members.js';
+import { optionalRecipient } from './recipient.js';
 
 /** GenerateDataKey's size: KeySpec or NumberOfBytes, not both, not neither (as AWS). */
 function dataKeySize(input: Members): DataKeySize {
@@ -18,7 +19,23 @@ function dataKeySize(input: Members): DataKeySize {
 }
 
 async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Promise<Members> {
-  checkCommonMembers(call.input);
+  // GenerateDataKeyWithoutPlaintext has no Recipient member (AWS): refused there.
+  checkCommonMembers(call.input, !withoutPlaintext);
+  const recipient = optionalRecipient(call.input);
+  if (recipient) {
+    const bound = await call.keyhaven.recipients.generateDataKey(
+      call.ctx,
+      recipient,
+      keyRef(call),
+      dataKeySize(call.input),
+      optionalContext(call.input),
+    );
+    return {
+      CiphertextBlob: blob(bound.ciphertext),
+      KeyId: usedKeyArn(call, bound.keyId),
+      CiphertextForRecipient: blob(bound.ciphertextForRecipient),
+    };
+  }
   const result = await call.keyhaven.crypto.generateDataKey(
     call.ctx,
     keyRef(call),
@@ -38,8 +55,25 @@ async function generateDataKey(call: ActionCall, withoutPlaintext: boolean): Pro
 }
 
 async function generateDataKeyPair(call: ActionCall, withoutPlaintext: boolean): Promise<Members> {
-  checkCommonMembers(call.input);
+  checkCommonMembers(call.input, !withoutPlaintext);
   const keyPairSpec = requiredEnum(call.input, 'KeyPairSpec', DATA_KEY_PAIR_SPECS);
+  const recipient = optionalRecipient(call.input);
+  if (recipient) {
+    const bound = await call.keyhaven.recipients.generateDataKeyPair(
+      call.ctx,
+      recipient,
+      keyRef(call),
+      keyPairSpec,
+      optionalContext(call.input),
+    );
+    return {
+      PrivateKeyCiphertextBlob: blob(bound.ciphertext),
+      PublicKey: blob(bound.publicKey),
+      KeyId: usedKeyArn(call, bound.keyId),
+      KeyPairSpec: bound.keyPairSpec,
+      CiphertextForRecipient: blob(bound.ciphertextForRecipient),
+    };
+  }
   const result = await call.keyhaven.crypto.generateDataKeyPair(
     call.ctx,
     keyRef(call),

@@ -1,6 +1,6 @@
 // Encryption: Encrypt, Decrypt, ReEncrypt (SYMMETRIC_DEFAULT on AES keys, RSAES-OAEP on RSA
 // ENCRYPT_DECRYPT keys through the same service methods as REST's /v1/asymmetric routes), and
-// GenerateRandom.
+// GenerateRandom; Decrypt and GenerateRandom with a Recipient through the RecipientBinding service.
 import { ENCRYPTION_ALGORITHMS, type EncryptionAlgorithm } from '../../../domain/key-spec.js';
 import type { EncryptionContext } from '../../../domain/encryption-context.js';
 import { LIMITS } from '../../../domain/limits.js';
@@ -18,6 +18,7 @@ import {
 } from '../wire.js';
 import { keyRef, usedKeyArn, type ActionCall, type AwsActions } from './action-call.js';
 import { checkCommonMembers } from './common-members.js';
+import { optionalRecipient } from './recipient.js';
 
 const encryptionAlgorithm = (input: Members, name: string): EncryptionAlgorithm =>
   optionalEnum(input, name, ENCRYPTION_ALGORITHMS) ?? 'SYMMETRIC_DEFAULT';
@@ -56,21 +57,32 @@ export const ENCRYPTION_ACTIONS: AwsActions = {
   },
 
   async Decrypt(call) {
-    checkCommonMembers(call.input);
+    checkCommonMembers(call.input, true);
     const algorithm = encryptionAlgorithm(call.input, 'EncryptionAlgorithm');
     const ciphertext = requiredBlob(call.input, 'CiphertextBlob', LIMITS.ciphertextBytes);
     const context = optionalContext(call.input);
     const keyId = optionalKeyRef(call, 'KeyId');
-    let result;
+    const recipient = optionalRecipient(call.input);
+    // An RSA ciphertext names no key (AWS: KeyId is required for asymmetric ciphertexts).
     if (isRsa(algorithm)) {
-      // An RSA ciphertext names no key (AWS: KeyId is required for asymmetric ciphertexts).
       if (keyId === undefined)
         throw validationError(`KeyId is required with EncryptionAlgorithm ${algorithm}`);
       noContext(context, algorithm);
-      result = await call.keyhaven.crypto.asymmetricDecrypt(call.ctx, keyId, ciphertext, algorithm);
-    } else {
-      result = await call.keyhaven.crypto.decrypt(call.ctx, ciphertext, context, keyId);
     }
+    if (recipient) {
+      const { recipients } = call.keyhaven;
+      const bound = isRsa(algorithm)
+        ? await recipients.asymmetricDecrypt(call.ctx, recipient, keyId!, ciphertext, algorithm)
+        : await recipients.decrypt(call.ctx, recipient, ciphertext, context, keyId);
+      return {
+        KeyId: usedKeyArn(call, bound.keyId),
+        CiphertextForRecipient: blob(bound.ciphertextForRecipient),
+        EncryptionAlgorithm: algorithm,
+      };
+    }
+    const result = isRsa(algorithm)
+      ? await call.keyhaven.crypto.asymmetricDecrypt(call.ctx, keyId!, ciphertext, algorithm)
+      : await call.keyhaven.crypto.decrypt(call.ctx, ciphertext, context, keyId);
     try {
       return {
         KeyId: usedKeyArn(call, result.keyId),
@@ -115,11 +127,16 @@ export const ENCRYPTION_ACTIONS: AwsActions = {
   },
 
   async GenerateRandom(call) {
-    checkCommonMembers(call.input);
+    checkCommonMembers(call.input, true);
     const bytes = optionalInteger(call.input, 'NumberOfBytes', 1, LIMITS.randomBytes);
     if (bytes === undefined) throw validationError('NumberOfBytes is required');
     if (optionalString(call.input, 'CustomKeyStoreId') !== undefined) {
       throw unsupportedOperation('custom key stores are not served by Keyhaven');
+    }
+    const recipient = optionalRecipient(call.input);
+    if (recipient) {
+      const sealed = await call.keyhaven.recipients.random(call.ctx, recipient, bytes);
+      return { CiphertextForRecipient: blob(sealed) };
     }
     return { Plaintext: blob(await call.keyhaven.crypto.random(call.ctx, bytes)) };
   },

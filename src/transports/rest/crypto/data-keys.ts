@@ -1,4 +1,4 @@
-// REST routes of envelope encryption (API.md): data keys and data key pairs.
+// REST routes of envelope encryption (API.md): data keys (to a recipient too) and data key pairs.
 import type { FastifyInstance } from 'fastify';
 import type { EncryptionContext } from '../../../domain/encryption-context.js';
 import { validationError } from '../../../domain/errors.js';
@@ -9,9 +9,10 @@ import { dataKeyPairSpec, dataKeySpec, encryptionContext } from '../schemas.js';
 import { b64 } from '../views.js';
 import { contextOf } from '../request-context.js';
 import { body, keyId, reply, tags, text, version } from './fields.js';
+import { recipientField, recipientInputOf, type RecipientBody } from './recipient.js';
 
 export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
-  const { crypto } = keyhaven;
+  const { crypto, recipients } = keyhaven;
 
   app.post<{
     Body: {
@@ -20,6 +21,7 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
       numberOfBytes?: number;
       context?: EncryptionContext;
       withoutPlaintext?: boolean;
+      recipient?: RecipientBody;
     };
   }>(
     '/v1/datakey',
@@ -35,16 +37,36 @@ export function registerDataKeyRoutes(app: FastifyInstance, keyhaven: Keyhaven):
           numberOfBytes: { type: 'integer', minimum: 1, maximum: LIMITS.dataKeyBytes },
           context: encryptionContext,
           withoutPlaintext: { type: 'boolean' },
+          recipient: recipientField,
         }),
-        response: { 200: reply({ keyId: text, keyVersion: version, ciphertext: text, plaintext: text }) },
+        response: {
+          200: reply({
+            keyId: text,
+            keyVersion: version,
+            ciphertext: text,
+            plaintext: text,
+            ciphertextForRecipient: text,
+          }),
+        },
       },
     },
     async (request) => {
-      const { keyId: id, keySpec, numberOfBytes, context, withoutPlaintext } = request.body;
+      const { keyId: id, keySpec, numberOfBytes, context, withoutPlaintext, recipient } = request.body;
       if (keySpec !== undefined && numberOfBytes !== undefined) {
         throw validationError('give keySpec or numberOfBytes, not both');
       }
       const size = numberOfBytes === undefined ? keySpec : { bytes: numberOfBytes };
+      if (recipient !== undefined) {
+        if (withoutPlaintext) throw validationError('give recipient or withoutPlaintext, not both');
+        const ctx = contextOf(request);
+        const bound = await recipients.generateDataKey(ctx, recipientInputOf(recipient), id, size, context);
+        return {
+          keyId: bound.keyId,
+          keyVersion: bound.keyVersion,
+          ciphertext: b64(bound.ciphertext),
+          ciphertextForRecipient: b64(bound.ciphertextForRecipient),
+        };
+      }
       const result = await crypto.generateDataKey(contextOf(request), id, size, context, withoutPlaintext);
       return {
         keyId: result.keyId,

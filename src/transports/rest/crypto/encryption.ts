@@ -6,6 +6,7 @@ import type { Keyhaven } from '../../../keyhaven.js';
 import { batchItemError, encryptionContext } from '../schemas.js';
 import { b64, fromB64 } from '../views.js';
 import { contextOf } from '../request-context.js';
+import { recipientField, recipientInputOf, type RecipientBody } from './recipient.js';
 import { body, ciphertextField, keyId, plaintextField, reply, tags, text, version } from './fields.js';
 
 const encryptItem = body(['keyId', 'plaintext'], {
@@ -16,12 +17,25 @@ const encryptItem = body(['keyId', 'plaintext'], {
 const decryptItem = body(['ciphertext'], { ciphertext: ciphertextField, context: encryptionContext, keyId });
 const encryptReply = reply({ keyId: text, keyVersion: version, ciphertext: text });
 const decryptReply = reply({ keyId: text, keyVersion: version, plaintext: text });
+const singleDecryptItem = body(['ciphertext'], {
+  ciphertext: ciphertextField,
+  context: encryptionContext,
+  keyId,
+  recipient: recipientField,
+});
+// Either the plaintext or, for a recipient, the CMS EnvelopedData that holds it; never both.
+const singleDecryptReply = reply({
+  keyId: text,
+  keyVersion: version,
+  plaintext: text,
+  ciphertextForRecipient: text,
+});
 
 type EncryptBody = { keyId: string; plaintext: string; context?: EncryptionContext };
 type DecryptBody = { ciphertext: string; context?: EncryptionContext; keyId?: string };
 
 export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
-  const { crypto } = keyhaven;
+  const { crypto, recipients } = keyhaven;
 
   app.post<{ Body: EncryptBody }>(
     '/v1/encrypt',
@@ -46,20 +60,30 @@ export function registerEncryptionRoutes(app: FastifyInstance, keyhaven: Keyhave
     },
   );
 
-  app.post<{ Body: DecryptBody }>(
+  app.post<{ Body: DecryptBody & { recipient?: RecipientBody } }>(
     '/v1/decrypt',
     {
       config: { action: 'Decrypt' },
-      schema: { tags, summary: 'Decrypt a ciphertext', body: decryptItem, response: { 200: decryptReply } },
+      schema: {
+        tags,
+        summary: 'Decrypt a ciphertext (to a recipient: sealed to its key as CMS EnvelopedData)',
+        body: singleDecryptItem,
+        response: { 200: singleDecryptReply },
+      },
     },
     async (request) => {
-      const { ciphertext, context, keyId } = request.body;
-      const result = await crypto.decrypt(
-        contextOf(request),
-        fromB64(ciphertext, 'ciphertext'),
-        context,
-        keyId,
-      );
+      const { ciphertext, context, keyId, recipient } = request.body;
+      const blob = fromB64(ciphertext, 'ciphertext');
+      if (recipient !== undefined) {
+        const input = recipientInputOf(recipient);
+        const bound = await recipients.decrypt(contextOf(request), input, blob, context, keyId);
+        return {
+          keyId: bound.keyId,
+          keyVersion: bound.keyVersion,
+          ciphertextForRecipient: b64(bound.ciphertextForRecipient),
+        };
+      }
+      const result = await crypto.decrypt(contextOf(request), blob, context, keyId);
       return { keyId: result.keyId, keyVersion: result.keyVersion, plaintext: b64(result.plaintext) };
     },
   );
