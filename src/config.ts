@@ -77,13 +77,25 @@ const circuitOptions = {
   retries: z.number().int().min(0).max(10).optional(),
 };
 
+/** https, or http to a loopback address only: a provider link carries data keys and credentials. */
+const providerUrl = z.url().refine(
+  (value) => {
+    const url = new URL(value);
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1')))
+    );
+  },
+  { message: 'a provider URL must be https:// (http:// only to a loopback address)' },
+);
+
 const externalProviderSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('keyhaven'),
       name: z.string().min(1).max(64),
       /** Base URL of the other Keyhaven server's REST API. */
-      url: z.url(),
+      url: providerUrl,
       token: z.string().min(1, 'a keyhaven provider needs token (or tokenEnv)'),
       ...circuitOptions,
     })
@@ -94,7 +106,7 @@ const externalProviderSchema = z.discriminatedUnion('type', [
       name: z.string().min(1).max(64),
       region: z.string().min(1),
       /** An AWS KMS-compatible endpoint (another Keyhaven's AWS dialect); AWS's own when absent. */
-      endpoint: z.url().optional(),
+      endpoint: providerUrl.optional(),
       /** Static credentials; absent: the AWS SDK's default chain (environment, profile, role). */
       accessKeyId: z.string().min(1).optional(),
       secretAccessKey: z.string().min(1).optional(),

@@ -157,7 +157,7 @@ export async function createKeyhaven(
   // EXTERNAL keys' providers keep their own metrics (calls, failures, latency, circuit): /metrics adds them.
   const keyStoreMetrics = config.keyStore.external ? new Registry() : undefined;
   const external = config.keyStore.external
-    ? openExternalKeyStore(config.keyStore.external, keyStoreMetrics).backend
+    ? openExternalKeyStore(config.keyStore.external, root, materialCache, keyStoreMetrics).backend
     : undefined;
   const backends: Partial<Record<ProtectionLevel, KeyBackend>> = {
     SOFTWARE: software,

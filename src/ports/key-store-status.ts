@@ -30,6 +30,12 @@ export interface KeyStoreStatus {
    * the group is healthy. A part without a group must be healthy itself.
    */
   failoverGroup?: string;
+  /**
+   * The server serves without it (EXTERNAL providers: only EXTERNAL keys need them, and a server
+   * pulled from a load balancer would stop serving every other key too): reported, never failing
+   * readiness.
+   */
+  optional?: boolean;
 }
 
 export interface StatusOptions {

@@ -8,6 +8,7 @@ import type { RequestContext } from '../domain/request-context.js';
 import { assertWellFormed } from '../domain/unicode.js';
 import {
   KmsError,
+  alreadyExists,
   invalidState,
   keyQuotaReached,
   keyUsageMismatch,
@@ -191,6 +192,14 @@ export class KeyService {
     const maxKeys = (await this.tenancy.maxKeysOf(ctx.tenant)) ?? this.maxKeys;
     if ((await this.metadata.countKeys(ctx.tenant)) >= maxKeys) {
       throw keyQuotaReached(maxKeys);
+    }
+    // A taken alias too, before an EXTERNAL key's material is made at its providers (a create
+    // refused after that would leave keys there); the insert checks it again.
+    if (input.alias !== undefined) {
+      const alias = fullAliasName(input.alias);
+      if ((await this.metadata.resolveAlias(ctx.tenant, alias)) !== undefined) {
+        throw alreadyExists(`alias ${alias} already exists`);
+      }
     }
     const keyId = fixed.keyId ?? randomUUID();
     ctx.facts.keyId = keyId;

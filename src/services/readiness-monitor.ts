@@ -48,10 +48,14 @@ export class ReadinessMonitor {
   }
 }
 
-/** Every part healthy, except that of a failover group one healthy part is enough. */
+/**
+ * Every part healthy, except that of a failover group one healthy part is enough, and optional
+ * parts never count.
+ */
 export function isReady(parts: readonly KeyStoreStatus[]): boolean {
   const groups = new Map<string, boolean>();
   for (const part of parts) {
+    if (part.optional) continue;
     if (part.failoverGroup === undefined) {
       if (!part.healthy) return false;
     } else {

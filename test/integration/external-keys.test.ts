@@ -118,9 +118,10 @@ describe('EXTERNAL keys at two providers (another Keyhaven via its AWS endpoint,
     tenantApi.post<{ plaintext: string; keyVersion: number }>('/v1/decrypt', { ciphertext, context });
   const readiness = async () =>
     (
-      await api.get<{ ready: boolean; backends: { name: string; healthy: boolean; circuit?: string }[] }>(
-        '/ready',
-      )
+      await api.get<{
+        ready: boolean;
+        backends: { name: string; kind: string; healthy: boolean; circuit?: string }[];
+      }>('/ready')
     ).body;
   const until = async (what: string, check: () => Promise<boolean>) => {
     for (let i = 0; i < 200; i++) {
@@ -175,6 +176,24 @@ describe('EXTERNAL keys at two providers (another Keyhaven via its AWS endpoint,
     expectError(rsa, 400, 'ValidationError');
     const imported = await tenantApi.post('/v1/keys', { protectionLevel: 'EXTERNAL', origin: 'EXTERNAL' });
     expectError(imported, 400, 'ValidationError');
+    // A taken alias is refused before any key is made at the providers.
+    const keysAtProvider = async () =>
+      (await new Api(other.server.url, other.server.token).get<{ keys: unknown[] }>('/v1/keys?limit=1000'))
+        .body.keys.length;
+    const aliased = await tenantApi.post('/v1/keys', {
+      protectionLevel: 'EXTERNAL',
+      alias: 'alias/external-taken',
+    });
+    expect(aliased.status, aliased.text).toBe(201);
+    const before = await keysAtProvider();
+    for (let i = 0; i < 3; i++) {
+      expectError(
+        await tenantApi.post('/v1/keys', { protectionLevel: 'EXTERNAL', alias: 'alias/external-taken' }),
+        409,
+        'Conflict',
+      );
+    }
+    expect(await keysAtProvider()).toBe(before);
     const exportable = await tenantApi.post('/v1/keys', { protectionLevel: 'EXTERNAL', exportable: true });
     expectError(exportable, 400, 'ValidationError');
     const key = await createExternal();
@@ -328,7 +347,13 @@ describe('EXTERNAL keys at two providers (another Keyhaven via its AWS endpoint,
       const unchanged = await tenantApi.get<{ key: KeyWire }>(`/v1/keys/${key.keyId}`);
       expect(unchanged.body.key.currentVersion).toBe(1);
       expectError(await tenantApi.post('/v1/keys', { protectionLevel: 'EXTERNAL' }), 503, 'Unavailable');
-      await until('readiness to fail', async () => !(await readiness()).ready);
+      // Still ready: the server serves its other keys; /ready says which providers are down.
+      await until('both providers to be reported down', async () =>
+        (await readiness()).backends.filter((b) => b.kind.startsWith('external:')).every((b) => !b.healthy),
+      );
+      expect((await readiness()).ready).toBe(true);
+      const software = await tenantApi.post<{ key: KeyWire }>('/v1/keys', {});
+      expect((await encrypt(software.body.key.keyId, 'software keys go on')).status).toBe(200);
     } finally {
       await Promise.all([aws.server.start(), other.server.start()]);
     }

@@ -23,4 +23,10 @@ describe('isReady', () => {
     expect(isReady([part('root', false), part('a', true, 'external')])).toBe(false);
     expect(isReady([root, part('a', true, 'x'), part('b', false, 'y')])).toBe(false);
   });
+
+  it('never counts an optional part (EXTERNAL providers: the server serves its other keys without them)', () => {
+    const optional = (name: string) => ({ ...part(name, false, 'external'), optional: true });
+    expect(isReady([part('root', true), optional('a'), optional('b')])).toBe(true);
+    expect(isReady([part('root', false), optional('a')])).toBe(false);
+  });
 });

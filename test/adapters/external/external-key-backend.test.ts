@@ -4,11 +4,14 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ExternalKeyBackend } from '../../../src/adapters/keystore/external/external-key-backend.js';
-import { decodeSealed } from '../../../src/adapters/keystore/external/external-sealed-form.js';
+import { decodeSealed, encodeSealed } from '../../../src/adapters/keystore/external/external-sealed-form.js';
 import { ProviderError } from '../../../src/integration/errors.js';
 import { KmsIntegrationService } from '../../../src/integration/kms-integration-service.js';
 import type { Bytes, CallContext, KmsProvider } from '../../../src/integration/provider.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
+import { MaterialCache } from '../../../src/adapters/keystore/software/material-cache.js';
+import { SoftwareRootKeyStore } from '../../../src/adapters/keystore/software/software-root-key-store.js';
+import { encodeRecord, recordOf } from '../../../src/adapters/keystore/external/external-references.js';
 
 /** A stand-in provider: AES-256-GCM under its own key; `mode` makes it hang or lie. */
 class StandInProvider implements KmsProvider {
@@ -81,9 +84,13 @@ async function setup(graceMs?: number, timeout = 2000) {
       b: { provider: b, timeout, retries: 0, failureThreshold: 100 },
     },
   });
+  const root = new SoftwareRootKeyStore(randomBytes(32));
+  const cache = new MaterialCache(100, 60_000);
   const backend = new ExternalKeyBackend(
     service,
     ['a', 'b'],
+    root,
+    cache,
     graceMs === undefined ? {} : { wrapGraceMs: graceMs },
   );
   const created = await backend.createVersionMaterial(
@@ -102,7 +109,7 @@ async function setup(graceMs?: number, timeout = 2000) {
       ...created,
     },
   };
-  return { a, b, backend, ref };
+  return { a, b, backend, ref, cache };
 }
 
 const nonce = () => randomBytes(12);
@@ -158,5 +165,77 @@ describe('ExternalKeyBackend over in-process stand-in providers', () => {
     });
     a.mode = 'hang';
     await expect(backend.sealing.open(ref, iv, sealed, aad)).rejects.toMatchObject({ code: 'Unavailable' });
+  });
+
+  it('no provider alone opens a message: its data key is mixed with the version secret the root key holds', async () => {
+    const { a, backend, ref } = await setup();
+    const iv = nonce();
+    const sealed = await backend.sealing.seal(ref, iv, Buffer.from('secret'), aad);
+    // Provider a saw the data key; AES-GCM under it alone does not open the payload.
+    const message = decodeSealed(sealed);
+    const prefixLength = sealed.length - message.ciphertext.length - 16;
+    const decipher = createDecipheriv('aes-256-gcm', a.seen[0]!, iv);
+    decipher.setAAD(Buffer.concat([aad, sealed.subarray(0, prefixLength)]));
+    decipher.setAuthTag(message.tag);
+    expect(() => Buffer.concat([decipher.update(message.ciphertext), decipher.final()])).toThrow();
+  });
+
+  it('refuses a version record whose references were changed in the database, before any provider sees a data key', async () => {
+    const { a, b, backend, ref } = await setup();
+    const record = recordOf(ref);
+    const planted = {
+      ...ref,
+      version: {
+        ...ref.version,
+        material: encodeRecord({
+          ...record,
+          references: [{ provider: 'a', keyRef: 'attacker-key' }, record.references[1]!],
+        }),
+      },
+    };
+    await expect(backend.sealing.seal(planted, nonce(), Buffer.from('x'), aad)).rejects.toMatchObject({
+      code: 'Internal',
+    });
+    expect(a.encrypts + b.encrypts).toBe(0);
+  });
+
+  it('a forged message with repeated wrappings makes no more provider calls than the version has providers', async () => {
+    const { backend, ref } = await setup();
+    const iv = nonce();
+    const sealed = await backend.sealing.seal(ref, iv, Buffer.from('x'), aad);
+    const message = decodeSealed(sealed);
+    const forged = encodeSealed({
+      wrappings: Array.from({ length: 200 }, () => ({
+        reference: 0,
+        ciphertext: message.wrappings[0]!.ciphertext,
+      })),
+      ciphertext: message.ciphertext,
+      tag: message.tag,
+    });
+    await expect(backend.sealing.open(ref, iv, forged, aad)).rejects.toMatchObject({
+      code: 'InvalidCiphertext',
+    });
+  });
+
+  it('a provider answering a wrapped key the form cannot carry is left out, not a 500', async () => {
+    const { a, backend, ref } = await setup();
+    a.encrypt = async () => ({ ciphertext: Buffer.alloc(0) });
+    const iv = nonce();
+    const sealed = await backend.sealing.seal(ref, iv, Buffer.from('ok'), aad);
+    expect(decodeSealed(sealed).wrappings.map((w) => w.reference)).toEqual([1]);
+    expect((await backend.sealing.open(ref, iv, sealed, aad)).toString()).toBe('ok');
+  });
+
+  it('providers that refuse the key (access revoked) answer 409 InvalidState, not 503', async () => {
+    const { a, b, backend, ref } = await setup();
+    const refuse = async (): Promise<never> => {
+      throw new ProviderError('AccessDenied', 'revoked');
+    };
+    a.encrypt = refuse;
+    b.encrypt = refuse;
+    await expect(backend.sealing.seal(ref, nonce(), Buffer.from('x'), aad)).rejects.toMatchObject({
+      code: 'Conflict',
+      conflict: 'InvalidState',
+    });
   });
 });

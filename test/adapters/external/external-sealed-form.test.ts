@@ -7,10 +7,7 @@ import {
   encodeSealed,
   encodeWrappings,
 } from '../../../src/adapters/keystore/external/external-sealed-form.js';
-import {
-  encodeReferences,
-  referencesOf,
-} from '../../../src/adapters/keystore/external/external-references.js';
+import { encodeRecord, recordOf } from '../../../src/adapters/keystore/external/external-references.js';
 import type { VersionRef } from '../../../src/ports/key-backend.js';
 
 const message = {
@@ -87,12 +84,13 @@ describe('EXTERNAL version references', () => {
     },
   });
 
-  it('round-trips provider names and key references, in order', () => {
+  it('round-trips provider names and key references in order, the wrapped secret and the MAC', () => {
     const references = [
       { provider: 'aws-eu', keyRef: 'arn:aws:kms:eu-west-1:111122223333:key/1' },
       { provider: 'keyhaven-dr', keyRef: '6f1c0000-0000-4000-8000-000000000000' },
     ];
-    expect(referencesOf(refOf(encodeReferences(references)))).toEqual(references);
+    const record = { references, wrappedSecret: Buffer.from('wrapped'), mac: Buffer.alloc(32, 1) };
+    expect(recordOf(refOf(encodeRecord(record)))).toEqual(record);
   });
 
   it('a record that does not read is an Internal error (the database’s fault), never a crash', () => {
@@ -103,7 +101,7 @@ describe('EXTERNAL version references', () => {
       Buffer.from(JSON.stringify({ format: 'keyhaven-external/1', references: [{ provider: 1 }] })),
       randomBytes(32),
     ]) {
-      expect(() => referencesOf(refOf(material))).toThrow(expect.objectContaining({ code: 'Internal' }));
+      expect(() => recordOf(refOf(material))).toThrow(expect.objectContaining({ code: 'Internal' }));
     }
   });
 });

@@ -1,6 +1,9 @@
-// An EXTERNAL key version's stored material: not key material, but the keys that hold it, one per
-// provider (the provider's configured name and its own reference to the key). Stored as JSON in the
-// version's material column; parsed once per version record.
+// An EXTERNAL key version's stored record: not key material, but the keys that hold it, one per
+// provider (the provider's configured name and its own reference to the key), and the version's
+// secret wrapped by Keyhaven's root key, with a MAC under that secret over the references so that
+// a database writer cannot point new messages at a key of theirs. Stored as JSON in the version's
+// material column; parsed once per version record.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KmsError } from '../../../domain/errors.js';
 import type { VersionRef } from '../../../ports/key-backend.js';
 
@@ -11,32 +14,67 @@ export interface ExternalReference {
   keyRef: string;
 }
 
+export interface ExternalVersionRecord {
+  references: readonly ExternalReference[];
+  /** The version's 32-byte secret, wrapped by the root key (bound to key id and version). */
+  wrappedSecret: Buffer;
+  /** HMAC-SHA-256 under the secret of the references, key id and version (referencesMac). */
+  mac: Buffer;
+}
+
 const FORMAT = 'keyhaven-external/1';
 
-export function encodeReferences(references: readonly ExternalReference[]): Buffer {
-  return Buffer.from(JSON.stringify({ format: FORMAT, references }), 'utf8');
+export function encodeRecord(record: ExternalVersionRecord): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      format: FORMAT,
+      references: record.references,
+      wrappedSecret: record.wrappedSecret.toString('base64'),
+      mac: record.mac.toString('base64'),
+    }),
+    'utf8',
+  );
 }
 
-const parsed = new WeakMap<object, readonly ExternalReference[]>();
+/** What the MAC covers: the references in order, bound to the key id and version. */
+export function referencesMac(
+  secret: Buffer,
+  keyId: string,
+  version: number,
+  references: readonly ExternalReference[],
+): Buffer {
+  return createHmac('sha256', secret)
+    .update(`keyhaven-external-references/1\0${keyId}\0${version}\0`)
+    .update(JSON.stringify(references.map(({ provider, keyRef }) => [provider, keyRef])))
+    .digest();
+}
 
-/** The version's references (memoized on the version record, which the key directory keeps). */
-export function referencesOf(ref: VersionRef): readonly ExternalReference[] {
-  let references = parsed.get(ref.version);
-  if (references === undefined) {
-    references = decodeReferences(ref.version.material);
-    parsed.set(ref.version, references);
+/** Constant-time comparison of a record's MAC with the one computed from its secret. */
+export function macMatches(expected: Buffer, actual: Buffer): boolean {
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+const parsed = new WeakMap<object, ExternalVersionRecord>();
+
+/** The version's record (memoized on the version record, which the key directory keeps). */
+export function recordOf(ref: VersionRef): ExternalVersionRecord {
+  let record = parsed.get(ref.version);
+  if (record === undefined) {
+    record = decodeRecord(ref.version.material);
+    parsed.set(ref.version, record);
   }
-  return references;
+  return record;
 }
 
-function decodeReferences(material: Buffer): readonly ExternalReference[] {
+function decodeRecord(material: Buffer): ExternalVersionRecord {
   let value: unknown;
   try {
     value = JSON.parse(material.toString('utf8'));
   } catch {
     value = undefined;
   }
-  const candidate = value as { format?: unknown; references?: unknown } | undefined;
+  const candidate = value as
+    { format?: unknown; references?: unknown; wrappedSecret?: unknown; mac?: unknown } | undefined;
   const references = candidate?.references;
   if (
     candidate?.format !== FORMAT ||
@@ -45,12 +83,18 @@ function decodeReferences(material: Buffer): readonly ExternalReference[] {
     references.length > 255 ||
     !references.every(
       (r: Partial<ExternalReference>) => typeof r?.provider === 'string' && typeof r?.keyRef === 'string',
-    )
+    ) ||
+    typeof candidate.wrappedSecret !== 'string' ||
+    typeof candidate.mac !== 'string'
   ) {
     // Stored by this server: a record that does not read is the database's fault, not the caller's.
     throw new KmsError('Internal', 'an EXTERNAL key version names no provider keys');
   }
-  return Object.freeze(
-    (references as ExternalReference[]).map(({ provider, keyRef }) => ({ provider, keyRef })),
-  );
+  return Object.freeze({
+    references: Object.freeze(
+      (references as ExternalReference[]).map(({ provider, keyRef }) => ({ provider, keyRef })),
+    ),
+    wrappedSecret: Buffer.from(candidate.wrappedSecret, 'base64'),
+    mac: Buffer.from(candidate.mac, 'base64'),
+  });
 }

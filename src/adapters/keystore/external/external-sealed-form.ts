@@ -11,7 +11,8 @@ import { invalidCiphertext } from '../../../domain/errors.js';
 
 const FORM = 0x01;
 const TAG_LENGTH = 16;
-const MAX_WRAPPED_LENGTH = 0xffff;
+/** The longest wrapped data key the form carries (its 2-byte length). */
+export const MAX_WRAPPED_LENGTH = 0xffff;
 
 export interface SealedWrapping {
   /** Index of the wrapping key in the version's references. */

@@ -8,10 +8,14 @@ import { AwsKmsProvider } from '../../../integration/aws-kms-provider.js';
 import { KeyhavenProvider } from '../../../integration/keyhaven-provider.js';
 import { KmsIntegrationService, type ProviderConfig } from '../../../integration/kms-integration-service.js';
 import type { KmsProvider } from '../../../integration/provider.js';
+import type { RootKeyStore } from '../../../ports/root-key-store.js';
+import type { MaterialCache } from '../software/material-cache.js';
 import { ExternalKeyBackend } from './external-key-backend.js';
 
 export function openExternalKeyStore(
   config: ExternalKeyStoreConfig,
+  root: RootKeyStore,
+  cache: MaterialCache,
   metricsRegistry?: Registry,
 ): { backend: ExternalKeyBackend; providers: KmsIntegrationService } {
   const entries = config.providers.map((p): [string, ProviderConfig] => [
@@ -34,6 +38,9 @@ export function openExternalKeyStore(
     backend: new ExternalKeyBackend(
       providers,
       entries.map(([name]) => name),
+      root,
+      cache,
+      { wrapGraceMs: config.wrapGraceMs },
     ),
     providers,
   };
