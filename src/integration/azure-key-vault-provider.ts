@@ -62,6 +62,8 @@ const AZURE_ERROR_CODES: Record<string, ProviderErrorCode> = {
 
 type AzureOperation = 'unwrapKey' | 'other';
 
+const MAX_RESOLVED_KEYS = 1_000;
+
 export function azureErrorToProviderError(
   error: unknown,
   operation: AzureOperation = 'other',
@@ -272,6 +274,8 @@ export class AzureKeyVaultProvider implements KmsProvider {
           wrapAlgorithm: wrapAlgorithmOf(key),
         }),
       );
+      // A bound on the references remembered (an application naming endless key ids): oldest first out.
+      if (this.resolved.size >= MAX_RESOLVED_KEYS) this.resolved.delete(this.resolved.keys().next().value!);
       this.resolved.set(keyRef, found);
       found.catch(() => this.resolved.delete(keyRef));
     }

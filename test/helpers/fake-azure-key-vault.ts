@@ -46,6 +46,7 @@ export interface RecordedRequest {
 }
 
 export interface InjectedFault {
+  /** The HTTP status to answer, or 0 for no answer at all. */
   status: number;
   code: string;
   /** Only requests whose path ends with this (e.g. `/wrapkey`); any authenticated request when absent. */
@@ -80,6 +81,8 @@ class KeyVaultFault extends Error {
 
 export class FakeAzureKeyVault {
   readonly requests: RecordedRequest[] = [];
+  /** Hanging requests (fault status 0) whose client closed the connection: an aborted SDK call. */
+  abandonedRequests = 0;
   private readonly keys = new Map<string, StoredKey[]>();
   private readonly faults: InjectedFault[] = [];
   private server: Server | undefined;
@@ -167,6 +170,11 @@ export class FakeAzureKeyVault {
     const faultAt = this.faults.findIndex((f) => !f.pathSuffix || url.pathname.endsWith(f.pathSuffix));
     if (faultAt >= 0) {
       const [fault] = this.faults.splice(faultAt, 1);
+      // Status 0: no answer at all (the request hangs until the client gives up or stop()).
+      if (fault!.status === 0) {
+        res.on('close', () => this.abandonedRequests++);
+        return;
+      }
       if (fault!.status === 429) res.setHeader('Retry-After', '0');
       return send(res, fault!.status, { error: { code: fault!.code, message: 'injected fault' } });
     }

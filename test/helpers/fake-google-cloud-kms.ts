@@ -72,6 +72,7 @@ export interface RecordedGoogleRequest {
 }
 
 export interface GoogleFault {
+  /** The HTTP status to answer, or 0 for no answer at all. */
   httpStatus: number;
   status: string;
   /** Only requests whose path ends with this (e.g. `:encrypt`); any request when absent. */
@@ -165,6 +166,8 @@ export class FakeGoogleCloudKms {
     const faultAt = this.faults.findIndex((f) => !f.pathSuffix || path.endsWith(f.pathSuffix));
     if (faultAt >= 0) {
       const [fault] = this.faults.splice(faultAt, 1);
+      // Status 0: no answer at all (the request hangs until the client gives up or stop()).
+      if (fault!.httpStatus === 0) return;
       return sendError(res, new GoogleRpcError(fault!.httpStatus, fault!.status, 'injected fault'));
     }
     try {

@@ -4,6 +4,10 @@ import { Agent } from 'node:https';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { OAuth2Client } from 'google-auth-library';
 
+type KmsAuthClient = NonNullable<
+  NonNullable<ConstructorParameters<typeof KeyManagementServiceClient>[0]>['authClient']
+>;
+
 export function googleKmsClientFor(port: number, ca: Buffer, token: string): KeyManagementServiceClient {
   const authClient = new OAuth2Client();
   // No refresh token, an expiry an hour away: the client never asks a token endpoint.
@@ -17,6 +21,8 @@ export function googleKmsClientFor(port: number, ca: Buffer, token: string): Key
     protocol: 'https',
     apiEndpoint: 'localhost',
     port,
-    authClient,
+    // google-gax pins its google-auth-library; when npm installs another 10.x beside it, the two
+    // OAuth2Client types differ (private members) though gax only calls getRequestHeaders/fetch.
+    authClient: authClient as unknown as KmsAuthClient,
   });
 }

@@ -172,6 +172,23 @@ describe('AzureKeyVaultProvider against a local HTTPS stand-in speaking the Key 
     }
   });
 
+  it('a vault that never answers: the per-call timeout fires, the SDK call is aborted, the retry succeeds', async () => {
+    const { keyRef } = await provider.generateKey({}, context());
+    const service = new KmsIntegrationService({
+      providers: { azure: { provider, keys: { k: keyRef }, timeout: 1_000, retries: 1, retryBaseDelay: 1 } },
+    });
+    await service.encrypt('k', 'resolve the key first');
+    vault.injectFaults({ status: 0, code: '', pathSuffix: '/wrapkey' });
+    const encrypted = await service.encrypt('k', 'after a hang');
+    expect(service.getAuditLog(2).map((e) => [e.attempt, e.success, e.errorCode])).toEqual([
+      [0, false, 'Timeout'],
+      [1, true, undefined],
+    ]);
+    expect((await service.decrypt('k', encrypted)).plaintext.toString()).toBe('after a hang');
+    // The SDK honoured the AbortSignal: it closed the hanging request's connection.
+    await expect.poll(() => vault.abandonedRequests).toBe(1);
+  });
+
   it('a missing key is NotFound; keyInfo reads getKey', async () => {
     await expect(provider.keyInfo('no-such-key', context())).rejects.toMatchObject({ code: 'NotFound' });
     const created = await provider.generateKey(

@@ -174,6 +174,20 @@ describe('GoogleCloudKmsProvider against a local HTTPS stand-in speaking the Clo
     }
   });
 
+  it('a service that never answers: the per-call timeout fires and the retry succeeds', async () => {
+    const { keyRef } = await provider.generateKey({}, context());
+    const service = new KmsIntegrationService({
+      providers: { gcp: { provider, keys: { k: keyRef }, timeout: 1_000, retries: 1, retryBaseDelay: 1 } },
+    });
+    kms.injectFaults({ httpStatus: 0, status: '', pathSuffix: ':encrypt' });
+    const encrypted = await service.encrypt('k', 'after a hang');
+    expect(service.getAuditLog(2).map((e) => [e.attempt, e.success, e.errorCode])).toEqual([
+      [0, false, 'Timeout'],
+      [1, true, undefined],
+    ]);
+    expect((await service.decrypt('k', encrypted)).plaintext.toString()).toBe('after a hang');
+  });
+
   it('a missing key is NotFound; a disabled key is KeyUnavailable', async () => {
     await expect(provider.keyInfo(`${KEY_RING}/cryptoKeys/absent`, context())).rejects.toMatchObject({
       code: 'NotFound',
