@@ -25,7 +25,7 @@ export const DOTENV_VALUES: Record<string, string> = {
 
 export const JSON_TEXT = `{
   // settings for the billing service
-  "service": "billing",
+  "service": "billing-svc",
   "db": {
     "user": "app",
     "password": "pä\\"ss\\nwörd"  /* block comment */
@@ -36,7 +36,7 @@ export const JSON_TEXT = `{
 `;
 
 export const JSON_VALUES: Record<string, string> = {
-  service: 'billing',
+  service: 'billing-svc',
   'db.user': 'app',
   'db.password': 'pä"ss\nwörd',
   'servers[0].token': 'tok-一二三',
@@ -44,7 +44,7 @@ export const JSON_VALUES: Record<string, string> = {
 };
 
 export const YAML_TEXT = `# billing service
-service: billing
+service: billing-svc
 db:
   user: app # the login
   password: "dö\\"uble"
@@ -62,7 +62,7 @@ tokens:
 `;
 
 export const YAML_VALUES: Record<string, string> = {
-  service: 'billing',
+  service: 'billing-svc',
   'db.user': 'app',
   'db.password': 'dö"uble',
   'db.single': "sin'gle",
