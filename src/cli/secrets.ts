@@ -92,6 +92,7 @@ Examples:
     .description('print the file with its ENC[...] values decrypted (to stdout unless --out)')
     .option('--only <pattern>', 'decrypt only names matching (repeatable)', collectList)
     .addOption(acceptOption())
+    .option('--key-id <keyId>', "with --aws: the RSA key of values in secret-keystore's envelope format")
     .option('--out <file>', 'write the plaintext file here (mode 0600) instead of stdout')
     .action(async (file: string, options: SecretsOptions, command: Command) => {
       const { text, format } = readDocument(file, options);
@@ -188,7 +189,11 @@ function acceptOption(): Option {
 function kmsFor(command: Command, options: SecretsOptions): SecretKms {
   if (options.aws) {
     // Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, profiles, roles).
-    return awsKms({ endpoint: options.awsEndpoint, region: options.awsRegion ?? 'us-east-1' });
+    return awsKms({
+      endpoint: options.awsEndpoint,
+      region: options.awsRegion ?? 'us-east-1',
+      keyId: options.keyId,
+    });
   }
   const { endpoint, token, timeout, ca, cert } = globalOptions(command);
   if (!token) throw usageError('no API token: set KEYHAVEN_TOKEN (or pass --token)');

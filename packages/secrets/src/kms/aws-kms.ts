@@ -3,7 +3,10 @@
 // unlike keyhaven-rest.ts a decrypted value passes through the SDK's strings on its way.
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { SecretsError, type SecretsErrorCode } from '../errors.js';
+import { isRsaEnvelope, openRsaEnvelope, sealRsaEnvelope, type RsaCipher } from './rsa-envelope.js';
 import type { SecretKms } from './secret-kms.js';
+
+const RSA_ALGORITHM = 'RSAES_OAEP_SHA_256';
 
 export interface AwsKmsOptions {
   /** e.g. https://kms.eu-west-1.amazonaws.com, or a Keyhaven server's URL; default: the SDK's. */
@@ -12,6 +15,11 @@ export interface AwsKmsOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** An existing client instead (its configuration wins). */
   client?: KMSClient;
+  /**
+   * The RSA key of values in @faizahmed/secret-keystore's envelope format (see rsa-envelope.ts):
+   * AWS decrypts RSA ciphertext only when told the key.
+   */
+  keyId?: string;
 }
 
 export function awsKms(options: AwsKmsOptions = {}): SecretKms & { close(): void } {
@@ -34,9 +42,45 @@ export function awsKms(options: AwsKmsOptions = {}): SecretKms & { close(): void
     }
   };
 
+  const rsa: RsaCipher = {
+    encrypt: (keyId, plaintext) =>
+      call(async ({ client, sdk }) => {
+        const answer = await client.send(
+          new sdk.EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionAlgorithm: RSA_ALGORITHM }),
+        );
+        return answer.CiphertextBlob!;
+      }),
+    decrypt: (keyId, ciphertext) =>
+      call(async ({ client, sdk }) => {
+        const answer = await client.send(
+          new sdk.DecryptCommand({
+            KeyId: keyId,
+            CiphertextBlob: ciphertext,
+            EncryptionAlgorithm: RSA_ALGORITHM,
+          }),
+        );
+        if (!answer.Plaintext) throw new SecretsError('KmsError', 'KMS answered without a plaintext');
+        return answer.Plaintext;
+      }),
+  };
+  const keySpecs = new Map<string, Promise<string | undefined>>();
+  const keySpecOf = (keyId: string) => {
+    let spec = keySpecs.get(keyId);
+    if (!spec) {
+      spec = call(
+        async ({ client, sdk }) =>
+          (await client.send(new sdk.DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeySpec,
+      );
+      keySpecs.set(keyId, spec);
+    }
+    return spec;
+  };
+
   return {
     decrypt: ({ ciphertext, context }) =>
       call(async ({ client, sdk }) => {
+        if (!context && options.keyId && isRsaEnvelope(ciphertext))
+          return openRsaEnvelope(rsa, options.keyId, ciphertext);
         const answer = await client.send(
           new sdk.DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: context }),
         );
@@ -48,6 +92,9 @@ export function awsKms(options: AwsKmsOptions = {}): SecretKms & { close(): void
       }),
     encrypt: ({ keyId, plaintext, context }) =>
       call(async ({ client, sdk }) => {
+        // AWS encrypts at most a few hundred bytes under an RSA key: secret-keystore's envelope.
+        if (!context && (await keySpecOf(keyId))?.startsWith('RSA_'))
+          return sealRsaEnvelope(rsa, keyId, plaintext);
         const answer = await client.send(
           new sdk.EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }),
         );
