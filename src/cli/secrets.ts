@@ -4,20 +4,12 @@
 import { Command, Option } from 'commander';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import {
-  awsKms,
-  decryptText,
-  encryptText,
-  findPlaintextSecrets,
-  formatOfPath,
-  keyhavenKms,
-  rotateText,
-  SecretsError,
-  type AcceptedContext,
-  type ContextMode,
-  type OperationResult,
-  type SecretFormat,
-  type SecretKms,
+import type {
+  AcceptedContext,
+  ContextMode,
+  OperationResult,
+  SecretFormat,
+  SecretKms,
 } from '../../packages/secrets/src/index.js';
 import { CliError, usageError } from './cli-error.js';
 import { globalOptions } from './cli-context.js';
@@ -39,6 +31,9 @@ interface SecretsOptions {
 }
 
 const FORMATS: SecretFormat[] = ['dotenv', 'json', 'yaml'];
+
+// Loaded by these commands only: every other command's start-up stays free of yaml and jsonc-parser.
+const library = () => import('../../packages/secrets/src/index.js');
 
 export function registerSecretsCommands(program: Command): void {
   const secrets = program
@@ -74,10 +69,12 @@ Examples:
     )
     .option('--out <file>', 'write here instead of in place')
     .action(async (file: string, options: SecretsOptions, command: Command) => {
-      const { text, format } = readDocument(file, options);
+      const { text, format } = await readDocument(file, options);
+      const { encryptText } = await library();
+      const kms = await kmsFor(command, options);
       const result = await run(() =>
         encryptText(text, format, {
-          kms: kmsFor(command, options),
+          kms,
           keyId: options.keyId!,
           context: options.context,
           selection: { only: options.only, except: options.except },
@@ -95,10 +92,12 @@ Examples:
     .option('--key-id <keyId>', "with --aws: the RSA key of values in secret-keystore's envelope format")
     .option('--out <file>', 'write the plaintext file here (mode 0600) instead of stdout')
     .action(async (file: string, options: SecretsOptions, command: Command) => {
-      const { text, format } = readDocument(file, options);
+      const { text, format } = await readDocument(file, options);
+      const { decryptText } = await library();
+      const kms = await kmsFor(command, options);
       const result = await run(() =>
         decryptText(text, format, {
-          kms: kmsFor(command, options),
+          kms,
           accept: options.accept,
           selection: { only: options.only },
           concurrency: options.concurrency,
@@ -126,10 +125,12 @@ Examples:
     )
     .option('--out <file>', 'write here instead of in place')
     .action(async (file: string, options: SecretsOptions, command: Command) => {
-      const { text, format } = readDocument(file, options);
+      const { text, format } = await readDocument(file, options);
+      const { rotateText } = await library();
+      const kms = await kmsFor(command, options);
       const result = await run(() =>
         rotateText(text, format, {
-          kms: kmsFor(command, options),
+          kms,
           keyId: options.keyId!,
           accept: options.accept,
           context: options.context,
@@ -146,8 +147,9 @@ Examples:
     .argument('<file>')
     .description('list plaintext values that look like secrets; exit 1 if there are any (no server needed)')
     .addOption(new Option('--format <format>', 'file format (default: from the file name)').choices(FORMATS))
-    .action((file: string, options: SecretsOptions, command: Command) => {
-      const { text, format } = readDocument(file, options);
+    .action(async (file: string, options: SecretsOptions, command: Command) => {
+      const { text, format } = await readDocument(file, options);
+      const { findPlaintextSecrets } = await library();
       const findings = findPlaintextSecrets(text, format);
       if (globalOptions(command).json) writeJson(process.stdout, { findings });
       else for (const finding of findings) process.stdout.write(`${finding.name}: ${finding.reason}\n`);
@@ -186,7 +188,8 @@ function acceptOption(): Option {
     .default('name');
 }
 
-function kmsFor(command: Command, options: SecretsOptions): SecretKms {
+async function kmsFor(command: Command, options: SecretsOptions): Promise<SecretKms> {
+  const { awsKms, keyhavenKms } = await library();
   if (options.aws) {
     // Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, profiles, roles).
     return awsKms({
@@ -202,7 +205,10 @@ function kmsFor(command: Command, options: SecretsOptions): SecretKms {
   return keyhavenKms({ endpoint, token, timeoutMs: timeout });
 }
 
-function readDocument(file: string, options: SecretsOptions): { text: string; format: SecretFormat } {
+async function readDocument(
+  file: string,
+  options: SecretsOptions,
+): Promise<{ text: string; format: SecretFormat }> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -210,9 +216,9 @@ function readDocument(file: string, options: SecretsOptions): { text: string; fo
     throw usageError(`cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
   try {
-    return { text, format: options.format ?? formatOfPath(file) };
+    return { text, format: options.format ?? (await library()).formatOfPath(file) };
   } catch (error) {
-    throw asCliError(error);
+    throw await asCliError(error);
   }
 }
 
@@ -227,12 +233,12 @@ async function run(work: () => Promise<OperationResult>): Promise<OperationResul
   try {
     return await work();
   } catch (error) {
-    throw asCliError(error);
+    throw await asCliError(error);
   }
 }
 
-function asCliError(error: unknown): unknown {
-  if (!(error instanceof SecretsError)) return error;
+async function asCliError(error: unknown): Promise<unknown> {
+  if (!(error instanceof (await library()).SecretsError)) return error;
   return new CliError(error.code, error.message, error.code === 'UsageError' ? 2 : 1, { cause: error });
 }
 
