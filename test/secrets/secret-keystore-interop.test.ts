@@ -207,6 +207,33 @@ describe('@faizahmed/secret-keystore through the AWS dialect', () => {
     jsonStore.destroy();
   });
 
+  it('binds names as encryption context through the AWS dialect too (the default mode)', async () => {
+    const file = join(dir, 'bound.env');
+    writeFileSync(file, DOTENV);
+    const encrypted = await cli('encrypt', file, '--aws', '--key-id', keyId);
+    expect(encrypted.code, encrypted.stderr).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    for (const token of Object.values(valuesOf(text, 'dotenv'))) expect(token).toMatch(/^ENC\[kh1:/);
+
+    const store = await createSecretStore(file, {
+      aws: { endpoint: server.url, region: REGION, credentials },
+    });
+    for (const [name, value] of Object.entries(DOTENV_VALUES)) expect(store.get(name)).toBe(value);
+    store.destroy();
+
+    const moved = parseSecretDocument(text, 'dotenv').render(
+      new Map([['API_TOKEN', valuesOf(text, 'dotenv').DB_PASSWORD!]]),
+    );
+    writeFileSync(file, moved);
+    const error = await createSecretStore(file, {
+      aws: { endpoint: server.url, region: REGION, credentials },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; variable?: string },
+    );
+    expect(error).toMatchObject({ code: 'InvalidCiphertext', variable: 'API_TOKEN' });
+  });
+
   it('refuses values without context unless asked to accept them', async () => {
     const file = join(dir, 'strict.env');
     writeFileSync(file, DOTENV);

@@ -364,6 +364,34 @@ describe('the runtime store', () => {
     store.destroy();
   });
 
+  it('decrypts at most `concurrency` values at once, through any SecretDecryptor', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `SECRET_${i}`);
+    const manyPath = writeFixture('many.env', names.map((name, i) => `${name}=value ${i}\n`).join(''));
+    expect((await cli('encrypt', manyPath, '--key-id', keyId)).code).toBe(0);
+    const rest = keyhavenKms({ endpoint: server.url, token: server.token });
+    let inFlight = 0;
+    let most = 0;
+    const seen: string[] = [];
+    const store = await createSecretStore(manyPath, {
+      concurrency: 3,
+      decryptor: {
+        async decrypt(request) {
+          seen.push(request.name);
+          most = Math.max(most, ++inFlight);
+          try {
+            return await rest.decrypt(request);
+          } finally {
+            inFlight--;
+          }
+        },
+      },
+    });
+    expect(most).toBe(3);
+    expect(seen.sort()).toEqual([...names].sort());
+    expect(names.map((name) => store.get(name))).toEqual(names.map((_, i) => `value ${i}`));
+    store.destroy();
+  });
+
   it('zeroizes its key and every sealed value on destroy()', async () => {
     const store = (await createSecretStore(path, options())) as SecretStore & {
       [SEALED_MATERIAL](): { key: Buffer; sealed: Buffer[] };
