@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createSecretStore,
+  decryptText,
   encryptText,
   keyhavenKms,
   parseSecretDocument,
@@ -106,6 +107,15 @@ describe.each(files)('%s through the CLI and the library', (name, format, text, 
     const plain = await cli('decrypt', path);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.out).toBe(decrypted);
+  });
+
+  it('round-trips through the library: encryptText, then decryptText', async () => {
+    const kms = keyhavenKms({ endpoint: server.url, token: server.token });
+    const encrypted = await encryptText(text, format, { kms, keyId, concurrency: 2 });
+    expect(encrypted.changed).toEqual(Object.keys(values).filter((entry) => values[entry] !== ''));
+    const back = await decryptText(encrypted.text, format, { kms });
+    expect(back.changed).toEqual(encrypted.changed);
+    expect(back.text).toBe(decrypted);
   });
 
   it('serves the encrypted file through the runtime store, never through process.env', async () => {
