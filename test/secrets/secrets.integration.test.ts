@@ -364,6 +364,28 @@ describe('the runtime store', () => {
     }
   });
 
+  it('stops answering once no refresh has succeeded for ttl + maxStale, and answers again after one', async () => {
+    let clock = 1_000_000;
+    const store = await createSecretStore(path, {
+      ...options(),
+      ttlMs: 3_600_000,
+      maxStaleMs: 60_000,
+      now: () => clock,
+    });
+    try {
+      clock += 3_660_000;
+      expect(store.get('DB_PASSWORD')).toBe(DOTENV_VALUES.DB_PASSWORD);
+      clock += 1;
+      expect(() => store.get('DB_PASSWORD')).toThrow(
+        expect.objectContaining({ code: 'Expired', variable: 'DB_PASSWORD' }),
+      );
+      await store.refresh();
+      expect(store.get('DB_PASSWORD')).toBe(DOTENV_VALUES.DB_PASSWORD);
+    } finally {
+      store.destroy();
+    }
+  });
+
   it('keeps the old values when a refresh fails, and says why', async () => {
     const failingPath = writeFixture('failing.env', readFileSync(path, 'utf8'));
     const store = await createSecretStore(failingPath, options());

@@ -39,6 +39,8 @@ export interface SecretStoreOptions {
   maxStaleMs?: number;
   onRefresh?: (names: string[]) => void;
   onRefreshError?: (error: unknown) => void;
+  /** The clock for expiry (default Date.now): a test double for time only. */
+  now?: () => number;
 }
 
 export interface SecretStore {
@@ -63,6 +65,7 @@ export async function createSecretStore(
   options: SecretStoreOptions = {},
 ): Promise<SecretStore> {
   const decryptor = options.decryptor ?? defaultDecryptor(options);
+  const now = options.now ?? Date.now;
   const key = randomFillSync(Buffer.alloc(32));
   let sealed = new Map<string, Buffer>();
   let loadedAt = 0;
@@ -127,7 +130,7 @@ export async function createSecretStore(
     }
     const previous = sealed;
     sealed = next;
-    loadedAt = Date.now();
+    loadedAt = now();
     for (const box of previous.values()) box.fill(0);
   };
 
@@ -157,7 +160,7 @@ export async function createSecretStore(
       if (destroyed) throw closed();
       if (
         options.ttlMs !== undefined &&
-        Date.now() - loadedAt > options.ttlMs + (options.maxStaleMs ?? options.ttlMs)
+        now() - loadedAt > options.ttlMs + (options.maxStaleMs ?? options.ttlMs)
       ) {
         throw new SecretsError(
           'Expired',
