@@ -211,6 +211,25 @@ describe('a value that is not what was encrypted fails by name, never with garba
     expect(result.out).toBe('');
   });
 
+  it('a tampered value in JSON and YAML files, named by its path', async () => {
+    for (const [format, text, name] of [
+      ['json', JSON_TEXT, 'servers[1].token'],
+      ['yaml', YAML_TEXT, 'certificate'],
+    ] as const) {
+      const sealed = (await encryptText(text, format, { kms: kms(), keyId })).text;
+      const ciphertext = parseToken(valuesOf(sealed, format)[name]!).ciphertext;
+      ciphertext[ciphertext.length - 1]! ^= 0x80;
+      const tampered = parseSecretDocument(sealed, format).render(
+        new Map([[name, `ENC[kh1:${ciphertext.toString('base64')}]`]]),
+      );
+      const error = await rejection(createSecretStore({ text: tampered, format }, { decryptor: kms() }));
+      expect(error).toMatchObject({ code: 'InvalidCiphertext', variable: name });
+      const result = await cli('decrypt', writeFixture(`tampered.${format}`, tampered));
+      expect(result.stderr).toContain(`cannot decrypt ${name}:`);
+      expect(result.out).toBe('');
+    }
+  });
+
   it('a value moved to another variable name', async () => {
     const moved = replaceValue(encrypted, 'DB_PASSWORD', valuesOf(encrypted, 'dotenv').API_TOKEN!);
     const error = await rejection(storeOf(moved));

@@ -65,6 +65,10 @@ export async function createSecretStore(
   options: SecretStoreOptions = {},
 ): Promise<SecretStore> {
   const decryptor = options.decryptor ?? defaultDecryptor(options);
+  // A client the store made is the store's to close; a decryptor given to it is the caller's.
+  const closeDecryptor = () => {
+    if (!options.decryptor) (decryptor as { close?: () => void }).close?.();
+  };
   const now = options.now ?? Date.now;
   const key = randomFillSync(Buffer.alloc(32));
   let sealed = new Map<string, Buffer>();
@@ -138,6 +142,7 @@ export async function createSecretStore(
     replace(await load());
   } catch (error) {
     key.fill(0);
+    closeDecryptor();
     throw error;
   }
 
@@ -193,6 +198,7 @@ export async function createSecretStore(
       key.fill(0);
       for (const box of sealed.values()) box.fill(0);
       sealed.clear();
+      closeDecryptor();
     },
     [SEALED_MATERIAL]: () => ({ key, sealed: [...sealed.values()] }),
   };
