@@ -50,7 +50,8 @@ export function forVariable(
   action: 'decrypt' | 'encrypt' | 'rotate',
 ): SecretsError {
   if (error instanceof SecretsError) {
-    const reason = REASONS[error.code] ?? error.message;
+    // A KMS's answer is explained in our words; the package's own errors already say what is wrong.
+    const reason = error.kmsCode === undefined ? error.message : (REASONS[error.code] ?? error.message);
     return new SecretsError(error.code, `cannot ${action} ${variable}: ${error.code}: ${reason}`, {
       ...error.details,
       variable,
