@@ -244,10 +244,9 @@ describe('a value that is not what was encrypted fails by name, never with garba
   it('a value encrypted without context where the name must be bound, and a malformed token', async () => {
     const unbound = (await encryptText('X=1\n', 'dotenv', { kms: kms(), keyId, context: 'none' })).text;
     const withUnbound = replaceValue(encrypted, 'DB_PASSWORD', valuesOf(unbound, 'dotenv').X!);
-    expect(await rejection(storeOf(withUnbound))).toMatchObject({
-      code: 'InvalidToken',
-      variable: 'DB_PASSWORD',
-    });
+    const refused = await rejection(storeOf(withUnbound));
+    expect(refused).toMatchObject({ code: 'InvalidToken', variable: 'DB_PASSWORD' });
+    expect(refused.message).toContain('encrypted without encryption context');
     expect(await rejection(storeOf(replaceValue(encrypted, 'PLAIN', 'ENC[kh1:not*base64]')))).toMatchObject({
       code: 'InvalidToken',
       variable: 'PLAIN',
