@@ -26,6 +26,7 @@ import { parseInteger } from './option-parsers.js';
 import { registerPolicyCommands } from './policies.js';
 import { registerPrincipalCommands } from './principals.js';
 import { registerRandomCommand } from './random.js';
+import { registerSecretsCommands } from './secrets.js';
 import { registerServerCommand } from './server.js';
 import { registerSigningCommands } from './signing.js';
 import { registerStatusCommand } from './status.js';
@@ -77,6 +78,7 @@ function buildProgram(): Command {
   registerEnvelopeCommands(program);
   registerSigningCommands(program);
   registerDataKeyCommands(program);
+  registerSecretsCommands(program);
   registerRandomCommand(program);
   registerTenantCommands(program);
   registerPrincipalCommands(program);
@@ -110,6 +112,7 @@ Examples:
   $ keyhaven keys list --json
   $ keyhaven principals create billing --role crypto-user
   $ keyhaven api-keys create <principalId>   # prints the new API key's secret, once
+  $ keyhaven secrets encrypt .env --key-id alias/app   # ENC[...] values, safe to commit
 
 Run "keyhaven <command> --help" for a command's options.`,
   );
