@@ -412,6 +412,13 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The admin web console at /ui (docs/console.md): static files, public like /docs. */
+    console: z
+      .object({
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         /** Off only to measure what the audit log costs: the server warns at every start. */
