@@ -23,11 +23,13 @@ export default tseslint.config(
       globals: Object.fromEntries(
         [
           'addEventListener',
+          'clearInterval',
           'Blob',
           'document',
           'fetch',
           'location',
           'removeEventListener',
+          'setInterval',
           'URL',
           'URLSearchParams',
         ].map((name) => [name, 'readonly']),

@@ -10,11 +10,17 @@ import { KeysPage } from './pages/keys.js';
 import { KeyPage } from './pages/key.js';
 import { PoliciesPage } from './pages/policies.js';
 import { AuditPage } from './pages/audit.js';
+import { PrincipalPage, PrincipalsPage } from './pages/principals.js';
+import { TenantsPage } from './pages/tenants.js';
+import { SystemPage } from './pages/system.js';
 
 const PAGES = [
   ['keys', 'Keys'],
   ['policies', 'Policies'],
+  ['principals', 'Principals'],
+  ['tenants', 'Tenants'],
   ['audit', 'Audit'],
+  ['system', 'System'],
 ];
 
 function currentRoute() {
@@ -81,14 +87,7 @@ function App() {
   }, [route.page, route.id, principalId]);
 
   if (principalId === null) return html`<${SignIn} onSignedIn=${setPrincipalId} />`;
-  const page =
-    route.page === 'keys' && route.id
-      ? html`<${KeyPage} keyId=${route.id} />`
-      : route.page === 'policies'
-        ? html`<${PoliciesPage} />`
-        : route.page === 'audit'
-          ? html`<${AuditPage} />`
-          : html`<${KeysPage} />`;
+  const page = pageFor(route);
   return html`<a class="skip-link" href="#main" onClick=${skipToMain}>Skip to content</a>
     <header>
       <span class="brand">Keyhaven</span>
@@ -108,6 +107,25 @@ function App() {
       </div>
     </header>
     <main id="main">${page}</main>`;
+}
+
+function pageFor({ page, id }) {
+  switch (page) {
+    case 'keys':
+      return id ? html`<${KeyPage} keyId=${id} />` : html`<${KeysPage} />`;
+    case 'policies':
+      return html`<${PoliciesPage} />`;
+    case 'principals':
+      return id ? html`<${PrincipalPage} principalId=${id} />` : html`<${PrincipalsPage} />`;
+    case 'tenants':
+      return html`<${TenantsPage} />`;
+    case 'audit':
+      return html`<${AuditPage} />`;
+    case 'system':
+      return html`<${SystemPage} />`;
+    default:
+      return html`<${KeysPage} />`;
+  }
 }
 
 /** The skip link's target is the main element, not a route: keep the hash as it is. */

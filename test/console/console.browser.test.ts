@@ -163,7 +163,6 @@ describe('the console at /ui', () => {
   });
 
   it('an administrator signs in, creates, rotates and disables a key, denies a principal by policy, sees the denial in the simulator and the audit log, verifies the chain and signs out', async () => {
-    const app = await principalWithKey('payments-app', ['crypto-user']);
     const session = await openConsole();
     const { page } = session;
     try {
@@ -174,6 +173,30 @@ describe('the console at /ui', () => {
 
       await page.getByLabel('API key').fill('');
       await signInWithKeyboard(page, server.token);
+      await page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
+
+      // A principal for the application, and its API key: the secret is shown once.
+      await tabTo(page, 'Principals');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Principals' }).waitFor();
+      await page.getByLabel('Name').fill('payments-app');
+      await page.getByLabel('crypto-user').check();
+      await page.getByRole('button', { name: 'Create principal' }).click();
+      await page.getByRole('status').getByRole('link', { name: 'payments-app' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Principal payments-app' }).waitFor();
+      const app = { id: decodeURIComponent(new URL(page.url()).hash.split('/')[2]!), secret: '' };
+      expect(app.id).toMatch(/^[0-9a-f-]{36}$/);
+      await page.getByRole('button', { name: 'Create API key' }).click();
+      const shown = page.getByTestId('new-secret');
+      await expect.poll(() => shown.textContent()).toMatch(/khk_/);
+      app.secret = (await shown.locator('dd').first().textContent())!;
+      await page.getByRole('button', { name: 'Create access key' }).click();
+      await expect.poll(() => shown.textContent()).toMatch(/Secret access key/);
+      await expect.poll(() => page.getByRole('table').nth(1).getByRole('row').count()).toBe(2);
+      await inspect(page, '02-principal');
+      await page.getByRole('button', { name: 'I have copied it: hide' }).click();
+      expect(await page.getByText(app.secret).count()).toBe(0);
+      await page.getByRole('link', { name: 'Keys', exact: true }).click();
       await page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
 
       // Create: every key spec the server offers is in the list.
@@ -193,7 +216,7 @@ describe('the console at /ui', () => {
       await created.waitFor();
       const keyId = (await created.textContent())!;
       await page.getByRole('table').getByRole('link', { name: keyId }).waitFor();
-      await inspect(page, '02-keys');
+      await inspect(page, '03-keys');
 
       // Filter by alias, tag and state.
       await page.getByLabel('Alias filter').fill('alias/payments');
@@ -223,7 +246,7 @@ describe('the console at /ui', () => {
       await expect.poll(() => state.textContent()).toBe('Disabled');
       await expect.poll(() => page.getByRole('button', { name: 'Disable' }).isDisabled()).toBe(true);
       await page.getByText('the key is disabled').waitFor();
-      await inspect(page, '03-key');
+      await inspect(page, '04-key');
       await page.getByRole('button', { name: 'Enable' }).click();
       await expect.poll(() => state.textContent()).toBe('Enabled');
       expect(
@@ -279,7 +302,7 @@ describe('the console at /ui', () => {
       const simulation = page.getByTestId('simulation');
       await expect.poll(() => simulation.textContent()).toMatch(/^Denied: /);
       expect(await simulation.textContent()).toContain('no-encrypt-for-payments');
-      await inspect(page, '04-policies');
+      await inspect(page, '05-policies');
 
       // The application is now refused, and the audit log shows it.
       const refused = await api<{ status: number; error: { code: string } }>(
@@ -292,6 +315,10 @@ describe('the console at /ui', () => {
         },
       );
       expect(refused).toMatchObject({ status: 403, error: { code: 'AccessDenied' } });
+      // The key page's usage chart counts both requests (from the audit log), today's bar included.
+      await page.evaluate((id) => (location.hash = `#/keys/${id}`), keyId);
+      const today = new Date().toISOString().slice(0, 10);
+      await expect.poll(() => page.getByTestId(`usage-${today}`).textContent()).toBe('2');
       await page.getByRole('link', { name: 'Audit' }).click();
       await page.getByRole('heading', { level: 1, name: 'Audit' }).waitFor();
       await page.getByLabel('Principal id').fill(app.id);
@@ -308,7 +335,30 @@ describe('the console at /ui', () => {
       await expect
         .poll(() => page.getByTestId('chain-status').textContent())
         .toMatch(/^Chain valid: \d+ records/);
-      await inspect(page, '05-audit');
+      await inspect(page, '06-audit');
+
+      // Tenants and quotas.
+      await page.getByRole('link', { name: 'Tenants' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tenants' }).waitFor();
+      await page.getByLabel('Tenant name').fill('acme');
+      await page.getByLabel('Maximum keys of the new tenant').fill('10');
+      await page.getByRole('button', { name: 'Create tenant' }).click();
+      const acme = page.getByRole('row').filter({ hasText: 'acme' });
+      await expect.poll(() => acme.textContent()).toContain('10 keys, no rate limit');
+      await page.getByRole('button', { name: 'Change the quotas of acme' }).click();
+      await page.getByLabel('Requests per second', { exact: true }).fill('50');
+      await page.getByRole('button', { name: 'Save quotas' }).click();
+      await expect.poll(() => acme.textContent()).toContain('10 keys, 50 requests/s');
+      await inspect(page, '07-tenants');
+
+      // System: readiness with the key store backend and its circuit, request counts from /metrics.
+      await page.getByRole('link', { name: 'System' }).click();
+      await page.getByRole('heading', { level: 1, name: 'System' }).waitFor();
+      await expect.poll(() => page.getByTestId('readiness').textContent()).toMatch(/^Ready/);
+      expect(await page.getByRole('table').first().getByRole('row').count()).toBeGreaterThan(1);
+      const rates = page.getByTestId('request-rates');
+      await expect.poll(() => rates.getByRole('row').filter({ hasText: 'CreateKey' }).count()).toBe(1);
+      await inspect(page, '08-system');
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByLabel('API key').waitFor();
@@ -342,7 +392,7 @@ describe('the console at /ui', () => {
       };
       await expect.poll(() => reasonOf('Create key')).not.toMatch(/checking/);
       expect(await reasonOf('Create key')).toBeTruthy();
-      await inspect(page, '06-keys-read-only');
+      await inspect(page, '09-keys-read-only');
 
       await page.evaluate((id) => (location.hash = `#/keys/${id}`), keyId);
       await page.getByTestId('key-state').waitFor();
@@ -369,7 +419,7 @@ describe('the console at /ui', () => {
         expect(answer.allowed, name).toBe(false);
         expect(await reasonOf(name), name).toBe(answer.reason);
       }
-      await inspect(page, '07-key-read-only');
+      await inspect(page, '10-key-read-only');
       expect(session.problems).toEqual([]);
     } finally {
       await session.close();

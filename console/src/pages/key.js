@@ -6,6 +6,7 @@ import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when } from '../
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 import { parseTags } from './keys.js';
+import { Aliases, ImportParameters, KeyPolicy, Usage } from './key-extras.js';
 
 const ACTIONS = [
   'RotateKey',
@@ -15,6 +16,10 @@ const ACTIONS = [
   'CancelKeyDeletion',
   'UpdateKey',
   'GetPublicKey',
+  'PutAlias',
+  'DeleteAlias',
+  'PutKeyPolicy',
+  'GetImportParameters',
 ];
 
 export function KeyPage({ keyId }) {
@@ -91,8 +96,12 @@ export function KeyPage({ keyId }) {
       </div>
     </section>
     <${Settings} key=${`${key.keyId}-${generation}`} record=${key} decision=${allowed.UpdateKey} onSaved=${() => setGeneration((g) => g + 1)} />
+    <${Aliases} record=${key} allowed=${allowed} onChanged=${() => setGeneration((g) => g + 1)} />
     <${Versions} keyId=${keyId} generation=${generation} />
-    <${PublicKey} record=${key} decision=${allowed.GetPublicKey} />`;
+    <${Usage} keyId=${keyId} generation=${generation} />
+    <${PublicKey} record=${key} decision=${allowed.GetPublicKey} />
+    <${ImportParameters} record=${key} allowed=${allowed} />
+    <${KeyPolicy} keyId=${keyId} allowed=${allowed} />`;
 }
 
 function Settings({ record: key, decision, onSaved }) {
