@@ -23,12 +23,16 @@ export default tseslint.config(
       globals: Object.fromEntries(
         [
           'addEventListener',
+          'btoa',
+          'crypto',
           'clearInterval',
           'Blob',
           'document',
           'fetch',
           'location',
           'removeEventListener',
+          'TextEncoder',
+          'window',
           'setInterval',
           'URL',
           'URLSearchParams',

@@ -6,6 +6,7 @@ import { call, onSignedOut, signIn, signOut } from './api.js';
 import { ErrorMessage, Field } from './components.js';
 import { html } from './html.js';
 import { forgetPermissions } from './permissions.js';
+import { consoleSettings, signInWithIssuer } from './oidc.js';
 import { KeysPage } from './pages/keys.js';
 import { KeyPage } from './pages/key.js';
 import { PoliciesPage } from './pages/policies.js';
@@ -32,17 +33,47 @@ function SignIn({ onSignedIn }) {
   const [secret, setSecret] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const submit = async (event) => {
-    event.preventDefault();
-    setBusy(true);
-    signIn(secret);
+  const [oidc, setOidc] = useState(null);
+  useEffect(() => {
+    consoleSettings().then(
+      (settings) => setOidc(settings.oidc),
+      () => setOidc(null),
+    );
+  }, []);
+  /** Signs in with `token` if the server accepts it (any authenticated call would do; this one names the principal). */
+  const tryToken = async (token) => {
+    signIn(token);
     try {
-      // Any authenticated call would do; this one also names the principal.
       const answer = await call('POST', '/v1/auth/verify', { action: 'ListKeys' });
-      setSecret('');
       onSignedIn(answer.principalId);
     } catch (failure) {
       signOut();
+      throw failure;
+    }
+  };
+  const submit = async (event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await tryToken(secret);
+      setSecret('');
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const withIssuer = async () => {
+    setError(null);
+    // Opened in the click itself, or the browser blocks it.
+    const popup = window.open('about:blank', 'keyhaven-sign-in', 'popup,width=520,height=680');
+    if (!popup)
+      return setError({ code: 'PopupBlocked', message: 'allow this page to open the sign-in window' });
+    setBusy(true);
+    try {
+      await tryToken(await signInWithIssuer(oidc, popup));
+    } catch (failure) {
       setError(failure);
     } finally {
       setBusy(false);
@@ -63,6 +94,17 @@ function SignIn({ onSignedIn }) {
       />
       <button type="submit" disabled=${busy || secret === ''}>Sign in</button>
     </form>
+    ${
+      oidc
+        ? html`<section aria-labelledby="sso-title">
+            <h2 id="sso-title">Single sign-on</h2>
+            <p>Through <span class="mono">${oidc.issuer}</span> (a window of the issuer opens).</p>
+            <button type="button" disabled=${busy} onClick=${withIssuer}>
+              Sign in with the identity provider
+            </button>
+          </section>`
+        : null
+    }
     <${ErrorMessage} error=${error} />
   </main>`;
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONSOLE_CSP, registerConsoleRoutes } from '../../src/transports/rest/console.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { CONSOLE_CSP, registerConsoleRoutes, type ConsoleOidc } from '../../src/transports/rest/console.js';
 import { startInProcessApp } from '../helpers/in-process-app.js';
 
 const directories: string[] = [];
@@ -21,9 +22,9 @@ function consoleFiles(files: Record<string, string>): string {
   return directory;
 }
 
-async function appServing(directory: string) {
+async function appServing(directory: string, oidc?: ConsoleOidc) {
   const app = Fastify();
-  registerConsoleRoutes(app, directory);
+  registerConsoleRoutes(app, { directory, oidc });
   await app.ready();
   return app;
 }
@@ -72,6 +73,36 @@ describe('the console routes', () => {
     }
     rmSync(join(directory, '..', 'keyhaven-console-outside.js'));
     await app.close();
+  });
+
+  it('tell the page its sign-in settings, and let it fetch from the OpenID Connect issuer only when one is set', async () => {
+    const files = consoleFiles({ 'index.html': 'x' });
+    const plain = await appServing(files);
+    expect((await plain.inject({ method: 'GET', url: '/ui/config.json' })).json()).toEqual({ oidc: null });
+    await plain.close();
+    const oidc = { issuer: 'https://login.example.com/realms/ops', clientId: 'console', scope: 'openid' };
+    const withIssuer = await appServing(files, oidc);
+    const settings = await withIssuer.inject({ method: 'GET', url: '/ui/config.json' });
+    expect(settings.json()).toEqual({ oidc });
+    expect(settings.headers['cache-control']).toBe('no-store');
+    const csp = (await withIssuer.inject({ method: 'GET', url: '/ui/' })).headers['content-security-policy'];
+    expect(csp).toBe(
+      CONSOLE_CSP.replace("connect-src 'self'", "connect-src 'self' https://login.example.com"),
+    );
+    await withIssuer.close();
+  });
+
+  it('refuse a console issuer that auth.oidc.issuers does not list (its tokens would never be admitted)', () => {
+    const directory = consoleFiles({});
+    const file = join(directory, 'keyhaven.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ console: { oidc: { issuer: 'https://login.example.com', clientId: 'console' } } }),
+    );
+    expect(() => loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: directory })).toThrow(ConfigError);
+    expect(() => loadConfig({ KEYHAVEN_CONFIG: file, KEYHAVEN_DATA_DIR: directory })).toThrow(
+      /console.oidc.issuer|issuer of auth.oidc.issuers/,
+    );
   });
 
   it('say the console is not built when dist/console is missing', async () => {

@@ -218,7 +218,7 @@ export async function buildRestApp(
   registerLogRoutes(app, keyhaven);
   registerAccessTokenRoutes(app, keyhaven);
   registerAwsDialect(app, keyhaven);
-  if (keyhaven.config.console.enabled) registerConsoleRoutes(app);
+  if (keyhaven.config.console.enabled) registerConsoleRoutes(app, { oidc: keyhaven.config.console.oidc });
   return app;
 }
 

@@ -16,22 +16,42 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
+  '.json': 'application/json; charset=utf-8',
 };
+
+/** The console's OpenID Connect sign-in (config console.oidc), told to the page in /ui/config.json. */
+export interface ConsoleOidc {
+  issuer: string;
+  clientId: string;
+  scope: string;
+}
+
+export interface ConsoleOptions {
+  /** Where the built console is (default: dist/console of this package). */
+  directory?: string;
+  oidc?: ConsoleOidc;
+}
 
 /**
  * No inline script or style, nothing from another origin: the page can only run the bundle it was
- * served with and talk to this server. frame-ancestors stops clickjacking of the action buttons.
+ * served with and talk to this server (and, for OpenID Connect sign-in, fetch the issuer's discovery
+ * document and token endpoint). frame-ancestors stops clickjacking of the action buttons.
  */
-export const CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function consoleCsp(oidc?: ConsoleOidc): string {
+  const connect = oidc ? `'self' ${new URL(oidc.issuer).origin}` : "'self'";
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src ${connect}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const CONSOLE_CSP = consoleCsp();
 
 /** dist/console of the package, whether this module runs from src/ (tsx) or from dist/src/. */
 export function consoleDirectory(): string {
@@ -59,17 +79,22 @@ function readConsoleFiles(directory: string): Map<string, ConsoleFile> {
   return files;
 }
 
-export function registerConsoleRoutes(app: FastifyInstance, directory = consoleDirectory()): void {
-  const files = readConsoleFiles(directory);
+export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOptions = {}): void {
+  const files = readConsoleFiles(options.directory ?? consoleDirectory());
+  const csp = consoleCsp(options.oidc);
+  if (files.size > 0) {
+    // What the page needs to know before anyone signs in: public, like the issuer's own discovery.
+    const settings = { oidc: options.oidc ?? null };
+    files.set('config.json', { body: Buffer.from(JSON.stringify(settings)), type: CONTENT_TYPES['.json']! });
+  }
 
   const send = (reply: FastifyReply, file: ConsoleFile, name: string) =>
     reply
-      .header('content-security-policy', CONSOLE_CSP)
+      .header('content-security-policy', csp)
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
-      .header('cross-origin-opener-policy', 'same-origin')
       // The page names its scripts without a version: always ask again, so an upgrade is seen at once.
-      .header('cache-control', name === '' || name === 'index.html' ? 'no-store' : 'no-cache')
+      .header('cache-control', name.endsWith('.js') || name.endsWith('.css') ? 'no-cache' : 'no-store')
       .type(file.type)
       .send(file.body);
 
