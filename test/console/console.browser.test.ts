@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.js';
@@ -304,6 +305,18 @@ describe('the console at /ui', () => {
       expect(await simulation.textContent()).toContain('no-encrypt-for-payments');
       await inspect(page, '05-policies');
 
+      // A second version that denies Decrypt instead, then a rollback to the first: version 3 is
+      // version 1's document again (the refusal below proves it is the one in force).
+      const decryptOnly = (await editor.inputValue()).replace('"Encrypt"', '"Decrypt"');
+      await editor.fill(decryptOnly);
+      await page.getByRole('button', { name: 'Save new version' }).click();
+      await page.getByRole('heading', { name: 'Edit deny-payments-encrypt (version 2)' }).waitFor();
+      await page.getByRole('button', { name: 'Roll back to version 1' }).click();
+      await page.getByRole('heading', { name: 'Edit deny-payments-encrypt (version 3)' }).waitFor();
+      expect(await editor.inputValue()).toContain('"Encrypt"');
+      const history = page.getByRole('table').filter({ hasText: 'Rollback' }).getByRole('row');
+      await expect.poll(() => history.count()).toBe(4);
+
       // The application is now refused, and the audit log shows it.
       const refused = await api<{ status: number; error: { code: string } }>(
         'POST',
@@ -420,6 +433,36 @@ describe('the console at /ui', () => {
         expect(await reasonOf(name), name).toBe(answer.reason);
       }
       await inspect(page, '10-key-read-only');
+      expect(session.problems).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  // Last: it breaks the server's chain for good.
+  it('names the first broken record when the audit chain has been tampered with', async () => {
+    const session = await openConsole();
+    const { page } = session;
+    try {
+      await signInWithKeyboard(page, server.token);
+      await page.getByRole('link', { name: 'Audit' }).click();
+      await page.getByRole('button', { name: 'Verify the chain' }).click();
+      await expect.poll(() => page.getByTestId('chain-status').textContent()).toMatch(/^Chain valid/);
+      // Someone with the database file rewrites who did what in record 3.
+      const db = new Database(join(server.dataDir, 'keyhaven.db'));
+      try {
+        db.pragma('busy_timeout = 5000');
+        expect(
+          db.prepare("update audit_records set principal_id = 'someone-else' where seq = 3").run().changes,
+        ).toBe(1);
+      } finally {
+        db.close();
+      }
+      await page.getByRole('button', { name: 'Verify the chain' }).click();
+      await expect
+        .poll(() => page.getByTestId('chain-status').textContent())
+        .toMatch(/^Chain broken at record 3: /);
+      await inspect(page, '12-audit-chain-broken');
       expect(session.problems).toEqual([]);
     } finally {
       await session.close();

@@ -138,8 +138,8 @@ function ChainStatus({ decision }) {
               status.valid
                 ? html`<strong>Chain valid</strong>: ${status.records} records, ${status.checkpoints} signed
                     checkpoints, ${status.unsignedTail} records after the last checkpoint.`
-                : html`<strong>Chain broken</strong> at record ${status.firstInvalid?.seq}:
-                    ${status.firstInvalid?.reason}`
+                : html`<strong>Chain broken</strong>
+                    ${` at record ${status.firstInvalid?.seq}: ${status.firstInvalid?.reason}`}`
             }
           </div>`
         : null

@@ -48,7 +48,7 @@ export function Usage({ keyId, generation }) {
     ${
       counters.value
         ? html`<p>
-            Last used: ${when(counters.value.lastUsedAt)}.
+            ${`Last used: ${when(counters.value.lastUsedAt)}. `}
             ${counts.length ? counts.map(([n, v]) => `${n} ${v}`).join(', ') : 'No use counted yet.'}
           </p>`
         : null

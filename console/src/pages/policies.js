@@ -90,7 +90,7 @@ export function PoliciesPage() {
       }
       <p><button type="button" class="secondary" onClick=${() => setSelected(null)}>New policy</button></p>
     </section>
-    <${Editor} key=${selected?.policyId ?? 'new'} policy=${selected} allowed=${allowed} onSaved=${changed} />
+    <${Editor} key=${selected ? `${selected.policyId}@${selected.version}` : 'new'} policy=${selected} allowed=${allowed} onSaved=${changed} />
     ${
       selected
         ? html`<${Attachments}
