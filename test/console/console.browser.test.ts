@@ -439,6 +439,43 @@ describe('the console at /ui', () => {
     }
   });
 
+  it('works from the keyboard alone: the skip link, the navigation, and a form submitted with Enter', async () => {
+    const session = await openConsole();
+    const { page } = session;
+    try {
+      await signInWithKeyboard(page, server.token);
+      const { keys: before } = await api<{ keys: unknown[] }>('GET', '/v1/keys?limit=1000', server.token);
+      // The page's heading takes the focus after sign-in; the skip link is the first stop after it.
+      expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+      await page.evaluate(() => (document.activeElement as HTMLElement).blur());
+      await tabTo(page, 'Skip to content');
+      expect(await page.locator('.skip-link').isVisible()).toBe(true);
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Keys');
+      await tabTo(page, 'Description');
+      await page.keyboard.type('made with the keyboard');
+      await tabTo(page, 'Create key');
+      await page.keyboard.press('Enter');
+      await page.getByRole('status').getByRole('link').waitFor();
+      const { keys: after } = await api<{ keys: { description: string }[] }>(
+        'GET',
+        '/v1/keys?limit=1000',
+        server.token,
+      );
+      expect(after.length).toBe(before.length + 1);
+      expect(after.some((key) => key.description === 'made with the keyboard')).toBe(true);
+      // Every page is reached by Tab and Enter on its link.
+      for (const name of ['Policies', 'Principals', 'Tenants', 'Audit', 'System', 'Keys']) {
+        await tabTo(page, name);
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { level: 1, name }).waitFor();
+      }
+      expect(session.problems).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
   // Last: it breaks the server's chain for good.
   it('names the first broken record when the audit chain has been tampered with', async () => {
     const session = await openConsole();
