@@ -3,18 +3,19 @@
 // that approves at once, a token endpoint that checks the PKCE verifier, the JWKS): a real provider
 // cannot run here. The Keyhaven server is the real built process, configured to trust that issuer.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, type JWK } from 'jose';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.js';
 
 const CLIENT_ID = 'keyhaven-console';
 const KID = 'console-test-key';
+const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'console');
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
 
@@ -115,12 +116,18 @@ function startIssuer(): Promise<{ server: Server; issuer: string }> {
   );
 }
 
+/** Resolves once the popup is closed (it may be already: the callback closes it at once). */
+async function closed(popup: Page): Promise<void> {
+  if (!popup.isClosed()) await popup.waitForEvent('close');
+}
+
 let identityProvider: { server: Server; issuer: string };
 let server: TestServer;
 let browser: Browser;
 let configDir: string;
 
 beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
   identityProvider = await startIssuer();
   const { issuer } = identityProvider;
   configDir = mkdtempSync(join(tmpdir(), 'keyhaven-console-oidc-'));
@@ -183,7 +190,7 @@ describe('console sign-in through an OpenID Connect issuer (stand-in provider on
       await page.goto(`${server.url}/ui/`);
       const popupOpened = page.waitForEvent('popup');
       await page.getByRole('button', { name: 'Sign in with the identity provider' }).click();
-      await (await popupOpened).waitForEvent('close');
+      await closed(await popupOpened);
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
       expect(await page.locator('header .who').textContent()).toBe(
         `Signed in as oidc:${identityProvider.issuer}#alice`,
@@ -211,7 +218,7 @@ describe('console sign-in through an OpenID Connect issuer (stand-in provider on
       expect(
         await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length]),
       ).toEqual(['', 0, 0]);
-      await page.screenshot({ path: join(REPO_ROOT, 'test-results', 'console', '11-oidc-signed-in.png') });
+      await page.screenshot({ path: join(SCREENSHOTS, '11-oidc-signed-in.png') });
       expect(problems).toEqual([]);
     } finally {
       await context.close();
@@ -226,7 +233,7 @@ describe('console sign-in through an OpenID Connect issuer (stand-in provider on
       const attempt = async () => {
         const popupOpened = page.waitForEvent('popup');
         await page.getByRole('button', { name: 'Sign in with the identity provider' }).click();
-        await (await popupOpened).waitForEvent('close');
+        await closed(await popupOpened);
       };
       const alert = () => page.getByRole('alert').textContent();
       const tokenRequests = seen.tokenRequests.length;
