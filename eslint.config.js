@@ -16,4 +16,28 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  {
+    // The admin console runs in the browser (bundled by scripts/build-console.js).
+    files: ['console/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'addEventListener',
+          'btoa',
+          'crypto',
+          'clearInterval',
+          'Blob',
+          'document',
+          'fetch',
+          'location',
+          'removeEventListener',
+          'TextEncoder',
+          'window',
+          'setInterval',
+          'URL',
+          'URLSearchParams',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -490,6 +490,29 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The admin web console at /ui (docs/console.md): static files, public like /docs. */
+    console: z
+      .object({
+        enabled: z.boolean().default(true),
+        /**
+         * Sign-in through an external OpenID Connect issuer (authorization code with PKCE, RFC 7636):
+         * one of auth.oidc.issuers, and the public client registered there for the console.
+         */
+        oidc: z
+          .object({
+            issuer: z
+              .string()
+              .refine((value) => ['https:', 'http:'].includes(parseUrl(value)?.protocol ?? ''), {
+                message: 'issuer must be an http(s) URL, as in auth.oidc.issuers',
+              }),
+            clientId: z.string().min(1).max(256),
+            scope: z.string().min(1).max(1024).default('openid'),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         /** Off only to measure what the audit log costs: the server warns at every start. */
@@ -561,6 +584,17 @@ const configSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    // The console's tokens are presented to this server, which admits only the issuers it knows.
+    const consoleIssuer = config.console.oidc?.issuer;
+    if (
+      consoleIssuer !== undefined &&
+      !config.auth.oidc.issuers.some(({ issuer }) => issuer === consoleIssuer)
+    )
+      context.addIssue({
+        code: 'custom',
+        path: ['console', 'oidc', 'issuer'],
+        message: 'the console signs in through an issuer of auth.oidc.issuers only',
+      });
     // Without a client CA no certificate is verified, so none could ever name a principal.
     if (config.auth.clientCertificates !== undefined && config.server.tls?.clientCa === undefined)
       context.addIssue({

@@ -201,9 +201,11 @@ describe("the app's own route table (in process, real HTTP on loopback)", () => 
     expect(unknown).toEqual([]);
   });
 
-  it('declares public exactly /health, /openapi.json, /ready, /.well-known/jwks.json and the documentation UI', () => {
+  it('declares public exactly /health, /openapi.json, /ready, /.well-known/jwks.json, the documentation UI and the console', () => {
+    // The console's routes (/ui, /ui/*) serve its static files only: it signs in against the API
+    // like any other client, so its files need no credential (docs/console.md).
     const isDeclaredPublic = (path: string) =>
-      ['/health', '/openapi.json', '/ready', '/.well-known/jwks.json'].includes(path) ||
+      ['/health', '/openapi.json', '/ready', '/.well-known/jwks.json', '/ui', '/ui/*'].includes(path) ||
       path === '/docs' ||
       path.startsWith('/docs/');
     for (const route of app.routeTable) {

@@ -38,6 +38,7 @@ import { registerOperationsRoutes } from './operations.js';
 import { recordBeforeReplying, recordEveryRequest } from './audit-trail.js';
 import { registerLogRoutes } from './logs.js';
 import { registerAccessTokenRoutes } from './access-tokens.js';
+import { registerConsoleRoutes } from './console.js';
 import { routeConfigOf } from './route-config.js';
 import { registerAwsDialect } from '../aws/aws-json.js';
 
@@ -218,6 +219,7 @@ export async function buildRestApp(
   registerLogRoutes(app, keyhaven);
   registerAccessTokenRoutes(app, keyhaven);
   registerAwsDialect(app, keyhaven);
+  if (keyhaven.config.console.enabled) registerConsoleRoutes(app, { oidc: keyhaven.config.console.oidc });
   return app;
 }
 
