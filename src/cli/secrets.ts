@@ -28,6 +28,8 @@ interface SecretsOptions {
   aws?: boolean;
   awsEndpoint?: string;
   awsRegion?: string;
+  /** false with --no-recipient-bound. */
+  recipientBound?: boolean;
 }
 
 const FORMATS: SecretFormat[] = ['dotenv', 'json', 'yaml'];
@@ -171,6 +173,10 @@ function withCommon(command: Command): Command {
         .default(8),
     )
     .option(
+      '--no-recipient-bound',
+      'REST: ask for plain decrypt results, for servers without recipient-bound decryption (docs/secrets.md)',
+    )
+    .option(
       '--aws',
       "use the AWS KMS protocol (AWS, or a Keyhaven server's AWS dialect) instead of the REST API",
     )
@@ -202,7 +208,12 @@ async function kmsFor(command: Command, options: SecretsOptions): Promise<Secret
   if (!token) throw usageError('no API token: set KEYHAVEN_TOKEN (or pass --token)');
   if (ca || cert)
     throw usageError('secrets commands take no --ca/--cert yet: use NODE_EXTRA_CA_CERTS for a private CA');
-  return keyhavenKms({ endpoint, token, timeoutMs: timeout });
+  return keyhavenKms({
+    endpoint,
+    token,
+    timeoutMs: timeout,
+    recipientBound: options.recipientBound ?? true,
+  });
 }
 
 async function readDocument(

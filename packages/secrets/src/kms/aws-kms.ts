@@ -1,6 +1,7 @@
 // SecretKms over the AWS KMS JSON protocol (@aws-sdk/client-kms, an optional peer dependency): AWS
 // itself, or Keyhaven's AWS dialect with `endpoint` set. The SDK parses responses into JS objects, so
-// unlike keyhaven-rest.ts a decrypted value passes through the SDK's strings on its way.
+// unlike keyhaven-rest.ts a decrypted value passes through the SDK's strings on its way. Nor is it
+// recipient-bound: AWS's Decrypt `Recipient` takes only a Nitro Enclaves attestation document.
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { SecretsError, type SecretsErrorCode } from '../errors.js';
 import { isRsaEnvelope, openRsaEnvelope, sealRsaEnvelope, type RsaCipher } from './rsa-envelope.js';
