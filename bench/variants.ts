@@ -119,6 +119,16 @@ export const VARIANTS: readonly Variant[] = [
     operations: ['encrypt', 'sign'],
   },
   {
+    name: 'no-console',
+    description:
+      'console.enabled false: no /ui routes (the reference serves the admin console, which must add ' +
+      'nothing to the API routes: encrypt should be unchanged)',
+    config: { console: { enabled: false } },
+    reference: 'keyhaven',
+    operations: ['encrypt'],
+    switchesOff: true,
+  },
+  {
     name: 'audit-off',
     description:
       'audit.enabled false: no audit record per request (the reference writes one, hash-chained, ' +
