@@ -14,9 +14,8 @@ import {
   randomUUID,
   type KeyObject,
 } from 'node:crypto';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalHttpsStandIn } from './local-https-stand-in.js';
 import { decodeEcdsaSignature, encodeEcdsaRawSignature } from '../../src/crypto/ecdsa-der.js';
 import { signMessage, verifySignature } from '../../src/crypto/signature.js';
 import type { SigningAlgorithm } from '../../src/domain/key-spec.js';
@@ -79,42 +78,12 @@ class KeyVaultFault extends Error {
   }
 }
 
-export class FakeAzureKeyVault {
+export class FakeAzureKeyVault extends LocalHttpsStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Hanging requests (fault status 0) whose client closed the connection: an aborted SDK call. */
   abandonedRequests = 0;
   private readonly keys = new Map<string, StoredKey[]>();
   private readonly faults: InjectedFault[] = [];
-  private server: Server | undefined;
-  port = 0;
-
-  constructor(
-    private readonly tls: { cert: Buffer; key: Buffer },
-    /** The bearer token the credential under test must present. */
-    readonly token: string,
-  ) {}
-
-  get url(): string {
-    return `https://localhost:${this.port}`;
-  }
-
-  async start(port = 0): Promise<void> {
-    const server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Closes the listener and every open connection: the vault is gone until start(samePort). */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 
   /** The next matching authenticated requests answer these errors, in order. */
   injectFaults(...faults: InjectedFault[]): void {
@@ -132,7 +101,7 @@ export class FakeAzureKeyVault {
     for (const version of this.keys.get(name) ?? []) version.enabled = enabled;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
     const raw = await readBody(req);
     let body: Record<string, unknown> | undefined;

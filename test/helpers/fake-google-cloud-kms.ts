@@ -12,8 +12,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { LocalHttpsStandIn } from './local-https-stand-in.js';
 import { protos } from '@google-cloud/kms';
 import { signMessage } from '../../src/crypto/signature.js';
 import type { SigningAlgorithm } from '../../src/domain/key-spec.js';
@@ -89,39 +88,15 @@ class GoogleRpcError extends Error {
   }
 }
 
-export class FakeGoogleCloudKms {
+export class FakeGoogleCloudKms extends LocalHttpsStandIn {
   readonly requests: RecordedGoogleRequest[] = [];
   private readonly keyRings = new Set<string>();
   private readonly keys = new Map<string, StoredKey>();
   private readonly faults: GoogleFault[] = [];
   private readonly corruptions: string[] = [];
-  private server: Server | undefined;
-  port = 0;
-
-  constructor(
-    private readonly tls: { cert: Buffer; key: Buffer },
-    readonly token: string,
-  ) {}
 
   addKeyRing(name: string): void {
     this.keyRings.add(name);
-  }
-
-  async start(port = 0): Promise<void> {
-    const server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   injectFaults(...faults: GoogleFault[]): void {
@@ -137,7 +112,7 @@ export class FakeGoogleCloudKms {
     return this.requests.filter((r) => r.path.endsWith(suffix));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
