@@ -507,6 +507,16 @@ const configSchema = z
               }),
             clientId: z.string().min(1).max(256),
             scope: z.string().min(1).max(1024).default('openid'),
+            /**
+             * The issuer's token endpoint, when it is not on the issuer's origin (the discovery
+             * document's otherwise): its origin joins the console's connect-src.
+             */
+            tokenEndpoint: z
+              .string()
+              .refine((value) => ['https:', 'http:'].includes(parseUrl(value)?.protocol ?? ''), {
+                message: 'tokenEndpoint must be an http(s) URL',
+              })
+              .optional(),
           })
           .strict()
           .optional(),

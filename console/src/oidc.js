@@ -13,7 +13,7 @@ const randomText = (size) => base64url(crypto.getRandomValues(new Uint8Array(siz
 /** An error in the console's {code, message} shape. */
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
-/** The console's settings (GET /ui/config.json): {oidc: {issuer, clientId, scope} or null}. */
+/** The console's settings (GET /ui/config.json): {oidc: {issuer, clientId, scope, tokenEndpoint?} or null}. */
 export async function consoleSettings() {
   const response = await fetch('config.json', { cache: 'no-store', credentials: 'omit' });
   return response.ok ? response.json() : { oidc: null };
@@ -32,13 +32,44 @@ export async function signInWithIssuer(oidc, popup) {
     popup.close();
     throw failure('OidcUnavailable', `the issuer's discovery document could not be read (${discoveryUrl})`);
   }
+  // The Content-Security-Policy admits the issuer's origin and console.oidc.tokenEndpoint's only:
+  // a token endpoint elsewhere would fail as an opaque network error, so say what to configure.
+  const tokenEndpoint = oidc.tokenEndpoint ?? discovery.token_endpoint;
+  const admitted = [oidc.issuer, oidc.tokenEndpoint].filter(Boolean).map((url) => new URL(url).origin);
+  let tokenOrigin;
+  try {
+    tokenOrigin = new URL(tokenEndpoint).origin;
+  } catch {
+    popup.close();
+    throw failure('OidcUnavailable', "the issuer's discovery document names no token endpoint");
+  }
+  if (!admitted.includes(tokenOrigin)) {
+    popup.close();
+    throw failure(
+      'OidcMisconfigured',
+      `the issuer's token endpoint ${tokenEndpoint} is on another origin: set console.oidc.tokenEndpoint to it`,
+    );
+  }
   const verifier = randomText(32);
   const challenge = base64url(
     new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))),
   );
   const state = randomText(16);
   const redirectUri = new URL('callback.html', location.href).href;
-  const authorize = new URL(discovery.authorization_endpoint);
+  let authorize;
+  try {
+    authorize = new URL(discovery.authorization_endpoint);
+  } catch {
+    authorize = null;
+  }
+  // Only a web page may be opened in the popup (never javascript: or data:, which would run here).
+  if (authorize === null || !['https:', 'http:'].includes(authorize.protocol)) {
+    popup.close();
+    throw failure(
+      'OidcUnavailable',
+      "the issuer's discovery document names no http(s) authorization endpoint",
+    );
+  }
   for (const [name, value] of Object.entries({
     response_type: 'code',
     client_id: oidc.clientId,
@@ -78,7 +109,7 @@ export async function signInWithIssuer(oidc, popup) {
     throw failure('OidcError', 'the issuer answered for another sign-in (state mismatch)');
   if (answer.error) throw failure(answer.error, answer.errorDescription ?? 'the issuer refused the sign-in');
 
-  const response = await fetch(discovery.token_endpoint, {
+  const response = await fetch(tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({

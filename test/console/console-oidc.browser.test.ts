@@ -4,7 +4,7 @@
 // cannot run here. The Keyhaven server is the real built process, configured to trust that issuer.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ interface PendingCode {
 /** What the stand-in provider saw, for the assertions. */
 const seen = { authorizations: [] as URLSearchParams[], tokenRequests: [] as URLSearchParams[] };
 /** How the stand-in provider misbehaves in the tests of the console's refusals. */
-const misbehave = { forgeState: false, refuseToken: false };
+const misbehave = { forgeState: false, refuseToken: false, tokenEndpointElsewhere: false };
 
 function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -38,10 +38,26 @@ function readBody(request: IncomingMessage): Promise<string> {
   });
 }
 
-function startIssuer(): Promise<{ server: Server; issuer: string }> {
+interface IdentityProvider {
+  server: Server;
+  issuer: string;
+  /** The same provider on a second port: another origin, for a token endpoint away from the issuer's. */
+  tokenHost: Server;
+  tokenEndpointElsewhere: string;
+}
+
+const listen = (server: Server) =>
+  new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+
+async function startIssuer(): Promise<IdentityProvider> {
   const codes = new Map<string, PendingCode>();
   let issuer = '';
-  const server = createServer(async (request, response) => {
+  let tokenHostUrl = '';
+  const handler = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', issuer);
     // The console fetches discovery and the token endpoint from its own origin: CORS, as real providers do.
     const cors = { 'access-control-allow-origin': '*' };
@@ -51,7 +67,7 @@ function startIssuer(): Promise<{ server: Server; issuer: string }> {
       return json(200, {
         issuer,
         authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
+        token_endpoint: `${misbehave.tokenEndpointElsewhere ? tokenHostUrl : issuer}/token`,
         jwks_uri: `${issuer}/jwks`,
         code_challenge_methods_supported: ['S256'],
       });
@@ -107,31 +123,17 @@ function startIssuer(): Promise<{ server: Server; issuer: string }> {
       return json(200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300 });
     }
     response.writeHead(404, cors).end();
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      resolve({ server, issuer });
-    }),
-  );
+  };
+  const server = createServer(handler);
+  const tokenHost = createServer(handler);
+  issuer = await listen(server);
+  tokenHostUrl = await listen(tokenHost);
+  return { server, issuer, tokenHost, tokenEndpointElsewhere: `${tokenHostUrl}/token` };
 }
 
-/** Resolves once the popup is closed (it may be already: the callback closes it at once). */
-async function closed(popup: Page): Promise<void> {
-  if (!popup.isClosed()) await popup.waitForEvent('close');
-}
-
-let identityProvider: { server: Server; issuer: string };
-let server: TestServer;
-let browser: Browser;
-let configDir: string;
-
-beforeAll(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  identityProvider = await startIssuer();
-  const { issuer } = identityProvider;
-  configDir = mkdtempSync(join(tmpdir(), 'keyhaven-console-oidc-'));
-  const configFile = join(configDir, 'keyhaven.json');
+/** A Keyhaven server trusting the stand-in issuer, with `console.oidc` extended by `consoleOidc`. */
+function configFileFor(issuer: string, consoleOidc: Record<string, string> = {}): string {
+  const configFile = join(configDir, `keyhaven-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(
     configFile,
     JSON.stringify({
@@ -150,18 +152,38 @@ beforeAll(async () => {
           ],
         },
       },
-      console: { oidc: { issuer, clientId: CLIENT_ID } },
+      console: { oidc: { issuer, clientId: CLIENT_ID, ...consoleOidc } },
     }),
   );
-  server = await startServer({ env: { KEYHAVEN_CONFIG: configFile } });
+  return configFile;
+}
+
+/** Resolves once the popup is closed (it may be already: the callback closes it at once). */
+async function closed(popup: Page): Promise<void> {
+  if (!popup.isClosed()) await popup.waitForEvent('close');
+}
+
+let identityProvider: IdentityProvider;
+let server: TestServer;
+let browser: Browser;
+let configDir: string;
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  identityProvider = await startIssuer();
+  const { issuer } = identityProvider;
+  configDir = mkdtempSync(join(tmpdir(), 'keyhaven-console-oidc-'));
+  server = await startServer({ env: { KEYHAVEN_CONFIG: configFileFor(issuer) } });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 });
 
 afterAll(async () => {
   await browser?.close();
   await server?.dispose();
-  identityProvider?.server.closeAllConnections();
-  await new Promise((resolve) => identityProvider?.server.close(resolve));
+  for (const listener of [identityProvider?.server, identityProvider?.tokenHost]) {
+    listener?.closeAllConnections();
+    await new Promise((resolve) => (listener ? listener.close(resolve) : resolve(undefined)));
+  }
   if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
@@ -251,6 +273,56 @@ describe('console sign-in through an OpenID Connect issuer (stand-in provider on
       misbehave.forgeState = false;
       misbehave.refuseToken = false;
       await context.close();
+    }
+  });
+
+  it('refuses a token endpoint on another origin unless console.oidc.tokenEndpoint names it, and then signs in through it', async () => {
+    const { issuer, tokenEndpointElsewhere } = identityProvider;
+    const tokenRequests = () => seen.tokenRequests.length;
+    const signIn = async (page: Page) => {
+      const popupOpened = page.waitForEvent('popup');
+      await page.getByRole('button', { name: 'Sign in with the identity provider' }).click();
+      await closed(await popupOpened);
+    };
+    misbehave.tokenEndpointElsewhere = true;
+    const elsewhere = await startServer({
+      env: { KEYHAVEN_CONFIG: configFileFor(issuer, { tokenEndpoint: tokenEndpointElsewhere }) },
+    });
+    const context = await browser.newContext();
+    try {
+      // The first server admits the issuer's origin only: the console says what to configure, and
+      // no code is asked for (the popup is closed before it reaches the issuer).
+      const page = await context.newPage();
+      await page.goto(`${server.url}/ui/`);
+      const before = { authorizations: seen.authorizations.length, tokens: tokenRequests() };
+      await signIn(page);
+      await expect
+        .poll(() => page.getByRole('alert').textContent())
+        .toBe(
+          `OidcMisconfigured: the issuer's token endpoint ${tokenEndpointElsewhere} is on another origin: set console.oidc.tokenEndpoint to it`,
+        );
+      expect([seen.authorizations.length, tokenRequests()]).toEqual([before.authorizations, before.tokens]);
+
+      // The second names it: its origin joins connect-src, and the sign-in goes through it.
+      const answer = await fetch(`${elsewhere.url}/ui/`);
+      expect(answer.headers.get('content-security-policy')).toContain(
+        `connect-src 'self' ${issuer} ${new URL(tokenEndpointElsewhere).origin};`,
+      );
+      const other = await context.newPage();
+      const problems: string[] = [];
+      other.on(
+        'console',
+        (m) => /Content Security Policy|Refused to/i.test(m.text()) && problems.push(m.text()),
+      );
+      await other.goto(`${elsewhere.url}/ui/`);
+      await signIn(other);
+      await other.getByRole('button', { name: 'Sign out' }).waitFor();
+      expect(tokenRequests()).toBe(before.tokens + 1);
+      expect(problems).toEqual([]);
+    } finally {
+      misbehave.tokenEndpointElsewhere = false;
+      await context.close();
+      await elsewhere.dispose();
     }
   });
 });

@@ -24,6 +24,8 @@ export interface ConsoleOidc {
   issuer: string;
   clientId: string;
   scope: string;
+  /** Set when the token endpoint is on another origin than the issuer. */
+  tokenEndpoint?: string;
 }
 
 export interface ConsoleOptions {
@@ -35,10 +37,13 @@ export interface ConsoleOptions {
 /**
  * No inline script or style, nothing from another origin: the page can only run the bundle it was
  * served with and talk to this server (and, for OpenID Connect sign-in, fetch the issuer's discovery
- * document and token endpoint). frame-ancestors stops clickjacking of the action buttons.
+ * document and token endpoint: the issuer's origin, and console.oidc.tokenEndpoint's when set). frame-ancestors stops clickjacking of the action buttons.
  */
 export function consoleCsp(oidc?: ConsoleOidc): string {
-  const connect = oidc ? `'self' ${new URL(oidc.issuer).origin}` : "'self'";
+  const origins = new Set(["'self'"]);
+  if (oidc) origins.add(new URL(oidc.issuer).origin);
+  if (oidc?.tokenEndpoint) origins.add(new URL(oidc.tokenEndpoint).origin);
+  const connect = [...origins].join(' ');
   return [
     "default-src 'none'",
     "script-src 'self'",
