@@ -50,6 +50,9 @@ export async function call(method, path, body) {
   const type = response.headers.get('content-type') ?? '';
   const answer = type.includes('json') ? await response.json() : await response.text();
   if (response.ok) return answer;
+  // The credential no longer holds (revoked, expired): the console signs out rather than go on
+  // showing pages it cannot load.
+  if (response.status === 401 && token !== null) signOut();
   const error = typeof answer === 'object' && answer !== null ? answer.error : undefined;
   throw new ApiError(
     response.status,
@@ -57,6 +60,18 @@ export async function call(method, path, body) {
     error?.message ?? response.statusText,
     error?.requestId ?? response.headers.get('x-request-id') ?? '',
   );
+}
+
+/** The items of a list route (`field` of each page) across its pages, at most `max` of them. */
+export async function everyPage(path, field, max) {
+  const items = [];
+  let cursor;
+  do {
+    const page = await call('GET', `${path}${query({ limit: Math.min(100, max - items.length), cursor })}`);
+    items.push(...page[field]);
+    cursor = page.nextCursor;
+  } while (cursor && items.length < max);
+  return items;
 }
 
 /** A query string of the defined, non-empty values. */

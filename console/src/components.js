@@ -84,6 +84,33 @@ export function useLoad(load, deps) {
   return { ...state, reload: () => setGeneration((g) => g + 1) };
 }
 
+/**
+ * One page at a time of a list route answering `{..., nextCursor}`: `load(cursor)` fetches a page.
+ * {value, error, reload, first (back to page 1, for a new filter), pager (its Previous and Next
+ * buttons, in a navigation landmark named `label`)}.
+ */
+export function usePaged(load, deps, label) {
+  const [cursors, setCursors] = useState([null]);
+  const cursor = cursors[cursors.length - 1];
+  const page = useLoad(() => load(cursor), [...deps, cursor]);
+  const next = page.value?.nextCursor;
+  const pager = html`<nav class="toolbar" aria-label=${label}>
+    <button
+      type="button"
+      class="secondary"
+      disabled=${cursors.length < 2}
+      onClick=${() => setCursors(cursors.slice(0, -1))}
+    >
+      Previous page
+    </button>
+    <span class="reason" data-testid="page-number">Page ${cursors.length}</span>
+    <button type="button" class="secondary" disabled=${!next} onClick=${() => setCursors([...cursors, next])}>
+      Next page
+    </button>
+  </nav>`;
+  return { ...page, first: () => setCursors([null]), pager };
+}
+
 /** The page's heading: the app focuses it when the page changes (tabindex -1 makes that possible). */
 export function Heading({ children }) {
   return html`<h1 tabindex="-1">${children}</h1>`;

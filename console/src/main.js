@@ -25,7 +25,14 @@ const PAGES = [
 ];
 
 function currentRoute() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part; // a malformed escape (#/keys/%E0): the id as typed, which the server will not find
+    }
+  };
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decode);
   return { page: parts[0] || 'keys', id: parts[1] };
 }
 
@@ -84,8 +91,10 @@ function SignIn({ onSignedIn }) {
     <form onSubmit=${submit}>
       <${Field}
         label="API key"
-        type="password"
+        type="text"
+        class="secret-input"
         autocomplete="off"
+        autocapitalize="off"
         spellcheck="false"
         value=${secret}
         onInput=${(e) => setSecret(e.currentTarget.value)}
@@ -151,14 +160,16 @@ function App() {
     <main id="main">${page}</main>`;
 }
 
+/** Each route gets a page of its own (keyed by it): no state of one key's page shows on another's. */
 function pageFor({ page, id }) {
+  const key = `${page}/${id ?? ''}`;
   switch (page) {
     case 'keys':
-      return id ? html`<${KeyPage} keyId=${id} />` : html`<${KeysPage} />`;
+      return id ? html`<${KeyPage} key=${key} keyId=${id} />` : html`<${KeysPage} />`;
     case 'policies':
       return html`<${PoliciesPage} />`;
     case 'principals':
-      return id ? html`<${PrincipalPage} principalId=${id} />` : html`<${PrincipalsPage} />`;
+      return id ? html`<${PrincipalPage} key=${key} principalId=${id} />` : html`<${PrincipalsPage} />`;
     case 'tenants':
       return html`<${TenantsPage} />`;
     case 'audit':

@@ -24,14 +24,28 @@ export async function consoleSettings() {
  * handler itself (browsers block popups opened later).
  */
 export async function signInWithIssuer(oidc, popup) {
+  try {
+    return await codeFlow(oidc, popup);
+  } finally {
+    // Closed by the callback page on success; on any failure, not left open at about:blank.
+    if (!popup.closed) popup.close();
+  }
+}
+
+async function codeFlow(oidc, popup) {
   const discoveryUrl = `${oidc.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   let discovery;
   try {
     discovery = await (await fetch(discoveryUrl, { credentials: 'omit' })).json();
   } catch {
-    popup.close();
     throw failure('OidcUnavailable', `the issuer's discovery document could not be read (${discoveryUrl})`);
   }
+  // RFC 8414 section 3.3: the document must be the issuer's own.
+  if (discovery?.issuer !== oidc.issuer)
+    throw failure(
+      'OidcMisconfigured',
+      `the discovery document at ${discoveryUrl} is for issuer ${String(discovery?.issuer)}, not ${oidc.issuer}`,
+    );
   // The Content-Security-Policy admits the issuer's origin and console.oidc.tokenEndpoint's only:
   // a token endpoint elsewhere would fail as an opaque network error, so say what to configure.
   const tokenEndpoint = oidc.tokenEndpoint ?? discovery.token_endpoint;
@@ -40,11 +54,9 @@ export async function signInWithIssuer(oidc, popup) {
   try {
     tokenOrigin = new URL(tokenEndpoint).origin;
   } catch {
-    popup.close();
     throw failure('OidcUnavailable', "the issuer's discovery document names no token endpoint");
   }
   if (!admitted.includes(tokenOrigin)) {
-    popup.close();
     throw failure(
       'OidcMisconfigured',
       `the issuer's token endpoint ${tokenEndpoint} is on another origin: set console.oidc.tokenEndpoint to it`,
@@ -64,7 +76,6 @@ export async function signInWithIssuer(oidc, popup) {
   }
   // Only a web page may be opened in the popup (never javascript: or data:, which would run here).
   if (authorize === null || !['https:', 'http:'].includes(authorize.protocol)) {
-    popup.close();
     throw failure(
       'OidcUnavailable',
       "the issuer's discovery document names no http(s) authorization endpoint",

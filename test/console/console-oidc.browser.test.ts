@@ -28,7 +28,12 @@ interface PendingCode {
 /** What the stand-in provider saw, for the assertions. */
 const seen = { authorizations: [] as URLSearchParams[], tokenRequests: [] as URLSearchParams[] };
 /** How the stand-in provider misbehaves in the tests of the console's refusals. */
-const misbehave = { forgeState: false, refuseToken: false, tokenEndpointElsewhere: false };
+const misbehave = {
+  forgeState: false,
+  refuseToken: false,
+  tokenEndpointElsewhere: false,
+  wrongIssuer: false,
+};
 
 function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -65,7 +70,7 @@ async function startIssuer(): Promise<IdentityProvider> {
       response.writeHead(status, { 'content-type': 'application/json', ...cors }).end(JSON.stringify(value));
     if (url.pathname === '/.well-known/openid-configuration')
       return json(200, {
-        issuer,
+        issuer: misbehave.wrongIssuer ? 'https://someone-else.example' : issuer,
         authorization_endpoint: `${issuer}/authorize`,
         token_endpoint: `${misbehave.tokenEndpointElsewhere ? tokenHostUrl : issuer}/token`,
         jwks_uri: `${issuer}/jwks`,
@@ -268,10 +273,23 @@ describe('console sign-in through an OpenID Connect issuer (stand-in provider on
       misbehave.refuseToken = true;
       await attempt();
       await expect.poll(alert).toBe('invalid_grant: the code or its verifier is not valid');
+      // A discovery document of another issuer (RFC 8414 section 3.3): refused before the popup
+      // goes anywhere, and the popup is closed, not left at about:blank.
+      misbehave.refuseToken = false;
+      misbehave.wrongIssuer = true;
+      const authorizations = seen.authorizations.length;
+      await attempt();
+      await expect
+        .poll(alert)
+        .toBe(
+          `OidcMisconfigured: the discovery document at ${identityProvider.issuer}/.well-known/openid-configuration is for issuer https://someone-else.example, not ${identityProvider.issuer}`,
+        );
+      expect(seen.authorizations.length).toBe(authorizations);
       expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
     } finally {
       misbehave.forgeState = false;
       misbehave.refuseToken = false;
+      misbehave.wrongIssuer = false;
       await context.close();
     }
   });

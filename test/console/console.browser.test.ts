@@ -3,6 +3,8 @@
 // WCAG 2.x level A and AA violations and photographed into test-results/console/.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -473,6 +475,342 @@ describe('the console at /ui', () => {
       expect(session.problems).toEqual([]);
     } finally {
       await session.close();
+    }
+  });
+
+  it("pages through keys and audit records, and runs the rest of a key's and a principal's life: settings, aliases, deletion, key policy, public key, import parameters, access keys", async () => {
+    // 23 keys of one batch: two pages of the key list (20 a page).
+    const batch = `batch${Date.now().toString(36)}`;
+    const made = await Promise.all(
+      Array.from({ length: 23 }, () =>
+        api<{ key: { keyId: string } }>('POST', '/v1/keys', server.token, {
+          tags: { batch: 'yes', [batch]: '1' },
+        }),
+      ),
+    );
+    const batchIds = made.map(({ key }) => key.keyId).sort();
+    const app = await principalWithKey('lifecycle-app', ['crypto-user']);
+    const session = await openConsole();
+    const { page } = session;
+    try {
+      await signInWithKeyboard(page, server.token);
+      const listed = () => page.getByRole('table').getByRole('link').allTextContents();
+      const keyPager = page.getByRole('navigation', { name: 'Pages of the key list' });
+      await page.getByLabel('Tag filter').fill(`${batch}:1`);
+      await page.getByRole('button', { name: 'Apply filter' }).click();
+      await expect.poll(async () => (await listed()).length).toBe(20);
+      const firstPage = await listed();
+      expect(await keyPager.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true);
+      await keyPager.getByRole('button', { name: 'Next page' }).click();
+      await expect.poll(async () => (await listed()).length).toBe(3);
+      expect(await keyPager.getByTestId('page-number').textContent()).toBe('Page 2');
+      expect(await keyPager.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+      // The two pages are the batch, each key once.
+      expect([...firstPage, ...(await listed())].sort()).toEqual(batchIds);
+      await keyPager.getByRole('button', { name: 'Previous page' }).click();
+      await expect.poll(listed).toEqual(firstPage);
+      // A new filter starts again at page 1.
+      await keyPager.getByRole('button', { name: 'Next page' }).click();
+      await expect.poll(() => keyPager.getByTestId('page-number').textContent()).toBe('Page 2');
+      await page.getByLabel('Tag filter').fill('batch:yes');
+      await page.getByRole('button', { name: 'Apply filter' }).click();
+      await expect.poll(() => keyPager.getByTestId('page-number').textContent()).toBe('Page 1');
+
+      // An RSA signing key made in the form; its public key downloads as the server's PEM.
+      await page.getByLabel('Key spec').selectOption('RSA_2048');
+      await page.getByLabel('Key usage').selectOption('SIGN_VERIFY');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const created = page.getByRole('status').getByRole('link');
+      await created.waitFor();
+      const rsaKeyId = (await created.textContent())!;
+      await created.click();
+      await page.getByTestId('key-state').waitFor();
+      const downloading = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Download public key (PEM)' }).click();
+      const download = await downloading;
+      expect(download.suggestedFilename()).toBe(`${rsaKeyId}.pem`);
+      const pem = readFileSync((await download.path())!, 'utf8');
+      const { publicKey } = await api<{ publicKey: string }>(
+        'GET',
+        `/v1/keys/${rsaKeyId}/public-key`,
+        server.token,
+      );
+      expect(pem).toBe(publicKey);
+      expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+      expect(pem).not.toMatch(/PRIVATE/);
+
+      // Aliases: add, see it on the key and in the API, remove.
+      await page.getByLabel('New alias').fill('alias/console-signer');
+      await page.getByRole('button', { name: 'Add alias' }).click();
+      await page.getByRole('button', { name: 'Remove alias/console-signer' }).waitFor();
+      const keyOf = (id: string) =>
+        api<{ status: number; key: Record<string, unknown> }>(
+          'GET',
+          `/v1/keys/${encodeURIComponent(id)}`,
+          server.token,
+        );
+      expect((await keyOf('alias/console-signer')).key.keyId).toBe(rsaKeyId);
+      // An alias that names another key is not taken from it (PUT would re-point it).
+      await api('POST', '/v1/keys', server.token, { alias: 'alias/console-other' });
+      const other = (await keyOf('alias/console-other')).key.keyId;
+      await page.getByLabel('New alias').fill('alias/console-other');
+      await page.getByRole('button', { name: 'Add alias' }).click();
+      await expect
+        .poll(() => page.getByRole('alert').textContent())
+        .toBe(`AliasInUse: alias/console-other names key ${other}: remove it there first`);
+      expect((await keyOf('alias/console-other')).key.keyId).toBe(other);
+      await page.getByRole('button', { name: 'Remove alias/console-signer' }).click();
+      await expect
+        .poll(() => page.getByRole('button', { name: 'Remove alias/console-signer' }).count())
+        .toBe(0);
+      expect((await keyOf('alias/console-signer')).status).toBe(404);
+
+      // The key policy: a malformed document cannot be saved; a good one becomes version 2.
+      const keyPolicy = page.getByLabel('Key policy document (JSON)');
+      await expect.poll(() => keyPolicy.inputValue()).toMatch(/statements/);
+      const heading = page.getByRole('heading', { name: /^Key policy \(version \d+\)$/ });
+      const versionBefore = Number((await heading.textContent())!.match(/\d+/)![0]);
+      await keyPolicy.fill('{"statements": [');
+      await expect.poll(() => page.getByRole('button', { name: 'Save key policy' }).isDisabled()).toBe(true);
+      const document = {
+        statements: [
+          { sid: 'admins', effect: 'allow', principals: ['*'], actions: ['*'], resources: ['*'] },
+          {
+            sid: 'no-signing-for-the-app',
+            effect: 'deny',
+            principals: [`principal:${app.id}`],
+            actions: ['Sign'],
+            resources: ['*'],
+          },
+        ],
+      };
+      await keyPolicy.fill(JSON.stringify(document));
+      await page.getByRole('button', { name: 'Save key policy' }).click();
+      await page.getByRole('heading', { name: `Key policy (version ${versionBefore + 1})` }).waitFor();
+      const stored = await api<{ version: number; document: { statements: { sid: string }[] } }>(
+        'GET',
+        `/v1/keys/${rsaKeyId}/policy`,
+        server.token,
+      );
+      expect(stored.version).toBe(versionBefore + 1);
+      expect(stored.document.statements.map((s) => s.sid)).toEqual(['admins', 'no-signing-for-the-app']);
+      const message = Buffer.from('signed by the app').toString('base64');
+      expect(
+        await api('POST', '/v1/sign', app.secret, {
+          keyId: rsaKeyId,
+          message,
+          algorithm: 'RSASSA_PSS_SHA_256',
+        }),
+      ).toMatchObject({ status: 403, error: { code: 'AccessDenied' } });
+
+      // A symmetric key's settings: description, tags, rotation period and expiry; emptied, the
+      // rotation period and the expiry are turned off.
+      const { key: symmetric } = await api<{ key: { keyId: string } }>('POST', '/v1/keys', server.token, {});
+      await page.evaluate((id) => (location.hash = `#/keys/${id}`), symmetric.keyId);
+      await page.getByTestId('key-state').waitFor();
+      const settings = page.getByRole('region', { name: 'Settings' });
+      await settings.getByLabel('Description').fill('set in the console');
+      await settings.getByLabel('Tags').fill('team=ops, tier=gold');
+      await settings.getByLabel('Rotation period (days)').fill('90');
+      await settings.getByLabel('Expires at').fill('2031-05-04T03:02');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await expect.poll(async () => (await keyOf(symmetric.keyId)).key.rotationPeriodDays).toBe(90);
+      const saved = (await keyOf(symmetric.keyId)).key;
+      expect(saved).toMatchObject({ description: 'set in the console', tags: { team: 'ops', tier: 'gold' } });
+      // The browser's local time zone is the machine's: compare with the instant it means there.
+      expect(saved.expiresAt).toBe(
+        new Date(await page.evaluate(() => new Date('2031-05-04T03:02').toISOString())).toISOString(),
+      );
+      await expect.poll(() => settings.getByLabel('Rotation period (days)').inputValue()).toBe('90');
+      await settings.getByLabel('Rotation period (days)').fill('');
+      await settings.getByLabel('Expires at').fill('');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await expect.poll(async () => (await keyOf(symmetric.keyId)).key.rotationPeriodDays ?? null).toBe(null);
+      expect((await keyOf(symmetric.keyId)).key.expiresAt ?? null).toBe(null);
+
+      // Schedule deletion (7 days), see it pending with its date and the actions it forbids, cancel it.
+      const state = page.getByTestId('key-state');
+      await page.getByLabel('Waiting period (days, 7 to 30)').fill('7');
+      await page.getByRole('button', { name: 'Schedule deletion' }).click();
+      await expect.poll(() => state.textContent()).toBe('PendingDeletion');
+      const deletionDate = (await keyOf(symmetric.keyId)).key.deletionDate as string;
+      expect(Date.parse(deletionDate) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+      await page.getByText('Deletion date').waitFor();
+      expect(await page.getByRole('button', { name: 'Rotate' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Schedule deletion' }).isDisabled()).toBe(true);
+      await inspect(page, '13-key-pending-deletion');
+      await page.getByRole('button', { name: 'Cancel deletion' }).click();
+      await expect.poll(() => state.textContent()).toBe('Disabled');
+      expect((await keyOf(symmetric.keyId)).key.deletionDate ?? null).toBe(null);
+      // An out-of-range waiting period is the server's to refuse.
+      await page.getByLabel('Waiting period (days, 7 to 30)').fill('3');
+      await page.getByRole('button', { name: 'Schedule deletion' }).click();
+      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^ValidationError: /);
+      expect(await state.textContent()).toBe('Disabled');
+
+      // A key for imported material: its import parameters (a public key and a token, no secret).
+      await page.getByRole('link', { name: 'Keys', exact: true }).click();
+      await page.getByLabel('Origin').selectOption('EXTERNAL');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      await page.getByRole('status').getByRole('link').click();
+      await expect.poll(() => state.textContent()).toBe('PendingImport');
+      await page.getByRole('button', { name: 'Get import parameters' }).click();
+      const parameters = page.getByRole('region', { name: 'Import parameters' });
+      await expect.poll(() => parameters.textContent()).toMatch(/-----BEGIN PUBLIC KEY-----/);
+      expect(await parameters.textContent()).toMatch(/Import token/);
+      expect(await parameters.textContent()).not.toMatch(/PRIVATE/);
+      await inspect(page, '14-key-import-parameters');
+
+      // A principal's access key deleted and its API key revoked: the server refuses the secret after.
+      await page.evaluate((id) => (location.hash = `#/principals/${id}`), app.id);
+      await page.getByRole('heading', { level: 1, name: 'Principal lifecycle-app' }).waitFor();
+      await page.getByRole('button', { name: 'Create access key' }).click();
+      const shown = page.getByTestId('new-secret');
+      await expect.poll(() => shown.textContent()).toMatch(/Secret access key/);
+      const accessKeyId = (await shown.locator('dd').first().textContent())!;
+      await page.getByRole('button', { name: `Delete ${accessKeyId}` }).click();
+      await expect
+        .poll(() => page.getByRole('button', { name: `Delete ${accessKeyId}` }).isDisabled())
+        .toBe(true);
+      // The secret shown once is gone with the next action.
+      expect(await page.getByTestId('new-secret').count()).toBe(0);
+      const { accessKeys } = await api<{ accessKeys: { accessKeyId: string; revokedAt: string | null }[] }>(
+        'GET',
+        `/v1/principals/${app.id}/access-keys`,
+        server.token,
+      );
+      expect(accessKeys.find((k) => k.accessKeyId === accessKeyId)?.revokedAt).toBeTruthy();
+      expect((await api<{ status: number }>('GET', '/v1/keys', app.secret)).status).toBe(200);
+      const apiKeyRow = page.getByRole('region', { name: 'API keys' }).getByRole('row').nth(1);
+      await apiKeyRow.getByRole('button', { name: /^Revoke / }).click();
+      await expect.poll(() => apiKeyRow.getByRole('button', { name: /^Revoke / }).isDisabled()).toBe(true);
+      expect(await api('GET', '/v1/keys', app.secret)).toMatchObject({ status: 401 });
+      await inspect(page, '15-principal-keys-revoked');
+
+      // The audit records of the batch's creation page 25 at a time.
+      await page.getByRole('link', { name: 'Audit' }).click();
+      await page.getByLabel('Action').fill('CreateKey');
+      await page.getByRole('button', { name: 'Apply filter' }).click();
+      const records = page.getByRole('table').getByRole('row');
+      await expect.poll(() => records.count()).toBe(26);
+      const seqs = async () => (await records.locator('td:first-child').allTextContents()).map(Number);
+      const firstSeqs = await seqs();
+      const auditPager = page.getByRole('navigation', { name: 'Pages of the audit records' });
+      await auditPager.getByRole('button', { name: 'Next page' }).click();
+      await expect.poll(() => auditPager.getByTestId('page-number').textContent()).toBe('Page 2');
+      await expect.poll(async () => (await seqs()).some((seq) => firstSeqs.includes(seq))).toBe(false);
+      const secondSeqs = await seqs();
+      expect(secondSeqs.length).toBeGreaterThan(0);
+      // In the log's order: every record of page 2 comes after page 1's.
+      expect(Math.min(...secondSeqs)).toBeGreaterThan(Math.max(...firstSeqs));
+      await inspect(page, '16-audit-page-2');
+
+      expect(session.problems).toEqual([]);
+      expect(session.requested.filter((path) => MATERIAL_ROUTES.test(path))).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('keeps its tab out of reach of a site that opened it, signs out when the credential is revoked, and survives a malformed link', async () => {
+    // Another origin (a second loopback port) opens the console: with Cross-Origin-Opener-Policy
+    // its handle to the tab is severed at once, so it cannot steer the signed-in tab later.
+    const page = await fetch(`${server.url}/ui/`);
+    expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin-allow-popups');
+    // The OIDC callback page must reach the console that opened it: no such header there.
+    expect(
+      (await fetch(`${server.url}/ui/callback.html`)).headers.get('cross-origin-opener-policy'),
+    ).toBeNull();
+    const attacker = createServer((_request, response) =>
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'),
+    );
+    const attackerUrl = await new Promise<string>((resolve) =>
+      attacker.listen(0, '127.0.0.1', () =>
+        resolve(`http://localhost:${(attacker.address() as AddressInfo).port}/`),
+      ),
+    );
+    const context = await browser.newContext();
+    try {
+      const elsewhere = await context.newPage();
+      await elsewhere.goto(attackerUrl);
+      const opened = context.waitForEvent('page');
+      await elsewhere.evaluate((url) => {
+        (window as unknown as { handle: Window | null }).handle = window.open(url);
+      }, `${server.url}/ui/`);
+      const consoleTab = await opened;
+      await consoleTab.getByLabel('API key').waitFor();
+      expect(await elsewhere.evaluate(() => (window as unknown as { handle: Window }).handle.closed)).toBe(
+        true,
+      );
+      expect(await consoleTab.evaluate(() => window.opener)).toBeNull();
+    } finally {
+      await context.close();
+      attacker.closeAllConnections();
+      await new Promise((resolve) => attacker.close(resolve));
+    }
+
+    // A revoked API key: the next request is refused and the console returns to sign-in.
+    const operator = await principalWithKey('revoked-operator', ['key-admin']);
+    const session = await openConsole();
+    try {
+      await signInWithKeyboard(session.page, operator.secret);
+      await session.page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
+      const { apiKeys } = await api<{ apiKeys: { apiKeyId: string }[] }>(
+        'GET',
+        `/v1/principals/${operator.id}/api-keys`,
+        server.token,
+      );
+      expect(
+        (
+          await api<{ status: number }>(
+            'DELETE',
+            `/v1/principals/${operator.id}/api-keys/${apiKeys[0]!.apiKeyId}`,
+            server.token,
+          )
+        ).status,
+      ).toBe(204);
+      await session.page.getByRole('link', { name: 'Audit' }).click();
+      await session.page.getByRole('heading', { level: 1, name: 'Sign in to Keyhaven' }).waitFor();
+      expect(await session.page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+
+      // A link with a malformed escape shows the server's refusal of that id, not a blank page.
+      await signInWithKeyboard(session.page, server.token);
+      await session.page.evaluate(() => (location.hash = '#/keys/%E0'));
+      await expect
+        .poll(() => session.page.getByRole('alert').textContent())
+        .toMatch(/^ValidationError: keyId must be/);
+      expect(session.problems).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('serves the API documentation at /docs under a policy of its own that forbids framing, and it still renders', async () => {
+    const answer = await fetch(`${server.url}/docs/`);
+    const csp = answer.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(csp).not.toMatch(/https:|swagger\.io/);
+    expect(csp).not.toMatch(/script-src[^;]*unsafe/);
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    try {
+      const page = await context.newPage();
+      page.on(
+        'console',
+        (m) => /Content Security Policy|Refused to/i.test(m.text()) && problems.push(m.text()),
+      );
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(`${server.url}/docs/`);
+      await page
+        .getByRole('heading', { name: /Keyhaven/ })
+        .first()
+        .waitFor();
+      await page.getByText('/v1/keys', { exact: true }).first().waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
     }
   });
 

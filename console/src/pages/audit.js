@@ -2,7 +2,7 @@
 // (valid, or the first record that breaks it).
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, useLoad, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, usePaged, when } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 
@@ -12,23 +12,22 @@ const BLANK = { principalId: '', action: '', keyId: '', result: '', from: '', to
 export function AuditPage() {
   const [filter, setFilter] = useState(BLANK);
   const [draft, setDraft] = useState(BLANK);
-  const [cursors, setCursors] = useState([null]);
   const [selected, setSelected] = useState(null);
-  const cursor = cursors[cursors.length - 1];
   const range = (value) => (value ? new Date(value).toISOString() : '');
-  const page = useLoad(
-    () =>
+  const page = usePaged(
+    (cursor) =>
       call(
         'GET',
         `/v1/logs${query({ ...filter, from: range(filter.from), to: range(filter.to), limit: PAGE_SIZE, cursor })}`,
       ),
-    [JSON.stringify(filter), cursor],
+    [JSON.stringify(filter)],
+    'Pages of the audit records',
   );
   const allowed = usePermissions(['VerifyLogs']);
   const set = (name) => (event) => setDraft({ ...draft, [name]: event.currentTarget.value });
   const apply = (event) => {
     event.preventDefault();
-    setCursors([null]);
+    page.first();
     setSelected(null);
     setFilter(draft);
   };
@@ -94,10 +93,7 @@ export function AuditPage() {
             : html`<p>No record matches.</p>`
           : null
       }
-      <div class="toolbar">
-        <button type="button" class="secondary" disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))}>Previous page</button>
-        <button type="button" class="secondary" disabled=${!page.value?.nextCursor} onClick=${() => setCursors([...cursors, page.value.nextCursor])}>Next page</button>
-      </div>
+      ${page.pager}
     </section>
     ${selected ? html`<${RecordDetail} record=${selected} />` : null}`;
 }

@@ -97,6 +97,28 @@ function DayChart({ days }) {
   </figure>`;
 }
 
+const bare = (alias) => encodeURIComponent(alias.replace(/^alias\//, ''));
+
+/**
+ * PUT /v1/aliases/{name} re-points an alias that names another key: from this page that would
+ * take it from that key unseen, so an alias in use elsewhere is refused here (move it from its key).
+ */
+async function addAlias(name, keyId) {
+  const alias = name.startsWith('alias/') ? name : `alias/${name}`;
+  const holder = await call('GET', `/v1/keys/${encodeURIComponent(alias)}`).then(
+    ({ key }) => key.keyId,
+    (failure) => {
+      if (failure.status === 404) return null;
+      throw failure;
+    },
+  );
+  if (holder !== null && holder !== keyId)
+    throw Object.assign(new Error(`${alias} names key ${holder}: remove it there first`), {
+      code: 'AliasInUse',
+    });
+  await call('PUT', `/v1/aliases/${bare(alias)}`, { keyId });
+}
+
 export function Aliases({ record, allowed, onChanged }) {
   const [name, setName] = useState('');
   const [error, setError] = useState(null);
@@ -110,7 +132,6 @@ export function Aliases({ record, allowed, onChanged }) {
       setError(failure);
     }
   };
-  const bare = (alias) => encodeURIComponent(alias.replace(/^alias\//, ''));
   return html`<section aria-labelledby="aliases-title">
     <h2 id="aliases-title">Aliases</h2>
     <ul>
@@ -137,7 +158,7 @@ export function Aliases({ record, allowed, onChanged }) {
         label="Add alias"
         decision=${allowed.PutAlias}
         blocked=${name ? undefined : 'type an alias'}
-        onClick=${run(() => call('PUT', `/v1/aliases/${bare(name)}`, { keyId: record.keyId }))}
+        onClick=${run(() => addAlias(name, record.keyId))}
       />
     </div>
     <${ErrorMessage} error=${error} />

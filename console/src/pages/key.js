@@ -68,6 +68,7 @@ export function KeyPage({ keyId }) {
             .join(', ') || '—'
         }</dd>
         <dt>Rotation period</dt><dd>${key.rotationPeriodDays ? `${key.rotationPeriodDays} days, next ${when(key.nextRotationAt)}` : '—'}</dd>
+        <dt>Expires</dt><dd>${key.expiresAt ? when(key.expiresAt) : 'never'}</dd>
         <dt>Created</dt><dd>${when(key.createdAt)}</dd>
         ${
           key.deletionDate
@@ -95,7 +96,7 @@ export function KeyPage({ keyId }) {
           onClick=${act('Deletion scheduled', 'DELETE', `${keyPath(keyId)}?pendingWindowDays=${encodeURIComponent(pendingDays)}`)} />
       </div>
     </section>
-    <${Settings} key=${`${key.keyId}-${generation}`} record=${key} decision=${allowed.UpdateKey} onSaved=${() => setGeneration((g) => g + 1)} />
+    <${Settings} key=${settingsOf(key)} record=${key} decision=${allowed.UpdateKey} onSaved=${() => setGeneration((g) => g + 1)} />
     <${Aliases} record=${key} allowed=${allowed} onChanged=${() => setGeneration((g) => g + 1)} />
     <${Versions} keyId=${keyId} generation=${generation} />
     <${Usage} keyId=${keyId} generation=${generation} />
@@ -104,6 +105,16 @@ export function KeyPage({ keyId }) {
     <${KeyPolicy} keyId=${keyId} allowed=${allowed} />`;
 }
 
+/** The settings as the server has them: the form starts again from them whenever they change. */
+const settingsOf = (key) =>
+  JSON.stringify([key.keyId, key.description, key.tags, key.rotationPeriodDays, key.expiresAt]);
+
+/** An ISO instant as the value of a datetime-local input (the browser's local time, to the minute). */
+const localDateTime = (iso) => {
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
+
 function Settings({ record: key, decision, onSaved }) {
   const [form, setForm] = useState({
     description: key.description ?? '',
@@ -111,6 +122,7 @@ function Settings({ record: key, decision, onSaved }) {
       .map(([k, v]) => `${k}=${v}`)
       .join(', '),
     rotationPeriodDays: key.rotationPeriodDays ? String(key.rotationPeriodDays) : '',
+    expiresAt: key.expiresAt ? localDateTime(key.expiresAt) : '',
   });
   const [error, setError] = useState(null);
   const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
@@ -119,7 +131,11 @@ function Settings({ record: key, decision, onSaved }) {
     setError(null);
     try {
       const body = { description: form.description, tags: parseTags(form.tags) };
+      // An emptied field turns the setting off: no automatic rotation, no expiry.
       if (form.rotationPeriodDays) body.rotationPeriodDays = Number(form.rotationPeriodDays);
+      else if (key.rotationPeriodDays) body.rotationPeriodDays = null;
+      if (form.expiresAt) body.expiresAt = new Date(form.expiresAt).toISOString();
+      else if (key.expiresAt) body.expiresAt = null;
       await call('PATCH', keyPath(key.keyId), body);
       onSaved();
     } catch (failure) {
@@ -142,6 +158,14 @@ function Settings({ record: key, decision, onSaved }) {
         min="1"
         value=${form.rotationPeriodDays}
         onInput=${set('rotationPeriodDays')}
+        hint="empty: no automatic rotation"
+      />
+      <${Field}
+        label="Expires at"
+        type="datetime-local"
+        value=${form.expiresAt}
+        onInput=${set('expiresAt')}
+        hint="your local time; empty: never"
       />
       <${Action} label="Save settings" type="submit" decision=${decision} />
       <${ErrorMessage} error=${error} />

@@ -2,7 +2,17 @@
 // with any key spec, usage, protection level and origin the server offers.
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { ErrorMessage, Field, Heading, Notice, Action, options, useLoad, when } from '../components.js';
+import {
+  ErrorMessage,
+  Field,
+  Heading,
+  Notice,
+  Action,
+  options,
+  useLoad,
+  usePaged,
+  when,
+} from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 import { vocabulary } from '../vocabulary.js';
@@ -26,19 +36,18 @@ export function parseTags(text) {
 export function KeysPage() {
   const [filter, setFilter] = useState({ alias: '', tag: '', state: '' });
   const [draft, setDraft] = useState(filter);
-  const [cursors, setCursors] = useState([null]);
   const [created, setCreated] = useState(null);
-  const cursor = cursors[cursors.length - 1];
-  const page = useLoad(
-    () => call('GET', `/v1/keys${query({ ...filter, limit: PAGE_SIZE, cursor })}`),
-    [filter.alias, filter.tag, filter.state, cursor],
+  const page = usePaged(
+    (cursor) => call('GET', `/v1/keys${query({ ...filter, limit: PAGE_SIZE, cursor })}`),
+    [filter.alias, filter.tag, filter.state],
+    'Pages of the key list',
   );
   const words = useLoad(vocabulary, []);
   const allowed = usePermissions(['CreateKey']);
 
   const applyFilter = (event) => {
     event.preventDefault();
-    setCursors([null]);
+    page.first();
     setFilter(draft);
   };
   const set = (name) => (event) => setDraft({ ...draft, [name]: event.currentTarget.value });
@@ -60,19 +69,7 @@ export function KeysPage() {
       <h2 id="list-title">Key list</h2>
       <${ErrorMessage} error=${page.error} />
       ${page.value ? html`<${KeyTable} keys=${page.value.keys} />` : page.error ? null : html`<p>Loading…</p>`}
-      <div class="toolbar">
-        <button type="button" class="secondary" disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          class="secondary"
-          disabled=${!page.value?.nextCursor}
-          onClick=${() => setCursors([...cursors, page.value.nextCursor])}
-        >
-          Next page
-        </button>
-      </div>
+      ${page.pager}
     </section>
     <section aria-labelledby="create-title">
       <h2 id="create-title">Create a key</h2>

@@ -1,11 +1,15 @@
 // Policies: the list, an editor that checks the document as it is typed, the version history with
 // rollback, and the simulator (principal, action, key, context: the decision and its statement).
 import { useState } from 'preact/hooks';
-import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when } from '../components.js';
+import { call, everyPage, query } from '../api.js';
+import { Action, ErrorMessage, Field, Heading, Notice, useLoad, usePaged, when } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 import { policyProblems } from '../policy-document.js';
+
+const PAGE_SIZE = 50;
+/** The principals the attach and simulator pickers offer (a few pages of the list). */
+const MAX_PRINCIPALS = 1000;
 
 const EXAMPLE = JSON.stringify(
   {
@@ -26,7 +30,11 @@ const EXAMPLE = JSON.stringify(
 export function PoliciesPage() {
   const [generation, setGeneration] = useState(0);
   const [selected, setSelected] = useState(null);
-  const list = useLoad(() => call('GET', `/v1/policies${query({ limit: 100 })}`), [generation]);
+  const list = usePaged(
+    (cursor) => call('GET', `/v1/policies${query({ limit: PAGE_SIZE, cursor })}`),
+    [generation],
+    'Pages of the policy list',
+  );
   const allowed = usePermissions(
     [
       'CreatePolicy',
@@ -40,10 +48,10 @@ export function PoliciesPage() {
     generation,
   );
   const principals = useLoad(
-    () => call('GET', `/v1/principals${query({ limit: 100 })}`).catch(() => ({ principals: [] })),
+    () => everyPage('/v1/principals', 'principals', MAX_PRINCIPALS).catch(() => []),
     [generation],
   );
-  const principalList = principals.value?.principals ?? [];
+  const principalList = principals.value ?? [];
   const changed = (policy) => {
     setSelected(policy);
     setGeneration((g) => g + 1);
@@ -88,6 +96,7 @@ export function PoliciesPage() {
             </table>`
           : null
       }
+      ${list.pager}
       <p><button type="button" class="secondary" onClick=${() => setSelected(null)}>New policy</button></p>
     </section>
     <${Editor} key=${selected ? `${selected.policyId}@${selected.version}` : 'new'} policy=${selected} allowed=${allowed} onSaved=${changed} />

@@ -3,16 +3,21 @@
 // and gone when the page changes: the server keeps only its hash.
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, Notice, useLoad, usePaged, when } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 
+const PAGE_SIZE = 50;
 const ROLES = ['admin', 'key-admin', 'crypto-user', 'auditor'];
 const principalPath = (id) => `/v1/principals/${encodeURIComponent(id)}`;
 
 export function PrincipalsPage() {
   const [generation, setGeneration] = useState(0);
-  const list = useLoad(() => call('GET', `/v1/principals${query({ limit: 100 })}`), [generation]);
+  const list = usePaged(
+    (cursor) => call('GET', `/v1/principals${query({ limit: PAGE_SIZE, cursor })}`),
+    [generation],
+    'Pages of the principal list',
+  );
   const allowed = usePermissions(['CreatePrincipal']);
   return html`<${Heading}>Principals</${Heading}>
     <section aria-labelledby="principals-title">
@@ -47,6 +52,7 @@ export function PrincipalsPage() {
             </table>`
           : null
       }
+      ${list.pager}
     </section>
     <${CreatePrincipal} decision=${allowed.CreatePrincipal} onCreated=${() => setGeneration((g) => g + 1)} />`;
 }

@@ -2,9 +2,11 @@
 // creating a tenant, and changing a tenant's quotas.
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, Notice, usePaged, when } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
+
+const PAGE_SIZE = 50;
 
 /** {maxKeys, requestsPerSecond} of the non-empty fields, as integers. */
 function quotasOf(form) {
@@ -22,7 +24,11 @@ const quotaText = (quotas) =>
 
 export function TenantsPage() {
   const [generation, setGeneration] = useState(0);
-  const list = useLoad(() => call('GET', `/v1/tenants${query({ limit: 100 })}`), [generation]);
+  const list = usePaged(
+    (cursor) => call('GET', `/v1/tenants${query({ limit: PAGE_SIZE, cursor })}`),
+    [generation],
+    'Pages of the tenant list',
+  );
   const allowed = usePermissions(['CreateTenant', 'UpdateTenant']);
   const [editing, setEditing] = useState(null);
   const changed = () => setGeneration((g) => g + 1);
@@ -68,6 +74,7 @@ export function TenantsPage() {
             </table>`
           : null
       }
+      ${list.pager}
     </section>
     ${editing ? html`<${Quotas} key=${editing.tenantId} tenant=${editing} decision=${allowed.UpdateTenant} onSaved=${changed} />` : null}
     <${CreateTenant} decision=${allowed.CreateTenant} onCreated=${changed} />`;

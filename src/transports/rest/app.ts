@@ -167,7 +167,22 @@ export async function buildRestApp(
   // The documentation UI's routes (pages, static assets, the spec) are public, as /openapi.json is.
   await app.register(async (docs) => {
     declarePublicScope(docs);
-    await docs.register(swaggerUi, { routePrefix: '/docs' });
+    // Swagger UI's own policy for its pages (no inline script), never framed: it shares the
+    // console's origin, so a script it let in could reach the console's signed-in tab. Nothing
+    // from elsewhere (its default allows https: fonts and styles and the swagger.io validator),
+    // inline styles allowed (Swagger UI sets them as it renders), and no upgrade-insecure-requests,
+    // which would send a plain-http server's own assets to https.
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      transformStaticCSP: (header: string) =>
+        header
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace("font-src 'self' https: data:", "font-src 'self' data:")
+          .replace("img-src 'self' data: validator.swagger.io", "img-src 'self' data:")
+          .replace(/style-src 'self' https:[^;]*/, "style-src 'self' 'unsafe-inline'")
+          .replace(/\s*upgrade-insecure-requests;?/, ''),
+    });
   });
 
   app.addHook('onRequest', (request, reply, done) => {

@@ -93,15 +93,23 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     files.set('config.json', { body: Buffer.from(JSON.stringify(settings)), type: CONTENT_TYPES['.json']! });
   }
 
-  const send = (reply: FastifyReply, file: ConsoleFile, name: string) =>
-    reply
-      .header('content-security-policy', csp)
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      // The page names its scripts without a version: always ask again, so an upgrade is seen at once.
-      .header('cache-control', name.endsWith('.js') || name.endsWith('.css') ? 'no-cache' : 'no-store')
-      .type(file.type)
-      .send(file.body);
+  const send = (reply: FastifyReply, file: ConsoleFile, name: string) => {
+    // The console page in a browsing context group of its own: a site that opened it (window.open)
+    // keeps no handle to navigate the signed-in tab. Its own sign-in popup stays reachable, and the
+    // callback page (no such header) can still post the code back to it.
+    if (name === '' || name === 'index.html')
+      reply.header('cross-origin-opener-policy', 'same-origin-allow-popups');
+    return (
+      reply
+        .header('content-security-policy', csp)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        // The page names its scripts without a version: always ask again, so an upgrade is seen at once.
+        .header('cache-control', name.endsWith('.js') || name.endsWith('.css') ? 'no-cache' : 'no-store')
+        .type(file.type)
+        .send(file.body)
+    );
+  };
 
   app.get('/ui', { config: { public: true }, schema: { hide: true } }, (_request, reply) =>
     reply.redirect('/ui/'),
