@@ -124,6 +124,9 @@ describe('failover between two HSM backends (SoftHSM2, server process)', () => {
     const removedAt = Date.now();
     renameSync(tokenDir, away);
     const openedAfter = await waitFor('hsm-a', (b) => !b.healthy && b.circuit !== 'closed');
+    // The second token serves: the node stays ready (the backends are one failover group).
+    const readyWhileAway = await api.get<{ ready: boolean }>('/ready');
+    expect([readyWhileAway.status, readyWhileAway.body.ready]).toEqual([200, true]);
     const whileAway = await backend('hsm-a');
     expect(await metric('keyhaven_keystore_backend_healthy', 'hsm-a')).toBe(0);
     await sleep(1500);

@@ -256,6 +256,9 @@ export class Pkcs11Token {
     return {
       name: this.name,
       kind: 'pkcs11',
+      // Every backend holds the root key and every HSM key object (replication): one that answers
+      // serves the node, so one token down of several leaves the node ready.
+      failoverGroup: 'pkcs11',
       healthy: this.lastProbeHealthy !== false && circuit === 'closed',
       detail: this.describe(),
       circuit,
