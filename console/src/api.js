@@ -3,11 +3,13 @@
 
 /** An error answer of the API, with its code and message as the server gave them. */
 export class ApiError extends Error {
-  constructor(status, code, message, requestId) {
+  constructor(status, code, message, requestId, body) {
     super(message);
     this.status = status;
     this.code = code;
     this.requestId = requestId;
+    /** The whole answer (GET /ready answers 503 with the backends' state). */
+    this.body = body;
   }
 }
 
@@ -59,6 +61,7 @@ export async function call(method, path, body) {
     error?.code ?? `HTTP ${response.status}`,
     error?.message ?? response.statusText,
     error?.requestId ?? response.headers.get('x-request-id') ?? '',
+    answer,
   );
 }
 

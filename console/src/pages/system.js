@@ -22,7 +22,8 @@ export function SystemPage() {
   const readiness = useLoad(
     () =>
       call('GET', '/ready').catch((error) =>
-        error.status === 503 ? { ready: false } : Promise.reject(error),
+        // Not ready is an answer too, with the backends that make it so.
+        error.status === 503 ? { ready: false, ...error.body } : Promise.reject(error),
       ),
     [tick],
   );
