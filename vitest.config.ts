@@ -9,6 +9,10 @@ export default defineConfig({
     // the second core idles. Two files at a time keep both cores busy; more only queue for them.
     maxWorkers: 2,
     testTimeout: 60_000,
+    // expect.poll waits for something that will happen (a page re-rendered after a server round
+    // trip, a job run): 1 s, vitest's default, is short on a loaded CI machine. A liveness bound,
+    // not a timing claim.
+    expect: { poll: { timeout: 15_000, interval: 100 } },
     hookTimeout: 120_000,
   },
 });

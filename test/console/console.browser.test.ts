@@ -603,6 +603,50 @@ describe('the console at /ui', () => {
         }),
       ).toMatchObject({ status: 403, error: { code: 'AccessDenied' } });
 
+      // The simulator with an encryption context: a policy denying the app Decrypt when the
+      // context says it is for export decides one context and not another.
+      const { policy } = await api<{ policy: { policyId: string } }>('POST', '/v1/policies', server.token, {
+        name: 'no-export-decrypts',
+        document: {
+          statements: [
+            {
+              sid: 'not-for-export',
+              effect: 'deny',
+              principals: [`principal:${app.id}`],
+              actions: ['Decrypt'],
+              resources: ['*'],
+              conditions: { context: { purpose: 'export' } },
+            },
+          ],
+        },
+      });
+      expect(
+        (
+          await api<{ status: number }>('PUT', `/v1/principals/${app.id}/policies`, server.token, {
+            policyIds: [policy.policyId],
+          })
+        ).status,
+      ).toBe(200);
+      await page.getByRole('link', { name: 'Policies' }).click();
+      const simulator = page.getByRole('region', { name: 'Simulator' });
+      await simulator.getByLabel('Principal', { exact: true }).selectOption(app.id);
+      await simulator.getByLabel('Action').fill('Decrypt');
+      await simulator.getByLabel('Key (id or alias)').fill(rsaKeyId);
+      const simulate = async (context: string) => {
+        await simulator.getByLabel('Encryption context (JSON)').fill(context);
+        await simulator.getByRole('button', { name: 'Simulate' }).click();
+      };
+      const verdict = page.getByTestId('simulation');
+      await simulate('{"purpose": "export"}');
+      await expect.poll(() => verdict.textContent()).toMatch(/^Denied: /);
+      expect(await verdict.textContent()).toContain('not-for-export');
+      await simulate('{"purpose": "billing"}');
+      await expect.poll(() => verdict.textContent()).toMatch(/^Allowed: /);
+      await simulate('{"purpose": ');
+      await expect
+        .poll(() => simulator.getByRole('alert').textContent())
+        .toMatch(/^ValidationError: context: /);
+
       // A symmetric key's settings: description, tags, rotation period and expiry; emptied, the
       // rotation period and the expiry are turned off.
       const { key: symmetric } = await api<{ key: { keyId: string } }>('POST', '/v1/keys', server.token, {});
@@ -621,7 +665,13 @@ describe('the console at /ui', () => {
       expect(saved.expiresAt).toBe(
         new Date(await page.evaluate(() => new Date('2031-05-04T03:02').toISOString())).toISOString(),
       );
-      await expect.poll(() => settings.getByLabel('Rotation period (days)').inputValue()).toBe('90');
+      // The page shows the saved values (and the form starts again from them) before the next edit.
+      await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
+      await page
+        .locator('dt:text-is("Rotation period") + dd')
+        .filter({ hasText: /^90 days/ })
+        .waitFor();
+      expect(await settings.getByLabel('Rotation period (days)').inputValue()).toBe('90');
       await settings.getByLabel('Rotation period (days)').fill('');
       await settings.getByLabel('Expires at').fill('');
       await settings.getByRole('button', { name: 'Save settings' }).click();
@@ -656,7 +706,10 @@ describe('the console at /ui', () => {
       await expect.poll(() => state.textContent()).toBe('PendingImport');
       await page.getByRole('button', { name: 'Get import parameters' }).click();
       const parameters = page.getByRole('region', { name: 'Import parameters' });
-      await expect.poll(() => parameters.textContent()).toMatch(/-----BEGIN PUBLIC KEY-----/);
+      // The server makes a fresh RSA wrapping key pair: that may take seconds.
+      await expect
+        .poll(() => parameters.textContent(), { timeout: 30_000 })
+        .toMatch(/-----BEGIN PUBLIC KEY-----/);
       expect(await parameters.textContent()).toMatch(/Import token/);
       expect(await parameters.textContent()).not.toMatch(/PRIVATE/);
       await inspect(page, '14-key-import-parameters');

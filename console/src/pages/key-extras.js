@@ -213,13 +213,17 @@ export function KeyPolicy({ keyId, allowed }) {
 export function ImportParameters({ record, allowed }) {
   const [answer, setAnswer] = useState(null);
   const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
   if (record.origin !== 'EXTERNAL') return null;
   const fetchParameters = async () => {
     setError(null);
+    setBusy(true);
     try {
       setAnswer(await call('GET', `/v1/keys/import-parameters${query({ keyId: record.keyId })}`));
     } catch (failure) {
       setError(failure);
+    } finally {
+      setBusy(false);
     }
   };
   return html`<section aria-labelledby="import-title">
@@ -231,6 +235,7 @@ export function ImportParameters({ record, allowed }) {
     <${Action}
       label="Get import parameters"
       decision=${allowed.GetImportParameters}
+      blocked=${busy ? 'the server is making a wrapping key pair…' : undefined}
       onClick=${fetchParameters}
     />
     <${ErrorMessage} error=${error} />

@@ -96,7 +96,10 @@ export function KeyPage({ keyId }) {
           onClick=${act('Deletion scheduled', 'DELETE', `${keyPath(keyId)}?pendingWindowDays=${encodeURIComponent(pendingDays)}`)} />
       </div>
     </section>
-    <${Settings} key=${settingsOf(key)} record=${key} decision=${allowed.UpdateKey} onSaved=${() => setGeneration((g) => g + 1)} />
+    <${Settings} key=${settingsOf(key)} record=${key} decision=${allowed.UpdateKey} onSaved=${() => {
+      setDone('Settings saved');
+      setGeneration((g) => g + 1);
+    }} />
     <${Aliases} record=${key} allowed=${allowed} onChanged=${() => setGeneration((g) => g + 1)} />
     <${Versions} keyId=${keyId} generation=${generation} />
     <${Usage} keyId=${keyId} generation=${generation} />
