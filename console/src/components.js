@@ -67,6 +67,36 @@ export function Action({ label, decision, blocked, onClick, kind = '', type = 'b
   </span>`;
 }
 
+/**
+ * A table of `items`: a header of `columns` and, for each item, the cells `row(item)` makes;
+ * `empty` (a sentence) when there are none. Extra props (a data-testid) go to the table.
+ */
+export function Table({ columns, items, row, empty, caption, ...props }) {
+  if (empty !== undefined && items.length === 0) return html`<p>${empty}</p>`;
+  return html`<table ...${props}>
+    ${
+      caption
+        ? html`<caption class="reason">
+            ${caption}
+          </caption>`
+        : null
+    }
+    <thead>
+      <tr>
+        ${columns.map((name) => html`<th scope="col">${name}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${items.map(
+        (item) =>
+          html`<tr>
+            ${row(item)}
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
 /** Runs `load` when `deps` change; {value, error, reload}. */
 export function useLoad(load, deps) {
   const [state, setState] = useState({ value: undefined, error: null });

@@ -2,7 +2,7 @@
 // (valid, or the first record that breaks it).
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, usePaged, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, usePaged, when, Table } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 
@@ -54,42 +54,27 @@ export function AuditPage() {
       ${
         page.value
           ? page.value.records.length
-            ? html`<table>
-                <thead>
-                  <tr>
-                    <th scope="col">Seq</th>
-                    <th scope="col">Time</th>
-                    <th scope="col">Principal</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Result</th>
-                    <th scope="col">Detail</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${page.value.records.map(
-                    (r) =>
-                      html`<tr>
-                        <td>${r.seq}</td>
-                        <td>${when(r.time)}</td>
-                        <td class="mono">${r.principalId}</td>
-                        <td>${r.action}</td>
-                        <td class="mono">${r.keyId ?? ''}</td>
-                        <td>${r.result}${r.errorCode ? ` (${r.errorCode})` : ''}</td>
-                        <td>
-                          <button
-                            type="button"
-                            class="secondary"
-                            aria-label=${`Show record ${r.seq}`}
-                            onClick=${() => setSelected(r)}
-                          >
-                            Show
-                          </button>
-                        </td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>`
+            ? html`<${Table}
+                columns=${['Seq', 'Time', 'Principal', 'Action', 'Key', 'Result', 'Detail']}
+                items=${page.value.records}
+                row=${(r) =>
+                  html`<td>${r.seq}</td>
+                    <td>${when(r.time)}</td>
+                    <td class="mono">${r.principalId}</td>
+                    <td>${r.action}</td>
+                    <td class="mono">${r.keyId ?? ''}</td>
+                    <td>${r.result}${r.errorCode ? ` (${r.errorCode})` : ''}</td>
+                    <td>
+                      <button
+                        type="button"
+                        class="secondary"
+                        aria-label=${`Show record ${r.seq}`}
+                        onClick=${() => setSelected(r)}
+                      >
+                        Show
+                      </button>
+                    </td>`}
+              />`
             : html`<p>No record matches.</p>`
           : null
       }

@@ -2,7 +2,7 @@
 // its settings (description, tags, rotation period), versions, policy, usage and public key.
 import { useState } from 'preact/hooks';
 import { call, keyPath } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, Notice, useLoad, when, Table } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 import { parseTags } from './keys.js';
@@ -183,25 +183,14 @@ function Versions({ keyId, generation }) {
     <${ErrorMessage} error=${versions.error} />
     ${
       versions.value
-        ? html`<table>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${versions.value.versions.map(
-                (v) =>
-                  html`<tr>
-                    <td>${v.version}</td>
-                    <td>${v.state}</td>
-                    <td>${when(v.createdAt)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
+        ? html`<${Table}
+            columns=${['Version', 'State', 'Created']}
+            items=${versions.value.versions}
+            row=${(v) =>
+              html`<td>${v.version}</td>
+                <td>${v.state}</td>
+                <td>${when(v.createdAt)}</td>`}
+          />`
         : null
     }
   </section>`;

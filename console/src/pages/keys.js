@@ -12,6 +12,7 @@ import {
   useLoad,
   usePaged,
   when,
+  Table,
 } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
@@ -91,38 +92,20 @@ export function KeysPage() {
 
 function KeyTable({ keys }) {
   if (keys.length === 0) return html`<p>No key matches.</p>`;
-  return html`<table>
-    <caption class="reason">
-      ${keys.length} keys on this page
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Key</th>
-        <th scope="col">Aliases</th>
-        <th scope="col">Spec</th>
-        <th scope="col">Usage</th>
-        <th scope="col">Protection</th>
-        <th scope="col">State</th>
-        <th scope="col">Version</th>
-        <th scope="col">Created</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${keys.map(
-        (key) =>
-          html`<tr>
-            <td><a class="mono" href=${`#/keys/${key.keyId}`}>${key.keyId}</a></td>
-            <td>${key.aliases.join(', ')}</td>
-            <td>${key.keySpec}</td>
-            <td>${key.keyUsage}</td>
-            <td>${key.protectionLevel}</td>
-            <td>${key.state}</td>
-            <td>${key.currentVersion}</td>
-            <td>${when(key.createdAt)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return html`<${Table}
+    caption=${`${keys.length} keys on this page`}
+    columns=${['Key', 'Aliases', 'Spec', 'Usage', 'Protection', 'State', 'Version', 'Created']}
+    items=${keys}
+    row=${(key) =>
+      html`<td><a class="mono" href=${`#/keys/${key.keyId}`}>${key.keyId}</a></td>
+        <td>${key.aliases.join(', ')}</td>
+        <td>${key.keySpec}</td>
+        <td>${key.keyUsage}</td>
+        <td>${key.protectionLevel}</td>
+        <td>${key.state}</td>
+        <td>${key.currentVersion}</td>
+        <td>${when(key.createdAt)}</td>`}
+  />`;
 }
 
 const BLANK = {

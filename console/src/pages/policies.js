@@ -2,7 +2,17 @@
 // rollback, and the simulator (principal, action, key, context: the decision and its statement).
 import { useState } from 'preact/hooks';
 import { call, everyPage, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, usePaged, when } from '../components.js';
+import {
+  Action,
+  ErrorMessage,
+  Field,
+  Heading,
+  Notice,
+  useLoad,
+  usePaged,
+  when,
+  Table,
+} from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 import { policyProblems } from '../policy-document.js';
@@ -62,38 +72,25 @@ export function PoliciesPage() {
       <${ErrorMessage} error=${list.error} />
       ${
         list.value
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Policy id</th>
-                  <th scope="col">Tenant</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Edit</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${list.value.policies.map(
-                  (policy) =>
-                    html`<tr>
-                      <td>${policy.name}</td>
-                      <td class="mono">${policy.policyId}</td>
-                      <td>${policy.tenantId}</td>
-                      <td>${policy.version}</td>
-                      <td>
-                        <button
-                          type="button"
-                          class="secondary"
-                          onClick=${() => setSelected(policy)}
-                          aria-label=${`Edit ${policy.name}`}
-                        >
-                          Edit
-                        </button>
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              columns=${['Name', 'Policy id', 'Tenant', 'Version', 'Edit']}
+              items=${list.value.policies}
+              row=${(policy) =>
+                html`<td>${policy.name}</td>
+                  <td class="mono">${policy.policyId}</td>
+                  <td>${policy.tenantId}</td>
+                  <td>${policy.version}</td>
+                  <td>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick=${() => setSelected(policy)}
+                      aria-label=${`Edit ${policy.name}`}
+                    >
+                      Edit
+                    </button>
+                  </td>`}
+            />`
           : null
       }
       ${list.pager}
@@ -189,37 +186,22 @@ function History({ policy, decision, generation, onRolledBack }) {
     <${ErrorMessage} error=${versions.error ?? error} />
     ${
       versions.value
-        ? html`<table>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Created</th>
-                <th scope="col">Effective</th>
-                <th scope="col">Statements</th>
-                <th scope="col">Rollback</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${versions.value.versions.map(
-                (v) =>
-                  html`<tr>
-                    <td>${v.version}</td>
-                    <td>${when(v.createdAt)}</td>
-                    <td>${when(v.effectiveAt)}</td>
-                    <td>
-                      ${v.document.statements.map((s) => `${s.effect} ${s.actions.join(' ')}`).join('; ')}
-                    </td>
-                    <td>
-                      <${Action}
-                        label=${`Roll back to version ${v.version}`}
-                        decision=${decision}
-                        onClick=${rollback(v.version)}
-                      />
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
+        ? html`<${Table}
+            columns=${['Version', 'Created', 'Effective', 'Statements', 'Rollback']}
+            items=${versions.value.versions}
+            row=${(v) =>
+              html`<td>${v.version}</td>
+                <td>${when(v.createdAt)}</td>
+                <td>${when(v.effectiveAt)}</td>
+                <td>${v.document.statements.map((s) => `${s.effect} ${s.actions.join(' ')}`).join('; ')}</td>
+                <td>
+                  <${Action}
+                    label=${`Roll back to version ${v.version}`}
+                    decision=${decision}
+                    onClick=${rollback(v.version)}
+                  />
+                </td>`}
+          />`
         : null
     }
   </section>`;

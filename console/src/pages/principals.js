@@ -3,7 +3,17 @@
 // and gone when the page changes: the server keeps only its hash.
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, useLoad, usePaged, when } from '../components.js';
+import {
+  Action,
+  ErrorMessage,
+  Field,
+  Heading,
+  Notice,
+  useLoad,
+  usePaged,
+  when,
+  Table,
+} from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 
@@ -25,31 +35,17 @@ export function PrincipalsPage() {
       <${ErrorMessage} error=${list.error} />
       ${
         list.value
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Principal id</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Tenant</th>
-                  <th scope="col">Roles</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${list.value.principals.map(
-                  (p) =>
-                    html`<tr>
-                      <td><a href=${`#/principals/${p.principalId}`}>${p.name}</a></td>
-                      <td class="mono">${p.principalId}</td>
-                      <td>${p.type}</td>
-                      <td>${p.tenantId}</td>
-                      <td>${p.roles.join(', ')}</td>
-                      <td>${when(p.createdAt)}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              columns=${['Name', 'Principal id', 'Type', 'Tenant', 'Roles', 'Created']}
+              items=${list.value.principals}
+              row=${(p) =>
+                html`<td><a href=${`#/principals/${p.principalId}`}>${p.name}</a></td>
+                  <td class="mono">${p.principalId}</td>
+                  <td>${p.type}</td>
+                  <td>${p.tenantId}</td>
+                  <td>${p.roles.join(', ')}</td>
+                  <td>${when(p.createdAt)}</td>`}
+            />`
           : null
       }
       ${list.pager}
@@ -181,37 +177,24 @@ export function PrincipalPage({ principalId }) {
       <${ErrorMessage} error=${apiKeys.error} />
       ${
         apiKeys.value
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">API key id</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Revoked</th>
-                  <th scope="col">Revoke</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${apiKeys.value.apiKeys.map(
-                  (k) =>
-                    html`<tr>
-                      <td class="mono">${k.apiKeyId}</td>
-                      <td>${when(k.createdAt)}</td>
-                      <td>${when(k.expiresAt)}</td>
-                      <td>${when(k.revokedAt)}</td>
-                      <td>
-                        <${Action}
-                          label=${`Revoke ${k.apiKeyId}`}
-                          kind="danger"
-                          decision=${allowed.RevokeApiKey}
-                          blocked=${k.revokedAt ? 'revoked' : undefined}
-                          onClick=${run(() => call('DELETE', `${principalPath(principalId)}/api-keys/${encodeURIComponent(k.apiKeyId)}`))}
-                        />
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              columns=${['API key id', 'Created', 'Expires', 'Revoked', 'Revoke']}
+              items=${apiKeys.value.apiKeys}
+              row=${(k) =>
+                html`<td class="mono">${k.apiKeyId}</td>
+                  <td>${when(k.createdAt)}</td>
+                  <td>${when(k.expiresAt)}</td>
+                  <td>${when(k.revokedAt)}</td>
+                  <td>
+                    <${Action}
+                      label=${`Revoke ${k.apiKeyId}`}
+                      kind="danger"
+                      decision=${allowed.RevokeApiKey}
+                      blocked=${k.revokedAt ? 'revoked' : undefined}
+                      onClick=${run(() => call('DELETE', `${principalPath(principalId)}/api-keys/${encodeURIComponent(k.apiKeyId)}`))}
+                    />
+                  </td>`}
+            />`
           : null
       }
       <div class="toolbar">
@@ -224,35 +207,23 @@ export function PrincipalPage({ principalId }) {
       <${ErrorMessage} error=${accessKeys.error} />
       ${
         accessKeys.value
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">Access key id</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Revoked</th>
-                  <th scope="col">Delete</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${accessKeys.value.accessKeys.map(
-                  (k) =>
-                    html`<tr>
-                      <td class="mono">${k.accessKeyId}</td>
-                      <td>${when(k.createdAt)}</td>
-                      <td>${when(k.revokedAt)}</td>
-                      <td>
-                        <${Action}
-                          label=${`Delete ${k.accessKeyId}`}
-                          kind="danger"
-                          decision=${allowed.DeleteAccessKey}
-                          blocked=${k.revokedAt ? 'revoked' : undefined}
-                          onClick=${run(() => call('DELETE', `${principalPath(principalId)}/access-keys/${encodeURIComponent(k.accessKeyId)}`))}
-                        />
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              columns=${['Access key id', 'Created', 'Revoked', 'Delete']}
+              items=${accessKeys.value.accessKeys}
+              row=${(k) =>
+                html`<td class="mono">${k.accessKeyId}</td>
+                  <td>${when(k.createdAt)}</td>
+                  <td>${when(k.revokedAt)}</td>
+                  <td>
+                    <${Action}
+                      label=${`Delete ${k.accessKeyId}`}
+                      kind="danger"
+                      decision=${allowed.DeleteAccessKey}
+                      blocked=${k.revokedAt ? 'revoked' : undefined}
+                      onClick=${run(() => call('DELETE', `${principalPath(principalId)}/access-keys/${encodeURIComponent(k.accessKeyId)}`))}
+                    />
+                  </td>`}
+            />`
           : null
       }
       <${Action} label="Create access key" decision=${allowed.CreateAccessKey} onClick=${createAccessKey} />

@@ -2,7 +2,7 @@
 // credential), and request rates and latency per action from GET /metrics, sampled every 5 s.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { ErrorMessage, Heading, useLoad, when } from '../components.js';
+import { ErrorMessage, Heading, useLoad, when, Table } from '../components.js';
 import { html } from '../html.js';
 import { parseMetrics, quantileBound, requestsByAction } from '../metrics-text.js';
 
@@ -61,32 +61,17 @@ export function SystemPage() {
                 <strong>${ready.ready ? 'Ready' : 'Not ready'}</strong
                 >${ready.checkedAt ? `, checked ${when(ready.checkedAt)}` : ''}
               </p>
-              <table>
-                <caption class="reason">
-                  Key store backends
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Backend</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Healthy</th>
-                    <th scope="col">Circuit</th>
-                    <th scope="col">Detail</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${(ready.backends ?? []).map(
-                    (b) =>
-                      html`<tr>
-                        <td>${b.name}</td>
-                        <td>${b.kind}</td>
-                        <td>${b.healthy ? 'yes' : 'no'}</td>
-                        <td>${b.circuit ?? '—'}</td>
-                        <td>${b.detail ?? ''}</td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>`
+              <${Table}
+                caption="Key store backends"
+                columns=${['Backend', 'Kind', 'Healthy', 'Circuit', 'Detail']}
+                items=${ready.backends ?? []}
+                row=${(b) =>
+                  html`<td>${b.name}</td>
+                    <td>${b.kind}</td>
+                    <td>${b.healthy ? 'yes' : 'no'}</td>
+                    <td>${b.circuit ?? '—'}</td>
+                    <td>${b.detail ?? ''}</td>`}
+              />`
           : null
       }
     </section>
@@ -96,34 +81,20 @@ export function SystemPage() {
       <${ErrorMessage} error=${metrics.error} />
       ${
         metrics.value
-          ? html`<table data-testid="request-rates">
-              <thead>
-                <tr>
-                  <th scope="col">Action</th>
-                  <th scope="col">Requests</th>
-                  <th scope="col">Errors</th>
-                  <th scope="col">Rate</th>
-                  <th scope="col">Mean latency</th>
-                  <th scope="col">p99 at most</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${[...metrics.value.actions]
-                  .filter(([, a]) => a.requests > 0)
-                  .sort((a, b) => b[1].requests - a[1].requests)
-                  .map(
-                    ([action, a]) =>
-                      html`<tr>
-                        <td>${action}</td>
-                        <td>${a.requests}</td>
-                        <td>${a.errors}</td>
-                        <td>${rates.has(action) ? `${rates.get(action).toFixed(1)}/s` : '—'}</td>
-                        <td>${a.count ? ms(a.seconds / a.count) : '—'}</td>
-                        <td>${ms(quantileBound(a.buckets, 0.99))}</td>
-                      </tr>`,
-                  )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              data-testid="request-rates"
+              columns=${['Action', 'Requests', 'Errors', 'Rate', 'Mean latency', 'p99 at most']}
+              items=${[...metrics.value.actions]
+                .filter(([, a]) => a.requests > 0)
+                .sort((a, b) => b[1].requests - a[1].requests)}
+              row=${([action, a]) =>
+                html`<td>${action}</td>
+                  <td>${a.requests}</td>
+                  <td>${a.errors}</td>
+                  <td>${rates.has(action) ? `${rates.get(action).toFixed(1)}/s` : '—'}</td>
+                  <td>${a.count ? ms(a.seconds / a.count) : '—'}</td>
+                  <td>${ms(quantileBound(a.buckets, 0.99))}</td>`}
+            />`
           : null
       }
     </section>`;

@@ -2,7 +2,7 @@
 // creating a tenant, and changing a tenant's quotas.
 import { useState } from 'preact/hooks';
 import { call, query } from '../api.js';
-import { Action, ErrorMessage, Field, Heading, Notice, usePaged, when } from '../components.js';
+import { Action, ErrorMessage, Field, Heading, Notice, usePaged, when, Table } from '../components.js';
 import { html } from '../html.js';
 import { usePermissions } from '../permissions.js';
 
@@ -38,40 +38,26 @@ export function TenantsPage() {
       <${ErrorMessage} error=${list.error} />
       ${
         list.value
-          ? html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Tenant id</th>
-                  <th scope="col">Quotas</th>
-                  <th scope="col">Policies</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Quotas</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${list.value.tenants.map(
-                  (t) =>
-                    html`<tr>
-                      <td>${t.name}</td>
-                      <td class="mono">${t.tenantId}</td>
-                      <td>${quotaText(t.quotas)}</td>
-                      <td>${t.policyIds.length}</td>
-                      <td>${when(t.createdAt)}</td>
-                      <td>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label=${`Change the quotas of ${t.name}`}
-                          onClick=${() => setEditing(t)}
-                        >
-                          Change
-                        </button>
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          ? html`<${Table}
+              columns=${['Name', 'Tenant id', 'Quotas', 'Policies', 'Created', 'Quotas']}
+              items=${list.value.tenants}
+              row=${(t) =>
+                html`<td>${t.name}</td>
+                  <td class="mono">${t.tenantId}</td>
+                  <td>${quotaText(t.quotas)}</td>
+                  <td>${t.policyIds.length}</td>
+                  <td>${when(t.createdAt)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label=${`Change the quotas of ${t.name}`}
+                      onClick=${() => setEditing(t)}
+                    >
+                      Change
+                    </button>
+                  </td>`}
+            />`
           : null
       }
       ${list.pager}
