@@ -185,6 +185,8 @@ describe('the console at /ui', () => {
       await page.getByLabel('Name').fill('payments-app');
       await page.getByLabel('crypto-user').check();
       await page.getByRole('button', { name: 'Create principal' }).click();
+      await page.getByRole('table').getByRole('link', { name: 'payments-app' }).waitFor();
+      await inspect(page, '02-principals');
       await page.getByRole('status').getByRole('link', { name: 'payments-app' }).click();
       await page.getByRole('heading', { level: 1, name: 'Principal payments-app' }).waitFor();
       const app = { id: decodeURIComponent(new URL(page.url()).hash.split('/')[2]!), secret: '' };
@@ -196,7 +198,7 @@ describe('the console at /ui', () => {
       await page.getByRole('button', { name: 'Create access key' }).click();
       await expect.poll(() => shown.textContent()).toMatch(/Secret access key/);
       await expect.poll(() => page.getByRole('table').nth(1).getByRole('row').count()).toBe(2);
-      await inspect(page, '02-principal');
+      await inspect(page, '02-principal-keys');
       await page.getByRole('button', { name: 'I have copied it: hide' }).click();
       expect(await page.getByText(app.secret).count()).toBe(0);
       await page.getByRole('link', { name: 'Keys', exact: true }).click();
