@@ -2,13 +2,14 @@
 // a TokenCredential from @azure/identity, `retryOptions: { maxRetries: 0 }` so that retries are the
 // integration service's); encrypt and decrypt are Key Vault wrapKey / unwrapKey under the key.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  parseKeyVaultKeyIdentifier,
-  type CryptographyClient,
-  type KeyClient,
-  type KeyVaultKey,
-  type KeyWrapAlgorithm,
-  type SignatureAlgorithm,
+// Types only: importing keyhaven/integration does not load the Azure SDK (0.25 s); the caller's
+// KeyClient brings it.
+import type {
+  CryptographyClient,
+  KeyClient,
+  KeyVaultKey,
+  KeyWrapAlgorithm,
+  SignatureAlgorithm,
 } from '@azure/keyvault-keys';
 import { decodeEcdsaSignature, encodeEcdsaRawSignature } from '../crypto/ecdsa-der.js';
 import { ProviderError, requestFreeCause, type ProviderErrorCode } from './errors.js';
@@ -249,12 +250,13 @@ export class AzureKeyVaultProvider implements KmsProvider {
   /** `name`, `name/version` or a key id URL (`https://{vault}/keys/{name}/{version}`). */
   private nameOf(keyRef: string): { name: string; version?: string } {
     if (/^https:\/\//i.test(keyRef)) {
-      try {
-        const { name, version } = parseKeyVaultKeyIdentifier(keyRef);
-        return { name, ...(version ? { version } : {}) };
-      } catch (error) {
-        throw new ProviderError('InvalidRequest', 'not a Key Vault key identifier', { cause: error });
-      }
+      // A key identifier, https://<vault>/keys/<name>[/<version>] (as parseKeyVaultKeyIdentifier reads it).
+      const [collection, name, version, extra] = URL.canParse(keyRef)
+        ? new URL(keyRef).pathname.split('/').slice(1)
+        : [];
+      if (collection !== 'keys' || !name || extra !== undefined || !/^[0-9a-zA-Z-]{1,127}$/.test(name))
+        throw new ProviderError('InvalidRequest', 'not a Key Vault key identifier');
+      return { name, ...(version ? { version } : {}) };
     }
     const [name, version, extra] = keyRef.split('/');
     if (!name || extra !== undefined || !/^[0-9a-zA-Z-]{1,127}$/.test(name)) {

@@ -133,6 +133,28 @@ describe('AzureKeyVaultProvider against a local HTTPS stand-in speaking the Key 
     expect(vault.requests.length).toBe(before);
   });
 
+  it('takes a key name, name/version or key identifier, and refuses anything else without a call', async () => {
+    const { keyRef } = await provider.generateKey({}, context());
+    const [, , name, version] = new URL(keyRef).pathname.split('/');
+    // name/version and the key identifier reach the same key.
+    const { ciphertext } = await provider.encrypt(`${name}/${version}`, Buffer.alloc(32, 7), context());
+    expect((await provider.decrypt(keyRef, ciphertext, context())).plaintext).toEqual(Buffer.alloc(32, 7));
+    const before = vault.requests.length;
+    for (const wrong of [
+      `${vault.url}/secrets/${name}`,
+      `${vault.url}/keys/`,
+      `${vault.url}/keys/${name}/v1/extra`,
+      `${vault.url}/keys/bad_name`,
+      'https://',
+      'a/b/c',
+    ]) {
+      await expect(provider.encrypt(wrong, Buffer.alloc(32), context()), wrong).rejects.toMatchObject({
+        code: 'InvalidRequest',
+      });
+    }
+    expect(vault.requests.length).toBe(before);
+  });
+
   it('tampered ciphertext is InvalidCiphertext, not retryable', async () => {
     const { keyRef } = await provider.generateKey({}, context());
     const { ciphertext } = await provider.encrypt(keyRef, Buffer.alloc(32, 1), context());
