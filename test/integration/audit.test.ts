@@ -414,7 +414,11 @@ describe('audit log', () => {
   });
 });
 
-describe('audit checkpoints over a chain edited since the last one', () => {
+// The groups from here on run at once (describe.concurrent), after the one above: each has a single
+// test on a server no other group writes to (or reads only its own records on the shared one), and
+// most of their time is spent waiting (restarts, a write lock held past the busy timeout, the
+// checkpoint interval), which they can as well do together.
+describe.concurrent('audit checkpoints over a chain edited since the last one', () => {
   it('refuses to sign a head whose records since the last checkpoint do not verify, and says so without their content', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'keyhaven-audit-checkpoint-'));
     const configWith = (checkpointIntervalSeconds: number) => {
@@ -481,7 +485,7 @@ describe('audit checkpoints over a chain edited since the last one', () => {
   });
 });
 
-describe('audit log, failing closed', () => {
+describe.concurrent('audit log, failing closed', () => {
   it('answers 503 while records cannot be written, refuses new requests, and recovers by itself', async () => {
     const server = await startServer();
     const api = new Api(server.url, server.token);
@@ -530,7 +534,7 @@ afterAll(async () => {
   await (await sharedServer)?.dispose();
 });
 
-describe('audit log beside writes of the metadata', () => {
+describe.concurrent('audit log beside writes of the metadata', () => {
   it('creates keys concurrently while the writer thread commits records, without one failure', async () => {
     // Two connections write one file: a transaction that read before another connection's commit
     // must wait for the lock, not fail (BEGIN IMMEDIATE).
@@ -550,7 +554,7 @@ describe('audit log beside writes of the metadata', () => {
   });
 });
 
-describe("audit records of a system administrator's work on a tenant's key", () => {
+describe.concurrent("audit records of a system administrator's work on a tenant's key", () => {
   it("belong to the key's tenant, so that the tenant's admins see them", async () => {
     const server = await sharedServerOnce();
     const system = new Api(server.url, server.token);
@@ -571,7 +575,7 @@ describe("audit records of a system administrator's work on a tenant's key", () 
   });
 });
 
-describe('audit records of requests handed to the not-found handler', () => {
+describe.concurrent('audit records of requests handed to the not-found handler', () => {
   it('records a missing docs file asked for without a credential (the docs route is public, its 404 is not)', async () => {
     const server = await sharedServerOnce();
     const system = new Api(server.url, server.token);
