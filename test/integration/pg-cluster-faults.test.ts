@@ -21,7 +21,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodes, type ClusterNode, type Nodes } from '../helpers/nodes.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
-import { mapConcurrent } from './http.js';
 import { statement } from './identity-fixtures.js';
 
 interface Reply<T = Record<string, unknown>> {
@@ -32,9 +31,6 @@ interface Reply<T = Record<string, unknown>> {
 }
 
 type Failure = { failure: 'connection' | 'timeout' };
-
-/** Requests in flight per node while the end state is checked (the checks are independent). */
-const CHECK_CONCURRENCY = 6;
 
 /** How long one request of the workload may go unacknowledged by every node. */
 const ACKNOWLEDGE_WITHIN_MS = 90_000;
@@ -539,9 +535,8 @@ describe('three nodes on one PostgreSQL, under faults', () => {
         key.keyId,
       ]);
     }
-    // Each key on each node is checked on its own: a few at a time, every node at once.
-    const checkKeysOn = (node: ClusterNode) =>
-      mapConcurrent(keys, CHECK_CONCURRENCY, async (key) => {
+    for (const node of nodes) {
+      for (const key of keys) {
         const described = await ok<{ key: { state: string; currentVersion: number } }>(
           node,
           token,
@@ -568,13 +563,13 @@ describe('three nodes on one PostgreSQL, under faults', () => {
           );
           expect(policy.document.statements.map((s) => s.sid)).toEqual([key.policySid]);
         }
-      });
-    await Promise.all(nodes.map(checkKeysOn));
+      }
+    }
 
     // Every acknowledged ciphertext: refused alike on every node while its key is disabled, then
     // opened to its plaintext on every node once the key is enabled again.
     const disabled = keys.filter((key) => !key.enabled && key.sealed.length > 0);
-    await mapConcurrent(disabled, CHECK_CONCURRENCY, async (key) => {
+    for (const key of disabled) {
       for (const node of nodes) {
         const reply = await call(node, token, 'POST', '/v1/decrypt', {
           ciphertext: key.sealed[0]!.ciphertext,
@@ -582,25 +577,29 @@ describe('three nodes on one PostgreSQL, under faults', () => {
         expect('status' in reply && disabledNow(reply), `${key.keyId} on ${node.name}`).toBe(true);
       }
       await ok(nodes[0]!, token, 'POST', `/v1/keys/${key.keyId}/enable`);
-    });
+    }
     const sealed = keys.flatMap((key) => key.sealed.map((s) => ({ ...s, keyId: key.keyId })));
-    await Promise.all(
-      nodes.map((node) =>
-        mapConcurrent(sealed, CHECK_CONCURRENCY, async (item) => {
-          const opened = await until(`${item.keyId} to decrypt on ${node.name}`, 10_000, async () => {
-            const reply = await call<{ plaintext: string }>(node, token, 'POST', '/v1/decrypt', {
-              ciphertext: item.ciphertext,
+    for (const node of nodes) {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          while (next < sealed.length) {
+            const item = sealed[next++]!;
+            const opened = await until(`${item.keyId} to decrypt on ${node.name}`, 10_000, async () => {
+              const reply = await call<{ plaintext: string }>(node, token, 'POST', '/v1/decrypt', {
+                ciphertext: item.ciphertext,
+              });
+              // A key enabled just now may still be held as disabled for a moment.
+              if ('status' in reply && disabledNow(reply as Reply)) return undefined;
+              if ('failure' in reply || reply.status !== 200)
+                throw new Error(`decrypt: ${JSON.stringify(reply)}`);
+              return reply.body.plaintext;
             });
-            // A key enabled just now may still be held as disabled for a moment.
-            if ('status' in reply && disabledNow(reply as Reply)) return undefined;
-            if ('failure' in reply || reply.status !== 200)
-              throw new Error(`decrypt: ${JSON.stringify(reply)}`);
-            return reply.body.plaintext;
-          });
-          expect(opened).toBe(item.plaintext);
+            expect(opened).toBe(item.plaintext);
+          }
         }),
-      ),
-    );
+      );
+    }
 
     // No scheduled rotation ran twice: exactly one new version per round, and exactly one system
     // RotateKey record for each, written in the version's own transaction: the killed lease holder
@@ -628,17 +627,15 @@ describe('three nodes on one PostgreSQL, under faults', () => {
 
     // One audit chain, valid as seen from every node, holding a record of every acknowledged request.
     const acknowledged = KINDS.reduce((sum, kind) => sum + tallies[kind].acknowledged, 0);
-    await Promise.all(
-      nodes.map(async (node) => {
-        const verification = await ok<{ valid: boolean; records: number }>(
-          node,
-          token,
-          'GET',
-          '/v1/logs/verify',
-        );
-        expect(verification.valid, JSON.stringify(verification)).toBe(true);
-        expect(verification.records).toBeGreaterThan(acknowledged);
-      }),
-    );
+    for (const node of nodes) {
+      const verification = await ok<{ valid: boolean; records: number }>(
+        node,
+        token,
+        'GET',
+        '/v1/logs/verify',
+      );
+      expect(verification.valid, JSON.stringify(verification)).toBe(true);
+      expect(verification.records).toBeGreaterThan(acknowledged);
+    }
   }, 180_000);
 });
