@@ -4,6 +4,7 @@
 import { constants, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
 import { passphraseSeal, sealBundle } from '../../src/crypto/bundle-seal.js';
 import { BUNDLE_FORMAT_NAME, encodePayload, type BundledKey } from '../../src/domain/key-bundle.js';
+import { HELPER_WRAPPING_KEY_SPEC } from './byok.js';
 import { b64, type Api, type ApiResponse } from './http.js';
 import { createKey } from './suite-server.js';
 
@@ -358,11 +359,15 @@ export async function send(api: Api, request: ActionRequest): Promise<ApiRespons
   return api.request(request.method, request.path, request.json === undefined ? {} : { json: request.json });
 }
 
-/** An import of 32 random bytes into the EXTERNAL key `keyId`, under fresh import parameters. */
+/**
+ * An import of 32 random bytes into the EXTERNAL key `keyId`, under fresh import parameters with an
+ * RSA_2048 wrapping key (HELPER_WRAPPING_KEY_SPEC, as byok.ts's helpers): each set costs the server
+ * a key generation, the default RSA_3072's about twice as long, once per role and file.
+ */
 async function importRequest(f: Fixtures, keyId: string): Promise<ActionRequest> {
   const parameters = await okBody(
     f.admin.get<{ importToken: string; wrappingPublicKey: string }>(
-      `/v1/keys/import-parameters?keyId=${keyId}`,
+      `/v1/keys/import-parameters?keyId=${keyId}&wrappingKeySpec=${HELPER_WRAPPING_KEY_SPEC}`,
     ),
   );
   const wrapped = publicEncrypt(

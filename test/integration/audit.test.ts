@@ -414,7 +414,11 @@ describe('audit log', () => {
   });
 });
 
-describe('audit checkpoints over a chain edited since the last one', () => {
+// The groups from here on run at once (describe.concurrent), after the one above: each has a single
+// test on a server no other group writes to (or reads only its own records on the shared one), and
+// most of their time is spent waiting (restarts, a write lock held past the busy timeout, the
+// checkpoint interval), which they can as well do together.
+describe.concurrent('audit checkpoints over a chain edited since the last one', () => {
   it('refuses to sign a head whose records since the last checkpoint do not verify, and says so without their content', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'keyhaven-audit-checkpoint-'));
     const configWith = (checkpointIntervalSeconds: number) => {
@@ -481,7 +485,7 @@ describe('audit checkpoints over a chain edited since the last one', () => {
   });
 });
 
-describe('audit log, failing closed', () => {
+describe.concurrent('audit log, failing closed', () => {
   it('answers 503 while records cannot be written, refuses new requests, and recovers by itself', async () => {
     const server = await startServer();
     const api = new Api(server.url, server.token);
@@ -519,67 +523,68 @@ describe('audit log, failing closed', () => {
   });
 });
 
-describe('audit log beside writes of the metadata', () => {
+/**
+ * One server for the three groups below. None needs a fresh data directory: each reads only the
+ * records it made (by its key, its action or its result), so they share one start of the server
+ * (a few seconds of CPU each) instead of making three.
+ */
+let sharedServer: Promise<TestServer> | undefined;
+const sharedServerOnce = () => (sharedServer ??= startServer());
+afterAll(async () => {
+  await (await sharedServer)?.dispose();
+});
+
+describe.concurrent('audit log beside writes of the metadata', () => {
   it('creates keys concurrently while the writer thread commits records, without one failure', async () => {
     // Two connections write one file: a transaction that read before another connection's commit
     // must wait for the lock, not fail (BEGIN IMMEDIATE).
-    const server = await startServer();
+    const server = await sharedServerOnce();
     const api = new Api(server.url, server.token);
-    try {
-      const statuses = await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          const seen: number[] = [];
-          for (let i = 0; i < 8; i++) seen.push((await api.post('/v1/keys', {})).status);
-          return seen;
-        }),
-      );
-      expect(statuses.flat().filter((status) => status !== 201)).toEqual([]);
-      const verified = await api.get<Verification>('/v1/logs/verify');
-      expect(verified.body).toMatchObject({ valid: true });
-      expect(verified.body.records).toBeGreaterThanOrEqual(128);
-    } finally {
-      await server.dispose();
-    }
+    const statuses = await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        const seen: number[] = [];
+        for (let i = 0; i < 8; i++) seen.push((await api.post('/v1/keys', {})).status);
+        return seen;
+      }),
+    );
+    expect(statuses.flat().filter((status) => status !== 201)).toEqual([]);
+    const verified = await api.get<Verification>('/v1/logs/verify');
+    expect(verified.body).toMatchObject({ valid: true });
+    expect(verified.body.records).toBeGreaterThanOrEqual(128);
   });
 });
 
-describe("audit records of a system administrator's work on a tenant's key", () => {
+describe.concurrent("audit records of a system administrator's work on a tenant's key", () => {
   it("belong to the key's tenant, so that the tenant's admins see them", async () => {
-    const server = await startServer();
+    const server = await sharedServerOnce();
     const system = new Api(server.url, server.token);
-    try {
-      const tenant = (await createTenant(system)).tenantId;
-      const tenantAdmin = await createActor(system, tenant, ['admin']);
-      const key = await createKey(tenantAdmin.api);
-      const described = await system.get<{ keyId: string }>(`/v1/keys/${key.keyId}`);
-      expect(described.status).toBe(200);
-      expect((await system.post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('x') })).status).toBe(200);
-      const theirs = await tenantAdmin.api.get<{ records: AuditRecord[] }>(`/v1/logs?keyId=${key.keyId}`);
-      const bySystem = theirs.body.records.filter((r) => r.principalId !== tenantAdmin.principal.principalId);
-      expect(bySystem.map((r) => r.action).sort()).toEqual(['DescribeKey', 'Encrypt']);
-      expect(new Set(bySystem.map((r) => r.tenantId))).toEqual(new Set([tenant]));
-      // The system administrator's own work outside the tenant stays in theirs.
-      const all = await system.get<{ records: AuditRecord[] }>('/v1/logs?action=CreateTenant');
-      expect(all.body.records.map((r) => r.tenantId)).toEqual(['default']);
-    } finally {
-      await server.dispose();
-    }
+    const tenant = (await createTenant(system)).tenantId;
+    const tenantAdmin = await createActor(system, tenant, ['admin']);
+    const key = await createKey(tenantAdmin.api);
+    const described = await system.get<{ keyId: string }>(`/v1/keys/${key.keyId}`);
+    expect(described.status).toBe(200);
+    expect((await system.post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('x') })).status).toBe(200);
+    const theirs = await tenantAdmin.api.get<{ records: AuditRecord[] }>(`/v1/logs?keyId=${key.keyId}`);
+    const bySystem = theirs.body.records.filter((r) => r.principalId !== tenantAdmin.principal.principalId);
+    expect(bySystem.map((r) => r.action).sort()).toEqual(['DescribeKey', 'Encrypt']);
+    expect(new Set(bySystem.map((r) => r.tenantId))).toEqual(new Set([tenant]));
+    // The system administrator's own work outside the tenant stays in theirs (this tenant is the
+    // only one made on this server).
+    const all = await system.get<{ records: AuditRecord[] }>('/v1/logs?action=CreateTenant');
+    expect(all.body.records.map((r) => r.tenantId)).toEqual(['default']);
   });
 });
 
-describe('audit records of requests handed to the not-found handler', () => {
+describe.concurrent('audit records of requests handed to the not-found handler', () => {
   it('records a missing docs file asked for without a credential (the docs route is public, its 404 is not)', async () => {
-    const server = await startServer();
+    const server = await sharedServerOnce();
     const system = new Api(server.url, server.token);
-    try {
-      const missing = `/docs/static/missing-${randomBytes(6).toString('hex')}.js`;
-      expectError(await system.request('GET', missing, { token: null }), 401, 'Unauthenticated');
-      const records = await system.get<{ records: AuditRecord[] }>('/v1/logs?result=deny&limit=1000');
-      expect(
-        records.body.records.filter((r) => r.principalId === '' && r.errorCode === 'Unauthenticated'),
-      ).toHaveLength(1);
-    } finally {
-      await server.dispose();
-    }
+    const missing = `/docs/static/missing-${randomBytes(6).toString('hex')}.js`;
+    expectError(await system.request('GET', missing, { token: null }), 401, 'Unauthenticated');
+    const records = await system.get<{ records: AuditRecord[] }>('/v1/logs?result=deny&limit=1000');
+    // The only request without a credential this server has seen.
+    expect(
+      records.body.records.filter((r) => r.principalId === '' && r.errorCode === 'Unauthenticated'),
+    ).toHaveLength(1);
   });
 });

@@ -110,6 +110,23 @@ function resum(dir: string): void {
   writeFileSync(join(dir, 'SHA256SUMS'), lines.join('\n') + '\n');
 }
 
+let foreignRootKeyFile: Promise<Buffer> | undefined;
+
+/**
+ * The sealed root key file of another deployment (same passphrase), made by starting a server of
+ * its own once for the file: both stores' tests swap the same foreign file in, and a second
+ * deployment made for the second store would prove nothing the first does not.
+ */
+const foreignRootKey = () =>
+  (foreignRootKeyFile ??= (async () => {
+    const elsewhere = await startServer({ env: { KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE } });
+    try {
+      return readFileSync(join(elsewhere.dataDir, 'root-key.json'));
+    } finally {
+      await elsewhere.dispose();
+    }
+  })());
+
 describe.each([sqlite, postgres])('backup and restore of a whole deployment on $name', (store) => {
   let server: TestServer | undefined;
   let backupDir: string;
@@ -214,9 +231,7 @@ describe.each([sqlite, postgres])('backup and restore of a whole deployment on $
   });
 
   it("refuses a restore with another deployment's root key file, naming the mismatch, and removes the files it placed", async () => {
-    const elsewhere = await startServer({ env: { KEYHAVEN_ROOT_PASSPHRASE: PASSPHRASE } });
-    const foreign = readFileSync(join(elsewhere.dataDir, 'root-key.json'));
-    await elsewhere.dispose();
+    const foreign = await foreignRootKey();
     const swapped = join(temporary('keyhaven-swapped-'), 'backup');
     scratch.push(join(swapped, '..'));
     await run('cp', ['-rp', backupDir, swapped]);

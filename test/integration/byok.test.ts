@@ -44,6 +44,27 @@ const ecPair = (namedCurve: string) =>
     publicKeyEncoding: { type: 'spki', format: 'der' },
   });
 
+const rsaPairs = new Map<string, { privateKey: Buffer; publicKey: Buffer }>();
+
+/**
+ * An RSA pair (PKCS#8 and SPKI DER) made once per file for the test named by `use`, so both key
+ * stores' servers import the same pair: an RSA-4096 generation alone takes seconds of CPU, and a
+ * second pair proves nothing the first did not (each server is its own deployment).
+ */
+function rsaPairFor(use: string, modulusLength: number): { privateKey: Buffer; publicKey: Buffer } {
+  const id = `${use}:${modulusLength}`;
+  let pair = rsaPairs.get(id);
+  if (!pair) {
+    pair = generateKeyPairSync('rsa', {
+      modulusLength,
+      privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+    });
+    rsaPairs.set(id, pair);
+  }
+  return pair;
+}
+
 describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (profile) => {
   let suite: SuiteServer;
   let api: Api;
@@ -265,11 +286,7 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
     ] as const)(
       'imports a %s PKCS#8 private key with RSA_AES_KEY_WRAP_SHA_256 (too large for one OAEP block)',
       async (keySpec, modulusLength, keyUsage) => {
-        const pair = generateKeyPairSync('rsa', {
-          modulusLength,
-          privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-          publicKeyEncoding: { type: 'spki', format: 'der' },
-        });
+        const pair = rsaPairFor('private key import', modulusLength);
         expect(wrappingAlgorithmFor(pair.privateKey)).toBe('RSA_AES_KEY_WRAP_SHA_256');
         const key = await createImportedKey(api, { keySpec, keyUsage }, pair.privateKey);
         const { spki } = await api.ok<PublicKeyReply>('GET', `/v1/keys/${key.keyId}/public-key`);
@@ -366,11 +383,7 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
     });
 
     it('imports an RSA_2048 SPKI as PUBLIC_KEY and verifies a node:crypto PKCS#1 v1.5 signature', async () => {
-      const pair = generateKeyPairSync('rsa', {
-        modulusLength: 2048,
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-        publicKeyEncoding: { type: 'spki', format: 'der' },
-      });
+      const pair = rsaPairFor('verify-only', 2048);
       const key = await createImportedKey(
         api,
         { keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' },
@@ -378,7 +391,7 @@ describe.each(keyStoreProfiles)('BYOK import over REST ($name key store)', (prof
         'PUBLIC_KEY',
       );
       const message = Buffer.from('rsa verify only');
-      const signature = nodeSign('sha256', message, pair.privateKey);
+      const signature = nodeSign('sha256', message, { key: pair.privateKey, format: 'der', type: 'pkcs8' });
       const { valid } = await api.ok<ValidReply>('POST', '/v1/verify', {
         keyId: key.keyId,
         message: b64(message),

@@ -15,6 +15,7 @@ import {
   SEALED_MATERIAL,
   SecretsError,
   type SecretFormat,
+  type SecretKms,
   type SecretStore,
 } from '../../packages/secrets/src/index.js';
 import { runCli } from '../cli/run-cli.js';
@@ -29,6 +30,13 @@ let dir: string;
 let keyId: string;
 let otherKeyId: string;
 let env: Record<string, string>;
+/**
+ * The library's client for this file's tests. Each client makes an RSA-3072 recipient key pair at
+ * its first decrypt (most of a second of CPU), so the tests share one; the client holds no other
+ * state. The `keyhaven` option of createSecretStore, which makes a client of its own, is used by
+ * the tests of each format below.
+ */
+let kms: SecretKms;
 
 const valuesOf = (text: string, format: SecretFormat) =>
   Object.fromEntries(parseSecretDocument(text, format).entries.map((entry) => [entry.name, entry.value]));
@@ -57,6 +65,7 @@ beforeAll(async () => {
   keyId = (await createKey(api, { alias: 'alias/app-secrets' })).keyId;
   otherKeyId = (await createKey(api)).keyId;
   env = { KEYHAVEN_ENDPOINT: server.url, KEYHAVEN_TOKEN: server.token };
+  kms = keyhavenKms({ endpoint: server.url, token: server.token });
   dir = mkdtempSync(join(tmpdir(), 'keyhaven-secrets-'));
 });
 afterAll(async () => {
@@ -110,7 +119,6 @@ describe.each(files)('%s through the CLI and the library', (name, format, text, 
   });
 
   it('round-trips through the library: encryptText, then decryptText', async () => {
-    const kms = keyhavenKms({ endpoint: server.url, token: server.token });
     const encrypted = await encryptText(text, format, { kms, keyId, concurrency: 2 });
     expect(encrypted.changed).toEqual(Object.keys(values).filter((entry) => values[entry] !== ''));
     const back = await decryptText(encrypted.text, format, { kms });
@@ -183,11 +191,10 @@ describe('selection', () => {
 
 describe('a value that is not what was encrypted fails by name, never with garbage', () => {
   let encrypted: string;
-  const kms = () => keyhavenKms({ endpoint: server.url, token: server.token });
-  const storeOf = (text: string) => createSecretStore({ text, format: 'dotenv' }, { decryptor: kms() });
+  const storeOf = (text: string) => createSecretStore({ text, format: 'dotenv' }, { decryptor: kms });
 
   beforeAll(async () => {
-    encrypted = (await encryptText(DOTENV, 'dotenv', { kms: kms(), keyId })).text;
+    encrypted = (await encryptText(DOTENV, 'dotenv', { kms, keyId })).text;
   });
 
   const replaceValue = (text: string, name: string, value: string) =>
@@ -216,13 +223,13 @@ describe('a value that is not what was encrypted fails by name, never with garba
       ['json', JSON_TEXT, 'servers[1].token'],
       ['yaml', YAML_TEXT, 'certificate'],
     ] as const) {
-      const sealed = (await encryptText(text, format, { kms: kms(), keyId })).text;
+      const sealed = (await encryptText(text, format, { kms, keyId })).text;
       const ciphertext = parseToken(valuesOf(sealed, format)[name]!).ciphertext;
       ciphertext[ciphertext.length - 1]! ^= 0x80;
       const tampered = parseSecretDocument(sealed, format).render(
         new Map([[name, `ENC[kh1:${ciphertext.toString('base64')}]`]]),
       );
-      const error = await rejection(createSecretStore({ text: tampered, format }, { decryptor: kms() }));
+      const error = await rejection(createSecretStore({ text: tampered, format }, { decryptor: kms }));
       expect(error).toMatchObject({ code: 'InvalidCiphertext', variable: name });
       const result = await cli('decrypt', writeFixture(`tampered.${format}`, tampered));
       expect(result.stderr).toContain(`cannot decrypt ${name}:`);
@@ -242,7 +249,7 @@ describe('a value that is not what was encrypted fails by name, never with garba
   });
 
   it('a value encrypted without context where the name must be bound, and a malformed token', async () => {
-    const unbound = (await encryptText('X=1\n', 'dotenv', { kms: kms(), keyId, context: 'none' })).text;
+    const unbound = (await encryptText('X=1\n', 'dotenv', { kms, keyId, context: 'none' })).text;
     const withUnbound = replaceValue(encrypted, 'DB_PASSWORD', valuesOf(unbound, 'dotenv').X!);
     const refused = await rejection(storeOf(withUnbound));
     expect(refused).toMatchObject({ code: 'InvalidToken', variable: 'DB_PASSWORD' });
@@ -255,7 +262,7 @@ describe('a value that is not what was encrypted fails by name, never with garba
 
   it('a disabled key', async () => {
     const disabledKey = (await createKey(api)).keyId;
-    const text = (await encryptText(DOTENV, 'dotenv', { kms: kms(), keyId: disabledKey })).text;
+    const text = (await encryptText(DOTENV, 'dotenv', { kms, keyId: disabledKey })).text;
     expect((await api.post(`/v1/keys/${disabledKey}/disable`)).status).toBe(200);
 
     const error = await rejection(storeOf(text));
@@ -341,7 +348,7 @@ describe('check', () => {
 
 describe('the runtime store', () => {
   let path: string;
-  const options = () => ({ keyhaven: { endpoint: server.url, token: server.token } });
+  const options = () => ({ decryptor: kms });
 
   beforeAll(async () => {
     path = writeFixture('store.env', DOTENV);
@@ -418,7 +425,6 @@ describe('the runtime store', () => {
     const names = Array.from({ length: 12 }, (_, i) => `SECRET_${i}`);
     const manyPath = writeFixture('many.env', names.map((name, i) => `${name}=value ${i}\n`).join(''));
     expect((await cli('encrypt', manyPath, '--key-id', keyId)).code).toBe(0);
-    const rest = keyhavenKms({ endpoint: server.url, token: server.token });
     let inFlight = 0;
     let most = 0;
     const seen: string[] = [];
@@ -429,7 +435,7 @@ describe('the runtime store', () => {
           seen.push(request.name);
           most = Math.max(most, ++inFlight);
           try {
-            return await rest.decrypt(request);
+            return await kms.decrypt(request);
           } finally {
             inFlight--;
           }
