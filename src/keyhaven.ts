@@ -8,9 +8,7 @@ import { ensurePrivateDirectory } from './adapters/private-files.js';
 import { MaterialCache } from './adapters/keystore/software/material-cache.js';
 import { loadOrCreateRootKey } from './adapters/keystore/software/sealed-root-key.js';
 import { SoftwareKeyBackend } from './adapters/keystore/software/software-key-backend.js';
-import { openExternalKeyStore } from './adapters/keystore/external/open-external-key-store.js';
 import { SoftwareRootKeyStore } from './adapters/keystore/software/software-root-key-store.js';
-import { openPkcs11KeyStore } from './adapters/keystore/pkcs11/open-pkcs11-key-store.js';
 import type { Pkcs11Replication } from './adapters/keystore/pkcs11/pkcs11-replication.js';
 import { openMetadataStores, openPostgresChangeFeed } from './adapters/metadata/open-metadata-stores.js';
 import { OidcVerifier } from './adapters/identity/oidc-verifier.js';
@@ -156,8 +154,14 @@ export async function createKeyhaven(
   const usage = new UsageRecorder(metadata, clock);
   // EXTERNAL keys' providers keep their own metrics (calls, failures, latency, circuit): /metrics adds them.
   const keyStoreMetrics = config.keyStore.external ? new Registry() : undefined;
+  // The PKCS#11 and EXTERNAL adapters (pkcs11js and koffi; the AWS SDK) load only when configured.
   const external = config.keyStore.external
-    ? openExternalKeyStore(config.keyStore.external, root, materialCache, keyStoreMetrics).backend
+    ? (await import('./adapters/keystore/external/open-external-key-store.js')).openExternalKeyStore(
+        config.keyStore.external,
+        root,
+        materialCache,
+        keyStoreMetrics,
+      ).backend
     : undefined;
   const backends: Partial<Record<ProtectionLevel, KeyBackend>> = {
     SOFTWARE: software,
@@ -405,6 +409,7 @@ export async function openKeyStore(config: KeyhavenConfig): Promise<{
 }> {
   const { pkcs11 } = config.keyStore;
   if (config.keyStore.type === 'pkcs11' && pkcs11) {
+    const { openPkcs11KeyStore } = await import('./adapters/keystore/pkcs11/open-pkcs11-key-store.js');
     const store = await openPkcs11KeyStore(pkcs11, config.dataDir);
     return {
       root: store.root,
