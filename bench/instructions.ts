@@ -88,6 +88,7 @@ const SOFTWARE_OPERATIONS: readonly Operation[] = [
   'decrypt',
   'datakey',
   'sign',
+  'verify',
   'create-key',
 ];
 /** Why a row's instructions are not counted under callgrind. */

@@ -73,7 +73,7 @@ export const MAX_NODES = 8;
 export const MAX_KEYS = 1_000_000;
 
 /** Operations a checkout comparison measures unless BENCH_OPS narrows them. */
-const CHECKOUT_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign'];
+const CHECKOUT_OPERATIONS: readonly Operation[] = ['encrypt', 'decrypt', 'datakey', 'sign', 'verify'];
 
 /**
  * The variants for BENCH_COMPARE_CHECKOUT: each `<dir>` (a checkout of another commit, built with
