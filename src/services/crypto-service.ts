@@ -4,7 +4,7 @@
 // and as the single operation it performs on each key (ReEncrypt: Decrypt on the source, Encrypt on
 // the destination, or AsymmetricDecrypt/AsymmetricEncrypt for an RSA key), so a deny of Decrypt is
 // never bypassed through ReEncrypt or a batch.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import type { RequestContext } from '../domain/request-context.js';
 import {
   ALGORITHM_AES_256_GCM,
@@ -629,12 +629,24 @@ export class CryptoService {
     return { keyId: key.keyId, keySpec: key.keySpec, version: found };
   }
 
-  private publicKeyOf(ref: VersionRef) {
-    if (!ref.version.publicKeySpki)
-      throw new KmsError('Internal', `key ${ref.keyId} has no stored public key`);
-    return publicKeyFromSpki(ref.version.publicKeySpki);
+  private publicKeyOf(ref: VersionRef): KeyObject {
+    const spki = ref.version.publicKeySpki;
+    if (!spki) throw new KmsError('Internal', `key ${ref.keyId} has no stored public key`);
+    let publicKey = parsedPublicKeys.get(spki);
+    if (!publicKey) {
+      publicKey = publicKeyFromSpki(spki);
+      parsedPublicKeys.set(spki, publicKey);
+    }
+    return publicKey;
   }
 }
+
+/**
+ * Public keys parsed from the SPKI buffers of version records, for as long as a record (the key
+ * directory's cached one, usually) holds its buffer: parsing costs OpenSSL several times the verify
+ * itself (RSA-2048: about 420 µs against 46 µs). Public, so nothing to zeroize.
+ */
+const parsedPublicKeys = new WeakMap<Buffer, KeyObject>();
 
 function assertUsage(key: Key, usage: KeyUsage): void {
   if (key.keyUsage !== usage) {
