@@ -34,7 +34,8 @@ export function onSignedOut(listener) {
 /** Calls the API; resolves with the JSON answer (or the text for text/plain), throws ApiError. */
 export async function call(method, path, body) {
   const headers = { accept: 'application/json' };
-  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const sent = token;
+  if (sent !== null) headers.authorization = `Bearer ${sent}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response;
   try {
@@ -54,7 +55,8 @@ export async function call(method, path, body) {
   if (response.ok) return answer;
   // The credential no longer holds (revoked, expired): the console signs out rather than go on
   // showing pages it cannot load.
-  if (response.status === 401 && token !== null) signOut();
+  // Only if it is still the credential signed in: a late answer to an earlier one changes nothing.
+  if (response.status === 401 && sent !== null && token === sent) signOut();
   const error = typeof answer === 'object' && answer !== null ? answer.error : undefined;
   throw new ApiError(
     response.status,

@@ -679,6 +679,30 @@ describe('the console at /ui', () => {
       await settings.getByRole('button', { name: 'Save settings' }).click();
       await expect.poll(async () => (await keyOf(symmetric.keyId)).key.rotationPeriodDays ?? null).toBe(null);
       expect((await keyOf(symmetric.keyId)).key.expiresAt ?? null).toBe(null);
+      // Only what changed is sent: a re-sent rotation period would restart its schedule.
+      await page.locator('dt:text-is("Rotation period") + dd').filter({ hasText: /^—$/ }).waitFor();
+      await settings.getByLabel('Rotation period (days)').fill('180');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await page
+        .locator('dt:text-is("Rotation period") + dd')
+        .filter({ hasText: /^180 days/ })
+        .waitFor();
+      const nextRotation = (await keyOf(symmetric.keyId)).key.nextRotationAt;
+      const patches: unknown[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'PATCH') patches.push(request.postDataJSON());
+      });
+      await settings.getByLabel('Description').fill('described again');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await expect.poll(async () => (await keyOf(symmetric.keyId)).key.description).toBe('described again');
+      expect(patches).toEqual([{ description: 'described again' }]);
+      expect((await keyOf(symmetric.keyId)).key.nextRotationAt).toBe(nextRotation);
+      await page.locator('dt:text-is("Description") + dd').filter({ hasText: 'described again' }).waitFor();
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await expect
+        .poll(() => settings.getByRole('alert').textContent())
+        .toBe('NothingChanged: no setting was changed');
+      expect(patches).toHaveLength(1);
 
       // Schedule deletion (7 days), see it pending with its date and the actions it forbids, cancel it.
       const state = page.getByTestId('key-state');
@@ -697,7 +721,10 @@ describe('the console at /ui', () => {
       // An out-of-range waiting period is the server's to refuse.
       await page.getByLabel('Waiting period (days, 7 to 30)').fill('3');
       await page.getByRole('button', { name: 'Schedule deletion' }).click();
-      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^ValidationError: /);
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /^ValidationError: / })
+        .waitFor();
       expect(await state.textContent()).toBe('Disabled');
 
       // A key for imported material: its import parameters (a public key and a token, no secret).

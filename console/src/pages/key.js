@@ -118,27 +118,38 @@ const localDateTime = (iso) => {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 
+/** The settings form's fields as the server's record gives them. */
+const settingsForm = (key) => ({
+  description: key.description ?? '',
+  tags: Object.entries(key.tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', '),
+  rotationPeriodDays: key.rotationPeriodDays ? String(key.rotationPeriodDays) : '',
+  expiresAt: key.expiresAt ? localDateTime(key.expiresAt) : '',
+});
+
 function Settings({ record: key, decision, onSaved }) {
-  const [form, setForm] = useState({
-    description: key.description ?? '',
-    tags: Object.entries(key.tags)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', '),
-    rotationPeriodDays: key.rotationPeriodDays ? String(key.rotationPeriodDays) : '',
-    expiresAt: key.expiresAt ? localDateTime(key.expiresAt) : '',
-  });
+  const [form, setForm] = useState(() => settingsForm(key));
   const [error, setError] = useState(null);
   const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
   const submit = async (event) => {
     event.preventDefault();
     setError(null);
     try {
-      const body = { description: form.description, tags: parseTags(form.tags) };
+      // Only what was changed is sent: re-sending the rotation period would restart its schedule,
+      // and the expiry (shown to the minute) would move earlier, or be refused once it is past.
+      const initial = settingsForm(key);
+      const changed = (name) => form[name] !== initial[name];
+      const body = {};
+      if (changed('description')) body.description = form.description;
+      if (changed('tags')) body.tags = parseTags(form.tags);
       // An emptied field turns the setting off: no automatic rotation, no expiry.
-      if (form.rotationPeriodDays) body.rotationPeriodDays = Number(form.rotationPeriodDays);
-      else if (key.rotationPeriodDays) body.rotationPeriodDays = null;
-      if (form.expiresAt) body.expiresAt = new Date(form.expiresAt).toISOString();
-      else if (key.expiresAt) body.expiresAt = null;
+      if (changed('rotationPeriodDays'))
+        body.rotationPeriodDays = form.rotationPeriodDays ? Number(form.rotationPeriodDays) : null;
+      if (changed('expiresAt'))
+        body.expiresAt = form.expiresAt ? new Date(form.expiresAt).toISOString() : null;
+      if (Object.keys(body).length === 0)
+        return setError({ code: 'NothingChanged', message: 'no setting was changed' });
       await call('PATCH', keyPath(key.keyId), body);
       onSaved();
     } catch (failure) {
