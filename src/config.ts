@@ -519,6 +519,14 @@ const configSchema = z
               .optional(),
           })
           .strict()
+          // The code, the PKCE verifier and the tokens cross it: not in clear under an https issuer.
+          .refine(
+            (oidc) =>
+              oidc.tokenEndpoint === undefined ||
+              parseUrl(oidc.issuer)?.protocol !== 'https:' ||
+              parseUrl(oidc.tokenEndpoint)?.protocol === 'https:',
+            { message: 'tokenEndpoint must be https when the issuer is', path: ['tokenEndpoint'] },
+          )
           .optional(),
       })
       .strict()

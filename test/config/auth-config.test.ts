@@ -164,3 +164,34 @@ describe('auth configuration', () => {
     );
   });
 });
+
+describe('console.oidc', () => {
+  function loadConsole(consoleOidc: Record<string, string>) {
+    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
+    try {
+      const file = join(dir, 'keyhaven.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataDir: dir,
+          auth: { oidc: { issuers: [keycloak] } },
+          console: { oidc: { issuer: keycloak.issuer, clientId: 'console', ...consoleOidc } },
+        }),
+      );
+      return loadConfig({ KEYHAVEN_CONFIG: file }).console.oidc;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('takes a token endpoint on another origin, and refuses one in clear under an https issuer', () => {
+    expect(loadConsole({ tokenEndpoint: 'https://tokens.example.com/oauth/token' })).toMatchObject({
+      tokenEndpoint: 'https://tokens.example.com/oauth/token',
+      scope: 'openid',
+    });
+    expect(() => loadConsole({ tokenEndpoint: 'http://tokens.example.com/oauth/token' })).toThrow(
+      /console\.oidc\.tokenEndpoint: tokenEndpoint must be https when the issuer is/,
+    );
+    expect(() => loadConsole({ tokenEndpoint: 'ftp://tokens.example.com/' })).toThrow(/http\(s\) URL/);
+  });
+});
