@@ -250,12 +250,15 @@ export class AzureKeyVaultProvider implements KmsProvider {
   /** `name`, `name/version` or a key id URL (`https://{vault}/keys/{name}/{version}`). */
   private nameOf(keyRef: string): { name: string; version?: string } {
     if (/^https:\/\//i.test(keyRef)) {
-      // A key identifier, https://<vault>/keys/<name>[/<version>] (as parseKeyVaultKeyIdentifier reads it).
-      const [collection, name, version, extra] = URL.canParse(keyRef)
-        ? new URL(keyRef).pathname.split('/').slice(1)
-        : [];
+      // A key identifier, https://<vault>/keys/<name>[/<version>], of this provider's vault: the
+      // client calls its own vault whatever host the identifier names, so another host is refused
+      // rather than read as a key of this one.
+      const url = URL.canParse(keyRef) ? new URL(keyRef) : undefined;
+      const [collection, name, version, extra] = url ? url.pathname.split('/').slice(1) : [];
       if (collection !== 'keys' || !name || extra !== undefined || !/^[0-9a-zA-Z-]{1,127}$/.test(name))
         throw new ProviderError('InvalidRequest', 'not a Key Vault key identifier');
+      if (url!.host !== new URL(this.keyClient.vaultUrl).host)
+        throw new ProviderError('InvalidRequest', `the key identifier names another vault (${url!.host})`);
       return { name, ...(version ? { version } : {}) };
     }
     const [name, version, extra] = keyRef.split('/');

@@ -147,6 +147,8 @@ describe('AzureKeyVaultProvider against a local HTTPS stand-in speaking the Key 
       `${vault.url}/keys/bad_name`,
       'https://',
       'a/b/c',
+      // Another vault's key: the client would call this vault with its name.
+      `https://another-vault.example/keys/${name}/${version}`,
     ]) {
       await expect(provider.encrypt(wrong, Buffer.alloc(32), context()), wrong).rejects.toMatchObject({
         code: 'InvalidRequest',
