@@ -26,8 +26,9 @@ export interface KeyStoreStatus {
   /** Key objects this HSM backend still lacks (replication between HSMs). */
   pendingReplications?: number;
   /**
-   * Parts that stand in for one another (EXTERNAL providers): the store is ready while one part of
-   * the group is healthy. A part without a group must be healthy itself.
+   * Parts that stand in for one another (HSM backends, `pkcs11`; EXTERNAL providers, `external`):
+   * the store is ready while one part of the group is healthy. A part without a group must be
+   * healthy itself.
    */
   failoverGroup?: string;
   /**

@@ -37,7 +37,7 @@ export function registerOperationsRoutes(
       failoverGroup: {
         type: 'string',
         description:
-          'parts that stand in for one another (EXTERNAL providers): one healthy part keeps the server ready',
+          'parts that stand in for one another (HSM backends: pkcs11; EXTERNAL providers: external): one healthy part keeps the server ready',
       },
     },
   };

@@ -256,8 +256,9 @@ export class Pkcs11Token {
     return {
       name: this.name,
       kind: 'pkcs11',
-      // Every backend holds the root key and every HSM key object (replication): one that answers
-      // serves the node, so one token down of several leaves the node ready.
+      // A backend that answers holds the root key (its probe checks it) and, replication caught up,
+      // every HSM key object: one token down of several leaves the node ready. Objects it still
+      // lacks (pendingReplications) fail one by one with Unavailable; readiness does not wait for them.
       failoverGroup: 'pkcs11',
       healthy: this.lastProbeHealthy !== false && circuit === 'closed',
       detail: this.describe(),
