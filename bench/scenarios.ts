@@ -199,31 +199,18 @@ function awsEncryptScenario(target: KeyhavenProcess, keyId: string, plaintexts: 
 
 const AWS_JSON = 'application/x-amz-json-1.1';
 
-/** Creates a SOFTWARE AES key and a P-256 key on `keyhaven` and builds its SOFTWARE scenarios. */
+/** Creates a SOFTWARE AES key, a P-256 and an RSA-2048 signing key on `keyhaven` and builds its SOFTWARE scenarios. */
 async function softwareScenarios(
   keyhaven: KeyhavenProcess,
   plaintexts: string[],
 ): Promise<{ scenarios: Scenario[]; symmetricKeyId: string; signingKeyId: string }> {
   const auth = { Authorization: `Bearer ${keyhaven.token}` };
-  const created = await must(keyhaven, '/v1/keys', auth, { keySpec: 'SYMMETRIC_DEFAULT' }, 201);
-  const symmetricKeyId = (created.key as Json).keyId as string;
-  const signing = await must(
-    keyhaven,
-    '/v1/keys',
-    auth,
-    { keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' },
-    201,
-  );
-  const signingKeyId = (signing.key as Json).keyId as string;
+  const createKey = async (body: Json) =>
+    ((await must(keyhaven, '/v1/keys', auth, body, 201)).key as Json).keyId as string;
+  const symmetricKeyId = await createKey({ keySpec: 'SYMMETRIC_DEFAULT' });
+  const signingKeyId = await createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' });
   // Verify under an RSA-2048 key: what a request costs beyond the RSA verify itself (46 µs alone).
-  const verifying = await must(
-    keyhaven,
-    '/v1/keys',
-    auth,
-    { keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' },
-    201,
-  );
-  const verifyKeyId = (verifying.key as Json).keyId as string;
+  const verifyKeyId = await createKey({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' });
   const signed: Json[] = [];
   for (const message of plaintexts) {
     const { signature } = await must(keyhaven, '/v1/sign', auth, {
