@@ -6,17 +6,21 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
-/** Loads a configuration file holding `auth` (and `server`); returns the validated auth section. */
-function loadAuth(auth: unknown, server?: unknown) {
+/** Loads a configuration file holding `sections` (its dataDir a temporary directory); returns the config. */
+function loadFile(sections: Record<string, unknown>) {
   const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
   try {
     const file = join(dir, 'keyhaven.json');
-    writeFileSync(file, JSON.stringify({ dataDir: dir, auth, ...(server === undefined ? {} : { server }) }));
-    return loadConfig({ KEYHAVEN_CONFIG: file }).auth;
+    writeFileSync(file, JSON.stringify({ dataDir: dir, ...sections }));
+    return loadConfig({ KEYHAVEN_CONFIG: file });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Loads a configuration file holding `auth` (and `server`); returns the validated auth section. */
+const loadAuth = (auth: unknown, server?: unknown) =>
+  loadFile({ auth, ...(server === undefined ? {} : { server }) }).auth;
 
 const keycloak = {
   issuer: 'https://sso.example.com/realms/ops',
@@ -166,23 +170,11 @@ describe('auth configuration', () => {
 });
 
 describe('console.oidc', () => {
-  function loadConsole(consoleOidc: Record<string, string>) {
-    const dir = mkdtempSync(join(tmpdir(), 'keyhaven-config-'));
-    try {
-      const file = join(dir, 'keyhaven.json');
-      writeFileSync(
-        file,
-        JSON.stringify({
-          dataDir: dir,
-          auth: { oidc: { issuers: [keycloak] } },
-          console: { oidc: { issuer: keycloak.issuer, clientId: 'console', ...consoleOidc } },
-        }),
-      );
-      return loadConfig({ KEYHAVEN_CONFIG: file }).console.oidc;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
+  const loadConsole = (consoleOidc: Record<string, string>) =>
+    loadFile({
+      auth: { oidc: { issuers: [keycloak] } },
+      console: { oidc: { issuer: keycloak.issuer, clientId: 'console', ...consoleOidc } },
+    }).console.oidc;
 
   it('takes a token endpoint on another origin, and refuses one in clear under an https issuer', () => {
     expect(loadConsole({ tokenEndpoint: 'https://tokens.example.com/oauth/token' })).toMatchObject({
