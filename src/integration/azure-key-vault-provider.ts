@@ -114,6 +114,8 @@ interface ResolvedKey {
 export class AzureKeyVaultProvider implements KmsProvider {
   readonly kind = 'azure-key-vault';
   private readonly keyClient: KeyClient;
+  /** The host of the client's vault, which key identifiers must name. */
+  private readonly vaultHost: string;
   private readonly symmetricKeyType: 'RSA' | 'RSA-HSM' | 'oct-HSM';
   private readonly keyNamePrefix: string;
   /** One CryptographyClient per key reference, made after one getKey tells the key's type. */
@@ -121,6 +123,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
 
   constructor(options: AzureKeyVaultProviderOptions) {
     this.keyClient = options.keyClient;
+    this.vaultHost = new URL(options.keyClient.vaultUrl).host;
     this.symmetricKeyType = options.symmetricKeyType ?? 'RSA';
     this.keyNamePrefix = options.keyNamePrefix ?? 'keyhaven-';
   }
@@ -257,7 +260,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
       const [collection, name, version, extra] = url ? url.pathname.split('/').slice(1) : [];
       if (collection !== 'keys' || !name || extra !== undefined || !/^[0-9a-zA-Z-]{1,127}$/.test(name))
         throw new ProviderError('InvalidRequest', 'not a Key Vault key identifier');
-      if (url!.host !== new URL(this.keyClient.vaultUrl).host)
+      if (url!.host !== this.vaultHost)
         throw new ProviderError('InvalidRequest', `the key identifier names another vault (${url!.host})`);
       return { name, ...(version ? { version } : {}) };
     }
