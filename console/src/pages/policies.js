@@ -207,6 +207,15 @@ function History({ policy, decision, generation, onRolledBack }) {
   </section>`;
 }
 
+/** The principal picker's options: each principal by name and id. */
+const principalOptions = (principals, selected) =>
+  principals.map(
+    (p) =>
+      html`<option value=${p.principalId} selected=${p.principalId === selected}>
+        ${p.name} (${p.principalId})
+      </option>`,
+  );
+
 /** A policy applies once it is attached: to principals one by one, or to its whole tenant. */
 function Attachments({ policy, principals, allowed, onAttached }) {
   const [principalId, setPrincipalId] = useState('');
@@ -240,7 +249,7 @@ function Attachments({ policy, principals, allowed, onAttached }) {
     <div class="toolbar">
       <${Field} label="Principal to attach to" as="select" value=${principalId} onChange=${(e) => setPrincipalId(e.currentTarget.value)}>
         <option value="">choose a principal</option>
-        ${principals.map((p) => html`<option value=${p.principalId} selected=${p.principalId === principalId}>${p.name} (${p.principalId})</option>`)}
+        ${principalOptions(principals, principalId)}
       </${Field}>
       <${Action} label="Attach to principal" decision=${allowed.PutPrincipalPolicies} blocked=${principalId ? undefined : 'choose a principal'} onClick=${toPrincipal} />
       <${Action} label="Attach to the whole tenant" decision=${allowed.UpdateTenant} onClick=${toTenant} />
@@ -268,7 +277,6 @@ function Simulator({ decision, principals }) {
       setError(failure.code ? failure : { code: 'ValidationError', message: `context: ${failure.message}` });
     }
   };
-  const list = principals;
   return html`<section aria-labelledby="simulator-title">
     <h2 id="simulator-title">Simulator</h2>
     <form onSubmit=${submit}>
@@ -276,7 +284,7 @@ function Simulator({ decision, principals }) {
         <div>
           <${Field} label="Principal" as="select" value=${form.principalId} onChange=${set('principalId')} required>
             <option value="">choose a principal</option>
-            ${list.map((p) => html`<option value=${p.principalId} selected=${p.principalId === form.principalId}>${p.name} (${p.principalId})</option>`)}
+            ${principalOptions(principals, form.principalId)}
           </${Field}>
           <${Field} label="Action" value=${form.action} onInput=${set('action')} required />
         </div>
