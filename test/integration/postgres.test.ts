@@ -40,8 +40,12 @@ describe('the server on PostgreSQL', () => {
     server = await startServer({
       env: {
         KEYHAVEN_DATABASE_URL: url,
-        KEYHAVEN_DATABASE_CONNECT_TIMEOUT_MS: '1000',
-        KEYHAVEN_DATABASE_STATEMENT_TIMEOUT_MS: '2000',
+        // Roomy (the defaults are 5 s): the quota race below queues twelve transactions on one
+        // tenant's lock, and on a loaded two-core machine the last waits seconds, where a tight
+        // statement timeout would answer it 503 instead of the 429 under test. A stopped server
+        // refuses connections at once, so the outage test does not wait on either.
+        KEYHAVEN_DATABASE_CONNECT_TIMEOUT_MS: '5000',
+        KEYHAVEN_DATABASE_STATEMENT_TIMEOUT_MS: '15000',
         KEYHAVEN_LOG_LEVEL: 'info',
       },
     });
