@@ -31,9 +31,12 @@ export function onSignedOut(listener) {
   return () => listeners.delete(listener);
 }
 
-/** Calls the API; resolves with the JSON answer (or the text for text/plain), throws ApiError. */
-export async function call(method, path, body) {
-  const headers = { accept: 'application/json' };
+/**
+ * Calls the API; resolves with the JSON answer (or the text for text/plain), throws ApiError.
+ * `extraHeaders` adds request headers (a precondition such as If-None-Match).
+ */
+export async function call(method, path, body, extraHeaders = {}) {
+  const headers = { ...extraHeaders, accept: 'application/json' };
   const sent = token;
   if (sent !== null) headers.authorization = `Bearer ${sent}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

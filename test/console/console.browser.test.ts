@@ -559,7 +559,7 @@ describe('the console at /ui', () => {
       await page.getByRole('button', { name: 'Add alias' }).click();
       await expect
         .poll(() => page.getByRole('alert').textContent())
-        .toBe(`AliasInUse: alias/console-other names key ${other}: remove it there first`);
+        .toMatch(/^Conflict: alias alias\/console-other already exists/);
       expect((await keyOf('alias/console-other')).key.keyId).toBe(other);
       await page.getByRole('button', { name: 'Remove alias/console-signer' }).click();
       await expect

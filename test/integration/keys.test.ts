@@ -570,6 +570,46 @@ describe.each(keyStoreProfiles)('keys over REST ($name key store)', (profile) =>
       expect(opened.keyId).toBe(first.keyId);
     });
 
+    it('with If-None-Match: * a PUT only creates: a taken name answers 409 Conflict and keeps its key', async () => {
+      const holder = await createKey(api);
+      const other = await createKey(api);
+      const alias = `alias/create-only-${randomUUID()}`;
+      const createOnly = { headers: { 'if-none-match': '*' } };
+      const created = await api.put<AliasView>(
+        `/v1/aliases/${ref(alias)}`,
+        { keyId: holder.keyId },
+        createOnly,
+      );
+      expect(created.status, created.text).toBe(200);
+      expect(created.body).toMatchObject({ name: alias, keyId: holder.keyId });
+      // Taken, whether by another key or by the same one: nothing changes.
+      for (const keyId of [other.keyId, holder.keyId]) {
+        const taken = await api.put(`/v1/aliases/${ref(alias)}`, { keyId }, createOnly);
+        expect(expectError(taken, 409, 'Conflict').message).toBe(`alias ${alias} already exists`);
+      }
+      expect((await getKey(alias)).keyId).toBe(holder.keyId);
+      expect((await getKey(other.keyId)).aliases).toEqual([]);
+      // Concurrent creates of one name: one wins, the others are refused.
+      const racing = `alias/create-race-${randomUUID()}`;
+      const keys = await Promise.all(Array.from({ length: 4 }, () => createKey(api)));
+      const replies = await Promise.all(
+        keys.map((key) => api.put(`/v1/aliases/${ref(racing)}`, { keyId: key.keyId }, createOnly)),
+      );
+      const winners = replies.filter((reply) => reply.status === 200);
+      expect(winners).toHaveLength(1);
+      for (const lost of replies.filter((reply) => reply.status !== 200)) expectError(lost, 409, 'Conflict');
+      expect((await getKey(racing)).keyId).toBe((winners[0]!.body as AliasView).keyId);
+      // Any other precondition is refused, and writes nothing.
+      const unknown = `alias/etag-${randomUUID()}`;
+      const etag = await api.put(
+        `/v1/aliases/${ref(unknown)}`,
+        { keyId: holder.keyId },
+        { headers: { 'if-none-match': '"v1"' } },
+      );
+      expectError(etag, 400, 'ValidationError');
+      expectError(await api.get(`/v1/keys/${ref(unknown)}`), 404, 'NotFound');
+    });
+
     it('an alias name of the maximum length (alias/ + 250 characters) works in every path', async () => {
       const key = await createKey(api);
       const name = `alias/${randomUUID()}${'n'.repeat(214)}`;

@@ -100,23 +100,13 @@ function DayChart({ days }) {
 const bare = (alias) => encodeURIComponent(alias.replace(/^alias\//, ''));
 
 /**
- * PUT /v1/aliases/{name} re-points an alias that names another key: from this page that would
- * take it from that key unseen, so an alias in use elsewhere is refused here (move it from its key).
+ * A plain PUT /v1/aliases/{name} re-points an alias that names another key: from this page that
+ * would take it from that key unseen. The create-only PUT (If-None-Match: *) refuses a taken name
+ * (409 Conflict) in the same step that would write it, so no other writer slips in between.
  */
 async function addAlias(name, keyId) {
   const alias = name.startsWith('alias/') ? name : `alias/${name}`;
-  const holder = await call('GET', `/v1/keys/${encodeURIComponent(alias)}`).then(
-    ({ key }) => key.keyId,
-    (failure) => {
-      if (failure.status === 404) return null;
-      throw failure;
-    },
-  );
-  if (holder !== null && holder !== keyId)
-    throw Object.assign(new Error(`${alias} names key ${holder}: remove it there first`), {
-      code: 'AliasInUse',
-    });
-  await call('PUT', `/v1/aliases/${bare(alias)}`, { keyId });
+  await call('PUT', `/v1/aliases/${bare(alias)}`, { keyId }, { 'if-none-match': '*' });
 }
 
 export function Aliases({ record, allowed, onChanged }) {

@@ -22,16 +22,26 @@ const aliasObject = {
 } as const;
 
 // Route parameters are alias names with or without `alias/` (a slash cannot sit in one path segment).
+// A PUT with `If-None-Match: *` only creates. A taken name answers 409 Conflict, not RFC 9110's 412:
+// the API has one status per error code, and a name that exists is a Conflict everywhere else.
 export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): void {
   const tags = ['aliases'];
-  app.put<{ Params: { name: string }; Body: { keyId: string } }>(
+  app.put<{ Params: { name: string }; Body: { keyId: string }; Headers: { 'if-none-match'?: string } }>(
     '/v1/aliases/:name',
     {
       config: { action: 'PutAlias' },
       schema: {
         tags,
         summary: 'Create or repoint an alias',
+        description:
+          'With `If-None-Match: *` only creates: an alias of that name (of any key) answers 409 Conflict and stays as it is.',
         params: aliasParams,
+        headers: {
+          type: 'object',
+          properties: {
+            'if-none-match': { type: 'string', enum: ['*'], description: 'create only (RFC 9110 13.1.2)' },
+          },
+        },
         body: {
           type: 'object',
           required: ['keyId'],
@@ -41,8 +51,14 @@ export function registerAliasRoutes(app: FastifyInstance, keyhaven: Keyhaven): v
         response: { 200: aliasObject },
       },
     },
-    async (request) =>
-      keyhaven.aliases.putAlias(contextOf(request), fullAliasName(request.params.name), request.body.keyId),
+    async (request) => {
+      const name = fullAliasName(request.params.name);
+      // The create-only form is how a client adds an alias without re-pointing one that another key
+      // holds (between a check and a plain PUT, someone else may take the name).
+      return request.headers['if-none-match'] === '*'
+        ? keyhaven.aliases.createAlias(contextOf(request), name, request.body.keyId)
+        : keyhaven.aliases.putAlias(contextOf(request), name, request.body.keyId);
+    },
   );
 
   app.delete<{ Params: { name: string } }>(
