@@ -24,8 +24,9 @@ export function registerAliasCommands(program: Command): void {
     .description('point an alias at a key, creating the alias or moving it from another key')
     .argument('<alias>', 'alias/<name>')
     .argument('<keyId>', 'key id')
-    .action(async (alias: string, keyId: string, _options: unknown, command: Command) => {
-      const entry = await createClient(command).putAlias(alias, keyId);
+    .option('--create-only', 'refuse (409 Conflict) an alias that exists already instead of moving it')
+    .action(async (alias: string, keyId: string, options: { createOnly?: boolean }, command: Command) => {
+      const entry = await createClient(command).putAlias(alias, keyId, { createOnly: options.createOnly });
       emit(command, entry, () => `${entry.alias} -> ${entry.keyId}\n`);
     });
 

@@ -11,6 +11,8 @@ export interface HttpRequest {
   path: string;
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** Request headers beyond the transport's own (a precondition such as If-None-Match). */
+  headers?: Record<string, string>;
   /** Statuses other than 2xx that carry a normal answer (GET /ready answers 503 when not ready). */
   acceptStatuses?: readonly number[];
 }
@@ -72,7 +74,7 @@ export class HttpTransport {
     for (const [name, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...request.headers, accept: 'application/json' };
     // No token, no header: /ready answers anonymous callers with its status only, and a header
     // holding an empty bearer token would be refused as a wrong credential.
     if (this.token !== '') headers.authorization = `Bearer ${this.token}`;

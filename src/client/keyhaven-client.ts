@@ -371,9 +371,19 @@ export class KeyhavenClient {
 
   // ---- Aliases ----------------------------------------------------------------------------------
 
-  /** Creates or repoints an alias (`alias/<name>`, or just `<name>`) to a key. */
-  async putAlias(alias: string, keyId: string): Promise<AliasEntry> {
-    return toAlias(await this.object({ method: 'PUT', path: aliasPath(alias), body: { keyId } }));
+  /**
+   * Creates or repoints an alias (`alias/<name>`, or just `<name>`) to a key. With `createOnly`,
+   * only creates: an alias that exists, of any key, is a Conflict (409) and stays as it is.
+   */
+  async putAlias(alias: string, keyId: string, options: { createOnly?: boolean } = {}): Promise<AliasEntry> {
+    return toAlias(
+      await this.object({
+        method: 'PUT',
+        path: aliasPath(alias),
+        body: { keyId },
+        headers: options.createOnly ? { 'if-none-match': '*' } : undefined,
+      }),
+    );
   }
 
   async deleteAlias(alias: string): Promise<void> {

@@ -155,6 +155,12 @@ describe('keyhaven aliases', () => {
     expect(ok(await kh(['aliases', 'set', alias, key.keyId])).out).toBe(`${alias} -> ${key.keyId}\n`);
     const { aliases } = await json<{ aliases: { alias: string; keyId: string }[] }>(['aliases', 'list']);
     expect(aliases).toContainEqual(expect.objectContaining({ alias, keyId: key.keyId }));
+    // --create-only does not move an alias that exists.
+    const other = await createKey();
+    const refused = await kh(['aliases', 'set', '--create-only', alias, other.keyId]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: Conflict: alias .+ already exists\n/);
+    expect((await json<{ key: KeyMetadata }>(['keys', 'describe', alias])).key.keyId).toBe(key.keyId);
     ok(await kh(['aliases', 'delete', alias]));
     expect((await kh(['keys', 'describe', alias])).code).toBe(1);
   });

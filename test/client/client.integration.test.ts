@@ -202,6 +202,9 @@ describe('aliases', () => {
     expect((await client.listAliases()).find((entry) => entry.alias === alias)?.keyId).toBe(a.keyId);
     expect((await client.listAliases(a.keyId)).map((entry) => entry.alias)).toEqual([alias]);
     expect((await client.getKey(alias)).keyId).toBe(a.keyId);
+    // createOnly leaves an alias that exists where it is.
+    await expectKeyhavenError(client.putAlias(alias, b.keyId, { createOnly: true }), 'Conflict', 409);
+    expect((await client.getKey(alias)).keyId).toBe(a.keyId);
     await client.putAlias(alias, b.keyId);
     expect((await client.getKey(alias)).keyId).toBe(b.keyId);
     await client.deleteAlias(alias);
