@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { httpsFetch, type ClientTlsOptions } from '../src/client/https-fetch.js';
+import { httpsFetch, type ClientTlsOptions } from '../src/client/agent-fetch.js';
 
 /** The repository root: the nearest directory above this file holding package.json. */
 function repoRoot(): string {

@@ -1,7 +1,7 @@
 // One HTTP exchange with a Keyhaven server: bearer auth, timeout, JSON in and out, and the mapping of
 // every failure (error body, non-JSON reply, network error, timeout) to a KeyhavenError.
 import { KeyhavenError, fallbackCodeForStatus } from './errors.js';
-import { hasTlsOptions, httpsFetch, type ClientTlsOptions } from './https-fetch.js';
+import { hasTlsOptions, httpFetch, httpsFetch, type ClientTlsOptions } from './agent-fetch.js';
 import { tlsFailureHint } from './tls-failures.js';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -32,7 +32,7 @@ export interface HttpTransportOptions extends ClientTlsOptions {
   timeoutMs?: number;
 }
 
-/** What the transport uses of a fetch, so Node's, an injected one and https-fetch.ts's all fit. */
+/** What the transport uses of a fetch, so agent-fetch.ts's, Node's and an injected one all fit. */
 export type TransportFetch = (
   url: URL,
   init: {
@@ -89,7 +89,7 @@ export class HttpTransport {
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
       // No redirects: a 3xx from the endpoint would carry the request body (plaintext, data keys)
-      // to wherever it points. A KMS endpoint never redirects; a 3xx is an error (as https-fetch.ts).
+      // to wherever it points. A KMS endpoint never redirects; a 3xx is an error (as agent-fetch.ts).
       response = await this.fetchImpl(url, {
         method: request.method,
         headers,
@@ -149,7 +149,10 @@ function chooseFetch(options: HttpTransportOptions): TransportFetch {
       'a client key needs its certificate: give cert and key together',
     );
   }
-  if (!hasTlsOptions(options)) return options.fetch ?? globalThis.fetch;
+  if (!hasTlsOptions(options)) {
+    if (options.fetch) return options.fetch;
+    return /^https:/i.test(options.endpoint) ? httpsFetch() : httpFetch();
+  }
   if (options.fetch) {
     throw new KeyhavenError(
       'ValidationError',
@@ -171,15 +174,14 @@ function networkError(
 ): KeyhavenError {
   const what = `${request.method} ${request.path}`;
   if (timedOut) return new KeyhavenError('Unavailable', `${what} timed out after ${timeoutMs} ms`, { cause });
-  // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED ...) in `cause`.
   const detail = describeCause(cause);
   return new KeyhavenError('Unavailable', `${what} failed: ${detail}`, { cause });
 }
 
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
-  // undici (Node's fetch) reports "fetch failed" and keeps the useful part (ECONNREFUSED ...) in
-  // `cause`; node:https (https-fetch.ts) reports the socket's error itself.
+  // node:http(s) (agent-fetch.ts) reports the socket's error itself; undici (Node's fetch, when it
+  // is the fetch given) reports "fetch failed" and keeps the useful part (ECONNREFUSED ...) in `cause`.
   const ownCode = (cause as NodeJS.ErrnoException).code;
   const inner = ownCode === undefined && cause.cause instanceof Error ? cause.cause : cause;
   const code = (inner as NodeJS.ErrnoException).code;

@@ -6,7 +6,7 @@ export {
   normalizeKeyMaterial,
   wrappingAlgorithmFor,
 } from './import-material.js';
-export type { ClientTlsOptions, Pem } from './https-fetch.js';
+export type { ClientTlsOptions, Pem } from './agent-fetch.js';
 export type * from './types.js';
 export type * from './identity-types.js';
 export type * from './audit-types.js';

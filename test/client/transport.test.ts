@@ -211,3 +211,67 @@ describe('KeyhavenClient TLS options', () => {
     expectRefused({ endpoint: 'https://kms.test', token: 't', ca: pem, fetch }, /custom fetch/);
   });
 });
+
+describe('KeyhavenClient connections (its own node:http agent, against a node:http server)', () => {
+  /**
+   * A server answering `{}` that counts connections and requests; `reset(n, i)` says whether the
+   * i-th request (from 1) on connection n (from 1) is answered with a TCP reset instead.
+   */
+  async function countingServer(reset: (connection: number, request: number) => boolean) {
+    const { createServer } = await import('node:http');
+    const seen = { connections: 0, requests: 0 };
+    const perSocket = new WeakMap<object, { connection: number; requests: number }>();
+    const server = createServer((request, response) => {
+      seen.requests++;
+      const socket = request.socket;
+      const counts = perSocket.get(socket)!;
+      counts.requests++;
+      request.resume();
+      request.on('end', () => {
+        if (reset(counts.connection, counts.requests)) socket.resetAndDestroy();
+        else response.writeHead(200, { 'content-type': 'application/json' }).end('{"random":"AAAA"}');
+      });
+    });
+    server.on('connection', (socket) =>
+      perSocket.set(socket, { connection: ++seen.connections, requests: 0 }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const client = new KeyhavenClient({ endpoint: `http://127.0.0.1:${port}`, token: 't' });
+    return { seen, client, close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  it('keeps one connection alive across calls', async () => {
+    const { seen, client, close } = await countingServer(() => false);
+    try {
+      for (let i = 0; i < 20; i++) await client.random(3);
+      expect(seen).toEqual({ connections: 1, requests: 20 });
+    } finally {
+      await close();
+    }
+  });
+
+  it('sends a request once more on a new connection when the kept-alive one is reset, and only then', async () => {
+    // The second request on the first connection meets a reset (as when the server's idle timeout
+    // closes it as the request goes out): it is sent again on a new connection and answered.
+    const stale = await countingServer((connection, request) => connection === 1 && request === 2);
+    try {
+      await stale.client.random(3);
+      expect((await stale.client.random(3)).length).toBe(3);
+      expect(stale.seen).toEqual({ connections: 2, requests: 3 });
+    } finally {
+      await stale.close();
+    }
+    // A reset on a new connection is the server's answer, not a stale connection: not sent again.
+    const refusing = await countingServer(() => true);
+    try {
+      await expect(refusing.client.random(3)).rejects.toMatchObject({
+        code: 'Unavailable',
+        message: /ECONNRESET/,
+      });
+      expect(refusing.seen).toEqual({ connections: 1, requests: 1 });
+    } finally {
+      await refusing.close();
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // CA whose CN names a principal of the configured tenant is that principal, roles and all; one that
 // names nobody is 401; no certificate is refused at the handshake; a bearer header, when sent, wins.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsFetch, type ClientTlsOptions } from '../../src/client/https-fetch.js';
+import { httpsFetch, type ClientTlsOptions } from '../../src/client/agent-fetch.js';
 import { recordEncryptCredentials, startInProcessApp, type InProcessApp } from '../helpers/in-process-app.js';
 import { createTestCertificates, type TestCertificates } from '../helpers/tls-certificates.js';
 import { b64 } from './http.js';

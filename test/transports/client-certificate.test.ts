@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsFetch } from '../../src/client/https-fetch.js';
+import { httpsFetch } from '../../src/client/agent-fetch.js';
 import { loadConfig } from '../../src/config.js';
 import { createKeyhaven, type Keyhaven } from '../../src/keyhaven.js';
 import { loadServerTls } from '../../src/server-tls.js';
