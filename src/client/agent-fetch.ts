@@ -1,5 +1,6 @@
-// The transport's own fetch, over node:http and node:https with a keep-alive agent. It is what the
-// SDK uses unless given a fetch of its own:
+// The transport's own fetch, over node:http and node:https with kept-alive connections (Node's
+// global agents, or an agent of the client's own for TLS options). It is what the SDK uses unless
+// given a fetch of its own:
 // - it costs about a third of the CPU per request of Node's global fetch (undici): 155 against
 //   450 µs for one small JSON call on loopback at 16 in flight (docs/architecture.md);
 // - Node's global fetch takes no TLS options (a private CA, a client certificate);
@@ -7,7 +8,7 @@
 //   client certificate as a hang-up), where the undici package's fetch, tried first, reported
 //   "other side closed" and now and then never settled.
 import {
-  Agent as HttpAgent,
+  type Agent as HttpAgent,
   request as httpRequest,
   type ClientRequest,
   type RequestOptions,
@@ -31,8 +32,13 @@ export function hasTlsOptions({ ca, cert, key }: ClientTlsOptions): boolean {
   return ca !== undefined || cert !== undefined || key !== undefined;
 }
 
-/** For https:// endpoints, with the system's CAs unless `ca` is given. */
+/**
+ * For https:// endpoints. Without TLS options, over Node's global agent (kept alive, shared by
+ * every client, as fetch's pool is, and on Node 24 it follows NODE_USE_ENV_PROXY); with them, over
+ * an agent of this client's own.
+ */
 export function httpsFetch({ ca, cert, key }: ClientTlsOptions = {}): TransportFetch {
+  if (!hasTlsOptions({ ca, cert, key })) return agentFetch(httpsRequest, undefined, false);
   // Keep-alive: one handshake per connection rather than per request. Idle sockets do not keep the
   // process alive (the agent unrefs them), so a CLI command still exits when it is done.
   const agent = new HttpsAgent({
@@ -43,9 +49,9 @@ export function httpsFetch({ ca, cert, key }: ClientTlsOptions = {}): TransportF
   return agentFetch(httpsRequest, agent, cert !== undefined);
 }
 
-/** For http:// endpoints. */
+/** For http:// endpoints, over Node's global agent (kept alive since Node 19). */
 export function httpFetch(): TransportFetch {
-  return agentFetch(httpRequest, new HttpAgent({ keepAlive: true }), false);
+  return agentFetch(httpRequest, undefined, false);
 }
 
 type Send = (
@@ -54,14 +60,23 @@ type Send = (
   onResponse: Parameters<typeof httpRequest>[2],
 ) => ClientRequest;
 
-function agentFetch(send: Send, agent: HttpAgent, offersCertificate: boolean): TransportFetch {
+/**
+ * Methods whose request, sent twice, does what it does once (RFC 9110 9.2.2). Of Keyhaven's, GET,
+ * PUT and DELETE; a PUT with a precondition (If-None-Match) is not, since its second sending meets
+ * what its first wrote.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+function agentFetch(send: Send, agent: HttpAgent | undefined, offersCertificate: boolean): TransportFetch {
   const once = (
     url: URL,
     { method, headers, body, signal }: Parameters<TransportFetch>[1],
     retried: boolean,
   ): Promise<TransportResponse> =>
     new Promise<TransportResponse>((resolve, reject) => {
+      let answered = false;
       const request = send(url, { method, headers, agent, signal }, (response) => {
+        answered = true;
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', reject);
@@ -83,9 +98,20 @@ function agentFetch(send: Send, agent: HttpAgent, offersCertificate: boolean): T
       });
       request.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive connection the server closed as this request went out on it (its idle
-        // timeout): the server read nothing of it, so it goes once more on a new connection, as
-        // Node's documentation of request.reusedSocket advises.
-        if (request.reusedSocket && error.code === 'ECONNRESET' && !retried && !signal.aborted) {
+        // timeout; Node's agent stops reusing one a second before the server's Keep-Alive hint,
+        // so this is rare): it goes once more on a new connection, as Node's documentation of
+        // request.reusedSocket advises. Only when nothing was answered, and only a request that
+        // may be sent twice: a server that took the request and then died (its worker killed, a
+        // balancer's reset) looks the same from here.
+        const resend =
+          request.reusedSocket &&
+          error.code === 'ECONNRESET' &&
+          !answered &&
+          !retried &&
+          !signal.aborted &&
+          IDEMPOTENT.has(method) &&
+          !Object.keys(headers).some((name) => name.toLowerCase() === 'if-none-match');
+        if (resend) {
           resolve(once(url, { method, headers, body, signal }, true));
           return;
         }

@@ -212,12 +212,14 @@ describe('KeyhavenClient TLS options', () => {
   });
 });
 
-describe('KeyhavenClient connections (its own node:http agent, against a node:http server)', () => {
+describe('KeyhavenClient connections (node:http, against a node:http server)', () => {
+  type Reset = 'before-answer' | 'mid-answer' | false;
   /**
-   * A server answering `{}` that counts connections and requests; `reset(n, i)` says whether the
-   * i-th request (from 1) on connection n (from 1) is answered with a TCP reset instead.
+   * A server answering `{"random":"AAAA"}` that counts connections and requests; `reset(n, i)`
+   * says whether the i-th request (from 1) on connection n (from 1) meets a TCP reset instead:
+   * before any answer, or after the status line and part of the body.
    */
-  async function countingServer(reset: (connection: number, request: number) => boolean) {
+  async function countingServer(reset: (connection: number, request: number) => Reset) {
     const { createServer } = await import('node:http');
     const seen = { connections: 0, requests: 0 };
     const perSocket = new WeakMap<object, { connection: number; requests: number }>();
@@ -228,8 +230,16 @@ describe('KeyhavenClient connections (its own node:http agent, against a node:ht
       counts.requests++;
       request.resume();
       request.on('end', () => {
-        if (reset(counts.connection, counts.requests)) socket.resetAndDestroy();
-        else response.writeHead(200, { 'content-type': 'application/json' }).end('{"random":"AAAA"}');
+        const how = reset(counts.connection, counts.requests);
+        if (how === 'before-answer') {
+          socket.resetAndDestroy();
+        } else if (how === 'mid-answer') {
+          response.writeHead(200, { 'content-type': 'application/json', 'content-length': '17' });
+          // Once the client has read the head and the first bytes.
+          response.write('{"random":', () => setTimeout(() => socket.resetAndDestroy(), 50));
+        } else {
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{"random":"AAAA"}');
+        }
       });
     });
     server.on('connection', (socket) =>
@@ -240,6 +250,8 @@ describe('KeyhavenClient connections (its own node:http agent, against a node:ht
     const client = new KeyhavenClient({ endpoint: `http://127.0.0.1:${port}`, token: 't' });
     return { seen, client, close: () => new Promise((resolve) => server.close(resolve)) };
   }
+  const onSecondRequestOfFirstConnection = (how: Reset) => (connection: number, request: number) =>
+    connection === 1 && request === 2 ? how : false;
 
   it('keeps one connection alive across calls', async () => {
     const { seen, client, close } = await countingServer(() => false);
@@ -251,10 +263,9 @@ describe('KeyhavenClient connections (its own node:http agent, against a node:ht
     }
   });
 
-  it('sends a request once more on a new connection when the kept-alive one is reset, and only then', async () => {
-    // The second request on the first connection meets a reset (as when the server's idle timeout
-    // closes it as the request goes out): it is sent again on a new connection and answered.
-    const stale = await countingServer((connection, request) => connection === 1 && request === 2);
+  it('sends a GET once more on a new connection when the kept-alive one is reset before any answer', async () => {
+    // As when the server's idle timeout closes the connection as the request goes out on it.
+    const stale = await countingServer(onSecondRequestOfFirstConnection('before-answer'));
     try {
       await stale.client.random(3);
       expect((await stale.client.random(3)).length).toBe(3);
@@ -262,8 +273,11 @@ describe('KeyhavenClient connections (its own node:http agent, against a node:ht
     } finally {
       await stale.close();
     }
-    // A reset on a new connection is the server's answer, not a stale connection: not sent again.
-    const refusing = await countingServer(() => true);
+  });
+
+  it('sends nothing twice that the server may have acted on', async () => {
+    // A reset on a new connection is the server's answer, not a stale connection.
+    const refusing = await countingServer(() => 'before-answer');
     try {
       await expect(refusing.client.random(3)).rejects.toMatchObject({
         code: 'Unavailable',
@@ -272,6 +286,30 @@ describe('KeyhavenClient connections (its own node:http agent, against a node:ht
       expect(refusing.seen).toEqual({ connections: 1, requests: 1 });
     } finally {
       await refusing.close();
+    }
+    // A reset after the answer began: the request was taken.
+    const midAnswer = await countingServer(onSecondRequestOfFirstConnection('mid-answer'));
+    try {
+      await midAnswer.client.random(3);
+      await expect(midAnswer.client.random(3)).rejects.toMatchObject({ code: 'Unavailable' });
+      expect(midAnswer.seen).toEqual({ connections: 1, requests: 2 });
+    } finally {
+      await midAnswer.close();
+    }
+    // A POST, and a create-only PUT (If-None-Match), are not sent again even before any answer:
+    // a server that took the request and then died looks the same.
+    for (const call of [
+      (client: KeyhavenClient) => client.encrypt({ keyId: 'k', plaintext: Buffer.from('x') }),
+      (client: KeyhavenClient) => client.putAlias('alias/a', 'k', { createOnly: true }),
+    ]) {
+      const once = await countingServer(onSecondRequestOfFirstConnection('before-answer'));
+      try {
+        await once.client.random(3);
+        await expect(call(once.client)).rejects.toMatchObject({ code: 'Unavailable', message: /ECONNRESET/ });
+        expect(once.seen).toEqual({ connections: 1, requests: 2 });
+      } finally {
+        await once.close();
+      }
     }
   });
 });
