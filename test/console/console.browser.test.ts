@@ -559,8 +559,17 @@ describe('the console at /ui', () => {
       await page.getByRole('button', { name: 'Add alias' }).click();
       await expect
         .poll(() => page.getByRole('alert').textContent())
-        .toMatch(/^Conflict: alias alias\/console-other already exists/);
+        .toMatch(
+          new RegExp(
+            `^Conflict: alias alias/console-other already exists: it names key ${other}; remove it there first`,
+          ),
+        );
       expect((await keyOf('alias/console-other')).key.keyId).toBe(other);
+      // One this key has already: nothing to do, and no error.
+      await page.getByLabel('New alias').fill('alias/console-signer');
+      await page.getByRole('button', { name: 'Add alias' }).click();
+      await expect.poll(() => page.getByLabel('New alias').inputValue()).toBe('');
+      expect(await page.getByRole('alert').count()).toBe(0);
       await page.getByRole('button', { name: 'Remove alias/console-signer' }).click();
       await expect
         .poll(() => page.getByRole('button', { name: 'Remove alias/console-signer' }).count())

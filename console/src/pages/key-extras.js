@@ -1,7 +1,7 @@
 // The key page's further sections: usage (counters, and a chart of use per day from the audit log),
 // aliases, the key policy, and import parameters for keys whose material comes from outside.
 import { useState } from 'preact/hooks';
-import { call, keyPath, query } from '../api.js';
+import { ApiError, call, keyPath, query } from '../api.js';
 import { Action, ErrorMessage, Field, useLoad, when } from '../components.js';
 import { html } from '../html.js';
 import { policyProblems } from '../policy-document.js';
@@ -106,7 +106,25 @@ const bare = (alias) => encodeURIComponent(alias.replace(/^alias\//, ''));
  */
 async function addAlias(name, keyId) {
   const alias = name.startsWith('alias/') ? name : `alias/${name}`;
-  await call('PUT', `/v1/aliases/${bare(alias)}`, { keyId }, { 'if-none-match': '*' });
+  try {
+    await call('PUT', `/v1/aliases/${bare(alias)}`, { keyId }, { 'if-none-match': '*' });
+  } catch (failure) {
+    if (failure.code !== 'Conflict') throw failure;
+    // Which key holds it, to say so (or, if it is this one, there is nothing to do).
+    const holder = await call('GET', `/v1/keys/${encodeURIComponent(alias)}`).then(
+      ({ key }) => key.keyId,
+      () => null,
+    );
+    if (holder === keyId) return;
+    const where = holder === null ? '' : `: it names key ${holder}; remove it there first`;
+    throw new ApiError(
+      failure.status,
+      failure.code,
+      `${failure.message}${where}`,
+      failure.requestId,
+      failure.body,
+    );
+  }
 }
 
 export function Aliases({ record, allowed, onChanged }) {
