@@ -40,9 +40,11 @@ export function hasTlsOptions({ ca, cert, key }: ClientTlsOptions): boolean {
 export function httpsFetch({ ca, cert, key }: ClientTlsOptions = {}): TransportFetch {
   if (!hasTlsOptions({ ca, cert, key })) return agentFetch(httpsRequest, undefined, false);
   // Keep-alive: one handshake per connection rather than per request. Idle sockets do not keep the
-  // process alive (the agent unrefs them), so a CLI command still exits when it is done.
+  // process alive (the agent unrefs them), so a CLI command still exits when it is done, and close
+  // after 5 s idle, as the global agents' do, so clients made one per request do not pile them up.
   const agent = new HttpsAgent({
     keepAlive: true,
+    timeout: 5000,
     ...(ca !== undefined && { ca }),
     ...(cert !== undefined && { cert, key }),
   });
