@@ -149,21 +149,20 @@ function chooseFetch(options: HttpTransportOptions): TransportFetch {
       'a client key needs its certificate: give cert and key together',
     );
   }
-  if (!hasTlsOptions(options)) {
-    if (options.fetch) return options.fetch;
-    return /^https:/i.test(options.endpoint) ? httpsFetch() : httpFetch();
-  }
+  const tls = hasTlsOptions(options);
   if (options.fetch) {
-    throw new KeyhavenError(
-      'ValidationError',
-      'ca, cert and key configure the built-in https client: a custom fetch brings its own TLS settings',
-    );
+    if (tls) {
+      throw new KeyhavenError(
+        'ValidationError',
+        'ca, cert and key configure the built-in https client: a custom fetch brings its own TLS settings',
+      );
+    }
+    return options.fetch;
   }
+  if (/^https:/i.test(options.endpoint)) return httpsFetch(options);
   // Refused rather than ignored: whoever set a CA or a client certificate expects TLS.
-  if (!/^https:/i.test(options.endpoint)) {
-    throw new KeyhavenError('ValidationError', 'ca, cert and key need an https:// endpoint');
-  }
-  return httpsFetch(options);
+  if (tls) throw new KeyhavenError('ValidationError', 'ca, cert and key need an https:// endpoint');
+  return httpFetch();
 }
 
 function networkError(
